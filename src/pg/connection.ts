@@ -1,0 +1,189 @@
+/**
+ * Connections to PostgreSQL servers (either side) through the `pg` library: building the client config
+ * from a task endpoint, connecting with clear errors, and wrapping server errors by SQLSTATE.
+ * Passwords are resolved here and never leave: {@link describeEndpoint} is what messages show.
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { PgdtsError, type ErrorCode } from '../core/errors.ts';
+import { isRetryableSocketError, isRetryableSqlState, classifySqlState } from '../core/sqlstate.ts';
+import type { EndpointConfig } from '../core/task-config.ts';
+
+/** Fully resolved connection parameters of one endpoint. */
+export interface ConnectionParams {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly password: string | undefined;
+  readonly ssl: pg.ClientConfig['ssl'];
+  readonly connectTimeoutMs: number;
+}
+
+/**
+ * Resolves an endpoint into connection parameters. Password order: `password`, URL password,
+ * `passwordEnv`, `PGPASSWORD`; when none, `pg` falls back to ~/.pgpass (PostgreSQL docs, "The
+ * Password File").
+ * @throws {PgdtsError} CONFIG_INVALID when the URL cannot be parsed or `passwordEnv` is unset.
+ */
+export function resolveEndpoint(e: EndpointConfig, env: NodeJS.ProcessEnv = process.env): ConnectionParams {
+  let host = e.host ?? env.PGHOST ?? '127.0.0.1';
+  let port = e.port ?? 5432;
+  let user = e.user ?? env.PGUSER ?? 'postgres';
+  let database = e.database;
+  let password = e.password;
+  let sslmode = e.sslmode;
+  if (e.url !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(e.url);
+    } catch {
+      // The URL may hold a password: do not echo it.
+      throw new PgdtsError('CONFIG_INVALID', 'url: not a valid postgresql:// URL');
+    }
+    if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') {
+      throw new PgdtsError('CONFIG_INVALID', 'url: must start with postgresql://');
+    }
+    host = decodeURIComponent(u.hostname) || host;
+    port = u.port ? Number(u.port) : port;
+    user = u.username ? decodeURIComponent(u.username) : user;
+    if (u.password) password ??= decodeURIComponent(u.password);
+    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    if (db) database ??= db;
+    const m = u.searchParams.get('sslmode');
+    if (m) sslmode ??= m as NonNullable<EndpointConfig['sslmode']>;
+  }
+  if (password === undefined && e.passwordEnv !== undefined) {
+    password = env[e.passwordEnv];
+    if (password === undefined) {
+      throw new PgdtsError('CONFIG_INVALID', `passwordEnv: environment variable ${e.passwordEnv} is not set`);
+    }
+  }
+  password ??= env.PGPASSWORD;
+  return {
+    host,
+    port,
+    user,
+    database: database ?? user,
+    password,
+    ssl: sslConfig(sslmode, e),
+    connectTimeoutMs: e.connectTimeoutMs ?? 10_000,
+  };
+}
+
+function sslConfig(mode: EndpointConfig['sslmode'], e: EndpointConfig): pg.ClientConfig['ssl'] {
+  if (mode === undefined || mode === 'disable' || mode === 'allow' || mode === 'prefer') return false;
+  const files = {
+    ...(e.sslrootcert !== undefined ? { ca: readFileSync(e.sslrootcert, 'utf8') } : {}),
+    ...(e.sslcert !== undefined ? { cert: readFileSync(e.sslcert, 'utf8') } : {}),
+    ...(e.sslkey !== undefined ? { key: readFileSync(e.sslkey, 'utf8') } : {}),
+  };
+  switch (mode) {
+    case 'require':
+      return { rejectUnauthorized: false, ...files };
+    case 'verify-ca':
+      // verify-ca checks the chain but not the host name.
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...files };
+    case 'verify-full':
+      return { rejectUnauthorized: true, ...files };
+  }
+}
+
+/** `user@host:port/database`: how an endpoint appears in messages (never with the password). */
+export function describeEndpoint(p: ConnectionParams): string {
+  return `${p.user}@${p.host}:${p.port}/${p.database}`;
+}
+
+/** Extra options of {@link connect}. */
+export interface ConnectOptions {
+  /** `database` opens a logical replication connection (walsender); PostgreSQL docs "Streaming Replication Protocol". */
+  readonly replication?: 'database';
+  /** application_name shown in pg_stat_activity. */
+  readonly applicationName?: string;
+  /** Role of the connection in messages ("source", "destination"). */
+  readonly role: 'source' | 'destination';
+}
+
+/**
+ * Opens one client. Sessions use UTC, ISO dates and extra_float_digits=3 so that text values
+ * round-trip exactly.
+ * @throws {PgdtsError} CONNECTION_FAILED naming host, port and cause; retryable when the cause may pass.
+ */
+export async function connect(p: ConnectionParams, opts: ConnectOptions): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: p.host,
+    port: p.port,
+    user: p.user,
+    database: p.database,
+    ...(p.password !== undefined ? { password: p.password } : {}),
+    ssl: p.ssl,
+    connectionTimeoutMillis: p.connectTimeoutMs,
+    application_name: opts.applicationName ?? 'pgdts',
+    ...(opts.replication ? { replication: opts.replication } : {}),
+    // Keep every value as text: we never want JS numbers/dates for database values.
+    types: { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig,
+  } as pg.ClientConfig);
+  // An idle client whose server goes away emits 'error'; without a listener Node would crash.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    throw connectionError(p, opts.role, e);
+  }
+  if (!opts.replication) {
+    await client.query(
+      "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET standard_conforming_strings = on",
+    );
+  }
+  return client;
+}
+
+/** Builds the CONNECTION_FAILED error for a failed connect. */
+export function connectionError(p: ConnectionParams, role: string, e: unknown): PgdtsError {
+  const err = e as { code?: string; message?: string };
+  const sqlState = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : undefined;
+  const cause = redact(err.message ?? String(e), p.password);
+  const retryable = sqlState
+    ? isRetryableSqlState(sqlState)
+    : isRetryableSocketError(e) || /timeout/i.test(cause);
+  return new PgdtsError(
+    'CONNECTION_FAILED',
+    `cannot connect to ${role} ${p.host}:${p.port} (database ${p.database}, user ${p.user}): ${cause}`,
+    { retryable, cause: e, ...(sqlState ? { sqlState } : {}) },
+  );
+}
+
+/** Removes a password from text (for messages that might echo it). */
+export function redact(text: string, password: string | undefined): string {
+  return password ? text.replaceAll(password, '****') : text;
+}
+
+/**
+ * Wraps an error thrown by a query into a {@link PgdtsError} with `code`, classifying its SQLSTATE
+ * (or socket error) to set `retryable`. PgdtsErrors pass through unchanged.
+ */
+export function wrapPgError(code: ErrorCode, what: string, e: unknown): PgdtsError {
+  if (e instanceof PgdtsError) return e;
+  const err = e as { code?: string; message?: string; detail?: string };
+  const sqlState = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : undefined;
+  const retryable = sqlState
+    ? isRetryableSqlState(sqlState)
+    : isRetryableSocketError(e) || /Connection terminated|connection.*closed/i.test(err.message ?? '');
+  const klass = sqlState ? ` [SQLSTATE ${sqlState}, ${classifySqlState(sqlState)}]` : '';
+  return new PgdtsError(
+    code,
+    `${what}: ${err.message ?? String(e)}${klass}${err.detail ? ` (${err.detail})` : ''}`,
+    {
+      retryable,
+      cause: e,
+      ...(sqlState ? { sqlState } : {}),
+    },
+  );
+}
+
+/** Server major version number (13, 15, 17...) from server_version_num. */
+export async function serverMajorVersion(client: pg.Client): Promise<number> {
+  const r = await client.query<{ v: string }>('SHOW server_version_num');
+  return Math.floor(Number(r.rows[0]?.v) / 10000);
+}

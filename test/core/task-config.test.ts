@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../../src/core/errors.ts';
+import { parseTaskConfig } from '../../src/core/task-config.ts';
+
+const valid = {
+  name: 'orders-migration',
+  source: { type: 'postgresql', url: 'postgresql://u:secret@127.0.0.1:5432/app' },
+  destination: { type: 'postgresql', host: '127.0.0.1', port: 5433, user: 'u', database: 'app' },
+  syncTypes: ['schema', 'full'],
+  objects: [{ schema: 'public' }, { table: '"Sales Dept"."Order Items"' }, { table: 'Sales.Orders' }],
+};
+
+test('a valid task file parses, with defaults and identifier folding', () => {
+  const t = parseTaskConfig(valid);
+  assert.equal(t.full.jobs, 4);
+  assert.deepEqual(t.objects, [
+    { kind: 'schema', schema: 'public' },
+    { kind: 'table', table: { schema: 'Sales Dept', name: 'Order Items' } },
+    { kind: 'table', table: { schema: 'sales', name: 'orders' } },
+  ]);
+});
+
+function refusal(doc: unknown): ConfigError {
+  try {
+    parseTaskConfig(doc);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected the task file to be refused');
+}
+
+test('bad task files are refused naming the key and the rule, without the password', () => {
+  assert.match(refusal({ ...valid, name: '' }).message, /^name: must be 1-64 characters/);
+  assert.match(refusal({ ...valid, name: 'x'.repeat(65) }).message, /^name: must be 1-64/);
+  assert.match(refusal({ ...valid, colour: 'red' }).message, /colour: unknown key/);
+  assert.match(refusal({ ...valid, syncTypes: [] }).message, /^syncTypes: must list at least one/);
+  assert.match(refusal({ ...valid, syncTypes: ['full', 'copy'] }).message, /^syncTypes\[1\]/);
+  assert.match(
+    refusal({ ...valid, objects: [{ table: 'orders' }] }).message,
+    /^objects\[0\]\.table: must be schema.table/,
+  );
+  assert.match(refusal({ ...valid, objects: [{ table: 'a."b' }] }).message, /unterminated/);
+  const e = refusal({ ...valid, source: { ...valid.source, port: 70000 } });
+  assert.match(e.message, /source: give url or host\/port, not both|source\.port/);
+  assert.doesNotMatch(e.message, /secret/);
+  assert.match(
+    refusal({ ...valid, destination: { type: 'postgresql', host: 'h', port: 'x' } }).message,
+    /destination\.port/,
+  );
+  assert.match(refusal({ ...valid, destination: { type: 'mysql', host: 'h' } }).message, /destination\.type/);
+});

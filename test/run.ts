@@ -1,0 +1,57 @@
+/**
+ * Test entry point: starts the real PostgreSQL servers (13, 15, 17; wal_level=logical) once for the whole
+ * run, hands their addresses to node's test runner through PGDTS_TEST_SERVERS, and stops them afterwards.
+ * Usage: `node --import tsx test/run.ts [file-or-dir-filter ...]`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { EmbeddedServer, type EmbeddedVersion } from '../src/embedded/embedded-server.ts';
+
+function findTests(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = path.join(dir, f);
+    if (statSync(p).isDirectory()) return f === 'support' ? [] : findTests(p);
+    return f.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const filters = process.argv.slice(2);
+const files = findTests('test')
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+const root = mkdtempSync(path.join(tmpdir(), 'pgdts-test-'));
+const servers: EmbeddedServer[] = [];
+let code = 1;
+try {
+  const versions: EmbeddedVersion[] = [13, 15, 17];
+  for (const version of versions) {
+    servers.push(
+      await EmbeddedServer.start({
+        version,
+        dataDir: path.join(root, `pg${version}`),
+        password: 'test-Secret-pw',
+      }),
+    );
+  }
+  const env = {
+    ...process.env,
+    PGDTS_TEST_ROOT: root,
+    PGDTS_TEST_SERVERS: JSON.stringify(
+      servers.map((s) => ({ version: s.version, port: s.port, password: s.password })),
+    ),
+  };
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+      { stdio: 'inherit', env },
+    );
+    child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
+  });
+} finally {
+  for (const s of servers) await s.stop().catch(() => undefined);
+  rmSync(root, { recursive: true, force: true });
+}
+process.exit(code);
