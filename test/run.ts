@@ -23,7 +23,7 @@ const files = findTests('test')
   .sort();
 const root = mkdtempSync(path.join(tmpdir(), 'pgdts-test-'));
 const servers: EmbeddedServer[] = [];
-let code = 1;
+let code: number;
 try {
   const versions: EmbeddedVersion[] = [13, 15, 17];
   for (const version of versions) {

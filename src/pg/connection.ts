@@ -121,8 +121,8 @@ export async function connect(p: ConnectionParams, opts: ConnectOptions): Promis
     application_name: opts.applicationName ?? 'pgdts',
     ...(opts.replication ? { replication: opts.replication } : {}),
     // Keep every value as text: we never want JS numbers/dates for database values.
-    types: { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig,
-  } as pg.ClientConfig);
+    types: { getTypeParser: () => (v: string) => v },
+  });
   // An idle client whose server goes away emits 'error'; without a listener Node would crash.
   client.on('error', () => undefined);
   try {
