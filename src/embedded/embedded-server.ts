@@ -202,6 +202,10 @@ export class EmbeddedServer {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
+    // Never leave a server behind when this process dies (immediate shutdown: it is throw-away).
+    const reap = () => proc.kill('SIGQUIT');
+    process.once('exit', reap);
+    proc.once('exit', () => process.off('exit', reap));
     const logs: string[] = [];
     const onData = (b: Buffer) => {
       for (const line of b.toString().split('\n')) {

@@ -94,6 +94,17 @@ export function describeEndpoint(p: ConnectionParams): string {
   return `${p.user}@${p.host}:${p.port}/${p.database}`;
 }
 
+/** Date/time OIDs (date, time, timestamp, timestamptz, timetz, interval) whose JS parsing would lose precision. */
+const TEXT_TYPES = new Set([1082, 1083, 1114, 1184, 1266, 1186]);
+
+/** Default `pg` parsing (arrays, ints, bools) except date/time values, which stay exact text. */
+const keepTimesAsText: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    TEXT_TYPES.has(oid)
+      ? (v: string) => v
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
 /** Extra options of {@link connect}. */
 export interface ConnectOptions {
   /** `database` opens a logical replication connection (walsender); PostgreSQL docs "Streaming Replication Protocol". */
@@ -120,8 +131,7 @@ export async function connect(p: ConnectionParams, opts: ConnectOptions): Promis
     connectionTimeoutMillis: p.connectTimeoutMs,
     application_name: opts.applicationName ?? 'pgdts',
     ...(opts.replication ? { replication: opts.replication } : {}),
-    // Keep every value as text: we never want JS numbers/dates for database values.
-    types: { getTypeParser: () => (v: string) => v },
+    types: keepTimesAsText,
   });
   // An idle client whose server goes away emits 'error'; without a listener Node would crash.
   client.on('error', () => undefined);

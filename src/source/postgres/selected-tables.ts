@@ -1,0 +1,142 @@
+/**
+ * Resolves a task's object selection (whole schemas, single tables) into the list of tables on the
+ * source, with what the copy and replication phases need to know about each.
+ */
+import type pg from 'pg';
+import { PgdtsError } from '../../core/errors.ts';
+import type { QualifiedName } from '../../core/identifier.ts';
+import type { ReplicaIdentity } from '../../core/change.ts';
+import type { ObjectSelector } from '../../core/task-config.ts';
+
+/** A selected table as seen in the source catalog. */
+export interface SelectedTable extends QualifiedName {
+  /** pg_class OID on the source. */
+  readonly oid: number;
+  /** `r` plain table, `p` partitioned table (no storage of its own). */
+  readonly relkind: 'r' | 'p';
+  /** Set when the table is a partition: its root partitioned table. */
+  readonly partitionRoot: QualifiedName | undefined;
+  /** Primary key columns in key order; empty when none. */
+  readonly primaryKey: readonly string[];
+  /** Replica identity (pg_class.relreplident). */
+  readonly replicaIdentity: ReplicaIdentity;
+  /** Columns of a REPLICA IDENTITY USING INDEX index, else empty. */
+  readonly replicaIdentityIndexColumns: readonly string[];
+  /** Size of the heap on disk, bytes (pg_relation_size); 0 for partitioned tables. */
+  readonly sizeBytes: number;
+  /** Heap blocks (relpages from pg_relation_size / block_size), for ctid range splitting. */
+  readonly blocks: number;
+  /** Row estimate (pg_class.reltuples, -1 when never analyzed). */
+  readonly estimatedRows: number;
+  /** Columns in attnum order, excluding dropped and generated columns (which COPY does not write). */
+  readonly columns: readonly string[];
+  /** Names of generated (STORED) columns: skipped by copy and apply, computed by the destination. */
+  readonly generatedColumns: readonly string[];
+}
+
+const RI: Record<string, ReplicaIdentity> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
+
+/**
+ * Lists the tables the selectors pick, ordered by schema and name. Partitioned tables are listed with
+ * their partitions (data lives in the leaf partitions).
+ * @throws {PgdtsError} CONFIG_INVALID when a selected table or schema does not exist on the source.
+ */
+export async function listSelectedTables(
+  client: pg.Client,
+  objects: readonly ObjectSelector[],
+): Promise<SelectedTable[]> {
+  const schemas = objects.flatMap((o) => (o.kind === 'schema' ? [o.schema] : []));
+  const tables = objects.flatMap((o) => (o.kind === 'table' ? [o.table] : []));
+  if (schemas.length > 0) {
+    const found = await client.query<{ nspname: string }>(
+      'SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])',
+      [schemas],
+    );
+    const missing = schemas.filter((s) => !found.rows.some((r) => r.nspname === s));
+    if (missing.length > 0) {
+      throw new PgdtsError(
+        'CONFIG_INVALID',
+        `objects: schema ${missing.join(', ')} does not exist on the source`,
+      );
+    }
+  }
+  const r = await client.query<{
+    oid: string;
+    nspname: string;
+    relname: string;
+    relkind: 'r' | 'p';
+    root_schema: string | null;
+    root_name: string | null;
+    pk: string[] | null;
+    relreplident: string;
+    ri_cols: string[] | null;
+    size: string;
+    bs: string;
+    reltuples: string;
+    cols: string[] | null;
+    gen: string[] | null;
+  }>(
+    `WITH sel AS (
+       SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r','p') AND (n.nspname = ANY($1::text[])
+          OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+     ), withparts AS (
+       SELECT oid FROM sel
+       UNION
+       SELECT i.inhrelid FROM pg_inherits i JOIN sel ON true
+        WHERE i.inhrelid IN (SELECT relid FROM pg_partition_tree(sel.oid))
+     )
+     SELECT c.oid::text, n.nspname, c.relname, c.relkind::text AS relkind,
+            rn.nspname AS root_schema, rc.relname AS root_name,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_constraint pk
+               CROSS JOIN LATERAL unnest(pk.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+              WHERE pk.conrelid = c.oid AND pk.contype = 'p') AS pk,
+            c.relreplident::text AS relreplident,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index ix
+               CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+              WHERE ix.indrelid = c.oid AND ix.indisreplident) AS ri_cols,
+            pg_relation_size(c.oid)::text AS size, current_setting('block_size') AS bs,
+            c.reltuples::text AS reltuples,
+            (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS cols,
+            (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '') AS gen
+       FROM withparts w JOIN pg_class c ON c.oid = w.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_class rc ON rc.oid = (SELECT a.relid FROM pg_partition_ancestors(c.oid) a(relid)
+                                           WHERE NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = a.relid)
+                                             AND a.relid <> c.oid)
+       LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+      ORDER BY n.nspname, c.relname`,
+    [schemas, tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  const missing = tables.filter((t) => !r.rows.some((x) => x.nspname === t.schema && x.relname === t.name));
+  if (missing.length > 0) {
+    throw new PgdtsError(
+      'CONFIG_INVALID',
+      `objects: table ${missing.map((t) => `${t.schema}.${t.name}`).join(', ')} does not exist on the source`,
+    );
+  }
+  return r.rows.map((x) => {
+    const sizeBytes = Number(x.size);
+    return {
+      oid: Number(x.oid),
+      schema: x.nspname,
+      name: x.relname,
+      relkind: x.relkind,
+      partitionRoot:
+        x.root_schema !== null && x.root_name !== null
+          ? { schema: x.root_schema, name: x.root_name }
+          : undefined,
+      primaryKey: x.pk ?? [],
+      replicaIdentity: RI[x.relreplident] ?? 'default',
+      replicaIdentityIndexColumns: x.ri_cols ?? [],
+      sizeBytes,
+      blocks: Math.ceil(sizeBytes / Number(x.bs)),
+      estimatedRows: Number(x.reltuples),
+      columns: x.cols ?? [],
+      generatedColumns: x.gen ?? [],
+    };
+  });
+}
