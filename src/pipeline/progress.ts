@@ -1,0 +1,41 @@
+/**
+ * Progress events of a running task. The pipeline emits them; the CLI renders them (bar on a TTY,
+ * plain lines otherwise) and the status writer persists them.
+ */
+
+/** Phase names shown to users, in order. */
+export type Phase = 'precheck' | 'schema' | 'full' | 'indexes' | 'sequences' | 'incremental' | 'done';
+
+/** Something worth showing happened. */
+export type ProgressEvent =
+  | { readonly kind: 'phase'; readonly phase: Phase; readonly detail?: string }
+  | {
+      readonly kind: 'table';
+      readonly table: string;
+      readonly rangesDone: number;
+      readonly rangesTotal: number;
+      /** Rows committed so far (COPY row counts). */
+      readonly rows: number;
+      /** Bytes of COPY data moved so far. */
+      readonly bytes: number;
+      /** pg_class.reltuples estimate, -1 when unknown. */
+      readonly estimatedRows: number;
+      readonly done: boolean;
+    }
+  | { readonly kind: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly message: string }
+  | {
+      readonly kind: 'status';
+      /** Source WAL position minus flushed LSN, bytes. */
+      readonly lagBytes: number;
+      /** Now minus commit time of the last applied transaction, ms (0 when caught up and idle). */
+      readonly lagMs: number;
+      /** Rows applied per second over the last interval. */
+      readonly rowsPerSec: number;
+      /** WAL retained by the replication slot, bytes. */
+      readonly retainedWalBytes: number;
+      readonly flushedLsn: string;
+      readonly rowsApplied: number;
+    };
+
+/** Receives progress events; must not throw. */
+export type ProgressListener = (e: ProgressEvent) => void;

@@ -1,0 +1,302 @@
+/**
+ * Bookkeeping of a task in the destination database, schema `pgdts`: task state, per-table and
+ * per-range copy progress, and running status. Keeping it next to the data means a run resumes from
+ * any machine, and progress can be committed in the same transaction as the rows it describes
+ * (a range is "done" exactly when its rows are durable). The applied LSN of incremental sync lives in
+ * `pgdts.applied_position` (see apply/).
+ *
+ * Numbered migrations, in the style of graphile-worker: each runs once, in order.
+ */
+import type pg from 'pg';
+import { formatLsn, parseLsn, type Lsn } from '../../core/lsn.ts';
+import { wrapPgError } from '../../pg/connection.ts';
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE pgdts.task (
+     name text PRIMARY KEY,
+     phase text NOT NULL,
+     source_system_id text,
+     slot_name text,
+     publication_name text,
+     slot_lsn pg_lsn,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     last_error text)`,
+  `CREATE TABLE pgdts.table_sync (
+     task_name text NOT NULL REFERENCES pgdts.task(name) ON DELETE CASCADE,
+     schema_name text NOT NULL,
+     table_name text NOT NULL,
+     state text NOT NULL CHECK (state IN ('copying', 'done')),
+     snapshot_lsn pg_lsn,
+     ranges_total int NOT NULL,
+     rows bigint NOT NULL DEFAULT 0,
+     bytes bigint NOT NULL DEFAULT 0,
+     PRIMARY KEY (task_name, schema_name, table_name))`,
+  `CREATE TABLE pgdts.range_sync (
+     task_name text NOT NULL,
+     schema_name text NOT NULL,
+     table_name text NOT NULL,
+     range_no int NOT NULL,
+     rows bigint NOT NULL,
+     bytes bigint NOT NULL,
+     PRIMARY KEY (task_name, schema_name, table_name, range_no),
+     FOREIGN KEY (task_name, schema_name, table_name) REFERENCES pgdts.table_sync ON DELETE CASCADE)`,
+  `CREATE TABLE pgdts.status (
+     task_name text PRIMARY KEY REFERENCES pgdts.task(name) ON DELETE CASCADE,
+     phase text NOT NULL,
+     source_lsn pg_lsn,
+     flushed_lsn pg_lsn,
+     lag_bytes bigint,
+     lag_ms bigint,
+     rows_per_sec double precision,
+     retained_wal_bytes bigint,
+     rows_applied bigint,
+     updated_at timestamptz NOT NULL DEFAULT now())`,
+];
+
+/**
+ * Creates the `pgdts` schema and runs pending migrations (serialised by an advisory lock so two
+ * processes starting at once do not race).
+ * @throws {PgdtsError} CHECKPOINT_CONFLICT / DESTINATION_UNSUPPORTED wrapping the server error.
+ */
+export async function ensureBookkeeping(client: pg.Client): Promise<void> {
+  try {
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('pgdts.migrations'))");
+    await client.query('CREATE SCHEMA IF NOT EXISTS pgdts');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS pgdts.migration (id int PRIMARY KEY, applied_at timestamptz DEFAULT now())',
+    );
+    const r = await client.query<{ id: number }>('SELECT coalesce(max(id), 0) AS id FROM pgdts.migration');
+    const done = r.rows[0]?.id ?? 0;
+    for (let i = done; i < MIGRATIONS.length; i++) {
+      await client.query(MIGRATIONS[i] ?? '');
+      await client.query('INSERT INTO pgdts.migration (id) VALUES ($1)', [i + 1]);
+    }
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw wrapPgError(
+      'DESTINATION_UNSUPPORTED',
+      'cannot create the pgdts bookkeeping schema in the destination',
+      e,
+    );
+  }
+}
+
+/**
+ * Phases of a task, in order. See src/pipeline/task-lifecycle.md for the state machine.
+ * - `new`: nothing done; `schema`: pre-data DDL applied; `copied`: every table copied;
+ * - `indexed`: post-data DDL (indexes, foreign keys) applied and sequences set: full sync done;
+ * - `streaming`: incremental sync has started.
+ */
+export type TaskPhase = 'new' | 'schema' | 'copied' | 'indexed' | 'streaming';
+
+/** The task row. */
+export interface TaskRow {
+  readonly name: string;
+  readonly phase: TaskPhase;
+  readonly sourceSystemId: string | undefined;
+  readonly slotName: string | undefined;
+  readonly publicationName: string | undefined;
+  /** Consistent point of the task's replication slot: where incremental sync starts. */
+  readonly slotLsn: Lsn | undefined;
+}
+
+/** Reads the task row, or undefined for a task never run against this destination. */
+export async function readTask(client: pg.Client, name: string): Promise<TaskRow | undefined> {
+  const r = await client.query<{
+    phase: TaskPhase;
+    source_system_id: string | null;
+    slot_name: string | null;
+    publication_name: string | null;
+    slot_lsn: string | null;
+  }>(
+    'SELECT phase, source_system_id, slot_name, publication_name, slot_lsn::text FROM pgdts.task WHERE name = $1',
+    [name],
+  );
+  const row = r.rows[0];
+  if (!row) return undefined;
+  return {
+    name,
+    phase: row.phase,
+    sourceSystemId: row.source_system_id ?? undefined,
+    slotName: row.slot_name ?? undefined,
+    publicationName: row.publication_name ?? undefined,
+    slotLsn: row.slot_lsn ? parseLsn(row.slot_lsn) : undefined,
+  };
+}
+
+/** Creates the task row if missing (phase `new`). */
+export async function createTask(client: pg.Client, name: string, sourceSystemId: string): Promise<void> {
+  await client.query(
+    `INSERT INTO pgdts.task (name, phase, source_system_id) VALUES ($1, 'new', $2) ON CONFLICT (name) DO NOTHING`,
+    [name, sourceSystemId],
+  );
+}
+
+/** Moves the task to `phase`. */
+export async function setTaskPhase(client: pg.Client, name: string, phase: TaskPhase): Promise<void> {
+  await client.query(
+    'UPDATE pgdts.task SET phase = $2, updated_at = now(), last_error = NULL WHERE name = $1',
+    [name, phase],
+  );
+}
+
+/** Records the replication slot and publication created for the task, and the slot's consistent point. */
+export async function setTaskSlot(
+  client: pg.Client,
+  name: string,
+  slot: { slotName: string; publicationName: string; slotLsn: Lsn },
+): Promise<void> {
+  await client.query(
+    'UPDATE pgdts.task SET slot_name = $2, publication_name = $3, slot_lsn = $4::pg_lsn, updated_at = now() WHERE name = $1',
+    [name, slot.slotName, slot.publicationName, formatLsn(slot.slotLsn)],
+  );
+}
+
+/** Records the last error of a task (the message is already free of passwords). */
+export async function setTaskError(client: pg.Client, name: string, message: string): Promise<void> {
+  await client.query('UPDATE pgdts.task SET last_error = $2, updated_at = now() WHERE name = $1', [
+    name,
+    message,
+  ]);
+}
+
+/** Copy progress of one table. */
+export interface TableSyncRow {
+  readonly schema: string;
+  readonly name: string;
+  readonly state: 'copying' | 'done';
+  readonly snapshotLsn: Lsn | undefined;
+  readonly rangesTotal: number;
+  readonly rows: number;
+  readonly bytes: number;
+  /** Range numbers already committed. */
+  readonly rangesDone: readonly number[];
+}
+
+/** Reads the copy progress of every table of a task. */
+export async function readTableSync(client: pg.Client, task: string): Promise<TableSyncRow[]> {
+  const r = await client.query<{
+    schema_name: string;
+    table_name: string;
+    state: 'copying' | 'done';
+    snapshot_lsn: string | null;
+    ranges_total: number;
+    rows: string;
+    bytes: string;
+    done: number[] | null;
+  }>(
+    `SELECT t.schema_name, t.table_name, t.state, t.snapshot_lsn::text, t.ranges_total, t.rows::text, t.bytes::text,
+            (SELECT array_agg(range_no ORDER BY range_no) FROM pgdts.range_sync r
+              WHERE r.task_name = t.task_name AND r.schema_name = t.schema_name AND r.table_name = t.table_name) AS done
+       FROM pgdts.table_sync t WHERE t.task_name = $1`,
+    [task],
+  );
+  return r.rows.map((x) => ({
+    schema: x.schema_name,
+    name: x.table_name,
+    state: x.state,
+    snapshotLsn: x.snapshot_lsn ? parseLsn(x.snapshot_lsn) : undefined,
+    rangesTotal: x.ranges_total,
+    rows: Number(x.rows),
+    bytes: Number(x.bytes),
+    rangesDone: x.done ?? [],
+  }));
+}
+
+/**
+ * Starts (or restarts) the copy of a table: records it as `copying` under `snapshotLsn` with no ranges
+ * done. Call inside the transaction that truncates the destination table, so a restart never keeps
+ * rows copied under an older snapshot.
+ */
+export async function startTableSync(
+  client: pg.Client,
+  task: string,
+  t: { schema: string; name: string; rangesTotal: number; snapshotLsn: Lsn | undefined },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO pgdts.table_sync (task_name, schema_name, table_name, state, snapshot_lsn, ranges_total)
+     VALUES ($1, $2, $3, 'copying', $4::pg_lsn, $5)
+     ON CONFLICT (task_name, schema_name, table_name)
+     DO UPDATE SET state = 'copying', snapshot_lsn = EXCLUDED.snapshot_lsn, ranges_total = EXCLUDED.ranges_total,
+                   rows = 0, bytes = 0`,
+    [task, t.schema, t.name, t.snapshotLsn === undefined ? null : formatLsn(t.snapshotLsn), t.rangesTotal],
+  );
+  await client.query(
+    'DELETE FROM pgdts.range_sync WHERE task_name = $1 AND schema_name = $2 AND table_name = $3',
+    [task, t.schema, t.name],
+  );
+}
+
+/**
+ * Records a committed range (call in the transaction that wrote its rows) and marks the table `done`
+ * when it was the last one. Returns true when the table is done.
+ */
+export async function finishRange(
+  client: pg.Client,
+  task: string,
+  t: { schema: string; name: string; rangeNo: number; rows: number; bytes: number },
+): Promise<boolean> {
+  await client.query(
+    `INSERT INTO pgdts.range_sync (task_name, schema_name, table_name, range_no, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [task, t.schema, t.name, t.rangeNo, t.rows, t.bytes],
+  );
+  const r = await client.query<{ state: string }>(
+    `UPDATE pgdts.table_sync s SET rows = s.rows + $4, bytes = s.bytes + $5,
+            state = CASE WHEN (SELECT count(*) FROM pgdts.range_sync r WHERE r.task_name = s.task_name
+                               AND r.schema_name = s.schema_name AND r.table_name = s.table_name) >= s.ranges_total
+                         THEN 'done' ELSE 'copying' END
+      WHERE task_name = $1 AND schema_name = $2 AND table_name = $3 RETURNING state`,
+    [task, t.schema, t.name, t.rows, t.bytes],
+  );
+  return r.rows[0]?.state === 'done';
+}
+
+/** Running status written periodically for other tools (and `pgdts status`) to read. */
+export interface StatusRow {
+  readonly phase: string;
+  readonly sourceLsn?: Lsn | undefined;
+  readonly flushedLsn?: Lsn | undefined;
+  readonly lagBytes?: number | undefined;
+  readonly lagMs?: number | undefined;
+  readonly rowsPerSec?: number | undefined;
+  readonly retainedWalBytes?: number | undefined;
+  readonly rowsApplied?: number | undefined;
+}
+
+/** Upserts the task's status row. */
+export async function writeStatus(client: pg.Client, task: string, s: StatusRow): Promise<void> {
+  const lsn = (l: Lsn | undefined) => (l === undefined ? null : formatLsn(l));
+  await client.query(
+    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied, updated_at)
+     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, now())
+     ON CONFLICT (task_name) DO UPDATE SET phase = EXCLUDED.phase, source_lsn = EXCLUDED.source_lsn,
+       flushed_lsn = EXCLUDED.flushed_lsn, lag_bytes = EXCLUDED.lag_bytes, lag_ms = EXCLUDED.lag_ms,
+       rows_per_sec = EXCLUDED.rows_per_sec, retained_wal_bytes = EXCLUDED.retained_wal_bytes,
+       rows_applied = EXCLUDED.rows_applied, updated_at = now()`,
+    [
+      task,
+      s.phase,
+      lsn(s.sourceLsn),
+      lsn(s.flushedLsn),
+      s.lagBytes ?? null,
+      s.lagMs ?? null,
+      s.rowsPerSec ?? null,
+      s.retainedWalBytes ?? null,
+      s.rowsApplied ?? null,
+    ],
+  );
+}
+
+/** Deletes all bookkeeping of a task (used by `pgdts release`). Safe when none exists. */
+export async function deleteTaskBookkeeping(client: pg.Client, task: string): Promise<void> {
+  const r = await client.query<{ ok: boolean }>("SELECT to_regclass('pgdts.task') IS NOT NULL AS ok");
+  if (!r.rows[0]?.ok) return;
+  await client.query('DELETE FROM pgdts.task WHERE name = $1', [task]);
+  const ap = await client.query<{ ok: boolean }>(
+    "SELECT to_regclass('pgdts.applied_position') IS NOT NULL AS ok",
+  );
+  if (ap.rows[0]?.ok) await client.query('DELETE FROM pgdts.applied_position WHERE task_name = $1', [task]);
+}
