@@ -1,0 +1,369 @@
+/**
+ * Turns a run of decoded changes into SQL text for ONE multi-statement simple query (PostgreSQL docs,
+ * "Message Flow", Multiple Statements in a Simple Query): no round trip per row. Values are inlined as
+ * string literals (`standard_conforming_strings = on`, so only quotes are doubled) with an explicit
+ * cast to the destination column type; the text is PostgreSQL's text output format, which every
+ * type's input function accepts back.
+ *
+ * Consecutive inserts into one table become one multi-row INSERT; consecutive deletes by distinct
+ * keys one `DELETE ... WHERE (k) IN (VALUES ...)`; consecutive same-shape updates by distinct,
+ * unchanged keys one `UPDATE ... FROM (VALUES ...)`. Anything else keeps one statement per change, in
+ * source order.
+ */
+import {
+  UNCHANGED_TOAST,
+  type Change,
+  type DeleteChange,
+  type Datum,
+  type InsertChange,
+  type Relation,
+  type UpdateChange,
+} from '../../../core/change.ts';
+import { PgdtsError } from '../../../core/errors.ts';
+import {
+  displayName,
+  quoteIdent,
+  quoteLiteral,
+  quoteQualified,
+  type QualifiedName,
+} from '../../../core/identifier.ts';
+import type { DestinationColumn, DestinationTable } from './destination-tables.ts';
+
+/** Looks up a loaded destination table; throws when it was not loaded (a bug). */
+export type TableLookup = (q: QualifiedName) => DestinationTable | undefined;
+
+/** Relation column `index` and the destination column it maps to. */
+interface PlannedColumn {
+  readonly index: number;
+  readonly isKey: boolean;
+  readonly dest: DestinationColumn;
+}
+
+interface TablePlan {
+  readonly sqlName: string;
+  readonly table: DestinationTable;
+  readonly columns: readonly PlannedColumn[];
+  /** Columns written by INSERT (not generated in the destination). */
+  readonly writable: readonly PlannedColumn[];
+  readonly keys: readonly PlannedColumn[];
+}
+
+/** A value matched in a WHERE clause. */
+interface Match {
+  readonly col: PlannedColumn;
+  readonly value: string | null;
+}
+
+/** How an UPDATE/DELETE finds its row. `batchKey` is set when it may join a keyed batch. */
+interface RowIdentity {
+  readonly kind: 'key' | 'full';
+  readonly matches: readonly Match[];
+  readonly batchKey: string | undefined;
+}
+
+function literal(value: string | null, col: DestinationColumn): string {
+  return value === null ? `NULL::${col.castType}` : `${quoteLiteral(value)}::${col.castType}`;
+}
+
+function condition(m: Match, alias: string): string {
+  const id = `${alias}.${quoteIdent(m.col.dest.name)}`;
+  if (m.value === null) return `${id} IS NULL`;
+  // Both sides go through the destination's output function, so formats agree.
+  if (m.col.dest.compareAsText) return `${id}::text = (${literal(m.value, m.col.dest)})::text`;
+  return `${id} = ${literal(m.value, m.col.dest)}`;
+}
+
+function applyError(relation: QualifiedName, what: string): PgdtsError {
+  return new PgdtsError('APPLY_FAILED', `table ${displayName(relation)}: ${what}`);
+}
+
+/** Builds statements for changes; `plans` caches per-relation column mapping for one call. */
+class SqlBuilder {
+  private readonly plans = new Map<Relation, TablePlan>();
+  readonly statements: string[] = [];
+
+  constructor(private readonly lookup: TableLookup) {}
+
+  plan(relation: Relation): TablePlan {
+    const cached = this.plans.get(relation);
+    if (cached) return cached;
+    const table = this.lookup(relation);
+    if (!table) throw new PgdtsError('INTERNAL', `destination table ${displayName(relation)} was not loaded`);
+    const columns = relation.columns.map((c, index): PlannedColumn => {
+      const dest = table.columns.get(c.name);
+      if (!dest) throw applyError(relation, `column "${c.name}" does not exist in the destination`);
+      return { index, isKey: c.isKey, dest };
+    });
+    const plan: TablePlan = {
+      sqlName: quoteQualified(relation),
+      table,
+      columns,
+      writable: columns.filter((c) => !c.dest.generated),
+      keys: columns.filter((c) => c.isKey),
+    };
+    this.plans.set(relation, plan);
+    return plan;
+  }
+
+  identity(change: UpdateChange | DeleteChange, plan: TablePlan): RowIdentity {
+    const rel = change.relation;
+    let kind: 'key' | 'full';
+    let tuple: readonly Datum[];
+    if (change.kind === 'delete') {
+      kind = change.oldKind;
+      tuple = change.oldTuple;
+    } else if (change.oldTuple) {
+      kind = change.oldKind ?? 'key';
+      tuple = change.oldTuple;
+    } else {
+      if (rel.replicaIdentity === 'full')
+        throw applyError(rel, 'UPDATE without old row under REPLICA IDENTITY FULL');
+      kind = 'key';
+      tuple = change.newTuple;
+    }
+    const cols = kind === 'key' ? plan.keys : plan.columns.filter((c) => !c.dest.generated);
+    const matches: Match[] = [];
+    for (const col of cols) {
+      const v = tuple[col.index];
+      if (v === undefined) throw applyError(rel, 'tuple shorter than the relation');
+      // A FULL old row is flattened by the source (heapam ExtractReplicaIdentity), but be safe.
+      if (v === UNCHANGED_TOAST) {
+        if (kind === 'key') throw applyError(rel, `key column "${col.dest.name}" arrived as unchanged TOAST`);
+        continue;
+      }
+      matches.push({ col, value: v });
+    }
+    if (matches.length === 0) {
+      throw applyError(
+        rel,
+        'no replica identity columns to find the row (REPLICA IDENTITY NOTHING or no key?)',
+      );
+    }
+    const batchable = kind === 'key' && matches.every((m) => m.value !== null && !m.col.dest.compareAsText);
+    return { kind, matches, batchKey: batchable ? JSON.stringify(matches.map((m) => m.value)) : undefined };
+  }
+
+  /** `WHERE` that targets exactly one row: by key, or by the first physical row equal to the FULL old row. */
+  oneRowWhere(plan: TablePlan, id: RowIdentity): string {
+    const conds = id.matches.map((m) => condition(m, 's')).join(' AND ');
+    if (id.kind === 'key') return id.matches.map((m) => condition(m, 'd')).join(' AND ');
+    // Keyless tables may hold duplicates: touch exactly one of them. On a partitioned table ctid is
+    // only unique within a partition, so pair it with tableoid.
+    return plan.table.partitioned
+      ? `(d.tableoid, d.ctid) = (SELECT s.tableoid, s.ctid FROM ${plan.sqlName} AS s WHERE ${conds} LIMIT 1)`
+      : `d.ctid = (SELECT s.ctid FROM ${plan.sqlName} AS s WHERE ${conds} LIMIT 1)`;
+  }
+
+  inserts(run: readonly InsertChange[]): void {
+    const first = run[0];
+    if (!first) return;
+    const plan = this.plan(first.relation);
+    if (plan.writable.length === 0) {
+      for (let i = 0; i < run.length; i++) this.statements.push(`INSERT INTO ${plan.sqlName} DEFAULT VALUES`);
+      return;
+    }
+    const rows = run.map((c) => {
+      const vals = plan.writable.map((col) => {
+        const v = c.newTuple[col.index];
+        if (v === undefined || v === UNCHANGED_TOAST) {
+          throw applyError(c.relation, `INSERT without a value for column "${col.dest.name}"`);
+        }
+        return literal(v, col.dest);
+      });
+      return `(${vals.join(', ')})`;
+    });
+    const overriding = plan.writable.some((c) => c.dest.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
+    this.statements.push(
+      `INSERT INTO ${plan.sqlName} (${plan.writable.map((c) => quoteIdent(c.dest.name)).join(', ')})${overriding} VALUES ${rows.join(', ')}`,
+    );
+  }
+
+  deletes(run: readonly { change: DeleteChange; id: RowIdentity }[]): void {
+    const first = run[0];
+    if (!first) return;
+    const plan = this.plan(first.change.relation);
+    if (run.length === 1 || first.id.batchKey === undefined) {
+      for (const { id } of run)
+        this.statements.push(`DELETE FROM ${plan.sqlName} AS d WHERE ${this.oneRowWhere(plan, id)}`);
+      return;
+    }
+    const cols = first.id.matches.map((m) => `d.${quoteIdent(m.col.dest.name)}`).join(', ');
+    const rows = run.map(({ id }) => `(${id.matches.map((m) => literal(m.value, m.col.dest)).join(', ')})`);
+    this.statements.push(`DELETE FROM ${plan.sqlName} AS d WHERE (${cols}) IN (VALUES ${rows.join(', ')})`);
+  }
+
+  updates(run: readonly PreparedUpdate[]): void {
+    const first = run[0];
+    if (!first) return;
+    const plan = this.plan(first.change.relation);
+    if (run.length === 1 || first.id.batchKey === undefined) {
+      for (const u of run) {
+        if (u.set.length === 0) continue;
+        const set = u.set.map((s) => `${quoteIdent(s.col.dest.name)} = ${literal(s.value, s.col.dest)}`);
+        this.statements.push(
+          `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} WHERE ${this.oneRowWhere(plan, u.id)}`,
+        );
+      }
+      return;
+    }
+    if (first.set.length === 0) return;
+    const keyNames = first.id.matches.map((_, i) => `k${i}`);
+    const setNames = first.set.map((_, i) => `s${i}`);
+    const rows = run.map(
+      (u) =>
+        `(${[...u.id.matches.map((m) => literal(m.value, m.col.dest)), ...u.set.map((s) => literal(s.value, s.col.dest))].join(', ')})`,
+    );
+    const set = first.set.map((s, i) => `${quoteIdent(s.col.dest.name)} = v.${setNames[i] ?? ''}`);
+    const where = first.id.matches.map((m, i) => `d.${quoteIdent(m.col.dest.name)} = v.${keyNames[i] ?? ''}`);
+    this.statements.push(
+      `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} FROM (VALUES ${rows.join(', ')}) AS v(${[...keyNames, ...setNames].join(', ')}) WHERE ${where.join(' AND ')}`,
+    );
+  }
+
+  prepareUpdate(change: UpdateChange): PreparedUpdate {
+    const plan = this.plan(change.relation);
+    const id = this.identity(change, plan);
+    // The key did not change when there is no old row, or the old key equals the new one.
+    const keyUnchanged =
+      !change.oldTuple ||
+      (change.oldKind !== 'full' &&
+        plan.keys.every((k) => change.oldTuple?.[k.index] === change.newTuple[k.index]));
+    const set: Match[] = [];
+    for (const col of plan.writable) {
+      const v = change.newTuple[col.index];
+      if (v === undefined) throw applyError(change.relation, 'tuple shorter than the relation');
+      // Unchanged TOAST: the destination already holds the value; leave the column out.
+      if (v === UNCHANGED_TOAST) continue;
+      const old = change.oldKind === 'full' ? change.oldTuple?.[col.index] : undefined;
+      const unchanged = (keyUnchanged && col.isKey) || (old !== undefined && old === v);
+      // Re-setting unchanged key columns costs index writes; identity ALWAYS columns reject it.
+      if (unchanged && (col.isKey || col.dest.identityAlways)) continue;
+      set.push({ col, value: v });
+    }
+    return {
+      change,
+      id: keyUnchanged ? id : { ...id, batchKey: undefined },
+      set,
+      shape: set.map((s) => s.col.index).join(','),
+    };
+  }
+}
+
+interface PreparedUpdate {
+  readonly change: UpdateChange;
+  readonly id: RowIdentity;
+  readonly set: readonly Match[];
+  readonly shape: string;
+}
+
+type Run =
+  | { kind: 'insert'; relation: Relation; items: InsertChange[] }
+  | {
+      kind: 'delete';
+      relation: Relation;
+      items: { change: DeleteChange; id: RowIdentity }[];
+      keys: Set<string>;
+    }
+  | { kind: 'update'; relation: Relation; items: PreparedUpdate[]; keys: Set<string>; shape: string };
+
+/**
+ * Builds the SQL statements applying `changes` in order, against destination tables from `lookup`
+ * (load them first; see DestinationTables). Returns statements without trailing semicolons.
+ * @throws {PgdtsError} APPLY_FAILED (not retryable) naming the table when a change cannot be expressed:
+ *   a column missing in the destination, no replica identity, unchanged TOAST in an INSERT or key.
+ */
+export function buildApplySql(changes: readonly Change[], lookup: TableLookup): string[] {
+  const b = new SqlBuilder(lookup);
+  let run: Run | undefined;
+  const flush = (): void => {
+    if (!run) return;
+    switch (run.kind) {
+      case 'insert':
+        b.inserts(run.items);
+        break;
+      case 'delete':
+        b.deletes(run.items);
+        break;
+      case 'update':
+        b.updates(run.items);
+        break;
+    }
+    run = undefined;
+  };
+  for (const change of changes) {
+    switch (change.kind) {
+      case 'insert': {
+        b.plan(change.relation);
+        if (run?.kind === 'insert' && run.relation === change.relation) run.items.push(change);
+        else {
+          flush();
+          run = { kind: 'insert', relation: change.relation, items: [change] };
+        }
+        break;
+      }
+      case 'delete': {
+        const id = b.identity(change, b.plan(change.relation));
+        const k = id.batchKey;
+        if (
+          run?.kind === 'delete' &&
+          run.relation === change.relation &&
+          k !== undefined &&
+          run.items[0]?.id.batchKey !== undefined &&
+          !run.keys.has(k)
+        ) {
+          run.items.push({ change, id });
+          run.keys.add(k);
+        } else {
+          flush();
+          run = {
+            kind: 'delete',
+            relation: change.relation,
+            items: [{ change, id }],
+            keys: new Set(k === undefined ? [] : [k]),
+          };
+        }
+        break;
+      }
+      case 'update': {
+        const u = b.prepareUpdate(change);
+        const k = u.id.batchKey;
+        if (
+          run?.kind === 'update' &&
+          run.relation === change.relation &&
+          k !== undefined &&
+          run.items[0]?.id.batchKey !== undefined &&
+          run.shape === u.shape &&
+          !run.keys.has(k)
+        ) {
+          run.items.push(u);
+          run.keys.add(k);
+        } else {
+          flush();
+          run = {
+            kind: 'update',
+            relation: change.relation,
+            items: [u],
+            keys: new Set(k === undefined ? [] : [k]),
+            shape: u.shape,
+          };
+        }
+        break;
+      }
+      case 'truncate': {
+        flush();
+        const names = change.relations.map((r) => {
+          const plan = b.plan(r);
+          // ONLY keeps inheritance children out unless the source listed them too; a partitioned
+          // table cannot be truncated with ONLY (its partitions go with it, as on the source).
+          return plan.table.partitioned ? plan.sqlName : `ONLY ${plan.sqlName}`;
+        });
+        b.statements.push(
+          `TRUNCATE ${names.join(', ')}${change.restartIdentity ? ' RESTART IDENTITY' : ''}${change.cascade ? ' CASCADE' : ''}`,
+        );
+        break;
+      }
+    }
+  }
+  flush();
+  return b.statements;
+}
