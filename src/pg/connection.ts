@@ -194,6 +194,6 @@ export function wrapPgError(code: ErrorCode, what: string, e: unknown): PgdtsErr
 
 /** Server major version number (13, 15, 17...) from server_version_num. */
 export async function serverMajorVersion(client: pg.Client): Promise<number> {
-  const r = await client.query<{ v: string }>('SHOW server_version_num');
+  const r = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
   return Math.floor(Number(r.rows[0]?.v) / 10000);
 }

@@ -71,11 +71,16 @@ export async function runFullSync(o: FullSyncOptions): Promise<void> {
   let reader: pg.Client | undefined;
   try {
     const state = new Map((await readTableSync(dst, o.taskName)).map((s) => [`${s.schema}.${s.name}`, s]));
-    const todo = leafTables.filter((t) => state.get(`${t.schema}.${t.name}`)?.state !== 'done');
+    const rootOf = (t: SelectedTable) => (t.partitionRoot ? displayName(t.partitionRoot) : displayName(t));
+    const unfinished = leafTables.filter((t) => state.get(`${t.schema}.${t.name}`)?.state !== 'done');
+    // [T3] leaves of one partitioned table share a snapshot, so changes published via the root can be
+    // filtered with one snapshot LSN.
+    const restartRoots = new Set(unfinished.map(rootOf));
+    const todo = leafTables.filter((t) => restartRoots.has(rootOf(t)));
     const progress = new Map<string, TableProgress>();
     for (const t of leafTables) {
       const s = state.get(`${t.schema}.${t.name}`);
-      if (s?.state === 'done') {
+      if (s?.state === 'done' && !restartRoots.has(rootOf(t))) {
         o.onProgress({
           kind: 'table',
           table: displayName(t),

@@ -1,0 +1,110 @@
+/**
+ * Runs the real `pgdts` CLI as a child process (so tests can SIGKILL it mid-run), and writes task files.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { urlOf, type TestServer } from './servers.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/pgdts.js');
+
+/** Writes a task file for source/destination databases and returns its path. */
+export function writeTaskFile(o: {
+  name: string;
+  source: { server: TestServer; db: string };
+  destination: { server: TestServer; db: string };
+  syncTypes: string[];
+  objects: ({ schema: string } | { table: string })[];
+  extra?: Record<string, unknown>;
+}): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pgdts-task-'));
+  const file = path.join(dir, `${o.name}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      name: o.name,
+      source: { type: 'postgresql', url: urlOf(o.source.server, o.source.db) },
+      destination: { type: 'postgresql', url: urlOf(o.destination.server, o.destination.db) },
+      syncTypes: o.syncTypes,
+      objects: o.objects,
+      retry: { maxElapsedMs: 60_000, initialDelayMs: 200, maxDelayMs: 2_000 },
+      ...o.extra,
+    }),
+  );
+  return file;
+}
+
+/** A finished CLI run. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A CLI run in progress. */
+export interface CliRun {
+  readonly child: ChildProcess;
+  readonly done: Promise<CliResult>;
+  /** Output so far. */
+  output(): string;
+  /** Resolves when the output matches `re` (rejects after `timeoutMs` or when the process exits first). */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Starts `pgdts <args>`. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+    for (const l of listeners) l();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+    for (const l of listeners) l();
+  });
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('exit', (code, signal) => {
+      for (const l of listeners) l();
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
+  return {
+    child,
+    done,
+    output: () => stdout + stderr,
+    waitFor: (re, timeoutMs = 120_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (re.test(stdout + stderr)) {
+            listeners.delete(check);
+            clearTimeout(t);
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            listeners.delete(check);
+            clearTimeout(t);
+            reject(new Error(`pgdts exited before printing ${re}:\n${stdout}\n${stderr}`));
+          }
+        };
+        const t = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${re}:\n${stdout}\n${stderr}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+  };
+}
+
+/** Runs `pgdts <args>` to completion. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return startCli(args, env).done;
+}
