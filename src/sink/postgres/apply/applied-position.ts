@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import { parseLsn, formatLsn, type Lsn } from '../../../core/lsn.ts';
 import { quoteLiteral } from '../../../core/identifier.ts';
+import { applyFailed } from './apply-error.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
 
 /** Position durably applied on the destination: end LSN of the last applied source transaction. */
@@ -63,7 +64,7 @@ export async function readAppliedPosition(
     if (!row) return undefined;
     return { lsn: parseLsn(row.lsn), commitTimeMs: row.ms === null ? undefined : Number(row.ms) };
   } catch (e) {
-    throw wrapPgError('APPLY_FAILED', `cannot read the applied position of task ${taskName}`, e);
+    throw applyFailed(`cannot read the applied position of task ${taskName}`, e);
   }
 }
 

@@ -19,7 +19,7 @@ import type { Change, Relation, TransactionCommit } from '../../../core/change.t
 import { PgdtsError } from '../../../core/errors.ts';
 import { quoteLiteral } from '../../../core/identifier.ts';
 import { LSN_ZERO, parseLsn, type Lsn } from '../../../core/lsn.ts';
-import { wrapPgError } from '../../../pg/connection.ts';
+import { applyFailed } from './apply-error.ts';
 import { ensureApplyBookkeeping, upsertAppliedPositionSql } from './applied-position.ts';
 import { buildApplySql } from './apply-sql.ts';
 import { DestinationTables } from './destination-tables.ts';
@@ -151,7 +151,7 @@ export class ChangeApplier {
         };
     } catch (e) {
       await this.client.query('ROLLBACK').catch(() => undefined);
-      throw wrapPgError('APPLY_FAILED', 'cannot open the destination transaction', e);
+      throw applyFailed('cannot open the destination transaction', e);
     }
   }
 
@@ -294,7 +294,7 @@ export class ChangeApplier {
       await this.tables.load(this.client, names);
       return buildApplySql(changes, (q) => this.tables.get(q));
     } catch (e) {
-      throw this.fail(wrapPgError('APPLY_FAILED', 'cannot prepare changes', e));
+      throw this.fail(applyFailed('cannot prepare changes', e));
     }
   }
 
@@ -308,7 +308,7 @@ export class ChangeApplier {
         err.table !== undefined
           ? `table ${err.schema ?? '?'}.${err.table}`
           : `tables ${[...new Set(statements.map(tableOfStatement).filter((t) => t !== ''))].join(', ')}`;
-      throw this.fail(wrapPgError('APPLY_FAILED', `cannot apply changes to ${where}`, e));
+      throw this.fail(applyFailed(`cannot apply changes to ${where}`, e));
     }
   }
 

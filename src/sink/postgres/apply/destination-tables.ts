@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { displayName, type QualifiedName } from '../../../core/identifier.ts';
 import { PgdtsError } from '../../../core/errors.ts';
-import { wrapPgError } from '../../../pg/connection.ts';
+import { applyFailed } from './apply-error.ts';
 import type { Relation } from '../../../core/change.ts';
 
 /** One column of a destination table. */
@@ -137,11 +137,7 @@ export class DestinationTables {
         )
       ).rows;
     } catch (e) {
-      throw wrapPgError(
-        'APPLY_FAILED',
-        `cannot read destination tables ${missing.map(displayName).join(', ')}`,
-        e,
-      );
+      throw applyFailed(`cannot read destination tables ${missing.map(displayName).join(', ')}`, e);
     }
     const typeById = new Map(types.map((t) => [t.oid, t]));
     const needsText = (oid: number, depth = 0): boolean => {
