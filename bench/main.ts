@@ -1,0 +1,92 @@
+/**
+ * Benchmark harness: `npm run bench [W1 W2 W3 W4]` (default: all). Starts two embedded PostgreSQL 15
+ * servers (source and destination, data in a temporary directory removed at the end), runs the named
+ * workloads one after the other and prints, for each, pgdts and its baseline measured in the same run,
+ * with the ratio against the target. Ratios matter, not absolute times: the machine may be shared.
+ *
+ * Progress goes to stderr, the tables to stdout. `BENCH_QUICK=1` shrinks sizes for a smoke run; see
+ * `benchSizes` in workloads.ts for the other BENCH_* overrides. `BENCH_KEEP=1` keeps the temporary
+ * directory (task files and pgdts logs) for inspection.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EmbeddedServer } from '../src/embedded/embedded-server.ts';
+import type { BenchContext } from './harness.ts';
+import { benchSizes, w1, w2, w3, w4 } from './workloads.ts';
+
+const WORKLOADS = { W1: w1, W2: w2, W3: w3, W4: w4 } as const;
+type WorkloadName = keyof typeof WORKLOADS;
+
+function isWorkload(s: string): s is WorkloadName {
+  return Object.hasOwn(WORKLOADS, s);
+}
+
+const args = process.argv.slice(2).map((a) => a.toUpperCase());
+const bad = args.filter((a) => !isWorkload(a));
+if (bad.length > 0) {
+  process.stderr.write(`unknown workload(s) ${bad.join(', ')}; known: ${Object.keys(WORKLOADS).join(' ')}\n`);
+  process.exit(2);
+}
+const selected: WorkloadName[] = args.length > 0 ? args.filter(isWorkload) : ['W1', 'W2', 'W3', 'W4'];
+const sizes = benchSizes();
+const root = mkdtempSync(path.join(tmpdir(), 'pgdts-bench-'));
+const t0 = performance.now();
+const log = (msg: string) =>
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`);
+
+let source: EmbeddedServer | undefined;
+let destination: EmbeddedServer | undefined;
+let failed = false;
+// A Ctrl-C still stops the servers and removes the data.
+const interrupt = () => {
+  log('interrupted: stopping the servers');
+  void Promise.allSettled([source?.stop(), destination?.stop()]).then(() => {
+    rmSync(root, { recursive: true, force: true });
+    process.exit(130);
+  });
+};
+process.once('SIGINT', interrupt);
+process.once('SIGTERM', interrupt);
+try {
+  log(`sizes ${JSON.stringify(sizes)}; data in ${root}`);
+  // Autovacuum off on the source: its ANALYZE transactions would commit in the measured databases
+  // and move the "last commit" the slots are compared against (see lastCommitEndLsn).
+  source = await EmbeddedServer.start({
+    version: 15,
+    dataDir: path.join(root, 'source'),
+    password: 'bench-pw',
+    settings: { autovacuum: 'off', max_wal_size: "'4GB'" },
+  });
+  // Installed up front: creating it later would commit a transaction in the middle of a measurement.
+  await source.query('postgres', 'CREATE EXTENSION IF NOT EXISTS pg_walinspect');
+  destination = await EmbeddedServer.start({
+    version: 15,
+    dataDir: path.join(root, 'destination'),
+    password: 'bench-pw',
+    settings: { max_wal_size: "'4GB'" },
+  });
+  const ctx: BenchContext = {
+    source,
+    destination,
+    workDir: root,
+    repoDir: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
+    log,
+  };
+  for (const name of selected) {
+    try {
+      await WORKLOADS[name](ctx, sizes);
+    } catch (e) {
+      // Setup failures (pgbench -i, a baseline's own setup) end this workload, not the run.
+      failed = true;
+      process.stdout.write(`\n== ${name} could not run: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
+} finally {
+  await Promise.allSettled([source?.stop(), destination?.stop()]);
+  if (process.env.BENCH_KEEP === '1') log(`kept ${root}`);
+  else rmSync(root, { recursive: true, force: true });
+  log('done');
+}
+process.exit(failed ? 1 : 0);
