@@ -1,0 +1,41 @@
+/** Text rendering of a verify report. */
+import { displayName } from '../../core/identifier.ts';
+import type { TableVerifyResult, VerifyReport } from './verify-report.ts';
+
+function range(r: TableVerifyResult): string {
+  const c = r.firstDifferingChunk;
+  if (c === undefined) return '';
+  if (r.method === 'multiset') return '';
+  const lo = c.after === undefined ? 'start' : `key > (${c.after.join(', ')})`;
+  const hi = c.upTo === undefined ? 'end' : `key <= (${c.upTo.join(', ')})`;
+  return `; first difference in chunk ${c.index + 1} of ${r.chunks} (${lo} .. ${hi}: ${c.sourceRows} vs ${c.destinationRows} rows)`;
+}
+
+/**
+ * Lists the differing tables, one line each (`DIFF schema.table: source N rows, destination M rows;
+ * first difference in chunk ...` or `ERROR schema.table: ...`), then a summary line
+ * (`identical: N tables, R rows` or `DIFFERENT: k of N tables differ`).
+ */
+export function formatVerifyReport(report: VerifyReport): string {
+  const lines: string[] = [];
+  for (const r of report.tables) {
+    if (r.match) continue;
+    if (r.error !== undefined) {
+      lines.push(`ERROR ${displayName(r.table)}: ${r.error}`);
+      continue;
+    }
+    const same = r.sourceRows === r.destinationRows ? ' (same count, different content)' : '';
+    lines.push(
+      `DIFF  ${displayName(r.table)}: source ${r.sourceRows} rows, destination ${r.destinationRows} rows${same}${range(r)}`,
+    );
+  }
+  const n = report.tables.length;
+  const rows = report.tables.reduce((s, r) => s + r.sourceRows, 0);
+  const secs = (report.elapsedMs / 1000).toFixed(1);
+  lines.push(
+    report.identical
+      ? `identical: ${n} table(s), ${rows} row(s) compared in ${secs} s`
+      : `DIFFERENT: ${report.tables.filter((r) => !r.match).length} of ${n} table(s) differ (${secs} s)`,
+  );
+  return lines.join('\n');
+}

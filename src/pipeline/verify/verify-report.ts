@@ -1,0 +1,40 @@
+/** Result shapes of `pgdts verify`. */
+import type { QualifiedName } from '../../core/identifier.ts';
+import type { KeyRange } from '../../pg/table-hash.ts';
+
+/** The first key range whose rows differ between source and destination. */
+export interface DifferingChunk extends KeyRange {
+  /** 0-based chunk number in key order. */
+  readonly index: number;
+  readonly sourceRows: number;
+  readonly destinationRows: number;
+}
+
+/** Comparison of one table with storage (plain table or leaf partition). */
+export interface TableVerifyResult {
+  readonly table: QualifiedName;
+  /** Rows counted on the source / destination (0 when the table could not be read). */
+  readonly sourceRows: number;
+  readonly destinationRows: number;
+  /** Same row count and same content hash on both sides. */
+  readonly match: boolean;
+  /** `key` when hashed by chunks of the primary key / replica identity index, `multiset` when keyless. */
+  readonly method: 'key' | 'multiset';
+  /** Number of chunks compared (1 for keyless tables). */
+  readonly chunks: number;
+  /** Set when `match` is false and the difference was narrowed to a key range. */
+  readonly firstDifferingChunk?: DifferingChunk;
+  /** Set when the table could not be compared (e.g. missing on the destination); `match` is false. */
+  readonly error?: string;
+  /** Time spent on this table, ms. */
+  readonly elapsedMs: number;
+}
+
+/** Result of {@link verifyTask}. */
+export interface VerifyReport {
+  readonly tables: readonly TableVerifyResult[];
+  /** Every table matched. */
+  readonly identical: boolean;
+  /** Wall time, ms. */
+  readonly elapsedMs: number;
+}
