@@ -215,6 +215,11 @@ test('privileges: an unprivileged user fails source and destination privilege an
     );
   }
   await sql(src, s, `GRANT USAGE ON SCHEMA app TO ${role}; GRANT SELECT ON app.orders TO ${role}`);
+  await sql(
+    dst,
+    d,
+    `CREATE SCHEMA app; CREATE TABLE app.orders (id int PRIMARY KEY, note text); GRANT USAGE ON SCHEMA app TO ${role}`,
+  );
   try {
     const results = await runPrechecks(
       task(
@@ -233,14 +238,18 @@ test('privileges: an unprivileged user fails source and destination privilege an
     assert.match(rr.fix ?? '', new RegExp(`ALTER ROLE "${role}" REPLICATION|ALTER ROLE ${role} REPLICATION`));
     const dp = byId(results, 'destination-privileges');
     assert.equal(dp.status, 'fail');
-    assert.match(dp.message, /no CREATE on database .* to create schema pgdts, app/);
+    assert.match(dp.message, /no CREATE on database .* to create schema pgdts;/);
+    assert.match(dp.message, /no USAGE and CREATE on schema app/);
+    assert.match(dp.message, /missing INSERT, TRUNCATE, UPDATE, DELETE on app\.orders/);
+    assert.match(dp.fix ?? '', /GRANT INSERT, TRUNCATE, UPDATE, DELETE ON "app"\."orders" TO/);
     assert.ok(!formatPrecheckReport(results).includes(pw));
 
     // Granting what the hints say makes the privilege checks pass.
     await sql(src, s, `ALTER ROLE ${role} REPLICATION; GRANT CREATE ON DATABASE ${s} TO ${role}`);
     for (const t of ['events', 'parts', 'parts_1', 'orders'])
       await sql(src, s, `ALTER TABLE app.${t} OWNER TO ${role}`);
-    await sql(dst, d, `GRANT CREATE ON DATABASE ${d} TO ${role}`);
+    await sql(dst, d, `GRANT CREATE ON DATABASE ${d} TO ${role}; GRANT CREATE ON SCHEMA app TO ${role}`);
+    await sql(dst, d, `GRANT INSERT, UPDATE, DELETE, TRUNCATE ON app.orders TO ${role}`);
     const again = await runPrechecks(
       task(
         `postgresql://${role}:${pw}@127.0.0.1:${src.port}/${s}`,

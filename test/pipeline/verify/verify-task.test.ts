@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { parseTaskConfig, type TaskConfig } from '../../../src/core/task-config.ts';
 import { formatVerifyReport } from '../../../src/pipeline/verify/format-verify-report.ts';
 import type { TableVerifyResult, VerifyReport } from '../../../src/pipeline/verify/verify-report.ts';
@@ -96,6 +99,50 @@ test('identical data compares identical across PostgreSQL 13 → 17 (floats, NaN
   assert.equal(table(r, 'app.composite').chunks, Math.ceil(200 / 37));
   assert.equal(table(r, 'app.measures_2024').sourceRows + table(r, 'app.measures_2025').sourceRows, 400);
   assert.match(formatVerifyReport(r), /^identical: 5 table\(s\), 1208 row\(s\) compared in/);
+});
+
+test('rows moved 13 → 17 with COPY (binary and text) compare identical', async () => {
+  const s = testServer(13);
+  const d = testServer(17);
+  const sdb = await freshDatabase(s, 'ver_src');
+  const ddb = await freshDatabase(d, 'ver_dst');
+  await both(s, sdb, d, ddb, TYPES_DDL);
+  await sql(s, sdb, TYPES_DATA);
+  const tables: [string, string, 'binary' | 'text'][] = [
+    ['app.types', 'id, f4, f8, n, ts, tstz, d, iv, ia, ta, fa, j, js, b, u, ok, m, t', 'binary'],
+    ['app.keyless', 'v, x', 'text'],
+    ['app.composite', 'region, seq, payload', 'text'],
+    ['app.measures', 'id, at, v', 'binary'],
+  ];
+  const from = new pg.Client({
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    database: sdb,
+  });
+  const into = new pg.Client({
+    host: d.host,
+    port: d.port,
+    user: d.user,
+    password: d.password,
+    database: ddb,
+  });
+  await Promise.all([from.connect(), into.connect()]);
+  try {
+    for (const [t, cols, fmt] of tables) {
+      const opt = fmt === 'binary' ? ' (FORMAT binary)' : '';
+      await pipeline(
+        from.query(copyTo(`COPY (SELECT ${cols} FROM ${t}) TO STDOUT${opt}`)),
+        into.query(copyFrom(`COPY ${t} (${cols}) FROM STDIN${opt}`)),
+      );
+    }
+  } finally {
+    await Promise.all([from.end(), into.end()]);
+  }
+  const r = await verifyTask(task(s, sdb, d, ddb), { chunkRows: 64 });
+  assert.ok(r.identical, formatVerifyReport(r));
+  assert.equal(table(r, 'app.types').destinationRows, 503);
 });
 
 test('detects a changed value, a missing row and an extra duplicate row in a keyless table', async () => {
