@@ -1,0 +1,181 @@
+/**
+ * Executes planned DDL on the destination, idempotently: a statement whose object already exists is
+ * skipped (reported as `exists`), so re-running a sync after a crash succeeds. Each statement runs on
+ * its own in autocommit mode, so a failed statement leaves nothing behind and nothing before it is
+ * undone. SQLSTATEs: PostgreSQL docs, Appendix A "PostgreSQL Error Codes".
+ */
+import type pg from 'pg';
+import { PgdtsError } from '../../../core/errors.ts';
+import { wrapPgError } from '../../../pg/connection.ts';
+import type { DdlStatement } from './plan-schema-ddl.ts';
+
+/** What happened to one statement. */
+export type DdlOutcome =
+  /** Executed. */
+  | 'applied'
+  /** Its object already existed (duplicate_* SQLSTATE): skipped. */
+  | 'exists'
+  /** CREATE EXTENSION of an extension the destination does not have: skipped with a warning. */
+  | 'unavailable';
+
+/** A report after each statement. */
+export interface DdlEvent {
+  readonly statement: DdlStatement;
+  readonly outcome: DdlOutcome;
+  /** Wall time of the statement, ms. */
+  readonly elapsedMs: number;
+  /** Human-readable line for the log, e.g. `table "s"."t" already exists, skipped`. */
+  readonly message: string;
+}
+
+/** Options of {@link applySchemaDdl}. */
+export interface ApplySchemaDdlOptions {
+  /** Called after each statement (also for skipped ones). */
+  readonly onStatement?: (e: DdlEvent) => void;
+}
+
+// 42P06 duplicate_schema, 42P07 duplicate_table (any relation, indexes too), 42710 duplicate_object
+// (types, constraints, triggers), 42723 duplicate_function.
+const DUPLICATE = new Set(['42P06', '42P07', '42710', '42723']);
+// 42P16 invalid_table_definition: "multiple primary keys for table ... are not allowed".
+const DUPLICATE_PK = '42P16';
+// 40P01 deadlock_detected, 40001 serialization_failure: parallel foreign keys lock both tables.
+const RETRY = new Set(['40P01', '40001']);
+
+/**
+ * Prepares a destination session for DDL: empty search_path (every name in the plan is qualified,
+ * as pg_dump does) and `check_function_bodies = off`, so SQL-language functions referring to tables
+ * created later are accepted (PostgreSQL docs, "Client Connection Defaults").
+ */
+export async function prepareDdlSession(client: pg.Client): Promise<void> {
+  await client.query(
+    "SELECT set_config('search_path', '', false), set_config('check_function_bodies', 'off', false), set_config('client_min_messages', 'warning', false)",
+  );
+}
+
+async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
+  const started = Date.now();
+  const event = (outcome: DdlOutcome, message: string): DdlEvent => ({
+    statement: s,
+    outcome,
+    elapsedMs: Date.now() - started,
+    message,
+  });
+  if (s.extension !== undefined) {
+    const r = await client
+      .query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [s.extension])
+      .catch((e: unknown) => {
+        throw wrapPgError('SCHEMA_SYNC_FAILED', `checking ${s.object}`, e);
+      });
+    if (r.rowCount === 0) {
+      return event('unavailable', `WARNING: ${s.object} is not available on the destination, skipped`);
+    }
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query(s.sql);
+      return event('applied', `${s.object}: ${s.kind} applied`);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string') {
+        if (DUPLICATE.has(code) || (code === DUPLICATE_PK && s.kind === 'primary-key')) {
+          return event('exists', `${s.object} already exists, skipped`);
+        }
+        if (RETRY.has(code) && attempt < 5) continue;
+      }
+      const err = wrapPgError('SCHEMA_SYNC_FAILED', `${s.kind} for ${s.object} failed`, e);
+      throw new PgdtsError('SCHEMA_SYNC_FAILED', `${err.message}\nstatement: ${s.sql}`, {
+        retryable: err.retryable,
+        cause: e,
+        ...(err.sqlState !== undefined ? { sqlState: err.sqlState } : {}),
+      });
+    }
+  }
+}
+
+/**
+ * Runs statements in order on one connection (use for `preData`, or `postData` without parallelism).
+ * Prepares the session with {@link prepareDdlSession} first.
+ * @returns one event per statement.
+ * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the statement's object, its SQL and the server error.
+ */
+export async function applySchemaDdl(
+  client: pg.Client,
+  statements: readonly DdlStatement[],
+  options: ApplySchemaDdlOptions = {},
+): Promise<DdlEvent[]> {
+  await prepareDdlSession(client);
+  const events: DdlEvent[] = [];
+  for (const s of statements) {
+    const e = await runOne(client, s);
+    events.push(e);
+    options.onStatement?.(e);
+  }
+  return events;
+}
+
+/**
+ * Runs independent statements (typically `postData`: index builds, foreign keys, refreshes) on
+ * several connections at once, each statement starting once every statement it depends on
+ * (`dependsOn`, ids outside `statements` count as done) has finished. Stops starting new statements
+ * at the first failure, waits for running ones, then throws that failure.
+ * @throws {PgdtsError} SCHEMA_SYNC_FAILED as {@link applySchemaDdl}.
+ */
+export async function applySchemaDdlParallel(
+  clients: readonly pg.Client[],
+  statements: readonly DdlStatement[],
+  options: ApplySchemaDdlOptions = {},
+): Promise<DdlEvent[]> {
+  if (clients.length === 0)
+    throw new PgdtsError('INTERNAL', 'applySchemaDdlParallel needs at least one connection');
+  await Promise.all(clients.map(prepareDdlSession));
+  const known = new Set(statements.map((s) => s.id));
+  const done = new Set<string>();
+  const started = new Set<string>();
+  const events: DdlEvent[] = [];
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const ready = (): DdlStatement | undefined =>
+    statements.find((s) => !started.has(s.id) && s.dependsOn.every((d) => done.has(d) || !known.has(d)));
+  const worker = async (client: pg.Client): Promise<void> => {
+    for (;;) {
+      if (failure !== undefined) return;
+      const s = ready();
+      if (!s) {
+        if (started.size === statements.length) return;
+        if (started.size === done.size) {
+          failure ??= new PgdtsError('INTERNAL', 'DDL statements depend on each other in a cycle');
+          const w = wake;
+          wake = undefined;
+          w?.();
+          return;
+        }
+        // Wait until some running statement finishes, then look again.
+        await new Promise<void>((resolve) => {
+          const prev = wake;
+          wake = () => {
+            prev?.();
+            resolve();
+          };
+        });
+        continue;
+      }
+      started.add(s.id);
+      try {
+        const e = await runOne(client, s);
+        events.push(e);
+        options.onStatement?.(e);
+      } catch (e) {
+        failure ??= e instanceof Error ? e : new PgdtsError('INTERNAL', String(e));
+      } finally {
+        done.add(s.id);
+        const w = wake;
+        wake = undefined;
+        w?.();
+      }
+    }
+  };
+  await Promise.all(clients.map(worker));
+  if (failure !== undefined) throw failure;
+  return events;
+}

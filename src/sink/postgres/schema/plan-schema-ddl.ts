@@ -1,0 +1,594 @@
+/**
+ * Turns a {@link SchemaModel} into ordered PostgreSQL DDL in two phases, as pg_dump splits a dump
+ * (pg_dump's "pre-data" and "post-data" sections): `preData` before the data load, `postData` after it.
+ * Ordering follows dependencies recorded in the model (a view on a view, a domain over a domain, a
+ * default calling a function) with a fixed rank as tie-breaker, so functions a table's default or
+ * check calls come before the table unless the function's signature needs the table itself.
+ */
+import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../../../core/identifier.ts';
+import {
+  refKey,
+  type ColumnDef,
+  type ColumnIdentity,
+  type SchemaModel,
+  type SequenceOptions,
+  type TableDef,
+  type TypeDef,
+  type ViewDef,
+} from '../../../core/schema-model.ts';
+
+/** What a statement does, for logs and for deciding which errors mean "already exists". */
+export type DdlKind =
+  | 'schema'
+  | 'extension'
+  | 'type'
+  | 'sequence'
+  | 'routine'
+  | 'table'
+  | 'alter-table'
+  | 'primary-key'
+  | 'constraint'
+  | 'attach-index'
+  | 'view'
+  | 'owned-by'
+  | 'index'
+  | 'foreign-key'
+  | 'trigger'
+  | 'refresh'
+  | 'comment';
+
+/** One DDL statement. */
+export interface DdlStatement {
+  /** Unique id within the plan, e.g. `index:Sales Dept.Order Items_qty_idx`. */
+  readonly id: string;
+  readonly kind: DdlKind;
+  /** The object the statement creates or alters, for messages, e.g. `table "Sales Dept"."Order Items"`. */
+  readonly object: string;
+  /** One SQL statement, no trailing semicolon. */
+  readonly sql: string;
+  /**
+   * Ids of statements that must have completed before this one. Within `postData` this is what a
+   * parallel runner schedules by; ids of `preData` statements are always satisfied there.
+   */
+  readonly dependsOn: readonly string[];
+  /** For `CREATE EXTENSION`: the extension name, so the runner can skip it when unavailable. */
+  readonly extension?: string;
+}
+
+/** The DDL of a schema sync, in execution order. */
+export interface SchemaDdlPlan {
+  /**
+   * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
+   * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
+   * primary keys, unique constraints, views, materialized views (WITH NO DATA), sequence OWNED BY,
+   * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
+   */
+  readonly preData: readonly DdlStatement[];
+  /**
+   * After the data load: secondary indexes (and their ATTACH PARTITION to parent indexes, CLUSTER ON),
+   * exclusion constraints, CHECK constraints marked NOT VALID, foreign keys, REPLICA IDENTITY USING
+   * INDEX, triggers (so they do not fire during the load) with their enabled state, REFRESH
+   * MATERIALIZED VIEW, comments on these. Independent units: any order respecting `dependsOn`.
+   */
+  readonly postData: readonly DdlStatement[];
+}
+
+interface Node {
+  readonly id: string;
+  readonly rank: number;
+  readonly deps: readonly string[];
+  readonly statements: DdlStatement[];
+}
+
+const RANK = {
+  schema: 0,
+  extension: 1,
+  type: 2,
+  sequence: 2,
+  routine: 3,
+  table: 4,
+  constraint: 5,
+  view: 6,
+  late: 7,
+} as const;
+
+/**
+ * Plans the DDL that recreates `model` on an empty PostgreSQL database. Pure: no I/O.
+ * Names are always quoted. Ownership and privileges are not emitted.
+ */
+export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
+  const nodes: Node[] = [];
+  const post: DdlStatement[] = [];
+  const node = (id: string, rank: number, deps: readonly string[], statements: DdlStatement[]): void => {
+    nodes.push({ id, rank, deps, statements });
+  };
+  const st = (
+    id: string,
+    kind: DdlKind,
+    object: string,
+    sql: string,
+    dependsOn: readonly string[] = [],
+  ): DdlStatement => ({ id, kind, object, sql, dependsOn });
+  const comment = (id: string, target: string, object: string, text: string | undefined): DdlStatement[] =>
+    text === undefined
+      ? []
+      : [st(`comment:${id}`, 'comment', object, `COMMENT ON ${target} IS ${quoteLiteral(text)}`, [id])];
+  const schemaId = (s: string): string => `schema:${s}`;
+
+  for (const s of model.schemas) {
+    const id = schemaId(s.name);
+    const obj = `schema ${quoteIdent(s.name)}`;
+    node(
+      id,
+      RANK.schema,
+      [],
+      [
+        st(id, 'schema', obj, `CREATE SCHEMA ${quoteIdent(s.name)}`),
+        ...comment(id, `SCHEMA ${quoteIdent(s.name)}`, obj, s.comment),
+      ],
+    );
+  }
+  for (const e of model.extensions) {
+    const id = `extension:${e.name}`;
+    node(
+      id,
+      RANK.extension,
+      [schemaId(e.schema)],
+      [
+        {
+          ...st(
+            id,
+            'extension',
+            `extension ${quoteIdent(e.name)}`,
+            `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e.name)} WITH SCHEMA ${quoteIdent(e.schema)}`,
+          ),
+          extension: e.name,
+        },
+      ],
+    );
+  }
+  for (const t of model.types) {
+    const id = refKey({ kind: 'type', schema: t.schema, name: t.name });
+    const q = quoteQualified(t);
+    const obj = `${t.kind === 'domain' ? 'domain' : 'type'} ${q}`;
+    const stmts = [st(id, 'type', obj, typeSql(t))];
+    if (t.kind === 'domain') {
+      for (const c of t.constraints.filter((x) => isNotValid(x.definition))) {
+        stmts.push(
+          st(
+            `${id}:${c.name}`,
+            'constraint',
+            obj,
+            `ALTER DOMAIN ${q} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`,
+          ),
+        );
+      }
+    }
+    stmts.push(...comment(id, `${t.kind === 'domain' ? 'DOMAIN' : 'TYPE'} ${q}`, obj, t.comment));
+    node(id, RANK.type, [schemaId(t.schema), ...t.dependsOn.map(refKey)], stmts);
+  }
+  for (const s of model.sequences) {
+    const id = refKey({ kind: 'sequence', schema: s.schema, name: s.name });
+    const q = quoteQualified(s);
+    const obj = `sequence ${q}`;
+    node(
+      id,
+      RANK.sequence,
+      [schemaId(s.schema)],
+      [
+        st(id, 'sequence', obj, `CREATE SEQUENCE ${q} AS ${s.options.type} ${sequenceOptionsSql(s.options)}`),
+        ...comment(id, `SEQUENCE ${q}`, obj, s.comment),
+      ],
+    );
+    if (s.ownedBy) {
+      const tid = refKey({ kind: 'table', ...s.ownedBy.table });
+      node(
+        `owned-by:${id}`,
+        RANK.late,
+        [id, tid],
+        [
+          st(
+            `owned-by:${id}`,
+            'owned-by',
+            obj,
+            `ALTER SEQUENCE ${q} OWNED BY ${quoteQualified(s.ownedBy.table)}.${quoteIdent(s.ownedBy.column)}`,
+            [id, tid],
+          ),
+        ],
+      );
+    }
+  }
+  for (const r of model.routines) {
+    const id = refKey({ kind: 'routine', schema: r.schema, name: r.signature });
+    const args = r.signature.slice(r.name.length);
+    const obj = `${r.kind} ${quoteQualified(r)}${args}`;
+    node(
+      id,
+      RANK.routine,
+      [schemaId(r.schema), ...r.dependsOn.map(refKey)],
+      [
+        st(id, 'routine', obj, r.definition),
+        ...comment(
+          id,
+          `${r.kind === 'function' ? 'FUNCTION' : 'PROCEDURE'} ${quoteQualified(r)}${args}`,
+          obj,
+          r.comment,
+        ),
+      ],
+    );
+  }
+
+  // Index-backed objects by (schema, index name), for ALTER INDEX ... ATTACH PARTITION.
+  const indexStmt = new Map<string, string>();
+  const ixKey = (q: QualifiedName): string => `${q.schema}\u0000${q.name}`;
+  const tablesByKey = new Map(model.tables.map((t) => [ixKey(t), t]));
+  for (const t of model.tables) {
+    for (const c of t.constraints) {
+      if (c.kind === 'check') continue;
+      indexStmt.set(ixKey({ schema: t.schema, name: c.name }), constraintId(t, c.name));
+    }
+  }
+  for (const i of model.indexes) indexStmt.set(ixKey(i), `index:${ixKey(i)}`);
+
+  for (const t of model.tables) {
+    const id = refKey({ kind: 'table', schema: t.schema, name: t.name });
+    const q = quoteQualified(t);
+    const obj = `table ${q}`;
+    const parent = t.partitionOf ? tablesByKey.get(ixKey(t.partitionOf.parent)) : undefined;
+    const stmts: DdlStatement[] = [st(id, 'table', obj, createTableSql(t, parent))];
+    if (t.partitionOf && parent) {
+      // PARTITION OF copies the parent's columns; what the partition sets on its own comes after.
+      for (const c of t.columns) {
+        const pc = parent.columns.find((x) => x.name === c.name);
+        if (c.default !== undefined && c.default !== pc?.default) {
+          stmts.push(
+            st(
+              `${id}:default:${c.name}`,
+              'alter-table',
+              obj,
+              `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.name)} SET DEFAULT ${c.default}`,
+            ),
+          );
+        }
+        if (c.notNull && !pc?.notNull) {
+          stmts.push(
+            st(
+              `${id}:notnull:${c.name}`,
+              'alter-table',
+              obj,
+              `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.name)} SET NOT NULL`,
+            ),
+          );
+        }
+      }
+      for (const c of t.constraints.filter((x) => x.kind === 'check' && !isNotValid(x.definition))) {
+        stmts.push(
+          st(
+            constraintId(t, c.name),
+            'constraint',
+            obj,
+            `ALTER TABLE ONLY ${q} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`,
+          ),
+        );
+      }
+    }
+    if (t.replicaIdentity === 'full' || t.replicaIdentity === 'nothing') {
+      stmts.push(
+        st(
+          `${id}:replica-identity`,
+          'alter-table',
+          obj,
+          `ALTER TABLE ONLY ${q} REPLICA IDENTITY ${t.replicaIdentity.toUpperCase()}`,
+        ),
+      );
+    }
+    stmts.push(...comment(id, `TABLE ${q}`, obj, t.comment));
+    for (const c of t.columns) {
+      stmts.push(
+        ...comment(`${id}:column:${c.name}`, `COLUMN ${q}.${quoteIdent(c.name)}`, obj, c.comment).map(
+          (s) => ({ ...s, dependsOn: [id] }),
+        ),
+      );
+    }
+    for (const c of t.constraints.filter((x) => x.kind === 'check' && !isNotValid(x.definition))) {
+      stmts.push(
+        ...comment(constraintId(t, c.name), `CONSTRAINT ${quoteIdent(c.name)} ON ${q}`, obj, c.comment),
+      );
+    }
+    const deps = [schemaId(t.schema), ...t.dependsOn.map(refKey)];
+    if (t.partitionOf) deps.push(refKey({ kind: 'table', ...t.partitionOf.parent }));
+    node(id, RANK.table, deps, stmts);
+
+    for (const c of t.constraints) {
+      const cid = constraintId(t, c.name);
+      const cobj = `constraint ${quoteIdent(c.name)} on ${q}`;
+      const add = st(
+        cid,
+        c.kind === 'primary-key' ? 'primary-key' : 'constraint',
+        cobj,
+        `ALTER TABLE ONLY ${q} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`,
+        [id],
+      );
+      const notes = comment(cid, `CONSTRAINT ${quoteIdent(c.name)} ON ${q}`, cobj, c.comment);
+      if (c.kind === 'check') {
+        if (isNotValid(c.definition)) post.push(add, ...notes);
+        continue;
+      }
+      const attach: DdlStatement[] = [];
+      if (c.parentIndex) {
+        const pid = indexStmt.get(ixKey(c.parentIndex));
+        if (pid !== undefined) {
+          attach.push(
+            st(
+              `attach:${cid}`,
+              'attach-index',
+              cobj,
+              `ALTER INDEX ${quoteQualified(c.parentIndex)} ATTACH PARTITION ${quoteQualified({ schema: t.schema, name: c.name })}`,
+              [cid, pid],
+            ),
+          );
+        }
+      }
+      if (c.kind === 'exclusion') {
+        post.push(add, ...attach, ...notes);
+      } else {
+        node(cid, RANK.constraint, [id], [add, ...notes]);
+        if (attach[0]) node(attach[0].id, RANK.constraint, attach[0].dependsOn, attach);
+      }
+    }
+    if (typeof t.replicaIdentity === 'object') {
+      const dep = indexStmt.get(ixKey({ schema: t.schema, name: t.replicaIdentity.index }));
+      post.push(
+        st(
+          `${id}:replica-identity`,
+          'alter-table',
+          obj,
+          `ALTER TABLE ONLY ${q} REPLICA IDENTITY USING INDEX ${quoteIdent(t.replicaIdentity.index)}`,
+          dep !== undefined ? [dep] : [],
+        ),
+      );
+    }
+  }
+
+  const matviewRefresh = new Map<string, string>();
+  for (const v of model.views) {
+    const id = refKey({ kind: 'view', schema: v.schema, name: v.name });
+    const q = quoteQualified(v);
+    const mat = v.kind === 'materialized-view';
+    const obj = `${mat ? 'materialized view' : 'view'} ${q}`;
+    const stmts = [st(id, 'view', obj, viewSql(v))];
+    stmts.push(...comment(id, `${mat ? 'MATERIALIZED VIEW' : 'VIEW'} ${q}`, obj, v.comment));
+    for (const c of v.columns) {
+      stmts.push(
+        ...comment(`${id}:column:${c.name}`, `COLUMN ${q}.${quoteIdent(c.name)}`, obj, c.comment).map(
+          (s) => ({ ...s, dependsOn: [id] }),
+        ),
+      );
+    }
+    node(id, RANK.view, [schemaId(v.schema), ...v.dependsOn.map(refKey)], stmts);
+    if (mat && v.populated) matviewRefresh.set(id, `refresh:${id}`);
+  }
+  // A materialized view reading another (directly or through views) is refreshed after it.
+  const viewsById = new Map(
+    model.views.map((v) => [refKey({ kind: 'view', schema: v.schema, name: v.name }), v]),
+  );
+  const upstreamMatviews = (v: ViewDef, seen = new Set<string>()): string[] =>
+    v.dependsOn.flatMap((d) => {
+      const k = refKey(d);
+      const u = viewsById.get(k);
+      if (!u || seen.has(k)) return [];
+      seen.add(k);
+      return matviewRefresh.has(k) ? [matviewRefresh.get(k)!] : upstreamMatviews(u, seen);
+    });
+  for (const v of model.views) {
+    const id = refKey({ kind: 'view', schema: v.schema, name: v.name });
+    const rid = matviewRefresh.get(id);
+    if (rid === undefined) continue;
+    post.push(
+      st(
+        rid,
+        'refresh',
+        `materialized view ${quoteQualified(v)}`,
+        `REFRESH MATERIALIZED VIEW ${quoteQualified(v)}`,
+        upstreamMatviews(v),
+      ),
+    );
+  }
+
+  for (const i of model.indexes) {
+    const id = `index:${ixKey(i)}`;
+    const obj = `index ${quoteQualified(i)}`;
+    post.push(st(id, 'index', obj, i.definition));
+    if (i.parentIndex) {
+      const pid = indexStmt.get(ixKey(i.parentIndex));
+      if (pid !== undefined) {
+        post.push(
+          st(
+            `attach:${id}`,
+            'attach-index',
+            obj,
+            `ALTER INDEX ${quoteQualified(i.parentIndex)} ATTACH PARTITION ${quoteQualified(i)}`,
+            [id, pid],
+          ),
+        );
+      }
+    }
+    if (i.clustered) {
+      post.push(
+        st(
+          `${id}:cluster`,
+          'alter-table',
+          obj,
+          `ALTER TABLE ONLY ${quoteQualified(i.table)} CLUSTER ON ${quoteIdent(i.name)}`,
+          [id],
+        ),
+      );
+    }
+    post.push(...comment(id, `INDEX ${quoteQualified(i)}`, obj, i.comment));
+  }
+
+  // A foreign key needs the referenced table's unique indexes, including those attached across partitions.
+  const uniqueOf = new Map<string, string[]>();
+  const addUnique = (table: QualifiedName, id: string): void => {
+    const k = ixKey(table);
+    uniqueOf.set(k, [...(uniqueOf.get(k) ?? []), id]);
+  };
+  for (const i of model.indexes) {
+    if (!i.unique) continue;
+    addUnique(i.table, `index:${ixKey(i)}`);
+    if (i.parentIndex) {
+      const owner = model.indexes.find((p) => ixKey(p) === ixKey(i.parentIndex!));
+      if (owner) addUnique(owner.table, `attach:index:${ixKey(i)}`);
+    }
+  }
+  for (const fkTable of model.tables) {
+    for (const fk of fkTable.foreignKeys) {
+      const q = quoteQualified(fkTable);
+      const id = `foreign-key:${ixKey(fkTable)}\u0000${fk.name}`;
+      const obj = `foreign key ${quoteIdent(fk.name)} on ${q}`;
+      post.push(
+        st(
+          id,
+          'foreign-key',
+          obj,
+          `ALTER TABLE ${q} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition}`,
+          uniqueOf.get(ixKey(fk.references)) ?? [],
+        ),
+      );
+      post.push(...comment(id, `CONSTRAINT ${quoteIdent(fk.name)} ON ${q}`, obj, fk.comment));
+    }
+  }
+
+  for (const tr of model.triggers) {
+    const q = quoteQualified(tr.table);
+    const id = `trigger:${ixKey(tr.table)}\u0000${tr.name}`;
+    const obj = `trigger ${quoteIdent(tr.name)} on ${q}`;
+    post.push(st(id, 'trigger', obj, tr.definition));
+    const enable =
+      tr.enabled === 'disabled'
+        ? 'DISABLE'
+        : tr.enabled === 'replica'
+          ? 'ENABLE REPLICA'
+          : tr.enabled === 'always'
+            ? 'ENABLE ALWAYS'
+            : undefined;
+    if (enable !== undefined) {
+      post.push(
+        st(`${id}:enabled`, 'alter-table', obj, `ALTER TABLE ${q} ${enable} TRIGGER ${quoteIdent(tr.name)}`, [
+          id,
+        ]),
+      );
+    }
+    post.push(...comment(id, `TRIGGER ${quoteIdent(tr.name)} ON ${q}`, obj, tr.comment));
+  }
+
+  return { preData: orderNodes(nodes), postData: post };
+}
+
+function constraintId(t: QualifiedName, name: string): string {
+  return `constraint:${t.schema}\u0000${t.name}\u0000${name}`;
+}
+
+function isNotValid(definition: string): boolean {
+  return /\sNOT VALID$/.test(definition);
+}
+
+/** Kahn's algorithm; among ready nodes the lowest rank, then the earliest planned, goes first. */
+function orderNodes(nodes: readonly Node[]): DdlStatement[] {
+  const ids = new Set(nodes.map((n) => n.id));
+  const done = new Set<string>();
+  const left = [...nodes];
+  const out: DdlStatement[] = [];
+  while (left.length > 0) {
+    let best = -1;
+    for (let i = 0; i < left.length; i++) {
+      const n = left[i]!;
+      if (!n.deps.every((d) => d === n.id || done.has(d) || !ids.has(d))) continue;
+      if (best < 0 || n.rank < left[best]!.rank) best = i;
+    }
+    // A dependency cycle (rare: a function whose signature uses a table whose default calls it):
+    // fall back to rank order and let the server report what it cannot resolve.
+    if (best < 0) {
+      best = 0;
+      for (let i = 1; i < left.length; i++) if (left[i]!.rank < left[best]!.rank) best = i;
+    }
+    const [n] = left.splice(best, 1);
+    done.add(n!.id);
+    out.push(...n!.statements);
+  }
+  return out;
+}
+
+function sequenceOptionsSql(o: SequenceOptions): string {
+  return `INCREMENT BY ${o.increment} MINVALUE ${o.min} MAXVALUE ${o.max} START WITH ${o.start} CACHE ${o.cache} ${o.cycle ? 'CYCLE' : 'NO CYCLE'}`;
+}
+
+function identitySql(i: ColumnIdentity): string {
+  return `GENERATED ${i.generation === 'always' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (SEQUENCE NAME ${quoteQualified(i.sequence)} ${sequenceOptionsSql(i.options)})`;
+}
+
+function columnSql(c: ColumnDef): string {
+  let s = `${quoteIdent(c.name)} ${c.type}`;
+  if (c.collation) s += ` COLLATE ${quoteQualified(c.collation)}`;
+  if (c.generated !== undefined) s += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
+  if (c.default !== undefined) s += ` DEFAULT ${c.default}`;
+  if (c.notNull) s += ' NOT NULL';
+  if (c.identity) s += ` ${identitySql(c.identity)}`;
+  return s;
+}
+
+function createTableSql(t: TableDef, parent: TableDef | undefined): string {
+  const head = `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${quoteQualified(t)}`;
+  const tail = `${t.partitionBy !== undefined ? ` PARTITION BY ${t.partitionBy}` : ''}${t.options.length > 0 ? ` WITH (${t.options.join(', ')})` : ''}`;
+  if (t.partitionOf && parent) {
+    return `${head} PARTITION OF ${quoteQualified(t.partitionOf.parent)} ${t.partitionOf.bound}${tail}`;
+  }
+  const items = [
+    ...t.columns.map(columnSql),
+    ...t.constraints
+      .filter((c) => c.kind === 'check' && !isNotValid(c.definition))
+      .map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
+  ];
+  return `${head} (${items.length > 0 ? `\n    ${items.join(',\n    ')}\n` : ''})${tail}`;
+}
+
+function typeSql(t: TypeDef): string {
+  const q = quoteQualified(t);
+  switch (t.kind) {
+    case 'enum':
+      return `CREATE TYPE ${q} AS ENUM (${t.labels.map(quoteLiteral).join(', ')})`;
+    case 'composite':
+      return `CREATE TYPE ${q} AS (${t.attributes
+        .map(
+          (a) =>
+            `${quoteIdent(a.name)} ${a.type}${a.collation ? ` COLLATE ${quoteQualified(a.collation)}` : ''}`,
+        )
+        .join(', ')})`;
+    case 'range': {
+      const opts = [`SUBTYPE = ${t.subtype}`];
+      if (t.subtypeOpclass !== undefined) opts.push(`SUBTYPE_OPCLASS = ${t.subtypeOpclass}`);
+      if (t.collation) opts.push(`COLLATION = ${quoteQualified(t.collation)}`);
+      if (t.subtypeDiff !== undefined) opts.push(`SUBTYPE_DIFF = ${t.subtypeDiff}`);
+      if (t.multirangeName) opts.push(`MULTIRANGE_TYPE_NAME = ${quoteQualified(t.multirangeName)}`);
+      return `CREATE TYPE ${q} AS RANGE (${opts.join(', ')})`;
+    }
+    case 'domain': {
+      let s = `CREATE DOMAIN ${q} AS ${t.baseType}`;
+      if (t.collation) s += ` COLLATE ${quoteQualified(t.collation)}`;
+      if (t.default !== undefined) s += ` DEFAULT ${t.default}`;
+      if (t.notNull) s += ' NOT NULL';
+      for (const c of t.constraints.filter((x) => !isNotValid(x.definition))) {
+        s += ` CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`;
+      }
+      return s;
+    }
+  }
+}
+
+function viewSql(v: ViewDef): string {
+  const q = quoteQualified(v);
+  const withOpts = v.options.length > 0 ? ` WITH (${v.options.join(', ')})` : '';
+  return v.kind === 'view'
+    ? `CREATE VIEW ${q}${withOpts} AS\n${v.query}`
+    : `CREATE MATERIALIZED VIEW ${q}${withOpts} AS\n${v.query}\nWITH NO DATA`;
+}

@@ -1,0 +1,786 @@
+/**
+ * Reads the selected part of a source database's schema from pg_catalog into a {@link SchemaModel}.
+ * Works on PostgreSQL 13 to 17: columns added later (pg_range.rngmultitypid, 14) are read through
+ * to_jsonb so one query fits all versions. Catalog reference: PostgreSQL docs, chapter "System
+ * Catalogs" (pg_class, pg_attribute, pg_constraint, pg_depend, pg_index, pg_trigger, pg_type...).
+ */
+import type pg from 'pg';
+import { PgdtsError } from '../../../core/errors.ts';
+import type { QualifiedName } from '../../../core/identifier.ts';
+import {
+  refKey,
+  type ColumnDef,
+  type ExtensionDef,
+  type ForeignKeyDef,
+  type IndexDef,
+  type ObjectRef,
+  type RoutineDef,
+  type SchemaDef,
+  type SchemaModel,
+  type SequenceDef,
+  type SequenceOptions,
+  type TableConstraintDef,
+  type TableDef,
+  type TriggerDef,
+  type TypeDef,
+  type ViewDef,
+} from '../../../core/schema-model.ts';
+import type { ObjectSelector } from '../../../core/task-config.ts';
+import { wrapPgError } from '../../../pg/connection.ts';
+
+const SYSTEM_SCHEMA = `(n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg\\_toast%' OR n.nspname LIKE 'pg\\_temp\\_%')`;
+
+function notExtensionMember(catalog: string, oidExpr: string): string {
+  return `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oidExpr} AND e.deptype = 'e')`;
+}
+
+interface RelRow {
+  oid: number;
+  nspname: string;
+  relname: string;
+  relkind: 'r' | 'p' | 'v' | 'm' | 'S' | 'c';
+  relpersistence: string;
+  relreplident: string;
+  reloptions: string[] | null;
+  parent: number | null;
+  bound: string | null;
+  partkey: string | null;
+  viewdef: string | null;
+  relispopulated: boolean;
+  reltype: number;
+  typarray: number | null;
+  comment: string | null;
+}
+
+interface ColRow {
+  attrelid: number;
+  attname: string;
+  type: string;
+  attnotnull: boolean;
+  attidentity: string;
+  attgenerated: string;
+  def: string | null;
+  collschema: string | null;
+  collname: string | null;
+  comment: string | null;
+}
+
+interface SeqRow {
+  oid: number;
+  type: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
+  cycle: boolean;
+  owner_rel: number | null;
+  owner_col: string | null;
+  deptype: string | null;
+}
+
+interface ConRow {
+  oid: number;
+  conname: string;
+  contype: string;
+  conrelid: number;
+  contypid: number;
+  confrelid: number;
+  def: string;
+  conislocal: boolean;
+  coninhcount: number;
+  conparentid: number;
+  parent_index: number | null;
+  comment: string | null;
+}
+
+interface IdxRow {
+  oid: number;
+  nspname: string;
+  relname: string;
+  indrelid: number;
+  def: string;
+  indisunique: boolean;
+  indisclustered: boolean;
+  indisreplident: boolean;
+  constraint_backed: boolean;
+  parent_index: number | null;
+  comment: string | null;
+}
+
+interface TypeRow {
+  oid: number;
+  nspname: string;
+  typname: string;
+  typtype: string;
+  typarray: number;
+  labels: string[] | null;
+  attrs: { name: string; type: string; collschema: string | null; collname: string | null }[] | null;
+  basetype: string | null;
+  typdefault: string | null;
+  typnotnull: boolean;
+  collschema: string | null;
+  collname: string | null;
+  rngsubtype: string | null;
+  rngopc: string | null;
+  rngsubdiff: string | null;
+  mr_schema: string | null;
+  mr_name: string | null;
+  comment: string | null;
+}
+
+interface ProcRow {
+  oid: number;
+  nspname: string;
+  proname: string;
+  prokind: string;
+  args: string;
+  def: string;
+  comment: string | null;
+}
+
+interface TrigRow {
+  tgrelid: number;
+  tgname: string;
+  def: string;
+  tgenabled: string;
+  tgfoid: number;
+  comment: string | null;
+}
+
+interface DepRow {
+  owner_cls: 'class' | 'type' | 'proc';
+  owner_oid: number;
+  ref_cls: 'class' | 'type' | 'proc';
+  ref_oid: number;
+}
+
+const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
+  `(SELECT description FROM pg_description WHERE classoid = '${catalog}'::regclass AND objoid = ${oidExpr} AND objsubid = ${sub})`;
+
+/**
+ * Introspects the objects the selectors pick.
+ *
+ * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function
+ *   and procedure of the schema, with indexes, constraints and triggers of its tables.
+ * - `{kind:'table'}` takes the table with its partitions, the sequences it owns or its defaults use,
+ *   the user types of its columns, the functions its defaults, checks and triggers call (transitively),
+ *   and the schemas all of those live in.
+ *
+ * Objects that belong to an extension (pg_depend deptype `e`) are skipped; the extensions themselves
+ * are recorded when they live in a selected schema or own a type or function the selection uses.
+ * Names in SQL texts are schema-qualified: the session's search_path is emptied while reading and
+ * restored afterwards. Runs in the caller's transaction, so a snapshot set by the caller applies.
+ * @throws {PgdtsError} CONFIG_INVALID when a selected schema or table does not exist; SCHEMA_SYNC_FAILED
+ *   when a catalog query fails.
+ */
+export async function introspectSchema(
+  client: pg.Client,
+  objects: readonly ObjectSelector[],
+): Promise<SchemaModel> {
+  const saved = (await client.query<{ p: string }>("SELECT current_setting('search_path') AS p")).rows[0]?.p;
+  await client.query("SELECT set_config('search_path', '', false)");
+  try {
+    return await read(client, objects);
+  } catch (e) {
+    throw wrapPgError('SCHEMA_SYNC_FAILED', 'reading the source schema', e);
+  } finally {
+    await client.query("SELECT set_config('search_path', $1, false)", [saved ?? '"$user", public']);
+  }
+}
+
+async function q<R extends pg.QueryResultRow>(client: pg.Client, text: string): Promise<R[]> {
+  return (await client.query<R>(text)).rows;
+}
+
+async function read(client: pg.Client, objects: readonly ObjectSelector[]): Promise<SchemaModel> {
+  const nsRows = await q<{ oid: number; nspname: string; comment: string | null }>(
+    client,
+    `SELECT n.oid::int8::float8 AS oid, n.nspname, ${COMMENT('pg_namespace', 'n.oid')} AS comment
+       FROM pg_namespace n WHERE NOT ${SYSTEM_SCHEMA}`,
+  );
+  const rels = await q<RelRow>(
+    client,
+    `SELECT c.oid::int8::float8 AS oid, n.nspname, c.relname, c.relkind::text AS relkind,
+            c.relpersistence::text AS relpersistence, c.relreplident::text AS relreplident, c.reloptions::text[] AS reloptions,
+            (SELECT i.inhparent::int8::float8 FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) AS parent,
+            CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS bound,
+            CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partkey,
+            CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS viewdef,
+            c.relispopulated, c.reltype::int8::float8 AS reltype,
+            (SELECT t.typarray::int8::float8 FROM pg_type t WHERE t.oid = c.reltype) AS typarray,
+            ${COMMENT('pg_class', 'c.oid')} AS comment
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c') AND NOT ${SYSTEM_SCHEMA}
+        AND ${notExtensionMember('pg_class', 'c.oid')}`,
+  );
+  const relById = new Map(rels.map((r) => [r.oid, r]));
+  const cols = await q<ColRow & { attrelid: number }>(
+    client,
+    `SELECT a.attrelid::int8::float8 AS attrelid, a.attname, format_type(a.atttypid, a.atttypmod) AS type,
+            a.attnotnull, a.attidentity::text AS attidentity, a.attgenerated::text AS attgenerated,
+            pg_get_expr(d.adbin, d.adrelid) AS def,
+            CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname END AS collschema,
+            CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collname,
+            ${COMMENT('pg_class', 'a.attrelid', 'a.attnum')} AS comment
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'c') AND a.attnum > 0 AND NOT a.attisdropped AND NOT ${SYSTEM_SCHEMA}
+      ORDER BY a.attrelid, a.attnum`,
+  );
+  const colsByRel = groupBy(cols, (c) => c.attrelid);
+  const seqs = await q<SeqRow>(
+    client,
+    `SELECT s.seqrelid::int8::float8 AS oid, format_type(s.seqtypid, NULL) AS type, s.seqstart::text AS start,
+            s.seqincrement::text AS increment, s.seqmin::text AS min, s.seqmax::text AS max, s.seqcache::text AS cache,
+            s.seqcycle AS cycle, d.refobjid::int8::float8 AS owner_rel, a.attname AS owner_col, d.deptype::text AS deptype
+       FROM pg_sequence s
+       LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid
+            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+       LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid`,
+  );
+  const seqById = new Map(seqs.map((s) => [s.oid, s]));
+  const cons = await q<ConRow>(
+    client,
+    `SELECT c.oid::int8::float8 AS oid, c.conname, c.contype::text AS contype, c.conrelid::int8::float8 AS conrelid,
+            c.contypid::int8::float8 AS contypid, c.confrelid::int8::float8 AS confrelid,
+            pg_get_constraintdef(c.oid) AS def, c.conislocal, c.coninhcount, c.conparentid::int8::float8 AS conparentid,
+            (SELECT i.inhparent::int8::float8 FROM pg_inherits i WHERE i.inhrelid = c.conindid AND c.contype IN ('p', 'u', 'x')) AS parent_index,
+            ${COMMENT('pg_constraint', 'c.oid')} AS comment
+       FROM pg_constraint c WHERE c.contype IN ('c', 'p', 'u', 'x', 'f')
+      ORDER BY c.conname`,
+  );
+  const idx = await q<IdxRow>(
+    client,
+    `SELECT c.oid::int8::float8 AS oid, n.nspname, c.relname, x.indrelid::int8::float8 AS indrelid,
+            pg_get_indexdef(c.oid) AS def, x.indisunique, x.indisclustered, x.indisreplident,
+            EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid AND k.contype IN ('p', 'u', 'x')
+                      AND k.conrelid = x.indrelid) AS constraint_backed,
+            (SELECT i.inhparent::int8::float8 FROM pg_inherits i WHERE i.inhrelid = c.oid) AS parent_index,
+            ${COMMENT('pg_class', 'c.oid')} AS comment
+       FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT ${SYSTEM_SCHEMA}`,
+  );
+  const types = await q<TypeRow>(
+    client,
+    `SELECT t.oid::int8::float8 AS oid, n.nspname, t.typname, t.typtype::text AS typtype, t.typarray::int8::float8 AS typarray,
+            (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels,
+            NULL AS attrs,
+            CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS basetype,
+            CASE WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END AS typdefault, t.typnotnull,
+            CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN cn.nspname END AS collschema,
+            CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN co.collname END AS collname,
+            format_type(r.rngsubtype, NULL) AS rngsubtype,
+            CASE WHEN r.rngsubopc IS NOT NULL AND NOT oc.opcdefault THEN quote_ident(ocn.nspname) || '.' || quote_ident(oc.opcname) END AS rngopc,
+            CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END AS rngsubdiff,
+            mn.nspname AS mr_schema, mt.typname AS mr_name,
+            ${COMMENT('pg_type', 't.oid')} AS comment
+       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+       LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+       LEFT JOIN pg_collation co ON co.oid = t.typcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+       LEFT JOIN pg_range r ON r.rngtypid = t.oid
+       LEFT JOIN pg_opclass oc ON oc.oid = r.rngsubopc LEFT JOIN pg_namespace ocn ON ocn.oid = oc.opcnamespace
+       LEFT JOIN pg_type mt ON mt.oid = (to_jsonb(r) ->> 'rngmultitypid')::oid
+       LEFT JOIN pg_namespace mn ON mn.oid = mt.typnamespace
+      WHERE NOT ${SYSTEM_SCHEMA} AND (t.typtype IN ('e', 'r', 'd')
+             OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
+        AND ${notExtensionMember('pg_type', 't.oid')}`,
+  );
+  const domainCons = await q<{ contypid: number; conname: string; def: string }>(
+    client,
+    `SELECT c.contypid::int8::float8 AS contypid, c.conname, pg_get_constraintdef(c.oid) AS def
+       FROM pg_constraint c WHERE c.contypid <> 0 AND c.contype = 'c' ORDER BY c.conname`,
+  );
+  const compositeAttrs = await q<{
+    typoid: number;
+    name: string;
+    type: string;
+    collschema: string | null;
+    collname: string | null;
+  }>(
+    client,
+    `SELECT t.oid::int8::float8 AS typoid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attcollation <> at.typcollation THEN cn.nspname END AS collschema,
+            CASE WHEN a.attcollation <> at.typcollation THEN co.collname END AS collname
+       FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       JOIN pg_type at ON at.oid = a.atttypid
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+      ORDER BY t.oid, a.attnum`,
+  );
+  const procs = await q<ProcRow>(
+    client,
+    `SELECT p.oid::int8::float8 AS oid, n.nspname, p.proname, p.prokind::text AS prokind,
+            oidvectortypes(p.proargtypes) AS args, pg_get_functiondef(p.oid) AS def,
+            ${COMMENT('pg_proc', 'p.oid')} AS comment
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE p.prokind IN ('f', 'p') AND NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_proc', 'p.oid')}
+        -- Constructors of range and multirange types belong to their type (deptype i).
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')`,
+  );
+  const trigs = await q<TrigRow>(
+    client,
+    `SELECT t.tgrelid::int8::float8 AS tgrelid, t.tgname, pg_get_triggerdef(t.oid) AS def, t.tgenabled::text AS tgenabled,
+            t.tgfoid::int8::float8 AS tgfoid, ${COMMENT('pg_trigger', 't.oid')} AS comment
+       FROM pg_trigger t WHERE NOT t.tgisinternal AND t.tgparentid = 0`,
+  );
+  const deps = await q<DepRow>(
+    client,
+    `SELECT CASE WHEN d.classid = 'pg_type'::regclass OR con.contypid <> 0 THEN 'type'
+                 WHEN d.classid = 'pg_proc'::regclass THEN 'proc' ELSE 'class' END AS owner_cls,
+            COALESCE(r.ev_class, ad.adrelid, NULLIF(con.conrelid, 0), NULLIF(con.contypid, 0), d.objid)::int8::float8 AS owner_oid,
+            CASE d.refclassid WHEN 'pg_class'::regclass THEN 'class' WHEN 'pg_type'::regclass THEN 'type' ELSE 'proc' END AS ref_cls,
+            d.refobjid::int8::float8 AS ref_oid
+       FROM pg_depend d
+       LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+       LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+       LEFT JOIN pg_constraint con ON d.classid = 'pg_constraint'::regclass AND con.oid = d.objid
+      WHERE d.deptype = 'n'
+        AND d.refclassid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass)
+        AND (d.classid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_rewrite'::regclass, 'pg_attrdef'::regclass)
+             OR (d.classid = 'pg_constraint'::regclass AND con.contype = 'c'))`,
+  );
+  const extRows = await q<{ extname: string; nspname: string; extversion: string }>(
+    client,
+    `SELECT e.extname, n.nspname, e.extversion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`,
+  );
+  const extMembers = await q<{ cls: 'type' | 'proc'; oid: number; extname: string }>(
+    client,
+    `SELECT CASE d.classid WHEN 'pg_type'::regclass THEN 'type' ELSE 'proc' END AS cls, d.objid::int8::float8 AS oid, e.extname
+       FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+      WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass AND d.classid IN ('pg_type'::regclass, 'pg_proc'::regclass)
+     UNION ALL
+     SELECT 'type', t.typarray::int8::float8, e.extname
+       FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid JOIN pg_type t ON t.oid = d.objid
+      WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_type'::regclass AND t.typarray <> 0`,
+  );
+
+  // ---- references: catalog OIDs → model objects
+  const classRef = new Map<number, ObjectRef>();
+  const typeRef = new Map<number, ObjectRef>();
+  const procRef = new Map<number, ObjectRef>();
+  const typeRows = new Map(types.map((t) => [t.oid, t]));
+  for (const t of types) {
+    const ref: ObjectRef = { kind: 'type', schema: t.nspname, name: t.typname };
+    typeRef.set(t.oid, ref);
+    if (t.typarray !== 0) typeRef.set(t.typarray, ref);
+  }
+  for (const r of rels) {
+    let ref: ObjectRef;
+    if (r.relkind === 'c') {
+      const t = typeRows.get(r.reltype);
+      if (!t) continue;
+      ref = { kind: 'type', schema: t.nspname, name: t.typname };
+    } else {
+      const kind = r.relkind === 'S' ? 'sequence' : r.relkind === 'v' || r.relkind === 'm' ? 'view' : 'table';
+      ref = { kind, schema: r.nspname, name: r.relname };
+      if (r.relkind !== 'S') {
+        typeRef.set(r.reltype, ref);
+        if (r.typarray !== null && r.typarray !== 0) typeRef.set(r.typarray, ref);
+      }
+    }
+    classRef.set(r.oid, ref);
+  }
+  for (const p of procs) procRef.set(p.oid, { kind: 'routine', schema: p.nspname, name: signatureOf(p) });
+  const resolve = (cls: 'class' | 'type' | 'proc', oid: number): ObjectRef | undefined =>
+    cls === 'class' ? classRef.get(oid) : cls === 'type' ? typeRef.get(oid) : procRef.get(oid);
+  const extOf = new Map(extMembers.map((m) => [`${m.cls}:${m.oid}`, m.extname]));
+
+  const depsOf = new Map<string, ObjectRef[]>();
+  const extDepsOf = new Map<string, Set<string>>();
+  for (const d of deps) {
+    const owner = resolve(d.owner_cls, d.owner_oid);
+    if (!owner) continue;
+    const ok = refKey(owner);
+    const target = resolve(d.ref_cls, d.ref_oid);
+    if (target) {
+      if (refKey(target) === ok) continue;
+      // A sequence used by a default is created before tables anyway; keeping it as a dependency
+      // lets a table selector bring the sequence along.
+      const list = depsOf.get(ok) ?? [];
+      if (!list.some((x) => refKey(x) === refKey(target))) list.push(target);
+      depsOf.set(ok, list);
+    } else if (d.ref_cls !== 'class') {
+      const ext = extOf.get(`${d.ref_cls}:${d.ref_oid}`);
+      if (ext !== undefined) extDepsOf.set(ok, (extDepsOf.get(ok) ?? new Set()).add(ext));
+    }
+  }
+
+  // ---- selection
+  const selectedSchemas = new Set(objects.flatMap((o) => (o.kind === 'schema' ? [o.schema] : [])));
+  const missingSchemas = [...selectedSchemas].filter((s) => !nsRows.some((n) => n.nspname === s));
+  if (missingSchemas.length > 0) {
+    throw new PgdtsError(
+      'CONFIG_INVALID',
+      `objects: schema ${missingSchemas.join(', ')} does not exist on the source`,
+    );
+  }
+  const included = new Set<string>();
+  const includedRelOids = new Set<number>();
+  for (const r of rels) {
+    const ref = classRef.get(r.oid);
+    if (ref && selectedSchemas.has(r.nspname)) {
+      included.add(refKey(ref));
+      includedRelOids.add(r.oid);
+    }
+  }
+  for (const t of types) if (selectedSchemas.has(t.nspname)) included.add(refKey(typeRef.get(t.oid)!));
+  for (const p of procs) if (selectedSchemas.has(p.nspname)) included.add(refKey(procRef.get(p.oid)!));
+
+  const childrenOf = groupBy(
+    rels.filter((r) => r.parent !== null),
+    (r) => r.parent!,
+  );
+  const queue: ObjectRef[] = [];
+  const addRel = (oid: number): void => {
+    const ref = classRef.get(oid);
+    if (!ref || includedRelOids.has(oid)) return;
+    includedRelOids.add(oid);
+    included.add(refKey(ref));
+    queue.push(ref);
+    for (const c of childrenOf.get(oid) ?? []) addRel(c.oid);
+    for (const s of seqs) if (s.owner_rel === oid && s.deptype === 'a') addRel(s.oid);
+    for (const t of trigs) {
+      const f = t.tgrelid === oid ? procRef.get(t.tgfoid) : undefined;
+      if (f && !included.has(refKey(f))) {
+        included.add(refKey(f));
+        queue.push(f);
+      }
+    }
+  };
+  for (const o of objects) {
+    if (o.kind !== 'table') continue;
+    const r = rels.find(
+      (x) =>
+        x.nspname === o.table.schema &&
+        x.relname === o.table.name &&
+        (x.relkind === 'r' || x.relkind === 'p'),
+    );
+    if (!r) {
+      throw new PgdtsError(
+        'CONFIG_INVALID',
+        `objects: table ${o.table.schema}.${o.table.name} does not exist on the source`,
+      );
+    }
+    addRel(r.oid);
+  }
+  // What table-selected objects need: types, sequences and routines, transitively (never other tables).
+  while (queue.length > 0) {
+    const ref = queue.pop()!;
+    for (const d of depsOf.get(refKey(ref)) ?? []) {
+      if (d.kind === 'table' || d.kind === 'view' || included.has(refKey(d))) continue;
+      included.add(refKey(d));
+      if (d.kind === 'sequence') {
+        const s = rels.find((r) => r.relkind === 'S' && r.nspname === d.schema && r.relname === d.name);
+        if (s) includedRelOids.add(s.oid);
+      }
+      queue.push(d);
+    }
+  }
+  const isIn = (ref: ObjectRef | undefined): boolean => ref !== undefined && included.has(refKey(ref));
+  const depsFor = (ref: ObjectRef): ObjectRef[] => sortRefs((depsOf.get(refKey(ref)) ?? []).filter(isIn));
+
+  // ---- build the model
+  const coll = (s: string | null, n: string | null): QualifiedName | undefined =>
+    s !== null && n !== null ? { schema: s, name: n } : undefined;
+  const qn = (oid: number): QualifiedName => {
+    const r = relById.get(oid);
+    if (r) return { schema: r.nspname, name: r.relname };
+    const i = idx.find((x) => x.oid === oid);
+    if (i) return { schema: i.nspname, name: i.relname };
+    throw new PgdtsError('INTERNAL', `relation ${oid} vanished while reading the catalog`);
+  };
+  const seqOptions = (s: SeqRow): SequenceOptions => ({
+    type: s.type,
+    start: s.start,
+    increment: s.increment,
+    min: s.min,
+    max: s.max,
+    cache: s.cache,
+    cycle: s.cycle,
+  });
+
+  const typeDefs: TypeDef[] = [];
+  for (const t of types) {
+    const ref = typeRef.get(t.oid)!;
+    if (!isIn(ref)) continue;
+    const base = {
+      schema: t.nspname,
+      name: t.typname,
+      comment: t.comment ?? undefined,
+      dependsOn: depsFor(ref),
+    };
+    switch (t.typtype) {
+      case 'e':
+        typeDefs.push({ kind: 'enum', ...base, labels: t.labels ?? [] });
+        break;
+      case 'c':
+        typeDefs.push({
+          kind: 'composite',
+          ...base,
+          attributes: compositeAttrs
+            .filter((a) => a.typoid === t.oid)
+            .map((a) => ({ name: a.name, type: a.type, collation: coll(a.collschema, a.collname) })),
+        });
+        break;
+      case 'r': {
+        const derived = t.typname.includes('range')
+          ? t.typname.replace('range', 'multirange')
+          : `${t.typname}_multirange`;
+        const mr =
+          t.mr_name !== null && t.mr_schema !== null && (t.mr_name !== derived || t.mr_schema !== t.nspname)
+            ? { schema: t.mr_schema, name: t.mr_name }
+            : undefined;
+        typeDefs.push({
+          kind: 'range',
+          ...base,
+          subtype: t.rngsubtype ?? 'text',
+          subtypeOpclass: t.rngopc ?? undefined,
+          collation: coll(t.collschema, t.collname),
+          subtypeDiff: t.rngsubdiff ?? undefined,
+          multirangeName: mr,
+        });
+        break;
+      }
+      case 'd':
+        typeDefs.push({
+          kind: 'domain',
+          ...base,
+          baseType: t.basetype ?? 'text',
+          collation: coll(t.collschema, t.collname),
+          default: t.typdefault ?? undefined,
+          notNull: t.typnotnull,
+          constraints: domainCons
+            .filter((c) => c.contypid === t.oid)
+            .map((c) => ({ name: c.conname, definition: c.def })),
+        });
+        break;
+      default:
+        break;
+    }
+  }
+
+  const sequenceDefs: SequenceDef[] = [];
+  const tableDefs: TableDef[] = [];
+  const viewDefs: ViewDef[] = [];
+  for (const r of rels) {
+    if (!includedRelOids.has(r.oid) || r.relkind === 'c') continue;
+    const ref = classRef.get(r.oid)!;
+    const comment = r.comment ?? undefined;
+    if (r.relkind === 'S') {
+      const s = seqById.get(r.oid);
+      if (!s || s.deptype === 'i') continue;
+      const ownedBy =
+        s.deptype === 'a' && s.owner_rel !== null && s.owner_col !== null && includedRelOids.has(s.owner_rel)
+          ? { table: qn(s.owner_rel), column: s.owner_col }
+          : undefined;
+      sequenceDefs.push({
+        kind: 'sequence',
+        schema: r.nspname,
+        name: r.relname,
+        options: seqOptions(s),
+        ownedBy,
+        comment,
+      });
+      continue;
+    }
+    const columns = colsByRel.get(r.oid) ?? [];
+    if (r.relkind === 'v' || r.relkind === 'm') {
+      viewDefs.push({
+        kind: r.relkind === 'v' ? 'view' : 'materialized-view',
+        schema: r.nspname,
+        name: r.relname,
+        query: (r.viewdef ?? '').trim().replace(/;$/, ''),
+        columns: columns.map((c) => ({ name: c.attname, comment: c.comment ?? undefined })),
+        options: r.reloptions ?? [],
+        populated: r.relkind === 'm' && r.relispopulated,
+        comment,
+        dependsOn: depsFor(ref),
+      });
+      continue;
+    }
+    const parentIn = r.parent !== null && includedRelOids.has(r.parent);
+    const columnDefs: ColumnDef[] = columns.map((c) => {
+      let identity: ColumnDef['identity'];
+      if (c.attidentity === 'a' || c.attidentity === 'd') {
+        const s = seqs.find((x) => x.deptype === 'i' && x.owner_rel === r.oid && x.owner_col === c.attname);
+        if (s) {
+          identity = {
+            generation: c.attidentity === 'a' ? 'always' : 'by-default',
+            sequence: qn(s.oid),
+            options: seqOptions(s),
+          };
+        }
+      }
+      const generated = c.attgenerated === 's' ? (c.def ?? undefined) : undefined;
+      return {
+        name: c.attname,
+        type: c.type,
+        collation: coll(c.collschema, c.collname),
+        default: generated === undefined && identity === undefined ? (c.def ?? undefined) : undefined,
+        notNull: c.attnotnull,
+        identity,
+        generated,
+        comment: c.comment ?? undefined,
+      };
+    });
+    const constraints: TableConstraintDef[] = [];
+    const foreignKeys: ForeignKeyDef[] = [];
+    for (const c of cons) {
+      if (c.conrelid !== r.oid) continue;
+      // Copies made by partitioning (inherited checks, cloned keys) are recreated by PostgreSQL itself.
+      if (c.contype === 'f') {
+        if (c.conparentid !== 0 || !includedRelOids.has(c.confrelid)) continue;
+        foreignKeys.push({
+          kind: 'foreign-key',
+          name: c.conname,
+          definition: c.def,
+          references: qn(c.confrelid),
+          comment: c.comment ?? undefined,
+        });
+        continue;
+      }
+      if (c.contype === 'c' && !c.conislocal && parentIn) continue;
+      const kind =
+        c.contype === 'c'
+          ? 'check'
+          : c.contype === 'p'
+            ? 'primary-key'
+            : c.contype === 'u'
+              ? 'unique'
+              : 'exclusion';
+      constraints.push({
+        kind,
+        name: c.conname,
+        definition: c.def,
+        parentIndex: c.parent_index !== null && parentIn ? qn(c.parent_index) : undefined,
+        comment: c.comment ?? undefined,
+      });
+    }
+    const riIndex = idx.find((i) => i.indrelid === r.oid && i.indisreplident);
+    tableDefs.push({
+      kind: 'table',
+      schema: r.nspname,
+      name: r.relname,
+      unlogged: r.relpersistence === 'u',
+      columns: columnDefs,
+      constraints,
+      foreignKeys,
+      partitionBy: r.partkey ?? undefined,
+      partitionOf: parentIn && r.bound !== null ? { parent: qn(r.parent!), bound: r.bound } : undefined,
+      replicaIdentity:
+        r.relreplident === 'f'
+          ? 'full'
+          : r.relreplident === 'n'
+            ? 'nothing'
+            : r.relreplident === 'i' && riIndex
+              ? { index: riIndex.relname }
+              : 'default',
+      options: r.reloptions ?? [],
+      comment,
+      dependsOn: depsFor(ref),
+    });
+  }
+
+  const indexDefs: IndexDef[] = idx
+    .filter((i) => includedRelOids.has(i.indrelid) && !i.constraint_backed)
+    .map((i) => ({
+      kind: 'index',
+      schema: i.nspname,
+      name: i.relname,
+      table: qn(i.indrelid),
+      definition: i.def,
+      unique: i.indisunique,
+      parentIndex:
+        i.parent_index !== null &&
+        idx.some((p) => p.oid === i.parent_index && includedRelOids.has(p.indrelid))
+          ? qn(i.parent_index)
+          : undefined,
+      clustered: i.indisclustered,
+      comment: i.comment ?? undefined,
+    }));
+
+  const routineDefs: RoutineDef[] = procs
+    .filter((p) => isIn(procRef.get(p.oid)))
+    .map((p) => ({
+      kind: p.prokind === 'p' ? 'procedure' : 'function',
+      schema: p.nspname,
+      name: p.proname,
+      signature: signatureOf(p),
+      definition: p.def.trim(),
+      comment: p.comment ?? undefined,
+      dependsOn: depsFor(procRef.get(p.oid)!),
+    }));
+
+  const ENABLED = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' } as const;
+  const triggerDefs: TriggerDef[] = [];
+  for (const t of trigs) {
+    const fn = procRef.get(t.tgfoid);
+    if (!includedRelOids.has(t.tgrelid) || !fn) continue;
+    triggerDefs.push({
+      kind: 'trigger',
+      name: t.tgname,
+      table: qn(t.tgrelid),
+      definition: t.def,
+      enabled: ENABLED[t.tgenabled as keyof typeof ENABLED] ?? 'origin',
+      function: fn,
+      comment: t.comment ?? undefined,
+    });
+  }
+
+  const schemaNames = new Set<string>(selectedSchemas);
+  for (const o of [...typeDefs, ...sequenceDefs, ...tableDefs, ...viewDefs, ...routineDefs])
+    schemaNames.add(o.schema);
+  const schemas: SchemaDef[] = nsRows
+    .filter((n) => schemaNames.has(n.nspname))
+    .map((n) => ({ kind: 'schema', name: n.nspname, comment: n.comment ?? undefined }));
+
+  const usedExt = new Set<string>();
+  for (const e of extRows) if (selectedSchemas.has(e.nspname)) usedExt.add(e.extname);
+  for (const k of included) for (const e of extDepsOf.get(k) ?? []) usedExt.add(e);
+  const extensions: ExtensionDef[] = extRows
+    .filter((e) => usedExt.has(e.extname))
+    .map((e) => ({ kind: 'extension', name: e.extname, schema: e.nspname, version: e.extversion }));
+
+  const byName = <T extends { schema: string; name: string }>(a: T, b: T): number =>
+    cmp(a.schema, b.schema) || cmp(a.name, b.name);
+  return {
+    schemas: schemas.sort((a, b) => cmp(a.name, b.name)),
+    extensions: extensions.sort((a, b) => cmp(a.name, b.name)),
+    types: typeDefs.sort(byName),
+    sequences: sequenceDefs.sort(byName),
+    tables: tableDefs.sort(byName),
+    indexes: indexDefs.sort(byName),
+    views: viewDefs.sort(byName),
+    routines: routineDefs.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+    triggers: triggerDefs.sort(
+      (a, b) => cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name),
+    ),
+  };
+}
+
+function signatureOf(p: { proname: string; args: string }): string {
+  return `${p.proname}(${p.args})`;
+}
+
+/** Code-unit order: the same on every server, whatever its collation. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortRefs(refs: ObjectRef[]): ObjectRef[] {
+  return [...refs].sort((a, b) => cmp(refKey(a), refKey(b)));
+}
+
+function groupBy<T, K>(items: readonly T[], key: (t: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const i of items) {
+    const k = key(i);
+    const list = m.get(k);
+    if (list) list.push(i);
+    else m.set(k, [i]);
+  }
+  return m;
+}
