@@ -153,7 +153,8 @@ export async function lastCommitEndLsn(server: EmbeddedServer, since: string): P
     server,
     'postgres',
     `SELECT max(end_lsn)::text AS l FROM pg_get_wal_records_info(
-        greatest($1::pg_lsn, $2::pg_lsn - 67108864), $2::pg_lsn)
+        CASE WHEN pg_wal_lsn_diff($2::pg_lsn, $1::pg_lsn) > 67108864 THEN $2::pg_lsn - 67108864 ELSE $1::pg_lsn END,
+        $2::pg_lsn)
      WHERE resource_manager = 'Transaction' AND record_type LIKE 'COMMIT%'`,
     [since, flush],
   );
@@ -284,10 +285,15 @@ export function exitReason(what: string, p: Running): string | undefined {
   return `${what} exited early (exit ${c.exitCode ?? c.signalCode})`;
 }
 
-/** Formats a failed process for the report: exit status and the last stderr line. */
+/** The last stderr line that is not part of a stack trace (indented `at ...` lines), shortened. */
+export function lastError(stderrTail: string): string {
+  const lines = stderrTail.split('\n').filter((l) => l.trim() !== '' && !/^\s/.test(l));
+  return (lines[lines.length - 1] ?? '').slice(0, 240);
+}
+
+/** Formats a failed process for the report: exit status and its last error line. */
 export function failure(what: string, r: ProcResult): string {
-  const last = r.stderrTail.split('\n').filter(Boolean).slice(-1)[0] ?? '';
-  return `${what} exit ${r.code ?? r.signal}: ${last}`.slice(0, 200);
+  return `${what} exit ${r.code ?? r.signal}: ${lastError(r.stderrTail)}`;
 }
 
 // --- native logical replication -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ export interface ProcResult {
   readonly seconds: number;
   /** Peak RSS of the process tree, bytes (see {@link RssSampler}). */
   readonly peakRssBytes: number;
-  /** Last lines of stderr, for error messages. */
+  /** Last 4000 characters of stderr, for error messages. */
   readonly stderrTail: string;
   /** Last 4000 characters of stdout. */
   readonly stdoutTail: string;
@@ -159,7 +159,7 @@ export function start(command: string, args: readonly string[], opts: StartOptio
         signal,
         seconds: (performance.now() - t0) / 1000,
         peakRssBytes: rss.peakBytes(),
-        stderrTail: tail.trim().split('\n').slice(-8).join('\n'),
+        stderrTail: tail.trim(),
         stdoutTail: outTail,
       });
     };

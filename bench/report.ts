@@ -25,7 +25,7 @@ export async function measure(label: string, fn: () => Promise<Measurement>): Pr
     return {
       ok: false,
       label,
-      error: (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 300),
+      error: (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 400),
     };
   }
 }
@@ -54,7 +54,7 @@ export function printTable(
 ): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
+    `| ${cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
   const out = [
     '',
     `== ${title}`,

@@ -14,6 +14,7 @@ import {
   failure,
   insertLsn,
   lastCommitEndLsn,
+  lastError,
   one,
   pgEnv,
   pgbenchInit,
@@ -261,7 +262,7 @@ async function startPgdtsStreamer(ctx: BenchContext, tpl: string, tag: string): 
     await proc.stop('SIGTERM', 10_000);
     const r = await proc.done;
     throw new Error(
-      `${e instanceof Error ? e.message : String(e)}${r.stderrTail ? `: ${r.stderrTail.split('\n').slice(-1)[0]}` : ''}`,
+      `${e instanceof Error ? e.message : String(e)}${r.stderrTail ? `: ${lastError(r.stderrTail)}` : ''}`,
       { cause: e },
     );
   }
@@ -326,10 +327,9 @@ export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
       });
     } catch (e) {
       const r = await p2.stop('SIGTERM', 10_000);
-      throw new Error(
-        `${e instanceof Error ? e.message : String(e)}: ${r.stderrTail.split('\n').slice(-1)[0] ?? ''}`,
-        { cause: e },
-      );
+      throw new Error(`${e instanceof Error ? e.message : String(e)}: ${lastError(r.stderrTail)}`, {
+        cause: e,
+      });
     }
     const seconds = (performance.now() - t0) / 1000;
     const peak = p2.rss.peakBytes();
@@ -468,7 +468,9 @@ export async function w3(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
         const end = await lastCommitEndLsn(ctx.source, from);
         await waitSlotReaches(ctx.source, s.slot, end, { timeoutMs: 300_000, alive: () => s.alive() });
         // mtime is a timestamp without time zone in the source session's TimeZone (the server default).
-        const tz = (await one<{ tz: string }>(ctx.source, 'postgres', 'SHOW TimeZone')).tz;
+        const tz = (
+          await one<{ tz: string }>(ctx.source, 'postgres', "SELECT current_setting('TimeZone') AS tz")
+        ).tz;
         const r = await one<{ n: string; p50: number; p95: number; p99: number; max: number }>(
           ctx.destination,
           s.dstDb,
