@@ -303,10 +303,11 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
       const now = Date.now();
       if (now - lastStatusSent >= 1000) {
         // Idle and nothing pending: every transaction before the server's WAL end has been applied.
-        if (!open && batch.txns === 0 && decoder.currentStreamXid === undefined) {
-          flushedLsn = maxLsn(flushedLsn, serverWalEnd);
-        }
-        sendStatus();
+        const idle = !open && batch.txns === 0 && decoder.currentStreamXid === undefined;
+        if (idle) flushedLsn = maxLsn(flushedLsn, serverWalEnd);
+        // When idle, ask for a keepalive: its WAL end lets the next update confirm past WAL that
+        // carries no published change (other databases, checkpoints), so the slot's WAL is freed.
+        sendStatus(idle);
       }
       if (batch.txns > 0 && !open && now - batch.startedAt >= inc.batchMaxMs) await commitBatch();
       if (now - lastStatusWritten >= inc.statusIntervalMs && aux) {

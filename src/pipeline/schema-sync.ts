@@ -1,15 +1,38 @@
 /**
  * Schema phase: reads the selected objects from the source catalog into the schema model and creates
  * them in the destination — pre-data before the copy, post-data (secondary indexes, foreign keys,
- * materialized view refreshes) after it.
+ * triggers, materialized view refreshes) after it, on `indexJobs` parallel connections.
  */
 import type pg from 'pg';
 import type { TaskConfig } from '../core/task-config.ts';
+import { connect, type ConnectionParams } from '../pg/connection.ts';
 import { introspectSchema } from '../source/postgres/schema/introspect-schema.ts';
+import {
+  applySchemaDdl,
+  applySchemaDdlParallel,
+  planSchemaDdl,
+  type DdlEvent,
+} from '../sink/postgres/schema/index.ts';
 import type { ProgressListener } from './progress.ts';
 
+function reporter(onProgress: ProgressListener): {
+  onStatement: (e: DdlEvent) => void;
+  summary: () => string;
+} {
+  const counts = { applied: 0, exists: 0, unavailable: 0 };
+  return {
+    onStatement: (e) => {
+      counts[e.outcome]++;
+      // Only what a user should know about: skipped objects. Applied ones are summarised.
+      if (e.outcome !== 'applied') onProgress({ kind: 'log', level: 'warn', message: e.message });
+    },
+    summary: () =>
+      `${counts.applied} statements applied, ${counts.exists} already present, ${counts.unavailable} unavailable`,
+  };
+}
+
 /**
- * Creates schemas, types, sequences, tables, keys, views, routines, triggers and comments.
+ * Creates schemas, types, sequences, tables, keys, views, routines and comments.
  * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
 export async function applyPreDataSchema(
@@ -18,26 +41,33 @@ export async function applyPreDataSchema(
   task: TaskConfig,
   onProgress: ProgressListener,
 ): Promise<void> {
-  const { applySchemaDdl, planSchemaDdl } = await import('../sink/postgres/schema/index.ts');
   const plan = planSchemaDdl(await introspectSchema(src, task.objects));
-  await applySchemaDdl(dst, plan.preData, {
-    onStatement: (s) => onProgress({ kind: 'log', level: 'info', message: s }),
-  });
+  const r = reporter(onProgress);
+  await applySchemaDdl(dst, plan.preData, { onStatement: r.onStatement });
+  onProgress({ kind: 'log', level: 'info', message: `schema (pre-data): ${r.summary()}` });
 }
 
 /**
- * Creates secondary indexes and foreign keys and refreshes materialized views, after the data load.
+ * Creates secondary indexes, foreign keys and triggers and refreshes materialized views, after the
+ * data load, on `task.full.indexJobs` connections in parallel.
  * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
 export async function applyPostDataSchema(
   src: pg.Client,
-  dst: pg.Client,
+  destination: ConnectionParams,
   task: TaskConfig,
   onProgress: ProgressListener,
 ): Promise<void> {
-  const { applySchemaDdl, planSchemaDdl } = await import('../sink/postgres/schema/index.ts');
   const plan = planSchemaDdl(await introspectSchema(src, task.objects));
-  await applySchemaDdl(dst, plan.postData, {
-    onStatement: (s) => onProgress({ kind: 'log', level: 'info', message: s }),
-  });
+  const r = reporter(onProgress);
+  const clients: pg.Client[] = [];
+  try {
+    for (let i = 0; i < task.full.indexJobs; i++) {
+      clients.push(await connect(destination, { role: 'destination', applicationName: 'pgdts-ddl' }));
+    }
+    await applySchemaDdlParallel(clients, plan.postData, { onStatement: r.onStatement });
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
+  onProgress({ kind: 'log', level: 'info', message: `schema (post-data): ${r.summary()}` });
 }

@@ -155,7 +155,7 @@ async function runPhases(task: TaskConfig, c: Ctx, o: RunTaskOptions): Promise<v
   if (!reached(phase, 'indexed')) {
     if (schema) {
       o.onProgress({ kind: 'phase', phase: 'indexes' });
-      await applyPostDataSchema(c.src, c.dst, task, o.onProgress);
+      await applyPostDataSchema(c.src, c.destination, task, o.onProgress);
     }
     if (full) {
       o.onProgress({ kind: 'phase', phase: 'sequences' });

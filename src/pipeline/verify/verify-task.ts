@@ -3,6 +3,13 @@
  * source and destination by row count and content hash, chunked by key so that large tables are
  * compared piece by piece, both servers hashing the same chunk at the same time. Meaningful when the
  * source is quiet or incremental sync has caught up; otherwise in-flight changes show as differences.
+ *
+ * Chunk ends are key values found on the source; the destination hashes the same key ranges, the first
+ * one open below and the last open above, so rows the source lacks are still counted. Ranges compare
+ * keys with their columns' collations: text keys whose collation sorts differently on the destination
+ * (another ICU/glibc version) would shift rows between chunks and show as a difference. Keyless tables
+ * are hashed whole, as a multiset (one sequential scan, no sort). A destination without the key's
+ * index (before post-data DDL) makes every chunk a sequential scan there.
  */
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';

@@ -1,0 +1,96 @@
+/** The CLI's contract: exit codes, clear errors naming the key or the server, no password in output. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { freePort } from '../../src/embedded/embedded-server.ts';
+import { runCli, startCli, writeTaskFile } from '../support/pgdts-cli.ts';
+import { freshDatabase, sql, testServer } from '../support/servers.ts';
+
+function taskFile(text: string): string {
+  const f = path.join(mkdtempSync(path.join(tmpdir(), 'pgdts-cli-')), 'task.yaml');
+  writeFileSync(f, text);
+  return f;
+}
+
+test('a bad task file is refused before anything is touched, naming the key and the rule', async () => {
+  const f = taskFile(
+    `name: t\nsource: {type: postgresql, url: "postgresql://u:Sup3rSecret@127.0.0.1:1/x"}\ndestination: {type: postgresql, host: h}\nsyncTypes: [full]\nobjects: [{schema: public}]\nbogus: 1\n`,
+  );
+  const r = await runCli(['run', f]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /CONFIG_INVALID: bogus: unknown key/);
+  assert.doesNotMatch(r.stdout + r.stderr, /Sup3rSecret/);
+  const y = await runCli(['run', taskFile('name: [unclosed\n')]);
+  assert.equal(y.code, 2);
+  assert.match(y.stderr, /not valid YAML \(line/);
+  const m = await runCli(['run', '/nonexistent/task.yaml']);
+  assert.equal(m.code, 2);
+  assert.match(m.stderr, /cannot read the task file/);
+});
+
+test('an unreachable server and a wrong password give clear errors without the password', async () => {
+  const s = testServer(15);
+  const db = await freshDatabase(s, 'cli');
+  const port = await freePort();
+  const refused = taskFile(
+    `name: t\nsource: {type: postgresql, url: "postgresql://postgres:Sup3rSecret@127.0.0.1:${port}/x", connectTimeoutMs: 2000}\ndestination: {type: postgresql, url: "postgresql://postgres:x@127.0.0.1:${port}/y"}\nsyncTypes: [full]\nobjects: [{schema: public}]\nretry: {maxElapsedMs: 0}\n`,
+  );
+  const r = await runCli(['run', refused]);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    new RegExp(`CONNECTION_FAILED: cannot connect to source 127\\.0\\.0\\.1:${port}.*ECONNREFUSED`),
+  );
+  assert.doesNotMatch(r.stdout + r.stderr, /Sup3rSecret/);
+  const wrong = taskFile(
+    `name: t\nsource: {type: postgresql, url: "postgresql://postgres:Wr0ngSecret@127.0.0.1:${s.port}/${db}"}\ndestination: {type: postgresql, url: "postgresql://postgres:x@127.0.0.1:${s.port}/${db}"}\nsyncTypes: [full]\nobjects: [{schema: public}]\nretry: {maxElapsedMs: 0}\n`,
+  );
+  const w = await runCli(['run', wrong]);
+  assert.equal(w.code, 2);
+  assert.match(
+    w.stderr,
+    new RegExp(`cannot connect to source 127\\.0\\.0\\.1:${s.port}.*password authentication failed`),
+  );
+  assert.doesNotMatch(w.stdout + w.stderr, /Wr0ngSecret/);
+});
+
+test('release drops slot, publication and bookkeeping, and is safe to run twice [S5]', async () => {
+  const s = testServer(15);
+  const src = await freshDatabase(s, 'rel_src');
+  const dst = await freshDatabase(s, 'rel_dst');
+  await sql(
+    s,
+    src,
+    'CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 10)',
+  );
+  const file = writeTaskFile({
+    name: 'rel',
+    source: { server: s, db: src },
+    destination: { server: s, db: dst },
+    syncTypes: ['schema', 'full', 'incremental'],
+    objects: [{ schema: 'public' }],
+  });
+  const run = startCli(['run', file]);
+  await run.waitFor(/phase incremental/);
+  run.child.kill('SIGTERM');
+  const ended = await run.done;
+  assert.equal(ended.code, 0, ended.stdout + ended.stderr);
+  assert.equal(
+    (await sql(s, src, `SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgdts_rel'`)).length,
+    1,
+  );
+  const r1 = await runCli(['release', file]);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.match(r1.stdout, /replication slot pgdts_rel: dropped/);
+  assert.match(r1.stdout, /publication pgdts_rel: dropped/);
+  assert.equal(
+    (await sql(s, src, `SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgdts_rel'`)).length,
+    0,
+  );
+  assert.equal((await sql(s, dst, `SELECT 1 FROM pgdts.task WHERE name = 'rel'`)).length, 0);
+  const r2 = await runCli(['release', file]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stdout, /replication slot pgdts_rel: not present/);
+});
