@@ -346,3 +346,26 @@ test('a source with wal_level=replica, no free slot and no WAL sender fails thos
   assert.equal(dv.status, 'warn');
   assert.match(dv.message, /older than source PostgreSQL 17/);
 });
+
+test('unresolvable endpoints fail their connection check without throwing', async () => {
+  const results = await runPrechecks(
+    parseTaskConfig({
+      name: 'precheck',
+      source: { type: 'postgresql', host: '127.0.0.1', port: 1, passwordEnv: 'PGDTS_SURELY_UNSET_VAR' },
+      destination: { type: 'postgresql', host: 'no-such-host.invalid', port: 5432, password: 'Hidden-pw-7' },
+      syncTypes: ['full'],
+      objects: [{ schema: 'app' }],
+    }),
+  );
+  assert.deepEqual(
+    results.map((r) => [r.id, r.status]),
+    [
+      ['source-connection', 'fail'],
+      ['destination-connection', 'fail'],
+    ],
+  );
+  assert.match(results[0]?.message ?? '', /PGDTS_SURELY_UNSET_VAR is not set/);
+  assert.match(results[1]?.message ?? '', /no-such-host\.invalid:5432.*ENOTFOUND/);
+  assert.match(results[1]?.fix ?? '', /does not resolve/);
+  assert.ok(!formatPrecheckReport(results).includes('Hidden-pw-7'));
+});
