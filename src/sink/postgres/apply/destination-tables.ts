@@ -13,7 +13,8 @@ import type { Relation } from '../../../core/change.ts';
 export interface DestinationColumn {
   readonly name: string;
   /**
-   * Type to cast text literals to, without typmod (`format_type(atttypid, NULL)`): an explicit cast
+   * Type to cast text literals to, without typmod (`format_type(atttypid, -1)`: with -1 rather than NULL, `char(n)`
+   * becomes `bpchar` and `bit(n)` `"bit"`, not the one-character `character` and `bit`): an explicit cast
    * to `varchar(3)` or `numeric(5,2)` would silently truncate/round, whereas the assignment to the
    * column checks the typmod and fails loudly.
    */
@@ -105,7 +106,7 @@ export class DestinationTables {
       cols = (
         await client.query<ColumnRow>(
           `SELECT q.s AS schema, q.n AS name, c.relkind::text AS relkind, a.attname, a.atttypid::int AS atttypid,
-                  format_type(a.atttypid, NULL) AS cast_type, a.attgenerated <> '' AS generated,
+                  format_type(a.atttypid, -1) AS cast_type, a.attgenerated <> '' AS generated,
                   a.attidentity = 'a' AS identity_always
              FROM unnest($1::text[], $2::text[]) AS q(s, n)
              JOIN pg_namespace ns ON ns.nspname = q.s
@@ -115,7 +116,9 @@ export class DestinationTables {
           [missing.map((q) => q.schema), missing.map((q) => q.name)],
         )
       ).rows;
-      // Walk domains to their base type and arrays to their element type.
+      // Walk domains to their base type and arrays to their element type. A type "has equality"
+      // when a default btree opclass takes it directly or through an implicit binary cast
+      // (varchar = varchar resolves to texteq); xml -> text is binary but explicit, so xml has none.
       types = (
         await client.query<TypeRow>(
           `WITH RECURSIVE ty(oid) AS (
@@ -131,7 +134,7 @@ export class DestinationTables {
                            WHERE am.amname = 'btree' AND oc.opcdefault
                              AND (oc.opcintype = t.oid OR EXISTS (
                                    SELECT 1 FROM pg_cast k WHERE k.castsource = t.oid
-                                      AND k.casttarget = oc.opcintype AND k.castmethod = 'b'))) AS has_btree
+                                      AND k.casttarget = oc.opcintype AND k.castmethod = 'b' AND k.castcontext = 'i'))) AS has_btree
              FROM ty JOIN pg_type t ON t.oid = ty.oid`,
           [[...new Set(cols.map((c) => c.atttypid))]],
         )
