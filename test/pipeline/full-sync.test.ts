@@ -130,7 +130,7 @@ for (const [from, to] of [
     const b = testServer(to);
     const src = await freshDatabase(a, `xv_src`);
     const dst = await freshDatabase(b, `xv_dst`);
-    await createDataTypesTable(a, src);
+    await createDataTypesTable(a, src, 200, Math.min(from, to));
     await sample(a, src, 5_000);
     const file = writeTaskFile({
       name: `xv-${from}-${to}`,

@@ -6,8 +6,14 @@
 import { sql, type TestServer } from './servers.ts';
 
 /** Creates schema `types` with table `types."All Types"` and `rows` rows (+ special-value rows). */
-export async function createDataTypesTable(s: TestServer, db: string, rows = 200): Promise<void> {
-  const numericInf = s.version >= 14 ? `'Infinity'::numeric` : `'NaN'::numeric`;
+export async function createDataTypesTable(
+  s: TestServer,
+  db: string,
+  rows = 200,
+  /** Lowest server version the data must fit (numeric Infinity exists from 14). */
+  minVersion: number = s.version,
+): Promise<void> {
+  const numericInf = minVersion >= 14 ? `'Infinity'::numeric` : `'NaN'::numeric`;
   await sql(
     s,
     db,
