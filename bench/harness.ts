@@ -282,7 +282,7 @@ export function startPgdts(ctx: BenchContext, taskFile: string): Running {
 export function exitReason(what: string, p: Running): string | undefined {
   const c = p.child;
   if (c.exitCode === null && c.signalCode === null) return undefined;
-  return `${what} exited early (exit ${c.exitCode ?? c.signalCode})`;
+  return `${what} exited early (exit ${c.exitCode ?? c.signalCode}): ${lastError(p.stderr())}`;
 }
 
 /** The last stderr line that is not part of a stack trace (indented `at ...` lines), shortened. */

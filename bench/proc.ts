@@ -118,6 +118,8 @@ export interface Running {
   readonly rss: RssSampler;
   /** Resolves when it exits. */
   readonly done: Promise<ProcResult>;
+  /** Last 4000 characters of stderr so far. */
+  stderr(): string;
   /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ProcResult>;
 }
@@ -173,6 +175,7 @@ export function start(command: string, args: readonly string[], opts: StartOptio
     child,
     rss,
     done,
+    stderr: () => tail,
     async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 60_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const t = setTimeout(() => child.kill('SIGKILL'), graceMs);

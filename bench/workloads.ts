@@ -14,7 +14,6 @@ import {
   failure,
   insertLsn,
   lastCommitEndLsn,
-  lastError,
   one,
   pgEnv,
   pgbenchInit,
@@ -259,12 +258,9 @@ async function startPgdtsStreamer(ctx: BenchContext, tpl: string, tag: string): 
   try {
     await waitStreaming(ctx, s);
   } catch (e) {
+    // exitReason already quotes pgdts' last error line when it died.
     await proc.stop('SIGTERM', 10_000);
-    const r = await proc.done;
-    throw new Error(
-      `${e instanceof Error ? e.message : String(e)}${r.stderrTail ? `: ${lastError(r.stderrTail)}` : ''}`,
-      { cause: e },
-    );
+    throw e;
   }
   return s;
 }
@@ -326,10 +322,8 @@ export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
         alive: () => exitReason(`pgdts (log ${task}.log)`, p2),
       });
     } catch (e) {
-      const r = await p2.stop('SIGTERM', 10_000);
-      throw new Error(`${e instanceof Error ? e.message : String(e)}: ${lastError(r.stderrTail)}`, {
-        cause: e,
-      });
+      await p2.stop('SIGTERM', 10_000);
+      throw e;
     }
     const seconds = (performance.now() - t0) / 1000;
     const peak = p2.rss.peakBytes();
