@@ -42,7 +42,10 @@ export class DecodeError extends PgdtsError {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Cursor over one message; `what` names the message in error texts (e.g. `pgoutput Insert`). */
+/**
+ * Cursor over one message; `what` names the message in error texts (e.g. `pgoutput Insert`).
+ * @throws {DecodeError} from every read that would go past the end of the message.
+ */
 export class ByteReader {
   private pos = 0;
   what: string;
@@ -76,26 +79,32 @@ export class ByteReader {
     return at;
   }
 
+  /** Byte1/Int8, unsigned. `field` names the value in error texts, as in all readers below. */
   uint8(field: string): number {
     return this.buf.readUInt8(this.need(1, field));
   }
 
+  /** Int16, signed. */
   int16(field: string): number {
     return this.buf.readInt16BE(this.need(2, field));
   }
 
+  /** Int32 read as unsigned (xids, OIDs). */
   uint32(field: string): number {
     return this.buf.readUInt32BE(this.need(4, field));
   }
 
+  /** Int32, signed (lengths, type modifiers). */
   int32(field: string): number {
     return this.buf.readInt32BE(this.need(4, field));
   }
 
+  /** Int64, signed. */
   int64(field: string): bigint {
     return this.buf.readBigInt64BE(this.need(8, field));
   }
 
+  /** Int64 (XLogRecPtr) as an LSN. */
   lsn(field: string): Lsn {
     // An unsigned 64-bit read is always a valid LSN, so the cast needs no range check.
     return this.buf.readBigUInt64BE(this.need(8, field)) as Lsn;

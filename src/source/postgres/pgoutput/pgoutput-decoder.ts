@@ -13,7 +13,8 @@ import type { PgoutputMessage, PgoutputTuple, PgoutputValue } from './pgoutput-m
 export interface DecodeContext {
   /**
    * Between Stream Start and Stream Stop: Relation, Type, Insert, Update, Delete, Truncate and Message
-   * then carry the xid of the streamed transaction right after the tag byte (protocol v2+).
+   * then carry an xid right after the tag byte (protocol v2+): the streamed transaction's, or for a
+   * change made in a subtransaction, the subtransaction's.
    */
   readonly inStream: boolean;
 }

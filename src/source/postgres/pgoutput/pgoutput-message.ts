@@ -7,7 +7,8 @@
  *
  * Conventions: LSNs are {@link Lsn}; times are ms since the Unix epoch (whole ms, from the wire's µs since
  * 2000-01-01); xids and OIDs are uint32 numbers. `xid` on change messages is present only inside a stream
- * block (between Stream Start and Stream Stop), as on the wire.
+ * block (between Stream Start and Stream Stop), as on the wire; it is the (sub)transaction that made the
+ * change, so within a block it may differ from the Stream Start xid.
  */
 import type { RelationColumn, ReplicaIdentity, UnchangedToast } from '../../../core/change.ts';
 import type { Lsn } from '../../../core/lsn.ts';
