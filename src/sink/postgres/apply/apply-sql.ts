@@ -145,8 +145,8 @@ class SqlBuilder {
 
   /** `WHERE` that targets exactly one row: by key, or by the first physical row equal to the FULL old row. */
   oneRowWhere(plan: TablePlan, id: RowIdentity): string {
-    const conds = id.matches.map((m) => condition(m, 's')).join(' AND ');
     if (id.kind === 'key') return id.matches.map((m) => condition(m, 'd')).join(' AND ');
+    const conds = id.matches.map((m) => condition(m, 's')).join(' AND ');
     // Keyless tables may hold duplicates: touch exactly one of them. On a partitioned table ctid is
     // only unique within a partition, so pair it with tableoid.
     return plan.table.partitioned
