@@ -236,6 +236,17 @@ async function waitStreaming(ctx: BenchContext, s: Streamer): Promise<void> {
   });
 }
 
+/** Drops a stopped task's slot so that it stops retaining WAL for the next workloads. */
+async function dropSlot(ctx: BenchContext, slot: string): Promise<void> {
+  await ctx.source
+    .query(
+      'postgres',
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    )
+    .catch(() => undefined);
+}
+
 /** Starts pgdts [schema, full, incremental] from a fresh copy of the template; resolves once streaming. */
 async function startPgdtsStreamer(ctx: BenchContext, tpl: string, tag: string): Promise<Streamer> {
   const srcDb = `${tag}_pgdts_src`;
@@ -253,6 +264,7 @@ async function startPgdtsStreamer(ctx: BenchContext, tpl: string, tag: string): 
     alive: () => exitReason(`pgdts (log ${task}.log)`, proc),
     async stop() {
       await proc.stop('SIGTERM');
+      await dropSlot(ctx, pgdtsSlotName(name));
     },
   };
   try {
@@ -260,6 +272,7 @@ async function startPgdtsStreamer(ctx: BenchContext, tpl: string, tag: string): 
   } catch (e) {
     // exitReason already quotes pgdts' last error line when it died.
     await proc.stop('SIGTERM', 10_000);
+    await dropSlot(ctx, pgdtsSlotName(name));
     throw e;
   }
   return s;
@@ -323,11 +336,13 @@ export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
       });
     } catch (e) {
       await p2.stop('SIGTERM', 10_000);
+      await dropSlot(ctx, s.slot);
       throw e;
     }
     const seconds = (performance.now() - t0) / 1000;
     const peak = p2.rss.peakBytes();
     await p2.stop('SIGTERM');
+    await dropSlot(ctx, s.slot);
     const r: CatchUp = {
       seconds,
       walBytes: bytes,
