@@ -46,11 +46,24 @@ const RETRY = new Set(['40P01', '40001']);
  * Prepares a destination session for DDL: empty search_path (every name in the plan is qualified,
  * as pg_dump does) and `check_function_bodies = off`, so SQL-language functions referring to tables
  * created later are accepted (PostgreSQL docs, "Client Connection Defaults").
+ * @returns a function restoring the previous settings, so a connection shared with other phases is
+ *   left as it was.
  */
-export async function prepareDdlSession(client: pg.Client): Promise<void> {
+export async function prepareDdlSession(client: pg.Client): Promise<() => Promise<void>> {
+  const r = await client.query<{ sp: string; cfb: string; cmm: string }>(
+    "SELECT current_setting('search_path') AS sp, current_setting('check_function_bodies') AS cfb, current_setting('client_min_messages') AS cmm",
+  );
+  const old = r.rows[0];
   await client.query(
     "SELECT set_config('search_path', '', false), set_config('check_function_bodies', 'off', false), set_config('client_min_messages', 'warning', false)",
   );
+  return async () => {
+    if (!old) return;
+    await client.query(
+      "SELECT set_config('search_path', $1, false), set_config('check_function_bodies', $2, false), set_config('client_min_messages', $3, false)",
+      [old.sp, old.cfb, old.cmm],
+    );
+  };
 }
 
 async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
@@ -95,7 +108,7 @@ async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
 
 /**
  * Runs statements in order on one connection (use for `preData`, or `postData` without parallelism).
- * Prepares the session with {@link prepareDdlSession} first.
+ * Prepares the session with {@link prepareDdlSession} first and restores its settings afterwards.
  * @returns one event per statement.
  * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the statement's object, its SQL and the server error.
  */
@@ -104,12 +117,16 @@ export async function applySchemaDdl(
   statements: readonly DdlStatement[],
   options: ApplySchemaDdlOptions = {},
 ): Promise<DdlEvent[]> {
-  await prepareDdlSession(client);
+  const restore = await prepareDdlSession(client);
   const events: DdlEvent[] = [];
-  for (const s of statements) {
-    const e = await runOne(client, s);
-    events.push(e);
-    options.onStatement?.(e);
+  try {
+    for (const s of statements) {
+      const e = await runOne(client, s);
+      events.push(e);
+      options.onStatement?.(e);
+    }
+  } finally {
+    await restore().catch(() => undefined);
   }
   return events;
 }
@@ -128,7 +145,7 @@ export async function applySchemaDdlParallel(
 ): Promise<DdlEvent[]> {
   if (clients.length === 0)
     throw new PgdtsError('INTERNAL', 'applySchemaDdlParallel needs at least one connection');
-  await Promise.all(clients.map(prepareDdlSession));
+  const restores = await Promise.all(clients.map(prepareDdlSession));
   const known = new Set(statements.map((s) => s.id));
   const done = new Set<string>();
   const started = new Set<string>();
@@ -176,6 +193,7 @@ export async function applySchemaDdlParallel(
     }
   };
   await Promise.all(clients.map(worker));
+  await Promise.all(restores.map((r) => r().catch(() => undefined)));
   if (failure !== undefined) throw failure;
   return events;
 }
