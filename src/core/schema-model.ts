@@ -148,6 +148,11 @@ export interface TableConstraintDef {
   readonly name: string;
   /** pg_get_constraintdef text, e.g. `CHECK ((qty > 0))`, `PRIMARY KEY (id)`. */
   readonly definition: string;
+  /**
+   * A CHECK a partition has from its parent (not local): PARTITION OF recreates it, a partition
+   * created on its own needs it before ATTACH PARTITION.
+   */
+  readonly inherited: boolean;
   /** For index-backed constraints of a partition: the parent table's index it is attached to. */
   readonly parentIndex: QualifiedName | undefined;
   readonly comment: string | undefined;

@@ -26,6 +26,7 @@ export const ZOO_TABLES: readonly (readonly [string, string])[] = [
   ['Sales Dept', 'measurements'],
   ['Sales Dept', 'measurements_2024'],
   ['Sales Dept', 'measurements_2025'],
+  ['Sales Dept', 'measurements_2026'],
   ['Sales Dept', 'measurements_default'],
   ['Sales Dept', 'regions'],
   ['Sales Dept', 'regions_eu'],
@@ -112,6 +113,10 @@ export const ZOO_SQL: readonly string[] = [
   `CREATE TABLE "Sales Dept".measurements_2025 PARTITION OF "Sales Dept".measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')`,
   `CREATE TABLE "Sales Dept".measurements_default PARTITION OF "Sales Dept".measurements DEFAULT`,
   `CREATE INDEX measurements_value_idx ON "Sales Dept".measurements (value)`,
+  // created on its own with another column order, then attached: a restore must keep that order
+  `CREATE TABLE "Sales Dept".measurements_2026 (value double precision, taken_at date NOT NULL, id bigint NOT NULL,
+     CONSTRAINT measurements_value_check CHECK (value > -273))`,
+  `ALTER TABLE "Sales Dept".measurements ATTACH PARTITION "Sales Dept".measurements_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
   // list-partitioned, sub-partitioned by range
   `CREATE TABLE "Sales Dept".regions (code text NOT NULL, year integer NOT NULL, amount numeric DEFAULT 0) PARTITION BY LIST (code)`,
   `CREATE TABLE "Sales Dept".regions_eu PARTITION OF "Sales Dept".regions FOR VALUES IN ('EU', 'UK')`,

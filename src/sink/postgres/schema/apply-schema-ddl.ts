@@ -84,6 +84,12 @@ async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
       return event('unavailable', `WARNING: ${s.object} is not available on the destination, skipped`);
     }
   }
+  if (s.skipIf !== undefined) {
+    const r = await client.query(s.skipIf).catch((e: unknown) => {
+      throw wrapPgError('SCHEMA_SYNC_FAILED', `checking ${s.object}`, e);
+    });
+    if ((r.rowCount ?? 0) > 0) return event('exists', `${s.object}: ${s.kind} already done, skipped`);
+  }
   for (let attempt = 1; ; attempt++) {
     try {
       await client.query(s.sql);

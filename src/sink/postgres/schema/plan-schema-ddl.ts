@@ -53,6 +53,11 @@ export interface DdlStatement {
   readonly dependsOn: readonly string[];
   /** For `CREATE EXTENSION`: the extension name, so the runner can skip it when unavailable. */
   readonly extension?: string;
+  /**
+   * A query returning a row when the statement's effect is already there, for statements that
+   * do not fail with a duplicate_* SQLSTATE on a re-run (ATTACH PARTITION of a table).
+   */
+  readonly skipIf?: string;
 }
 
 /** The DDL of a schema sync, in execution order. */
@@ -236,8 +241,25 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     const q = quoteQualified(t);
     const obj = `table ${q}`;
     const parent = t.partitionOf ? tablesByKey.get(ixKey(t.partitionOf.parent)) : undefined;
-    const stmts: DdlStatement[] = [st(id, 'table', obj, createTableSql(t, parent))];
-    if (t.partitionOf && parent) {
+    // PARTITION OF takes the parent's column order; a partition created on its own and attached
+    // may have another, so it is recreated the same way.
+    const sameColumns =
+      parent !== undefined &&
+      parent.columns.length === t.columns.length &&
+      parent.columns.every((c, i) => c.name === t.columns[i]?.name);
+    const stmts: DdlStatement[] = [st(id, 'table', obj, createTableSql(t, sameColumns ? parent : undefined))];
+    if (t.partitionOf && parent && !sameColumns) {
+      stmts.push({
+        ...st(
+          `${id}:attach`,
+          'alter-table',
+          obj,
+          `ALTER TABLE ONLY ${quoteQualified(t.partitionOf.parent)} ATTACH PARTITION ${q} ${t.partitionOf.bound}`,
+        ),
+        skipIf: `SELECT 1 FROM pg_catalog.pg_inherits WHERE inhrelid = pg_catalog.to_regclass(${quoteLiteral(q)})`,
+      });
+    }
+    if (t.partitionOf && parent && sameColumns) {
       // PARTITION OF copies the parent's columns; what the partition sets on its own comes after.
       for (const c of t.columns) {
         const pc = parent.columns.find((x) => x.name === c.name);
@@ -262,7 +284,9 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
           );
         }
       }
-      for (const c of t.constraints.filter((x) => x.kind === 'check' && !isNotValid(x.definition))) {
+      for (const c of t.constraints.filter(
+        (x) => x.kind === 'check' && !x.inherited && !isNotValid(x.definition),
+      )) {
         stmts.push(
           st(
             constraintId(t, c.name),
@@ -291,7 +315,9 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
         ),
       );
     }
-    for (const c of t.constraints.filter((x) => x.kind === 'check' && !isNotValid(x.definition))) {
+    for (const c of t.constraints.filter(
+      (x) => x.kind === 'check' && !x.inherited && !isNotValid(x.definition),
+    )) {
       stmts.push(
         ...comment(constraintId(t, c.name), `CONSTRAINT ${quoteIdent(c.name)} ON ${q}`, obj, c.comment),
       );
@@ -312,7 +338,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       );
       const notes = comment(cid, `CONSTRAINT ${quoteIdent(c.name)} ON ${q}`, cobj, c.comment);
       if (c.kind === 'check') {
-        if (isNotValid(c.definition)) post.push(add, ...notes);
+        if (isNotValid(c.definition) && !c.inherited) post.push(add, ...notes);
         continue;
       }
       const attach: DdlStatement[] = [];

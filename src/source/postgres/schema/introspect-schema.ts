@@ -642,7 +642,6 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         });
         continue;
       }
-      if (c.contype === 'c' && !c.conislocal && parentIn) continue;
       const kind =
         c.contype === 'c'
           ? 'check'
@@ -655,6 +654,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         kind,
         name: c.conname,
         definition: c.def,
+        inherited: c.contype === 'c' && !c.conislocal && parentIn,
         parentIndex: c.parent_index !== null && parentIn ? qn(c.parent_index) : undefined,
         comment: c.comment ?? undefined,
       });

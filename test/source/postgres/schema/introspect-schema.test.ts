@@ -92,7 +92,16 @@ for (const version of [13, 17] as const) {
       assert.equal(table(m, 'regions_us').partitionBy, 'RANGE (year)');
       assert.equal(table(m, 'regions_eu').columns.find((x) => x.name === 'amount')?.default, '1');
       // The CHECK a partition inherits is its parent's, not its own.
-      assert.ok(table(m, 'measurements_2024').constraints.every((x) => x.kind !== 'check'));
+      assert.deepEqual(
+        table(m, 'measurements_2024')
+          .constraints.filter((x) => x.kind === 'check')
+          .map((x) => [x.name, x.inherited]),
+        [['measurements_value_check', true]],
+      );
+      assert.deepEqual(
+        table(m, 'measurements_2026').columns.map((x) => x.name),
+        ['value', 'taken_at', 'id'],
+      );
 
       const audit = table(m, 'audit log');
       assert.equal(audit.unlogged, true);
