@@ -115,7 +115,6 @@ interface TypeRow {
   typtype: string;
   typarray: number;
   labels: string[] | null;
-  attrs: { name: string; type: string; collschema: string | null; collname: string | null }[] | null;
   basetype: string | null;
   typdefault: string | null;
   typnotnull: boolean;
@@ -267,8 +266,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     client,
     `SELECT t.oid::int8::float8 AS oid, n.nspname, t.typname, t.typtype::text AS typtype, t.typarray::int8::float8 AS typarray,
             (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels,
-            NULL AS attrs,
-            CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS basetype,
+                        CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS basetype,
             CASE WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END AS typdefault, t.typnotnull,
             CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN cn.nspname END AS collschema,
             CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN co.collname END AS collname,
@@ -388,7 +386,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     cls === 'class' ? classRef.get(oid) : cls === 'type' ? typeRef.get(oid) : procRef.get(oid);
   const extOf = new Map(extMembers.map((m) => [`${m.cls}:${m.oid}`, m.extname]));
 
-  const depsOf = new Map<string, ObjectRef[]>();
+  const depsOf = new Map<string, Map<string, ObjectRef>>();
   const extDepsOf = new Map<string, Set<string>>();
   for (const d of deps) {
     const owner = resolve(d.owner_cls, d.owner_oid);
@@ -399,8 +397,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       if (refKey(target) === ok) continue;
       // A sequence used by a default is created before tables anyway; keeping it as a dependency
       // lets a table selector bring the sequence along.
-      const list = depsOf.get(ok) ?? [];
-      if (!list.some((x) => refKey(x) === refKey(target))) list.push(target);
+      const list = depsOf.get(ok) ?? new Map<string, ObjectRef>();
+      list.set(refKey(target), target);
       depsOf.set(ok, list);
     } else if (d.ref_cls !== 'class') {
       const ext = extOf.get(`${d.ref_cls}:${d.ref_oid}`);
@@ -433,6 +431,11 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     rels.filter((r) => r.parent !== null),
     (r) => r.parent!,
   );
+  const seqsByOwner = groupBy(seqs, (x) => x.owner_rel);
+  const trigsByRel = groupBy(trigs, (x) => x.tgrelid);
+  const relByName = new Map(
+    rels.map((r) => [`${r.relkind === 'S' ? 'S' : ''}${r.nspname}\u0000${r.relname}`, r]),
+  );
   const queue: ObjectRef[] = [];
   const addRel = (oid: number): void => {
     const ref = classRef.get(oid);
@@ -441,9 +444,9 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     included.add(refKey(ref));
     queue.push(ref);
     for (const c of childrenOf.get(oid) ?? []) addRel(c.oid);
-    for (const s of seqs) if (s.owner_rel === oid && s.deptype === 'a') addRel(s.oid);
-    for (const t of trigs) {
-      const f = t.tgrelid === oid ? procRef.get(t.tgfoid) : undefined;
+    for (const s of seqsByOwner.get(oid) ?? []) if (s.deptype === 'a') addRel(s.oid);
+    for (const t of trigsByRel.get(oid) ?? []) {
+      const f = procRef.get(t.tgfoid);
       if (f && !included.has(refKey(f))) {
         included.add(refKey(f));
         queue.push(f);
@@ -469,26 +472,35 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   // What table-selected objects need: types, sequences and routines, transitively (never other tables).
   while (queue.length > 0) {
     const ref = queue.pop()!;
-    for (const d of depsOf.get(refKey(ref)) ?? []) {
+    for (const d of depsOf.get(refKey(ref))?.values() ?? []) {
       if (d.kind === 'table' || d.kind === 'view' || included.has(refKey(d))) continue;
       included.add(refKey(d));
       if (d.kind === 'sequence') {
-        const s = rels.find((r) => r.relkind === 'S' && r.nspname === d.schema && r.relname === d.name);
+        const s = relByName.get(`S${d.schema}\u0000${d.name}`);
         if (s) includedRelOids.add(s.oid);
       }
       queue.push(d);
     }
   }
   const isIn = (ref: ObjectRef | undefined): boolean => ref !== undefined && included.has(refKey(ref));
-  const depsFor = (ref: ObjectRef): ObjectRef[] => sortRefs((depsOf.get(refKey(ref)) ?? []).filter(isIn));
+  const depsFor = (ref: ObjectRef): ObjectRef[] =>
+    sortRefs([...(depsOf.get(refKey(ref))?.values() ?? [])].filter(isIn));
 
   // ---- build the model
+  const idxById = new Map(idx.map((i) => [i.oid, i]));
+  const idxByRel = groupBy(idx, (i) => i.indrelid);
+  const consByRel = groupBy(cons, (c) => c.conrelid);
+  const attrsByType = groupBy(compositeAttrs, (a) => a.typoid);
+  const consByType = groupBy(domainCons, (c) => c.contypid);
+  const identitySeq = new Map(
+    seqs.filter((x) => x.deptype === 'i').map((x) => [`${x.owner_rel}\u0000${x.owner_col}`, x]),
+  );
   const coll = (s: string | null, n: string | null): QualifiedName | undefined =>
     s !== null && n !== null ? { schema: s, name: n } : undefined;
   const qn = (oid: number): QualifiedName => {
     const r = relById.get(oid);
     if (r) return { schema: r.nspname, name: r.relname };
-    const i = idx.find((x) => x.oid === oid);
+    const i = idxById.get(oid);
     if (i) return { schema: i.nspname, name: i.relname };
     throw new PgdtsError('INTERNAL', `relation ${oid} vanished while reading the catalog`);
   };
@@ -520,9 +532,11 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         typeDefs.push({
           kind: 'composite',
           ...base,
-          attributes: compositeAttrs
-            .filter((a) => a.typoid === t.oid)
-            .map((a) => ({ name: a.name, type: a.type, collation: coll(a.collschema, a.collname) })),
+          attributes: (attrsByType.get(t.oid) ?? []).map((a) => ({
+            name: a.name,
+            type: a.type,
+            collation: coll(a.collschema, a.collname),
+          })),
         });
         break;
       case 'r': {
@@ -552,9 +566,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
           collation: coll(t.collschema, t.collname),
           default: t.typdefault ?? undefined,
           notNull: t.typnotnull,
-          constraints: domainCons
-            .filter((c) => c.contypid === t.oid)
-            .map((c) => ({ name: c.conname, definition: c.def })),
+          constraints: (consByType.get(t.oid) ?? []).map((c) => ({ name: c.conname, definition: c.def })),
         });
         break;
       default:
@@ -605,7 +617,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     const columnDefs: ColumnDef[] = columns.map((c) => {
       let identity: ColumnDef['identity'];
       if (c.attidentity === 'a' || c.attidentity === 'd') {
-        const s = seqs.find((x) => x.deptype === 'i' && x.owner_rel === r.oid && x.owner_col === c.attname);
+        const s = identitySeq.get(`${r.oid}\u0000${c.attname}`);
         if (s) {
           identity = {
             generation: c.attidentity === 'a' ? 'always' : 'by-default',
@@ -628,9 +640,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     });
     const constraints: TableConstraintDef[] = [];
     const foreignKeys: ForeignKeyDef[] = [];
-    for (const c of cons) {
-      if (c.conrelid !== r.oid) continue;
-      // Copies made by partitioning (inherited checks, cloned keys) are recreated by PostgreSQL itself.
+    for (const c of consByRel.get(r.oid) ?? []) {
+      // Foreign keys cloned onto partitions (conparentid) are recreated by PostgreSQL itself.
       if (c.contype === 'f') {
         if (c.conparentid !== 0 || !includedRelOids.has(c.confrelid)) continue;
         foreignKeys.push({
@@ -659,7 +670,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         comment: c.comment ?? undefined,
       });
     }
-    const riIndex = idx.find((i) => i.indrelid === r.oid && i.indisreplident);
+    const riIndex = (idxByRel.get(r.oid) ?? []).find((i) => i.indisreplident);
     tableDefs.push({
       kind: 'table',
       schema: r.nspname,
@@ -694,8 +705,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       definition: i.def,
       unique: i.indisunique,
       parentIndex:
-        i.parent_index !== null &&
-        idx.some((p) => p.oid === i.parent_index && includedRelOids.has(p.indrelid))
+        i.parent_index !== null && includedRelOids.has(idxById.get(i.parent_index)?.indrelid ?? 0)
           ? qn(i.parent_index)
           : undefined,
       clustered: i.indisclustered,

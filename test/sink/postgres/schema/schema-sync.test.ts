@@ -154,6 +154,27 @@ test('PostgreSQL 13 → 17 and 17 → 15: synced schema introspects equal to the
   await modelRoundTrip(testServer(17), testServer(15));
 });
 
+test('a run interrupted half-way through pre-data or post-data is completed by a re-run', async () => {
+  const s = testServer(15);
+  const src = await zooSource(s);
+  const dst = await freshDatabase(s, 'schema_dst');
+  const model = await introspect(s, src, ZOO);
+  const plan = planSchemaDdl(model);
+  const c = await client(s, dst);
+  try {
+    // As if the process died half-way through pre-data, then again half-way through post-data.
+    await applySchemaDdl(c, plan.preData.slice(0, Math.floor(plan.preData.length / 2)));
+    const events = await applySchemaDdl(c, plan.preData);
+    assert.ok(events.some((e) => e.outcome === 'exists' && e.message.includes('already exists, skipped')));
+    assert.ok(events.some((e) => e.outcome === 'applied' && e.statement.kind === 'view'));
+    await applySchemaDdl(c, plan.postData.slice(0, Math.floor(plan.postData.length / 2)));
+    await applySchemaDdl(c, plan.postData);
+  } finally {
+    await c.end();
+  }
+  assert.equal(await pgDump(s, dst, ZOO_SCHEMAS), await pgDump(s, src, ZOO_SCHEMAS));
+});
+
 test('a table selector brings the table and what it needs, nothing else', async () => {
   const s = testServer(15);
   const src = await zooSource(s);
