@@ -417,15 +417,20 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   }
   const included = new Set<string>();
   const includedRelOids = new Set<number>();
+  const bySchema: ObjectRef[] = [];
+  const take = (ref: ObjectRef): void => {
+    included.add(refKey(ref));
+    bySchema.push(ref);
+  };
   for (const r of rels) {
     const ref = classRef.get(r.oid);
     if (ref && selectedSchemas.has(r.nspname)) {
-      included.add(refKey(ref));
+      take(ref);
       includedRelOids.add(r.oid);
     }
   }
-  for (const t of types) if (selectedSchemas.has(t.nspname)) included.add(refKey(typeRef.get(t.oid)!));
-  for (const p of procs) if (selectedSchemas.has(p.nspname)) included.add(refKey(procRef.get(p.oid)!));
+  for (const t of types) if (selectedSchemas.has(t.nspname)) take(typeRef.get(t.oid)!);
+  for (const p of procs) if (selectedSchemas.has(p.nspname)) take(procRef.get(p.oid)!);
 
   const childrenOf = groupBy(
     rels.filter((r) => r.parent !== null),
@@ -436,7 +441,14 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   const relByName = new Map(
     rels.map((r) => [`${r.relkind === 'S' ? 'S' : ''}${r.nspname}\u0000${r.relname}`, r]),
   );
-  const queue: ObjectRef[] = [];
+  const queue: ObjectRef[] = [...bySchema];
+  for (const t of trigs) {
+    const f = includedRelOids.has(t.tgrelid) ? procRef.get(t.tgfoid) : undefined;
+    if (f && !included.has(refKey(f))) {
+      included.add(refKey(f));
+      queue.push(f);
+    }
+  }
   const addRel = (oid: number): void => {
     const ref = classRef.get(oid);
     if (!ref || includedRelOids.has(oid)) return;
@@ -469,7 +481,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     }
     addRel(r.oid);
   }
-  // What table-selected objects need: types, sequences and routines, transitively (never other tables).
+  // What the selected objects need from elsewhere: types, sequences and routines, transitively (never
+  // tables or views: a view on an unselected table fails on the destination, naming the view).
   while (queue.length > 0) {
     const ref = queue.pop()!;
     for (const d of depsOf.get(refKey(ref))?.values() ?? []) {

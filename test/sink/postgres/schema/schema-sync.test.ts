@@ -227,6 +227,34 @@ test('a table selector brings the table and what it needs, nothing else', async 
   assert.deepEqual(row, [{ invoice: 1000, updated: '2000-01-01 00:00:00+00' }]);
 });
 
+test('a schema selector brings the types its tables use from other schemas', async () => {
+  const s = testServer(17);
+  const src = await zooSource(s);
+  const model = await introspect(s, src, [{ kind: 'schema', schema: 'other' }]);
+  assert.deepEqual(
+    model.schemas.map((x) => x.name),
+    ['Sales Dept', 'other'],
+  );
+  assert.deepEqual(
+    model.types.map((t) => t.name),
+    ['Order Status'],
+  );
+  assert.deepEqual(
+    model.tables.map((t) => t.name),
+    ['unselected'],
+  );
+  assert.deepEqual(
+    model.views.map((t) => t.name),
+    ['v'],
+  );
+  // other.v reads "Sales Dept".keyless, which is not selected: the sync stops at that view.
+  const dst = await freshDatabase(s, 'schema_dst');
+  await assert.rejects(sync(model, s, dst), (e: unknown) => {
+    const err = e as { code?: string; message?: string };
+    return err.code === 'SCHEMA_SYNC_FAILED' && (err.message ?? '').includes('view "other"."v"');
+  });
+});
+
 test('a partition-crossing table selector and a cross-schema type', async () => {
   const s = testServer(13);
   const src = await zooSource(s);
