@@ -130,7 +130,11 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       [],
       [
         st(id, 'schema', obj, `CREATE SCHEMA ${quoteIdent(s.name)}`),
-        ...comment(id, `SCHEMA ${quoteIdent(s.name)}`, obj, s.comment),
+        // A schema that already exists (public) may belong to another role: leave an equal comment alone.
+        ...comment(id, `SCHEMA ${quoteIdent(s.name)}`, obj, s.comment).map((x) => ({
+          ...x,
+          skipIf: `SELECT 1 FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass WHERE n.nspname = ${quoteLiteral(s.name)} AND d.description = ${quoteLiteral(s.comment ?? '')}`,
+        })),
       ],
     );
   }

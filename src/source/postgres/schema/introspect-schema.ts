@@ -161,7 +161,9 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
  * Introspects the objects the selectors pick.
  *
  * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function
- *   and procedure of the schema, with indexes, constraints and triggers of its tables.
+ *   and procedure of the schema, with indexes, constraints and triggers of its tables, plus the
+ *   types, sequences and functions these need from other schemas (never tables or views: a view on an
+ *   unselected table makes the DDL fail, naming the view).
  * - `{kind:'table'}` takes the table with its partitions, the sequences it owns or its defaults use,
  *   the user types of its columns, the functions its defaults, checks and triggers call (transitively),
  *   and the schemas all of those live in.
