@@ -179,7 +179,10 @@ export function wrapPgError(code: ErrorCode, what: string, e: unknown): PgdtsErr
   const sqlState = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : undefined;
   const retryable = sqlState
     ? isRetryableSqlState(sqlState)
-    : isRetryableSocketError(e) || /Connection terminated|connection.*closed/i.test(err.message ?? '');
+    : isRetryableSocketError(e) ||
+      /Connection terminated|connection.*closed|connection error and is not queryable|terminating connection/i.test(
+        err.message ?? '',
+      );
   const klass = sqlState ? ` [SQLSTATE ${sqlState}, ${classifySqlState(sqlState)}]` : '';
   return new PgdtsError(
     code,

@@ -20,7 +20,7 @@ import { CancelledError, isRetryable, PgdtsError } from '../core/errors.ts';
 import { formatLsn, lsnDiffBytes, maxLsn, parseLsn, type Lsn } from '../core/lsn.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { connect, serverMajorVersion, type ConnectionParams } from '../pg/connection.ts';
-import { PgoutputStreamDecoder } from '../source/postgres/pgoutput/pgoutput-decoder.ts';
+import { decodePgoutput, PgoutputStreamDecoder } from '../source/postgres/pgoutput/pgoutput-decoder.ts';
 import type { PgoutputMessage } from '../source/postgres/pgoutput/pgoutput-message.ts';
 import { RelationCache } from '../source/postgres/pgoutput/relation-cache.ts';
 import { encodeStandbyStatus, parseReplicationFrame } from '../source/postgres/pgoutput/replication-frame.ts';
@@ -245,9 +245,9 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
           }
           if (batch.startedAt === 0) batch.startedAt = Date.now();
           a.beginSourceTransaction({ xid: m.xid, finalLsn: m.commitLsn });
-          const replayDecoder = new PgoutputStreamDecoder();
           for await (const raw of spill.replay(m.xid)) {
-            const msg = replayDecoder.decode(raw);
+            // Spilled messages came from inside stream blocks: they carry an xid after the tag.
+            const msg = decodePgoutput(raw, { inStream: true });
             switch (msg.tag) {
               case 'relation':
                 relations.add(msg);
@@ -351,43 +351,56 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
       }
     };
 
-    const it = st[Symbol.asyncIterator]();
-    let pending: Promise<IteratorResult<Buffer>> | undefined;
-    const abortPromise = new Promise<'abort'>((r) => {
-      if (o.signal.aborted) r('abort');
-      o.signal.addEventListener('abort', () => r('abort'), { once: true });
-    });
-    for (;;) {
-      pending ??= it.next();
-      const tick = new Promise<'tick'>((r) => setTimeout(() => r('tick'), 100));
-      const next = await Promise.race([pending, tick, abortPromise]);
-      if (next === 'abort') break;
-      if (next === 'tick') {
-        await housekeeping();
-        continue;
+    let lastHousekeeping = 0;
+    let tick: Promise<void> | undefined;
+    let wakeTick: (() => void) | undefined;
+    const onAbort = () => wakeTick?.();
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!o.signal.aborted) {
+        if (Date.now() - lastHousekeeping >= 100) {
+          lastHousekeeping = Date.now();
+          await housekeeping();
+        }
+        const payload = st.take();
+        if (payload === undefined) {
+          if (st.finished) {
+            throw new PgdtsError('REPLICATION_FAILED', 'the server ended the replication stream', {
+              retryable: true,
+            });
+          }
+          // One timer shared by all waits until it fires, so waiting costs no timer per message.
+          tick ??= new Promise<void>((r) => {
+            const t = setTimeout(r, 100);
+            wakeTick = () => {
+              clearTimeout(t);
+              r();
+            };
+          }).then(() => {
+            tick = undefined;
+          });
+          await Promise.race([st.readable(), tick]);
+          continue;
+        }
+        const frame = parseReplicationFrame(payload);
+        serverWalEnd = maxLsn(serverWalEnd, frame.walEnd);
+        if (frame.tag === 'keepalive') {
+          if (frame.replyRequested) sendStatus();
+          continue;
+        }
+        receivedLsn = maxLsn(receivedLsn, frame.walStart);
+        const inStreamBefore = decoder.currentStreamXid;
+        const m = decoder.decode(frame.data);
+        if (inStreamBefore !== undefined && m.tag !== 'stream-stop') {
+          // Inside a stream block: keep relation metadata current, spill everything for replay at commit.
+          if (m.tag === 'relation') relations.add(m);
+          await spill.append(inStreamBefore, frame.data);
+          continue;
+        }
+        await handle(m, frame.data.length);
       }
-      pending = undefined;
-      if (next.done)
-        throw new PgdtsError('REPLICATION_FAILED', 'the server ended the replication stream', {
-          retryable: true,
-        });
-      const frame = parseReplicationFrame(next.value);
-      serverWalEnd = maxLsn(serverWalEnd, frame.walEnd);
-      if (frame.tag === 'keepalive') {
-        if (frame.replyRequested) sendStatus();
-        continue;
-      }
-      receivedLsn = maxLsn(receivedLsn, frame.walStart);
-      const inStreamBefore = decoder.currentStreamXid;
-      const m = decoder.decode(frame.data);
-      if (inStreamBefore !== undefined && m.tag !== 'stream-stop') {
-        // Inside a stream block: keep relation metadata current, spill everything for replay at commit.
-        if (m.tag === 'relation') relations.add(m);
-        await spill.append(inStreamBefore, frame.data);
-        continue;
-      }
-      await handle(m, frame.data.length);
-      if (Date.now() - lastStatusSent >= 1000) await housekeeping();
+    } finally {
+      o.signal.removeEventListener('abort', onAbort);
     }
     // Clean stop: keep every complete transaction, drop a half-received one (it will be re-sent).
     if (open) await a.rollback();

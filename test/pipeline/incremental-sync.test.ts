@@ -80,6 +80,9 @@ for (const version of [13, 15, 17] as const) {
     const src = await freshDatabase(s, 'inc_src');
     const dst = await freshDatabase(s, 'inc_dst');
     await sql(s, src, SEMANTICS_SCHEMA);
+    // Small decoding memory so the large transactions below are streamed before commit (PG 14+) or
+    // spilled by the server (13): the walsender connects to this database and takes its settings.
+    await sql(s, src, `ALTER DATABASE ${src} SET logical_decoding_work_mem = '64kB'`);
     const file = writeTaskFile({
       name: `inc-${version}`,
       source: { server: s, db: src },
@@ -121,6 +124,20 @@ for (const version of [13, 15, 17] as const) {
       assert.equal(seq[0]?.v, '42');
     } finally {
       await stop(r);
+    }
+    if (version >= 14) {
+      // The walsender reports slot statistics when it exits.
+      let streamed = 0;
+      for (let i = 0; i < 50 && streamed === 0; i++) {
+        const st = await sql<{ n: string }>(
+          s,
+          src,
+          `SELECT coalesce(stream_txns, 0)::text AS n FROM pg_stat_replication_slots WHERE slot_name = 'pgdts_inc_${version}'`,
+        );
+        streamed = Number(st[0]?.n ?? 0);
+        if (streamed === 0) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(streamed >= 2, `large transactions were streamed in progress (stream_txns = ${streamed})`);
     }
     const v = await runCli(['verify', file]);
     assert.equal(v.code, 0, v.stdout + v.stderr);

@@ -91,7 +91,9 @@ export class ReplicationStream implements AsyncIterable<Buffer> {
             started = true;
             resolve();
           }
-          s.push(msg.chunk);
+          // pg-protocol hands out a view of its read buffer, which it overwrites when it compacts:
+          // copy before queueing.
+          s.push(Buffer.from(msg.chunk));
         },
         // CopyBothResponse arrives as 'replicationStart', which pg does not route to the query: the
         // first CopyData (the server sends a keepalive at once) or an error tells the outcome.
@@ -154,20 +156,44 @@ export class ReplicationStream implements AsyncIterable<Buffer> {
     this.connection?.sendCopyFromChunk(payload);
   }
 
+  /**
+   * Takes the next received payload without waiting: `undefined` when none is queued. Lets a consumer
+   * drain a burst synchronously instead of paying a promise per message.
+   * @throws {PgdtsError} REPLICATION_FAILED once the queue is empty and the stream has failed.
+   */
+  take(): Buffer | undefined {
+    const next = this.queue.shift();
+    if (next) {
+      if (this.paused && this.queue.length < this.highWaterMark / 2) {
+        this.paused = false;
+        this.connection?.stream.resume();
+      }
+      return next;
+    }
+    if (this.failure) throw this.failure;
+    return undefined;
+  }
+
+  /** True once the server ended the stream (or {@link stop} was called) and the queue is drained. */
+  get finished(): boolean {
+    return this.ended && this.queue.length === 0;
+  }
+
+  /** Resolves when a payload is queued, or the stream ends or fails. */
+  readable(): Promise<void> {
+    if (this.queue.length > 0 || this.ended || this.failure) return Promise.resolve();
+    return new Promise<void>((r) => (this.waiter = r));
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
     for (;;) {
-      const next = this.queue.shift();
+      const next = this.take();
       if (next) {
-        if (this.paused && this.queue.length < this.highWaterMark / 2) {
-          this.paused = false;
-          this.connection?.stream.resume();
-        }
         yield next;
         continue;
       }
-      if (this.failure) throw this.failure;
       if (this.ended) return;
-      await new Promise<void>((r) => (this.waiter = r));
+      await this.readable();
     }
   }
 
