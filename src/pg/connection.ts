@@ -99,10 +99,10 @@ const TEXT_TYPES = new Set([1082, 1083, 1114, 1184, 1266, 1186]);
 
 /** Default `pg` parsing (arrays, ints, bools) except date/time values, which stay exact text. */
 const keepTimesAsText: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    TEXT_TYPES.has(oid)
-      ? (v: string) => v
-      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (TEXT_TYPES.has(oid)) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format) as (v: string) => unknown;
+  }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** Extra options of {@link connect}. */

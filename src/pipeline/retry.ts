@@ -2,7 +2,7 @@
  * Retries with exponential backoff and full jitter for errors marked `retryable` (server restarting,
  * connection dropped, deadlock). Non-retryable errors and cancellation pass through at once.
  */
-import { CancelledError, isRetryable, PgdtsError } from '../core/errors.ts';
+import { CancelledError, isRetryable, type PgdtsError } from '../core/errors.ts';
 
 /** Backoff policy, ms. `maxElapsedMs` 0 disables retrying. */
 export interface RetryPolicy {
