@@ -7,7 +7,9 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { createSampleDatabase, SAMPLE_SCHEMAS } from '../../src/demo/sample-database.ts';
 import { createDataTypesTable } from '../support/data-types.ts';
+import { pgDumpSchema } from '../support/pg-dump.ts';
 import { runCli, startCli, writeTaskFile } from '../support/pgdts-cli.ts';
+import { createSchemaZoo, ZOO_OTHER_SCHEMA, ZOO_SCHEMAS } from '../support/schema-fixtures.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
 
@@ -146,3 +148,31 @@ for (const [from, to] of [
     assert.equal(v.code, 0, v.stdout + v.stderr);
   });
 }
+
+test('pgdts run [schema, full] on every object kind: pg_dump of the selected schemas and the data are identical', async () => {
+  for (const version of [13, 15] as const) {
+    const s = testServer(version);
+    const src = await freshDatabase(s, 'zoo_src');
+    const dst = await freshDatabase(s, 'zoo_dst');
+    await createSchemaZoo(s, src);
+    const file = writeTaskFile({
+      name: `zoo-${version}`,
+      source: { server: s, db: src },
+      destination: { server: s, db: dst },
+      syncTypes: ['schema', 'full'],
+      objects: ZOO_SCHEMAS.map((schema) => ({ schema: `"${schema}"` })),
+    });
+    const r = await runCli(['run', file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const [a, b] = await Promise.all([pgDumpSchema(s, src, ZOO_SCHEMAS), pgDumpSchema(s, dst, ZOO_SCHEMAS)]);
+    assert.ok(a.includes('CREATE TABLE'), 'the dump has tables');
+    assert.equal(b, a);
+    assert.equal(
+      (await sql(s, dst, `SELECT 1 FROM pg_namespace WHERE nspname = '${ZOO_OTHER_SCHEMA}'`)).length,
+      0,
+    );
+    await assertSameData({ server: s, db: src }, { server: s, db: dst }, [...ZOO_SCHEMAS]);
+    const v = await runCli(['verify', file]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+  }
+});

@@ -122,6 +122,17 @@ for (const version of [13, 15, 17] as const) {
       assert.equal(docs[0]?.n, '20', 'unchanged TOAST values kept');
       const seq = await sql<{ v: string }>(s, dst, `SELECT last_value::text AS v FROM app.counter`);
       assert.equal(seq[0]?.v, '42');
+      const status = await sql<{ phase: string; lag_bytes: string | null; retained: string | null }>(
+        s,
+        dst,
+        `SELECT phase, lag_bytes::text, retained_wal_bytes::text AS retained FROM pgdts.status WHERE task_name = 'inc-${version}'`,
+      );
+      assert.equal(status[0]?.phase, 'incremental');
+      assert.ok(
+        status[0]?.lag_bytes !== null && status[0]?.retained !== null,
+        'lag and retained WAL are recorded',
+      );
+      assert.match(r.output(), /lag .* rows\/s/);
     } finally {
       await stop(r);
     }
@@ -192,7 +203,7 @@ test('pgbench load with several kill -9 of pgdts ends in an exact match [T6][T8]
   await runCli(['release', file]);
 });
 
-test('a 1M-row transaction is applied with bounded memory (peak RSS < 300 MB)', async () => {
+test('a 1M-row transaction survives kill -9 mid-apply and is applied with bounded memory (peak RSS < 300 MB) [T8]', async () => {
   const s = testServer(15);
   const src = await freshDatabase(s, 'big_src');
   const dst = await freshDatabase(s, 'big_dst');
@@ -204,6 +215,22 @@ test('a 1M-row transaction is applied with bounded memory (peak RSS < 300 MB)', 
     syncTypes: ['schema', 'full', 'incremental'],
     objects: [{ schema: 'public' }],
   });
+  const first = startCli(['run', file]);
+  await first.waitFor(/streaming from/);
+  await sql(s, src, `INSERT INTO public.wide SELECT g, md5(g::text) FROM generate_series(1, 1000000) g`);
+  // Crash mid-transaction: part of it is flushed into the open destination transaction, none committed.
+  for (let i = 0; i < 200; i++) {
+    const n = await sql<{ n: string }>(
+      s,
+      dst,
+      `SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'pgdts-apply' AND state <> 'idle'`,
+    );
+    if (Number(n[0]?.n) > 0) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  first.child.kill('SIGKILL');
+  await first.done;
+  assert.equal((await sql<{ n: string }>(s, dst, `SELECT count(*)::text AS n FROM public.wide`))[0]?.n, '0');
   const r = startCli(['run', file]);
   await r.waitFor(/streaming from/);
   const pid = r.child.pid ?? 0;
@@ -217,7 +244,6 @@ test('a 1M-row transaction is applied with bounded memory (peak RSS < 300 MB)', 
     }
   }, 200);
   try {
-    await sql(s, src, `INSERT INTO public.wide SELECT g, md5(g::text) FROM generate_series(1, 1000000) g`);
     await waitForCatchUp(s, src, 'pgdts_bigtx', 600_000);
   } finally {
     clearInterval(sampler);
@@ -229,7 +255,7 @@ test('a 1M-row transaction is applied with bounded memory (peak RSS < 300 MB)', 
   await runCli(['release', file]);
 });
 
-test('a source restart mid-stream is retried and the run survives it', async () => {
+test('a source restart and a dropped destination connection mid-stream are retried; the run survives them', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pgdts-restart-'));
   const own = await EmbeddedServer.start({
     version: 15,
@@ -268,6 +294,13 @@ test('a source restart mid-stream is retried and the run survives it', async () 
       'src',
       `UPDATE public.t SET v = 'after restart' WHERE id > 500; INSERT INTO public.t VALUES (0, 'new')`,
     );
+    // A dropped destination connection mid-stream is retried too.
+    await sql(
+      d,
+      dst,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pgdts%' AND datname = current_database()`,
+    );
+    await sql(s, 'src', `UPDATE public.t SET v = 'after destination drop' WHERE id % 10 = 0`);
     await waitForCatchUp(s, 'src', 'pgdts_restart', 120_000);
     assert.ok(r.child.exitCode === null, 'pgdts is still running');
     assert.match(r.output(), /retrying in/);

@@ -65,12 +65,13 @@ export interface SchemaDdlPlan {
   /**
    * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
-   * primary keys, unique constraints, views, materialized views (WITH NO DATA), sequence OWNED BY,
+   * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
    */
   readonly preData: readonly DdlStatement[];
   /**
-   * After the data load: secondary indexes (and their ATTACH PARTITION to parent indexes, CLUSTER ON),
+   * After the data load: primary keys and unique constraints, secondary indexes (and their ATTACH
+   * PARTITION to parent indexes, CLUSTER ON),
    * exclusion constraints, CHECK constraints marked NOT VALID, foreign keys, REPLICA IDENTITY USING
    * INDEX, triggers (so they do not fire during the load) with their enabled state, REFRESH
    * MATERIALIZED VIEW, comments on these. Listed in an order that works sequentially; also
@@ -240,6 +241,13 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
   }
   for (const i of model.indexes) indexStmt.set(ixKey(i), `index:${ixKey(i)}`);
 
+  // Tables some view reads (or whose root it reads): their keys stay in pre-data.
+  const viewTables = new Set(
+    model.views.flatMap((v) => v.dependsOn.filter((d) => d.kind === 'table').map((d) => ixKey(d))),
+  );
+  const keysNeededBeforeViews = (t: TableDef): boolean =>
+    viewTables.has(ixKey(t)) || (t.partitionOf !== undefined && viewTables.has(ixKey(t.partitionOf.parent)));
+
   for (const t of model.tables) {
     const id = refKey({ kind: 'table', schema: t.schema, name: t.name });
     const q = quoteQualified(t);
@@ -360,9 +368,12 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
           );
         }
       }
-      if (c.kind === 'exclusion') {
+      if (c.kind === 'exclusion' || !keysNeededBeforeViews(t)) {
+        // Keys are built after the load (as pg_restore and pgcopydb do): one index build over the
+        // loaded rows is much cheaper than maintaining it row by row.
         post.push(add, ...attach, ...notes);
       } else {
+        // A view may rely on this key (GROUP BY key, functional dependency): create it before views.
         node(cid, RANK.constraint, [id], [add, ...notes]);
         if (attach[0]) node(attach[0].id, RANK.constraint, attach[0].dependsOn, attach);
       }
@@ -464,6 +475,16 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     const k = ixKey(table);
     uniqueOf.set(k, [...(uniqueOf.get(k) ?? []), id]);
   };
+  for (const t of model.tables) {
+    for (const c of t.constraints) {
+      if ((c.kind !== 'primary-key' && c.kind !== 'unique') || keysNeededBeforeViews(t)) continue;
+      addUnique(t, constraintId(t, c.name));
+      // A partition's key also serves foreign keys to its root once attached to the root's index.
+      if (t.partitionOf && c.parentIndex && indexStmt.has(ixKey(c.parentIndex))) {
+        addUnique(t.partitionOf.parent, `attach:${constraintId(t, c.name)}`);
+      }
+    }
+  }
   for (const i of model.indexes) {
     if (!i.unique) continue;
     addUnique(i.table, `index:${ixKey(i)}`);

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import type pg from 'pg';
 import type { SchemaModel } from '../../../../src/core/schema-model.ts';
 import type { ObjectSelector } from '../../../../src/core/task-config.ts';
@@ -13,6 +11,7 @@ import {
 } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
 import { planSchemaDdl } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
 import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
+import { pgDumpSchema } from '../../../support/pg-dump.ts';
 import { createSchemaZoo, ZOO_SCHEMAS } from '../../../support/schema-fixtures.ts';
 import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../../support/servers.ts';
 
@@ -48,31 +47,6 @@ async function sync(model: SchemaModel, s: TestServer, db: string): Promise<DdlE
   }
 }
 
-async function pgDump(s: TestServer, db: string, schemas: readonly string[]): Promise<string> {
-  const args = [
-    '-h',
-    s.host,
-    '-p',
-    String(s.port),
-    '-U',
-    s.user,
-    '--schema-only',
-    '--no-owner',
-    '--no-privileges',
-  ];
-  for (const n of schemas) args.push('-n', `"${n.replaceAll('"', '""')}"`);
-  const { stdout } = await promisify(execFile)('/usr/bin/pg_dump', [...args, db], {
-    env: { ...process.env, PGPASSWORD: s.password },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout
-    .split('\n')
-    .filter(
-      (l) => l.trim() !== '' && !l.startsWith('--') && !l.startsWith('SET ') && !/^\\(un)?restrict /.test(l),
-    )
-    .join('\n');
-}
-
 async function zooSource(s: TestServer): Promise<string> {
   const db = await freshDatabase(s, 'schema_src');
   await createSchemaZoo(s, db);
@@ -90,7 +64,7 @@ for (const version of [13, 15] as const) {
       events.every((e) => e.outcome === 'applied'),
       'first run applies every statement',
     );
-    const expected = await pgDump(s, src, ZOO_SCHEMAS);
+    const expected = await pgDumpSchema(s, src, ZOO_SCHEMAS);
     for (const piece of [
       'CREATE TABLE "Sales Dept"."Order Items"',
       'ATTACH PARTITION "Sales Dept".regions_us_2024',
@@ -110,7 +84,7 @@ for (const version of [13, 15] as const) {
     ]) {
       assert.ok(expected.includes(piece), `the source dump shows ${piece}`);
     }
-    assert.equal(await pgDump(s, dst, ZOO_SCHEMAS), expected);
+    assert.equal(await pgDumpSchema(s, dst, ZOO_SCHEMAS), expected);
 
     // The unselected schema and what lives in it stay behind.
     const other = await sql(s, dst, "SELECT 1 FROM pg_namespace WHERE nspname = 'other'");
@@ -124,7 +98,7 @@ for (const version of [13, 15] as const) {
         (e) => e.outcome === 'exists' || !['table', 'view', 'index', 'type'].includes(e.statement.kind),
       ),
     );
-    assert.equal(await pgDump(s, dst, ZOO_SCHEMAS), expected);
+    assert.equal(await pgDumpSchema(s, dst, ZOO_SCHEMAS), expected);
   });
 }
 
@@ -172,7 +146,7 @@ test('a run interrupted half-way through pre-data or post-data is completed by a
   } finally {
     await c.end();
   }
-  assert.equal(await pgDump(s, dst, ZOO_SCHEMAS), await pgDump(s, src, ZOO_SCHEMAS));
+  assert.equal(await pgDumpSchema(s, dst, ZOO_SCHEMAS), await pgDumpSchema(s, src, ZOO_SCHEMAS));
 });
 
 test('a table selector brings the table and what it needs, nothing else', async () => {
