@@ -364,6 +364,9 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
         }
         const payload = st.take();
         if (payload === undefined) {
+          // Nothing more received: commit what is complete now rather than at batchMaxMs, so batches
+          // grow with the backlog and latency stays low when caught up (group commit).
+          if (batch.txns > 0 && !open) await commitBatch();
           if (st.finished) {
             throw new PgdtsError('REPLICATION_FAILED', 'the server ended the replication stream', {
               retryable: true,

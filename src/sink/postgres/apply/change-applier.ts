@@ -21,6 +21,7 @@ import { quoteLiteral } from '../../../core/identifier.ts';
 import { LSN_ZERO, parseLsn, type Lsn } from '../../../core/lsn.ts';
 import { applyFailed } from './apply-error.ts';
 import { ensureApplyBookkeeping, upsertAppliedPositionSql } from './applied-position.ts';
+import { coalesceChanges } from './coalesce-changes.ts';
 import { buildApplySql } from './apply-sql.ts';
 import { DestinationTables } from './destination-tables.ts';
 
@@ -292,10 +293,27 @@ export class ChangeApplier {
     const names = changes.flatMap(relationsOf);
     try {
       await this.tables.load(this.client, names);
-      return buildApplySql(changes, (q) => this.tables.get(q));
+      const ordered = coalesceChanges(changes, (r) => this.rowsMayReorder(r));
+      return buildApplySql(ordered, (q) => this.tables.get(q));
     } catch (e) {
       throw this.fail(applyFailed('cannot prepare changes', e));
     }
+  }
+
+  /**
+   * Rows of a table may be reordered within a flush only when its one unique index is the replica
+   * identity key (see coalesce-changes.ts).
+   */
+  private rowsMayReorder(r: Relation): boolean {
+    const t = this.tables.get(r);
+    if (!t) return false;
+    const key = r.columns
+      .filter((c) => c.isKey)
+      .map((c) => c.name)
+      .sort()
+      .join('\u0000');
+    if (key === '') return false;
+    return t.uniqueKeys.length > 0 && t.uniqueKeys.every((u) => [...u].sort().join('\u0000') === key);
   }
 
   private async run(statements: readonly string[]): Promise<void> {

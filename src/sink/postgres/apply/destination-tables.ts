@@ -36,6 +36,11 @@ export interface DestinationTable {
   readonly name: string;
   readonly partitioned: boolean;
   readonly columns: ReadonlyMap<string, DestinationColumn>;
+  /**
+   * Column lists of the unique indexes (primary key included); an index on an expression or with a
+   * predicate is listed as an empty array, which matches no key.
+   */
+  readonly uniqueKeys: readonly (readonly string[])[];
 }
 
 interface ColumnRow {
@@ -102,7 +107,21 @@ export class DestinationTables {
     if (missing.length === 0) return;
     let cols: ColumnRow[];
     let types: TypeRow[];
+    let uniques: { schema: string; name: string; cols: string[] | null }[];
     try {
+      uniques = (
+        await client.query<{ schema: string; name: string; cols: string[] | null }>(
+          `SELECT q.s AS schema, q.n AS name,
+                  CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL AND NOT (0 = ANY (i.indkey::int2[]))
+                       THEN (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+                              WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey::int2[])) END AS cols
+             FROM unnest($1::text[], $2::text[]) AS q(s, n)
+             JOIN pg_namespace ns ON ns.nspname = q.s
+             JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = q.n
+             JOIN pg_index i ON i.indrelid = c.oid AND i.indisunique`,
+          [missing.map((q) => q.schema), missing.map((q) => q.name)],
+        )
+      ).rows;
       cols = (
         await client.query<ColumnRow>(
           `SELECT q.s AS schema, q.n AS name, c.relkind::text AS relkind, a.attname, a.atttypid::int AS atttypid,
@@ -163,6 +182,9 @@ export class DestinationTables {
         schema: q.schema,
         name: q.name,
         partitioned: first.relkind === 'p',
+        uniqueKeys: uniques
+          .filter((u) => u.schema === q.schema && u.name === q.name)
+          .map((u) => u.cols ?? []),
         columns: new Map(
           mine.map((c) => [
             c.attname,
