@@ -100,6 +100,8 @@ export class ChangeApplier {
   private readonly tables = new DestinationTables();
   private bookkeepingReady = false;
   private inTransaction = false;
+  /** The flush sent but not yet awaited (see {@link flush}). */
+  private inflight: Promise<void> | undefined;
   private failed: PgdtsError | undefined;
   /** Applied position as committed in the destination (read under lock at begin()). */
   private committed: AppliedBatch | undefined;
@@ -183,21 +185,31 @@ export class ChangeApplier {
     const source = this.source;
     if (!source) throw new PgdtsError('INTERNAL', `${change.kind} change outside a source transaction`);
     let kept = change;
-    const wanted = (r: Relation): boolean => {
-      const snap = this.snapshotLsn(r.schema, r.name);
-      return snap === undefined || source.finalLsn >= snap;
-    };
     if (change.kind === 'truncate') {
-      const relations = change.relations.filter(wanted);
+      const relations = change.relations.filter((r) => this.wanted(r, source.finalLsn));
       if (relations.length === 0) return;
       kept = { ...change, relations };
-    } else if (!wanted(change.relation)) {
-      return;
+      for (const r of relations) this.tables.observe(r);
+    } else {
+      if (!this.wanted(change.relation, source.finalLsn)) return;
+      this.tables.observe(change.relation);
     }
-    for (const r of relationsOf(kept)) this.tables.observe(r);
     this.buffer.push({ change: kept, finalLsn: source.finalLsn });
     this.bufferBytes += changeBytes(kept);
     if (this.buffer.length >= this.flushRows || this.bufferBytes >= this.flushBytes) await this.flush();
+  }
+
+  /** Snapshot LSN per relation object (looked up once: this runs for every change). */
+  private readonly snapshotOf = new WeakMap<Relation, Lsn | null>();
+
+  /** Is a change to `r` in a transaction committing at `finalLsn` newer than r's copy snapshot? */
+  private wanted(r: Relation, finalLsn: Lsn): boolean {
+    let snap = this.snapshotOf.get(r);
+    if (snap === undefined) {
+      snap = this.snapshotLsn(r.schema, r.name) ?? null;
+      this.snapshotOf.set(r, snap);
+    }
+    return snap === null || finalLsn >= snap;
   }
 
   /**
@@ -224,7 +236,21 @@ export class ChangeApplier {
     this.assertUsable();
     if (this.buffer.length === 0) return;
     await this.begin();
-    await this.run(await this.takeBufferSql());
+    const statements = await this.takeBufferSql();
+    // Pipelining: the statements go out now but are awaited only by the next flush, commit or
+    // rollback, so decoding and SQL building of the next flush overlap the destination's execution.
+    // At most one flush is in flight; its failure surfaces at the next call.
+    await this.drain();
+    this.inflight = this.run(statements).catch(() => undefined);
+  }
+
+  /** Waits for the flush in flight, if any; rethrows its failure. */
+  private async drain(): Promise<void> {
+    const f = this.inflight;
+    this.inflight = undefined;
+    if (f) await f;
+    // The flush's own error (APPLY_FAILED, retryable or not), as if it had been awaited in place.
+    if (this.failed) throw this.failed;
   }
 
   /**
@@ -244,6 +270,7 @@ export class ChangeApplier {
     }
     await this.begin();
     const statements = await this.takeBufferSql();
+    await this.drain();
     const pending = this.pending;
     const advances =
       pending !== undefined && (!this.committed || pending.appliedLsn > this.committed.appliedLsn);
@@ -263,6 +290,8 @@ export class ChangeApplier {
    * buffered; the caller then replays from the committed applied position. Never throws.
    */
   async rollback(): Promise<void> {
+    await this.inflight;
+    this.inflight = undefined;
     if (this.inTransaction || this.failed) await this.client.query('ROLLBACK').catch(() => undefined);
     this.inTransaction = false;
     this.failed = undefined;

@@ -14,7 +14,6 @@
  *   per run.
  */
 import { UNCHANGED_TOAST, type Change, type Datum, type Relation, type Tuple } from '../../../core/change.ts';
-import { displayName } from '../../../core/identifier.ts';
 
 /** Tells whether rows of a relation may be reordered among themselves (see module comment). */
 export type RowReorderPolicy = (relation: Relation) => boolean;
@@ -47,12 +46,13 @@ function isPlainUpdate(c: Change): boolean {
  */
 export function coalesceChanges(changes: readonly Change[], mayReorderRows: RowReorderPolicy): Change[] {
   const out: Change[] = [];
-  let groups = new Map<string, Change[]>();
+  // Keyed by relation id (source OID): cheaper than names, and stable across Relation messages.
+  let groups = new Map<number, Change[]>();
   const flushGroups = () => {
     for (const g of groups.values()) out.push(...g);
     groups = new Map();
   };
-  const keyIndex = new Map<string, Map<string, number>>();
+  const keyIndex = new Map<number, Map<string, number>>();
   for (const c of changes) {
     if (c.kind === 'truncate') {
       flushGroups();
@@ -60,7 +60,7 @@ export function coalesceChanges(changes: readonly Change[], mayReorderRows: RowR
       out.push(c);
       continue;
     }
-    const t = displayName(c.relation);
+    const t = c.relation.id;
     let group = groups.get(t);
     if (!group) {
       group = [];

@@ -72,8 +72,13 @@ export class DestinationTables {
   private readonly tables = new Map<string, DestinationTable>();
   private readonly signatures = new Map<string, string>();
 
+  /** Relation objects already observed: the decoder reuses one object until the relation changes. */
+  private readonly seen = new WeakSet<Relation>();
+
   /** Notes the column list of a relation; invalidates the cached table when it changed. */
   observe(relation: Relation): void {
+    if (this.seen.has(relation)) return;
+    this.seen.add(relation);
     const key = displayName(relation);
     const sig = JSON.stringify(relation.columns.map((c) => [c.name, c.typeOid, c.typeModifier]));
     if (this.signatures.get(key) !== sig) {
