@@ -365,7 +365,7 @@ async function runDemo(
 
     const stoppedAt = performance.now();
     const stats = await workload.stop();
-    const [wal] = await source.query<{ lsn: string }>(DB, 'SELECT pg_current_wal_lsn()::text AS lsn');
+    const [wal] = await source.query<{ lsn: string }>(DB, 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
     const target = wal?.lsn ?? '0/0';
     say(
       `write workload stopped: ${count(stats.transactions)} transactions, ${count(stats.rows)} rows; ` +

@@ -205,22 +205,25 @@ async function copyUnit(
   const p = progress.get(name) ?? { rangesDone: 0, rangesTotal: 1, rows: 0, bytes: 0 };
   let bytes = 0;
   let lastReport = 0;
+  /** `inFlight`: bytes of this range not yet committed (counted in p.bytes after the commit). */
+  const report = (done: boolean, inFlight: number) =>
+    o.onProgress({
+      kind: 'table',
+      table: name,
+      rangesDone: p.rangesDone,
+      rangesTotal: p.rangesTotal,
+      rows: p.rows,
+      bytes: p.bytes + inFlight,
+      estimatedRows: u.table.estimatedRows,
+      done,
+    });
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
       const now = Date.now();
       if (now - lastReport > 500) {
         lastReport = now;
-        o.onProgress({
-          kind: 'table',
-          table: name,
-          rangesDone: p.rangesDone,
-          rangesTotal: p.rangesTotal,
-          rows: p.rows,
-          bytes: p.bytes + bytes,
-          estimatedRows: u.table.estimatedRows,
-          done: false,
-        });
+        report(false, bytes);
       }
       cb(null, chunk);
     },
@@ -249,16 +252,7 @@ async function copyUnit(
     p.rangesDone++;
     p.rows += rows;
     p.bytes += bytes;
-    o.onProgress({
-      kind: 'table',
-      table: name,
-      rangesDone: p.rangesDone,
-      rangesTotal: p.rangesTotal,
-      rows: p.rows,
-      bytes: p.bytes,
-      estimatedRows: u.table.estimatedRows,
-      done,
-    });
+    report(done, 0);
   } catch (e) {
     await dst.query('ROLLBACK').catch(() => undefined);
     throw e;

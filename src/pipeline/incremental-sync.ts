@@ -188,7 +188,13 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
       batch.bytes += bytes;
     };
 
-    const endSourceTransaction = async (commit: TransactionCommit) => {
+    const endSourceTransaction = async (xid: number, m: Omit<TransactionCommit, 'xid'>) => {
+      const commit: TransactionCommit = {
+        xid,
+        commitLsn: m.commitLsn,
+        endLsn: m.endLsn,
+        commitTimeMs: m.commitTimeMs,
+      };
       a.commitSourceTransaction(commit);
       batch.txns++;
       batch.last = commit;
@@ -218,12 +224,7 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
           const t = open;
           open = undefined;
           if (!t || t.skip) return;
-          await endSourceTransaction({
-            xid: t.xid,
-            commitLsn: m.commitLsn,
-            endLsn: m.endLsn,
-            commitTimeMs: m.commitTimeMs,
-          });
+          await endSourceTransaction(t.xid, m);
           return;
         }
         case 'relation':
@@ -263,12 +264,7 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
                 break;
             }
           }
-          await endSourceTransaction({
-            xid: m.xid,
-            commitLsn: m.commitLsn,
-            endLsn: m.endLsn,
-            commitTimeMs: m.commitTimeMs,
-          });
+          await endSourceTransaction(m.xid, m);
           return;
         }
         case 'stream-abort':

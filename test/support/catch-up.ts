@@ -11,8 +11,12 @@ export async function waitForCatchUp(
   db: string,
   slot: string,
   timeoutMs = 120_000,
+  /** Output of the pgdts run, added to the timeout error. */
+  output: () => string = () => '',
 ): Promise<void> {
-  const target = (await sql<{ l: string }>(s, db, 'SELECT pg_current_wal_lsn()::text AS l'))[0]?.l;
+  // The insert position: with synchronous_commit = off, pg_current_wal_lsn() (the write position) can
+  // lag behind commits that have already returned.
+  const target = (await sql<{ l: string }>(s, db, 'SELECT pg_current_wal_insert_lsn()::text AS l'))[0]?.l;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await sql<{ ok: boolean | null }>(
@@ -22,7 +26,9 @@ export async function waitForCatchUp(
       [slot, target],
     );
     if (r[0]?.ok) return;
-    if (Date.now() > deadline) throw new Error(`slot ${slot} did not reach ${target} in ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(`slot ${slot} did not reach ${target} in ${timeoutMs} ms; pgdts said:\n${output()}`);
+    }
     await new Promise((res) => setTimeout(res, 100));
   }
 }

@@ -334,6 +334,18 @@ export class ChangeApplier {
    * identity key (see coalesce-changes.ts).
    */
   private rowsMayReorder(r: Relation): boolean {
+    let may = this.reorderOf.get(r);
+    if (may === undefined) {
+      may = this.computeRowsMayReorder(r);
+      this.reorderOf.set(r, may);
+    }
+    return may;
+  }
+
+  /** Per relation object: a new Relation message (new object) re-reads the destination table. */
+  private readonly reorderOf = new WeakMap<Relation, boolean>();
+
+  private computeRowsMayReorder(r: Relation): boolean {
     const t = this.tables.get(r);
     if (!t) return false;
     const key = r.columns
