@@ -111,7 +111,7 @@ for (const version of [13, 15, 17] as const) {
         src,
         `BEGIN; INSERT INTO app.keyed SELECT g, 'x' FROM generate_series(70000, 100000) g; ROLLBACK;`,
       );
-      await waitForCatchUp(s, src, `pgdts_inc_${version}`, 120_000, r.output);
+      await waitForCatchUp(s, src, `pgdts_inc_${version}`, 120_000, () => r.output());
       await new Promise((res) => setTimeout(res, 700)); // one sequence sync interval
       await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['app']);
       const docs = await sql<{ n: string }>(
@@ -195,7 +195,7 @@ test('pgbench load with several kill -9 of pgdts ends in an exact match [T6][T8]
   const final = startCli(['run', file]);
   await load;
   await final.waitFor(/streaming from/);
-  await waitForCatchUp(s, src, 'pgdts_pgb', 120_000, final.output);
+  await waitForCatchUp(s, src, 'pgdts_pgb', 120_000, () => final.output());
   await stop(final);
   await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
   const v = await runCli(['verify', file]);
@@ -244,7 +244,7 @@ test('a 1M-row transaction survives kill -9 mid-apply and is applied with bounde
     }
   }, 200);
   try {
-    await waitForCatchUp(s, src, 'pgdts_bigtx', 600_000, r.output);
+    await waitForCatchUp(s, src, 'pgdts_bigtx', 600_000, () => r.output());
   } finally {
     clearInterval(sampler);
     await stop(r);
@@ -301,7 +301,7 @@ test('a source restart and a dropped destination connection mid-stream are retri
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pgdts%' AND datname = current_database()`,
     );
     await sql(s, 'src', `UPDATE public.t SET v = 'after destination drop' WHERE id % 10 = 0`);
-    await waitForCatchUp(s, 'src', 'pgdts_restart', 120_000, r.output);
+    await waitForCatchUp(s, 'src', 'pgdts_restart', 120_000, () => r.output());
     assert.ok(r.child.exitCode === null, 'pgdts is still running');
     assert.match(r.output(), /retrying in/);
     await stop(r);
