@@ -94,3 +94,41 @@ test('release drops slot, publication and bookkeeping, and is safe to run twice 
   assert.equal(r2.code, 0, r2.stderr);
   assert.match(r2.stdout, /replication slot pgdts_rel: not present/);
 });
+
+test('precheck exits 1 listing the failing check and its fix; verify exits 1 naming the differing table', async () => {
+  const s = testServer(15);
+  const src = await freshDatabase(s, 'pv_src');
+  const dst = await freshDatabase(s, 'pv_dst');
+  await sql(
+    s,
+    src,
+    'CREATE TABLE public.keyed (id int PRIMARY KEY, v text); INSERT INTO public.keyed SELECT g, md5(g::text) FROM generate_series(1, 1000) g; CREATE TABLE public.nokey (x int)',
+  );
+  const inc = writeTaskFile({
+    name: 'pv-inc',
+    source: { server: s, db: src },
+    destination: { server: s, db: dst },
+    syncTypes: ['schema', 'full', 'incremental'],
+    objects: [{ schema: 'public' }],
+  });
+  const p = await runCli(['precheck', inc]);
+  assert.equal(p.code, 1, p.stdout + p.stderr);
+  assert.match(p.stdout, /FAIL\s+.*replica identity.*public\.nokey/i);
+  assert.match(p.stdout, /fix: .*REPLICA IDENTITY FULL/);
+  assert.match(p.stdout, /PASS\s+.*wal_level|PASS .*WAL level/i);
+  const full = writeTaskFile({
+    name: 'pv-full',
+    source: { server: s, db: src },
+    destination: { server: s, db: dst },
+    syncTypes: ['schema', 'full'],
+    objects: [{ table: 'public.keyed' }],
+  });
+  const ok = await runCli(['precheck', full]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.equal((await runCli(['run', full])).code, 0);
+  assert.equal((await runCli(['verify', full])).code, 0);
+  await sql(s, dst, `UPDATE public.keyed SET v = 'changed' WHERE id = 500`);
+  const v = await runCli(['verify', full]);
+  assert.equal(v.code, 1, v.stdout + v.stderr);
+  assert.match(v.stdout, /DIFF\s+public\.keyed/);
+});
