@@ -313,15 +313,19 @@ export class ChangeApplier {
   /** Builds SQL for the buffer (dropping changes already applied) and empties it. */
   private async takeBufferSql(): Promise<string[]> {
     const floor = this.committed?.appliedLsn;
-    const changes = this.buffer
-      .filter((b) => floor === undefined || b.finalLsn >= floor)
-      .map((b) => b.change);
+    const changes: Change[] = [];
+    // Distinct relation objects (a handful per flush), not one name per change.
+    const relations = new Set<Relation>();
+    for (const b of this.buffer) {
+      if (floor !== undefined && b.finalLsn < floor) continue;
+      changes.push(b.change);
+      for (const r of relationsOf(b.change)) relations.add(r);
+    }
     this.buffer = [];
     this.bufferBytes = 0;
     if (changes.length === 0) return [];
-    const names = changes.flatMap(relationsOf);
     try {
-      await this.tables.load(this.client, names);
+      await this.tables.load(this.client, [...relations]);
       const ordered = coalesceChanges(changes, (r) => this.rowsMayReorder(r));
       return buildApplySql(ordered, (q) => this.tables.get(q));
     } catch (e) {
