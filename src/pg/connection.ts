@@ -142,9 +142,16 @@ export async function connect(p: ConnectionParams, opts: ConnectOptions): Promis
     throw connectionError(p, opts.role, e);
   }
   if (!opts.replication) {
-    await client.query(
-      "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET standard_conforming_strings = on",
-    );
+    try {
+      await client.query(
+        "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET standard_conforming_strings = on",
+      );
+    } catch (e) {
+      // A server shutting down can accept the connection and end it at once (SQLSTATE 57P01):
+      // that is a failed connect, retryable like any other.
+      await client.end().catch(() => undefined);
+      throw connectionError(p, opts.role, e);
+    }
   }
   return client;
 }

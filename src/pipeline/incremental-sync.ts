@@ -19,7 +19,7 @@ import type { Change, TransactionCommit } from '../core/change.ts';
 import { CancelledError, isRetryable, PgdtsError } from '../core/errors.ts';
 import { formatLsn, lsnDiffBytes, maxLsn, parseLsn, type Lsn } from '../core/lsn.ts';
 import type { TaskConfig } from '../core/task-config.ts';
-import { connect, serverMajorVersion, type ConnectionParams } from '../pg/connection.ts';
+import { connect, serverMajorVersion, wrapPgError, type ConnectionParams } from '../pg/connection.ts';
 import { decodePgoutput, PgoutputStreamDecoder } from '../source/postgres/pgoutput/pgoutput-decoder.ts';
 import type { PgoutputMessage } from '../source/postgres/pgoutput/pgoutput-message.ts';
 import { RelationCache } from '../source/postgres/pgoutput/relation-cache.ts';
@@ -64,8 +64,10 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
     try {
       await session(o);
       return;
-    } catch (e) {
-      if (e instanceof CancelledError || o.signal.aborted) throw new CancelledError();
+    } catch (caught) {
+      if (caught instanceof CancelledError || o.signal.aborted) throw new CancelledError();
+      // Errors from status and sequence queries arrive raw: classify them by SQLSTATE / socket code.
+      const e = wrapPgError('REPLICATION_FAILED', 'incremental sync', caught);
       // A session that streamed for a while before failing starts a fresh retry budget.
       if (Date.now() - started > 60_000) {
         failingSince = undefined;
@@ -74,7 +76,7 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
       failingSince ??= Date.now();
       if (!isRetryable(e) || Date.now() - failingSince + delay > o.retry.maxElapsedMs) throw e;
       const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
-      o.retry.onRetry?.(e as PgdtsError, wait, 'incremental sync');
+      o.retry.onRetry?.(e, wait, 'incremental sync');
       await sleep(wait, o.signal);
       delay = Math.min(o.retry.maxDelayMs, delay * 2);
     }
