@@ -307,6 +307,7 @@ async function session(o: IncrementalSyncOptions): Promise<void> {
         // carries no published change (other databases, checkpoints), so the slot's WAL is freed.
         sendStatus(idle);
       }
+      // The time bound also holds while stream blocks (no commits) keep the queue from draining.
       if (batch.txns > 0 && !open && now - batch.startedAt >= inc.batchMaxMs) await commitBatch();
       if (now - lastStatusWritten >= inc.statusIntervalMs && aux) {
         lastStatusWritten = now;

@@ -14,7 +14,7 @@ import {
   readSlot,
   type ExportedSnapshot,
 } from '../source/postgres/replication-slot.ts';
-import { listSelectedTables, type SelectedTable } from '../source/postgres/selected-tables.ts';
+import { listSelectedTables } from '../source/postgres/selected-tables.ts';
 import { readSequences } from '../source/postgres/sequences.ts';
 import {
   createTask,
@@ -140,12 +140,9 @@ async function runPhases(task: TaskConfig, c: Ctx, o: RunTaskOptions): Promise<v
       } finally {
         await snapshot.release();
       }
-    } else if (incremental && !(await readSlot(c.src, slotName))) {
-      // Incremental only: stream from now on, nothing to copy.
-      const snap = await createSlotWithSnapshot(c.source, slotName, { temporary: false });
-      await snap.release();
-      if (snap.lsn !== undefined)
-        await setTaskSlot(c.dst, task.name, { slotName, publicationName, slotLsn: snap.lsn });
+    } else if (incremental) {
+      // Incremental only: stream from the slot's consistent point, nothing to copy.
+      await (await ensureSlot(task, c, slotName, publicationName))?.release();
     }
     await setTaskPhase(c.dst, task.name, 'copied');
     phase = 'copied';
@@ -205,15 +202,31 @@ async function takeSnapshot(
   publicationName: string,
 ): Promise<ExportedSnapshot> {
   if (!incremental) return exportPlainSnapshot(c.source);
+  const created = await ensureSlot(task, c, slotName, publicationName);
+  if (created) return created;
+  const tmpName = `${slotName.slice(0, 50)}_r${Date.now() % 1_000_000}`;
+  return createSlotWithSnapshot(c.source, tmpName, { temporary: true });
+}
+
+/**
+ * Makes sure the task's slot exists and its consistent point is recorded [S2]. Returns the exported
+ * snapshot when the slot was created now (the caller releases it), undefined when it existed.
+ * @throws {PgdtsError} CHECKPOINT_CONFLICT when an existing slot has no confirmed LSN.
+ */
+async function ensureSlot(
+  task: TaskConfig,
+  c: Ctx,
+  slotName: string,
+  publicationName: string,
+): Promise<ExportedSnapshot | undefined> {
   const existing = await readSlot(c.src, slotName);
-  const row = await readTask(c.dst, task.name);
   if (!existing) {
     const snap = await createSlotWithSnapshot(c.source, slotName, { temporary: false });
     if (snap.lsn !== undefined)
       await setTaskSlot(c.dst, task.name, { slotName, publicationName, slotLsn: snap.lsn });
     return snap;
   }
-  if (row?.slotLsn === undefined) {
+  if ((await readTask(c.dst, task.name))?.slotLsn === undefined) {
     // Crashed between creating the slot and recording it: a slot never streamed from still has its
     // consistent point as confirmed_flush_lsn.
     if (existing.confirmedFlushLsn === undefined) {
@@ -224,8 +237,7 @@ async function takeSnapshot(
     }
     await setTaskSlot(c.dst, task.name, { slotName, publicationName, slotLsn: existing.confirmedFlushLsn });
   }
-  const tmpName = `${slotName.slice(0, 50)}_r${Date.now() % 1_000_000}`;
-  return createSlotWithSnapshot(c.source, tmpName, { temporary: true });
+  return undefined;
 }
 
 async function syncSequences(task: TaskConfig, c: Ctx, onProgress: ProgressListener): Promise<void> {
@@ -239,6 +251,3 @@ async function syncSequences(task: TaskConfig, c: Ctx, onProgress: ProgressListe
     });
   }
 }
-
-/** Tables re-exported for the CLI's verify/precheck wiring. */
-export type { SelectedTable };
