@@ -3,6 +3,7 @@
  * SIGINT/SIGTERM), 1 a check or verification failed, 2 a task or usage error.
  */
 import { Command } from 'commander';
+import { openSink, openSource, withConnectors } from '../connectors/open-connectors.ts';
 import { CancelledError, PgdtsError } from '../core/errors.ts';
 import { formatPrecheckReport, runPrechecks } from '../pipeline/precheck/index.ts';
 import { releaseTask } from '../pipeline/release-task.ts';
@@ -13,7 +14,9 @@ import { ProgressRenderer } from './progress-renderer.ts';
 
 function fail(e: unknown): never {
   if (e instanceof PgdtsError) {
-    process.stderr.write(`pgdts: ${e.code}: ${e.message}\n`);
+    process.stderr.write(
+      `pgdts: ${e.code}: ${e.message}\n${e.hint !== undefined ? `pgdts: hint: ${e.hint}\n` : ''}`,
+    );
   } else {
     process.stderr.write(`pgdts: INTERNAL: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   }
@@ -44,7 +47,9 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
     const renderer = new ProgressRenderer();
     try {
-      await runTask(task, { signal: controller.signal, onProgress: (e) => renderer.handle(e) });
+      await withConnectors(task, (c) =>
+        runTask(task, { ...c, signal: controller.signal, onProgress: (e) => renderer.handle(e) }),
+      );
       renderer.close();
       process.stdout.write(`task ${task.name} done\n`);
     } catch (e) {
@@ -64,7 +69,10 @@ program
   .description('check both servers, settings, privileges and objects; exit 1 on any failed check')
   .action(async (file: string) => {
     const task = loadTaskFile(file);
-    const results = await runPrechecks(task);
+    const results = await runPrechecks(task, {
+      openSource: () => openSource(task),
+      openSink: () => openSink(task),
+    });
     process.stdout.write(`${formatPrecheckReport(results)}\n`);
     process.exit(results.some((r) => r.status === 'fail') ? 1 : 0);
   });
@@ -75,7 +83,7 @@ program
   .description('compare row counts and ordered content hashes of every selected table; exit 1 if any differ')
   .action(async (file: string) => {
     const task = loadTaskFile(file);
-    const report = await verifyTask(task, {});
+    const report = await withConnectors(task, (c) => verifyTask(task, c));
     process.stdout.write(`${formatVerifyReport(report)}\n`);
     process.exit(report.identical ? 0 : 1);
   });
@@ -88,7 +96,7 @@ program
   )
   .action(async (file: string) => {
     const task = loadTaskFile(file);
-    const r = await releaseTask(task);
+    const r = await withConnectors(task, (c) => releaseTask(task, c));
     process.stdout.write(
       `replication slot ${r.slotName}: ${r.slotDropped ? 'dropped' : 'not present'}\n` +
         `publication ${r.publicationName}: ${r.publicationDropped ? 'dropped' : 'not present'}\n` +

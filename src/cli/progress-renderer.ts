@@ -2,7 +2,7 @@
  * Renders progress events for a terminal: on a TTY a redrawn block with a bar per table being
  * copied; otherwise plain, greppable lines (one per finished table, phase change and status tick).
  */
-import type { ProgressEvent } from '../pipeline/progress.ts';
+import type { ProgressEvent } from '../core/progress.ts';
 
 interface TableLine {
   rows: number;

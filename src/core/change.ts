@@ -49,6 +49,8 @@ export interface Relation {
 
 /** A row inserted. */
 export interface InsertChange {
+  /** WAL position of the change's record on the source, when known (pgoutput: the XLogData start). */
+  readonly lsn?: Lsn;
   readonly kind: 'insert';
   readonly relation: Relation;
   readonly newTuple: Tuple;
@@ -59,6 +61,8 @@ export interface InsertChange {
  * others null) or the relation has REPLICA IDENTITY FULL (`full`); otherwise the key is read from `newTuple`.
  */
 export interface UpdateChange {
+  /** WAL position of the change's record on the source, when known (pgoutput: the XLogData start). */
+  readonly lsn?: Lsn;
   readonly kind: 'update';
   readonly relation: Relation;
   readonly oldTuple?: Tuple;
@@ -68,6 +72,8 @@ export interface UpdateChange {
 
 /** A row deleted; `oldKind` tells whether `oldTuple` holds the key columns only or the whole row. */
 export interface DeleteChange {
+  /** WAL position of the change's record on the source, when known (pgoutput: the XLogData start). */
+  readonly lsn?: Lsn;
   readonly kind: 'delete';
   readonly relation: Relation;
   readonly oldKind: 'key' | 'full';
@@ -76,6 +82,8 @@ export interface DeleteChange {
 
 /** TRUNCATE of one or more relations (pgoutput Truncate message options bit 1 = CASCADE, 2 = RESTART IDENTITY). */
 export interface TruncateChange {
+  /** WAL position of the change's record on the source, when known (pgoutput: the XLogData start). */
+  readonly lsn?: Lsn;
   readonly kind: 'truncate';
   readonly relations: readonly Relation[];
   readonly cascade: boolean;

@@ -1,36 +1,60 @@
 /**
  * One list of error codes for all of pgdts. Every error carries a code from this list, a `retryable`
  * flag (may the same operation succeed if tried again later?) and, where it wraps another error, a
- * `cause`. Messages never contain passwords: build them from redacted connection descriptions.
+ * `cause`. The list says for each code whether it can ever be retried: `never` codes are not
+ * retryable whatever the caller says; `by-cause` codes take it from the cause (a SQLSTATE class or a
+ * socket error, classified in sqlstate.ts). Messages never contain passwords: build them from
+ * redacted connection descriptions.
  */
+import type { Lsn } from './lsn.ts';
+
 export const ERROR_CODES = {
-  CONFIG_INVALID: 'bad task file or option: fix the named key',
-  CONNECTION_FAILED: 'could not reach or authenticate to a server',
-  SOURCE_UNSUPPORTED: 'the source server lacks a required setting, version or privilege',
-  DESTINATION_UNSUPPORTED: 'the destination server lacks a required setting, version or privilege',
-  SCHEMA_SYNC_FAILED: 'a DDL statement failed on the destination',
-  COPY_FAILED: 'a table copy failed',
-  REPLICATION_FAILED: 'the logical replication stream failed',
-  DECODE_FAILED: 'a pgoutput message could not be decoded',
-  APPLY_FAILED: 'a change could not be applied on the destination',
-  CHECKPOINT_CONFLICT: 'the bookkeeping in the destination belongs to another task or is inconsistent',
-  PRECHECK_FAILED: 'one or more prechecks failed',
-  VERIFY_MISMATCH: 'source and destination differ',
-  CANCELLED: 'the operation was stopped on request',
-  INTERNAL: 'a bug in pgdts',
-} as const;
+  CONFIG_INVALID: { summary: 'bad task file or option: fix the named key', retry: 'never' },
+  CONNECTION_FAILED: { summary: 'could not reach or authenticate to a server', retry: 'by-cause' },
+  SOURCE_UNSUPPORTED: {
+    summary: 'the source server lacks a required setting, version or privilege',
+    retry: 'never',
+  },
+  DESTINATION_UNSUPPORTED: {
+    summary: 'the destination server lacks a required setting, version or privilege',
+    retry: 'by-cause',
+  },
+  SCHEMA_SYNC_FAILED: { summary: 'a DDL statement failed on the destination', retry: 'by-cause' },
+  COPY_FAILED: { summary: 'a table copy failed', retry: 'by-cause' },
+  REPLICATION_FAILED: { summary: 'the logical replication stream failed', retry: 'by-cause' },
+  DECODE_FAILED: { summary: 'a pgoutput message could not be decoded', retry: 'never' },
+  SPILL_FAILED: {
+    summary: 'a spill file of a streamed transaction could not be written or read',
+    retry: 'by-cause',
+  },
+  APPLY_FAILED: { summary: 'a change could not be applied on the destination', retry: 'by-cause' },
+  APPLY_CONFLICT: {
+    summary: 'a change does not fit the destination rows (no row to update or delete)',
+    retry: 'never',
+  },
+  CHECKPOINT_CONFLICT: {
+    summary: 'the bookkeeping in the destination belongs to another task, source or run',
+    retry: 'by-cause',
+  },
+  PRECHECK_FAILED: { summary: 'one or more prechecks failed', retry: 'never' },
+  VERIFY_MISMATCH: { summary: 'source and destination differ', retry: 'by-cause' },
+  CANCELLED: { summary: 'the operation was stopped on request', retry: 'never' },
+  INTERNAL: { summary: 'a bug in pgdts', retry: 'never' },
+} as const satisfies Record<string, { summary: string; retry: 'never' | 'by-cause' }>;
 
 /** A code from {@link ERROR_CODES}. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Options of {@link PgdtsError}. */
 export interface PgdtsErrorOptions {
-  /** May retrying the same operation later succeed? Default false. */
+  /** May retrying the same operation later succeed? Default false; ignored for `never` codes. */
   readonly retryable?: boolean;
   /** The underlying error, if any. */
   readonly cause?: unknown;
   /** PostgreSQL SQLSTATE when the error came from a server. */
   readonly sqlState?: string;
+  /** What an operator can do about it (an SQL statement, a setting, a key to change). */
+  readonly hint?: string;
 }
 
 /** Base class of every error pgdts throws on purpose. */
@@ -38,13 +62,15 @@ export class PgdtsError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly sqlState: string | undefined;
+  readonly hint: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: PgdtsErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PgdtsError';
     this.code = code;
-    this.retryable = options.retryable ?? false;
+    this.retryable = ERROR_CODES[code].retry === 'by-cause' && (options.retryable ?? false);
     this.sqlState = options.sqlState;
+    this.hint = options.hint;
   }
 }
 
@@ -63,6 +89,32 @@ export class CancelledError extends PgdtsError {
   constructor(message = 'stopped on request') {
     super('CANCELLED', message);
     this.name = 'CancelledError';
+  }
+}
+
+/**
+ * An UPDATE or DELETE found no destination row to change: the destination differs from the source
+ * (a row deleted or changed there, or a filtered copy). Names the table, the key(s) and the LSN.
+ */
+export class ApplyConflictError extends PgdtsError {
+  /** The table, as `schema.name`. */
+  readonly table: string;
+  /** The rows not found, as `(key columns)=(values)`; several when a multi-row statement missed. */
+  readonly keys: readonly string[];
+  /**
+   * Set when the conflict was found in a multi-row statement: replaying with one statement per change
+   * up to this LSN names the exact row.
+   */
+  readonly locateUpTo: Lsn | undefined;
+
+  constructor(message: string, o: { table: string; keys: readonly string[]; locateUpTo?: Lsn }) {
+    super('APPLY_CONFLICT', message, {
+      hint: 'compare the row on both sides (pgdts verify); fix the destination row, then run the task again',
+    });
+    this.name = 'ApplyConflictError';
+    this.table = o.table;
+    this.keys = o.keys;
+    this.locateUpTo = o.locateUpTo;
   }
 }
 

@@ -1,61 +1,139 @@
 /**
- * Classifies PostgreSQL errors by SQLSTATE. Source: PostgreSQL docs, Appendix A "PostgreSQL Error
- * Codes". The class (first two characters) decides whether retrying can help, as in Debezium's
- * PostgresErrorHandler and PeerDB's alerting classifier.
+ * The one table that decides whether an error from a server or a socket may go away when retried.
+ * SQLSTATEs: PostgreSQL docs, Appendix A "PostgreSQL Error Codes"; the class (first two characters)
+ * decides, with a few specific codes overriding their class, as in Debezium's PostgresErrorHandler and
+ * PeerDB's alerting classifier. Socket codes: Node.js "Common system errors". Messages are never
+ * matched: the code alone decides.
  */
+
+/** What kind of failure a SQLSTATE or socket code is. */
 export type SqlStateClass =
-  | 'connection' // 08: connection exception
-  | 'resources' // 53: insufficient resources (too many connections, disk full)
+  | 'connection' // 08: connection exception; sockets refused, reset, timed out
+  | 'resources' // 53: insufficient resources (too many connections, disk full, out of memory)
   | 'operator' // 57: operator intervention (admin shutdown, crash shutdown, cannot connect now)
   | 'transaction-rollback' // 40: serialization failure, deadlock
-  | 'lock' // 55P03 lock not available, 55006 object in use
+  | 'lock' // 55P03 lock not available, 55006 object in use (e.g. a replication slot held elsewhere)
+  | 'read-only' // 25006: the server is (now) a standby
+  | 'system' // 58: I/O error on the server
   | 'auth' // 28: invalid authorization
   | 'privilege' // 42501 insufficient privilege
   | 'undefined-object' // 42P01 undefined table, 42704 undefined object, 3D000 invalid catalog name
   | 'data' // 22, 23: data exception, integrity constraint violation
+  | 'tls' // certificate verification and TLS handshake failures
   | 'other';
+
+/** How a class is handled. */
+export interface ErrorClassRule {
+  readonly class: SqlStateClass;
+  /** Can waiting and trying the same operation again succeed? */
+  readonly retryable: boolean;
+  /** What an operator would do about it, for messages. */
+  readonly action: string;
+}
+
+const RULES: Readonly<Record<SqlStateClass, ErrorClassRule>> = {
+  connection: { class: 'connection', retryable: true, action: 'wait for the server or the network' },
+  resources: {
+    class: 'resources',
+    retryable: true,
+    action: 'free connections, disk or memory on the server',
+  },
+  operator: { class: 'operator', retryable: true, action: 'wait for the server to come back' },
+  'transaction-rollback': { class: 'transaction-rollback', retryable: true, action: 'retried automatically' },
+  lock: { class: 'lock', retryable: true, action: 'wait for the other session to release the object' },
+  'read-only': { class: 'read-only', retryable: true, action: 'point the task at the primary server' },
+  system: { class: 'system', retryable: true, action: 'check the server log and its disks' },
+  auth: { class: 'auth', retryable: false, action: 'fix the user, password or pg_hba.conf' },
+  privilege: { class: 'privilege', retryable: false, action: 'grant the missing privilege' },
+  'undefined-object': {
+    class: 'undefined-object',
+    retryable: false,
+    action: 'create the object or fix its name',
+  },
+  data: { class: 'data', retryable: false, action: 'fix the data or the destination definition' },
+  tls: { class: 'tls', retryable: false, action: 'fix sslmode, sslrootcert or the server certificate' },
+  other: { class: 'other', retryable: false, action: 'see the message' },
+};
+
+/** Codes whose handling differs from their class. */
+const SPECIFIC: Readonly<Record<string, SqlStateClass>> = {
+  '42501': 'privilege',
+  '42P01': 'undefined-object',
+  '42704': 'undefined-object',
+  '3D000': 'undefined-object',
+  '55P03': 'lock',
+  '55006': 'lock',
+  '25006': 'read-only',
+  // database_dropped: waiting will not bring it back.
+  '57P04': 'undefined-object',
+};
+
+const CLASSES: Readonly<Record<string, SqlStateClass>> = {
+  '08': 'connection',
+  '53': 'resources',
+  '57': 'operator',
+  '40': 'transaction-rollback',
+  '58': 'system',
+  '28': 'auth',
+  '22': 'data',
+  '23': 'data',
+};
+
+/** Node socket and DNS error codes, and TLS verification codes of node:tls. */
+const SOCKET_CODES: Readonly<Record<string, SqlStateClass>> = {
+  ECONNREFUSED: 'connection',
+  ECONNRESET: 'connection',
+  ECONNABORTED: 'connection',
+  EPIPE: 'connection',
+  ETIMEDOUT: 'connection',
+  EHOSTUNREACH: 'connection',
+  ENETUNREACH: 'connection',
+  ENETDOWN: 'connection',
+  EAI_AGAIN: 'connection',
+  ENOTFOUND: 'undefined-object',
+  ENOENT: 'undefined-object', // a Unix-domain socket file that does not exist
+  EACCES: 'privilege',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'tls',
+  SELF_SIGNED_CERT_IN_CHAIN: 'tls',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'tls',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls',
+  CERT_HAS_EXPIRED: 'tls',
+  CERT_NOT_YET_VALID: 'tls',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'tls',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'tls',
+};
+
+/** Is `s` shaped like a SQLSTATE (five digits or upper-case letters)? */
+export function isSqlState(s: unknown): s is string {
+  return typeof s === 'string' && s.length === 5 && /^[0-9A-Z]{5}$/.test(s);
+}
 
 /** Maps an SQLSTATE to its {@link SqlStateClass}. */
 export function classifySqlState(sqlState: string): SqlStateClass {
-  if (sqlState === '42501') return 'privilege';
-  if (sqlState === '42P01' || sqlState === '42704' || sqlState === '3D000') return 'undefined-object';
-  if (sqlState === '55P03' || sqlState === '55006') return 'lock';
-  switch (sqlState.slice(0, 2)) {
-    case '08':
-      return 'connection';
-    case '53':
-      return 'resources';
-    case '57':
-      return 'operator';
-    case '40':
-      return 'transaction-rollback';
-    case '28':
-      return 'auth';
-    case '22':
-    case '23':
-      return 'data';
-    default:
-      return 'other';
-  }
+  return SPECIFIC[sqlState] ?? CLASSES[sqlState.slice(0, 2)] ?? 'other';
+}
+
+/** The rule for an SQLSTATE. */
+export function sqlStateRule(sqlState: string): ErrorClassRule {
+  return RULES[classifySqlState(sqlState)];
 }
 
 /** True for the classes where waiting and trying again can succeed (server restarting, deadlock...). */
 export function isRetryableSqlState(sqlState: string): boolean {
-  const c = classifySqlState(sqlState);
-  return (
-    c === 'connection' ||
-    c === 'resources' ||
-    c === 'operator' ||
-    c === 'transaction-rollback' ||
-    c === 'lock'
-  );
+  return sqlStateRule(sqlState).retryable;
 }
 
-/** Node socket error codes that mean the server is (perhaps temporarily) unreachable. */
-const RETRYABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+/** The rule for a Node socket/DNS/TLS error code, or undefined when the code is not in the table. */
+export function socketCodeRule(code: unknown): ErrorClassRule | undefined {
+  if (typeof code !== 'string') return undefined;
+  const c = SOCKET_CODES[code];
+  return c === undefined ? undefined : RULES[c];
+}
 
 /** True when `e` is a Node socket error that may go away (refused, reset, timed out). */
 export function isRetryableSocketError(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && RETRYABLE_SOCKET_CODES.has(code);
+  return socketCodeRule((e as { code?: unknown } | null)?.code)?.retryable === true;
 }
+
+/** The rule for a lost connection (no SQLSTATE: the socket closed under a query). */
+export const CONNECTION_LOST: ErrorClassRule = RULES.connection;

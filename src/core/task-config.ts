@@ -84,6 +84,13 @@ const incrementalSchema = z.strictObject({
   sequenceSyncIntervalMs: z.number().int().min(100).default(10_000),
   /** How often status is written to the pgdts schema, ms. */
   statusIntervalMs: z.number().int().min(100).default(1_000),
+  /**
+   * Directory for spill files of large streamed transactions; default: a folder of the task in the
+   * user's state directory ($XDG_STATE_HOME/pgdts/spill/<task>, else ~/.local/state/pgdts/spill/<task>).
+   */
+  spillDir: z.string().min(1).optional(),
+  /** Most bytes the spill files may hold together; 0 = no limit. */
+  spillMaxBytes: z.number().int().min(0).default(0),
 });
 
 const retrySchema = z.strictObject({

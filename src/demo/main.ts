@@ -23,7 +23,8 @@ import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { parseTaskConfig, slotNameOf, type TaskConfig } from '../core/task-config.ts';
 import { EmbeddedServer } from '../embedded/embedded-server.ts';
 import { connect, redact, resolveEndpoint } from '../pg/connection.ts';
-import type { ProgressEvent } from '../pipeline/progress.ts';
+import type { ProgressEvent } from '../core/progress.ts';
+import { withConnectors } from '../connectors/open-connectors.ts';
 import { releaseTask } from '../pipeline/release-task.ts';
 import { runTask } from '../pipeline/task-runner.ts';
 import { formatVerifyReport, verifyTask, type VerifyReport } from '../pipeline/verify/index.ts';
@@ -338,7 +339,9 @@ async function runDemo(
   };
 
   let ended: TaskOutcome | undefined;
-  const taskEnded: Promise<TaskOutcome> = runTask(task, { signal: controller.signal, onProgress }).then(
+  const taskEnded: Promise<TaskOutcome> = withConnectors(task, (c) =>
+    runTask(task, { ...c, signal: controller.signal, onProgress }),
+  ).then(
     () => (ended = { ok: true }),
     (error: unknown) => (ended = { ok: false, error }),
   );
@@ -400,7 +403,7 @@ async function runDemo(
 
     say('verifying: comparing row counts and content hashes of every table');
     const verifyStarted = performance.now();
-    const verify = await verifyTask(task);
+    const verify = await withConnectors(task, (c) => verifyTask(task, c));
     const verifyMs = performance.now() - verifyStarted;
     process.stdout.write(`${formatVerifyReport(verify)}\n`);
     return {
@@ -510,8 +513,9 @@ async function main(): Promise<number> {
     return 2;
   } finally {
     if (task) {
+      const t = task;
       try {
-        const r = await releaseTask(task);
+        const r = await withConnectors(t, (c) => releaseTask(t, c));
         say(
           `released the task: replication slot ${r.slotName} ${r.slotDropped ? 'dropped' : 'not present'}, ` +
             `publication ${r.publicationName} ${r.publicationDropped ? 'dropped' : 'not present'}`,

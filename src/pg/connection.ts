@@ -6,7 +6,13 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { PgdtsError, type ErrorCode } from '../core/errors.ts';
-import { isRetryableSocketError, isRetryableSqlState, classifySqlState } from '../core/sqlstate.ts';
+import {
+  CONNECTION_LOST,
+  isSqlState,
+  socketCodeRule,
+  sqlStateRule,
+  type ErrorClassRule,
+} from '../core/sqlstate.ts';
 import type { EndpointConfig } from '../core/task-config.ts';
 
 /** Fully resolved connection parameters of one endpoint. */
@@ -105,6 +111,14 @@ const keepTimesAsText: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** Clients whose connection failed or ended: they can never run a query again. */
+const lostClients = new WeakSet<pg.Client>();
+
+/** False once `client`'s connection failed or ended (a new client is needed). */
+export function isUsable(client: pg.Client): boolean {
+  return !lostClients.has(client);
+}
+
 /** Extra options of {@link connect}. */
 export interface ConnectOptions {
   /** `database` opens a logical replication connection (walsender); PostgreSQL docs "Streaming Replication Protocol". */
@@ -134,12 +148,14 @@ export async function connect(p: ConnectionParams, opts: ConnectOptions): Promis
     types: keepTimesAsText,
   });
   // An idle client whose server goes away emits 'error'; without a listener Node would crash.
-  client.on('error', () => undefined);
+  client.on('error', () => lostClients.add(client));
+  client.on('end', () => lostClients.add(client));
+  const started = Date.now();
   try {
     await client.connect();
   } catch (e) {
     await client.end().catch(() => undefined);
-    throw connectionError(p, opts.role, e);
+    throw connectionError(p, opts.role, e, Date.now() - started);
   }
   if (!opts.replication) {
     try {
@@ -156,19 +172,68 @@ export async function connect(p: ConnectionParams, opts: ConnectOptions): Promis
   return client;
 }
 
-/** Builds the CONNECTION_FAILED error for a failed connect. */
-export function connectionError(p: ConnectionParams, role: string, e: unknown): PgdtsError {
-  const err = e as { code?: string; message?: string };
-  const sqlState = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : undefined;
+/**
+ * How an error thrown by the `pg` client is classified, by type and code only (never by message):
+ * a server error (`pg.DatabaseError`) by its SQLSTATE; a Node socket, DNS or TLS error by its code;
+ * a plain `Error` without either is what `pg` raises when the connection ended under a query
+ * ("Connection terminated unexpectedly", "... not queryable", "timeout expired"): a lost connection.
+ * Anything else (TypeError, RangeError...) is a bug on our side and is not retried.
+ */
+export function classifyClientError(e: unknown): { rule: ErrorClassRule; sqlState: string | undefined } {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (e instanceof pg.DatabaseError || isSqlState(code)) {
+    const sqlState = isSqlState(code) ? code : undefined;
+    return { rule: sqlState ? sqlStateRule(sqlState) : CONNECTION_LOST, sqlState };
+  }
+  const socket = socketCodeRule(code);
+  if (socket) return { rule: socket, sqlState: undefined };
+  if (e instanceof Error && e.constructor === Error) return { rule: CONNECTION_LOST, sqlState: undefined };
+  return { rule: { class: 'other', retryable: false, action: 'report this as a bug' }, sqlState: undefined };
+}
+
+/**
+ * Builds the CONNECTION_FAILED error for a failed connect, with a fix hint chosen by the SQLSTATE
+ * (PostgreSQL docs, Appendix A) or socket code of the cause. `elapsedMs`: how long the attempt took
+ * (a connect timeout has no code of its own).
+ */
+export function connectionError(p: ConnectionParams, role: string, e: unknown, elapsedMs = 0): PgdtsError {
+  if (e instanceof PgdtsError) return e;
+  const err = e as { message?: string };
+  const { rule, sqlState } = classifyClientError(e);
   const cause = redact(err.message ?? String(e), p.password);
-  const retryable = sqlState
-    ? isRetryableSqlState(sqlState)
-    : isRetryableSocketError(e) || /timeout/i.test(cause);
+  const code = sqlState ?? (e as { code?: unknown }).code;
+  const hint = connectHint(typeof code === 'string' ? code : '', p, elapsedMs >= p.connectTimeoutMs);
   return new PgdtsError(
     'CONNECTION_FAILED',
     `cannot connect to ${role} ${p.host}:${p.port} (database ${p.database}, user ${p.user}): ${cause}`,
-    { retryable, cause: e, ...(sqlState ? { sqlState } : {}) },
+    { retryable: rule.retryable, cause: e, ...(sqlState ? { sqlState } : {}), ...(hint ? { hint } : {}) },
   );
+}
+
+function connectHint(code: string, p: ConnectionParams, timedOut: boolean): string | undefined {
+  switch (code) {
+    case '28P01':
+      return `check the password of user ${p.user} (password, passwordEnv, url or PGPASSWORD)`;
+    case '28000':
+      return `allow user ${p.user} from this host to database ${p.database} in pg_hba.conf on ${p.host}`;
+    case '3D000':
+      return `create database ${p.database} on ${p.host}:${p.port} or fix the database name`;
+    case '53300':
+      return 'the server has no free connection slots: raise max_connections or close idle sessions';
+    case 'ECONNREFUSED':
+      return `is PostgreSQL running and listening on ${p.host}:${p.port}? check listen_addresses, port and firewalls`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host name ${p.host} does not resolve: fix host or url`;
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `no route to ${p.host}:${p.port}: check the network path and firewalls`;
+    default:
+      return timedOut
+        ? `no answer from ${p.host}:${p.port} within ${p.connectTimeoutMs} ms: check firewalls or raise connectTimeoutMs`
+        : undefined;
+  }
 }
 
 /** Removes a password from text (for messages that might echo it). */
@@ -177,28 +242,18 @@ export function redact(text: string, password: string | undefined): string {
 }
 
 /**
- * Wraps an error thrown by a query into a {@link PgdtsError} with `code`, classifying its SQLSTATE
- * (or socket error) to set `retryable`. PgdtsErrors pass through unchanged.
+ * Wraps an error thrown by a query into a {@link PgdtsError} with `code`, classified by
+ * {@link classifyClientError} to set `retryable`. PgdtsErrors pass through unchanged.
  */
 export function wrapPgError(code: ErrorCode, what: string, e: unknown): PgdtsError {
   if (e instanceof PgdtsError) return e;
-  const err = e as { code?: string; message?: string; detail?: string };
-  const sqlState = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : undefined;
-  const retryable = sqlState
-    ? isRetryableSqlState(sqlState)
-    : isRetryableSocketError(e) ||
-      /Connection terminated|connection.*closed|connection error and is not queryable|terminating connection/i.test(
-        err.message ?? '',
-      );
-  const klass = sqlState ? ` [SQLSTATE ${sqlState}, ${classifySqlState(sqlState)}]` : '';
+  const err = e as { message?: string; detail?: string };
+  const { rule, sqlState } = classifyClientError(e);
+  const klass = sqlState ? ` [SQLSTATE ${sqlState}, ${rule.class}]` : '';
   return new PgdtsError(
     code,
     `${what}: ${err.message ?? String(e)}${klass}${err.detail ? ` (${err.detail})` : ''}`,
-    {
-      retryable,
-      cause: e,
-      ...(sqlState ? { sqlState } : {}),
-    },
+    { retryable: rule.retryable, cause: e, ...(sqlState ? { sqlState } : {}) },
   );
 }
 

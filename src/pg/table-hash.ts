@@ -12,35 +12,9 @@
  * table and a difference can be narrowed to a key range.
  */
 import type pg from 'pg';
-import { quoteIdent, quoteQualified, type QualifiedName } from '../core/identifier.ts';
-import { wrapPgError } from './connection.ts';
-
-/** What to hash in one table. */
-export interface HashTarget {
-  readonly table: QualifiedName;
-  /** Columns that make up a row's text, in this order on both servers (include generated columns). */
-  readonly columns: readonly string[];
-  /** Unique, non-null key columns for chunking (primary key or replica identity index); empty: none. */
-  readonly key: readonly string[];
-  /** Hash the UTF-8 bytes of the row text instead of the server-encoding bytes (servers differ in encoding). */
-  readonly utf8?: boolean;
-}
-
-/**
- * A key range: rows with key `> after` (when set) and `<= upTo` (when set), compared as row values.
- * Bounds are key values as text, as the server prints them.
- */
-export interface KeyRange {
-  readonly after: readonly string[] | undefined;
-  readonly upTo: readonly string[] | undefined;
-}
-
-/** Hash of a set of rows: equal digests mean equal multisets of row texts (up to md5 collisions). */
-export interface RowsDigest {
-  readonly rows: number;
-  /** `<rows>:<sum of high md5 halves>:<sum of low md5 halves>` */
-  readonly digest: string;
-}
+import { quoteIdent, quoteQualified } from '../core/identifier.ts';
+import type { HashTarget, KeyRange, RowsDigest, TableHasher } from '../core/table-hash.ts';
+import { connect, type ConnectionParams, wrapPgError } from './connection.ts';
 
 /**
  * Pins the session settings that change how values print, so equal data prints equally on servers
@@ -126,5 +100,46 @@ export async function hashRows(client: pg.Client, t: HashTarget, r?: KeyRange): 
     return { rows: Number(n), digest: `${n}:${row?.a ?? '0'}:${row?.b ?? '0'}` };
   } catch (e) {
     throw wrapPgError('VERIFY_MISMATCH', `cannot hash ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/** {@link TableHasher} on one PostgreSQL session (either side). */
+export class PgTableHasher implements TableHasher {
+  private constructor(private readonly client: pg.Client) {}
+
+  /**
+   * Connects and pins the session settings.
+   * @throws {PgdtsError} CONNECTION_FAILED.
+   */
+  static async open(params: ConnectionParams, role: 'source' | 'destination'): Promise<PgTableHasher> {
+    const client = await connect(params, { role, applicationName: 'pgdts-verify' });
+    try {
+      await prepareHashSession(client);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw wrapPgError('VERIFY_MISMATCH', 'cannot prepare the hash session', e);
+    }
+    return new PgTableHasher(client);
+  }
+
+  async encoding(): Promise<string> {
+    const r = await this.client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e");
+    return r.rows[0]?.e ?? '';
+  }
+
+  nextChunkEnd(
+    t: HashTarget,
+    after: readonly string[] | undefined,
+    chunkRows: number,
+  ): Promise<string[] | undefined> {
+    return nextChunkEnd(this.client, t, after, chunkRows);
+  }
+
+  hashRows(t: HashTarget, r?: KeyRange): Promise<RowsDigest> {
+    return hashRows(this.client, t, r);
+  }
+
+  close(): Promise<void> {
+    return this.client.end().catch(() => undefined);
   }
 }

@@ -1,56 +1,40 @@
 /**
- * Consistent parallel full sync: copies every selected table inside one exported snapshot, with
- * `jobs` workers, big tables split into ranges, COPY bytes streamed from source to destination
- * without decoding rows.
+ * Consistent parallel full sync: copies every selected table inside one snapshot, with `jobs`
+ * workers, big tables split into ranges, COPY data streamed from the source to the sink.
  *
  * Invariants (see task-lifecycle.md):
- * - a range's rows and its `pgdts.range_sync` marker commit in the same destination transaction;
- * - a table not `done` is truncated and recopied when the snapshot it was started under is gone (an
- *   exported snapshot dies with its process), so no row is ever copied twice, keyless tables included;
- * - each table records the LSN of the snapshot it was copied under; incremental sync applies to it only
- *   the transactions committing at or after that LSN.
+ * - T1 a range's rows and its progress marker commit together (the sink's RowWriter does both);
+ * - T2 a table not `done` is emptied and recopied when the snapshot it was started under is gone
+ *   (a snapshot dies with its connection), so no row is ever copied twice, keyless tables included;
+ * - T3 leaves of one partitioned table are (re)copied together, under one snapshot;
+ * - T4 each table records the LSN of the snapshot it was copied under;
+ * - T10 the first failure that cannot be retried stops every worker at once: ranges in flight are
+ *   rolled back, nothing more is started.
  */
-import type pg from 'pg';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { CancelledError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
-import { connect, wrapPgError, type ConnectionParams } from '../pg/connection.ts';
-import {
-  copyFormatFor,
-  copyOut,
-  openSnapshotReader,
-  planRanges,
-  type CopyRange,
-} from '../source/postgres/copy-out.ts';
-import type { ExportedSnapshot } from '../source/postgres/replication-slot.ts';
-import type { SelectedTable } from '../source/postgres/selected-tables.ts';
-import { finishRange, readTableSync, startTableSync } from '../sink/postgres/bookkeeping.ts';
-import { copyIn, truncateTable } from '../sink/postgres/copy-in.ts';
-import type { ProgressListener } from './progress.ts';
+import type { ProgressListener } from '../core/progress.ts';
+import type { SelectedTable } from '../core/selected-table.ts';
+import type { RowLoader, RowWriter, CheckpointStore } from '../core/sink.ts';
+import type { CopyUnit, Snapshot, SnapshotReader } from '../core/source.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 
 /** Inputs of {@link runFullSync}. */
 export interface FullSyncOptions {
   readonly taskName: string;
-  readonly source: ConnectionParams;
-  readonly destination: ConnectionParams;
   readonly tables: readonly SelectedTable[];
-  readonly snapshot: ExportedSnapshot;
+  readonly snapshot: Snapshot;
+  readonly checkpoints: CheckpointStore;
+  readonly rows: RowLoader;
   /** Parallel workers (one source and one destination connection each). */
   readonly jobs: number;
+  /** Tables bigger than this many bytes are split into ranges. */
   readonly splitAboveBytes: number;
+  /** Target range size, bytes. */
   readonly rangeSizeBytes: number;
   readonly retry: RetryPolicy;
   readonly onProgress: ProgressListener;
   readonly signal: AbortSignal;
-}
-
-interface Unit {
-  readonly table: SelectedTable;
-  readonly rangeNo: number;
-  readonly range: CopyRange;
-  readonly format: 'binary' | 'text';
 }
 
 interface TableProgress {
@@ -67,82 +51,80 @@ interface TableProgress {
  */
 export async function runFullSync(o: FullSyncOptions): Promise<void> {
   const leafTables = o.tables.filter((t) => t.relkind === 'r');
-  const dst = await connect(o.destination, { role: 'destination', applicationName: 'pgdts-copy' });
-  let reader: pg.Client | undefined;
-  try {
-    const state = new Map((await readTableSync(dst, o.taskName)).map((s) => [`${s.schema}.${s.name}`, s]));
-    const rootOf = (t: SelectedTable) => (t.partitionRoot ? displayName(t.partitionRoot) : displayName(t));
-    const unfinished = leafTables.filter((t) => state.get(`${t.schema}.${t.name}`)?.state !== 'done');
-    // [T3] leaves of one partitioned table share a snapshot, so changes published via the root can be
-    // filtered with one snapshot LSN.
-    const restartRoots = new Set(unfinished.map(rootOf));
-    const todo = leafTables.filter((t) => restartRoots.has(rootOf(t)));
-    const progress = new Map<string, TableProgress>();
-    for (const t of leafTables) {
-      const s = state.get(`${t.schema}.${t.name}`);
-      if (s?.state === 'done' && !restartRoots.has(rootOf(t))) {
-        o.onProgress({
-          kind: 'table',
-          table: displayName(t),
-          rangesDone: s.rangesTotal,
-          rangesTotal: s.rangesTotal,
-          rows: s.rows,
-          bytes: s.bytes,
-          estimatedRows: t.estimatedRows,
-          done: true,
-        });
-      }
-    }
-    if (todo.length === 0) return;
-    reader = await openSnapshotReader(o.source, o.snapshot.snapshotName);
-    const units: Unit[] = [];
-    // Largest first: the tail of the run is then many small units spread over all workers.
-    const ordered = [...todo].sort((a, b) => b.sizeBytes - a.sizeBytes);
-    for (const t of ordered) {
-      const ranges = await planRanges(reader, t, {
-        splitAboveBytes: o.splitAboveBytes,
-        rangeSizeBytes: o.rangeSizeBytes,
-      });
-      const format = await copyFormatFor(reader, t);
-      ranges.forEach((range, rangeNo) => units.push({ table: t, rangeNo, range, format }));
-      progress.set(displayName(t), { rangesDone: 0, rangesTotal: ranges.length, rows: 0, bytes: 0 });
-    }
-    await reader.query('COMMIT');
-    await reader.end();
-    reader = undefined;
-    // Restart every unfinished table under this snapshot: rows copied under an older one are dropped
-    // in the same transaction that resets its progress.
-    await dst.query('BEGIN');
-    for (const t of ordered) {
-      await truncateTable(dst, t);
-      await startTableSync(dst, o.taskName, {
-        schema: t.schema,
-        name: t.name,
-        rangesTotal: progress.get(displayName(t))?.rangesTotal ?? 1,
-        snapshotLsn: o.snapshot.lsn,
+  const state = new Map((await o.checkpoints.readTableSync(o.taskName)).map((s) => [displayName(s), s]));
+  const rootOf = (t: SelectedTable) => (t.partitionRoot ? displayName(t.partitionRoot) : displayName(t));
+  const unfinished = leafTables.filter((t) => state.get(displayName(t))?.state !== 'done');
+  // [T3] leaves of one partitioned table share a snapshot.
+  const restartRoots = new Set(unfinished.map(rootOf));
+  const todo = leafTables.filter((t) => restartRoots.has(rootOf(t)));
+  for (const t of leafTables) {
+    const s = state.get(displayName(t));
+    if (s?.state === 'done' && !restartRoots.has(rootOf(t))) {
+      o.onProgress({
+        kind: 'table',
+        table: displayName(t),
+        rangesDone: s.rangesTotal,
+        rangesTotal: s.rangesTotal,
+        rows: s.rows,
+        bytes: s.bytes,
+        estimatedRows: t.estimatedRows,
+        done: true,
       });
     }
-    await dst.query('COMMIT');
-    // Interleave ranges of different tables so parallel workers rarely contend on one table.
-    const queue = interleave(units);
-    const workers = Array.from({ length: Math.min(o.jobs, queue.length) }, () => worker(o, queue, progress));
-    const results = await Promise.allSettled(workers);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  } finally {
-    await reader?.end().catch(() => undefined);
-    await dst.end().catch(() => undefined);
   }
+  if (todo.length === 0) return;
+  // Largest first: the tail of the run is then many small units spread over all workers.
+  const ordered = [...todo].sort((a, b) => b.sizeBytes - a.sizeBytes);
+  const units = await o.snapshot.planUnits(ordered, {
+    splitAboveBytes: o.splitAboveBytes,
+    rangeSizeBytes: o.rangeSizeBytes,
+    formats: o.rows.formats,
+  });
+  const progress = new Map<string, TableProgress>();
+  for (const u of units) {
+    const k = displayName(u.table);
+    const p = progress.get(k) ?? { rangesDone: 0, rangesTotal: 0, rows: 0, bytes: 0 };
+    p.rangesTotal++;
+    progress.set(k, p);
+  }
+  // [T2] restart every unfinished table under this snapshot, in the transaction that resets its progress.
+  await o.rows.restartTables(
+    o.taskName,
+    ordered.map((t) => ({ table: t, rangesTotal: progress.get(displayName(t))?.rangesTotal ?? 1 })),
+    o.snapshot.lsn,
+  );
+  // Interleave ranges of different tables so parallel workers rarely contend on one table.
+  const queue = interleave(units);
+  // [T10] one stop signal for all workers: the caller's, or the first non-retryable failure.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  let failure: PgdtsError | undefined;
+  try {
+    const workers = Array.from({ length: Math.min(o.jobs, queue.length) }, () =>
+      worker(o, queue, progress, stop.signal).catch((e: unknown) => {
+        if (failure === undefined && !(e instanceof CancelledError)) {
+          failure = e instanceof PgdtsError ? e : new PgdtsError('INTERNAL', String(e), { cause: e });
+        }
+        stop.abort();
+      }),
+    );
+    await Promise.all(workers);
+  } finally {
+    o.signal.removeEventListener('abort', onAbort);
+  }
+  if (failure !== undefined) throw failure;
+  if (o.signal.aborted) throw new CancelledError();
 }
 
-function interleave(units: Unit[]): Unit[] {
-  const byTable = new Map<string, Unit[]>();
+function interleave(units: readonly CopyUnit[]): CopyUnit[] {
+  const byTable = new Map<string, CopyUnit[]>();
   for (const u of units) {
     const k = displayName(u.table);
     byTable.set(k, [...(byTable.get(k) ?? []), u]);
   }
   const lists = [...byTable.values()];
-  const out: Unit[] = [];
+  const out: CopyUnit[] = [];
   for (let i = 0; out.length < units.length; i++) {
     for (const l of lists) {
       const u = l[i];
@@ -154,38 +136,31 @@ function interleave(units: Unit[]): Unit[] {
 
 async function worker(
   o: FullSyncOptions,
-  queue: Unit[],
+  queue: CopyUnit[],
   progress: Map<string, TableProgress>,
+  signal: AbortSignal,
 ): Promise<void> {
-  let src: pg.Client | undefined;
-  let dst: pg.Client | undefined;
+  let reader: SnapshotReader | undefined;
+  let writer: RowWriter | undefined;
   const reset = async () => {
-    await src?.end().catch(() => undefined);
-    await dst?.end().catch(() => undefined);
-    src = undefined;
-    dst = undefined;
+    await reader?.close();
+    await writer?.close();
+    reader = undefined;
+    writer = undefined;
   };
   try {
     for (let unit = queue.shift(); unit; unit = queue.shift()) {
       const u = unit;
-      await withRetry(o.retry, o.signal, `copy ${displayName(u.table)} range ${u.rangeNo}`, async () => {
-        if (o.signal.aborted) throw new CancelledError();
+      await withRetry(o.retry, signal, `copy ${displayName(u.table)} range ${u.rangeNo}`, async () => {
+        if (signal.aborted) throw new CancelledError();
         try {
-          src ??= await openSnapshotReader(o.source, o.snapshot.snapshotName);
-          dst ??= await connect(o.destination, { role: 'destination', applicationName: 'pgdts-copy' });
-          await copyUnit(o, u, src, dst, progress);
+          reader ??= await o.snapshot.openReader();
+          writer ??= await o.rows.openWriter();
+          await copyUnit(o, u, reader, writer, progress, signal);
         } catch (e) {
           await reset();
-          if (e instanceof CancelledError) throw e;
-          const err =
-            e instanceof PgdtsError ? e : wrapPgError('COPY_FAILED', `copy of ${displayName(u.table)}`, e);
-          // The exported snapshot is gone (its connection died): only a new run can continue.
-          if (/invalid snapshot identifier/i.test(err.message)) {
-            throw new PgdtsError('COPY_FAILED', `${err.message}; run again to resume with a new snapshot`, {
-              cause: e,
-            });
-          }
-          throw err;
+          if (e instanceof PgdtsError) throw e;
+          throw new PgdtsError('INTERNAL', `copy of ${displayName(u.table)}: ${String(e)}`, { cause: e });
         }
       });
     }
@@ -196,14 +171,14 @@ async function worker(
 
 async function copyUnit(
   o: FullSyncOptions,
-  u: Unit,
-  src: pg.Client,
-  dst: pg.Client,
+  u: CopyUnit,
+  reader: SnapshotReader,
+  writer: RowWriter,
   progress: Map<string, TableProgress>,
+  signal: AbortSignal,
 ): Promise<void> {
   const name = displayName(u.table);
   const p = progress.get(name) ?? { rangesDone: 0, rangesTotal: 1, rows: 0, bytes: 0 };
-  let bytes = 0;
   let lastReport = 0;
   /** `inFlight`: bytes of this range not yet committed (counted in p.bytes after the commit). */
   const report = (done: boolean, inFlight: number) =>
@@ -217,44 +192,22 @@ async function copyUnit(
       estimatedRows: u.table.estimatedRows,
       done,
     });
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      bytes += chunk.length;
+  const data = reader.copy(u);
+  const onAbort = () => data.destroy(new CancelledError());
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const r = await writer.load(o.taskName, u, data, (bytes) => {
       const now = Date.now();
       if (now - lastReport > 500) {
         lastReport = now;
         report(false, bytes);
       }
-      cb(null, chunk);
-    },
-  });
-  // Losing an un-flushed commit on a destination crash loses its range marker with it, so the
-  // copy may skip waiting for the WAL flush (PostgreSQL docs, "Asynchronous Commit").
-  await dst.query('BEGIN; SET LOCAL synchronous_commit = off');
-  try {
-    const sink = copyIn(dst, u.table, u.table.columns, u.format);
-    const onAbort = () => counter.destroy(new CancelledError());
-    o.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await pipeline(copyOut(src, u.table, u.range, u.format), counter, sink);
-    } finally {
-      o.signal.removeEventListener('abort', onAbort);
-    }
-    const rows = sink.rowCount ?? 0;
-    const done = await finishRange(dst, o.taskName, {
-      schema: u.table.schema,
-      name: u.table.name,
-      rangeNo: u.rangeNo,
-      rows,
-      bytes,
     });
-    await dst.query('COMMIT');
     p.rangesDone++;
-    p.rows += rows;
-    p.bytes += bytes;
-    report(done, 0);
-  } catch (e) {
-    await dst.query('ROLLBACK').catch(() => undefined);
-    throw e;
+    p.rows += r.rows;
+    p.bytes += r.bytes;
+    report(r.tableDone, 0);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -1,11 +1,10 @@
 /**
  * Removes everything a task created outside the copied data: the replication slot and publication on
- * the source, and the task's bookkeeping in the destination. Idempotent: safe to run twice.
+ * the source, and the task's checkpoints in the destination. Idempotent: safe to run twice.
  */
-import { publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
-import { connect, resolveEndpoint } from '../pg/connection.ts';
-import { dropPublication, dropSlot } from '../source/postgres/replication-slot.ts';
-import { deleteTaskBookkeeping } from '../sink/postgres/bookkeeping.ts';
+import type { Sink } from '../core/sink.ts';
+import type { Source } from '../core/source.ts';
+import type { TaskConfig } from '../core/task-config.ts';
 
 /** What {@link releaseTask} removed. */
 export interface ReleaseReport {
@@ -16,26 +15,19 @@ export interface ReleaseReport {
 }
 
 /**
- * Drops the task's slot and publication and deletes its bookkeeping rows.
+ * Drops the task's slot and publication (terminating a walsender still holding the slot [S5]) and
+ * deletes its checkpoints.
  * @throws {PgdtsError} CONNECTION_FAILED when a server cannot be reached.
  */
-export async function releaseTask(task: TaskConfig): Promise<ReleaseReport> {
-  const slotName = slotNameOf(task);
-  const publicationName = publicationNameOf(task);
-  const src = await connect(resolveEndpoint(task.source), { role: 'source' });
-  let slotDropped: boolean;
-  let publicationDropped: boolean;
-  try {
-    slotDropped = await dropSlot(src, slotName);
-    publicationDropped = await dropPublication(src, publicationName);
-  } finally {
-    await src.end().catch(() => undefined);
-  }
-  const dst = await connect(resolveEndpoint(task.destination), { role: 'destination' });
-  try {
-    await deleteTaskBookkeeping(dst, task.name);
-  } finally {
-    await dst.end().catch(() => undefined);
-  }
-  return { slotDropped, publicationDropped, slotName, publicationName };
+export async function releaseTask(
+  task: TaskConfig,
+  o: { source: Source; sink: Sink },
+): Promise<ReleaseReport> {
+  const r = await o.source.changes.release();
+  await o.sink.checkpoints.deleteTask(task.name);
+  return {
+    ...r,
+    slotName: o.source.changes.slotName,
+    publicationName: o.source.changes.publicationName,
+  };
 }

@@ -1,7 +1,10 @@
 /**
- * Retries with exponential backoff and full jitter for errors marked `retryable` (server restarting,
- * connection dropped, deadlock). Non-retryable errors and cancellation pass through at once.
+ * The one retry helper of pgdts: exponential backoff with jitter for errors marked `retryable`
+ * (server restarting, connection dropped, deadlock; see core/sqlstate.ts), until a time budget runs
+ * out. Non-retryable errors and cancellation pass through at once. A long-running step (incremental
+ * sync) reports progress, which gives it a fresh budget: it failed after working, not while failing.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { CancelledError, isRetryable, type PgdtsError } from '../core/errors.ts';
 
 /** Backoff policy, ms. `maxElapsedMs` 0 disables retrying. */
@@ -14,44 +17,46 @@ export interface RetryPolicy {
 }
 
 /**
- * Runs `fn`, retrying retryable failures until `maxElapsedMs` has passed.
+ * Runs `fn`, retrying retryable failures until `maxElapsedMs` has passed since the first failure
+ * after the last progress. `fn` may call `progress()` when it got work done: the budget and the
+ * backoff then start again at the next failure.
  * @throws the last error when it is not retryable or time is up; {@link CancelledError} on abort.
  */
 export async function withRetry<T>(
   policy: RetryPolicy,
   signal: AbortSignal,
   what: string,
-  fn: () => Promise<T>,
+  fn: (progress: () => void) => Promise<T>,
 ): Promise<T> {
-  const start = Date.now();
-  let delay = policy.initialDelayMs;
+  let failingSince: number | undefined;
+  let wait = policy.initialDelayMs;
+  const progress = () => {
+    failingSince = undefined;
+    wait = policy.initialDelayMs;
+  };
   for (;;) {
     try {
-      return await fn();
+      return await fn(progress);
     } catch (e) {
       if (e instanceof CancelledError || signal.aborted)
         throw e instanceof CancelledError ? e : new CancelledError();
-      if (!isRetryable(e) || Date.now() - start + delay > policy.maxElapsedMs) throw e;
-      const wait = Math.round(delay / 2 + (Math.random() * delay) / 2);
-      policy.onRetry?.(e as PgdtsError, wait, what);
-      await sleep(wait, signal);
-      delay = Math.min(policy.maxDelayMs, delay * 2);
+      failingSince ??= Date.now();
+      if (!isRetryable(e) || Date.now() - failingSince + wait > policy.maxElapsedMs) throw e;
+      // Full jitter in the upper half: spreads reconnects of many workers, keeps a floor.
+      const ms = Math.round(wait / 2 + (Math.random() * wait) / 2);
+      policy.onRetry?.(e as PgdtsError, ms, what);
+      await sleep(ms, signal);
+      wait = Math.min(policy.maxDelayMs, wait * 2);
     }
   }
 }
 
-/** Sleeps `ms`, waking early (with CancelledError) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** Sleeps `ms`, waking early with {@link CancelledError} when `signal` aborts. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : {});
+  } catch (e) {
+    if ((e as { name?: string }).name === 'AbortError') throw new CancelledError();
+    throw e;
+  }
 }

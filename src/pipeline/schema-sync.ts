@@ -1,22 +1,15 @@
 /**
- * Schema phase: reads the selected objects from the source catalog into the schema model and creates
- * them in the destination — pre-data before the copy, post-data (secondary indexes, foreign keys,
+ * Schema phase: reads the selected objects' definitions from the source into the schema model and
+ * has the sink create them — pre-data before the copy, post-data (secondary indexes, foreign keys,
  * triggers, materialized view refreshes) after it, on `indexJobs` parallel connections.
  */
-import type pg from 'pg';
+import type { ProgressListener } from '../core/progress.ts';
+import type { SchemaEvent, SchemaWriter } from '../core/sink.ts';
+import type { Source } from '../core/source.ts';
 import type { TaskConfig } from '../core/task-config.ts';
-import { connect, type ConnectionParams } from '../pg/connection.ts';
-import { introspectSchema } from '../source/postgres/schema/introspect-schema.ts';
-import {
-  applySchemaDdl,
-  applySchemaDdlParallel,
-  planSchemaDdl,
-  type DdlEvent,
-} from '../sink/postgres/schema/index.ts';
-import type { ProgressListener } from './progress.ts';
 
 function reporter(onProgress: ProgressListener): {
-  onStatement: (e: DdlEvent) => void;
+  onStatement: (e: SchemaEvent) => void;
   summary: () => string;
 } {
   const counts = { applied: 0, exists: 0, unavailable: 0 };
@@ -36,14 +29,13 @@ function reporter(onProgress: ProgressListener): {
  * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
 export async function applyPreDataSchema(
-  src: pg.Client,
-  dst: pg.Client,
+  source: Source,
+  schema: SchemaWriter,
   task: TaskConfig,
   onProgress: ProgressListener,
 ): Promise<void> {
-  const plan = planSchemaDdl(await introspectSchema(src, task.objects));
   const r = reporter(onProgress);
-  await applySchemaDdl(dst, plan.preData, { onStatement: r.onStatement });
+  await schema.applyPreData(await source.readSchema(task.objects), r.onStatement);
   onProgress({ kind: 'log', level: 'info', message: `schema (pre-data): ${r.summary()}` });
 }
 
@@ -53,21 +45,12 @@ export async function applyPreDataSchema(
  * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
 export async function applyPostDataSchema(
-  src: pg.Client,
-  destination: ConnectionParams,
+  source: Source,
+  schema: SchemaWriter,
   task: TaskConfig,
   onProgress: ProgressListener,
 ): Promise<void> {
-  const plan = planSchemaDdl(await introspectSchema(src, task.objects));
   const r = reporter(onProgress);
-  const clients: pg.Client[] = [];
-  try {
-    for (let i = 0; i < task.full.indexJobs; i++) {
-      clients.push(await connect(destination, { role: 'destination', applicationName: 'pgdts-ddl' }));
-    }
-    await applySchemaDdlParallel(clients, plan.postData, { onStatement: r.onStatement });
-  } finally {
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-  }
+  await schema.applyPostData(await source.readSchema(task.objects), task.full.indexJobs, r.onStatement);
   onProgress({ kind: 'log', level: 'info', message: `schema (post-data): ${r.summary()}` });
 }

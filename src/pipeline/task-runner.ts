@@ -1,39 +1,24 @@
 /**
  * Runs a task through its phases — schema, full, incremental — resuming from the phase recorded in
- * the destination's `pgdts` schema. The state machine and its invariants are in task-lifecycle.md.
+ * the sink's checkpoints. The state machine and its invariants are in task-lifecycle.md. The runner
+ * talks to the source and the sink only through the core interfaces: it never sees a connection.
  */
-import type pg from 'pg';
-import { CancelledError, PgdtsError } from '../core/errors.ts';
+import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
-import { hasSyncType, publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
-import { connect, resolveEndpoint, type ConnectionParams } from '../pg/connection.ts';
-import {
-  createSlotWithSnapshot,
-  ensurePublication,
-  exportPlainSnapshot,
-  readSlot,
-  type ExportedSnapshot,
-} from '../source/postgres/replication-slot.ts';
-import { listSelectedTables } from '../source/postgres/selected-tables.ts';
-import { readSequences } from '../source/postgres/sequences.ts';
-import {
-  createTask,
-  ensureBookkeeping,
-  readTask,
-  setTaskError,
-  setTaskPhase,
-  setTaskSlot,
-  type TaskPhase,
-} from '../sink/postgres/bookkeeping.ts';
-import { setSequences } from '../sink/postgres/sequences.ts';
+import type { Lsn } from '../core/lsn.ts';
+import type { ProgressListener } from '../core/progress.ts';
+import type { Sink, TaskLease, TaskPhase } from '../core/sink.ts';
+import type { SlotSnapshot, Snapshot, Source } from '../core/source.ts';
+import { hasSyncType, type TaskConfig } from '../core/task-config.ts';
 import { runFullSync } from './full-sync.ts';
 import { runIncrementalSync } from './incremental-sync.ts';
-import type { ProgressListener } from './progress.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 import { applyPostDataSchema, applyPreDataSchema } from './schema-sync.ts';
 
 /** Options of {@link runTask}. */
 export interface RunTaskOptions {
+  readonly source: Source;
+  readonly sink: Sink;
   /** Aborting stops the task cleanly; committed work stays and the next run resumes. */
   readonly signal: AbortSignal;
   readonly onProgress: ProgressListener;
@@ -43,150 +28,189 @@ const PHASE_ORDER: readonly TaskPhase[] = ['new', 'schema', 'copied', 'indexed',
 const reached = (have: TaskPhase, want: TaskPhase) => PHASE_ORDER.indexOf(have) >= PHASE_ORDER.indexOf(want);
 
 /**
- * Runs `task` to completion (without incremental) or until `signal` aborts (with incremental).
+ * Refuses a task the sink cannot carry (a sync type whose capability it lacks) before anything runs.
+ * @throws {ConfigError} naming `syncTypes`.
+ */
+export function checkCapabilities(task: TaskConfig, sink: Sink): void {
+  const missing = [
+    ...(hasSyncType(task, 'schema') && sink.schema === undefined ? ['schema'] : []),
+    ...(hasSyncType(task, 'full') && sink.rows === undefined ? ['full'] : []),
+  ];
+  if (missing.length > 0) {
+    throw new ConfigError(
+      'syncTypes',
+      `destination ${sink.description} cannot do ${missing.join(', ')} sync: remove it from syncTypes`,
+    );
+  }
+}
+
+/**
+ * Runs `task` to completion (without incremental) or until `signal` aborts (with incremental). Holds
+ * the task's lease for the whole run, so a second run of the same task is refused.
  * @throws {CancelledError} when stopped on request (the CLI exits 0).
  * @throws {PgdtsError} when a phase fails after its retries; the checkpoint is kept for the next run.
  */
 export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void> {
-  const source = resolveEndpoint(task.source);
-  const destination = resolveEndpoint(task.destination);
+  checkCapabilities(task, o.sink);
   const retry: RetryPolicy = {
     ...task.retry,
     onRetry: (e, ms, what) =>
       o.onProgress({ kind: 'log', level: 'warn', message: `${what}: ${e.message}; retrying in ${ms} ms` }),
   };
-  const connectBoth = async () => {
-    const s = await connect(source, { role: 'source' });
-    try {
-      return { src: s, dst: await connect(destination, { role: 'destination' }) };
-    } catch (e) {
-      await s.end().catch(() => undefined);
-      throw e;
-    }
-  };
-  const { src, dst } = await withRetry(retry, o.signal, 'connect', connectBoth);
+  const step = <T>(what: string, fn: () => Promise<T>) => withRetry(retry, o.signal, what, fn);
+  await step('connect', async () => {
+    await o.source.serverInfo();
+    await o.sink.serverInfo();
+  });
+  await step('prepare the bookkeeping', () => o.sink.checkpoints.ensure());
+  const lease = await step('take the task lease', () => o.sink.checkpoints.acquireLease(task.name));
   try {
-    await ensureBookkeeping(dst);
-    await createTask(dst, task.name, '');
+    await step('record the task', () => o.sink.checkpoints.createTask(task.name));
+    await step('check the source identity', () => checkSourceIdentity(task, o));
     try {
-      await runPhases(task, { source, destination, src, dst, retry }, o);
+      await runPhases(task, { ...o, retry, lease, step });
     } catch (e) {
       if (!(e instanceof CancelledError)) {
-        await setTaskError(dst, task.name, (e as Error).message).catch(() => undefined);
+        await o.sink.checkpoints.setError(task.name, (e as Error).message).catch(() => undefined);
       }
       throw e;
     }
   } finally {
-    await src.end().catch(() => undefined);
-    await dst.end().catch(() => undefined);
+    await lease.release();
   }
 }
 
-interface Ctx {
-  readonly source: ConnectionParams;
-  readonly destination: ConnectionParams;
-  readonly src: pg.Client;
-  readonly dst: pg.Client;
-  readonly retry: RetryPolicy;
+/**
+ * [T9] The destination keeps the identity (system identifier, timeline) of the source cluster it is
+ * filled from; a run against another cluster, or a source restored from a backup or promoted from a
+ * standby (a new timeline: its history forked from what was streamed), is refused rather than mixed
+ * in.
+ * @throws {PgdtsError} CHECKPOINT_CONFLICT (not retryable) naming both identities.
+ */
+async function checkSourceIdentity(task: TaskConfig, o: RunTaskOptions): Promise<void> {
+  const id = await o.source.identity();
+  const recorded = (await o.sink.checkpoints.readTask(task.name))?.sourceIdentity;
+  if (recorded === undefined) {
+    await o.sink.checkpoints.setSourceIdentity(task.name, id);
+    return;
+  }
+  const hint = `if this is intended, start the task anew: pgdts release, then empty the destination tables`;
+  if (recorded.systemId !== id.systemId) {
+    throw new PgdtsError(
+      'CHECKPOINT_CONFLICT',
+      `the destination holds task ${task.name} filled from source cluster ${recorded.systemId}, but ${o.source.description} is cluster ${id.systemId}: another server`,
+      { hint },
+    );
+  }
+  if (recorded.timeline !== id.timeline) {
+    throw new PgdtsError(
+      'CHECKPOINT_CONFLICT',
+      `source ${o.source.description} is now on timeline ${id.timeline}, task ${task.name} streamed timeline ${recorded.timeline}: it was restored from a backup or promoted from a standby, and its history no longer matches what the destination holds`,
+      { hint },
+    );
+  }
 }
 
-async function runPhases(task: TaskConfig, c: Ctx, o: RunTaskOptions): Promise<void> {
-  const tables = await listSelectedTables(c.src, task.objects);
-  let row = await readTask(c.dst, task.name);
-  let phase: TaskPhase = row?.phase ?? 'new';
+interface Ctx extends RunTaskOptions {
+  readonly retry: RetryPolicy;
+  readonly lease: TaskLease;
+  readonly step: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
+  const cp = c.sink.checkpoints;
+  const tables = await c.step('list the selected tables', () => c.source.listTables(task.objects));
+  let phase: TaskPhase = (await c.step('read the task', () => cp.readTask(task.name)))?.phase ?? 'new';
   const incremental = hasSyncType(task, 'incremental');
   const full = hasSyncType(task, 'full');
   const schema = hasSyncType(task, 'schema');
 
   if (!reached(phase, 'schema')) {
-    if (schema) {
-      o.onProgress({ kind: 'phase', phase: 'schema' });
-      await applyPreDataSchema(c.src, c.dst, task, o.onProgress);
+    if (schema && c.sink.schema !== undefined) {
+      const writer = c.sink.schema;
+      c.onProgress({ kind: 'phase', phase: 'schema' });
+      await c.step('schema sync', () => applyPreDataSchema(c.source, writer, task, c.onProgress));
     }
-    await setTaskPhase(c.dst, task.name, 'schema');
+    await cp.setPhase(task.name, 'schema');
     phase = 'schema';
   }
-  if (o.signal.aborted) throw new CancelledError();
+  if (c.signal.aborted) throw new CancelledError();
 
-  const slotName = slotNameOf(task);
-  const publicationName = publicationNameOf(task);
   if (incremental) {
-    // Roots only: partitions publish through their root (publish_via_partition_root).
-    await ensurePublication(
-      c.src,
-      publicationName,
-      tables.filter((t) => t.partitionRoot === undefined),
-    );
+    await c.step('create the publication', () => c.source.changes.ensurePublication(tables));
   }
 
   if (!reached(phase, 'copied')) {
-    if (full) {
-      o.onProgress({ kind: 'phase', phase: 'full' });
-      const snapshot = await takeSnapshot(task, c, incremental, slotName, publicationName);
+    if (full && c.sink.rows !== undefined) {
+      const rows = c.sink.rows;
+      c.onProgress({ kind: 'phase', phase: 'full' });
+      const snapshot = await c.step('take the snapshot', () => takeSnapshot(task, c, incremental));
       try {
         await runFullSync({
           taskName: task.name,
-          source: c.source,
-          destination: c.destination,
           tables,
           snapshot,
+          checkpoints: cp,
+          rows,
           jobs: task.full.jobs,
           splitAboveBytes: task.full.splitTablesLargerThanBytes,
           rangeSizeBytes: task.full.rangeSizeBytes,
           retry: c.retry,
-          onProgress: o.onProgress,
-          signal: o.signal,
+          onProgress: c.onProgress,
+          signal: c.signal,
         });
       } finally {
         await snapshot.release();
       }
     } else if (incremental) {
       // Incremental only: stream from the slot's consistent point, nothing to copy.
-      await (await ensureSlot(task, c, slotName, publicationName))?.release();
+      await (await c.step('create the replication slot', () => ensureSlot(task, c)))?.release();
     }
-    await setTaskPhase(c.dst, task.name, 'copied');
+    await cp.setPhase(task.name, 'copied');
     phase = 'copied';
   }
-  if (o.signal.aborted) throw new CancelledError();
+  if (c.signal.aborted) throw new CancelledError();
 
   if (!reached(phase, 'indexed')) {
-    if (schema) {
-      o.onProgress({ kind: 'phase', phase: 'indexes' });
-      await applyPostDataSchema(c.src, c.destination, task, o.onProgress);
+    if (schema && c.sink.schema !== undefined) {
+      const writer = c.sink.schema;
+      c.onProgress({ kind: 'phase', phase: 'indexes' });
+      await c.step('schema sync (post-data)', () =>
+        applyPostDataSchema(c.source, writer, task, c.onProgress),
+      );
     }
     if (full) {
-      o.onProgress({ kind: 'phase', phase: 'sequences' });
-      await syncSequences(task, c, o.onProgress);
+      c.onProgress({ kind: 'phase', phase: 'sequences' });
+      await c.step('set sequences', () => syncSequences(task, c));
     }
-    await setTaskPhase(c.dst, task.name, 'indexed');
+    await cp.setPhase(task.name, 'indexed');
     phase = 'indexed';
   }
 
   if (incremental) {
-    row = await readTask(c.dst, task.name);
-    if (row?.slotLsn === undefined) {
+    const slotLsn = (await cp.readTask(task.name))?.slotLsn;
+    if (slotLsn === undefined) {
       throw new PgdtsError(
         'CHECKPOINT_CONFLICT',
         `task ${task.name} has no recorded replication slot position`,
       );
     }
-    if (phase !== 'streaming') await setTaskPhase(c.dst, task.name, 'streaming');
-    o.onProgress({ kind: 'phase', phase: 'incremental' });
+    if (phase !== 'streaming') await cp.setPhase(task.name, 'streaming');
+    c.onProgress({ kind: 'phase', phase: 'incremental' });
     await runIncrementalSync({
       task,
       source: c.source,
-      destination: c.destination,
+      sink: c.sink,
+      lease: c.lease,
       tables,
-      slotName,
-      publicationName,
-      slotLsn: row.slotLsn,
+      slotLsn,
       retry: c.retry,
-      onProgress: o.onProgress,
-      signal: o.signal,
+      onProgress: c.onProgress,
+      signal: c.signal,
     });
     return;
   }
-  o.onProgress({ kind: 'phase', phase: 'done' });
+  c.onProgress({ kind: 'phase', phase: 'done' });
 }
 
 /**
@@ -194,18 +218,10 @@ async function runPhases(task: TaskConfig, c: Ctx, o: RunTaskOptions): Promise<v
  * when the slot already exists (a resumed run), its snapshot is gone, so a temporary slot provides a
  * fresh snapshot with a known LSN, and tables copied under it skip the transactions before that LSN.
  */
-async function takeSnapshot(
-  task: TaskConfig,
-  c: Ctx,
-  incremental: boolean,
-  slotName: string,
-  publicationName: string,
-): Promise<ExportedSnapshot> {
-  if (!incremental) return exportPlainSnapshot(c.source);
-  const created = await ensureSlot(task, c, slotName, publicationName);
-  if (created) return created;
-  const tmpName = `${slotName.slice(0, 50)}_r${Date.now() % 1_000_000}`;
-  return createSlotWithSnapshot(c.source, tmpName, { temporary: true });
+async function takeSnapshot(task: TaskConfig, c: Ctx, incremental: boolean): Promise<Snapshot> {
+  if (!incremental) return c.source.createPlainSnapshot();
+  const created = await ensureSlot(task, c);
+  return created ?? c.source.changes.createTemporarySnapshot();
 }
 
 /**
@@ -213,38 +229,44 @@ async function takeSnapshot(
  * snapshot when the slot was created now (the caller releases it), undefined when it existed.
  * @throws {PgdtsError} CHECKPOINT_CONFLICT when an existing slot has no confirmed LSN.
  */
-async function ensureSlot(
-  task: TaskConfig,
-  c: Ctx,
-  slotName: string,
-  publicationName: string,
-): Promise<ExportedSnapshot | undefined> {
-  const existing = await readSlot(c.src, slotName);
+async function ensureSlot(task: TaskConfig, c: Ctx): Promise<SlotSnapshot | undefined> {
+  const changes = c.source.changes;
+  const record = (slotLsn: Lsn) =>
+    c.sink.checkpoints.setSlot(task.name, {
+      slotName: changes.slotName,
+      publicationName: changes.publicationName,
+      slotLsn,
+    });
+  const existing = await changes.readSlot();
   if (!existing) {
-    const snap = await createSlotWithSnapshot(c.source, slotName, { temporary: false });
-    if (snap.lsn !== undefined)
-      await setTaskSlot(c.dst, task.name, { slotName, publicationName, slotLsn: snap.lsn });
+    const snap = await changes.createSlot();
+    try {
+      await record(snap.lsn);
+    } catch (e) {
+      await snap.release();
+      throw e;
+    }
     return snap;
   }
-  if ((await readTask(c.dst, task.name))?.slotLsn === undefined) {
+  if ((await c.sink.checkpoints.readTask(task.name))?.slotLsn === undefined) {
     // Crashed between creating the slot and recording it: a slot never streamed from still has its
     // consistent point as confirmed_flush_lsn.
     if (existing.confirmedFlushLsn === undefined) {
       throw new PgdtsError(
         'CHECKPOINT_CONFLICT',
-        `replication slot ${slotName} exists but has no confirmed LSN`,
+        `replication slot ${changes.slotName} exists but has no confirmed LSN`,
       );
     }
-    await setTaskSlot(c.dst, task.name, { slotName, publicationName, slotLsn: existing.confirmedFlushLsn });
+    await record(existing.confirmedFlushLsn);
   }
   return undefined;
 }
 
-async function syncSequences(task: TaskConfig, c: Ctx, onProgress: ProgressListener): Promise<void> {
-  const values = await readSequences(c.src, task.objects);
-  const missing = await setSequences(c.dst, values);
+async function syncSequences(task: TaskConfig, c: Ctx): Promise<void> {
+  if (c.sink.sequences === undefined) return;
+  const missing = await c.sink.sequences.setSequences(await c.source.readSequences(task.objects));
   for (const m of missing) {
-    onProgress({
+    c.onProgress({
       kind: 'log',
       level: 'warn',
       message: `sequence ${displayName(m)} does not exist in the destination`,

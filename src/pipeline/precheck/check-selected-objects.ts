@@ -3,10 +3,10 @@
  * checks that look at tables.
  */
 import { PgdtsError } from '../../core/errors.ts';
+import type { PrecheckResult } from '../../core/precheck.ts';
+import type { SelectedTable } from '../../core/selected-table.ts';
+import type { Source } from '../../core/source.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
-import { redact } from '../../pg/connection.ts';
-import { listSelectedTables, type SelectedTable } from '../../source/postgres/selected-tables.ts';
-import type { PrecheckResult, PrecheckSide } from './precheck-result.ts';
 
 /** The report line, and the selected tables when the selection resolved. */
 export interface SelectedObjectsCheck {
@@ -18,14 +18,11 @@ export interface SelectedObjectsCheck {
  * Resolves `task.objects` on the source: fail naming the missing schema or table, warn when the
  * selection holds no table at all. Never throws.
  */
-export async function checkSelectedObjects(
-  task: TaskConfig,
-  source: PrecheckSide,
-): Promise<SelectedObjectsCheck> {
+export async function checkSelectedObjects(task: TaskConfig, source: Source): Promise<SelectedObjectsCheck> {
   const id = 'selected-objects';
   const title = 'Selected objects exist on the source';
   try {
-    const tables = await listSelectedTables(source.client, task.objects);
+    const tables = await source.listTables(task.objects);
     const leaves = tables.filter((t) => t.relkind === 'r').length;
     if (tables.length === 0) {
       return {
@@ -49,13 +46,12 @@ export async function checkSelectedObjects(
       tables,
     };
   } catch (e) {
-    const message = redact(e instanceof Error ? e.message : String(e), source.params.password);
     return {
       result: {
         id,
         title,
         status: 'fail',
-        message,
+        message: e instanceof Error ? e.message : String(e),
         ...(e instanceof PgdtsError && e.code === 'CONFIG_INVALID'
           ? { fix: 'fix objects in the task file or create the object on the source' }
           : {}),

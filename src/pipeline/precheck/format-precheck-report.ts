@@ -1,5 +1,5 @@
 /** Text rendering of precheck results for the terminal and logs. */
-import type { PrecheckResult, PrecheckStatus } from './precheck-result.ts';
+import type { PrecheckResult, PrecheckStatus } from '../../core/precheck.ts';
 
 const LABEL: Record<PrecheckStatus, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' };
 

@@ -1,6 +1,6 @@
 /** Result shapes of `pgdts verify`. */
 import type { QualifiedName } from '../../core/identifier.ts';
-import type { KeyRange } from '../../pg/table-hash.ts';
+import type { KeyRange } from '../../core/table-hash.ts';
 
 /** The first key range whose rows differ between source and destination. */
 export interface DifferingChunk extends KeyRange {

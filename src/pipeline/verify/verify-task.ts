@@ -11,18 +11,12 @@
  * are hashed whole, as a multiset (one sequential scan, no sort). A destination without the key's
  * index (before post-data DDL) makes every chunk a sequential scan there.
  */
-import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
+import type { SelectedTable } from '../../core/selected-table.ts';
+import type { Sink } from '../../core/sink.ts';
+import type { Source } from '../../core/source.ts';
+import type { HashTarget, KeyRange, TableHasher } from '../../core/table-hash.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
-import { connect, redact, resolveEndpoint, type ConnectionParams } from '../../pg/connection.ts';
-import {
-  hashRows,
-  nextChunkEnd,
-  prepareHashSession,
-  type HashTarget,
-  type KeyRange,
-} from '../../pg/table-hash.ts';
-import { listSelectedTables, type SelectedTable } from '../../source/postgres/selected-tables.ts';
 import type { DifferingChunk, TableVerifyResult, VerifyReport } from './verify-report.ts';
 
 /** Options of {@link verifyTask}. */
@@ -38,9 +32,9 @@ export const DEFAULT_CHUNK_ROWS = 100_000;
 
 interface Sessions {
   /** Finds chunk ends on the source while `source` hashes the previous chunk. */
-  readonly keys: pg.Client;
-  readonly source: pg.Client;
-  readonly destination: pg.Client;
+  readonly keys: TableHasher;
+  readonly source: TableHasher;
+  readonly destination: TableHasher;
 }
 
 /**
@@ -50,39 +44,44 @@ interface Sessions {
  *   object is missing on the source. Per-table failures (missing table or column on the destination)
  *   are reported in the table's `error`, not thrown.
  */
-export async function verifyTask(task: TaskConfig, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyTask(
+  task: TaskConfig,
+  c: { readonly source: Source; readonly sink: Sink },
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
   const started = Date.now();
   const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
   if (!Number.isInteger(chunkRows) || chunkRows < 1) {
     throw new PgdtsError('CONFIG_INVALID', `chunkRows: must be a positive integer, got ${chunkRows}`);
   }
-  const sp = resolveEndpoint(task.source);
-  const dp = resolveEndpoint(task.destination);
-  const opened: pg.Client[] = [];
-  const open = async (p: ConnectionParams, role: 'source' | 'destination') => {
-    const c = await connect(p, { role, applicationName: 'pgdts-verify' });
-    opened.push(c);
-    await prepareHashSession(c);
-    return c;
+  const openDestination = c.sink.openHasher;
+  if (openDestination === undefined) {
+    throw new PgdtsError('CONFIG_INVALID', `destination ${c.sink.description} cannot be verified`);
+  }
+  const opened: TableHasher[] = [];
+  const open = async (f: () => Promise<TableHasher>) => {
+    const h = await f();
+    opened.push(h);
+    return h;
   };
   try {
     const [keys, source, destination] = await Promise.all([
-      open(sp, 'source'),
-      open(sp, 'source'),
-      open(dp, 'destination'),
+      open(() => c.source.openHasher()),
+      open(() => c.source.openHasher()),
+      open(openDestination),
     ]);
     const sessions: Sessions = { keys, source, destination };
-    const utf8 = (await encodingOf(source)) !== (await encodingOf(destination));
-    const tables = (await listSelectedTables(source, task.objects)).filter((t) => t.relkind === 'r');
+    const utf8 = (await source.encoding()) !== (await destination.encoding());
+    const tables = (await c.source.listTables(task.objects)).filter((t) => t.relkind === 'r');
     const results: TableVerifyResult[] = [];
     for (const t of tables) {
-      const r = await verifyTable(sessions, target(t, utf8), chunkRows, [sp.password, dp.password]);
+      const r = await verifyTable(sessions, target(t, utf8), chunkRows);
       results.push(r);
       opts.onTable?.(r);
     }
     return { tables: results, identical: results.every((r) => r.match), elapsedMs: Date.now() - started };
   } finally {
-    await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+    await Promise.all(opened.map((h) => h.close()));
   }
 }
 
@@ -95,17 +94,7 @@ function target(t: SelectedTable, utf8: boolean): HashTarget {
   };
 }
 
-async function encodingOf(c: pg.Client): Promise<string> {
-  const r = await c.query<{ e: string }>("SELECT current_setting('server_encoding') AS e");
-  return r.rows[0]?.e ?? '';
-}
-
-async function verifyTable(
-  s: Sessions,
-  t: HashTarget,
-  chunkRows: number,
-  passwords: readonly (string | undefined)[],
-): Promise<TableVerifyResult> {
+async function verifyTable(s: Sessions, t: HashTarget, chunkRows: number): Promise<TableVerifyResult> {
   const started = Date.now();
   const method = t.key.length > 0 ? 'key' : 'multiset';
   let sourceRows = 0;
@@ -114,7 +103,7 @@ async function verifyTable(
   let firstDiff: DifferingChunk | undefined;
   try {
     if (method === 'multiset') {
-      const [a, b] = await Promise.all([hashRows(s.source, t), hashRows(s.destination, t)]);
+      const [a, b] = await Promise.all([s.source.hashRows(t), s.destination.hashRows(t)]);
       sourceRows = a.rows;
       destinationRows = b.rows;
       chunks = 1;
@@ -123,14 +112,14 @@ async function verifyTable(
       }
     } else {
       let after: string[] | undefined;
-      let end = await nextChunkEnd(s.keys, t, after, chunkRows);
+      let end = await s.keys.nextChunkEnd(t, after, chunkRows);
       for (;;) {
         const range: KeyRange = { after, upTo: end };
         // While both sides hash this chunk, the key session finds where the next one ends.
-        const next = end === undefined ? Promise.resolve(undefined) : nextChunkEnd(s.keys, t, end, chunkRows);
+        const next = end === undefined ? Promise.resolve(undefined) : s.keys.nextChunkEnd(t, end, chunkRows);
         const [a, b] = await Promise.all([
-          hashRows(s.source, t, range),
-          hashRows(s.destination, t, range),
+          s.source.hashRows(t, range),
+          s.destination.hashRows(t, range),
           next.catch(() => undefined),
         ]);
         sourceRows += a.rows;
@@ -145,8 +134,7 @@ async function verifyTable(
       }
     }
   } catch (e) {
-    let error = e instanceof Error ? e.message : String(e);
-    for (const p of passwords) error = redact(error, p);
+    const error = e instanceof Error ? e.message : String(e);
     return {
       table: t.table,
       sourceRows,

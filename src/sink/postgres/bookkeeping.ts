@@ -9,6 +9,8 @@
  */
 import type pg from 'pg';
 import { formatLsn, parseLsn, type Lsn } from '../../core/lsn.ts';
+import type { StatusRow, TableSyncRow, TaskCheckpoint, TaskPhase } from '../../core/sink.ts';
+import type { SourceIdentity } from '../../core/source.ts';
 import { wrapPgError } from '../../pg/connection.ts';
 
 const MIGRATIONS: readonly string[] = [
@@ -52,6 +54,8 @@ const MIGRATIONS: readonly string[] = [
      retained_wal_bytes bigint,
      rows_applied bigint,
      updated_at timestamptz NOT NULL DEFAULT now())`,
+  // The source cluster's timeline next to its system identifier (task invariant T9).
+  `ALTER TABLE pgdts.task ADD COLUMN source_timeline int`,
 ];
 
 /**
@@ -84,35 +88,17 @@ export async function ensureBookkeeping(client: pg.Client): Promise<void> {
   }
 }
 
-/**
- * Phases of a task, in order. See src/pipeline/task-lifecycle.md for the state machine.
- * - `new`: nothing done; `schema`: pre-data DDL applied; `copied`: every table copied;
- * - `indexed`: post-data DDL (indexes, foreign keys) applied and sequences set: full sync done;
- * - `streaming`: incremental sync has started.
- */
-export type TaskPhase = 'new' | 'schema' | 'copied' | 'indexed' | 'streaming';
-
-/** The task row. */
-export interface TaskRow {
-  readonly name: string;
-  readonly phase: TaskPhase;
-  readonly sourceSystemId: string | undefined;
-  readonly slotName: string | undefined;
-  readonly publicationName: string | undefined;
-  /** Consistent point of the task's replication slot: where incremental sync starts. */
-  readonly slotLsn: Lsn | undefined;
-}
-
 /** Reads the task row, or undefined for a task never run against this destination. */
-export async function readTask(client: pg.Client, name: string): Promise<TaskRow | undefined> {
+export async function readTask(client: pg.Client, name: string): Promise<TaskCheckpoint | undefined> {
   const r = await client.query<{
     phase: TaskPhase;
     source_system_id: string | null;
+    source_timeline: number | null;
     slot_name: string | null;
     publication_name: string | null;
     slot_lsn: string | null;
   }>(
-    'SELECT phase, source_system_id, slot_name, publication_name, slot_lsn::text FROM pgdts.task WHERE name = $1',
+    'SELECT phase, source_system_id, source_timeline, slot_name, publication_name, slot_lsn::text FROM pgdts.task WHERE name = $1',
     [name],
   );
   const row = r.rows[0];
@@ -120,7 +106,11 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskRow
   return {
     name,
     phase: row.phase,
-    sourceSystemId: row.source_system_id ?? undefined,
+    // Rows of older versions hold '' and no timeline: not recorded.
+    sourceIdentity:
+      row.source_system_id && row.source_timeline !== null
+        ? { systemId: row.source_system_id, timeline: row.source_timeline }
+        : undefined,
     slotName: row.slot_name ?? undefined,
     publicationName: row.publication_name ?? undefined,
     slotLsn: row.slot_lsn ? parseLsn(row.slot_lsn) : undefined,
@@ -128,10 +118,18 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskRow
 }
 
 /** Creates the task row if missing (phase `new`). */
-export async function createTask(client: pg.Client, name: string, sourceSystemId: string): Promise<void> {
+export async function createTask(client: pg.Client, name: string): Promise<void> {
   await client.query(
-    `INSERT INTO pgdts.task (name, phase, source_system_id) VALUES ($1, 'new', $2) ON CONFLICT (name) DO NOTHING`,
-    [name, sourceSystemId],
+    `INSERT INTO pgdts.task (name, phase) VALUES ($1, 'new') ON CONFLICT (name) DO NOTHING`,
+    [name],
+  );
+}
+
+/** Records the source cluster's system identifier and timeline. */
+export async function setSourceIdentity(client: pg.Client, name: string, id: SourceIdentity): Promise<void> {
+  await client.query(
+    'UPDATE pgdts.task SET source_system_id = $2, source_timeline = $3, updated_at = now() WHERE name = $1',
+    [name, id.systemId, id.timeline],
   );
 }
 
@@ -163,19 +161,6 @@ export async function setTaskError(client: pg.Client, name: string, message: str
   ]);
 }
 
-/** Copy progress of one table. */
-export interface TableSyncRow {
-  readonly schema: string;
-  readonly name: string;
-  readonly state: 'copying' | 'done';
-  readonly snapshotLsn: Lsn | undefined;
-  readonly rangesTotal: number;
-  readonly rows: number;
-  readonly bytes: number;
-  /** Range numbers already committed. */
-  readonly rangesDone: readonly number[];
-}
-
 /** Reads the copy progress of every table of a task. */
 export async function readTableSync(client: pg.Client, task: string): Promise<TableSyncRow[]> {
   const r = await client.query<{
@@ -186,11 +171,8 @@ export async function readTableSync(client: pg.Client, task: string): Promise<Ta
     ranges_total: number;
     rows: string;
     bytes: string;
-    done: number[] | null;
   }>(
-    `SELECT t.schema_name, t.table_name, t.state, t.snapshot_lsn::text, t.ranges_total, t.rows::text, t.bytes::text,
-            (SELECT array_agg(range_no ORDER BY range_no) FROM pgdts.range_sync r
-              WHERE r.task_name = t.task_name AND r.schema_name = t.schema_name AND r.table_name = t.table_name) AS done
+    `SELECT t.schema_name, t.table_name, t.state, t.snapshot_lsn::text, t.ranges_total, t.rows::text, t.bytes::text
        FROM pgdts.table_sync t WHERE t.task_name = $1`,
     [task],
   );
@@ -202,7 +184,6 @@ export async function readTableSync(client: pg.Client, task: string): Promise<Ta
     rangesTotal: x.ranges_total,
     rows: Number(x.rows),
     bytes: Number(x.bytes),
-    rangesDone: x.done ?? [],
   }));
 }
 
@@ -252,18 +233,6 @@ export async function finishRange(
     [task, t.schema, t.name, t.rows, t.bytes],
   );
   return r.rows[0]?.state === 'done';
-}
-
-/** Running status written periodically for other tools (and `pgdts status`) to read. */
-export interface StatusRow {
-  readonly phase: string;
-  readonly sourceLsn?: Lsn | undefined;
-  readonly flushedLsn?: Lsn | undefined;
-  readonly lagBytes?: number | undefined;
-  readonly lagMs?: number | undefined;
-  readonly rowsPerSec?: number | undefined;
-  readonly retainedWalBytes?: number | undefined;
-  readonly rowsApplied?: number | undefined;
 }
 
 /** Upserts the task's status row. */

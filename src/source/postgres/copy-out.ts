@@ -8,27 +8,15 @@
 import type pg from 'pg';
 import type { Readable } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
+import { PgdtsError } from '../../core/errors.ts';
 import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
+import type { SelectedTable } from '../../core/selected-table.ts';
+import type { CopyFormat, CopyRange } from '../../core/source.ts';
 import { connect, serverMajorVersion, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
-import type { SelectedTable } from './selected-tables.ts';
-
-/** A slice of a table: all of it, a ctid block range `[fromBlock, toBlock)`, or a key range `[from, to)`. */
-export type CopyRange =
-  | { readonly kind: 'all' }
-  | { readonly kind: 'ctid'; readonly fromBlock: number; readonly toBlock: number | undefined }
-  | {
-      readonly kind: 'key';
-      readonly column: string;
-      readonly from: bigint | undefined;
-      readonly to: bigint | undefined;
-    };
-
-/** COPY format: binary when every column type is built in (user type OIDs differ between servers). */
-export type CopyFormat = 'binary' | 'text';
 
 /**
  * Opens a source connection whose transaction imports `snapshotName`.
- * @throws {PgdtsError} COPY_FAILED; "invalid snapshot identifier" means the exporting connection is gone.
+ * @throws {PgdtsError} COPY_FAILED; not retryable when the snapshot is gone (its exporting connection closed).
  */
 export async function openSnapshotReader(params: ConnectionParams, snapshotName: string): Promise<pg.Client> {
   const client = await connect(params, { role: 'source', applicationName: 'pgdts-copy' });
@@ -38,6 +26,15 @@ export async function openSnapshotReader(params: ConnectionParams, snapshotName:
     return client;
   } catch (e) {
     await client.end().catch(() => undefined);
+    // 22023 invalid_parameter_value: "invalid snapshot identifier": the exporting connection is
+    // gone, and with it the snapshot; only a new run (with a new snapshot) can continue.
+    if ((e as { code?: unknown }).code === '22023') {
+      throw new PgdtsError('COPY_FAILED', `the exported snapshot ${snapshotName} is gone`, {
+        cause: e,
+        sqlState: '22023',
+        hint: 'run the task again: unfinished tables are recopied under a new snapshot',
+      });
+    }
     throw wrapPgError('COPY_FAILED', 'cannot import the exported snapshot', e);
   }
 }

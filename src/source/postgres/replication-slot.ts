@@ -8,21 +8,13 @@
  * changes streamed from the consistent point form the source exactly once. The snapshot lives only
  * while the creating connection stays open and idle: see slot-lifecycle.md.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
 import { connect, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
-
-/** A snapshot exported for copy workers, and the LSN it corresponds to (slot consistent point). */
-export interface ExportedSnapshot {
-  /** Snapshot identifier for `SET TRANSACTION SNAPSHOT`. */
-  readonly snapshotName: string;
-  /** Transactions committing at or after this LSN are not in the snapshot (undefined: plain snapshot, no slot). */
-  readonly lsn: Lsn | undefined;
-  /** Closes the connection holding the snapshot (the snapshot becomes invalid). */
-  release(): Promise<void>;
-}
+import type { ExportedSnapshot } from './postgres-snapshot.ts';
 
 /**
  * Creates the logical replication slot `slotName` (pgoutput) and exports its snapshot. With
@@ -135,10 +127,13 @@ export async function dropSlot(client: pg.Client, slotName: string): Promise<boo
 }
 
 /**
- * Creates (or completes) the publication for the given tables, publishing partitioned tables through
- * their root (`publish_via_partition_root`, PostgreSQL 13+), so changes arrive under the root's name
- * and rows moving between partitions are a delete and an insert on the root.
+ * Creates (or completes) the publication for the given tables. Partitioned tables publish their
+ * changes under each partition's own name (`publish_via_partition_root = false`, the default), so
+ * that a TRUNCATE of one partition is published too: with `true`, "TRUNCATE operations performed
+ * directly on partitions are not replicated" (PostgreSQL docs, "CREATE PUBLICATION"). A row moving
+ * between partitions arrives as a delete from one and an insert into the other.
  * Must exist before the slot is created: pgoutput reads publications with the historic snapshot.
+ * @throws {PgdtsError} REPLICATION_FAILED (e.g. not the owner of a table).
  */
 export async function ensurePublication(
   client: pg.Client,
@@ -149,13 +144,18 @@ export async function ensurePublication(
     const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
     const list = tables.map(quoteQualified).join(', ');
     if (exists.rowCount === 0) {
-      await client.query(
-        `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`,
-      );
+      await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
       return;
     }
+    // pg_publication_rel lists what was added (a partitioned table, not its partitions), unlike
+    // pg_publication_tables, which lists leaves unless the publication publishes via the root.
     const have = await client.query<{ schemaname: string; tablename: string }>(
-      'SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1',
+      `SELECT n.nspname AS schemaname, c.relname AS tablename
+         FROM pg_publication p JOIN pg_publication_rel pr ON pr.prpubid = p.oid
+         JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE p.pubname = $1
+       UNION
+       SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
       [name],
     );
     const missing = tables.filter(
@@ -171,14 +171,41 @@ export async function ensurePublication(
   }
 }
 
+/**
+ * Makes sure no walsender of an earlier, killed run of this task still holds `slotName`: when the
+ * slot is active and the holder's application_name is `applicationName` (this task's), that backend
+ * is terminated and the slot awaited free for up to `waitMs`. A walsender of a killed client stays
+ * until it notices the dead socket (up to wal_sender_timeout); without this, START_REPLICATION
+ * fails with 55006 until then. A holder with another name is left alone (START_REPLICATION then
+ * reports it). Terminating a backend of the same role needs no extra privilege (PostgreSQL docs,
+ * "Server Signaling Functions").
+ * @returns the pid terminated, if any.
+ */
+export async function freeSlotFromOrphan(
+  client: pg.Client,
+  slotName: string,
+  applicationName: string,
+  waitMs = 5000,
+): Promise<number | undefined> {
+  const r = await client.query<{ pid: number | null; app: string | null }>(
+    `SELECT s.active_pid AS pid, a.application_name AS app
+       FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid
+      WHERE s.slot_name = $1`,
+    [slotName],
+  );
+  const row = r.rows[0];
+  // The server truncates application_name to NAMEDATALEN - 1 = 63 bytes.
+  if (row?.pid == null || row.app !== applicationName.slice(0, 63)) return undefined;
+  await client.query('SELECT pg_terminate_backend($1)', [row.pid]);
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline && (await readSlot(client, slotName))?.active) await sleep(50);
+  return row.pid;
+}
+
 /** Drops the publication if it exists. */
 export async function dropPublication(client: pg.Client, name: string): Promise<boolean> {
   const r = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
   if (r.rowCount === 0) return false;
   await client.query(`DROP PUBLICATION ${quoteIdent(name)}`);
   return true;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -10,7 +10,7 @@
  * the same way). Parsing of the payloads is sans-I/O, in ./pgoutput/.
  */
 import type pg from 'pg';
-import { PgdtsError } from '../../core/errors.ts';
+import type { PgdtsError } from '../../core/errors.ts';
 import { formatLsn, type Lsn } from '../../core/lsn.ts';
 import { connect, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import { quoteIdent, quoteLiteral } from '../../core/identifier.ts';
@@ -29,6 +29,8 @@ export interface ReplicationStreamOptions {
   readonly messages: boolean;
   /** Pause reading the socket when this many payloads wait unconsumed. */
   readonly highWaterMark?: number;
+  /** application_name of the walsender, as pg_stat_activity shows it. */
+  readonly applicationName: string;
 }
 
 interface PgConnection {
@@ -53,10 +55,13 @@ export class ReplicationStream implements AsyncIterable<Buffer> {
   private paused = false;
   private readonly highWaterMark: number;
   private copyDoneSent = false;
+  /** The server's wal_sender_timeout, ms (0: none). */
+  readonly senderTimeoutMs: number;
 
-  private constructor(client: pg.Client, highWaterMark: number) {
+  private constructor(client: pg.Client, highWaterMark: number, senderTimeoutMs: number) {
     this.client = client;
     this.highWaterMark = highWaterMark;
+    this.senderTimeoutMs = senderTimeoutMs;
   }
 
   /**
@@ -67,9 +72,21 @@ export class ReplicationStream implements AsyncIterable<Buffer> {
     const client = await connect(params, {
       role: 'source',
       replication: 'database',
-      applicationName: 'pgdts',
+      applicationName: o.applicationName,
     });
-    const s = new ReplicationStream(client, o.highWaterMark ?? 1000);
+    let senderTimeoutMs: number;
+    try {
+      // The walsender ends a session it has not heard from for this long: status updates must be
+      // more frequent (PostgreSQL docs, "Replication" settings, wal_sender_timeout).
+      const r = await client.query<{ ms: string }>(
+        "SELECT setting AS ms FROM pg_settings WHERE name = 'wal_sender_timeout'",
+      );
+      senderTimeoutMs = Number(r.rows[0]?.ms ?? 60_000);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw wrapPgError('REPLICATION_FAILED', 'cannot read wal_sender_timeout', e);
+    }
+    const s = new ReplicationStream(client, o.highWaterMark ?? 1000, senderTimeoutMs);
     client.on('error', (e) => s.fail(e));
     client.on('end', () => s.fail(new Error('Connection terminated')));
     const opts = [
@@ -128,14 +145,7 @@ export class ReplicationStream implements AsyncIterable<Buffer> {
 
   private fail(e: unknown): void {
     if (this.ended || this.failure) return;
-    const err = wrapPgError('REPLICATION_FAILED', 'replication stream failed', e);
-    // A replication connection lost mid-stream is worth reconnecting to.
-    this.failure = new PgdtsError('REPLICATION_FAILED', err.message, {
-      retryable:
-        err.retryable || !err.sqlState || err.sqlState.startsWith('57') || err.sqlState.startsWith('08'),
-      cause: e,
-      ...(err.sqlState ? { sqlState: err.sqlState } : {}),
-    });
+    this.failure = wrapPgError('REPLICATION_FAILED', 'replication stream failed', e);
     this.wake();
   }
 

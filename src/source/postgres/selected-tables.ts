@@ -4,35 +4,9 @@
  */
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
-import type { QualifiedName } from '../../core/identifier.ts';
 import type { ReplicaIdentity } from '../../core/change.ts';
+import type { SelectedTable } from '../../core/selected-table.ts';
 import type { ObjectSelector } from '../../core/task-config.ts';
-
-/** A selected table as seen in the source catalog. */
-export interface SelectedTable extends QualifiedName {
-  /** pg_class OID on the source. */
-  readonly oid: number;
-  /** `r` plain table, `p` partitioned table (no storage of its own). */
-  readonly relkind: 'r' | 'p';
-  /** Set when the table is a partition: its root partitioned table. */
-  readonly partitionRoot: QualifiedName | undefined;
-  /** Primary key columns in key order; empty when none. */
-  readonly primaryKey: readonly string[];
-  /** Replica identity (pg_class.relreplident). */
-  readonly replicaIdentity: ReplicaIdentity;
-  /** Columns of a REPLICA IDENTITY USING INDEX index, else empty. */
-  readonly replicaIdentityIndexColumns: readonly string[];
-  /** Size of the heap on disk, bytes (pg_relation_size); 0 for partitioned tables. */
-  readonly sizeBytes: number;
-  /** Heap blocks (relpages from pg_relation_size / block_size), for ctid range splitting. */
-  readonly blocks: number;
-  /** Row estimate (pg_class.reltuples, -1 when never analyzed). */
-  readonly estimatedRows: number;
-  /** Columns in attnum order, excluding dropped and generated columns (which COPY does not write). */
-  readonly columns: readonly string[];
-  /** Names of generated (STORED) columns: skipped by copy and apply, computed by the destination. */
-  readonly generatedColumns: readonly string[];
-}
 
 const RI: Record<string, ReplicaIdentity> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
 

@@ -4,13 +4,8 @@
  * periodically during incremental sync.
  */
 import type pg from 'pg';
-import type { QualifiedName } from '../../core/identifier.ts';
+import type { SequenceValue } from '../../core/selected-table.ts';
 import type { ObjectSelector } from '../../core/task-config.ts';
-
-/** A sequence and its current position. `lastValue` undefined: never used (nextval returns start). */
-export interface SequenceValue extends QualifiedName {
-  readonly lastValue: string | undefined;
-}
 
 /**
  * Reads the sequences in selected schemas and those owned by (serial/identity columns of) selected

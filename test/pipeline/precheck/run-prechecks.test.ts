@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import { parseTaskConfig, type TaskConfig } from '../../../src/core/task-config.ts';
 import { EmbeddedServer, freePort } from '../../../src/embedded/embedded-server.ts';
 import { formatPrecheckReport } from '../../../src/pipeline/precheck/format-precheck-report.ts';
-import type { PrecheckResult } from '../../../src/pipeline/precheck/precheck-result.ts';
+import type { PrecheckResult } from '../../../src/core/precheck.ts';
+import { openSink, openSource } from '../../../src/connectors/open-connectors.ts';
 import { prechecksPassed, runPrechecks } from '../../../src/pipeline/precheck/run-prechecks.ts';
 import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../support/servers.ts';
 
@@ -26,6 +27,11 @@ function task(
     objects: over.objects ?? [{ schema: 'app' }],
     ...(over.slotName !== undefined ? { incremental: { slotName: over.slotName } } : {}),
   });
+}
+
+/** Runs the prechecks of `t` with its real connectors, as `pgdts precheck` does. */
+function precheck(t: TaskConfig): Promise<PrecheckResult[]> {
+  return runPrechecks(t, { openSource: () => openSource(t), openSink: () => openSink(t) });
 }
 
 function byId(results: readonly PrecheckResult[], id: string): PrecheckResult {
@@ -52,7 +58,7 @@ async function sourceDb(s: TestServer = src): Promise<string> {
 test('a well-prepared task passes every check (15 → 17), keyless FULL table warns', async () => {
   const s = await sourceDb();
   const d = await freshDatabase(dst, 'pre_dst');
-  const results = await runPrechecks(task(urlOf(src, s), urlOf(dst, d)));
+  const results = await precheck(task(urlOf(src, s), urlOf(dst, d)));
   const ids = results.map((r) => r.id);
   for (const id of [
     'source-connection',
@@ -88,7 +94,7 @@ test('a well-prepared task passes every check (15 → 17), keyless FULL table wa
 test('without incremental the replication checks are not run', async () => {
   const s = await sourceDb();
   const d = await freshDatabase(dst, 'pre_dst');
-  const results = await runPrechecks(task(urlOf(src, s), urlOf(dst, d), { syncTypes: ['schema', 'full'] }));
+  const results = await precheck(task(urlOf(src, s), urlOf(dst, d), { syncTypes: ['schema', 'full'] }));
   const ids = results.map((r) => r.id);
   for (const id of [
     'wal-level',
@@ -108,9 +114,7 @@ test('without incremental the replication checks are not run', async () => {
 test('refused port and wrong password give distinct messages naming host and port, without the password', async () => {
   const d = await freshDatabase(dst, 'pre_dst');
   const port = await freePort();
-  const refused = await runPrechecks(
-    task(`postgresql://postgres:whatever@127.0.0.1:${port}/x`, urlOf(dst, d)),
-  );
+  const refused = await precheck(task(`postgresql://postgres:whatever@127.0.0.1:${port}/x`, urlOf(dst, d)));
   const r1 = byId(refused, 'source-connection');
   assert.equal(r1.status, 'fail');
   assert.match(r1.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
@@ -122,7 +126,7 @@ test('refused port and wrong password give distinct messages naming host and por
   assert.ok(!prechecksPassed(refused));
 
   const secret = 'Wr0ng-Secret-pw-42';
-  const wrong = await runPrechecks(
+  const wrong = await precheck(
     task(urlOf(src, 'postgres'), `postgresql://postgres:${secret}@127.0.0.1:${dst.port}/${d}`),
   );
   const r2 = byId(wrong, 'destination-connection');
@@ -139,7 +143,7 @@ test('refused port and wrong password give distinct messages naming host and por
 test('a missing selected table fails selected-objects naming it', async () => {
   const s = await sourceDb();
   const d = await freshDatabase(dst, 'pre_dst');
-  const results = await runPrechecks(
+  const results = await precheck(
     task(urlOf(src, s), urlOf(dst, d), { objects: [{ table: 'app.orders' }, { table: 'app.nope' }] }),
   );
   const r = byId(results, 'selected-objects');
@@ -157,13 +161,13 @@ test('a keyless table without replica identity fails with a REPLICA IDENTITY FUL
     'CREATE TABLE app."Log Lines" (line text); CREATE TABLE app.nothing (id int PRIMARY KEY); ALTER TABLE app.nothing REPLICA IDENTITY NOTHING',
   );
   const d = await freshDatabase(dst, 'pre_dst');
-  const results = await runPrechecks(task(urlOf(src, s), urlOf(dst, d)));
+  const results = await precheck(task(urlOf(src, s), urlOf(dst, d)));
   const r = byId(results, 'replica-identity');
   assert.equal(r.status, 'fail');
   assert.match(r.message, /app\.Log Lines, app\.nothing/);
   assert.match(r.fix ?? '', /ALTER TABLE "app"\."Log Lines" REPLICA IDENTITY FULL;/);
   // Without incremental the same tables are fine.
-  const full = await runPrechecks(task(urlOf(src, s), urlOf(dst, d), { syncTypes: ['schema', 'full'] }));
+  const full = await precheck(task(urlOf(src, s), urlOf(dst, d), { syncTypes: ['schema', 'full'] }));
   assert.ok(prechecksPassed(full), formatPrecheckReport(full));
 });
 
@@ -171,26 +175,26 @@ test('destination tables: non-empty fails for schema/full, empty warns, missing 
   const s = await sourceDb();
   const d = await freshDatabase(dst, 'pre_dst');
   await sql(dst, d, 'CREATE SCHEMA app; CREATE TABLE app.orders (id int PRIMARY KEY, note text)');
-  let r = byId(await runPrechecks(task(urlOf(src, s), urlOf(dst, d))), 'destination-tables');
+  let r = byId(await precheck(task(urlOf(src, s), urlOf(dst, d))), 'destination-tables');
   assert.equal(r.status, 'warn');
   assert.match(r.message, /app\.orders/);
 
   await sql(dst, d, "INSERT INTO app.orders VALUES (1, 'x')");
-  r = byId(await runPrechecks(task(urlOf(src, s), urlOf(dst, d))), 'destination-tables');
+  r = byId(await precheck(task(urlOf(src, s), urlOf(dst, d))), 'destination-tables');
   assert.equal(r.status, 'fail');
   assert.match(r.message, /already hold rows.*app\.orders/);
   assert.match(r.fix ?? '', /TRUNCATE "app"\."orders"/);
 
   // Incremental alone expects loaded tables, but all of them.
   r = byId(
-    await runPrechecks(task(urlOf(src, s), urlOf(dst, d), { syncTypes: ['incremental'] })),
+    await precheck(task(urlOf(src, s), urlOf(dst, d), { syncTypes: ['incremental'] })),
     'destination-tables',
   );
   assert.equal(r.status, 'fail');
   assert.match(r.message, /missing.*app\.events/);
   assert.doesNotMatch(r.message, /app\.orders/);
   r = byId(
-    await runPrechecks(
+    await precheck(
       task(urlOf(src, s), urlOf(dst, d), { syncTypes: ['incremental'], objects: [{ table: 'app.orders' }] }),
     ),
     'destination-tables',
@@ -221,7 +225,7 @@ test('privileges: an unprivileged user fails source and destination privilege an
     `CREATE SCHEMA app; CREATE TABLE app.orders (id int PRIMARY KEY, note text); GRANT USAGE ON SCHEMA app TO ${role}`,
   );
   try {
-    const results = await runPrechecks(
+    const results = await precheck(
       task(
         `postgresql://${role}:${pw}@127.0.0.1:${src.port}/${s}`,
         `postgresql://${role}:${pw}@127.0.0.1:${dst.port}/${d}`,
@@ -250,7 +254,7 @@ test('privileges: an unprivileged user fails source and destination privilege an
       await sql(src, s, `ALTER TABLE app.${t} OWNER TO ${role}`);
     await sql(dst, d, `GRANT CREATE ON DATABASE ${d} TO ${role}; GRANT CREATE ON SCHEMA app TO ${role}`);
     await sql(dst, d, `GRANT INSERT, UPDATE, DELETE, TRUNCATE ON app.orders TO ${role}`);
-    const again = await runPrechecks(
+    const again = await precheck(
       task(
         `postgresql://${role}:${pw}@127.0.0.1:${src.port}/${s}`,
         `postgresql://${role}:${pw}@127.0.0.1:${dst.port}/${d}`,
@@ -277,7 +281,7 @@ test('an existing pgoutput slot of the task is reused; a foreign slot type fails
   await sql(src, s, `SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
   try {
     const r = byId(
-      await runPrechecks(task(urlOf(src, s), urlOf(dst, d), { slotName: slot })),
+      await precheck(task(urlOf(src, s), urlOf(dst, d), { slotName: slot })),
       'replication-slots',
     );
     assert.equal(r.status, 'pass');
@@ -288,7 +292,7 @@ test('an existing pgoutput slot of the task is reused; a foreign slot type fails
   await sql(src, s, `SELECT pg_create_logical_replication_slot('${slot}', 'test_decoding')`);
   try {
     const r = byId(
-      await runPrechecks(task(urlOf(src, s), urlOf(dst, d), { slotName: slot })),
+      await precheck(task(urlOf(src, s), urlOf(dst, d), { slotName: slot })),
       'replication-slots',
     );
     assert.equal(r.status, 'fail');
@@ -320,7 +324,7 @@ test('a source with wal_level=replica, no free slot and no WAL sender fails thos
   await own.query('app_src', 'CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY)');
   await own.query('postgres', "SELECT pg_create_physical_replication_slot('standby_1')");
   const d = await freshDatabase(dst, 'pre_dst');
-  const results = await runPrechecks(task(own.url('app_src'), urlOf(dst, d)));
+  const results = await precheck(task(own.url('app_src'), urlOf(dst, d)));
   const wl = byId(results, 'wal-level');
   assert.equal(wl.status, 'fail');
   assert.match(wl.message, /wal_level = replica/);
@@ -336,7 +340,7 @@ test('a source with wal_level=replica, no free slot and no WAL sender fails thos
   assert.equal(byId(results, 'destination-version').status, 'pass');
   assert.equal(byId(results, 'replica-identity').status, 'pass');
   // A destination older than the source only warns.
-  const back = await runPrechecks(
+  const back = await precheck(
     task(urlOf(dst, d), own.url('app_src'), {
       syncTypes: ['schema', 'full'],
       objects: [{ schema: 'public' }],
@@ -348,7 +352,7 @@ test('a source with wal_level=replica, no free slot and no WAL sender fails thos
 });
 
 test('unresolvable endpoints fail their connection check without throwing', async () => {
-  const results = await runPrechecks(
+  const results = await precheck(
     parseTaskConfig({
       name: 'precheck',
       source: { type: 'postgresql', host: '127.0.0.1', port: 1, passwordEnv: 'PGDTS_SURELY_UNSET_VAR' },

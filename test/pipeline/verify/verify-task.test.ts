@@ -6,8 +6,14 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { parseTaskConfig, type TaskConfig } from '../../../src/core/task-config.ts';
 import { formatVerifyReport } from '../../../src/pipeline/verify/format-verify-report.ts';
 import type { TableVerifyResult, VerifyReport } from '../../../src/pipeline/verify/verify-report.ts';
-import { verifyTask } from '../../../src/pipeline/verify/verify-task.ts';
+import { verifyTask, type VerifyOptions } from '../../../src/pipeline/verify/verify-task.ts';
+import { withConnectors } from '../../../src/connectors/open-connectors.ts';
 import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../support/servers.ts';
+
+/** Verifies `t` with its real connectors, as `pgdts verify` does. */
+function verify(t: TaskConfig, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  return withConnectors(t, (c) => verifyTask(t, c, opts));
+}
 
 function task(
   s: TestServer,
@@ -77,7 +83,7 @@ test('identical data compares identical across PostgreSQL 13 → 17 (floats, NaN
   await both(s, sdb, d, ddb, TYPES_DDL);
   await both(s, sdb, d, ddb, TYPES_DATA);
   const seen: string[] = [];
-  const r = await verifyTask(task(s, sdb, d, ddb), {
+  const r = await verify(task(s, sdb, d, ddb), {
     chunkRows: 37,
     onTable: (t) => seen.push(`${t.table.schema}.${t.table.name}`),
   });
@@ -140,7 +146,7 @@ test('rows moved 13 → 17 with COPY (binary and text) compare identical', async
   } finally {
     await Promise.all([from.end(), into.end()]);
   }
-  const r = await verifyTask(task(s, sdb, d, ddb), { chunkRows: 64 });
+  const r = await verify(task(s, sdb, d, ddb), { chunkRows: 64 });
   assert.ok(r.identical, formatVerifyReport(r));
   assert.equal(table(r, 'app.types').destinationRows, 503);
 });
@@ -156,7 +162,7 @@ test('detects a changed value, a missing row and an extra duplicate row in a key
   await sql(d, ddb, 'UPDATE app.types SET f8 = f8 + f8 * 2.3e-16 WHERE id = 250');
   await sql(d, ddb, "DELETE FROM app.composite WHERE region = 'us' AND seq = 7");
   await sql(d, ddb, "INSERT INTO app.keyless VALUES ('dup', 0.1)");
-  const r = await verifyTask(task(s, sdb, d, ddb), { chunkRows: 100 });
+  const r = await verify(task(s, sdb, d, ddb), { chunkRows: 100 });
   assert.equal(r.identical, false);
 
   const types = table(r, 'app.types');
@@ -199,7 +205,7 @@ test('a keyless table whose duplicates differ only in multiplicity differs; a ta
   await sql(s, sdb, 'INSERT INTO app.k VALUES (1), (1), (2)');
   await sql(s, ddb, 'INSERT INTO app.k VALUES (1), (2), (2)');
   await sql(s, sdb, 'CREATE TABLE app.only_here (id int PRIMARY KEY); INSERT INTO app.only_here VALUES (1)');
-  const r = await verifyTask(task(s, sdb, s, ddb));
+  const r = await verify(task(s, sdb, s, ddb));
   const k = table(r, 'app.k');
   assert.equal(k.match, false);
   assert.equal(k.sourceRows, 3);
@@ -226,7 +232,7 @@ test('a 250k-row table is compared in 3 chunks of at most 100k rows', async () =
   );
   await both(s, sdb, d, ddb, 'VACUUM ANALYZE app.big');
   const started = Date.now();
-  let r = await verifyTask(task(s, sdb, d, ddb), { chunkRows: 100_000 });
+  let r = await verify(task(s, sdb, d, ddb), { chunkRows: 100_000 });
   const big = table(r, 'app.big');
   assert.ok(r.identical, formatVerifyReport(r));
   assert.equal(big.chunks, 3);
@@ -234,11 +240,11 @@ test('a 250k-row table is compared in 3 chunks of at most 100k rows', async () =
   console.log(`verify of 250k rows on each side: ${Date.now() - started} ms`);
 
   await sql(d, ddb, 'UPDATE app.big SET t = NULL WHERE id = 150001');
-  r = await verifyTask(task(s, sdb, d, ddb), { chunkRows: 100_000 });
+  r = await verify(task(s, sdb, d, ddb), { chunkRows: 100_000 });
   assert.equal(table(r, 'app.big').firstDifferingChunk?.index, 1);
   assert.deepEqual(table(r, 'app.big').firstDifferingChunk?.after, ['100000']);
   assert.deepEqual(table(r, 'app.big').firstDifferingChunk?.upTo, ['200000']);
   // Default chunk size: 100k rows as well.
-  r = await verifyTask(task(s, sdb, d, ddb));
+  r = await verify(task(s, sdb, d, ddb));
   assert.equal(table(r, 'app.big').chunks, 3);
 });

@@ -27,7 +27,38 @@ import {
   quoteQualified,
   type QualifiedName,
 } from '../../../core/identifier.ts';
+import type { Lsn } from '../../../core/lsn.ts';
 import type { DestinationColumn, DestinationTable } from './destination-tables.ts';
+
+/** The row an UPDATE or DELETE must find, for the report when it is not there. */
+export interface ExpectedRow {
+  /** Replica identity values as `(col, ...)=(value, ...)`, long values abbreviated. */
+  readonly key: string;
+  /** WAL position of the change on the source, when known. */
+  readonly lsn: Lsn | undefined;
+}
+
+/** The rows an UPDATE or DELETE statement must touch: its command tag's row count must match. */
+export interface RowExpectation {
+  readonly kind: 'update' | 'delete';
+  readonly table: QualifiedName;
+  readonly rows: readonly ExpectedRow[];
+}
+
+/** One statement of a flush, and for UPDATE/DELETE the rows it must touch. */
+export interface ApplyStatement {
+  readonly sql: string;
+  readonly expect?: RowExpectation;
+}
+
+/** Options of {@link buildApplySql}. */
+export interface BuildApplySqlOptions {
+  /**
+   * One UPDATE/DELETE statement per change for changes at or below this LSN (no multi-row
+   * statements), so that a row that is not found can be named exactly.
+   */
+  readonly singleRowUpTo?: Lsn;
+}
 
 /** Looks up a loaded destination table; throws when it was not loaded (a bug). */
 export type TableLookup = (q: QualifiedName) => DestinationTable | undefined;
@@ -61,6 +92,19 @@ interface RowIdentity {
   readonly batchKey: string | undefined;
 }
 
+/** Longest value shown in a conflict report, characters. */
+const SHOWN_VALUE_CHARS = 64;
+
+function shown(v: string | null): string {
+  if (v === null) return 'NULL';
+  return v.length > SHOWN_VALUE_CHARS ? `${v.slice(0, SHOWN_VALUE_CHARS)}… (${v.length} characters)` : v;
+}
+
+/** `(a, b)=(1, x)`, as PostgreSQL prints keys in its messages. */
+function keyText(id: RowIdentity): string {
+  return `(${id.matches.map((m) => m.col.dest.name).join(', ')})=(${id.matches.map((m) => shown(m.value)).join(', ')})`;
+}
+
 function literal(value: string | null, col: DestinationColumn): string {
   return value === null ? `NULL::${col.castType}` : `${quoteLiteral(value)}::${col.castType}`;
 }
@@ -80,9 +124,29 @@ function applyError(relation: QualifiedName, what: string): PgdtsError {
 /** Builds statements for changes; `plans` caches per-relation column mapping for one call. */
 class SqlBuilder {
   private readonly plans = new Map<Relation, TablePlan>();
-  readonly statements: string[] = [];
+  readonly statements: ApplyStatement[] = [];
 
-  constructor(private readonly lookup: TableLookup) {}
+  constructor(
+    private readonly lookup: TableLookup,
+    private readonly singleRowUpTo: Lsn | undefined,
+  ) {}
+
+  /** May this change join a multi-row statement? */
+  batchable(c: Change): boolean {
+    return this.singleRowUpTo === undefined || (c.lsn !== undefined && c.lsn > this.singleRowUpTo);
+  }
+
+  private expect(
+    kind: 'update' | 'delete',
+    relation: Relation,
+    items: readonly { change: Change; id: RowIdentity }[],
+  ): RowExpectation {
+    return {
+      kind,
+      table: { schema: relation.schema, name: relation.name },
+      rows: items.map((i) => ({ key: keyText(i.id), lsn: i.change.lsn })),
+    };
+  }
 
   plan(relation: Relation): TablePlan {
     const cached = this.plans.get(relation);
@@ -159,7 +223,8 @@ class SqlBuilder {
     if (!first) return;
     const plan = this.plan(first.relation);
     if (plan.writable.length === 0) {
-      for (let i = 0; i < run.length; i++) this.statements.push(`INSERT INTO ${plan.sqlName} DEFAULT VALUES`);
+      for (let i = 0; i < run.length; i++)
+        this.statements.push({ sql: `INSERT INTO ${plan.sqlName} DEFAULT VALUES` });
       return;
     }
     const rows = run.map((c) => {
@@ -173,9 +238,9 @@ class SqlBuilder {
       return `(${vals.join(', ')})`;
     });
     const overriding = plan.writable.some((c) => c.dest.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
-    this.statements.push(
-      `INSERT INTO ${plan.sqlName} (${plan.writable.map((c) => quoteIdent(c.dest.name)).join(', ')})${overriding} VALUES ${rows.join(', ')}`,
-    );
+    this.statements.push({
+      sql: `INSERT INTO ${plan.sqlName} (${plan.writable.map((c) => quoteIdent(c.dest.name)).join(', ')})${overriding} VALUES ${rows.join(', ')}`,
+    });
   }
 
   deletes(run: readonly { change: DeleteChange; id: RowIdentity }[]): void {
@@ -183,13 +248,19 @@ class SqlBuilder {
     if (!first) return;
     const plan = this.plan(first.change.relation);
     if (run.length === 1 || first.id.batchKey === undefined) {
-      for (const { id } of run)
-        this.statements.push(`DELETE FROM ${plan.sqlName} AS d WHERE ${this.oneRowWhere(plan, id)}`);
+      for (const item of run)
+        this.statements.push({
+          sql: `DELETE FROM ${plan.sqlName} AS d WHERE ${this.oneRowWhere(plan, item.id)}`,
+          expect: this.expect('delete', first.change.relation, [item]),
+        });
       return;
     }
     const cols = first.id.matches.map((m) => `d.${quoteIdent(m.col.dest.name)}`).join(', ');
     const rows = run.map(({ id }) => `(${id.matches.map((m) => literal(m.value, m.col.dest)).join(', ')})`);
-    this.statements.push(`DELETE FROM ${plan.sqlName} AS d WHERE (${cols}) IN (VALUES ${rows.join(', ')})`);
+    this.statements.push({
+      sql: `DELETE FROM ${plan.sqlName} AS d WHERE (${cols}) IN (VALUES ${rows.join(', ')})`,
+      expect: this.expect('delete', first.change.relation, run),
+    });
   }
 
   updates(run: readonly PreparedUpdate[]): void {
@@ -200,9 +271,10 @@ class SqlBuilder {
       for (const u of run) {
         if (u.set.length === 0) continue;
         const set = u.set.map((s) => `${quoteIdent(s.col.dest.name)} = ${literal(s.value, s.col.dest)}`);
-        this.statements.push(
-          `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} WHERE ${this.oneRowWhere(plan, u.id)}`,
-        );
+        this.statements.push({
+          sql: `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} WHERE ${this.oneRowWhere(plan, u.id)}`,
+          expect: this.expect('update', u.change.relation, [u]),
+        });
       }
       return;
     }
@@ -215,9 +287,10 @@ class SqlBuilder {
     );
     const set = first.set.map((s, i) => `${quoteIdent(s.col.dest.name)} = v.${setNames[i] ?? ''}`);
     const where = first.id.matches.map((m, i) => `d.${quoteIdent(m.col.dest.name)} = v.${keyNames[i] ?? ''}`);
-    this.statements.push(
-      `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} FROM (VALUES ${rows.join(', ')}) AS v(${[...keyNames, ...setNames].join(', ')}) WHERE ${where.join(' AND ')}`,
-    );
+    this.statements.push({
+      sql: `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} FROM (VALUES ${rows.join(', ')}) AS v(${[...keyNames, ...setNames].join(', ')}) WHERE ${where.join(' AND ')}`,
+      expect: this.expect('update', first.change.relation, run),
+    });
   }
 
   prepareUpdate(change: UpdateChange): PreparedUpdate {
@@ -242,7 +315,7 @@ class SqlBuilder {
     }
     return {
       change,
-      id: keyUnchanged ? id : { ...id, batchKey: undefined },
+      id: keyUnchanged && this.batchable(change) ? id : { ...id, batchKey: undefined },
       set,
       shape: set.map((s) => s.col.index).join(','),
     };
@@ -268,12 +341,17 @@ type Run =
 
 /**
  * Builds the SQL statements applying `changes` in order, against destination tables from `lookup`
- * (load them first; see DestinationTables). Returns statements without trailing semicolons.
+ * (load them first; see DestinationTables). Returns statements without trailing semicolons; UPDATE
+ * and DELETE statements carry the rows they must touch, to be checked against their row counts.
  * @throws {PgdtsError} APPLY_FAILED (not retryable) naming the table when a change cannot be expressed:
  *   a column missing in the destination, no replica identity, unchanged TOAST in an INSERT or key.
  */
-export function buildApplySql(changes: readonly Change[], lookup: TableLookup): string[] {
-  const b = new SqlBuilder(lookup);
+export function buildApplySql(
+  changes: readonly Change[],
+  lookup: TableLookup,
+  o: BuildApplySqlOptions = {},
+): ApplyStatement[] {
+  const b = new SqlBuilder(lookup, o.singleRowUpTo);
   let run: Run | undefined;
   const flush = (): void => {
     if (!run) return;
@@ -303,7 +381,7 @@ export function buildApplySql(changes: readonly Change[], lookup: TableLookup): 
       }
       case 'delete': {
         const id = b.identity(change, b.plan(change.relation));
-        const k = id.batchKey;
+        const k = b.batchable(change) ? id.batchKey : undefined;
         if (
           run?.kind === 'delete' &&
           run.relation === change.relation &&
@@ -318,7 +396,7 @@ export function buildApplySql(changes: readonly Change[], lookup: TableLookup): 
           run = {
             kind: 'delete',
             relation: change.relation,
-            items: [{ change, id }],
+            items: [{ change, id: k === undefined ? { ...id, batchKey: undefined } : id }],
             keys: new Set(k === undefined ? [] : [k]),
           };
         }
@@ -353,13 +431,18 @@ export function buildApplySql(changes: readonly Change[], lookup: TableLookup): 
         flush();
         const names = change.relations.map((r) => {
           const plan = b.plan(r);
-          // ONLY keeps inheritance children out unless the source listed them too; a partitioned
-          // table cannot be truncated with ONLY (its partitions go with it, as on the source).
+          // ONLY: exactly the tables listed in the message, as the native apply worker does (a TRUNCATE
+          // the source cascaded lists every table it reached). A partitioned table cannot be
+          // truncated with ONLY: its partitions go with it, as on the source (publications that
+          // publish via the root list only the root).
           return plan.table.partitioned ? plan.sqlName : `ONLY ${plan.sqlName}`;
         });
-        b.statements.push(
-          `TRUNCATE ${names.join(', ')}${change.restartIdentity ? ' RESTART IDENTITY' : ''}${change.cascade ? ' CASCADE' : ''}`,
-        );
+        // Never CASCADE: it would empty destination tables the source did not truncate (tables
+        // outside the selection that reference these); without it, PostgreSQL refuses with 0A000
+        // and names the referencing table.
+        b.statements.push({
+          sql: `TRUNCATE ${names.join(', ')}${change.restartIdentity ? ' RESTART IDENTITY' : ''}`,
+        });
         break;
       }
     }

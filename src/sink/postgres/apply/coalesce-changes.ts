@@ -90,10 +90,12 @@ export function coalesceChanges(changes: readonly Change[], mayReorderRows: RowR
         prev.relation === c.relation &&
         (prev.kind === 'insert' || isPlainUpdate(prev))
       ) {
+        // The merged change reports the later change's position (it is the one a conflict names).
+        const at2 = c.lsn === undefined ? {} : { lsn: c.lsn };
         group[at as number] =
           prev.kind === 'insert'
-            ? { kind: 'insert', relation: c.relation, newTuple: merge(prev.newTuple, c.newTuple) }
-            : { kind: 'update', relation: c.relation, newTuple: merge(prev.newTuple, c.newTuple) };
+            ? { kind: 'insert', ...at2, relation: c.relation, newTuple: merge(prev.newTuple, c.newTuple) }
+            : { kind: 'update', ...at2, relation: c.relation, newTuple: merge(prev.newTuple, c.newTuple) };
         continue;
       }
       group.push(c);

@@ -6,6 +6,7 @@
  */
 import type { Change, Datum, Relation, Tuple } from '../../../core/change.ts';
 import { PgdtsError } from '../../../core/errors.ts';
+import type { Lsn } from '../../../core/lsn.ts';
 import type { PgoutputChangeMessage, PgoutputTuple, RelationMessage } from './pgoutput-message.ts';
 
 /** Latest Relation message per relation id, as core {@link Relation}s. */
@@ -47,28 +48,31 @@ export class RelationCache {
   }
 
   /**
-   * Converts an Insert, Update, Delete or Truncate message into a core {@link Change}.
+   * Converts an Insert, Update, Delete or Truncate message into a core {@link Change}; `lsn` is the
+   * WAL position of its record (the XLogData start), when known.
    * @throws {PgdtsError} `DECODE_FAILED` when a relation id is unknown, a tuple's column count differs
    *   from its relation's, or a value is in binary format (we never request `binary`).
    */
-  toChange(msg: PgoutputChangeMessage): Change {
+  toChange(msg: PgoutputChangeMessage, lsn?: Lsn): Change {
+    const at = lsn === undefined ? {} : { lsn };
     switch (msg.tag) {
       case 'insert': {
         const relation = this.get(msg.relationId);
-        return { kind: 'insert', relation, newTuple: toTuple(relation, msg.newTuple, 'new') };
+        return { kind: 'insert', ...at, relation, newTuple: toTuple(relation, msg.newTuple, 'new') };
       }
       case 'update': {
         const relation = this.get(msg.relationId);
         const newTuple = toTuple(relation, msg.newTuple, 'new');
         if (msg.oldTuple === undefined || msg.oldKind === undefined)
-          return { kind: 'update', relation, newTuple };
+          return { kind: 'update', ...at, relation, newTuple };
         const oldTuple = toTuple(relation, msg.oldTuple, 'old');
-        return { kind: 'update', relation, oldKind: msg.oldKind, oldTuple, newTuple };
+        return { kind: 'update', ...at, relation, oldKind: msg.oldKind, oldTuple, newTuple };
       }
       case 'delete': {
         const relation = this.get(msg.relationId);
         return {
           kind: 'delete',
+          ...at,
           relation,
           oldKind: msg.oldKind,
           oldTuple: toTuple(relation, msg.oldTuple, 'old'),
@@ -77,6 +81,7 @@ export class RelationCache {
       case 'truncate':
         return {
           kind: 'truncate',
+          ...at,
           relations: msg.relationIds.map((id) => this.get(id)),
           cascade: msg.cascade,
           restartIdentity: msg.restartIdentity,

@@ -7,7 +7,7 @@ import type { Change, Datum, Relation, ReplicaIdentity } from '../../../../src/c
 import { quoteIdent, quoteQualified } from '../../../../src/core/identifier.ts';
 import type { Lsn } from '../../../../src/core/lsn.ts';
 import { connect } from '../../../../src/pg/connection.ts';
-import type { ChangeApplier } from '../../../../src/sink/postgres/apply/change-applier.ts';
+import type { PostgresChangeApplier } from '../../../../src/sink/postgres/apply/postgres-change-applier.ts';
 import { sql, type TestServer } from '../../../support/servers.ts';
 
 let nextRelationId = 16384;
@@ -55,14 +55,14 @@ export async function destinationClient(s: TestServer, database: string): Promis
  * committing the destination transaction.
  */
 export async function sourceTransaction(
-  applier: ChangeApplier,
+  applier: PostgresChangeApplier,
   xid: number,
   at: number,
   changes: readonly Change[],
 ): Promise<void> {
-  applier.beginSourceTransaction({ xid, finalLsn: lsn(at) });
+  applier.beginTransaction({ xid, finalLsn: lsn(at) });
   for (const c of changes) await applier.add(c);
-  applier.commitSourceTransaction({
+  applier.commitTransaction({
     xid,
     commitLsn: lsn(at),
     endLsn: lsn(at + 1),

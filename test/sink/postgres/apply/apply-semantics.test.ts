@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { PgdtsError } from '../../../../src/core/errors.ts';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { UNCHANGED_TOAST, type Change } from '../../../../src/core/change.ts';
-import { ChangeApplier } from '../../../../src/sink/postgres/apply/change-applier.ts';
+import { PostgresChangeApplier } from '../../../../src/sink/postgres/apply/postgres-change-applier.ts';
 import { freshDatabase, sql, testServer } from '../../../support/servers.ts';
 import { destinationClient, relation, sourceTransaction } from './apply-fixtures.ts';
 
@@ -22,7 +23,7 @@ after(async () => {
 
 /** Applies changes as one source transaction and commits the batch. */
 async function apply(changes: readonly Change[], flushRows = 1000): Promise<void> {
-  const a = new ChangeApplier({ client, taskName: 'sem', flushRows });
+  const a = new PostgresChangeApplier({ client, taskName: 'sem', flushRows });
   try {
     await sourceTransaction(a, xid++, (at += 10), changes);
     await a.commitBatch();
@@ -98,7 +99,9 @@ test('REPLICA IDENTITY FULL on a keyless table with duplicates touches exactly o
       { n: 2, j: '{"b": 1}', p: '(3,4)', t: 'other' },
     ],
   );
-  // Several identical deletes in a row each remove one row (never batched into IN (...)).
+  // Several identical deletes in a row each remove one row (never batched into IN (...)): two
+  // identical rows, two identical deletes. (A third would find no row: APPLY_CONFLICT.)
+  await sql(s, db, `INSERT INTO dup VALUES (1, '{"a": [1, 2]}', '(1,2)', NULL)`);
   await apply([
     { kind: 'delete', relation: r, oldKind: 'full', oldTuple: ['1', '{"a": [1, 2]}', '(1,2)', 'changed'] },
     { kind: 'delete', relation: r, oldKind: 'full', oldTuple: old },
@@ -122,7 +125,7 @@ test('REPLICA IDENTITY USING INDEX: key columns come from the relation flags', a
   ]);
 });
 
-test('TRUNCATE of several relations with CASCADE and RESTART IDENTITY', async () => {
+test('TRUNCATE applies to exactly the listed tables, with RESTART IDENTITY, never CASCADE into others', async () => {
   await sql(
     s,
     db,
@@ -134,8 +137,10 @@ test('TRUNCATE of several relations with CASCADE and RESTART IDENTITY', async ()
      INSERT INTO tq (v) VALUES ('a'), ('b'); INSERT INTO tkeep VALUES (1)`,
   );
   const tp = relation('public', 'tp', ['id'], ['id']);
+  const tc = relation('public', 'tc', ['id', 'p'], ['id']);
   const tq = relation('public', 'tq', ['id', 'v'], ['id']);
-  await apply([{ kind: 'truncate', relations: [tp, tq], cascade: true, restartIdentity: true }]);
+  // A source TRUNCATE ... CASCADE lists every table it reached: tc comes with tp.
+  await apply([{ kind: 'truncate', relations: [tp, tc, tq], cascade: true, restartIdentity: true }]);
   assert.deepEqual(
     await sql(
       s,
@@ -145,12 +150,20 @@ test('TRUNCATE of several relations with CASCADE and RESTART IDENTITY', async ()
     [{ p: 0, c: 0, k: 1 }],
   );
   assert.deepEqual(await sql(s, db, "INSERT INTO tq (v) VALUES ('c') RETURNING id::int AS id"), [{ id: 1 }]);
-  // Without CASCADE, a referenced table cannot be truncated alone: the error surfaces.
+  // A destination table outside the message that references a listed one is never emptied by
+  // CASCADE: PostgreSQL refuses the TRUNCATE (0A000) and names it, and its rows stay.
   await sql(s, db, 'INSERT INTO tp VALUES (5); INSERT INTO tc VALUES (1, 5)');
   await assert.rejects(
-    apply([{ kind: 'truncate', relations: [tp], cascade: false, restartIdentity: false }]),
-    /APPLY|truncate/i,
+    apply([{ kind: 'truncate', relations: [tp], cascade: true, restartIdentity: false }]),
+    (e: unknown) => {
+      assert.ok(e instanceof PgdtsError, String(e));
+      assert.equal(e.code, 'APPLY_FAILED');
+      assert.equal(e.sqlState, '0A000');
+      assert.match(e.message, /"tc"/);
+      return true;
+    },
   );
+  assert.deepEqual(await sql(s, db, 'SELECT count(*)::int AS n FROM tc'), [{ n: 1 }]);
 });
 
 test('rows moving between partitions arrive as delete + insert on the partition root', async () => {
@@ -244,7 +257,7 @@ test('identifiers with spaces, quotes and upper case; text with quotes and backs
 test('a destination column list change is picked up when a new Relation arrives', async () => {
   await sql(s, db, 'CREATE TABLE evolve (id int PRIMARY KEY, a text)');
   const v1 = relation('public', 'evolve', ['id', 'a'], ['id']);
-  const a = new ChangeApplier({ client, taskName: 'evolve' });
+  const a = new PostgresChangeApplier({ client, taskName: 'evolve' });
   await sourceTransaction(a, xid++, (at += 10), [{ kind: 'insert', relation: v1, newTuple: ['1', 'x'] }]);
   await a.commitBatch();
   await sql(s, db, 'ALTER TABLE evolve ADD COLUMN b int');

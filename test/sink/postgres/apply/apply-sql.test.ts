@@ -33,7 +33,7 @@ async function build(changes: readonly Change[]): Promise<string[]> {
   const rels = changes.flatMap((c) => (c.kind === 'truncate' ? c.relations : [c.relation]));
   for (const r of rels) tables.observe(r);
   await tables.load(client, rels);
-  return buildApplySql(changes, (q) => tables.get(q));
+  return buildApplySql(changes, (q) => tables.get(q)).map((s) => s.sql);
 }
 
 /** Runs the statements as the applier does: one simple query, inside a transaction. */

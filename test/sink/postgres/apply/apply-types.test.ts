@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Change, Relation } from '../../../../src/core/change.ts';
-import { ChangeApplier } from '../../../../src/sink/postgres/apply/change-applier.ts';
+import { PostgresChangeApplier } from '../../../../src/sink/postgres/apply/postgres-change-applier.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../../../support/servers.ts';
 import { destinationClient, relation, rowsAsText, sourceTransaction, tableHash } from './apply-fixtures.ts';
 
@@ -79,7 +79,7 @@ async function replicate(
 ): Promise<void> {
   const c = await destinationClient(s, dst);
   try {
-    const a = new ChangeApplier({ client: c, taskName, flushRows: 3 });
+    const a = new PostgresChangeApplier({ client: c, taskName, flushRows: 3 });
     await sourceTransaction(a, at, at, changes);
     await a.commitBatch();
   } finally {

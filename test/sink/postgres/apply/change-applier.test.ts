@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import type { Change } from '../../../../src/core/change.ts';
-import { PgdtsError } from '../../../../src/core/errors.ts';
+import { ApplyConflictError, PgdtsError } from '../../../../src/core/errors.ts';
+import type { Lsn } from '../../../../src/core/lsn.ts';
 import { readAppliedPosition } from '../../../../src/sink/postgres/apply/applied-position.ts';
-import { ChangeApplier } from '../../../../src/sink/postgres/apply/change-applier.ts';
+import { PostgresChangeApplier } from '../../../../src/sink/postgres/apply/postgres-change-applier.ts';
 import { freshDatabase, sql, testServer, testServers } from '../../../support/servers.ts';
 import { destinationClient, lsn, relation, sourceTransaction } from './apply-fixtures.ts';
 
@@ -38,7 +39,7 @@ test('insert/update/delete on PostgreSQL 13, 15 and 17; the position commits wit
     await sql(server, d, 'CREATE TABLE items (id int PRIMARY KEY, name text)');
     const c = await destinationClient(server, d);
     try {
-      const a = new ChangeApplier({ client: c, taskName: 't1' });
+      const a = new PostgresChangeApplier({ client: c, taskName: 't1' });
       await sourceTransaction(a, 700, 100, [
         ins(1, 'a'),
         ins(2, 'b'),
@@ -67,14 +68,14 @@ test('insert/update/delete on PostgreSQL 13, 15 and 17; the position commits wit
 test('a 50k-row source transaction flushes every 1000 rows into one open transaction and commits only at commitBatch', async () => {
   await sql(s, db, 'CREATE TABLE big (id int PRIMARY KEY, payload text)');
   const big = relation('public', 'big', ['id', 'payload'], ['id']);
-  const a = new ChangeApplier({ client: await client(), taskName: 'big', flushRows: 1000 });
-  a.beginSourceTransaction({ xid: 1, finalLsn: lsn(5000) });
+  const a = new PostgresChangeApplier({ client: await client(), taskName: 'big', flushRows: 1000 });
+  a.beginTransaction({ xid: 1, finalLsn: lsn(5000) });
   let maxBuffered = 0;
   for (let i = 1; i <= 50_000; i++) {
     await a.add({ kind: 'insert', relation: big, newTuple: [String(i), `row ${i} it's \\ here`] });
     maxBuffered = Math.max(maxBuffered, a.bufferedChanges);
   }
-  a.commitSourceTransaction({ xid: 1, commitLsn: lsn(5000), endLsn: lsn(5001), commitTimeMs: 1 });
+  a.commitTransaction({ xid: 1, commitLsn: lsn(5000), endLsn: lsn(5001), commitTimeMs: 1 });
   assert.ok(maxBuffered <= 1000, `buffer stayed bounded (${maxBuffered})`);
   assert.ok(a.transactionOpen);
   // Flushed rows are in the open destination transaction, invisible to others.
@@ -100,7 +101,7 @@ test('a 50k-row source transaction flushes every 1000 rows into one open transac
 test('crash safety: rollback discards the uncommitted batch and keeps the committed position; replays are skipped', async () => {
   await sql(s, db, 'CREATE TABLE items (id int PRIMARY KEY, name text)');
   const c = await client();
-  const a = new ChangeApplier({ client: c, taskName: 'crash', flushRows: 2 });
+  const a = new PostgresChangeApplier({ client: c, taskName: 'crash', flushRows: 2 });
   await sourceTransaction(a, 10, 200, [ins(1, 'one')]);
   await sourceTransaction(a, 11, 210, [ins(2, 'two')]);
   assert.equal((await a.commitBatch()).appliedLsn, lsn(211));
@@ -113,7 +114,7 @@ test('crash safety: rollback discards the uncommitted batch and keeps the commit
 
   // A new applier (after reconnecting) receives the stream again from before the committed position:
   // transactions already applied are skipped instead of failing on duplicate keys.
-  const b = new ChangeApplier({ client: await client(), taskName: 'crash' });
+  const b = new PostgresChangeApplier({ client: await client(), taskName: 'crash' });
   await sourceTransaction(b, 11, 210, [ins(2, 'two')]);
   await sourceTransaction(b, 12, 220, [ins(3, 'three'), ins(4, 'four'), ins(5, 'five')]);
   assert.equal((await b.commitBatch()).appliedLsn, lsn(221));
@@ -122,38 +123,10 @@ test('crash safety: rollback discards the uncommitted batch and keeps the commit
   assert.equal((await b.commitBatch()).appliedLsn, lsn(221));
 });
 
-test('per-table snapshot LSN: changes older than the table snapshot are skipped, including in TRUNCATE', async () => {
-  await sql(s, db, 'CREATE TABLE snap_a (id int PRIMARY KEY); CREATE TABLE snap_b (id int PRIMARY KEY)');
-  await sql(s, db, 'INSERT INTO snap_a VALUES (100); INSERT INTO snap_b VALUES (100)');
-  const ra = relation('public', 'snap_a', ['id'], ['id']);
-  const rb = relation('public', 'snap_b', ['id'], ['id']);
-  const a = new ChangeApplier({
-    client: await client(),
-    taskName: 'snap',
-    tableSnapshotLsn: (schema, name) => (schema === 'public' && name === 'snap_a' ? lsn(1000) : undefined),
-  });
-  await sourceTransaction(a, 1, 999, [
-    { kind: 'insert', relation: ra, newTuple: ['1'] },
-    { kind: 'insert', relation: rb, newTuple: ['1'] },
-    { kind: 'truncate', relations: [ra], cascade: false, restartIdentity: false },
-  ]);
-  await sourceTransaction(a, 2, 1000, [
-    { kind: 'insert', relation: ra, newTuple: ['2'] },
-    { kind: 'insert', relation: rb, newTuple: ['2'] },
-  ]);
-  await a.commitBatch();
-  assert.deepEqual(await sql(s, db, 'SELECT id FROM snap_a ORDER BY id'), [{ id: 2 }, { id: 100 }]);
-  assert.deepEqual(await sql(s, db, 'SELECT id FROM snap_b ORDER BY id'), [
-    { id: 1 },
-    { id: 2 },
-    { id: 100 },
-  ]);
-});
-
-test('a constraint violation is APPLY_FAILED, not retryable, names the table; the applier needs rollback()', async () => {
+test('a constraint violation is APPLY_FAILED, not retryable, names the table; every call rethrows it until rollback() [P4]', async () => {
   await sql(s, db, 'CREATE TABLE uniq (id int PRIMARY KEY, v text)');
   const u = relation('public', 'uniq', ['id', 'v'], ['id']);
-  const a = new ChangeApplier({ client: await client(), taskName: 'err' });
+  const a = new PostgresChangeApplier({ client: await client(), taskName: 'err' });
   await sourceTransaction(a, 1, 10, [
     { kind: 'insert', relation: u, newTuple: ['1', 'x'] },
     { kind: 'insert', relation: u, newTuple: ['1', 'y'] },
@@ -166,7 +139,10 @@ test('a constraint violation is APPLY_FAILED, not retryable, names the table; th
     assert.match(e.message, /public\.uniq/);
     return true;
   });
-  assert.throws(() => a.beginSourceTransaction({ xid: 2, finalLsn: lsn(20) }), /rollback/);
+  assert.throws(
+    () => a.beginTransaction({ xid: 2, finalLsn: lsn(20) }),
+    (e: unknown) => e instanceof PgdtsError && e.code === 'APPLY_FAILED' && e.sqlState === '23505',
+  );
   await a.rollback();
   await sourceTransaction(a, 2, 20, [{ kind: 'insert', relation: u, newTuple: ['2', 'z'] }]);
   await a.commitBatch();
@@ -176,7 +152,7 @@ test('a constraint violation is APPLY_FAILED, not retryable, names the table; th
 test('a lost connection is APPLY_FAILED and retryable; a missing table is APPLY_FAILED naming it', async () => {
   await sql(s, db, 'CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, name text)');
   const c = await client();
-  const a = new ChangeApplier({ client: c, taskName: 'lost' });
+  const a = new PostgresChangeApplier({ client: c, taskName: 'lost' });
   await a.begin();
   const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
   await sql(s, db, 'SELECT pg_terminate_backend($1)', [pid]);
@@ -189,7 +165,7 @@ test('a lost connection is APPLY_FAILED and retryable; a missing table is APPLY_
   });
   await a.rollback(); // must not throw on a dead connection
 
-  const b = new ChangeApplier({ client: await client(), taskName: 'missing' });
+  const b = new PostgresChangeApplier({ client: await client(), taskName: 'missing' });
   const ghost = relation('public', 'No Such Table', ['id'], ['id']);
   await sourceTransaction(b, 1, 10, [{ kind: 'insert', relation: ghost, newTuple: ['1'] }]);
   await assert.rejects(b.commitBatch(), (e: unknown) => {
@@ -202,8 +178,8 @@ test('a lost connection is APPLY_FAILED and retryable; a missing table is APPLY_
 });
 
 test('commitBatch inside a source transaction is refused (a partial source transaction never becomes durable)', async () => {
-  const a = new ChangeApplier({ client: await client(), taskName: 'partial' });
-  a.beginSourceTransaction({ xid: 5, finalLsn: lsn(50) });
+  const a = new PostgresChangeApplier({ client: await client(), taskName: 'partial' });
+  a.beginTransaction({ xid: 5, finalLsn: lsn(50) });
   await assert.rejects(a.commitBatch(), (e: unknown) => e instanceof PgdtsError && e.code === 'INTERNAL');
   await a.rollback();
 });
@@ -217,7 +193,7 @@ test('triggers do not fire on the destination (session_replication_role = replic
      CREATE TRIGGER trig_t AFTER INSERT ON trig FOR EACH ROW EXECUTE FUNCTION trig_f()`,
   );
   const t = relation('public', 'trig', ['id'], ['id']);
-  const a = new ChangeApplier({ client: await client(), taskName: 'trig' });
+  const a = new PostgresChangeApplier({ client: await client(), taskName: 'trig' });
   await sourceTransaction(a, 1, 10, [{ kind: 'insert', relation: t, newTuple: ['1'] }]);
   await a.commitBatch();
   assert.deepEqual(
@@ -228,4 +204,103 @@ test('triggers do not fire on the destination (session_replication_role = replic
     ),
     [{ a: 1, b: 0 }],
   );
+});
+
+test('an UPDATE or DELETE that finds no row stops the batch before its position commits, naming table, key and LSN [P3]', async () => {
+  await sql(
+    s,
+    db,
+    "CREATE TABLE gone (id int PRIMARY KEY, v text); INSERT INTO gone SELECT g, 'v' FROM generate_series(1, 10) g",
+  );
+  const g = relation('public', 'gone', ['id', 'v'], ['id']);
+  const upd = (id: number, at: number): Change => ({
+    kind: 'update',
+    lsn: lsn(at),
+    relation: g,
+    newTuple: [String(id), 'w'],
+  });
+  const del = (id: number, at: number): Change => ({
+    kind: 'delete',
+    lsn: lsn(at),
+    relation: g,
+    oldKind: 'key',
+    oldTuple: [String(id), null],
+  });
+  // Rows missing on the destination only (changed there behind the task's back).
+  await sql(s, db, 'DELETE FROM gone WHERE id IN (4, 7)');
+
+  // A single-row statement names the row at once.
+  const a = new PostgresChangeApplier({ client: await client(), taskName: 'gone' });
+  await sourceTransaction(a, 1, 100, [upd(4, 95)]);
+  await assert.rejects(a.commitBatch(), (e: unknown) => {
+    assert.ok(e instanceof ApplyConflictError, String(e));
+    assert.equal(e.code, 'APPLY_CONFLICT');
+    assert.equal(e.retryable, false);
+    assert.equal(e.table, 'public.gone');
+    assert.deepEqual(e.keys, ['(id)=(4)']);
+    assert.equal(e.locateUpTo, undefined);
+    assert.match(e.message, /UPDATE of public\.gone found no row with \(id\)=\(4\) .*LSN 0\/5F/);
+    return true;
+  });
+  await a.rollback();
+  assert.deepEqual(await readAppliedPosition(await client(), 'gone'), undefined, 'nothing committed');
+  assert.deepEqual(await sql(s, db, "SELECT count(*)::int AS n FROM gone WHERE v = 'w'"), [{ n: 0 }]);
+
+  // A multi-row DELETE that misses one of its rows says how many, and where to look row by row...
+  const b = new PostgresChangeApplier({ client: await client(), taskName: 'gone' });
+  await sourceTransaction(b, 2, 200, [del(5, 190), del(6, 191), del(7, 192), del(8, 193)]);
+  let locateUpTo: Lsn | undefined;
+  await assert.rejects(b.commitBatch(), (e: unknown) => {
+    assert.ok(e instanceof ApplyConflictError, String(e));
+    assert.match(e.message, /DELETE of public\.gone found 3 of 4 rows/);
+    assert.equal(e.keys.length, 4);
+    locateUpTo = e.locateUpTo;
+    return true;
+  });
+  await b.rollback();
+  assert.equal(locateUpTo, lsn(193));
+  // ... and replaying with one statement per change up to there names the exact row.
+  const c = new PostgresChangeApplier({
+    client: await client(),
+    taskName: 'gone',
+    ...(locateUpTo ? { singleRowUpTo: locateUpTo } : {}),
+  });
+  await sourceTransaction(c, 2, 200, [del(5, 190), del(6, 191), del(7, 192), del(8, 193)]);
+  await assert.rejects(c.commitBatch(), (e: unknown) => {
+    assert.ok(e instanceof ApplyConflictError, String(e));
+    assert.deepEqual(e.keys, ['(id)=(7)']);
+    assert.match(e.message, /DELETE of public\.gone found no row with \(id\)=\(7\) .*LSN 0\/C0/);
+    return true;
+  });
+  await c.rollback();
+  assert.deepEqual(await sql(s, db, 'SELECT count(*)::int AS n FROM gone'), [{ n: 8 }], 'nothing deleted');
+});
+
+test('the durable position follows the destination WAL flush when synchronous_commit is off [P6]', async () => {
+  await sql(s, db, 'CREATE TABLE dur (id int PRIMARY KEY)');
+  const d = relation('public', 'dur', ['id'], ['id']);
+  const c = await client();
+  // The test servers run with synchronous_commit = off: a returned COMMIT is not yet durable.
+  assert.deepEqual((await c.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows, [
+    { s: 'off' },
+  ]);
+  const a = new PostgresChangeApplier({ client: c, taskName: 'dur' });
+  assert.deepEqual(await a.durablePosition(), { lsn: undefined, complete: true });
+  await sourceTransaction(a, 1, 300, [{ kind: 'insert', relation: d, newTuple: ['1'] }]);
+  await a.commitBatch();
+  // The WAL writer flushes within wal_writer_delay (200 ms); until then the batch is not durable.
+  let p = await a.durablePosition();
+  for (let i = 0; i < 100 && !p.complete; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    p = await a.durablePosition();
+  }
+  assert.deepEqual(p, { lsn: lsn(301), complete: true });
+
+  // With synchronous_commit on, the COMMIT itself is durable.
+  const on = await client();
+  await on.query('SET synchronous_commit = on');
+  const b = new PostgresChangeApplier({ client: on, taskName: 'dur' });
+  await sourceTransaction(b, 2, 310, [{ kind: 'insert', relation: d, newTuple: ['2'] }]);
+  await b.commitBatch();
+  assert.deepEqual(await b.durablePosition(), { lsn: lsn(311), complete: true });
 });

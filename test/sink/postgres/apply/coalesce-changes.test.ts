@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { UNCHANGED_TOAST, type Change } from '../../../../src/core/change.ts';
 import { coalesceChanges } from '../../../../src/sink/postgres/apply/coalesce-changes.ts';
-import { ChangeApplier } from '../../../../src/sink/postgres/apply/change-applier.ts';
+import { PostgresChangeApplier } from '../../../../src/sink/postgres/apply/postgres-change-applier.ts';
 import { freshDatabase, sql, testServer } from '../../../support/servers.ts';
 import { destinationClient, relation, sourceTransaction } from './apply-fixtures.ts';
 
@@ -99,7 +99,7 @@ test('a table with a second unique index keeps row order: a unique value passed 
     `CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE); INSERT INTO users VALUES (1, 'x'), (2, 'w')`,
   );
   const users = relation('public', 'users', ['id', 'email'], ['id']);
-  const applier = new ChangeApplier({ client, taskName: 'coalesce' });
+  const applier = new PostgresChangeApplier({ client, taskName: 'coalesce' });
   // Row 1 frees 'x', row 2 takes it and frees 'w', row 1 takes 'w': merging row 1's updates would
   // apply email 'w' while row 2 still holds it.
   await sourceTransaction(applier, 1, 100, [

@@ -5,23 +5,23 @@
  * sync types use (full: INSERT and TRUNCATE, incremental: INSERT, UPDATE, DELETE). PostgreSQL docs,
  * "Privileges".
  */
-import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
-import { hasSyncType } from '../../core/task-config.ts';
-import { listShort, needed, type Precheck } from './precheck-result.ts';
+import { quoteIdent, quoteQualified } from '../../../core/identifier.ts';
+import { hasSyncType } from '../../../core/task-config.ts';
+import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
+import { listShort } from '../../../core/precheck.ts';
 
 /** Name of the bookkeeping schema pgdts keeps in the destination. */
 const BOOKKEEPING_SCHEMA = 'pgdts';
 
 /** CREATE on the database/schemas, DML on existing tables of the destination. */
-export const destinationPrivilegesCheck: Precheck = {
+export const destinationPrivilegesCheck: PgPrecheck = {
   id: 'destination-privileges',
   title: 'Destination privileges',
-  needs: ['destination', 'tables'],
-  run: async (ctx) => {
-    const d = needed(ctx.destination, 'destination');
+  needs: ['tables'],
+  run: async (d, ctx) => {
     const tables = needed(ctx.tables, 'tables');
-    if (d.isSuperuser) return { status: 'pass', message: `${d.user} is superuser` };
-    const who = quoteIdent(d.user);
+    if (d.server.isSuperuser) return { status: 'pass', message: `${d.server.user} is superuser` };
+    const who = quoteIdent(d.server.user);
     const schemas = [...new Set([BOOKKEEPING_SCHEMA, ...tables.map((t) => t.schema)])];
     const sr = await d.client.query<{ nspname: string; usage: boolean; create: boolean }>(
       `SELECT nspname, has_schema_privilege(oid, 'USAGE') AS usage, has_schema_privilege(oid, 'CREATE') AS create
@@ -80,9 +80,9 @@ export const destinationPrivilegesCheck: Precheck = {
     if (problems.length === 0) {
       return {
         status: 'pass',
-        message: `${d.user} can create the bookkeeping schema and write the selection`,
+        message: `${d.server.user} can create the bookkeeping schema and write the selection`,
       };
     }
-    return { status: 'fail', message: `${d.user}: ${problems.join('; ')}`, fix: fixes.join(' ') };
+    return { status: 'fail', message: `${d.server.user}: ${problems.join('; ')}`, fix: fixes.join(' ') };
   },
 };

@@ -4,16 +4,15 @@
  * server restart.
  */
 import { isIncremental } from './incremental.ts';
-import { needed, type Precheck } from './precheck-result.ts';
+import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 
 /** Source `wal_level` is `logical` (incremental only). */
-export const walLevelCheck: Precheck = {
+export const walLevelCheck: PgPrecheck = {
   id: 'wal-level',
   title: 'Source wal_level',
-  needs: ['source'],
+  needs: [],
   applies: isIncremental,
-  run: async (ctx) => {
-    const s = needed(ctx.source, 'source');
+  run: async (s) => {
     const r = await s.client.query<{ wal_level: string }>('SHOW wal_level');
     const level = r.rows[0]?.wal_level ?? 'unknown';
     if (level === 'logical') return { status: 'pass', message: 'wal_level = logical' };

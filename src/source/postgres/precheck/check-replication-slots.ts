@@ -3,18 +3,17 @@
  * `max_replication_slots` (PostgreSQL docs, "Replication Slots"); a slot left by an earlier run of the
  * same task is reused, so it needs no free entry, but it must be a pgoutput slot of the same database.
  */
-import { slotNameOf } from '../../core/task-config.ts';
+import { slotNameOf } from '../../../core/task-config.ts';
 import { isIncremental } from './incremental.ts';
-import { needed, type Precheck } from './precheck-result.ts';
+import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 
 /** A free replication slot, or the task's own slot already present (incremental only). */
-export const replicationSlotsCheck: Precheck = {
+export const replicationSlotsCheck: PgPrecheck = {
   id: 'replication-slots',
   title: 'Source replication slots',
-  needs: ['source'],
+  needs: [],
   applies: isIncremental,
-  run: async (ctx) => {
-    const s = needed(ctx.source, 'source');
+  run: async (s, ctx) => {
     const slot = slotNameOf(ctx.task);
     const r = await s.client.query<{
       max: number;

@@ -5,17 +5,18 @@
  * "Logical Replication" > "Publication" and ALTER TABLE "REPLICA IDENTITY"). Partitions are checked
  * one by one: the leaf partition's replica identity is what counts for its rows.
  */
-import { displayName, quoteQualified } from '../../core/identifier.ts';
+import { displayName, quoteQualified } from '../../../core/identifier.ts';
 import { isIncremental } from './incremental.ts';
-import { listShort, needed, type Precheck } from './precheck-result.ts';
+import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
+import { listShort } from '../../../core/precheck.ts';
 
 /** Every selected table with storage has a primary key or usable replica identity (incremental only). */
-export const replicaIdentityCheck: Precheck = {
+export const replicaIdentityCheck: PgPrecheck = {
   id: 'replica-identity',
   title: 'Replica identity of selected tables',
   needs: ['tables'],
   applies: isIncremental,
-  run: (ctx) => {
+  run: (_side, ctx) => {
     const leaves = needed(ctx.tables, 'tables').filter((t) => t.relkind === 'r');
     const unusable = leaves.filter(
       (t) =>

@@ -1,13 +1,12 @@
 /**
- * Shapes shared by the prechecks: each check is one small module returning a {@link PrecheckOutcome};
- * the runner adds the check's id and title. In the style of pgstream's `pkg/stream/preflight` and
- * PeerDB's `validate.go`: checks never throw for a failed condition, they report it with a fix hint.
+ * Shapes of the prechecks. Each check is one small object returning a {@link PrecheckOutcome}; the
+ * runner adds the check's id and title. Connectors contribute the checks of their own side (they
+ * close over their own connection); the pipeline runs them in order. In the style of pgstream's
+ * `pkg/stream/preflight` and PeerDB's `validate.go`: checks never throw for a failed condition, they
+ * report it with a fix hint.
  */
-import type pg from 'pg';
-import { PgdtsError } from '../../core/errors.ts';
-import type { TaskConfig } from '../../core/task-config.ts';
-import type { ConnectionParams } from '../../pg/connection.ts';
-import type { SelectedTable } from '../../source/postgres/selected-tables.ts';
+import type { SelectedTable } from './selected-table.ts';
+import type { TaskConfig } from './task-config.ts';
 
 /** `pass`: fine; `warn`: works but worth knowing (slower, surprising); `fail`: the task would fail. */
 export type PrecheckStatus = 'pass' | 'warn' | 'fail';
@@ -29,26 +28,26 @@ export interface PrecheckResult extends PrecheckOutcome {
   readonly title: string;
 }
 
-/** A connected side and what the checks need to know about its session user. */
-export interface PrecheckSide {
-  readonly role: 'source' | 'destination';
-  readonly client: pg.Client;
-  readonly params: ConnectionParams;
-  /** Server major version (13, 15, 17...). */
+/** Version facts of a connected server. */
+export interface ServerInfo {
+  /** Major version (13, 15, 17...). */
   readonly major: number;
-  /** server_version as the server reports it (for messages). */
+  /** Version as the server reports it (for messages), e.g. `15.18`. */
   readonly version: string;
+  /** The session user. */
   readonly user: string;
   readonly isSuperuser: boolean;
 }
 
-/** Everything the checks may use; a side is missing when it could not be reached. */
+/** Everything a check may use besides its own side's connection. */
 export interface PrecheckContext {
   readonly task: TaskConfig;
-  readonly source: PrecheckSide | undefined;
-  readonly destination: PrecheckSide | undefined;
-  /** Selected tables on the source; missing when the selection could not be resolved. */
+  /** Selected tables on the source; undefined when the selection could not be resolved. */
   readonly tables: readonly SelectedTable[] | undefined;
+  /** The source server, when it was reached. */
+  readonly source: ServerInfo | undefined;
+  /** The destination server, when it was reached. */
+  readonly destination: ServerInfo | undefined;
 }
 
 /** What a check requires before it can run; checks whose needs are unmet are not reported. */
@@ -62,15 +61,6 @@ export interface Precheck {
   /** Default: always applies. */
   readonly applies?: (task: TaskConfig) => boolean;
   readonly run: (ctx: PrecheckContext) => Promise<PrecheckOutcome>;
-}
-
-/**
- * Returns `v`, which the runner guaranteed through {@link Precheck.needs}.
- * @throws {PgdtsError} INTERNAL when a check forgot to declare a need.
- */
-export function needed<T>(v: T | undefined, what: string): T {
-  if (v === undefined) throw new PgdtsError('INTERNAL', `precheck ran without ${what}`);
-  return v;
 }
 
 /** `a, b, c and 7 more`: keeps messages one line long for big selections. */

@@ -4,19 +4,19 @@
  * database, and adding a table to a publication needs ownership of it (PostgreSQL docs, "CREATE
  * PUBLICATION"); superusers bypass both.
  */
-import { quoteIdent } from '../../core/identifier.ts';
-import { publicationNameOf } from '../../core/task-config.ts';
+import { quoteIdent } from '../../../core/identifier.ts';
+import { publicationNameOf } from '../../../core/task-config.ts';
 import { isIncremental } from './incremental.ts';
-import { listShort, needed, type Precheck } from './precheck-result.ts';
+import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
+import { listShort } from '../../../core/precheck.ts';
 
 /** USAGE/SELECT on the selection; CREATE on the database and table ownership when incremental. */
-export const sourcePrivilegesCheck: Precheck = {
+export const sourcePrivilegesCheck: PgPrecheck = {
   id: 'source-privileges',
   title: 'Source privileges',
-  needs: ['source', 'tables'],
-  run: async (ctx) => {
-    const s = needed(ctx.source, 'source');
-    const who = quoteIdent(s.user);
+  needs: ['tables'],
+  run: async (s, ctx) => {
+    const who = quoteIdent(s.server.user);
     const tables = needed(ctx.tables, 'tables');
     const r = await s.client.query<{
       nspname: string;
@@ -47,7 +47,7 @@ export const sourcePrivilegesCheck: Precheck = {
         `GRANT SELECT ON ${noSelectRows.map((x) => `${quoteIdent(x.nspname)}.${quoteIdent(x.relname)}`).join(', ')} TO ${who};`,
       );
     }
-    if (isIncremental(ctx.task) && !s.isSuperuser) {
+    if (isIncremental(ctx.task) && !s.server.isSuperuser) {
       const pub = publicationNameOf(ctx.task);
       const p = await s.client.query<{ exists: boolean; create: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) AS exists,
@@ -67,9 +67,9 @@ export const sourcePrivilegesCheck: Precheck = {
     if (problems.length === 0) {
       return {
         status: 'pass',
-        message: `${s.user} can read ${tables.length} table(s)${isIncremental(ctx.task) ? ' and publish them' : ''}`,
+        message: `${s.server.user} can read ${tables.length} table(s)${isIncremental(ctx.task) ? ' and publish them' : ''}`,
       };
     }
-    return { status: 'fail', message: `${s.user}: ${problems.join('; ')}`, fix: fixes.join(' ') };
+    return { status: 'fail', message: `${s.server.user}: ${problems.join('; ')}`, fix: fixes.join(' ') };
   },
 };

@@ -4,16 +4,15 @@
  * streaming and one while the slot's exported snapshot is in use.
  */
 import { isIncremental } from './incremental.ts';
-import { needed, type Precheck } from './precheck-result.ts';
+import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 
 /** A free WAL sender on the source (incremental only). */
-export const walSendersCheck: Precheck = {
+export const walSendersCheck: PgPrecheck = {
   id: 'wal-senders',
   title: 'Source WAL senders',
-  needs: ['source'],
+  needs: [],
   applies: isIncremental,
-  run: async (ctx) => {
-    const s = needed(ctx.source, 'source');
+  run: async (s) => {
     // backend_type is shown to every user (only query text and the like are hidden).
     const r = await s.client.query<{ max: number; used: number }>(
       `SELECT current_setting('max_wal_senders')::int AS max,

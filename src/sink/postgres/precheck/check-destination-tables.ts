@@ -5,17 +5,17 @@
  * bookkeeping already knows this task is a resumed run, where existing rows are expected.
  */
 import type pg from 'pg';
-import { displayName, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
-import { hasSyncType } from '../../core/task-config.ts';
-import { listShort, needed, type Precheck } from './precheck-result.ts';
+import { displayName, quoteQualified, type QualifiedName } from '../../../core/identifier.ts';
+import { hasSyncType } from '../../../core/task-config.ts';
+import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
+import { listShort } from '../../../core/precheck.ts';
 
 /** Selected tables on the destination: non-empty fails (schema/full), empty warns, missing fails without schema sync. */
-export const destinationTablesCheck: Precheck = {
+export const destinationTablesCheck: PgPrecheck = {
   id: 'destination-tables',
   title: 'Selected tables in the destination',
-  needs: ['destination', 'tables'],
-  run: async (ctx) => {
-    const d = needed(ctx.destination, 'destination');
+  needs: ['tables'],
+  run: async (d, ctx) => {
     const tables = needed(ctx.tables, 'tables');
     const phase = await taskPhase(d.client, ctx.task.name);
     if (phase !== undefined) {

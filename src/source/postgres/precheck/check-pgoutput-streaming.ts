@@ -6,16 +6,15 @@
  * Large Transactions").
  */
 import { isIncremental } from './incremental.ts';
-import { needed, type Precheck } from './precheck-result.ts';
+import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 
 /** Notes pgoutput's streaming support; always passes (incremental only). */
-export const pgoutputStreamingCheck: Precheck = {
+export const pgoutputStreamingCheck: PgPrecheck = {
   id: 'pgoutput-streaming',
   title: 'Source pgoutput streaming of large transactions',
-  needs: ['source'],
+  needs: [],
   applies: isIncremental,
-  run: async (ctx) => {
-    const s = needed(ctx.source, 'source');
+  run: async (s) => {
     const r = await s.client.query<{ mem: string }>(
       "SELECT current_setting('logical_decoding_work_mem') AS mem",
     );
@@ -23,9 +22,9 @@ export const pgoutputStreamingCheck: Precheck = {
     return {
       status: 'pass',
       message:
-        s.major >= 14
-          ? `PostgreSQL ${s.major} streams in-progress transactions (pgoutput protocol 2) beyond logical_decoding_work_mem = ${mem}`
-          : `PostgreSQL ${s.major} has no in-progress streaming: transactions larger than logical_decoding_work_mem = ${mem} spill to disk on the source and are sent at commit`,
+        s.server.major >= 14
+          ? `PostgreSQL ${s.server.major} streams in-progress transactions (pgoutput protocol 2) beyond logical_decoding_work_mem = ${mem}`
+          : `PostgreSQL ${s.server.major} has no in-progress streaming: transactions larger than logical_decoding_work_mem = ${mem} spill to disk on the source and are sent at commit`,
     };
   },
 };

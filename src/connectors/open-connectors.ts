@@ -1,0 +1,65 @@
+/**
+ * Builds the source and sink connectors of a task from its `type`s: the one place that knows every
+ * connector. The pipeline receives them through the core interfaces and never imports a connector.
+ */
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { Sink } from '../core/sink.ts';
+import type { Source } from '../core/source.ts';
+import { publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
+import { resolveEndpoint } from '../pg/connection.ts';
+import { PostgresSink } from '../sink/postgres/postgres-sink.ts';
+import { PostgresSource } from '../source/postgres/postgres-source.ts';
+
+/**
+ * Where a task's spill files go by default: `$XDG_STATE_HOME/pgdts/spill/<task>`, else
+ * `~/.local/state/pgdts/spill/<task>` (XDG Base Directory Specification, state data). Not the
+ * temporary directory, which is memory on many systems.
+ */
+export function defaultSpillDir(taskName: string, env: NodeJS.ProcessEnv = process.env): string {
+  const state = env.XDG_STATE_HOME || path.join(homedir(), '.local', 'state');
+  return path.join(state, 'pgdts', 'spill', taskName);
+}
+
+/**
+ * The task's source connector (connects lazily).
+ * @throws {PgdtsError} CONFIG_INVALID when the endpoint cannot be resolved (bad URL, unset passwordEnv).
+ */
+export function openSource(task: TaskConfig): Source {
+  switch (task.source.type) {
+    case 'postgresql':
+      return new PostgresSource(resolveEndpoint(task.source), {
+        taskName: task.name,
+        slotName: slotNameOf(task),
+        publicationName: publicationNameOf(task),
+        spillDir: task.incremental.spillDir ?? defaultSpillDir(task.name),
+        spillMaxBytes: task.incremental.spillMaxBytes,
+      });
+  }
+}
+
+/**
+ * The task's sink connector (connects lazily).
+ * @throws {PgdtsError} CONFIG_INVALID when the endpoint cannot be resolved.
+ */
+export function openSink(task: TaskConfig): Sink {
+  switch (task.destination.type) {
+    case 'postgresql':
+      return new PostgresSink(resolveEndpoint(task.destination));
+  }
+}
+
+/** Runs `fn` with the task's connectors and closes them afterwards, whatever happens. */
+export async function withConnectors<T>(
+  task: TaskConfig,
+  fn: (c: { readonly source: Source; readonly sink: Sink }) => Promise<T>,
+): Promise<T> {
+  const source = openSource(task);
+  let sink: Sink | undefined;
+  try {
+    sink = openSink(task);
+    return await fn({ source, sink });
+  } finally {
+    await Promise.all([source.close(), sink?.close()]);
+  }
+}

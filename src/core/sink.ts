@@ -1,0 +1,277 @@
+/**
+ * The destination side of a task, as the pipeline sees it: a checkpoint store, and capabilities a
+ * sink connector offers (today PostgreSQL, in `sink/postgres/`; Kafka implements the same
+ * interfaces without touching the pipeline). A capability a sink lacks is `undefined`, and a task
+ * that needs it is refused before anything runs.
+ *
+ * Terminology
+ * - checkpoint: what a task has durably done (phase, copied ranges, applied LSN), kept by the sink so
+ *   a run resumes from any machine and progress commits with the data it describes.
+ * - applied position: end LSN of the last source transaction whose changes the sink has committed;
+ *   committed in the same destination transaction as those changes (exactly-once).
+ * - durable position: the applied position the sink can no longer lose in a crash of the destination.
+ *   Only it may be acknowledged to the source.
+ * - lease: the right to run a task; one runner at a time.
+ */
+import type { Readable } from 'node:stream';
+import type { Change, TransactionCommit } from './change.ts';
+import type { QualifiedName } from './identifier.ts';
+import type { Lsn } from './lsn.ts';
+import type { Precheck, ServerInfo } from './precheck.ts';
+import type { SchemaModel } from './schema-model.ts';
+import type { SequenceValue } from './selected-table.ts';
+import type { CopyFormat, CopyUnit, SourceIdentity } from './source.ts';
+import type { TableHasher } from './table-hash.ts';
+
+/**
+ * Phases of a task, in order (see src/pipeline/task-lifecycle.md).
+ * - `new`: nothing done; `schema`: pre-data DDL applied; `copied`: every table copied;
+ * - `indexed`: post-data DDL (indexes, foreign keys) applied and sequences set: full sync done;
+ * - `streaming`: incremental sync has started.
+ */
+export type TaskPhase = 'new' | 'schema' | 'copied' | 'indexed' | 'streaming';
+
+/** The task's checkpoint row. */
+export interface TaskCheckpoint {
+  readonly name: string;
+  readonly phase: TaskPhase;
+  /** The source cluster the destination was filled from; undefined when never recorded. */
+  readonly sourceIdentity: SourceIdentity | undefined;
+  readonly slotName: string | undefined;
+  readonly publicationName: string | undefined;
+  /** Consistent point of the task's replication slot: where incremental sync starts. */
+  readonly slotLsn: Lsn | undefined;
+}
+
+/** Copy progress of one table. */
+export interface TableSyncRow extends QualifiedName {
+  readonly state: 'copying' | 'done';
+  /** LSN of the snapshot the table was copied under (undefined: plain snapshot). */
+  readonly snapshotLsn: Lsn | undefined;
+  readonly rangesTotal: number;
+  readonly rows: number;
+  /** COPY bytes loaded. */
+  readonly bytes: number;
+}
+
+/** Position durably applied: end LSN of the last applied source transaction. */
+export interface AppliedPosition {
+  readonly lsn: Lsn;
+  /** Source commit time of that transaction, ms since the Unix epoch; undefined when never recorded. */
+  readonly commitTimeMs: number | undefined;
+}
+
+/** Running status written periodically for other tools to read. */
+export interface StatusRow {
+  readonly phase: string;
+  readonly sourceLsn?: Lsn | undefined;
+  readonly flushedLsn?: Lsn | undefined;
+  readonly lagBytes?: number | undefined;
+  readonly lagMs?: number | undefined;
+  readonly rowsPerSec?: number | undefined;
+  readonly retainedWalBytes?: number | undefined;
+  readonly rowsApplied?: number | undefined;
+}
+
+/** The right to run one task, held until released. */
+export interface TaskLease {
+  /**
+   * Checks the lease is still held, re-taking it after a lost connection.
+   * @throws {PgdtsError} CHECKPOINT_CONFLICT when another run took the task meanwhile; retryable
+   *   CONNECTION_FAILED when the store cannot be reached.
+   */
+  check(): Promise<void>;
+  /** Gives the lease up. Never throws. */
+  release(): Promise<void>;
+}
+
+/** Where a task's checkpoints live (the `pgdts` schema of a PostgreSQL destination). */
+export interface CheckpointStore {
+  /**
+   * Creates or migrates the bookkeeping; idempotent and safe to run concurrently.
+   * @throws {PgdtsError} DESTINATION_UNSUPPORTED (e.g. no privilege to create it).
+   */
+  ensure(): Promise<void>;
+  /**
+   * Takes the task's lease: one run of a task at a time.
+   * @throws {PgdtsError} CHECKPOINT_CONFLICT (retryable) when another run holds it.
+   */
+  acquireLease(taskName: string): Promise<TaskLease>;
+  readTask(taskName: string): Promise<TaskCheckpoint | undefined>;
+  /** Creates the task's row (phase `new`) if missing. */
+  createTask(taskName: string): Promise<void>;
+  /** Records the source cluster the destination is being filled from. */
+  setSourceIdentity(taskName: string, identity: SourceIdentity): Promise<void>;
+  setPhase(taskName: string, phase: TaskPhase): Promise<void>;
+  /** Records the task's slot and publication and the slot's consistent point. */
+  setSlot(
+    taskName: string,
+    slot: { readonly slotName: string; readonly publicationName: string; readonly slotLsn: Lsn },
+  ): Promise<void>;
+  /** Records the last error (already free of passwords). */
+  setError(taskName: string, message: string): Promise<void>;
+  readTableSync(taskName: string): Promise<TableSyncRow[]>;
+  readAppliedPosition(taskName: string): Promise<AppliedPosition | undefined>;
+  writeStatus(taskName: string, status: StatusRow): Promise<void>;
+  /** Deletes every checkpoint of the task (release). Safe when none exists. */
+  deleteTask(taskName: string): Promise<void>;
+}
+
+/** What happened to one schema statement. */
+export interface SchemaEvent {
+  /** `applied`; `exists`: its object already existed; `unavailable`: e.g. an extension the destination lacks. */
+  readonly outcome: 'applied' | 'exists' | 'unavailable';
+  /** Human-readable line for the log. */
+  readonly message: string;
+  /** Wall time, ms. */
+  readonly elapsedMs: number;
+}
+
+/** Creates schema objects from the schema model (pre-data before the copy, post-data after it). */
+export interface SchemaWriter {
+  /** @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the object whose DDL failed. */
+  applyPreData(model: SchemaModel, onEvent: (e: SchemaEvent) => void): Promise<void>;
+  /** Secondary indexes, foreign keys, triggers, materialized view refreshes, on `jobs` connections. */
+  applyPostData(model: SchemaModel, jobs: number, onEvent: (e: SchemaEvent) => void): Promise<void>;
+}
+
+/** A table to (re)start copying. */
+export interface TableRestart {
+  readonly table: QualifiedName;
+  readonly rangesTotal: number;
+}
+
+/** One connection loading full-sync units. */
+export interface RowWriter {
+  /**
+   * Loads one unit's COPY data and records the range as done in the same transaction, so a unit is
+   * loaded exactly when it is recorded.
+   * `onBytes` is called as COPY data passes (bytes so far, for progress).
+   * @returns rows and COPY bytes loaded, and whether the table is now completely copied.
+   * @throws {PgdtsError} COPY_FAILED (retryable on connection loss); the unit's rows are not kept.
+   */
+  load(
+    taskName: string,
+    unit: CopyUnit,
+    data: Readable,
+    onBytes: (bytesSoFar: number) => void,
+  ): Promise<{ rows: number; bytes: number; tableDone: boolean }>;
+  /** Closes the connection. Never throws. */
+  close(): Promise<void>;
+}
+
+/** Loads full-sync data. */
+export interface RowLoader {
+  /** COPY formats the loader accepts, preferred first. */
+  readonly formats: readonly CopyFormat[];
+  /**
+   * Empties `tables` and records them as copying under `snapshotLsn` with no range done, in one
+   * transaction, so rows copied under an older snapshot never survive a restart.
+   */
+  restartTables(
+    taskName: string,
+    tables: readonly TableRestart[],
+    snapshotLsn: Lsn | undefined,
+  ): Promise<void>;
+  openWriter(): Promise<RowWriter>;
+}
+
+/** Start of a source transaction. */
+export interface SourceTransactionBegin {
+  readonly xid: number;
+  /** Commit LSN of the transaction, known at Begin. */
+  readonly finalLsn: Lsn;
+}
+
+/** What {@link ChangeApplier.commitBatch} committed. */
+export interface AppliedBatch {
+  /** End LSN of the last source transaction now committed on the destination. */
+  readonly appliedLsn: Lsn;
+  /** Its source commit time, ms since the Unix epoch; undefined when none was ever recorded. */
+  readonly commitTimeMs: number | undefined;
+}
+
+/** How far the sink's commits are safe from a destination crash. */
+export interface DurablePosition {
+  /** End LSN of the last source transaction whose destination commit is durable. */
+  readonly lsn: Lsn | undefined;
+  /** True when every batch committed so far is durable. */
+  readonly complete: boolean;
+}
+
+/**
+ * Applies committed source transactions exactly once. Call order: for each source transaction
+ * `beginTransaction`, `add`*, `commitTransaction`; `commitBatch` at a transaction boundary makes the
+ * batch and its applied position committed together. After any error call `rollback()` and replay
+ * from the committed applied position.
+ */
+export interface ChangeApplier {
+  /** The applied position committed before this applier started, if any. */
+  readonly startPosition: AppliedPosition | undefined;
+  beginTransaction(begin: SourceTransactionBegin): void;
+  /**
+   * Buffers a change of the current transaction. Returns a promise only when it flushes to the
+   * destination (await it then).
+   * @throws {PgdtsError} APPLY_FAILED / APPLY_CONFLICT from a flush.
+   */
+  add(change: Change): Promise<void> | undefined;
+  commitTransaction(commit: TransactionCommit): void;
+  /**
+   * Commits every complete source transaction added so far with their applied position.
+   * @throws {PgdtsError} APPLY_FAILED (retryable on connection loss, deadlock...), APPLY_CONFLICT
+   *   when an UPDATE or DELETE found no row.
+   */
+  commitBatch(): Promise<AppliedBatch>;
+  /** Transactions and changes held since the last commitBatch. */
+  readonly pendingTransactions: number;
+  /**
+   * The durable position; may ask the destination how far its log is flushed.
+   * @throws {PgdtsError} APPLY_FAILED (retryable on connection loss).
+   */
+  durablePosition(): Promise<DurablePosition>;
+  /** Drops everything not committed. Never throws. */
+  rollback(): Promise<void>;
+  /** Closes the applier's connections. Never throws. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link Sink.openApplier}. */
+export interface OpenApplierOptions {
+  /**
+   * Apply changes at or below this LSN one statement per row, so that a row an UPDATE or DELETE
+   * does not find is named exactly (see ApplyConflictError.locateUpTo).
+   */
+  readonly singleRowUpTo?: Lsn;
+}
+
+/** Sets sequence positions. */
+export interface SequenceWriter {
+  /** Moves each sequence forward to its source value (never backwards); returns those missing. */
+  setSequences(values: readonly SequenceValue[]): Promise<QualifiedName[]>;
+}
+
+/** A sink connector. Methods connect lazily and reconnect after a lost connection. */
+export interface Sink {
+  /** How the destination appears in messages, never with a password. */
+  readonly description: string;
+  /** @throws {PgdtsError} CONNECTION_FAILED naming host, port and cause. */
+  serverInfo(): Promise<ServerInfo>;
+  readonly checkpoints: CheckpointStore;
+  /** Schema sync; undefined when the destination has no schema to create. */
+  readonly schema: SchemaWriter | undefined;
+  /** Full sync loading; undefined when not supported. */
+  readonly rows: RowLoader | undefined;
+  /** Sequence values; undefined when the destination has no sequences. */
+  readonly sequences: SequenceWriter | undefined;
+  /**
+   * Opens an applier for incremental sync, holding its own connection(s).
+   * @throws {PgdtsError} CONNECTION_FAILED, DESTINATION_UNSUPPORTED.
+   */
+  openApplier(taskName: string, o?: OpenApplierOptions): Promise<ChangeApplier>;
+  /** Opens a session hashing table contents (verify); undefined when not supported. */
+  readonly openHasher: (() => Promise<TableHasher>) | undefined;
+  /** The checks of the destination side, in report order. */
+  prechecks(): readonly Precheck[];
+  /** Closes every connection. Never throws. */
+  close(): Promise<void>;
+}

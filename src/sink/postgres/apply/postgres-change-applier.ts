@@ -1,0 +1,536 @@
+/**
+ * Applies decoded changes of incremental sync to a PostgreSQL destination, exactly once. The states
+ * and invariants are in apply.md next to this file; tests cite them as [P1]…[P7].
+ *
+ * One destination transaction spans many small source transactions (or part of a huge one): changes
+ * are buffered and flushed into the OPEN destination transaction when the buffer reaches `flushRows`
+ * or `flushBytes`, so memory stays bounded whatever the source transaction size. `commitBatch()`
+ * writes the end LSN of the last complete source transaction into `pgdts.applied_position` in that
+ * same transaction and commits: the destination has either the batch and its position, or neither.
+ *
+ * A returned COMMIT is not yet durable when the session runs with `synchronous_commit = off`
+ * (PostgreSQL docs, "Asynchronous Commit"): the applier then records the destination WAL position
+ * after each commit and reports a batch as durable only once `pg_current_wal_flush_lsn()` has passed
+ * it, as the native apply worker does (worker.c, get_flush_position). Only the durable position may
+ * be acknowledged to the source.
+ *
+ * Each destination transaction starts with `SET LOCAL session_replication_role = replica` so that
+ * triggers and FK checks, which already ran on the source, do not fire again (PostgreSQL docs,
+ * "Client Connection Defaults"; requires superuser or, from 15, a GRANT of SET on the parameter). It
+ * also locks the task's position row, so two appliers of one task serialise and the second skips
+ * what the first applied.
+ */
+import type pg from 'pg';
+import type { Change, Relation, TransactionCommit } from '../../../core/change.ts';
+import { ApplyConflictError, PgdtsError } from '../../../core/errors.ts';
+import { quoteLiteral } from '../../../core/identifier.ts';
+import { formatLsn, LSN_ZERO, parseLsn, type Lsn } from '../../../core/lsn.ts';
+import type {
+  AppliedBatch,
+  AppliedPosition,
+  ChangeApplier,
+  DurablePosition,
+  SourceTransactionBegin,
+} from '../../../core/sink.ts';
+import { connect, type ConnectionParams } from '../../../pg/connection.ts';
+import { applyFailed } from './apply-error.ts';
+import { ensureApplyBookkeeping, readAppliedPosition, upsertAppliedPositionSql } from './applied-position.ts';
+import { buildApplySql, type ApplyStatement } from './apply-sql.ts';
+import { coalesceChanges } from './coalesce-changes.ts';
+import { DestinationTables } from './destination-tables.ts';
+
+/** Options of {@link PostgresChangeApplier}. */
+export interface ChangeApplierOptions {
+  /** Destination connection (from `connect(params, { role: 'destination' })`), used by this applier only. */
+  readonly client: pg.Client;
+  /** Task name: the key of the position row in `pgdts.applied_position`. */
+  readonly taskName: string;
+  /** Flush the buffer into the open destination transaction at this many changes. Default 1000. */
+  readonly flushRows?: number;
+  /** ... or at about this many bytes of values (UTF-16 code units + per-value overhead). Default 4 MiB. */
+  readonly flushBytes?: number;
+  /** One statement per UPDATE/DELETE for changes at or below this LSN (to name a missing row). */
+  readonly singleRowUpTo?: Lsn;
+  /**
+   * A COMMIT that returned is durable (the session's synchronous_commit is not `off`). Default: read
+   * from the session at the first transaction.
+   */
+  readonly commitIsDurable?: boolean;
+}
+
+interface Buffered {
+  readonly change: Change;
+  readonly finalLsn: Lsn;
+}
+
+/** A commit whose durability is not known yet: destination WAL position → source applied LSN. */
+interface UndurableCommit {
+  readonly destinationLsn: Lsn;
+  readonly appliedLsn: Lsn;
+}
+
+const DEFAULT_FLUSH_ROWS = 1000;
+const DEFAULT_FLUSH_BYTES = 4 * 1024 * 1024;
+/** Do not ask the destination for its flush position more often than this, ms. */
+const FLUSH_POLL_MS = 20;
+
+function changeBytes(change: Change): number {
+  const tupleBytes = (t: readonly unknown[] | undefined): number =>
+    t ? t.reduce<number>((n, v) => n + (typeof v === 'string' ? v.length : 0) + 8, 0) : 0;
+  switch (change.kind) {
+    case 'insert':
+      return 64 + tupleBytes(change.newTuple);
+    case 'update':
+      return 64 + tupleBytes(change.newTuple) + tupleBytes(change.oldTuple);
+    case 'delete':
+      return 64 + tupleBytes(change.oldTuple);
+    case 'truncate':
+      return 64 * change.relations.length;
+  }
+}
+
+function relationsOf(change: Change): readonly Relation[] {
+  return change.kind === 'truncate' ? change.relations : [change.relation];
+}
+
+/** Results of a multi-statement query: one per statement (pg returns a bare result for one). */
+function resultsOf(r: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
+  return Array.isArray(r) ? r : [r];
+}
+
+/**
+ * {@link ChangeApplier} on one destination connection. After any error every call rethrows that
+ * error until `rollback()`; then reconnect and replay from the applied position.
+ */
+export class PostgresChangeApplier implements ChangeApplier {
+  readonly startPosition: AppliedPosition | undefined;
+  private readonly client: pg.Client;
+  private readonly taskName: string;
+  private readonly flushRows: number;
+  private readonly flushBytes: number;
+  private readonly singleRowUpTo: Lsn | undefined;
+  private commitIsDurable: boolean | undefined;
+  private readonly tables = new DestinationTables();
+  private bookkeepingReady = false;
+  private inTransaction = false;
+  /** The flush sent but not yet awaited (see {@link flush}). */
+  private inflight: Promise<void> | undefined;
+  private failed: PgdtsError | undefined;
+  /** Applied position as committed in the destination (read under lock at begin()). */
+  private committed: AppliedBatch | undefined;
+  private buffer: Buffered[] = [];
+  private bufferBytes = 0;
+  private source: SourceTransactionBegin | undefined;
+  private pending: AppliedBatch | undefined;
+  private pendingTxns = 0;
+  private undurable: UndurableCommit[] = [];
+  private durable: Lsn | undefined;
+  private lastFlushPoll = 0;
+
+  constructor(options: ChangeApplierOptions, startPosition?: AppliedPosition) {
+    this.client = options.client;
+    this.taskName = options.taskName;
+    this.flushRows = Math.max(1, options.flushRows ?? DEFAULT_FLUSH_ROWS);
+    this.flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
+    this.singleRowUpTo = options.singleRowUpTo;
+    this.commitIsDurable = options.commitIsDurable;
+    this.startPosition = startPosition;
+  }
+
+  /**
+   * Connects, creates the bookkeeping if needed and reads the applied position. That position was
+   * committed by an earlier session, perhaps moments ago and not yet flushed [P6]: it counts as
+   * durable once the destination's flush position passes the WAL position read now.
+   * @throws {PgdtsError} CONNECTION_FAILED, DESTINATION_UNSUPPORTED, APPLY_FAILED.
+   */
+  static async open(
+    params: ConnectionParams,
+    o: Omit<ChangeApplierOptions, 'client' | 'commitIsDurable'>,
+  ): Promise<PostgresChangeApplier> {
+    const client = await connect(params, { role: 'destination', applicationName: 'pgdts-apply' });
+    try {
+      await ensureApplyBookkeeping(client);
+      const start = await readAppliedPosition(client, o.taskName);
+      const r = await client.query<{ sc: string; ins: string }>(
+        "SELECT current_setting('synchronous_commit') AS sc, pg_current_wal_insert_lsn()::text AS ins",
+      );
+      const commitIsDurable = r.rows[0]?.sc !== 'off';
+      const a = new PostgresChangeApplier({ ...o, client, commitIsDurable }, start);
+      a.bookkeepingReady = true;
+      if (start !== undefined) {
+        if (commitIsDurable) a.durable = start.lsn;
+        else a.undurable.push({ destinationLsn: parseLsn(r.rows[0]?.ins ?? '0/0'), appliedLsn: start.lsn });
+      }
+      return a;
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw applyFailed('cannot start applying changes', e);
+    }
+  }
+
+  /** Is a destination transaction open? */
+  get transactionOpen(): boolean {
+    return this.inTransaction;
+  }
+
+  /** Changes buffered and not yet sent to the destination. */
+  get bufferedChanges(): number {
+    return this.buffer.length;
+  }
+
+  get pendingTransactions(): number {
+    return this.pendingTxns;
+  }
+
+  /**
+   * Opens a destination transaction if none is open, creating the bookkeeping table on first use.
+   * @throws {PgdtsError} APPLY_FAILED (retryable on connection loss) or DESTINATION_UNSUPPORTED.
+   */
+  async begin(): Promise<void> {
+    this.assertUsable();
+    if (this.inTransaction) return;
+    if (!this.bookkeepingReady) {
+      await ensureApplyBookkeeping(this.client);
+      this.bookkeepingReady = true;
+    }
+    try {
+      const results = resultsOf(
+        await this.client.query(
+          `BEGIN; SET LOCAL session_replication_role = replica;
+           SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms
+             FROM pgdts.applied_position WHERE task_name = ${quoteLiteral(this.taskName)} FOR UPDATE;
+           SELECT current_setting('synchronous_commit') AS sc`,
+        ),
+      );
+      this.inTransaction = true;
+      this.commitIsDurable ??= (results[3]?.rows[0] as { sc?: string } | undefined)?.sc !== 'off';
+      const row = results[2]?.rows[0] as { lsn: string; ms: string | null } | undefined;
+      if (row !== undefined)
+        this.committed = {
+          appliedLsn: parseLsn(row.lsn),
+          commitTimeMs: row.ms === null ? undefined : Number(row.ms),
+        };
+    } catch (e) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      throw applyFailed('cannot open the destination transaction', e);
+    }
+  }
+
+  /**
+   * Starts a source transaction. Its changes are not applied when it is older than the committed
+   * applied position (a replay after reconnecting) [P2].
+   * @throws {PgdtsError} INTERNAL when the previous source transaction was not committed.
+   */
+  beginTransaction(begin: SourceTransactionBegin): void {
+    this.assertUsable();
+    if (this.source) {
+      throw new PgdtsError(
+        'INTERNAL',
+        `source transaction ${begin.xid} began inside transaction ${this.source.xid}`,
+      );
+    }
+    this.source = begin;
+  }
+
+  /**
+   * Buffers a change of the current source transaction; flushes into the open destination
+   * transaction when the row or byte bound is reached (then returns that flush's promise).
+   * @throws {PgdtsError} INTERNAL outside a source transaction; APPLY_FAILED when a flush fails.
+   */
+  add(change: Change): Promise<void> | undefined {
+    this.assertUsable();
+    const source = this.source;
+    if (!source) throw new PgdtsError('INTERNAL', `${change.kind} change outside a source transaction`);
+    for (const r of relationsOf(change)) this.tables.observe(r);
+    this.buffer.push({ change, finalLsn: source.finalLsn });
+    this.bufferBytes += changeBytes(change);
+    if (this.buffer.length >= this.flushRows || this.bufferBytes >= this.flushBytes) return this.flush();
+    return undefined;
+  }
+
+  /**
+   * Marks the end of the current source transaction; nothing becomes durable until
+   * {@link commitBatch}.
+   * @throws {PgdtsError} INTERNAL when no source transaction is open or its xid differs.
+   */
+  commitTransaction(commit: TransactionCommit): void {
+    this.assertUsable();
+    if (!this.source || this.source.xid !== commit.xid) {
+      throw new PgdtsError('INTERNAL', `commit of source transaction ${commit.xid} that did not begin`);
+    }
+    this.source = undefined;
+    this.pendingTxns++;
+    if (!this.pending || commit.endLsn > this.pending.appliedLsn) {
+      this.pending = { appliedLsn: commit.endLsn, commitTimeMs: commit.commitTimeMs };
+    }
+  }
+
+  /**
+   * Sends buffered changes into the open destination transaction (opening it if needed).
+   * @throws {PgdtsError} APPLY_FAILED naming the table; retryable when the connection was lost.
+   */
+  async flush(): Promise<void> {
+    this.assertUsable();
+    if (this.buffer.length === 0) return;
+    await this.begin();
+    const statements = await this.takeBufferSql();
+    // Pipelining: the statements go out now but are awaited only by the next flush, commit or
+    // rollback, so decoding and SQL building of the next flush overlap the destination's execution.
+    // At most one flush is in flight; its failure surfaces at the next call [P4].
+    await this.drain();
+    this.inflight = this.run(statements).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Waits for the flush in flight, if any; rethrows its failure. */
+  private async drain(): Promise<void> {
+    const f = this.inflight;
+    this.inflight = undefined;
+    if (f) await f;
+    // The flush's own error (APPLY_FAILED retryable or not, APPLY_CONFLICT), as if awaited in place.
+    if (this.failed) throw this.failed;
+  }
+
+  /**
+   * Flushes, records the end LSN of the last complete source transaction in
+   * `pgdts.applied_position` and commits [P1]. Row counts of UPDATE/DELETE statements are checked
+   * before the COMMIT is sent [P3].
+   * @throws {PgdtsError} INTERNAL when called inside a source transaction (a partial source
+   *   transaction must never become durable); APPLY_FAILED when applying or committing fails, after
+   *   which the outcome of the commit is known only by reading the applied position;
+   *   {@link ApplyConflictError} when an UPDATE or DELETE found no row.
+   */
+  async commitBatch(): Promise<AppliedBatch> {
+    this.assertUsable();
+    if (this.source) {
+      throw new PgdtsError('INTERNAL', `commitBatch inside source transaction ${this.source.xid}`);
+    }
+    if (!this.inTransaction && this.buffer.length === 0 && !this.pending) {
+      return this.committed ?? { appliedLsn: LSN_ZERO, commitTimeMs: undefined };
+    }
+    await this.begin();
+    const statements: ApplyStatement[] = await this.takeBufferSql();
+    await this.drain();
+    const pending = this.pending;
+    const advances =
+      pending !== undefined && (!this.committed || pending.appliedLsn > this.committed.appliedLsn);
+    if (pending && advances) {
+      statements.push({
+        sql: upsertAppliedPositionSql(this.taskName, pending.appliedLsn, pending.commitTimeMs),
+      });
+    }
+    const commit: ApplyStatement[] = [{ sql: 'COMMIT' }];
+    // Where the commit record ends (at most this) and how far the WAL is flushed, in the same trip.
+    if (this.commitIsDurable !== true) {
+      commit.push({
+        sql: 'SELECT pg_current_wal_insert_lsn()::text AS ins, pg_current_wal_flush_lsn()::text AS fl',
+      });
+    }
+    let results: pg.QueryResult[];
+    if (statements.some((s) => s.expect !== undefined)) {
+      // Counts first: a missing row must stop the batch before its position commits.
+      await this.run(statements);
+      results = await this.run(commit);
+    } else {
+      results = (await this.run([...statements, ...commit])).slice(statements.length);
+    }
+    this.inTransaction = false;
+    this.pending = undefined;
+    this.pendingTxns = 0;
+    if (pending && advances) {
+      this.committed = pending;
+      if (this.commitIsDurable === true) this.durable = pending.appliedLsn;
+      else {
+        const row = results[1]?.rows[0] as { ins: string; fl: string } | undefined;
+        if (row !== undefined) {
+          this.undurable.push({ destinationLsn: parseLsn(row.ins), appliedLsn: pending.appliedLsn });
+          this.settle(parseLsn(row.fl));
+        }
+      }
+    }
+    return this.committed ?? { appliedLsn: LSN_ZERO, commitTimeMs: undefined };
+  }
+
+  /** Moves every commit the destination's WAL has flushed past into the durable position. */
+  private settle(flushed: Lsn): void {
+    let i = 0;
+    while (i < this.undurable.length && (this.undurable[i]?.destinationLsn ?? flushed) <= flushed) {
+      this.durable = this.undurable[i]?.appliedLsn;
+      i++;
+    }
+    if (i > 0) this.undurable = this.undurable.slice(i);
+  }
+
+  /**
+   * The durable position [P6]. While commits await their flush and no destination transaction is
+   * open, asks the destination how far its WAL is flushed (at most every 20 ms).
+   * @throws {PgdtsError} APPLY_FAILED (retryable on connection loss).
+   */
+  async durablePosition(): Promise<DurablePosition> {
+    this.assertUsable();
+    if (this.undurable.length > 0 && !this.inTransaction && this.inflight === undefined) {
+      const now = Date.now();
+      if (now - this.lastFlushPoll >= FLUSH_POLL_MS) {
+        this.lastFlushPoll = now;
+        try {
+          const r = await this.client.query<{ fl: string }>('SELECT pg_current_wal_flush_lsn()::text AS fl');
+          this.settle(parseLsn(r.rows[0]?.fl ?? '0/0'));
+        } catch (e) {
+          throw this.fail(applyFailed('cannot read the destination WAL flush position', e));
+        }
+      }
+    }
+    return { lsn: this.durable, complete: this.undurable.length === 0 };
+  }
+
+  /**
+   * Aborts the open destination transaction (if the connection still works) and drops everything
+   * buffered; the caller then replays from the committed applied position. Never throws.
+   */
+  async rollback(): Promise<void> {
+    await this.inflight;
+    this.inflight = undefined;
+    if (this.inTransaction || this.failed) await this.client.query('ROLLBACK').catch(() => undefined);
+    this.inTransaction = false;
+    this.failed = undefined;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    this.source = undefined;
+    this.pending = undefined;
+    this.pendingTxns = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.rollback();
+    await this.client.end().catch(() => undefined);
+  }
+
+  /** After a failure every call rethrows it, until rollback() [P4]. */
+  private assertUsable(): void {
+    if (this.failed) throw this.failed;
+  }
+
+  /** Builds SQL for the buffer (dropping changes already applied) and empties it. */
+  private async takeBufferSql(): Promise<ApplyStatement[]> {
+    const floor = this.committed?.appliedLsn;
+    const changes: Change[] = [];
+    // Distinct relation objects (a handful per flush), not one name per change.
+    const relations = new Set<Relation>();
+    for (const b of this.buffer) {
+      if (floor !== undefined && b.finalLsn < floor) continue;
+      changes.push(b.change);
+      for (const r of relationsOf(b.change)) relations.add(r);
+    }
+    this.buffer = [];
+    this.bufferBytes = 0;
+    if (changes.length === 0) return [];
+    try {
+      await this.tables.load(this.client, [...relations]);
+      const ordered = coalesceChanges(changes, (r) => this.rowsMayReorder(r));
+      return buildApplySql(
+        ordered,
+        (q) => this.tables.get(q),
+        this.singleRowUpTo === undefined ? {} : { singleRowUpTo: this.singleRowUpTo },
+      );
+    } catch (e) {
+      throw this.fail(applyFailed('cannot prepare changes', e));
+    }
+  }
+
+  /**
+   * Rows of a table may be reordered within a flush only when its one unique index is the replica
+   * identity key (see coalesce-changes.ts).
+   */
+  private rowsMayReorder(r: Relation): boolean {
+    let may = this.reorderOf.get(r);
+    if (may === undefined) {
+      may = this.computeRowsMayReorder(r);
+      this.reorderOf.set(r, may);
+    }
+    return may;
+  }
+
+  /** Per relation object: a new Relation message (new object) re-reads the destination table. */
+  private readonly reorderOf = new WeakMap<Relation, boolean>();
+
+  private computeRowsMayReorder(r: Relation): boolean {
+    const t = this.tables.get(r);
+    if (!t) return false;
+    const key = r.columns
+      .filter((c) => c.isKey)
+      .map((c) => c.name)
+      .sort()
+      .join('\u0000');
+    if (key === '') return false;
+    return t.uniqueKeys.length > 0 && t.uniqueKeys.every((u) => [...u].sort().join('\u0000') === key);
+  }
+
+  /** Runs statements as one multi-statement query and checks UPDATE/DELETE row counts [P3]. */
+  private async run(statements: readonly ApplyStatement[]): Promise<pg.QueryResult[]> {
+    if (statements.length === 0) return [];
+    let results: pg.QueryResult[];
+    try {
+      results = resultsOf(await this.client.query(statements.map((s) => s.sql).join(';\n')));
+    } catch (e) {
+      const err = e as { table?: string; schema?: string };
+      const where =
+        err.table !== undefined
+          ? `table ${err.schema ?? '?'}.${err.table}`
+          : `tables ${[...new Set(statements.map((s) => tableOfStatement(s.sql)).filter((t) => t !== ''))].join(', ')}`;
+      throw this.fail(applyFailed(`cannot apply changes to ${where}`, e));
+    }
+    statements.forEach((s, i) => {
+      const x = s.expect;
+      if (x === undefined) return;
+      const touched = results[i]?.rowCount ?? 0;
+      if (touched === x.rows.length) return;
+      throw this.fail(this.conflict(x.kind, x.table, x.rows, touched));
+    });
+    return results;
+  }
+
+  private conflict(
+    kind: 'update' | 'delete',
+    table: { schema: string; name: string },
+    rows: readonly { key: string; lsn: Lsn | undefined }[],
+    touched: number,
+  ): ApplyConflictError {
+    const name = `${table.schema}.${table.name}`;
+    const verb = kind === 'update' ? 'UPDATE' : 'DELETE';
+    const first = rows[0];
+    if (rows.length === 1 && first !== undefined) {
+      return new ApplyConflictError(
+        `${verb} of ${name} found no row with ${first.key} in the destination (change at LSN ${first.lsn === undefined ? 'unknown' : formatLsn(first.lsn)}): the destination differs from the source`,
+        { table: name, keys: [first.key] },
+      );
+    }
+    const lsns = rows.map((r) => r.lsn).filter((l): l is Lsn => l !== undefined);
+    const last = lsns.reduce<Lsn | undefined>((m, l) => (m === undefined || l > m ? l : m), undefined);
+    return new ApplyConflictError(
+      `${verb} of ${name} found ${touched} of ${rows.length} rows (${rows
+        .slice(0, 3)
+        .map((r) => r.key)
+        .join(
+          ', ',
+        )}${rows.length > 3 ? ', ...' : ''}) in the destination: the destination differs from the source`,
+      {
+        table: name,
+        keys: rows.map((r) => r.key),
+        ...(last !== undefined && lsns.length === rows.length ? { locateUpTo: last } : {}),
+      },
+    );
+  }
+
+  private fail(e: PgdtsError): PgdtsError {
+    this.failed = e;
+    return e;
+  }
+}
+
+/** The quoted table name a generated statement works on (for messages only). */
+function tableOfStatement(s: string): string {
+  const m = /^(?:INSERT INTO|DELETE FROM|UPDATE|TRUNCATE(?: ONLY)?) ("(?:[^"]|"")*"\."(?:[^"]|"")*")/.exec(s);
+  return m?.[1] ?? '';
+}

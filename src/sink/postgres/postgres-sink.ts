@@ -1,0 +1,319 @@
+/**
+ * The PostgreSQL sink connector: implements the core {@link Sink} with the `pgdts` bookkeeping
+ * schema as checkpoint store, DDL from the schema model, COPY loading and the change applier of this
+ * folder. One "main" session serves bookkeeping, status and sequences and is reopened after it was
+ * lost; appliers, row writers, DDL workers and the lease have connections of their own.
+ */
+import type pg from 'pg';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PgdtsError } from '../../core/errors.ts';
+import { displayName, type QualifiedName } from '../../core/identifier.ts';
+import type { Lsn } from '../../core/lsn.ts';
+import type { Precheck, ServerInfo } from '../../core/precheck.ts';
+import type { SchemaModel } from '../../core/schema-model.ts';
+import type { SequenceValue } from '../../core/selected-table.ts';
+import type {
+  AppliedPosition,
+  ChangeApplier,
+  CheckpointStore,
+  OpenApplierOptions,
+  RowLoader,
+  RowWriter,
+  SchemaEvent,
+  SchemaWriter,
+  SequenceWriter,
+  Sink,
+  StatusRow,
+  TableRestart,
+  TableSyncRow,
+  TaskCheckpoint,
+  TaskLease,
+  TaskPhase,
+} from '../../core/sink.ts';
+import type { CopyUnit, SourceIdentity } from '../../core/source.ts';
+import type { TableHasher } from '../../core/table-hash.ts';
+import { connect, describeEndpoint, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
+import { bindPrechecks, type PgSide } from '../../pg/precheck-side.ts';
+import { SessionClient } from '../../pg/session-client.ts';
+import { PgTableHasher } from '../../pg/table-hash.ts';
+import { readAppliedPosition } from './apply/applied-position.ts';
+import { PostgresChangeApplier } from './apply/postgres-change-applier.ts';
+import {
+  createTask,
+  deleteTaskBookkeeping,
+  ensureBookkeeping,
+  finishRange,
+  readTableSync,
+  readTask,
+  setSourceIdentity,
+  setTaskError,
+  setTaskPhase,
+  setTaskSlot,
+  startTableSync,
+  writeStatus,
+} from './bookkeeping.ts';
+import { copyIn, truncateTable } from './copy-in.ts';
+import { DESTINATION_PRECHECKS } from './precheck/index.ts';
+import { applySchemaDdl, applySchemaDdlParallel, planSchemaDdl } from './schema/index.ts';
+import { setSequences } from './sequences.ts';
+import { PostgresTaskLease } from './task-lease.ts';
+
+/** The PostgreSQL {@link Sink}. */
+export class PostgresSink implements Sink {
+  readonly description: string;
+  readonly checkpoints: CheckpointStore;
+  readonly schema: SchemaWriter;
+  readonly rows: RowLoader;
+  readonly sequences: SequenceWriter;
+  readonly openHasher: () => Promise<TableHasher>;
+  private readonly params: ConnectionParams;
+  private readonly main: SessionClient;
+  private info: ServerInfo | undefined;
+
+  constructor(params: ConnectionParams) {
+    this.params = params;
+    this.description = describeEndpoint(params);
+    this.main = new SessionClient(params, { role: 'destination', applicationName: 'pgdts' });
+    this.checkpoints = new PostgresCheckpointStore(params, this.main);
+    this.schema = new PostgresSchemaWriter(params, this.main);
+    this.rows = new PostgresRowLoader(params, this.main);
+    this.sequences = {
+      setSequences: async (values: readonly SequenceValue[]) => {
+        try {
+          return await setSequences(await this.main.get(), values);
+        } catch (e) {
+          throw wrapPgError('APPLY_FAILED', 'cannot set the destination sequences', e);
+        }
+      },
+    };
+    this.openHasher = () => PgTableHasher.open(params, 'destination');
+  }
+
+  async serverInfo(): Promise<ServerInfo> {
+    if (this.info) return this.info;
+    try {
+      const r = await this.main.query<{ u: string; su: boolean; v: string; num: number }>(
+        `SELECT current_user AS u, r.rolsuper AS su, current_setting('server_version') AS v,
+                current_setting('server_version_num')::int AS num
+           FROM pg_roles r WHERE r.rolname = current_user`,
+      );
+      const row = r.rows[0];
+      const major = Math.floor((row?.num ?? 0) / 10000);
+      this.info = {
+        major,
+        version: row?.v ?? String(major),
+        user: row?.u ?? this.params.user,
+        isSuperuser: row?.su ?? false,
+      };
+      return this.info;
+    } catch (e) {
+      throw wrapPgError('DESTINATION_UNSUPPORTED', `cannot read the version of ${this.description}`, e);
+    }
+  }
+
+  openApplier(taskName: string, o: OpenApplierOptions = {}): Promise<ChangeApplier> {
+    return PostgresChangeApplier.open(this.params, {
+      taskName,
+      ...(o.singleRowUpTo !== undefined ? { singleRowUpTo: o.singleRowUpTo } : {}),
+    });
+  }
+
+  prechecks(): readonly Precheck[] {
+    return bindPrechecks('destination', DESTINATION_PRECHECKS, async (): Promise<PgSide> => ({
+      role: 'destination',
+      client: await this.main.get(),
+      params: this.params,
+      server: await this.serverInfo(),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.main.close();
+  }
+}
+
+/** Bookkeeping calls on the main session, with their errors wrapped. */
+class PostgresCheckpointStore implements CheckpointStore {
+  constructor(
+    private readonly params: ConnectionParams,
+    private readonly main: SessionClient,
+  ) {}
+
+  private async on<T>(what: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.main.get());
+    } catch (e) {
+      throw wrapPgError('CHECKPOINT_CONFLICT', what, e);
+    }
+  }
+
+  async ensure(): Promise<void> {
+    await ensureBookkeeping(await this.main.get());
+  }
+
+  acquireLease(taskName: string): Promise<TaskLease> {
+    return PostgresTaskLease.acquire(this.params, taskName);
+  }
+
+  readTask(taskName: string): Promise<TaskCheckpoint | undefined> {
+    return this.on(`cannot read task ${taskName}`, (c) => readTask(c, taskName));
+  }
+
+  createTask(taskName: string): Promise<void> {
+    return this.on(`cannot create task ${taskName}`, (c) => createTask(c, taskName));
+  }
+
+  setSourceIdentity(taskName: string, identity: SourceIdentity): Promise<void> {
+    return this.on(`cannot record the source of task ${taskName}`, (c) =>
+      setSourceIdentity(c, taskName, identity),
+    );
+  }
+
+  setPhase(taskName: string, phase: TaskPhase): Promise<void> {
+    return this.on(`cannot record phase ${phase} of task ${taskName}`, (c) =>
+      setTaskPhase(c, taskName, phase),
+    );
+  }
+
+  setSlot(
+    taskName: string,
+    slot: { slotName: string; publicationName: string; slotLsn: Lsn },
+  ): Promise<void> {
+    return this.on(`cannot record the slot of task ${taskName}`, (c) => setTaskSlot(c, taskName, slot));
+  }
+
+  setError(taskName: string, message: string): Promise<void> {
+    return this.on(`cannot record the error of task ${taskName}`, (c) => setTaskError(c, taskName, message));
+  }
+
+  readTableSync(taskName: string): Promise<TableSyncRow[]> {
+    return this.on(`cannot read the copy progress of task ${taskName}`, (c) => readTableSync(c, taskName));
+  }
+
+  readAppliedPosition(taskName: string): Promise<AppliedPosition | undefined> {
+    return this.on(`cannot read the applied position of task ${taskName}`, async (c) => {
+      const r = await c.query<{ ok: boolean }>(
+        "SELECT to_regclass('pgdts.applied_position') IS NOT NULL AS ok",
+      );
+      return r.rows[0]?.ok ? readAppliedPosition(c, taskName) : undefined;
+    });
+  }
+
+  writeStatus(taskName: string, status: StatusRow): Promise<void> {
+    return this.on(`cannot write the status of task ${taskName}`, (c) => writeStatus(c, taskName, status));
+  }
+
+  deleteTask(taskName: string): Promise<void> {
+    return this.on(`cannot delete the bookkeeping of task ${taskName}`, (c) =>
+      deleteTaskBookkeeping(c, taskName),
+    );
+  }
+}
+
+/** Schema sync on the destination: pre-data on the main session, post-data on `jobs` sessions. */
+class PostgresSchemaWriter implements SchemaWriter {
+  constructor(
+    private readonly params: ConnectionParams,
+    private readonly main: SessionClient,
+  ) {}
+
+  async applyPreData(model: SchemaModel, onEvent: (e: SchemaEvent) => void): Promise<void> {
+    const plan = planSchemaDdl(model);
+    await applySchemaDdl(await this.main.get(), plan.preData, { onStatement: onEvent });
+  }
+
+  async applyPostData(model: SchemaModel, jobs: number, onEvent: (e: SchemaEvent) => void): Promise<void> {
+    const plan = planSchemaDdl(model);
+    const clients: pg.Client[] = [];
+    try {
+      for (let i = 0; i < jobs; i++) {
+        clients.push(await connect(this.params, { role: 'destination', applicationName: 'pgdts-ddl' }));
+      }
+      await applySchemaDdlParallel(clients, plan.postData, { onStatement: onEvent });
+    } finally {
+      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    }
+  }
+}
+
+/** Full-sync loading with COPY, each unit committed with its range marker (task invariant T1). */
+class PostgresRowLoader implements RowLoader {
+  readonly formats = ['binary', 'text'] as const;
+
+  constructor(
+    private readonly params: ConnectionParams,
+    private readonly main: SessionClient,
+  ) {}
+
+  async restartTables(
+    taskName: string,
+    tables: readonly TableRestart[],
+    snapshotLsn: Lsn | undefined,
+  ): Promise<void> {
+    const c = await this.main.get();
+    try {
+      await c.query('BEGIN');
+      for (const t of tables) {
+        await truncateTable(c, t.table);
+        await startTableSync(c, taskName, { ...t.table, rangesTotal: t.rangesTotal, snapshotLsn });
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw wrapPgError('COPY_FAILED', 'cannot reset the tables to copy', e);
+    }
+  }
+
+  async openWriter(): Promise<RowWriter> {
+    const client = await connect(this.params, { role: 'destination', applicationName: 'pgdts-copy' });
+    return new PostgresRowWriter(client);
+  }
+}
+
+class PostgresRowWriter implements RowWriter {
+  constructor(private readonly client: pg.Client) {}
+
+  async load(
+    taskName: string,
+    unit: CopyUnit,
+    data: Readable,
+    onBytes: (bytesSoFar: number) => void,
+  ): Promise<{ rows: number; bytes: number; tableDone: boolean }> {
+    const dst = this.client;
+    const table: QualifiedName = unit.table;
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        onBytes(bytes);
+        cb(null, chunk);
+      },
+    });
+    try {
+      // Losing an un-flushed commit on a destination crash loses its range marker with it, so the
+      // copy may skip waiting for the WAL flush (PostgreSQL docs, "Asynchronous Commit").
+      await dst.query('BEGIN; SET LOCAL synchronous_commit = off');
+      const sink = copyIn(dst, table, unit.table.columns, unit.format);
+      await pipeline(data, counter, sink);
+      const rows = sink.rowCount ?? 0;
+      const tableDone = await finishRange(dst, taskName, {
+        schema: table.schema,
+        name: table.name,
+        rangeNo: unit.rangeNo,
+        rows,
+        bytes,
+      });
+      await dst.query('COMMIT');
+      return { rows, bytes, tableDone };
+    } catch (e) {
+      await dst.query('ROLLBACK').catch(() => undefined);
+      if (e instanceof PgdtsError) throw e;
+      throw wrapPgError('COPY_FAILED', `copy of ${displayName(table)}`, e);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,12 @@
+/** The prechecks a PostgreSQL destination contributes, in report order. */
+import type { PgPrecheck } from '../../../pg/precheck-side.ts';
+import { destinationPrivilegesCheck } from './check-destination-privileges.ts';
+import { destinationTablesCheck } from './check-destination-tables.ts';
+import { destinationVersionCheck } from './check-destination-version.ts';
+
+/** Destination checks after connection. */
+export const DESTINATION_PRECHECKS: readonly PgPrecheck[] = [
+  destinationVersionCheck,
+  destinationPrivilegesCheck,
+  destinationTablesCheck,
+];

@@ -1,0 +1,63 @@
+/**
+ * An exported snapshot of a PostgreSQL source as the full sync uses it: units planned and rows read
+ * by connections that import it (`SET TRANSACTION SNAPSHOT`; PostgreSQL docs, "Snapshot
+ * Synchronization Functions"). The snapshot dies with the connection that exported it.
+ */
+import type pg from 'pg';
+import type { Lsn } from '../../core/lsn.ts';
+import type { SelectedTable } from '../../core/selected-table.ts';
+import type { CopyUnit, PlanUnitsOptions, Snapshot, SnapshotReader } from '../../core/source.ts';
+import { wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
+import { copyFormatFor, copyOut, openSnapshotReader, planRanges } from './copy-out.ts';
+
+/** What exporting a snapshot returned: its identifier, LSN, and how to end it. */
+export interface ExportedSnapshot {
+  /** Snapshot identifier for `SET TRANSACTION SNAPSHOT`. */
+  readonly snapshotName: string;
+  readonly lsn: Lsn | undefined;
+  /** Closes the connection holding the snapshot. */
+  release(): Promise<void>;
+}
+
+/** {@link Snapshot} over an exported PostgreSQL snapshot. */
+export class PostgresSnapshot implements Snapshot {
+  readonly lsn: Lsn | undefined;
+  private readonly params: ConnectionParams;
+  private readonly exported: ExportedSnapshot;
+
+  constructor(params: ConnectionParams, exported: ExportedSnapshot) {
+    this.params = params;
+    this.exported = exported;
+    this.lsn = exported.lsn;
+  }
+
+  async planUnits(tables: readonly SelectedTable[], o: PlanUnitsOptions): Promise<CopyUnit[]> {
+    const reader = await openSnapshotReader(this.params, this.exported.snapshotName);
+    try {
+      const units: CopyUnit[] = [];
+      for (const t of tables) {
+        const ranges = await planRanges(reader, t, o);
+        const format = o.formats.includes('binary') ? await copyFormatFor(reader, t) : 'text';
+        ranges.forEach((range, rangeNo) => units.push({ table: t, rangeNo, range, format }));
+      }
+      await reader.query('COMMIT');
+      return units;
+    } catch (e) {
+      throw wrapPgError('COPY_FAILED', 'cannot plan the copy', e);
+    } finally {
+      await reader.end().catch(() => undefined);
+    }
+  }
+
+  async openReader(): Promise<SnapshotReader> {
+    const client: pg.Client = await openSnapshotReader(this.params, this.exported.snapshotName);
+    return {
+      copy: (unit) => copyOut(client, unit.table, unit.range, unit.format),
+      close: () => client.end().catch(() => undefined),
+    };
+  }
+
+  release(): Promise<void> {
+    return this.exported.release();
+  }
+}

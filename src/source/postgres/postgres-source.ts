@@ -1,0 +1,283 @@
+/**
+ * The PostgreSQL source connector: implements the core {@link Source} with the catalog readers, the
+ * replication slot and publication, the exported snapshots and the pgoutput change stream of this
+ * folder. One "main" session serves catalog queries and is reopened after it was lost; snapshots,
+ * copy readers, streams and hashers have connections of their own.
+ */
+import type { Precheck, ServerInfo } from '../../core/precheck.ts';
+import { PgdtsError } from '../../core/errors.ts';
+import { parseLsn } from '../../core/lsn.ts';
+import type { SchemaModel } from '../../core/schema-model.ts';
+import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts';
+import type {
+  ChangeCapture,
+  ChangeStream,
+  OpenStreamOptions,
+  SlotInfo,
+  SlotSnapshot,
+  Snapshot,
+  Source,
+  SourceIdentity,
+  SourcePosition,
+} from '../../core/source.ts';
+import type { TableHasher } from '../../core/table-hash.ts';
+import type { ObjectSelector } from '../../core/task-config.ts';
+import { connect, describeEndpoint, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
+import { bindPrechecks, type PgSide } from '../../pg/precheck-side.ts';
+import { SessionClient } from '../../pg/session-client.ts';
+import { PgTableHasher } from '../../pg/table-hash.ts';
+import { PostgresChangeStream } from './change-stream.ts';
+import { SOURCE_PRECHECKS } from './precheck/index.ts';
+import { PostgresSnapshot } from './postgres-snapshot.ts';
+import {
+  createSlotWithSnapshot,
+  dropPublication,
+  dropSlot,
+  ensurePublication,
+  exportPlainSnapshot,
+  freeSlotFromOrphan,
+  readSlot,
+} from './replication-slot.ts';
+import { introspectSchema } from './schema/introspect-schema.ts';
+import { listSelectedTables } from './selected-tables.ts';
+import { readSequences } from './sequences.ts';
+import { SpillDirectory } from './spill-directory.ts';
+
+/** Task-level settings of {@link PostgresSource}. */
+export interface PostgresSourceOptions {
+  /** Task name: part of the walsender's application_name, so a run recognises its own orphan. */
+  readonly taskName: string;
+  readonly slotName: string;
+  readonly publicationName: string;
+  /** Directory for spill files of streamed transactions (emptied when a stream opens). */
+  readonly spillDir: string;
+  /** Spill budget, bytes; 0 = no limit. */
+  readonly spillMaxBytes: number;
+}
+
+/** application_name of a task's walsender (at most 63 bytes, as the server keeps it). */
+export function streamApplicationName(taskName: string): string {
+  return `pgdts:${taskName}`.slice(0, 63);
+}
+
+/** The PostgreSQL {@link Source}. */
+export class PostgresSource implements Source {
+  readonly description: string;
+  readonly changes: ChangeCapture;
+  private readonly params: ConnectionParams;
+  private readonly main: SessionClient;
+  private info: ServerInfo | undefined;
+
+  constructor(params: ConnectionParams, o: PostgresSourceOptions) {
+    this.params = params;
+    this.description = describeEndpoint(params);
+    this.main = new SessionClient(params, { role: 'source', applicationName: 'pgdts' });
+    this.changes = new PostgresChangeCapture(params, this.main, o, () => this.serverInfo());
+  }
+
+  async serverInfo(): Promise<ServerInfo> {
+    if (this.info) return this.info;
+    const client = await this.main.get();
+    try {
+      const r = await client.query<{ u: string; su: boolean; v: string; num: number }>(
+        `SELECT current_user AS u, r.rolsuper AS su, current_setting('server_version') AS v,
+                current_setting('server_version_num')::int AS num
+           FROM pg_roles r WHERE r.rolname = current_user`,
+      );
+      const row = r.rows[0];
+      const major = Math.floor((row?.num ?? 0) / 10000);
+      this.info = {
+        major,
+        version: row?.v ?? String(major),
+        user: row?.u ?? this.params.user,
+        isSuperuser: row?.su ?? false,
+      };
+      return this.info;
+    } catch (e) {
+      throw wrapPgError('SOURCE_UNSUPPORTED', `cannot read the version of source ${this.description}`, e);
+    }
+  }
+
+  /**
+   * From IDENTIFY_SYSTEM on a replication connection (PostgreSQL docs, "Streaming Replication
+   * Protocol"), whose timeline is the current one; without replication access, from the control file
+   * (pg_control_system, pg_control_checkpoint: the timeline of the last checkpoint).
+   */
+  async identity(): Promise<SourceIdentity> {
+    try {
+      const c = await connect(this.params, {
+        role: 'source',
+        replication: 'database',
+        applicationName: 'pgdts-identify',
+      });
+      try {
+        const r = await c.query<{ systemid: string; timeline: number }>('IDENTIFY_SYSTEM');
+        const row = r.rows[0];
+        if (row) return { systemId: String(row.systemid), timeline: Number(row.timeline) };
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    } catch (e) {
+      if (e instanceof PgdtsError && e.retryable) throw e;
+      // No replication access (28000): the control file tells as much.
+    }
+    try {
+      const r = await this.main.query<{ id: string; tl: number }>(
+        `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS id,
+                (SELECT timeline_id FROM pg_control_checkpoint()) AS tl`,
+      );
+      return { systemId: r.rows[0]?.id ?? '', timeline: Number(r.rows[0]?.tl ?? 0) };
+    } catch (e) {
+      throw wrapPgError('SOURCE_UNSUPPORTED', `cannot identify source ${this.description}`, e);
+    }
+  }
+
+  async listTables(objects: readonly ObjectSelector[]): Promise<SelectedTable[]> {
+    try {
+      return await listSelectedTables(await this.main.get(), objects);
+    } catch (e) {
+      throw wrapPgError('SOURCE_UNSUPPORTED', 'cannot list the selected tables', e);
+    }
+  }
+
+  async readSchema(objects: readonly ObjectSelector[]): Promise<SchemaModel> {
+    return introspectSchema(await this.main.get(), objects);
+  }
+
+  async readSequences(objects: readonly ObjectSelector[]): Promise<SequenceValue[]> {
+    try {
+      return await readSequences(await this.main.get(), objects);
+    } catch (e) {
+      throw wrapPgError('SOURCE_UNSUPPORTED', 'cannot read the source sequences', e);
+    }
+  }
+
+  async createPlainSnapshot(): Promise<Snapshot> {
+    return new PostgresSnapshot(this.params, await exportPlainSnapshot(this.params));
+  }
+
+  openHasher(): Promise<TableHasher> {
+    return PgTableHasher.open(this.params, 'source');
+  }
+
+  prechecks(): readonly Precheck[] {
+    return bindPrechecks('source', SOURCE_PRECHECKS, async (): Promise<PgSide> => ({
+      role: 'source',
+      client: await this.main.get(),
+      params: this.params,
+      server: await this.serverInfo(),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.main.close();
+  }
+}
+
+/** Slot, publication and stream of one task on a PostgreSQL source. */
+class PostgresChangeCapture implements ChangeCapture {
+  readonly slotName: string;
+  readonly publicationName: string;
+
+  constructor(
+    private readonly params: ConnectionParams,
+    private readonly main: SessionClient,
+    private readonly o: PostgresSourceOptions,
+    private readonly serverInfo: () => Promise<ServerInfo>,
+  ) {
+    this.slotName = o.slotName;
+    this.publicationName = o.publicationName;
+  }
+
+  async ensurePublication(tables: readonly SelectedTable[]): Promise<void> {
+    // Roots only: a partitioned table in a publication publishes its partitions.
+    await ensurePublication(
+      await this.main.get(),
+      this.publicationName,
+      tables.filter((t) => t.partitionRoot === undefined),
+    );
+  }
+
+  async readSlot(): Promise<SlotInfo | undefined> {
+    try {
+      const s = await readSlot(await this.main.get(), this.slotName);
+      return s === undefined ? undefined : { confirmedFlushLsn: s.confirmedFlushLsn, active: s.active };
+    } catch (e) {
+      throw wrapPgError('REPLICATION_FAILED', `cannot read replication slot ${this.slotName}`, e);
+    }
+  }
+
+  async createSlot(): Promise<SlotSnapshot> {
+    return this.slotSnapshot(this.slotName, false);
+  }
+
+  async createTemporarySnapshot(): Promise<SlotSnapshot> {
+    const name = `${this.slotName.slice(0, 50)}_r${Date.now() % 1_000_000}`;
+    return this.slotSnapshot(name, true);
+  }
+
+  private async slotSnapshot(name: string, temporary: boolean): Promise<SlotSnapshot> {
+    const exported = await createSlotWithSnapshot(this.params, name, { temporary });
+    const lsn = exported.lsn;
+    if (lsn === undefined) {
+      await exported.release();
+      throw new PgdtsError('INTERNAL', `replication slot ${name} returned no consistent point`);
+    }
+    return Object.assign(new PostgresSnapshot(this.params, exported), { lsn });
+  }
+
+  async openStream(so: OpenStreamOptions): Promise<ChangeStream> {
+    const applicationName = streamApplicationName(this.o.taskName);
+    const { major } = await this.serverInfo();
+    try {
+      const pid = await freeSlotFromOrphan(await this.main.get(), this.slotName, applicationName);
+      if (pid !== undefined) {
+        so.onProgress({
+          kind: 'log',
+          level: 'warn',
+          message: `terminated walsender ${pid}, left holding slot ${this.slotName} by an earlier run of this task`,
+        });
+      }
+    } catch (e) {
+      throw wrapPgError('REPLICATION_FAILED', `cannot check replication slot ${this.slotName}`, e);
+    }
+    return PostgresChangeStream.open(this.params, {
+      slotName: this.slotName,
+      publicationName: this.publicationName,
+      startLsn: so.startLsn,
+      skipBefore: so.skipBefore,
+      serverMajor: major,
+      applicationName,
+      spill: new SpillDirectory(this.o.spillDir, { maxBytes: this.o.spillMaxBytes }),
+    });
+  }
+
+  async position(): Promise<SourcePosition> {
+    try {
+      const r = await this.main.query<{ cur: string; retained: string | null }>(
+        `SELECT pg_current_wal_lsn()::text AS cur,
+                (SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text
+                   FROM pg_replication_slots WHERE slot_name = $1) AS retained`,
+        [this.slotName],
+      );
+      const row = r.rows[0];
+      return {
+        currentLsn: parseLsn(row?.cur ?? '0/0'),
+        retainedWalBytes: row?.retained == null ? undefined : Number(row.retained),
+      };
+    } catch (e) {
+      throw wrapPgError('REPLICATION_FAILED', 'cannot read the source WAL position', e);
+    }
+  }
+
+  async release(): Promise<{ slotDropped: boolean; publicationDropped: boolean }> {
+    try {
+      const client = await this.main.get();
+      const slotDropped = await dropSlot(client, this.slotName);
+      const publicationDropped = await dropPublication(client, this.publicationName);
+      return { slotDropped, publicationDropped };
+    } catch (e) {
+      throw wrapPgError('REPLICATION_FAILED', `cannot drop slot ${this.slotName} or its publication`, e);
+    }
+  }
+}
