@@ -277,6 +277,20 @@ export class EmbeddedServer {
     await this.signal('SIGKILL');
   }
 
+  /**
+   * Crashes the server as `pg_ctl stop -m immediate` does (SIGQUIT to the postmaster: every process
+   * exits without a checkpoint; WAL not yet written is lost, PostgreSQL docs "Shutting Down the
+   * Server"), and waits for it to exit. {@link startAgain} then runs crash recovery.
+   */
+  async stopImmediate(): Promise<void> {
+    await this.signal('SIGQUIT');
+  }
+
+  /** Starts a stopped server again (on the same port); resolves once it accepts connections. */
+  async startAgain(): Promise<void> {
+    await this.boot();
+  }
+
   /** Restarts the server (fast shutdown, start). */
   async restart(): Promise<void> {
     await this.stop();
