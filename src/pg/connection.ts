@@ -1,97 +1,30 @@
 /**
- * Connections to PostgreSQL servers (either side) through the `pg` library: building the client config
- * from a task endpoint, connecting with clear errors, and wrapping server errors by SQLSTATE.
- * Passwords are resolved here and never leave: {@link describeEndpoint} is what messages show.
+ * Connections to PostgreSQL servers (either side) through the `pg` library: connecting with clear errors
+ * and wrapping server errors by SQLSTATE. Endpoint resolution (libpq's rules for URLs, environment
+ * variables, the password file and sslmode) is in `connection-settings.ts`, the TLS attempts and their
+ * fallback in `tls-negotiation.ts`. Passwords never leave: {@link describeEndpoint} is what messages show.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { PgdtsError, type ErrorCode } from '../core/errors.ts';
 import { isRetryableSocketError, isRetryableSqlState, classifySqlState } from '../core/sqlstate.ts';
-import type { EndpointConfig } from '../core/task-config.ts';
+import { applicationNameOf, endpointAddress, type ConnectionParams } from './connection-settings.ts';
+import { ConnectAttemptsFailed, connectNegotiatingTls } from './tls-negotiation.ts';
 
-/** Fully resolved connection parameters of one endpoint. */
-export interface ConnectionParams {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly database: string;
-  readonly password: string | undefined;
-  readonly ssl: pg.ClientConfig['ssl'];
-  readonly connectTimeoutMs: number;
-}
+export {
+  applicationNameOf,
+  endpointAddress,
+  isSocketDirectory,
+  resolveEndpoint,
+  type ConnectionParams,
+  type SslMode,
+} from './connection-settings.ts';
 
 /**
- * Resolves an endpoint into connection parameters. Password order: `password`, URL password,
- * `passwordEnv`, `PGPASSWORD`; when none, `pg` falls back to ~/.pgpass (PostgreSQL docs, "The
- * Password File").
- * @throws {PgdtsError} CONFIG_INVALID when the URL cannot be parsed or `passwordEnv` is unset.
+ * `user@host:port/database` (`[ipv6]:port`, or the socket file for a socket directory): how an endpoint
+ * appears in messages, never with the password.
  */
-export function resolveEndpoint(e: EndpointConfig, env: NodeJS.ProcessEnv = process.env): ConnectionParams {
-  let host = e.host ?? env.PGHOST ?? '127.0.0.1';
-  let port = e.port ?? 5432;
-  let user = e.user ?? env.PGUSER ?? 'postgres';
-  let database = e.database;
-  let password = e.password;
-  let sslmode = e.sslmode;
-  if (e.url !== undefined) {
-    let u: URL;
-    try {
-      u = new URL(e.url);
-    } catch {
-      // The URL may hold a password: do not echo it.
-      throw new PgdtsError('CONFIG_INVALID', 'url: not a valid postgresql:// URL');
-    }
-    if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') {
-      throw new PgdtsError('CONFIG_INVALID', 'url: must start with postgresql://');
-    }
-    host = decodeURIComponent(u.hostname) || host;
-    port = u.port ? Number(u.port) : port;
-    user = u.username ? decodeURIComponent(u.username) : user;
-    if (u.password) password ??= decodeURIComponent(u.password);
-    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
-    if (db) database ??= db;
-    const m = u.searchParams.get('sslmode');
-    if (m) sslmode ??= m as NonNullable<EndpointConfig['sslmode']>;
-  }
-  if (password === undefined && e.passwordEnv !== undefined) {
-    password = env[e.passwordEnv];
-    if (password === undefined) {
-      throw new PgdtsError('CONFIG_INVALID', `passwordEnv: environment variable ${e.passwordEnv} is not set`);
-    }
-  }
-  password ??= env.PGPASSWORD;
-  return {
-    host,
-    port,
-    user,
-    database: database ?? user,
-    password,
-    ssl: sslConfig(sslmode, e),
-    connectTimeoutMs: e.connectTimeoutMs ?? 10_000,
-  };
-}
-
-function sslConfig(mode: EndpointConfig['sslmode'], e: EndpointConfig): pg.ClientConfig['ssl'] {
-  if (mode === undefined || mode === 'disable' || mode === 'allow' || mode === 'prefer') return false;
-  const files = {
-    ...(e.sslrootcert !== undefined ? { ca: readFileSync(e.sslrootcert, 'utf8') } : {}),
-    ...(e.sslcert !== undefined ? { cert: readFileSync(e.sslcert, 'utf8') } : {}),
-    ...(e.sslkey !== undefined ? { key: readFileSync(e.sslkey, 'utf8') } : {}),
-  };
-  switch (mode) {
-    case 'require':
-      return { rejectUnauthorized: false, ...files };
-    case 'verify-ca':
-      // verify-ca checks the chain but not the host name.
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...files };
-    case 'verify-full':
-      return { rejectUnauthorized: true, ...files };
-  }
-}
-
-/** `user@host:port/database`: how an endpoint appears in messages (never with the password). */
 export function describeEndpoint(p: ConnectionParams): string {
-  return `${p.user}@${p.host}:${p.port}/${p.database}`;
+  return `${p.user}@${endpointAddress(p)}/${p.database}`;
 }
 
 /** Date/time OIDs (date, time, timestamp, timestamptz, timetz, interval) whose JS parsing would lose precision. */
@@ -109,36 +42,52 @@ const keepTimesAsText: pg.CustomTypesConfig = {
 export interface ConnectOptions {
   /** `database` opens a logical replication connection (walsender); PostgreSQL docs "Streaming Replication Protocol". */
   readonly replication?: 'database';
-  /** application_name shown in pg_stat_activity. */
+  /**
+   * pgdts's name for the session (`pgdts-apply`...), libpq's `fallback_application_name`: the user's
+   * application_name wins when set (see {@link applicationNameOf}); default `pgdts`.
+   */
   readonly applicationName?: string;
   /** Role of the connection in messages ("source", "destination"). */
   readonly role: 'source' | 'destination';
 }
 
 /**
- * Opens one client. Sessions use UTC, ISO dates and extra_float_digits=3 so that text values
- * round-trip exactly.
- * @throws {PgdtsError} CONNECTION_FAILED naming host, port and cause; retryable when the cause may pass.
+ * Opens one client: with or without TLS as `p.sslMode` says (falling back as libpq does for `prefer`
+ * and `allow`), within `p.connectTimeoutMs` (ms, 0 = no limit) for all attempts together. Sessions use
+ * UTC, ISO dates and extra_float_digits=3 so that text values round-trip exactly.
+ * `pg` gets the password explicitly, so that it never reads `PGPASSWORD` or a password file itself.
+ * @throws {PgdtsError} CONNECTION_FAILED naming host and port (or socket), database, user and cause
+ *   (with the other attempt's cause after a TLS fallback); retryable when the cause may pass. A server
+ *   certificate that fails verification, or a server without TLS when the mode requires it, is not
+ *   retryable.
  */
 export async function connect(p: ConnectionParams, opts: ConnectOptions): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: p.host,
-    port: p.port,
-    user: p.user,
-    database: p.database,
-    ...(p.password !== undefined ? { password: p.password } : {}),
-    ssl: p.ssl,
-    connectionTimeoutMillis: p.connectTimeoutMs,
-    application_name: opts.applicationName ?? 'pgdts',
-    ...(opts.replication ? { replication: opts.replication } : {}),
-    types: keepTimesAsText,
-  });
-  // An idle client whose server goes away emits 'error'; without a listener Node would crash.
-  client.on('error', () => undefined);
+  const applicationName = applicationNameOf(p, opts);
+  let client: pg.Client;
   try {
-    await client.connect();
+    ({ client } = await connectNegotiatingTls(p, (ssl, timeoutMs) => {
+      const c = new pg.Client({
+        host: p.host,
+        port: p.port,
+        user: p.user,
+        database: p.database,
+        // A function, not undefined: pg would otherwise fall back to process.env.PGPASSWORD and ~/.pgpass,
+        // which resolveEndpoint has already consulted (with the environment it was given).
+        password: p.password ?? noPassword,
+        ssl,
+        // The SSLRequest handshake, not PGSSLNEGOTIATION=direct: the fallback relies on the 'S'/'N' answer.
+        sslnegotiation: 'postgres',
+        connectionTimeoutMillis: timeoutMs,
+        application_name: applicationName,
+        ...(opts.replication ? { replication: opts.replication } : {}),
+        types: keepTimesAsText,
+      });
+      // An idle client whose server goes away emits 'error'; without a listener Node would crash.
+      c.on('error', () => undefined);
+      return c;
+    }));
   } catch (e) {
-    await client.end().catch(() => undefined);
+    if (e instanceof ConnectAttemptsFailed) throw connectionError(p, opts.role, e.primary, e.note);
     throw connectionError(p, opts.role, e);
   }
   if (!opts.replication) {
@@ -156,17 +105,36 @@ export async function connect(p: ConnectionParams, opts: ConnectOptions): Promis
   return client;
 }
 
-/** Builds the CONNECTION_FAILED error for a failed connect. */
-export function connectionError(p: ConnectionParams, role: string, e: unknown): PgdtsError {
+/** Called by pg when the server asks for a password and none was resolved (libpq: "no password supplied"). */
+function noPassword(): never {
+  throw new Error(
+    'the server asked for a password and none was given (password, passwordEnv, URL, PGPASSWORD or the password file)',
+  );
+}
+
+/**
+ * Builds the CONNECTION_FAILED error for a failed connect of `role` (`source`, `destination`). `note`
+ * (the other attempt's failure after a TLS fallback), libpq's "password retrieved from file" hint and
+ * the resolution warnings of `p` (e.g. an ignored password file) are appended to the message; only `e`
+ * decides `retryable` and `sqlState`.
+ */
+export function connectionError(p: ConnectionParams, role: string, e: unknown, note?: string): PgdtsError {
   const err = e as { code?: string; message?: string };
   const sqlState = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : undefined;
   const cause = redact(err.message ?? String(e), p.password);
   const retryable = sqlState
     ? isRetryableSqlState(sqlState)
     : isRetryableSocketError(e) || /timeout/i.test(cause);
+  const extra = [
+    ...(note !== undefined ? [redact(note, p.password)] : []),
+    ...(sqlState === '28P01' && p.passwordFile !== undefined
+      ? [`password retrieved from file "${p.passwordFile}"`]
+      : []),
+    ...(p.warnings ?? []),
+  ];
   return new PgdtsError(
     'CONNECTION_FAILED',
-    `cannot connect to ${role} ${p.host}:${p.port} (database ${p.database}, user ${p.user}): ${cause}`,
+    `cannot connect to ${role} ${endpointAddress(p)} (database ${p.database}, user ${p.user}): ${cause}${extra.map((x) => `; ${x}`).join('')}`,
     { retryable, cause: e, ...(sqlState ? { sqlState } : {}) },
   );
 }
