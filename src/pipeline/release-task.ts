@@ -22,7 +22,7 @@ export interface ReleaseReport {
 export async function releaseTask(task: TaskConfig): Promise<ReleaseReport> {
   const slotName = slotNameOf(task);
   const publicationName = publicationNameOf(task);
-  const src = await connect(resolveEndpoint(task.source), { role: 'source' });
+  const src = await connect(resolveEndpoint(task.source, process.env, 'source'), { role: 'source' });
   let slotDropped: boolean;
   let publicationDropped: boolean;
   try {
@@ -31,7 +31,9 @@ export async function releaseTask(task: TaskConfig): Promise<ReleaseReport> {
   } finally {
     await src.end().catch(() => undefined);
   }
-  const dst = await connect(resolveEndpoint(task.destination), { role: 'destination' });
+  const dst = await connect(resolveEndpoint(task.destination, process.env, 'destination'), {
+    role: 'destination',
+  });
   try {
     await deleteTaskBookkeeping(dst, task.name);
   } finally {

@@ -48,8 +48,8 @@ const reached = (have: TaskPhase, want: TaskPhase) => PHASE_ORDER.indexOf(have) 
  * @throws {PgdtsError} when a phase fails after its retries; the checkpoint is kept for the next run.
  */
 export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void> {
-  const source = resolveEndpoint(task.source);
-  const destination = resolveEndpoint(task.destination);
+  const source = resolveEndpoint(task.source, process.env, 'source');
+  const destination = resolveEndpoint(task.destination, process.env, 'destination');
   const retry: RetryPolicy = {
     ...task.retry,
     onRetry: (e, ms, what) =>

@@ -32,7 +32,7 @@ export async function checkConnection(
   const title = `${role === 'source' ? 'Source' : 'Destination'} reachable and authenticated`;
   let params: ConnectionParams;
   try {
-    params = resolveEndpoint(task[role]);
+    params = resolveEndpoint(task[role], process.env, role);
   } catch (e) {
     return {
       result: { id, title, status: 'fail', message: redactAll(task, (e as Error).message) },
@@ -58,12 +58,14 @@ export async function checkConnection(
         user: row?.u ?? params.user,
         isSuperuser: row?.su ?? false,
       };
+      // Resolution warnings (e.g. a password file ignored for its permissions) make the check a warn.
+      const warnings = params.warnings ?? [];
       return {
         result: {
           id,
           title,
-          status: 'pass',
-          message: `connected to ${describeEndpoint(params)} (PostgreSQL ${side.version}${side.isSuperuser ? ', superuser' : ''})`,
+          status: warnings.length > 0 ? 'warn' : 'pass',
+          message: `connected to ${describeEndpoint(params)} (PostgreSQL ${side.version}${side.isSuperuser ? ', superuser' : ''})${warnings.map((w) => `; ${w}`).join('')}`,
         },
         side,
       };
@@ -90,7 +92,7 @@ function fixFor(e: unknown, p: ConnectionParams): string | undefined {
   const code: string = err.sqlState ?? err.cause?.code ?? '';
   switch (code) {
     case '28P01':
-      return `check the password of user ${p.user} (password, passwordEnv, url or PGPASSWORD)`;
+      return `check the password of user ${p.user} (password, passwordEnv, url, PGPASSWORD or the password file)`;
     case '28000':
       return `allow user ${p.user} from this host to database ${p.database} in pg_hba.conf on ${p.host}`;
     case '3D000':

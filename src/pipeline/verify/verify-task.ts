@@ -56,8 +56,8 @@ export async function verifyTask(task: TaskConfig, opts: VerifyOptions = {}): Pr
   if (!Number.isInteger(chunkRows) || chunkRows < 1) {
     throw new PgdtsError('CONFIG_INVALID', `chunkRows: must be a positive integer, got ${chunkRows}`);
   }
-  const sp = resolveEndpoint(task.source);
-  const dp = resolveEndpoint(task.destination);
+  const sp = resolveEndpoint(task.source, process.env, 'source');
+  const dp = resolveEndpoint(task.destination, process.env, 'destination');
   const opened: pg.Client[] = [];
   const open = async (p: ConnectionParams, role: 'source' | 'destination') => {
     const c = await connect(p, { role, applicationName: 'pgdts-verify' });
