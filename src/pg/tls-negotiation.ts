@@ -109,7 +109,12 @@ export async function connectNegotiatingTls(
       await client.end().catch(() => undefined);
       const refused = attempt === 'tls' && isTlsRefusal(e);
       if (refused) refusedTls.add(endpointAddress(p));
-      failures.push({ attempt, error: refused ? refusalError(sslModeOf(p)) : e, refused });
+      const error = refused
+        ? refusalError(sslModeOf(p))
+        : isCertificateRejection(e)
+          ? rejection(sslModeOf(p), e)
+          : e;
+      failures.push({ attempt, error, refused });
       if (!reached) break;
     }
   }
@@ -146,6 +151,25 @@ function refusalError(mode: SslMode): Error {
       ? 'the server does not support SSL'
       : `the server does not support SSL, but sslmode ${mode} requires it`,
   );
+}
+
+/**
+ * Did node:tls reject the server certificate (chain or host name)? Its verification errors carry
+ * OpenSSL's verify codes (`SELF_SIGNED_CERT_IN_CHAIN`, `CERT_HAS_EXPIRED`...) or
+ * `ERR_TLS_CERT_ALTNAME_INVALID`.
+ */
+function isCertificateRejection(e: unknown): e is Error {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (
+    e instanceof Error &&
+    typeof code === 'string' &&
+    /CERT|SIGNATURE|ISSUER|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH|HOSTNAME_MISMATCH/.test(code)
+  );
+}
+
+/** Says which check failed; the cause keeps node's error. No code: not a socket error, so not retryable. */
+function rejection(mode: SslMode, e: Error): Error {
+  return new Error(`server certificate rejected (sslmode ${mode}): ${e.message}`, { cause: e });
 }
 
 function messageOf(e: unknown): string {
