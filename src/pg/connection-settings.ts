@@ -192,8 +192,8 @@ export function resolveEndpoint(
   const sslMode =
     modeGiven === undefined ? (systemRoots ? 'verify-full' : 'prefer') : parseSslMode(modeGiven);
   if (systemRoots && modeGiven !== undefined && sslMode !== 'verify-full') {
-    // libpq 16+: any CA of the system trusts anyone's certificate for their own host name, so only
-    // host name verification protects; weaker modes are refused rather than silently weakened.
+    // libpq 16+: a public CA signs anyone's certificate for their own host names, so with the system
+    // roots only the host name check protects; weaker modes are refused rather than silently weak.
     throw refuse(modeGiven.from, `must be verify-full when sslrootcert is ${SYSTEM_ROOTS}`);
   }
 
@@ -465,7 +465,8 @@ function tlsOptions(mode: Exclude<SslMode, 'disable'>, f: TlsFiles): ConnectionO
     options.rejectUnauthorized = false;
   } else {
     options.rejectUnauthorized = true;
-    // Without `ca`, node:tls verifies against its bundled trusted roots: the "system" choice.
+    // Without `ca`, node:tls verifies against its trusted roots (Mozilla's bundle, or the OpenSSL store
+    // with --use-openssl-ca): the "system" choice.
     if (rootCert.value !== SYSTEM_ROOTS) options.ca = readFile(rootCert);
   }
   if (mode !== 'verify-full') options.checkServerIdentity = () => undefined;

@@ -94,9 +94,9 @@ export async function connectNegotiatingTls(
   const tlsOptions: ConnectionOptions = p.ssl === false || p.ssl === undefined || p.ssl === true ? {} : p.ssl;
   const failures: { attempt: TlsAttempt; error: unknown; refused: boolean }[] = [];
   for (const attempt of attempts) {
+    if (deadline !== undefined && failures.length > 0 && Date.now() >= deadline) break;
     // At least 1 ms: pg reads 0 as "no limit".
     const left = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
-    if (deadline !== undefined && failures.length > 0 && Date.now() >= deadline) break;
     const client = open(attempt === 'tls' ? tlsOptions : false, left);
     let reached = false;
     client.connection.once('connect', () => {
