@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -358,4 +359,29 @@ test('application_name: the user value wins over pgdts own name', async () => {
     'from-env',
   );
   assert.equal((await session(params({})))?.applicationName, 'pgdts');
+});
+
+test('one connect timeout covers both attempts; a server that never answers is a retryable failure', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const address = silent.address();
+  assert.ok(address !== null && typeof address === 'object');
+  try {
+    const p = params({ port: address.port, connectTimeoutMs: 400 });
+    assert.deepEqual(tlsAttempts(p), ['tls', 'plain']);
+    const t0 = Date.now();
+    const e = await failure(p);
+    const took = Date.now() - t0;
+    // Not 2 × 400 ms: the limit covers both attempts, and the first one used all of it.
+    assert.ok(took >= 350 && took < 700, `took ${took} ms`);
+    assert.equal(e.retryable, true);
+    assert.match(e.message, /timeout/);
+  } finally {
+    for (const sock of sockets) sock.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
 });
