@@ -197,8 +197,8 @@ export function resolveEndpoint(
     throw refuse(modeGiven.from, `must be verify-full when sslrootcert is ${SYSTEM_ROOTS}`);
   }
 
-  // libpq never uses TLS on a Unix-domain socket (sslmode "is ignored for Unix domain socket
-  // communication"), so neither are its files read then.
+  // libpq never uses TLS on a Unix-domain socket (PostgreSQL docs, "Parameter Key Words", sslmode: "is
+  // ignored for Unix domain socket communication"), so the TLS files are not read then either.
   const ssl =
     sslMode === 'disable' || socket
       ? false

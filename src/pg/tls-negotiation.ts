@@ -121,9 +121,11 @@ export async function connectNegotiatingTls(
   const last = failures[failures.length - 1];
   const earlier = failures[failures.length - 2];
   const primary = last?.refused && earlier !== undefined ? earlier : last;
-  if (primary === undefined)
+  if (primary === undefined) {
     throw new ConnectAttemptsFailed(new Error('no connection attempt was made'), undefined);
-  const others = failures.filter((f) => f !== primary);
+  }
+  // A refused SSLRequest is no failure where TLS is optional (libpq just goes on without it).
+  const others = failures.filter((f) => f !== primary && !f.refused);
   const note =
     others.length === 0
       ? undefined

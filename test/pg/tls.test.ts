@@ -302,8 +302,13 @@ test('a server without TLS: prefer remembers its refusal, require fails without 
     'destination',
   );
   assert.equal(p.sslMode, 'prefer');
-  assert.equal((await session(p)).ssl, false);
+  assert.equal(refusedTlsBefore(shared.host, shared.port), false);
+  // The first attempt gets 'N'; where TLS is optional that is no failure worth reporting.
+  const wrong = await failure({ ...p, password: 'wrong-pw' });
+  assert.equal(wrong.sqlState, '28P01');
+  assert.doesNotMatch(wrong.message, /TLS|SSL/);
   assert.equal(refusedTlsBefore(shared.host, shared.port), true);
+  assert.equal((await session(p)).ssl, false);
   // The next connections go straight to the attempt without TLS.
   assert.deepEqual(tlsAttempts(p), ['plain']);
   assert.deepEqual(tlsAttempts({ ...p, sslMode: 'allow' }), ['plain']);
