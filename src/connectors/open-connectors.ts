@@ -28,7 +28,7 @@ export function defaultSpillDir(taskName: string, env: NodeJS.ProcessEnv = proce
 export function openSource(task: TaskConfig): Source {
   switch (task.source.type) {
     case 'postgresql':
-      return new PostgresSource(resolveEndpoint(task.source), {
+      return new PostgresSource(resolveEndpoint(task.source, process.env, 'source'), {
         taskName: task.name,
         slotName: slotNameOf(task),
         publicationName: publicationNameOf(task),
@@ -45,7 +45,7 @@ export function openSource(task: TaskConfig): Source {
 export function openSink(task: TaskConfig): Sink {
   switch (task.destination.type) {
     case 'postgresql':
-      return new PostgresSink(resolveEndpoint(task.destination));
+      return new PostgresSink(resolveEndpoint(task.destination, process.env, 'destination'));
   }
 }
 

@@ -37,6 +37,8 @@ export interface ServerInfo {
   /** The session user. */
   readonly user: string;
   readonly isSuperuser: boolean;
+  /** What the operator should know about the connection settings (e.g. an ignored password file). */
+  readonly warnings?: readonly string[];
 }
 
 /** Everything a check may use besides its own side's connection. */

@@ -101,6 +101,9 @@ const SOCKET_CODES: Readonly<Record<string, SqlStateClass>> = {
   CERT_NOT_YET_VALID: 'tls',
   ERR_TLS_CERT_ALTNAME_INVALID: 'tls',
   ERR_SSL_WRONG_VERSION_NUMBER: 'tls',
+  // pgdts's own TLS decisions (pg/tls-negotiation.ts).
+  PGDTS_TLS_REFUSED: 'tls',
+  PGDTS_TLS_REJECTED: 'tls',
 };
 
 /** Is `s` shaped like a SQLSTATE (five digits or upper-case letters)? */

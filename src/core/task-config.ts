@@ -6,7 +6,13 @@ import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { parseIdentifierPath, type QualifiedName } from './identifier.ts';
 
-const sslMode = z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']);
+/** libpq's sslmode values (PostgreSQL docs, "SSL Support", table "SSL Mode Descriptions"), weakest first. */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** One of {@link SSL_MODES}. */
+export type SslMode = (typeof SSL_MODES)[number];
+
+const sslMode = z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(', ')}` });
 
 const endpointSchema = z
   .strictObject({
@@ -28,6 +34,12 @@ const endpointSchema = z
     sslkey: z.string().min(1).optional(),
     /** Connect timeout, ms. */
     connectTimeoutMs: z.number().int().min(100).max(600_000).optional(),
+    /** application_name of every session; default pgdts's own name per purpose (`pgdts-apply`...). */
+    applicationName: z
+      .string()
+      .min(1, 'must be 1-63 characters')
+      .max(63, 'must be 1-63 characters')
+      .optional(),
   })
   .refine((e) => e.url !== undefined || e.host !== undefined, {
     message: 'give either url or host (with port, user, database)',

@@ -288,7 +288,7 @@ async function runDemo(
   let onStatus: (() => void) | undefined;
   let workload: WriteWorkload | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const sourceParams = resolveEndpoint(task.source);
+  const sourceParams = resolveEndpoint(task.source, process.env, 'source');
 
   const startWorkload = () => {
     workload = startWriteWorkload(

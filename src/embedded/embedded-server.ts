@@ -39,6 +39,16 @@ export interface EmbeddedServerOptions {
   readonly password?: string;
   /** Extra postgresql.conf settings. */
   readonly settings?: Readonly<Record<string, string | number>>;
+  /**
+   * pg_hba.conf lines placed before the default ones (the first matching line wins), e.g.
+   * `hostssl tls_only all 127.0.0.1/32 scram-sha-256`. Written at initdb only.
+   */
+  readonly hba?: readonly string[];
+  /**
+   * Files written into the data directory at initdb, by name (e.g. `server.key` for `ssl_key_file`),
+   * owned by the server's OS user with mode 0600 (what PostgreSQL demands of a private key).
+   */
+  readonly files?: Readonly<Record<string, string>>;
   /** Called with each line the server logs. */
   readonly onLog?: (line: string) => void;
 }
@@ -191,8 +201,18 @@ export class EmbeddedServer {
     // Replication connections need their own pg_hba line (PostgreSQL docs, "The pg_hba.conf File").
     writeFileSync(
       path.join(this.dataDir, 'pg_hba.conf'),
-      'host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n',
+      [
+        ...(this.opts.hba ?? []),
+        'host all all 127.0.0.1/32 scram-sha-256',
+        'host replication all 127.0.0.1/32 scram-sha-256',
+        '',
+      ].join('\n'),
     );
+    for (const [name, contents] of Object.entries(this.opts.files ?? {})) {
+      const file = path.join(this.dataDir, name);
+      writeFileSync(file, contents, { mode: 0o600 });
+      if (this.owner) chownSync(file, this.owner.uid, this.owner.gid);
+    }
   }
 
   private async boot(): Promise<void> {

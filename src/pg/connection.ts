@@ -1,9 +1,9 @@
 /**
- * Connections to PostgreSQL servers (either side) through the `pg` library: building the client config
- * from a task endpoint, connecting with clear errors, and wrapping server errors by SQLSTATE.
- * Passwords are resolved here and never leave: {@link describeEndpoint} is what messages show.
+ * Connections to PostgreSQL servers (either side) through the `pg` library: connecting with clear errors
+ * and wrapping server errors by SQLSTATE. Endpoint resolution (libpq's rules for URLs, environment
+ * variables, the password file and sslmode) is in `connection-settings.ts`, the TLS attempts and their
+ * fallback in `tls-negotiation.ts`. Passwords never leave: {@link describeEndpoint} is what messages show.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { PgdtsError, type ErrorCode } from '../core/errors.ts';
 import {
@@ -13,91 +13,24 @@ import {
   sqlStateRule,
   type ErrorClassRule,
 } from '../core/sqlstate.ts';
-import type { EndpointConfig } from '../core/task-config.ts';
+import { applicationNameOf, endpointAddress, type ConnectionParams } from './connection-settings.ts';
+import { ConnectAttemptsFailed, connectNegotiatingTls } from './tls-negotiation.ts';
 
-/** Fully resolved connection parameters of one endpoint. */
-export interface ConnectionParams {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly database: string;
-  readonly password: string | undefined;
-  readonly ssl: pg.ClientConfig['ssl'];
-  readonly connectTimeoutMs: number;
-}
+export {
+  applicationNameOf,
+  endpointAddress,
+  isSocketDirectory,
+  resolveEndpoint,
+  type ConnectionParams,
+  type SslMode,
+} from './connection-settings.ts';
 
 /**
- * Resolves an endpoint into connection parameters. Password order: `password`, URL password,
- * `passwordEnv`, `PGPASSWORD`; when none, `pg` falls back to ~/.pgpass (PostgreSQL docs, "The
- * Password File").
- * @throws {PgdtsError} CONFIG_INVALID when the URL cannot be parsed or `passwordEnv` is unset.
+ * `user@host:port/database` (`[ipv6]:port`, or the socket file for a socket directory): how an endpoint
+ * appears in messages, never with the password.
  */
-export function resolveEndpoint(e: EndpointConfig, env: NodeJS.ProcessEnv = process.env): ConnectionParams {
-  let host = e.host ?? env.PGHOST ?? '127.0.0.1';
-  let port = e.port ?? 5432;
-  let user = e.user ?? env.PGUSER ?? 'postgres';
-  let database = e.database;
-  let password = e.password;
-  let sslmode = e.sslmode;
-  if (e.url !== undefined) {
-    let u: URL;
-    try {
-      u = new URL(e.url);
-    } catch {
-      // The URL may hold a password: do not echo it.
-      throw new PgdtsError('CONFIG_INVALID', 'url: not a valid postgresql:// URL');
-    }
-    if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') {
-      throw new PgdtsError('CONFIG_INVALID', 'url: must start with postgresql://');
-    }
-    host = decodeURIComponent(u.hostname) || host;
-    port = u.port ? Number(u.port) : port;
-    user = u.username ? decodeURIComponent(u.username) : user;
-    if (u.password) password ??= decodeURIComponent(u.password);
-    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
-    if (db) database ??= db;
-    const m = u.searchParams.get('sslmode');
-    if (m) sslmode ??= m as NonNullable<EndpointConfig['sslmode']>;
-  }
-  if (password === undefined && e.passwordEnv !== undefined) {
-    password = env[e.passwordEnv];
-    if (password === undefined) {
-      throw new PgdtsError('CONFIG_INVALID', `passwordEnv: environment variable ${e.passwordEnv} is not set`);
-    }
-  }
-  password ??= env.PGPASSWORD;
-  return {
-    host,
-    port,
-    user,
-    database: database ?? user,
-    password,
-    ssl: sslConfig(sslmode, e),
-    connectTimeoutMs: e.connectTimeoutMs ?? 10_000,
-  };
-}
-
-function sslConfig(mode: EndpointConfig['sslmode'], e: EndpointConfig): pg.ClientConfig['ssl'] {
-  if (mode === undefined || mode === 'disable' || mode === 'allow' || mode === 'prefer') return false;
-  const files = {
-    ...(e.sslrootcert !== undefined ? { ca: readFileSync(e.sslrootcert, 'utf8') } : {}),
-    ...(e.sslcert !== undefined ? { cert: readFileSync(e.sslcert, 'utf8') } : {}),
-    ...(e.sslkey !== undefined ? { key: readFileSync(e.sslkey, 'utf8') } : {}),
-  };
-  switch (mode) {
-    case 'require':
-      return { rejectUnauthorized: false, ...files };
-    case 'verify-ca':
-      // verify-ca checks the chain but not the host name.
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined, ...files };
-    case 'verify-full':
-      return { rejectUnauthorized: true, ...files };
-  }
-}
-
-/** `user@host:port/database`: how an endpoint appears in messages (never with the password). */
 export function describeEndpoint(p: ConnectionParams): string {
-  return `${p.user}@${p.host}:${p.port}/${p.database}`;
+  return `${p.user}@${endpointAddress(p)}/${p.database}`;
 }
 
 /** Date/time OIDs (date, time, timestamp, timestamptz, timetz, interval) whose JS parsing would lose precision. */
@@ -123,39 +56,61 @@ export function isUsable(client: pg.Client): boolean {
 export interface ConnectOptions {
   /** `database` opens a logical replication connection (walsender); PostgreSQL docs "Streaming Replication Protocol". */
   readonly replication?: 'database';
-  /** application_name shown in pg_stat_activity. */
+  /**
+   * pgdts's name for the session (`pgdts-apply`...), libpq's `fallback_application_name`: the user's
+   * application_name wins when set (see {@link applicationNameOf}); default `pgdts`.
+   */
   readonly applicationName?: string;
   /** Role of the connection in messages ("source", "destination"). */
   readonly role: 'source' | 'destination';
 }
 
 /**
- * Opens one client. Sessions use UTC, ISO dates and extra_float_digits=3 so that text values
- * round-trip exactly.
- * @throws {PgdtsError} CONNECTION_FAILED naming host, port and cause; retryable when the cause may pass.
+ * Opens one client: with or without TLS as `p.sslMode` says (falling back as libpq does for `prefer`
+ * and `allow`), within `p.connectTimeoutMs` (ms, 0 = no limit) for all attempts together. Sessions use
+ * UTC, ISO dates and extra_float_digits=3 so that text values round-trip exactly.
+ * `pg` gets the password explicitly, so that it never reads `PGPASSWORD` or a password file itself.
+ * @throws {PgdtsError} CONNECTION_FAILED naming host and port (or socket), database, user and cause
+ *   (with the other attempt's cause after a TLS fallback); retryable when the cause may pass. A server
+ *   certificate that fails verification, or a server without TLS when the mode requires it, is not
+ *   retryable.
  */
 export async function connect(p: ConnectionParams, opts: ConnectOptions): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: p.host,
-    port: p.port,
-    user: p.user,
-    database: p.database,
-    ...(p.password !== undefined ? { password: p.password } : {}),
-    ssl: p.ssl,
-    connectionTimeoutMillis: p.connectTimeoutMs,
-    application_name: opts.applicationName ?? 'pgdts',
-    ...(opts.replication ? { replication: opts.replication } : {}),
-    types: keepTimesAsText,
-  });
-  // An idle client whose server goes away emits 'error'; without a listener Node would crash.
-  client.on('error', () => lostClients.add(client));
-  client.on('end', () => lostClients.add(client));
+  const applicationName = applicationNameOf(p, opts);
+  let client: pg.Client;
   const started = Date.now();
   try {
-    await client.connect();
+    ({ client } = await connectNegotiatingTls(p, (ssl, timeoutMs) => {
+      const c = new pg.Client({
+        host: p.host,
+        port: p.port,
+        user: p.user,
+        database: p.database,
+        // A function, not undefined: pg would otherwise fall back to process.env.PGPASSWORD and ~/.pgpass,
+        // which resolveEndpoint has already consulted (with the environment it was given).
+        password: p.password ?? noPassword,
+        ssl,
+        // The SSLRequest handshake, not PGSSLNEGOTIATION=direct: the fallback relies on the 'S'/'N' answer.
+        sslnegotiation: 'postgres',
+        connectionTimeoutMillis: timeoutMs,
+        application_name: applicationName,
+        ...(opts.replication ? { replication: opts.replication } : {}),
+        types: keepTimesAsText,
+      });
+      // An idle client whose server goes away emits 'error'; without a listener Node would crash.
+      c.on('error', () => lostClients.add(c));
+      c.on('end', () => lostClients.add(c));
+      return c;
+    }));
   } catch (e) {
-    await client.end().catch(() => undefined);
-    throw connectionError(p, opts.role, e, Date.now() - started);
+    const elapsedMs = Date.now() - started;
+    if (e instanceof ConnectAttemptsFailed) {
+      throw connectionError(p, opts.role, e.primary, {
+        ...(e.note !== undefined ? { note: e.note } : {}),
+        elapsedMs,
+      });
+    }
+    throw connectionError(p, opts.role, e, { elapsedMs });
   }
   if (!opts.replication) {
     try {
@@ -172,12 +127,20 @@ export async function connect(p: ConnectionParams, opts: ConnectOptions): Promis
   return client;
 }
 
+/** Called by pg when the server asks for a password and none was resolved (libpq: "no password supplied"). */
+function noPassword(): never {
+  throw new Error(
+    'the server asked for a password and none was given (password, passwordEnv, URL, PGPASSWORD or the password file)',
+  );
+}
+
 /**
  * How an error thrown by the `pg` client is classified, by type and code only (never by message):
- * a server error (`pg.DatabaseError`) by its SQLSTATE; a Node socket, DNS or TLS error by its code;
- * a plain `Error` without either is what `pg` raises when the connection ended under a query
- * ("Connection terminated unexpectedly", "... not queryable", "timeout expired"): a lost connection.
- * Anything else (TypeError, RangeError...) is a bug on our side and is not retried.
+ * a server error (`pg.DatabaseError`) by its SQLSTATE; a Node socket, DNS or TLS error by its code
+ * (pgdts's own TLS failures carry `PGDTS_TLS_*` codes); a plain `Error` without either is what `pg`
+ * raises when the connection ended under a query ("Connection terminated unexpectedly", "... not
+ * queryable", "timeout expired"): a lost connection. Anything else (TypeError, RangeError...) is a bug
+ * on our side and is not retried.
  */
 export function classifyClientError(e: unknown): { rule: ErrorClassRule; sqlState: string | undefined } {
   const code = (e as { code?: unknown } | null)?.code;
@@ -191,47 +154,75 @@ export function classifyClientError(e: unknown): { rule: ErrorClassRule; sqlStat
   return { rule: { class: 'other', retryable: false, action: 'report this as a bug' }, sqlState: undefined };
 }
 
+/** Extra facts of {@link connectionError}. */
+export interface ConnectionErrorOptions {
+  /** The other attempt's failure after a TLS fallback, appended to the message. */
+  readonly note?: string;
+  /** How long the attempt took, ms (a connect timeout has no code of its own). */
+  readonly elapsedMs?: number;
+}
+
 /**
- * Builds the CONNECTION_FAILED error for a failed connect, with a fix hint chosen by the SQLSTATE
- * (PostgreSQL docs, Appendix A) or socket code of the cause. `elapsedMs`: how long the attempt took
- * (a connect timeout has no code of its own).
+ * Builds the CONNECTION_FAILED error for a failed connect of `role` (`source`, `destination`), with
+ * a fix hint chosen by the SQLSTATE (PostgreSQL docs, Appendix A) or socket code of the cause. The
+ * note, libpq's "password retrieved from file" hint and the resolution warnings of `p` (e.g. an
+ * ignored password file) are appended to the message; only `e` decides `retryable` and `sqlState`.
  */
-export function connectionError(p: ConnectionParams, role: string, e: unknown, elapsedMs = 0): PgdtsError {
+export function connectionError(
+  p: ConnectionParams,
+  role: string,
+  e: unknown,
+  o: ConnectionErrorOptions = {},
+): PgdtsError {
   if (e instanceof PgdtsError) return e;
   const err = e as { message?: string };
   const { rule, sqlState } = classifyClientError(e);
   const cause = redact(err.message ?? String(e), p.password);
+  const extra = [
+    ...(o.note !== undefined ? [redact(o.note, p.password)] : []),
+    ...(sqlState === '28P01' && p.passwordFile !== undefined
+      ? [`password retrieved from file "${p.passwordFile}"`]
+      : []),
+    ...(p.warnings ?? []),
+  ];
   const code = sqlState ?? (e as { code?: unknown }).code;
-  const hint = connectHint(typeof code === 'string' ? code : '', p, elapsedMs >= p.connectTimeoutMs);
+  const timedOut = p.connectTimeoutMs > 0 && (o.elapsedMs ?? 0) >= p.connectTimeoutMs;
+  const hint = connectHint(typeof code === 'string' ? code : '', p, timedOut);
   return new PgdtsError(
     'CONNECTION_FAILED',
-    `cannot connect to ${role} ${p.host}:${p.port} (database ${p.database}, user ${p.user}): ${cause}`,
+    `cannot connect to ${role} ${endpointAddress(p)} (database ${p.database}, user ${p.user}): ${cause}${extra.map((x) => `; ${x}`).join('')}`,
     { retryable: rule.retryable, cause: e, ...(sqlState ? { sqlState } : {}), ...(hint ? { hint } : {}) },
   );
 }
 
 function connectHint(code: string, p: ConnectionParams, timedOut: boolean): string | undefined {
+  const where = endpointAddress(p);
   switch (code) {
     case '28P01':
-      return `check the password of user ${p.user} (password, passwordEnv, url or PGPASSWORD)`;
+      return `check the password of user ${p.user} (password, passwordEnv, url, PGPASSWORD or the password file)`;
     case '28000':
       return `allow user ${p.user} from this host to database ${p.database} in pg_hba.conf on ${p.host}`;
     case '3D000':
-      return `create database ${p.database} on ${p.host}:${p.port} or fix the database name`;
+      return `create database ${p.database} on ${where} or fix the database name`;
     case '53300':
       return 'the server has no free connection slots: raise max_connections or close idle sessions';
     case 'ECONNREFUSED':
-      return `is PostgreSQL running and listening on ${p.host}:${p.port}? check listen_addresses, port and firewalls`;
+    case 'ENOENT':
+      return `is PostgreSQL running and listening on ${where}? check listen_addresses, port and firewalls`;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `host name ${p.host} does not resolve: fix host or url`;
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return `no route to ${p.host}:${p.port}: check the network path and firewalls`;
+      return `no route to ${where}: check the network path and firewalls`;
+    case 'PGDTS_TLS_REFUSED':
+      return 'the server has no TLS: use sslmode prefer or disable, or turn ssl on in the server';
+    case 'PGDTS_TLS_REJECTED':
+      return 'check sslrootcert (the CA that signed the server certificate) and the host name in the certificate';
     default:
       return timedOut
-        ? `no answer from ${p.host}:${p.port} within ${p.connectTimeoutMs} ms: check firewalls or raise connectTimeoutMs`
+        ? `no answer from ${where} within ${p.connectTimeoutMs} ms: check firewalls or raise connectTimeoutMs`
         : undefined;
   }
 }

@@ -27,12 +27,14 @@ export async function checkConnection<C extends { description: string; serverInf
   try {
     connector = open();
     const server = await connector.serverInfo();
+    // Resolution warnings (e.g. a password file ignored for its permissions) make the check a warn.
+    const warnings = server.warnings ?? [];
     return {
       result: {
         id,
         title,
-        status: 'pass',
-        message: `connected to ${connector.description} (PostgreSQL ${server.version}${server.isSuperuser ? ', superuser' : ''})`,
+        status: warnings.length > 0 ? 'warn' : 'pass',
+        message: `connected to ${connector.description} (PostgreSQL ${server.version}${server.isSuperuser ? ', superuser' : ''})${warnings.map((w) => `; ${w}`).join('')}`,
       },
       connector,
       server,

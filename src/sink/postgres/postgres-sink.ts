@@ -105,6 +105,7 @@ export class PostgresSink implements Sink {
         version: row?.v ?? String(major),
         user: row?.u ?? this.params.user,
         isSuperuser: row?.su ?? false,
+        warnings: this.params.warnings ?? [],
       };
       return this.info;
     } catch (e) {

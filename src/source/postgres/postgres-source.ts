@@ -22,7 +22,13 @@ import type {
 } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
 import type { ObjectSelector } from '../../core/task-config.ts';
-import { connect, describeEndpoint, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
+import {
+  applicationNameOf,
+  connect,
+  describeEndpoint,
+  wrapPgError,
+  type ConnectionParams,
+} from '../../pg/connection.ts';
 import { bindPrechecks, type PgSide } from '../../pg/precheck-side.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
@@ -91,6 +97,7 @@ export class PostgresSource implements Source {
         version: row?.v ?? String(major),
         user: row?.u ?? this.params.user,
         isSuperuser: row?.su ?? false,
+        warnings: this.params.warnings ?? [],
       };
       return this.info;
     } catch (e) {
@@ -230,7 +237,9 @@ class PostgresChangeCapture implements ChangeCapture {
     const applicationName = streamApplicationName(this.o.taskName);
     const { major } = await this.serverInfo();
     try {
-      const pid = await freeSlotFromOrphan(await this.main.get(), this.slotName, applicationName);
+      // The name the walsender really has: a user-set application_name wins (libpq's rule).
+      const actual = applicationNameOf(this.params, { applicationName });
+      const pid = await freeSlotFromOrphan(await this.main.get(), this.slotName, actual);
       if (pid !== undefined) {
         so.onProgress({
           kind: 'log',
