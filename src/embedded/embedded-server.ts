@@ -25,6 +25,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { PgdtsError } from '../core/errors.ts';
+import { OWNER_ENV, stopLeftoverServer } from './leftover-server.ts';
 
 /** Major versions available as embedded binaries. */
 export type EmbeddedVersion = 13 | 15 | 17;
@@ -42,6 +43,19 @@ export interface EmbeddedServerOptions {
   readonly settings?: Readonly<Record<string, string | number>>;
   /** Called with each line the server logs. */
   readonly onLog?: (line: string) => void;
+  /**
+   * Run the server in a session of its own (setsid), out of this process's process group. Then the
+   * signals a terminal sends its foreground group (SIGINT on Ctrl-C, SIGHUP when it closes) reach
+   * only this process, which stops the server when it is ready to: without it, Ctrl-C shuts the
+   * server down at once, under whatever still uses it. Default false: a process that does not handle
+   * those signals (the test runner) relies on the server receiving them to shut itself down.
+   */
+  readonly detached?: boolean;
+  /**
+   * Called when start-up found a server left running on the data directory by a process that is gone
+   * (one that was SIGKILLed) and stopped it, with that server's PID.
+   */
+  readonly onLeftoverStopped?: (pid: number) => void;
 }
 
 /**
@@ -152,7 +166,11 @@ export class EmbeddedServer {
   }
 
   /**
-   * Initialises (when needed) and starts a server; resolves once it accepts connections.
+   * Initialises (when needed) and starts a server; resolves once it accepts connections. A server
+   * left running on the data directory by a process that was killed is stopped first
+   * ({@link stopLeftoverServer}).
+   * @throws {PgdtsError} `CONFIG_INVALID` when the binaries are missing or the data directory is in
+   *   use by a server of a running process.
    * @throws {Error} when initdb fails or the server does not come up within 60 s.
    */
   static async start(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
@@ -223,9 +241,15 @@ export class EmbeddedServer {
   }
 
   private async boot(): Promise<void> {
+    const leftover = await stopLeftoverServer(this.dataDir);
+    if (leftover !== undefined) this.opts.onLeftoverStopped?.(leftover);
+    // What remains is stale (its PID is dead or now another process's): PostgreSQL itself would
+    // refuse to start while the PID in it is alive, whoever it belongs to.
     rmSync(path.join(this.dataDir, 'postmaster.pid'), { force: true });
     const proc = spawn(path.join(this.bin, 'postgres'), ['-D', this.dataDir, '-p', String(this.port)], {
       ...this.asOwner(),
+      env: { ...process.env, [OWNER_ENV]: String(process.pid) },
+      detached: this.opts.detached ?? false,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
