@@ -24,8 +24,6 @@ const run = promisify(execFile);
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  // npm sets these for scripts it runs (npm test): the nested npm must use its own defaults.
-  for (const k of Object.keys(env)) if (k.startsWith('npm_')) delete env[k];
   return env;
 }
 
