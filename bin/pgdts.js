@@ -4,9 +4,9 @@
 // - An installed package (npm install -g of the tarball) ships dist/ but no src/: it always runs the
 //   compiled JavaScript. Its mtimes mean nothing (npm pack normalises them), and it has neither tsx
 //   nor TypeScript.
-// - A clone runs dist/ (built by `npm ci` through the prepare script) when it is at least as new as
-//   every file under src/, else the TypeScript sources through tsx (a devDependency), so an edited
-//   checkout never runs stale code and a fresh clone needs no manual build step.
+// - A clone runs dist/ (`npm run build`, which `npm test` and `npm pack` run) when it is at least as
+//   new as every file under src/, else the TypeScript sources through tsx (a devDependency), so an
+//   edited checkout never runs stale code and a fresh clone needs no manual build step.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
@@ -53,7 +53,7 @@ if (!existsSync(sources)) {
   } catch {
     die(
       `${sources} is newer than ${dist} and tsx is not installed: ` +
-        'run `npm run build` (or `npm ci`) in the clone',
+        'run `npm ci` in the clone (it installs tsx and the compiler), or `npm run build`',
     );
   }
   register();
