@@ -1,13 +1,26 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (dist/, built by `npm ci` through the prepare script) when it is at least as
-// new as every source file, else the TypeScript sources through tsx, so an edited checkout never runs
-// stale code and a fresh clone needs no manual build step.
-import { readdirSync, statSync } from 'node:fs';
+// Chooses which build of the CLI to run.
+//
+// - An installed package (npm install -g of the tarball) ships dist/ but no src/: it always runs the
+//   compiled JavaScript. Its mtimes mean nothing (npm pack normalises them), and it has neither tsx
+//   nor TypeScript.
+// - A clone runs dist/ (`npm run build`, which `npm test` and `npm pack` run) when it is at least as
+//   new as every file under src/, else the TypeScript sources through tsx (a devDependency), so an
+//   edited checkout never runs stale code and a fresh clone needs no manual build step.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const compiled = path.join(root, 'dist', 'cli', 'main.js');
+const dist = path.join(root, 'dist');
+const compiled = path.join(dist, 'cli', 'main.js');
+const sources = path.join(root, 'src');
+
+function die(message) {
+  process.stderr.write(`pgdts: INTERNAL: ${message}\n`);
+  process.exit(2);
+}
 
 function newest(dir) {
   let t = 0;
@@ -18,16 +31,31 @@ function newest(dir) {
   return t;
 }
 
-let useCompiled;
-try {
-  useCompiled = statSync(compiled).mtimeMs >= newest(path.join(root, 'src'));
-} catch {
-  useCompiled = false;
+function mtime(file) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
-if (useCompiled) {
-  await import(compiled);
+
+const compiledAt = mtime(compiled);
+if (!existsSync(sources)) {
+  if (compiledAt === undefined)
+    die(`${compiled} is missing: this copy of pgdts was packed without its build`);
+  await import(pathToFileURL(compiled).href);
+} else if (compiledAt !== undefined && compiledAt >= newest(sources)) {
+  await import(pathToFileURL(compiled).href);
 } else {
-  const { register } = await import('tsx/esm/api');
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    die(
+      `${sources} is newer than ${dist} and tsx is not installed: ` +
+        'run `npm ci` in the clone (it installs tsx and the compiler), or `npm run build`',
+    );
+  }
   register();
   await import('../src/cli/main.ts');
 }

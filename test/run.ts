@@ -2,6 +2,13 @@
  * Test entry point: starts the real PostgreSQL servers (13, 15, 17; wal_level=logical) once for the whole
  * run, hands their addresses to node's test runner through PGDTS_TEST_SERVERS, and stops them afterwards.
  * Usage: `node --import tsx test/run.ts [file-or-dir-filter ...]`.
+ *
+ * `--test-timeout` ({@link DEFAULT_TEST_TIMEOUT_MS}, or `PGDTS_TEST_TIMEOUT_MS`) makes a hang fail
+ * instead of stalling CI until CI's own limit. Node 22 and later apply it to each test, and a test's
+ * own `{ timeout }` overrides it; Node 20's runner applies it to each test file as a whole (a test's
+ * own `{ timeout }` still applies inside), so it must stay well above the slowest file's run time.
+ * Tests run with this script's node binary (`process.execPath`): running the script with another node
+ * tests that node.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -17,6 +24,19 @@ function findTests(dir: string): string[] {
   });
 }
 
+/** Default of `--test-timeout`, ms. The whole suite takes a few minutes; no test or file comes near. */
+const DEFAULT_TEST_TIMEOUT_MS = 10 * 60_000;
+
+function testTimeoutMs(): number {
+  const raw = process.env.PGDTS_TEST_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_TEST_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0)
+    throw new Error(`PGDTS_TEST_TIMEOUT_MS=${raw}: expected a positive integer (ms)`);
+  return ms;
+}
+
+const timeoutMs = testTimeoutMs();
 const filters = process.argv.slice(2);
 const files = findTests('test')
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
@@ -45,7 +65,15 @@ try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        '--test-concurrency=1',
+        `--test-timeout=${timeoutMs}`,
+        '--test-reporter=spec',
+        ...files,
+      ],
       { stdio: 'inherit', env },
     );
     child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));

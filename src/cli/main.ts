@@ -10,6 +10,7 @@ import { releaseTask } from '../pipeline/release-task.ts';
 import { runTask } from '../pipeline/task-runner.ts';
 import { formatVerifyReport, verifyTask } from '../pipeline/verify/index.ts';
 import { loadTaskFile } from './load-task-file.ts';
+import { packageVersion } from './package-version.ts';
 import { ProgressRenderer } from './progress-renderer.ts';
 
 function fail(e: unknown): never {
@@ -23,10 +24,18 @@ function fail(e: unknown): never {
   process.exit(2);
 }
 
+let version: string;
+try {
+  version = packageVersion();
+} catch (e) {
+  fail(e);
+}
+
 const program = new Command();
 program
   .name('pgdts')
   .description('PostgreSQL data transmission: schema, consistent full and incremental (pgoutput) sync')
+  .version(version, '-V, --version', 'print the pgdts version and exit')
   .showHelpAfterError();
 
 program

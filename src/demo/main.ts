@@ -8,7 +8,9 @@
  * by the next run; the `shop` databases are recreated each time), the generated superuser password
  * and the task file. Environment: `DEMO_ROWS` (rows of the sample, default 1,000,000) and
  * `DEMO_SECONDS` (stop on its own this many seconds after incremental sync began; without it the
- * demo runs until SIGINT/SIGTERM).
+ * demo runs until SIGINT, SIGTERM or SIGHUP, which all stop it the same way). The servers run in a
+ * session of their own, so only the demo gets a terminal's signals and stops them once done; servers
+ * left by a SIGKILLed run are stopped by the next run before it starts its own.
  *
  * Exit codes: 0 verify found both sides identical, 1 they differ (or the demo was stopped before
  * incremental sync began, so nothing was verified), 2 an error.
@@ -127,7 +129,16 @@ function demoPassword(): string {
 async function startServers(password: string, started: EmbeddedServer[]): Promise<EmbeddedServer[]> {
   const results = await Promise.allSettled(
     ['source', 'destination'].map((side) =>
-      EmbeddedServer.start({ version: 17, dataDir: path.join(DEMO_DIR, side), password }),
+      EmbeddedServer.start({
+        version: 17,
+        dataDir: path.join(DEMO_DIR, side),
+        password,
+        // Ctrl-C (and a closing terminal) must reach the demo only: it stops the workload, waits for
+        // the destination, verifies and then stops the servers itself.
+        detached: true,
+        onLeftoverStopped: (pid) =>
+          say(`stopped the ${side} server (PID ${pid}) that a killed demo run had left running`),
+      }),
     ),
   );
   for (const r of results) if (r.status === 'fulfilled') started.push(r.value);
@@ -466,8 +477,12 @@ async function main(): Promise<number> {
     if (signals > 1) process.exit(130);
     stop.request(`${sig} received`);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP (the terminal closed) and SIGTERM (kill, a service manager) stop the demo as Ctrl-C does;
+  // by default they would end the process at once, leaving both servers running.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  // After SIGHUP the terminal is gone and writes to it fail (EIO; EPIPE for a closed pipe): output is
+  // best effort, while stopping the servers is not, so a failed write must not crash the demo.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
   let password: string | undefined;
   const servers: EmbeddedServer[] = [];

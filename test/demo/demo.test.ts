@@ -3,40 +3,13 @@
  * that its `.pgdts/demo/` lands there, run twice (the second run reuses the data directories).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseTaskConfig } from '../../src/core/task-config.ts';
-
-const MAIN = path.resolve(import.meta.dirname, '../../src/demo/main.ts');
-// `--import tsx` would resolve tsx from the child's working directory, which is not the project.
-const TSX = fileURLToPath(import.meta.resolve('tsx'));
-
-interface DemoRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runDemo(cwd: string, env: Record<string, string>): Promise<DemoRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runDemo } from '../support/demo-run.ts';
 
 /** Workload transactions from the summary line `write workload  N transactions, M rows written`. */
 function workloadTransactions(out: string): number {
