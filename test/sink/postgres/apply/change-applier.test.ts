@@ -304,3 +304,28 @@ test('the durable position follows the destination WAL flush when synchronous_co
   await b.commitBatch();
   assert.deepEqual(await b.durablePosition(), { lsn: lsn(311), complete: true });
 });
+
+test('a flush that fails while in flight surfaces its own error at the next call, retryable with its SQLSTATE, never INTERNAL [P4]', async () => {
+  await sql(
+    s,
+    db,
+    `CREATE TABLE slowfail (id int PRIMARY KEY);
+     CREATE FUNCTION slowfail_f() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN IF NEW.id = 2 THEN PERFORM pg_sleep(0.2); RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01'; END IF; RETURN NEW; END $$;
+     CREATE TRIGGER slowfail_t BEFORE INSERT ON slowfail FOR EACH ROW EXECUTE FUNCTION slowfail_f();
+     ALTER TABLE slowfail ENABLE ALWAYS TRIGGER slowfail_t`,
+  );
+  const t = relation('public', 'slowfail', ['id'], ['id']);
+  const a = new PostgresChangeApplier({ client: await client(), taskName: 'slowfail', flushRows: 2 });
+  a.beginTransaction({ xid: 1, finalLsn: lsn(10) });
+  await a.add({ kind: 'insert', relation: t, newTuple: ['1'] });
+  // The second change fills the buffer: the flush goes out and is not awaited (pipelining).
+  await a.add({ kind: 'insert', relation: t, newTuple: ['2'] });
+  await new Promise((r) => setTimeout(r, 600)); // it fails meanwhile, between two calls
+  const isOriginal = (e: unknown) =>
+    e instanceof PgdtsError && e.code === 'APPLY_FAILED' && e.retryable && e.sqlState === '40P01';
+  assert.throws(() => a.add({ kind: 'insert', relation: t, newTuple: ['3'] }), isOriginal);
+  await assert.rejects(a.commitBatch(), isOriginal);
+  await a.rollback();
+  assert.deepEqual(await sql(s, db, 'SELECT count(*)::int AS n FROM slowfail'), [{ n: 0 }]);
+});
