@@ -12,6 +12,7 @@ import { runCli, startCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { createSchemaZoo, ZOO_OTHER_SCHEMA, ZOO_SCHEMAS } from '../support/schema-fixtures.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
+import { until } from '../support/own-server.ts';
 
 async function sample(s: TestServer, db: string, rows: number): Promise<void> {
   const c = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: db });
@@ -104,14 +105,22 @@ test('kill -9 during the copy, then resume: no lost or duplicated row, keyless t
   });
   for (let attempt = 0; attempt < 2; attempt++) {
     const run = startCli(['run', file]);
-    // Wait until some ranges are committed, then crash.
-    for (let i = 0; i < 600; i++) {
-      const done = await sql<{ n: string }>(s, dst, `SELECT count(*)::text AS n FROM pgdts.range_sync`).catch(
-        () => [{ n: '0' }],
-      );
-      if (Number(done[0]?.n) >= 3 + attempt * 3 || run.child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Wait until some ranges are committed, then crash mid-copy (still running: the test fails
+    // rather than kill a finished run).
+    await until(
+      'ranges to be committed',
+      async () => {
+        const done = await sql<{ n: string }>(
+          s,
+          dst,
+          `SELECT count(*)::text AS n FROM pgdts.range_sync`,
+        ).catch(() => [{ n: '0' }]);
+        return Number(done[0]?.n) >= 3 + attempt * 3 || run.child.exitCode !== null;
+      },
+      60_000,
+      () => run.output(),
+    );
+    assert.equal(run.child.exitCode, null, `the copy was still running when killed:\n${run.output()}`);
     run.child.kill('SIGKILL');
     await run.done;
   }
@@ -176,3 +185,48 @@ test('pgdts run [schema, full] on every object kind: pg_dump of the selected sch
     assert.equal(v.code, 0, v.stdout + v.stderr);
   }
 });
+
+test(
+  'the first copy failure that cannot be retried stops every worker at once [T10]',
+  { timeout: 300_000 },
+  async () => {
+    const s = testServer(15);
+    const src = await freshDatabase(s, 'stop_src');
+    const dst = await freshDatabase(s, 'stop_dst');
+    const ddl = `CREATE TABLE public.big (id bigint PRIMARY KEY, pad text);
+     CREATE TABLE public.bad (id int PRIMARY KEY, v int)`;
+    await sql(s, src, ddl);
+    await sql(
+      s,
+      src,
+      `INSERT INTO public.big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 300000) g;
+     INSERT INTO public.bad SELECT g, g FROM generate_series(1, 200) g;
+     ANALYZE`,
+    );
+    // The destination refuses one row of bad: a data error no retry can fix.
+    await sql(s, dst, `${ddl}; ALTER TABLE public.bad ADD CHECK (v < 150)`);
+    const file = writeTaskFile({
+      name: 'fs-stop',
+      source: { server: s, db: src },
+      destination: { server: s, db: dst },
+      syncTypes: ['full'],
+      objects: [{ schema: 'public' }],
+      extra: { full: { jobs: 2, splitTablesLargerThanBytes: 1048576, rangeSizeBytes: 1048576 } },
+    });
+    const r = await runCli(['run', file]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /COPY_FAILED: copy of public\.bad: .*\[SQLSTATE 23514, data\]/);
+    const ranges = await sql<{ total: number; done: number }>(
+      s,
+      dst,
+      `SELECT t.ranges_total AS total, (SELECT count(*)::int FROM pgdts.range_sync r WHERE r.table_name = 'big') AS done
+       FROM pgdts.table_sync t WHERE t.table_name = 'big'`,
+    );
+    const big = ranges[0];
+    assert.ok(
+      big !== undefined && big.total >= 20,
+      `big is split into many ranges (${JSON.stringify(ranges)})`,
+    );
+    assert.ok(big.done <= 2, `the other worker stopped: ${big.done} of ${big.total} ranges of big copied`);
+  },
+);

@@ -15,6 +15,7 @@ import { waitForCatchUp } from '../support/catch-up.ts';
 import { runCli, startCli, writeTaskFile, type CliRun } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, testServers, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
+import { until } from '../support/own-server.ts';
 
 const run = promisify(execFile);
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
@@ -66,6 +67,10 @@ const SEMANTICS_CHANGES = `
   DELETE FROM app.uniq WHERE a = 9;
   -- rows moving between partitions
   UPDATE app.part SET region = 'eu' WHERE id IN (1, 3, 5);
+  -- TRUNCATE of one partition reaches the destination (publications publish partitions by name)
+  INSERT INTO app.part_us VALUES (1001, 'us', 'truncated with its partition');
+  TRUNCATE app.part_us;
+  INSERT INTO app.part VALUES (1002, 'us', 'after the partition truncate');
   -- a rolled-back transaction leaves no trace
   BEGIN; INSERT INTO app.keyed VALUES (9999, 'rolled back'); ROLLBACK;
   -- TRUNCATE ... CASCADE / RESTART IDENTITY
@@ -187,8 +192,10 @@ test('pgbench load with several kill -9 of pgdts ends in an exact match [T6][T8]
     [/streaming from/, 3000],
   ] as const) {
     const r = startCli(['run', file]);
-    await r.waitFor(wait).catch(() => undefined);
+    // The kill must land in the state it is meant for: waitFor fails the test otherwise.
+    await r.waitFor(wait);
     await new Promise((res) => setTimeout(res, delay));
+    assert.equal(r.child.exitCode, null, `still running when killed:\n${r.output()}`);
     r.child.kill('SIGKILL');
     await r.done;
   }
@@ -218,16 +225,21 @@ test('a 1M-row transaction survives kill -9 mid-apply and is applied with bounde
   const first = startCli(['run', file]);
   await first.waitFor(/streaming from/);
   await sql(s, src, `INSERT INTO public.wide SELECT g, md5(g::text) FROM generate_series(1, 1000000) g`);
-  // Crash mid-transaction: part of it is flushed into the open destination transaction, none committed.
-  for (let i = 0; i < 200; i++) {
-    const n = await sql<{ n: string }>(
-      s,
-      dst,
-      `SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'pgdts-apply' AND state <> 'idle'`,
-    );
-    if (Number(n[0]?.n) > 0) break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  // Crash mid-transaction: part of it is flushed into the open destination transaction, none
+  // committed. The apply backend must have started on it (idle in transaction or active).
+  await until(
+    'the apply backend to be inside the big transaction',
+    async () => {
+      const n = await sql<{ n: string }>(
+        s,
+        dst,
+        `SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'pgdts-apply' AND state <> 'idle'`,
+      );
+      return Number(n[0]?.n) > 0;
+    },
+    120_000,
+    () => first.output(),
+  );
   first.child.kill('SIGKILL');
   await first.done;
   assert.equal((await sql<{ n: string }>(s, dst, `SELECT count(*)::text AS n FROM public.wide`))[0]?.n, '0');

@@ -136,7 +136,10 @@ describe('transaction messages (protocol v1)', () => {
   });
 
   test('Insert text is strict UTF-8', () => {
-    decodePgoutput(bb().ch('I').u32(1).ch('N').i16(1).ch('t').i32(5).raw(Buffer.from('ü€')).build(), OUT);
+    assert.deepEqual(
+      decodePgoutput(bb().ch('I').u32(1).ch('N').i16(1).ch('t').i32(5).raw(Buffer.from('ü€')).build(), OUT),
+      { tag: 'insert', relationId: 1, newTuple: ['ü€'] },
+    );
     decodeFails(
       bb().ch('I').u32(1).ch('N').i16(1).ch('t').i32(2).raw([0xc3, 0x28]).build(),
       OUT,
