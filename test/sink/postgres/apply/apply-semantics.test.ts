@@ -125,7 +125,7 @@ test('REPLICA IDENTITY USING INDEX: key columns come from the relation flags', a
   ]);
 });
 
-test('TRUNCATE applies to exactly the listed tables, with RESTART IDENTITY, never CASCADE into others', async () => {
+test('TRUNCATE applies to exactly the listed tables, with RESTART IDENTITY, never CASCADE into others [P7]', async () => {
   await sql(
     s,
     db,

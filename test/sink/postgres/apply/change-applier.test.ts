@@ -33,7 +33,7 @@ const ins = (id: number, name: string): Change => ({
   newTuple: [String(id), name],
 });
 
-test('insert/update/delete on PostgreSQL 13, 15 and 17; the position commits with the batch', async () => {
+test('insert/update/delete on PostgreSQL 13, 15 and 17; the position commits with the batch [P1]', async () => {
   for (const server of testServers()) {
     const d = await freshDatabase(server, 'apply_v');
     await sql(server, d, 'CREATE TABLE items (id int PRIMARY KEY, name text)');
@@ -98,7 +98,7 @@ test('a 50k-row source transaction flushes every 1000 rows into one open transac
   );
 });
 
-test('crash safety: rollback discards the uncommitted batch and keeps the committed position; replays are skipped', async () => {
+test('crash safety: rollback discards the uncommitted batch and keeps the committed position; replays are skipped [P2]', async () => {
   await sql(s, db, 'CREATE TABLE items (id int PRIMARY KEY, name text)');
   const c = await client();
   const a = new PostgresChangeApplier({ client: c, taskName: 'crash', flushRows: 2 });
@@ -177,14 +177,14 @@ test('a lost connection is APPLY_FAILED and retryable; a missing table is APPLY_
   await b.rollback();
 });
 
-test('commitBatch inside a source transaction is refused (a partial source transaction never becomes durable)', async () => {
+test('commitBatch inside a source transaction is refused (a partial source transaction never becomes durable) [P1]', async () => {
   const a = new PostgresChangeApplier({ client: await client(), taskName: 'partial' });
   a.beginTransaction({ xid: 5, finalLsn: lsn(50) });
   await assert.rejects(a.commitBatch(), (e: unknown) => e instanceof PgdtsError && e.code === 'INTERNAL');
   await a.rollback();
 });
 
-test('triggers do not fire on the destination (session_replication_role = replica)', async () => {
+test('triggers do not fire on the destination (session_replication_role = replica) [P5]', async () => {
   await sql(
     s,
     db,
