@@ -68,7 +68,12 @@ try {
     version: 15,
     dataDir: path.join(root, 'destination'),
     password: 'bench-pw',
-    settings: { max_wal_size: "'4GB'", synchronous_commit: 'on' },
+    // BENCH_DESTINATION_SYNC_COMMIT=off measures durable acknowledgement on a destination whose
+    // returned COMMITs are not yet flushed (pgdts then confirms only what its WAL flush covers).
+    settings: {
+      max_wal_size: "'4GB'",
+      synchronous_commit: process.env.BENCH_DESTINATION_SYNC_COMMIT ?? 'on',
+    },
   });
   const ctx: BenchContext = {
     source,

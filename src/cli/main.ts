@@ -11,7 +11,9 @@ import { runTask } from '../pipeline/task-runner.ts';
 import { formatVerifyReport, verifyTask } from '../pipeline/verify/index.ts';
 import { loadTaskFile } from './load-task-file.ts';
 import { packageVersion } from './package-version.ts';
-import { ProgressRenderer } from './progress-renderer.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, parseLogOptions } from '../log/logger.ts';
+import { ProgressDisplay } from './progress-renderer.ts';
+import { TaskOutput } from './task-output.ts';
 
 function fail(e: unknown): never {
   if (e instanceof PgdtsError) {
@@ -36,36 +38,66 @@ program
   .name('pgdts')
   .description('PostgreSQL data transmission: schema, consistent full and incremental (pgoutput) sync')
   .version(version, '-V, --version', 'print the pgdts version and exit')
+  .option('--log-format <format>', `log lines as ${LOG_FORMATS.join(' or ')}`, 'pretty')
+  .option('--log-level <level>', `least severe level logged: ${LOG_LEVELS.join(', ')}`, 'info')
   .showHelpAfterError();
+
+/** The global log options, checked. @throws {ConfigError} naming the option. */
+function logOptions(): ReturnType<typeof parseLogOptions> {
+  const o = program.opts<{ logFormat: string; logLevel: string }>();
+  return parseLogOptions(o.logFormat, o.logLevel);
+}
 
 program
   .command('run')
   .argument('<task-file>', 'task file (YAML)')
   .description('run the task in the foreground; SIGINT/SIGTERM stop it cleanly, running again resumes')
   .action(async (file: string) => {
+    const { format, level } = logOptions();
     const task = loadTaskFile(file);
+    const display = new ProgressDisplay(process.stderr);
+    // Lines and the bar block may share a terminal: erase the block around each line.
+    const logger = createLogger({
+      format,
+      level,
+      write: (line) => {
+        display.clear();
+        process.stdout.write(line);
+        display.draw();
+      },
+    });
+    const out = new TaskOutput(logger, task.name, format, display);
+    out.logger.info(
+      { config: task },
+      `task ${task.name}: ${task.syncTypes.join(', ')} of ${task.objects.length} selected object(s)`,
+    );
     const controller = new AbortController();
     let stops = 0;
     const stop = (sig: string) => {
       stops++;
       if (stops > 1) process.exit(130);
-      process.stderr.write(`\npgdts: ${sig} received, stopping (committed work is kept)\n`);
+      out.logger.warn({ signal: sig }, `${sig} received, stopping (committed work is kept)`);
       controller.abort();
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    const renderer = new ProgressRenderer();
     try {
       await withConnectors(task, (c) =>
-        runTask(task, { ...c, signal: controller.signal, onProgress: (e) => renderer.handle(e) }),
+        runTask(task, { ...c, signal: controller.signal, onProgress: (e) => out.handle(e) }),
       );
-      renderer.close();
-      process.stdout.write(`task ${task.name} done\n`);
+      out.close();
+      out.logger.info(`task ${task.name} done`);
     } catch (e) {
-      renderer.close();
+      out.close();
       if (e instanceof CancelledError || controller.signal.aborted) {
-        process.stdout.write(`task ${task.name} stopped; run the same command to resume\n`);
+        out.logger.info(`task ${task.name} stopped; run the same command to resume`);
         process.exit(0);
+      }
+      if (e instanceof PgdtsError) {
+        out.logger.error(
+          { code: e.code, retryable: e.retryable, sqlState: e.sqlState, hint: e.hint },
+          `${e.code}: ${e.message}`,
+        );
       }
       throw e;
     }

@@ -1,6 +1,8 @@
 /**
- * Renders progress events for a terminal: on a TTY a redrawn block with a bar per table being
- * copied; otherwise plain, greppable lines (one per finished table, phase change and status tick).
+ * What a person sees of a running task. Progress events become log lines ({@link eventLine}: phase
+ * changes, finished tables, status ticks, warnings), and on a terminal a redrawn block of progress
+ * bars ({@link ProgressDisplay}). The CLI writes the lines through the logger (pino, stdout) and draws
+ * the block on stderr when stderr is a TTY; the demo writes both to stdout ({@link ProgressRenderer}).
  */
 import type { ProgressEvent } from '../core/progress.ts';
 
@@ -25,64 +27,95 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-/** Stateful renderer; call {@link ProgressRenderer.handle} with each event, {@link ProgressRenderer.close} at the end. */
-export class ProgressRenderer {
+/** A line of the log: level, text, and the event's fields for structured (JSON) logs. */
+export interface EventLine {
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** Status text shown in lines and in the display. */
+function statusText(e: Extract<ProgressEvent, { kind: 'status' }>): string {
+  return `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}`;
+}
+
+/**
+ * Turns events into log lines. Stateful: a table's line is written once, when it finishes; copy
+ * progress in between is only drawn.
+ */
+export class EventLines {
+  private readonly finished = new Set<string>();
+
+  /** The line of `e`, or undefined when it has none (a table still copying). */
+  line(e: ProgressEvent): EventLine | undefined {
+    switch (e.kind) {
+      case 'phase':
+        return { level: 'info', message: `phase ${e.phase}${e.detail ? `: ${e.detail}` : ''}`, fields: {} };
+      case 'log':
+        return { level: e.level, message: e.message, fields: {} };
+      case 'table': {
+        if (!e.done || this.finished.has(e.table)) return undefined;
+        this.finished.add(e.table);
+        return {
+          level: 'info',
+          message: `table ${e.table} copied: ${e.rows} rows, ${formatBytes(e.bytes)} (${e.rangesTotal} ranges)`,
+          fields: { table: e.table, rows: e.rows, bytes: e.bytes, ranges: e.rangesTotal },
+        };
+      }
+      case 'status': {
+        const { kind: _kind, ...fields } = e;
+        return { level: 'info', message: `status ${statusText(e)}`, fields };
+      }
+    }
+  }
+}
+
+/**
+ * A block of progress bars (one per table being copied, and the incremental status), redrawn in
+ * place on a terminal. Does nothing when `out` is not a TTY.
+ */
+export class ProgressDisplay {
   private readonly tables = new Map<string, TableLine>();
   private readonly out: NodeJS.WriteStream;
-  private readonly tty: boolean;
+  readonly active: boolean;
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
   private status = '';
   private phase = '';
 
-  constructor(out: NodeJS.WriteStream = process.stdout) {
+  constructor(out: NodeJS.WriteStream) {
     this.out = out;
-    this.tty = out.isTTY === true;
-    if (this.tty) this.timer = setInterval(() => this.draw(), 200);
+    this.active = out.isTTY === true;
+    if (this.active) this.timer = setInterval(() => this.draw(), 200);
   }
 
   /** Takes one event. */
-  handle(e: ProgressEvent): void {
+  update(e: ProgressEvent): void {
     switch (e.kind) {
       case 'phase':
         this.phase = e.phase;
-        this.print(`phase ${e.phase}${e.detail ? `: ${e.detail}` : ''}`);
+        return;
+      case 'table':
+        this.tables.set(e.table, { ...e });
+        return;
+      case 'status':
+        this.status = statusText(e);
         return;
       case 'log':
-        this.print(`${e.level}: ${e.message}`);
         return;
-      case 'table': {
-        const prev = this.tables.get(e.table);
-        this.tables.set(e.table, { ...e });
-        if (e.done && !prev?.done) {
-          this.print(
-            `table ${e.table} copied: ${e.rows} rows, ${formatBytes(e.bytes)} (${e.rangesTotal} ranges)`,
-          );
-        }
-        return;
-      }
-      case 'status': {
-        this.status = `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}`;
-        if (!this.tty) this.print(`status ${this.status}`);
-        return;
-      }
     }
   }
 
-  private print(line: string): void {
-    this.clear();
-    this.out.write(`${new Date().toISOString()} ${line}\n`);
-    this.draw();
-  }
-
-  private clear(): void {
-    if (!this.tty || this.drawn === 0) return;
+  /** Erases the block (call before writing a line to the same terminal). */
+  clear(): void {
+    if (!this.active || this.drawn === 0) return;
     this.out.write(`\x1b[${this.drawn}A\x1b[0J`);
     this.drawn = 0;
   }
 
-  private draw(): void {
-    if (!this.tty) return;
+  /** Draws the block again. */
+  draw(): void {
+    if (!this.active) return;
     this.clear();
     const lines: string[] = [];
     for (const [name, t] of this.tables) {
@@ -102,9 +135,43 @@ export class ProgressRenderer {
     this.drawn = lines.length;
   }
 
-  /** Stops redrawing. */
+  /** Stops redrawing and erases the block. */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.clear();
+  }
+}
+
+/**
+ * Lines with an ISO time and the display on one stream (stdout): what the demo shows. On a terminal
+ * status ticks only update the display; elsewhere they are lines too.
+ */
+export class ProgressRenderer {
+  private readonly out: NodeJS.WriteStream;
+  private readonly lines = new EventLines();
+  private readonly display: ProgressDisplay;
+
+  constructor(out: NodeJS.WriteStream = process.stdout) {
+    this.out = out;
+    this.display = new ProgressDisplay(out);
+  }
+
+  /** Takes one event. */
+  handle(e: ProgressEvent): void {
+    this.display.update(e);
+    const l = this.lines.line(e);
+    if (l === undefined || (e.kind === 'status' && this.display.active)) return;
+    this.print(e.kind === 'log' ? `${e.level}: ${l.message}` : l.message);
+  }
+
+  private print(line: string): void {
+    this.display.clear();
+    this.out.write(`${new Date().toISOString()} ${line}\n`);
+    this.display.draw();
+  }
+
+  /** Stops redrawing. */
+  close(): void {
+    this.display.close();
   }
 }

@@ -72,6 +72,7 @@ test('a well-prepared task passes every check (15 → 17), keyless FULL table wa
     'replication-role',
     'pgoutput-streaming',
     'source-privileges',
+    'publication',
     'destination-privileges',
     'destination-tables',
   ]) {
@@ -102,6 +103,7 @@ test('without incremental the replication checks are not run', async () => {
     'wal-senders',
     'replication-role',
     'replica-identity',
+    'publication',
   ]) {
     assert.ok(!ids.includes(id), id);
   }
@@ -372,4 +374,33 @@ test('unresolvable endpoints fail their connection check without throwing', asyn
   assert.match(results[1]?.message ?? '', /no-such-host\.invalid:5432.*ENOTFOUND/);
   assert.match(results[1]?.fix ?? '', /does not resolve/);
   assert.ok(!formatPrecheckReport(results).includes('Hidden-pw-7'));
+});
+
+test('an existing publication lacking an operation fails; one publishing via the partition root warns', async () => {
+  const s = await sourceDb();
+  const d = await freshDatabase(dst, 'pre_dst');
+  await sql(
+    src,
+    s,
+    `CREATE PUBLICATION pgdts_precheck FOR TABLE app.orders, app.events, app.parts WITH (publish = 'insert, update')`,
+  );
+  let r = byId(await precheck(task(urlOf(src, s), urlOf(dst, d))), 'publication');
+  assert.equal(r.status, 'fail');
+  assert.match(
+    r.message,
+    /does not publish delete, truncate: those changes would never reach the destination/,
+  );
+  assert.equal(
+    r.fix,
+    `ALTER PUBLICATION "pgdts_precheck" SET (publish = 'insert, update, delete, truncate');`,
+  );
+  await sql(
+    src,
+    s,
+    `ALTER PUBLICATION pgdts_precheck SET (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`,
+  );
+  r = byId(await precheck(task(urlOf(src, s), urlOf(dst, d))), 'publication');
+  assert.equal(r.status, 'warn');
+  assert.match(r.message, /a TRUNCATE of a single partition is not replicated/);
+  assert.match(r.fix ?? '', /publish_via_partition_root = false/);
 });

@@ -1,6 +1,7 @@
 /** The prechecks a PostgreSQL source contributes, in report order. */
 import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 import { pgoutputStreamingCheck } from './check-pgoutput-streaming.ts';
+import { publicationCheck } from './check-publication.ts';
 import { replicaIdentityCheck } from './check-replica-identity.ts';
 import { replicationRoleCheck } from './check-replication-role.ts';
 import { replicationSlotsCheck } from './check-replication-slots.ts';
@@ -18,5 +19,6 @@ export const SOURCE_PRECHECKS: readonly PgPrecheck[] = [
   replicationRoleCheck,
   pgoutputStreamingCheck,
   sourcePrivilegesCheck,
+  publicationCheck,
   replicaIdentityCheck,
 ];
