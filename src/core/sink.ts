@@ -41,6 +41,8 @@ export interface TaskCheckpoint {
   readonly publicationName: string | undefined;
   /** Consistent point of the task's replication slot: where incremental sync starts. */
   readonly slotLsn: Lsn | undefined;
+  /** pgdts created the publication (true), found it made by someone else (false), or never recorded. */
+  readonly publicationCreated: boolean | undefined;
 }
 
 /** Copy progress of one table. */
@@ -77,8 +79,8 @@ export interface StatusRow {
 export interface TaskLease {
   /**
    * Checks the lease is still held, re-taking it after a lost connection.
-   * @throws {PgdtsError} CHECKPOINT_CONFLICT when another run took the task meanwhile; retryable
-   *   CONNECTION_FAILED when the store cannot be reached.
+   * @throws {PgdtsError} CHECKPOINT_CONFLICT (not retryable) when another run took the task
+   *   meanwhile; retryable CONNECTION_FAILED when the store cannot be reached.
    */
   check(): Promise<void>;
   /** Gives the lease up. Never throws. */
@@ -94,7 +96,7 @@ export interface CheckpointStore {
   ensure(): Promise<void>;
   /**
    * Takes the task's lease: one run of a task at a time.
-   * @throws {PgdtsError} CHECKPOINT_CONFLICT (retryable) when another run holds it.
+   * @throws {PgdtsError} CHECKPOINT_CONFLICT (not retryable) when another run holds it.
    */
   acquireLease(taskName: string): Promise<TaskLease>;
   readTask(taskName: string): Promise<TaskCheckpoint | undefined>;
@@ -108,6 +110,11 @@ export interface CheckpointStore {
     taskName: string,
     slot: { readonly slotName: string; readonly publicationName: string; readonly slotLsn: Lsn },
   ): Promise<void>;
+  /**
+   * Records whether pgdts created the task's publication `publication` (release drops it only then);
+   * the first record is kept.
+   */
+  setPublicationCreated(taskName: string, publication: string, created: boolean): Promise<void>;
   /** Records the last error (already free of passwords). */
   setError(taskName: string, message: string): Promise<void>;
   readTableSync(taskName: string): Promise<TableSyncRow[]>;

@@ -193,10 +193,12 @@ export interface ChangeCapture {
   readonly publicationName: string;
   /**
    * Creates the publication for `tables` or adds the missing ones to it. Must run before the slot is
-   * created: pgoutput reads publications with the historic snapshot of the WAL it decodes.
+   * created: pgoutput reads publications with the historic snapshot of the WAL it decodes. A
+   * publication that already covers every table (one a DBA made) is left as it is.
+   * @returns whether it was created now.
    * @throws {PgdtsError} REPLICATION_FAILED (e.g. not the owner of a table).
    */
-  ensurePublication(tables: readonly SelectedTable[]): Promise<void>;
+  ensurePublication(tables: readonly SelectedTable[]): Promise<{ readonly created: boolean }>;
   /** The task's slot, or undefined when it does not exist. */
   readSlot(): Promise<SlotInfo | undefined>;
   /**
@@ -217,8 +219,13 @@ export interface ChangeCapture {
   openStream(o: OpenStreamOptions): Promise<ChangeStream>;
   /** The source's WAL position and the slot's retained WAL. */
   position(): Promise<SourcePosition>;
-  /** Drops the slot (terminating a walsender holding it) and the publication; safe twice. */
-  release(): Promise<{ readonly slotDropped: boolean; readonly publicationDropped: boolean }>;
+  /**
+   * Drops the slot (terminating a walsender holding it) and, with `dropPublication`, the
+   * publication; safe twice.
+   */
+  release(o: {
+    readonly dropPublication: boolean;
+  }): Promise<{ readonly slotDropped: boolean; readonly publicationDropped: boolean }>;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { SelectedTable } from '../core/selected-table.ts';
 import type { ChangeApplier, Sink, TaskLease } from '../core/sink.ts';
 import type { ChangeStream, Source } from '../core/source.ts';
 import type { TaskConfig } from '../core/task-config.ts';
-import { withRetry, type RetryPolicy } from './retry.ts';
+import { sleep, withRetry, type RetryPolicy } from './retry.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
 
 /** Inputs of {@link runIncrementalSync}. */
@@ -264,7 +264,7 @@ async function session(
     for (let i = 0; i < 20; i++) {
       await acknowledge();
       if ((await a.durablePosition()).complete) break;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     throw new CancelledError();
   } catch (e) {

@@ -16,14 +16,16 @@ export interface ReleaseReport {
 
 /**
  * Drops the task's slot and publication (terminating a walsender still holding the slot [S5]) and
- * deletes its checkpoints.
+ * deletes its checkpoints. A publication pgdts did not create (a DBA's) is kept [S7].
  * @throws {PgdtsError} CONNECTION_FAILED when a server cannot be reached.
  */
 export async function releaseTask(
   task: TaskConfig,
   o: { source: Source; sink: Sink },
 ): Promise<ReleaseReport> {
-  const r = await o.source.changes.release();
+  const checkpoint = await o.sink.checkpoints.readTask(task.name);
+  // Recorded false: found, not made. Not recorded (older bookkeeping, or released already): dropped.
+  const r = await o.source.changes.release({ dropPublication: checkpoint?.publicationCreated !== false });
   await o.sink.checkpoints.deleteTask(task.name);
   return {
     ...r,

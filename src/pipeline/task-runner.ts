@@ -137,7 +137,10 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
   if (c.signal.aborted) throw new CancelledError();
 
   if (incremental) {
-    await c.step('create the publication', () => c.source.changes.ensurePublication(tables));
+    await c.step('create the publication', async () => {
+      const { created } = await c.source.changes.ensurePublication(tables);
+      await cp.setPublicationCreated(task.name, c.source.changes.publicationName, created);
+    });
   }
 
   if (!reached(phase, 'copied')) {

@@ -143,3 +143,33 @@ test('precheck exits 1 listing the failing check and its fix; verify exits 1 nam
   assert.equal(v.code, 1, v.stdout + v.stderr);
   assert.match(v.stdout, /DIFF\s+public\.keyed/);
 });
+
+test('a second run of a running task is refused, naming the holder; a SIGKILLed run frees the task at once', async () => {
+  const s = testServer(15);
+  const src = await freshDatabase(s, 'lease_src');
+  const dst = await freshDatabase(s, 'lease_dst');
+  await sql(s, src, 'CREATE TABLE public.t (id int PRIMARY KEY)');
+  const file = writeTaskFile({
+    name: 'lease',
+    source: { server: s, db: src },
+    destination: { server: s, db: dst },
+    syncTypes: ['schema', 'full', 'incremental'],
+    objects: [{ schema: 'public' }],
+  });
+  const first = startCli(['run', file]);
+  await first.waitFor(/streaming from/);
+  const second = await runCli(['run', file]);
+  assert.equal(second.code, 2, second.stdout + second.stderr);
+  assert.match(
+    second.stderr,
+    /CHECKPOINT_CONFLICT: task lease is already running \(held by destination backend \d+, pgdts-lease\): one run of a task at a time/,
+  );
+  assert.equal(first.child.exitCode, null, 'the first run goes on');
+  first.child.kill('SIGKILL');
+  await first.done;
+  const third = startCli(['run', file]);
+  await third.waitFor(/streaming from/, 20_000);
+  third.child.kill('SIGTERM');
+  assert.equal((await third.done).code, 0);
+  await runCli(['release', file]);
+});

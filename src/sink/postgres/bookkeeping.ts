@@ -56,6 +56,8 @@ const MIGRATIONS: readonly string[] = [
      updated_at timestamptz NOT NULL DEFAULT now())`,
   // The source cluster's timeline next to its system identifier (task invariant T9).
   `ALTER TABLE pgdts.task ADD COLUMN source_timeline int`,
+  // Whether pgdts created the publication (release drops only what it created).
+  `ALTER TABLE pgdts.task ADD COLUMN publication_created boolean`,
 ];
 
 /**
@@ -90,6 +92,8 @@ export async function ensureBookkeeping(client: pg.Client): Promise<void> {
 
 /** Reads the task row, or undefined for a task never run against this destination. */
 export async function readTask(client: pg.Client, name: string): Promise<TaskCheckpoint | undefined> {
+  const t = await client.query<{ ok: boolean }>("SELECT to_regclass('pgdts.task') IS NOT NULL AS ok");
+  if (t.rows[0]?.ok !== true) return undefined;
   const r = await client.query<{
     phase: TaskPhase;
     source_system_id: string | null;
@@ -97,8 +101,9 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskChe
     slot_name: string | null;
     publication_name: string | null;
     slot_lsn: string | null;
+    publication_created: boolean | null;
   }>(
-    'SELECT phase, source_system_id, source_timeline, slot_name, publication_name, slot_lsn::text FROM pgdts.task WHERE name = $1',
+    'SELECT phase, source_system_id, source_timeline, slot_name, publication_name, slot_lsn::text, publication_created FROM pgdts.task WHERE name = $1',
     [name],
   );
   const row = r.rows[0];
@@ -114,7 +119,25 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskChe
     slotName: row.slot_name ?? undefined,
     publicationName: row.publication_name ?? undefined,
     slotLsn: row.slot_lsn ? parseLsn(row.slot_lsn) : undefined,
+    publicationCreated: row.publication_created ?? undefined,
   };
+}
+
+/**
+ * Records whether pgdts created the task's publication (release drops only what it created). The
+ * first record wins: a later run finds its own publication existing and must not undo the claim.
+ */
+export async function setPublicationCreated(
+  client: pg.Client,
+  name: string,
+  publication: string,
+  created: boolean,
+): Promise<void> {
+  await client.query(
+    `UPDATE pgdts.task SET publication_name = $2, publication_created = coalesce(publication_created, $3),
+            updated_at = now() WHERE name = $1`,
+    [name, publication, created],
+  );
 }
 
 /** Creates the task row if missing (phase `new`). */

@@ -46,6 +46,7 @@ import {
   finishRange,
   readTableSync,
   readTask,
+  setPublicationCreated,
   setSourceIdentity,
   setTaskError,
   setTaskPhase,
@@ -182,6 +183,12 @@ class PostgresCheckpointStore implements CheckpointStore {
     slot: { slotName: string; publicationName: string; slotLsn: Lsn },
   ): Promise<void> {
     return this.on(`cannot record the slot of task ${taskName}`, (c) => setTaskSlot(c, taskName, slot));
+  }
+
+  setPublicationCreated(taskName: string, publication: string, created: boolean): Promise<void> {
+    return this.on(`cannot record the publication of task ${taskName}`, (c) =>
+      setPublicationCreated(c, taskName, publication, created),
+    );
   }
 
   setError(taskName: string, message: string): Promise<void> {

@@ -5,12 +5,15 @@
  * next run starts without waiting; a second run started while the first is alive is refused. The
  * lock key is (hashtext('pgdts.task'), hashtext(task name)).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
 import type { TaskLease } from '../../core/sink.ts';
 import { connect, isUsable, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 
 const LOCK = "hashtext('pgdts.task'), hashtext($1)";
+/** How long to wait for a lease held by another session: a killed run's session ends in moments. */
+const WAIT_MS = 5_000;
 
 /** {@link TaskLease} held by one destination session. */
 export class PostgresTaskLease implements TaskLease {
@@ -23,7 +26,8 @@ export class PostgresTaskLease implements TaskLease {
 
   /**
    * Takes the lease.
-   * @throws {PgdtsError} CHECKPOINT_CONFLICT (retryable) naming the backend holding it.
+   * @throws {PgdtsError} CHECKPOINT_CONFLICT (not retryable) naming the backend holding it, when it is
+   *   still held after 5 s; CONNECTION_FAILED (retryable) when the destination cannot be reached.
    */
   static async acquire(params: ConnectionParams, taskName: string): Promise<PostgresTaskLease> {
     const lease = new PostgresTaskLease(params, taskName);
@@ -36,10 +40,15 @@ export class PostgresTaskLease implements TaskLease {
     let got: boolean;
     let holder: { pid: number; app: string | null } | undefined;
     try {
-      const r = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK}) AS ok`, [
-        this.taskName,
-      ]);
-      got = r.rows[0]?.ok === true;
+      const deadline = Date.now() + WAIT_MS;
+      for (;;) {
+        const r = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK}) AS ok`, [
+          this.taskName,
+        ]);
+        got = r.rows[0]?.ok === true;
+        if (got || Date.now() >= deadline) break;
+        await sleep(200);
+      }
       if (!got) {
         const h = await client.query<{ pid: number; app: string | null }>(
           `SELECT l.pid, a.application_name AS app FROM pg_locks l
@@ -65,7 +74,6 @@ export class PostgresTaskLease implements TaskLease {
           ? `task ${this.taskName} is already running${who}: one run of a task at a time`
           : `task ${this.taskName} was taken over by another run while this one was disconnected${who}`,
         {
-          retryable: true,
           hint: 'stop the other run (or wait until it ends); a run killed with SIGKILL frees the task at once',
         },
       );

@@ -196,9 +196,9 @@ class PostgresChangeCapture implements ChangeCapture {
     this.publicationName = o.publicationName;
   }
 
-  async ensurePublication(tables: readonly SelectedTable[]): Promise<void> {
+  async ensurePublication(tables: readonly SelectedTable[]): Promise<{ created: boolean }> {
     // Roots only: a partitioned table in a publication publishes its partitions.
-    await ensurePublication(
+    return ensurePublication(
       await this.main.get(),
       this.publicationName,
       tables.filter((t) => t.partitionRoot === undefined),
@@ -279,11 +279,13 @@ class PostgresChangeCapture implements ChangeCapture {
     }
   }
 
-  async release(): Promise<{ slotDropped: boolean; publicationDropped: boolean }> {
+  async release(o: {
+    dropPublication: boolean;
+  }): Promise<{ slotDropped: boolean; publicationDropped: boolean }> {
     try {
       const client = await this.main.get();
       const slotDropped = await dropSlot(client, this.slotName);
-      const publicationDropped = await dropPublication(client, this.publicationName);
+      const publicationDropped = o.dropPublication && (await dropPublication(client, this.publicationName));
       return { slotDropped, publicationDropped };
     } catch (e) {
       throw wrapPgError('REPLICATION_FAILED', `cannot drop slot ${this.slotName} or its publication`, e);

@@ -139,14 +139,18 @@ export async function ensurePublication(
   client: pg.Client,
   name: string,
   tables: readonly QualifiedName[],
-): Promise<void> {
+): Promise<{ created: boolean }> {
   try {
-    const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
+    const exists = await client.query<{ all: boolean }>(
+      'SELECT puballtables AS all FROM pg_publication WHERE pubname = $1',
+      [name],
+    );
     const list = tables.map(quoteQualified).join(', ');
     if (exists.rowCount === 0) {
       await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
-      return;
+      return { created: true };
     }
+    if (exists.rows[0]?.all === true) return { created: false };
     // pg_publication_rel lists what was added (a partitioned table, not its partitions), unlike
     // pg_publication_tables, which lists leaves unless the publication publishes via the root.
     const have = await client.query<{ schemaname: string; tablename: string }>(
@@ -166,6 +170,7 @@ export async function ensurePublication(
         `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteQualified).join(', ')}`,
       );
     }
+    return { created: false };
   } catch (e) {
     throw wrapPgError('REPLICATION_FAILED', `cannot create publication ${name}`, e);
   }
