@@ -1,10 +1,11 @@
 /**
- * The `pgdts` command line: run, precheck, verify, release. Exit codes: 0 success (and clean stop on
+ * The `pgdts` command line: run, precheck, verify, grants, release. Exit codes: 0 success (and clean stop on
  * SIGINT/SIGTERM), 1 a check or verification failed, 2 a task or usage error.
  */
 import { Command } from 'commander';
 import { openSink, openSource, withConnectors } from '../connectors/open-connectors.ts';
-import { CancelledError, PgdtsError } from '../core/errors.ts';
+import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
+import { accessRecipes, formatAccessRecipes } from '../pipeline/grants.ts';
 import { formatPrecheckReport, runPrechecks } from '../pipeline/precheck/index.ts';
 import { releaseTask } from '../pipeline/release-task.ts';
 import { runTask } from '../pipeline/task-runner.ts';
@@ -130,6 +131,24 @@ program
   });
 
 program
+  .command('grants')
+  .argument('<task-file>', 'task file (YAML)')
+  .option('--side <side>', 'only the statements of one side (source or destination), to pipe into psql')
+  .description(
+    'print the least privileges each side needs for the task, as SQL for a superuser to review and run',
+  )
+  .action(async (file: string, o: { side?: string }) => {
+    if (o.side !== undefined && o.side !== 'source' && o.side !== 'destination') {
+      throw new ConfigError('--side', `must be source or destination, got "${o.side}"`);
+    }
+    const side = o.side;
+    const task = loadTaskFile(file);
+    const recipes = await withConnectors(task, (c) => accessRecipes(task, c));
+    process.stdout.write(formatAccessRecipes(task, recipes, side));
+    process.exit(0);
+  });
+
+program
   .command('release')
   .argument('<task-file>', 'task file (YAML)')
   .description(
@@ -140,7 +159,7 @@ program
     const r = await withConnectors(task, (c) => releaseTask(task, c));
     process.stdout.write(
       `replication slot ${r.slotName}: ${r.slotDropped ? 'dropped' : 'not present'}\n` +
-        `publication ${r.publicationName}: ${r.publicationDropped ? 'dropped' : 'not present'}\n` +
+        `publication ${r.publicationName}: ${r.publicationKept ? 'kept (not created by pgdts)' : r.publicationDropped ? 'dropped' : 'not present'}\n` +
         `bookkeeping of task ${task.name}: removed\n`,
     );
     process.exit(0);

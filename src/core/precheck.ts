@@ -65,6 +65,21 @@ export interface Precheck {
   readonly run: (ctx: PrecheckContext) => Promise<PrecheckOutcome>;
 }
 
+/**
+ * What a DBA runs on one side so that the task's user holds exactly what the task needs (`pgdts
+ * grants`): statements in the order to run them, and notes on what cannot be granted there.
+ */
+export interface AccessRecipe {
+  readonly side: 'source' | 'destination';
+  /** Where it runs, `user@host:port/database`. */
+  readonly target: string;
+  /** Who runs it, e.g. `a superuser or the owner of the selected tables`. */
+  readonly runAs: string;
+  /** Statements without trailing semicolons. */
+  readonly statements: readonly string[];
+  readonly notes: readonly string[];
+}
+
 /** `a, b, c and 7 more`: keeps messages one line long for big selections. */
 export function listShort(items: readonly string[], max = 10): string {
   if (items.length <= max) return items.join(', ');

@@ -29,6 +29,8 @@ export interface SelectedTable extends QualifiedName {
   readonly columns: readonly string[];
   /** Names of generated (STORED) columns: skipped by copy and apply, computed by the destination. */
   readonly generatedColumns: readonly string[];
+  /** User triggers on the table (not internal ones of foreign keys): schema sync creates them. */
+  readonly triggers: number;
 }
 
 /** A sequence and its current position. `lastValue` undefined: never used (nextval returns start). */

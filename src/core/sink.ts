@@ -17,9 +17,10 @@ import type { Readable } from 'node:stream';
 import type { Change, TransactionCommit } from './change.ts';
 import type { QualifiedName } from './identifier.ts';
 import type { Lsn } from './lsn.ts';
-import type { Precheck, ServerInfo } from './precheck.ts';
+import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { SchemaModel } from './schema-model.ts';
-import type { SequenceValue } from './selected-table.ts';
+import type { SelectedTable, SequenceValue } from './selected-table.ts';
+import type { TaskConfig } from './task-config.ts';
 import type { CopyFormat, CopyUnit, SourceIdentity } from './source.ts';
 import type { TableHasher } from './table-hash.ts';
 
@@ -215,6 +216,8 @@ export interface DurablePosition {
 export interface ChangeApplier {
   /** The applied position committed before this applier started, if any. */
   readonly startPosition: AppliedPosition | undefined;
+  /** What the operator should know about how changes are applied (e.g. triggers stay active). */
+  readonly warnings: readonly string[];
   beginTransaction(begin: SourceTransactionBegin): void;
   /**
    * Buffers a change of the current transaction. Returns a promise only when it flushes to the
@@ -279,6 +282,8 @@ export interface Sink {
   readonly openHasher: (() => Promise<TableHasher>) | undefined;
   /** The checks of the destination side, in report order. */
   prechecks(): readonly Precheck[];
+  /** The grants the task's destination user needs for `task` on the selected `tables`. */
+  accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe>;
   /** Closes every connection. Never throws. */
   close(): Promise<void>;
 }

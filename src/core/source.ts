@@ -18,12 +18,12 @@
 import type { Readable } from 'node:stream';
 import type { Change, TransactionCommit } from './change.ts';
 import type { Lsn } from './lsn.ts';
-import type { Precheck, ServerInfo } from './precheck.ts';
+import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { ProgressListener } from './progress.ts';
 import type { SchemaModel } from './schema-model.ts';
 import type { SelectedTable, SequenceValue } from './selected-table.ts';
 import type { TableHasher } from './table-hash.ts';
-import type { ObjectSelector } from './task-config.ts';
+import type { ObjectSelector, TaskConfig } from './task-config.ts';
 
 /** Which cluster and history a source belongs to (PostgreSQL docs, IDENTIFY_SYSTEM). */
 export interface SourceIdentity {
@@ -259,6 +259,11 @@ export interface Source {
   openHasher(): Promise<TableHasher>;
   /** The checks of the source side, in report order. */
   prechecks(): readonly Precheck[];
+  /**
+   * The grants the task's source user needs for `task` on the selected `tables`, and the
+   * publication made for it by its owner (so that the user needs no ownership).
+   */
+  accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe>;
   /** Closes every connection. Never throws. */
   close(): Promise<void>;
 }

@@ -99,6 +99,7 @@ async function session(
     const filter = new SnapshotFilter(await o.sink.checkpoints.readTableSync(o.task.name), o.tables);
     const a = await o.sink.openApplier(o.task.name, singleRowUpTo === undefined ? {} : { singleRowUpTo });
     applier = a;
+    for (const w of a.warnings) o.onProgress({ kind: 'log', level: 'warn', message: w });
     const applied = a.startPosition;
     const startLsn = applied ? maxLsn(applied.lsn, o.slotLsn) : o.slotLsn;
     const st = await o.source.changes.openStream({

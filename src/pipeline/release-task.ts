@@ -10,6 +10,8 @@ import type { TaskConfig } from '../core/task-config.ts';
 export interface ReleaseReport {
   readonly slotDropped: boolean;
   readonly publicationDropped: boolean;
+  /** The publication was not created by pgdts (a DBA's): left in place [S7]. */
+  readonly publicationKept: boolean;
   readonly slotName: string;
   readonly publicationName: string;
 }
@@ -25,10 +27,12 @@ export async function releaseTask(
 ): Promise<ReleaseReport> {
   const checkpoint = await o.sink.checkpoints.readTask(task.name);
   // Recorded false: found, not made. Not recorded (older bookkeeping, or released already): dropped.
-  const r = await o.source.changes.release({ dropPublication: checkpoint?.publicationCreated !== false });
+  const dropPublication = checkpoint?.publicationCreated !== false;
+  const r = await o.source.changes.release({ dropPublication });
   await o.sink.checkpoints.deleteTask(task.name);
   return {
     ...r,
+    publicationKept: !dropPublication,
     slotName: o.source.changes.slotName,
     publicationName: o.source.changes.publicationName,
   };

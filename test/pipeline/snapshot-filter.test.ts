@@ -43,6 +43,7 @@ const table = (schema: string, name: string, root?: string): SelectedTable => ({
   estimatedRows: 0,
   columns: ['id'],
   generatedColumns: [],
+  triggers: 0,
 });
 
 test('changes older than a table snapshot are dropped, in TRUNCATE too; other tables keep them [T5]', () => {

@@ -10,9 +10,11 @@ import { pipeline } from 'node:stream/promises';
 import { PgdtsError } from '../../core/errors.ts';
 import { displayName, type QualifiedName } from '../../core/identifier.ts';
 import type { Lsn } from '../../core/lsn.ts';
-import type { Precheck, ServerInfo } from '../../core/precheck.ts';
+import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import type { SchemaModel } from '../../core/schema-model.ts';
-import type { SequenceValue } from '../../core/selected-table.ts';
+import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts';
+import type { TaskConfig } from '../../core/task-config.ts';
+import { destinationAccessRecipe } from './access-recipe.ts';
 import type {
   AppliedPosition,
   ChangeApplier,
@@ -119,6 +121,15 @@ export class PostgresSink implements Sink {
       taskName,
       ...(o.singleRowUpTo !== undefined ? { singleRowUpTo: o.singleRowUpTo } : {}),
     });
+  }
+
+  async accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe> {
+    const { major } = await this.serverInfo();
+    try {
+      return await destinationAccessRecipe(await this.main.get(), this.params, major, task, tables);
+    } catch (e) {
+      throw wrapPgError('DESTINATION_UNSUPPORTED', 'cannot read the destination catalog for the grants', e);
+    }
   }
 
   prechecks(): readonly Precheck[] {

@@ -4,7 +4,7 @@
  * folder. One "main" session serves catalog queries and is reopened after it was lost; snapshots,
  * copy readers, streams and hashers have connections of their own.
  */
-import type { Precheck, ServerInfo } from '../../core/precheck.ts';
+import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import { PgdtsError } from '../../core/errors.ts';
 import { parseLsn } from '../../core/lsn.ts';
 import type { SchemaModel } from '../../core/schema-model.ts';
@@ -21,7 +21,8 @@ import type {
   SourcePosition,
 } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
-import type { ObjectSelector } from '../../core/task-config.ts';
+import type { ObjectSelector, TaskConfig } from '../../core/task-config.ts';
+import { sourceAccessRecipe } from './access-recipe.ts';
 import {
   applicationNameOf,
   connect,
@@ -167,6 +168,14 @@ export class PostgresSource implements Source {
     return PgTableHasher.open(this.params, 'source');
   }
 
+  async accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe> {
+    try {
+      return await sourceAccessRecipe(await this.main.get(), this.params, task, tables);
+    } catch (e) {
+      throw wrapPgError('SOURCE_UNSUPPORTED', 'cannot read the source catalog for the grants', e);
+    }
+  }
+
   prechecks(): readonly Precheck[] {
     return bindPrechecks('source', SOURCE_PRECHECKS, async (): Promise<PgSide> => ({
       role: 'source',
@@ -197,12 +206,7 @@ class PostgresChangeCapture implements ChangeCapture {
   }
 
   async ensurePublication(tables: readonly SelectedTable[]): Promise<{ created: boolean }> {
-    // Roots only: a partitioned table in a publication publishes its partitions.
-    return ensurePublication(
-      await this.main.get(),
-      this.publicationName,
-      tables.filter((t) => t.partitionRoot === undefined),
-    );
+    return ensurePublication(await this.main.get(), this.publicationName, tables);
   }
 
   async readSlot(): Promise<SlotInfo | undefined> {

@@ -11,10 +11,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
-import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
+import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
 import { connect, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
+import type { SelectedTable } from '../../core/selected-table.ts';
 import type { ExportedSnapshot } from './postgres-snapshot.ts';
+import { missingFromPublication, publicationTables } from './publication-coverage.ts';
 
 /**
  * Creates the logical replication slot `slotName` (pgoutput) and exports its snapshot. With
@@ -138,33 +140,20 @@ export async function dropSlot(client: pg.Client, slotName: string): Promise<boo
 export async function ensurePublication(
   client: pg.Client,
   name: string,
-  tables: readonly QualifiedName[],
+  tables: readonly SelectedTable[],
 ): Promise<{ created: boolean }> {
   try {
-    const exists = await client.query<{ all: boolean }>(
-      'SELECT puballtables AS all FROM pg_publication WHERE pubname = $1',
-      [name],
-    );
-    const list = tables.map(quoteQualified).join(', ');
+    const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
     if (exists.rowCount === 0) {
+      const list = publicationTables(tables).map(quoteQualified).join(', ');
       await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
       return { created: true };
     }
-    if (exists.rows[0]?.all === true) return { created: false };
-    // pg_publication_rel lists what was added (a partitioned table, not its partitions), unlike
-    // pg_publication_tables, which lists leaves unless the publication publishes via the root.
-    const have = await client.query<{ schemaname: string; tablename: string }>(
-      `SELECT n.nspname AS schemaname, c.relname AS tablename
-         FROM pg_publication p JOIN pg_publication_rel pr ON pr.prpubid = p.oid
-         JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE p.pubname = $1
-       UNION
-       SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
+    const listed = await client.query<{ schema: string; name: string }>(
+      'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1',
       [name],
     );
-    const missing = tables.filter(
-      (t) => !have.rows.some((h) => h.schemaname === t.schema && h.tablename === t.name),
-    );
+    const missing = missingFromPublication(tables, listed.rows);
     if (missing.length > 0) {
       await client.query(
         `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteQualified).join(', ')}`,

@@ -49,6 +49,7 @@ export async function listSelectedTables(
     reltuples: string;
     cols: string[] | null;
     gen: string[] | null;
+    triggers: number;
   }>(
     `WITH sel AS (
        SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -76,7 +77,8 @@ export async function listSelectedTables(
             (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS cols,
             (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '') AS gen
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '') AS gen,
+            (SELECT count(*)::int FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal) AS triggers
        FROM withparts w JOIN pg_class c ON c.oid = w.oid JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_class rc ON rc.oid = (SELECT a.relid FROM pg_partition_ancestors(c.oid) a(relid)
                                            WHERE NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = a.relid)
@@ -111,6 +113,7 @@ export async function listSelectedTables(
       estimatedRows: Number(x.reltuples),
       columns: x.cols ?? [],
       generatedColumns: x.gen ?? [],
+      triggers: x.triggers,
     };
   });
 }

@@ -4,21 +4,38 @@
  * periodically during incremental sync.
  */
 import type pg from 'pg';
+import { PgdtsError } from '../../core/errors.ts';
+import { quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import type { SequenceValue } from '../../core/selected-table.ts';
 import type { ObjectSelector } from '../../core/task-config.ts';
 
+/** A selected sequence and whether the session may read its value (SELECT or USAGE). */
+export interface SelectedSequence extends QualifiedName {
+  readonly readable: boolean;
+  /** Last value, when readable and used; undefined: never used (nextval returns start) or unreadable. */
+  readonly lastValue: string | undefined;
+}
+
 /**
- * Reads the sequences in selected schemas and those owned by (serial/identity columns of) selected
- * tables. Needs SELECT or USAGE on the sequences.
+ * Lists the sequences in selected schemas and those owned by (serial/identity columns of) selected
+ * tables, from the catalog (no privilege needed), with their values where the session may read them:
+ * `pg_sequences.last_value` is NULL both for a sequence never used and for one without SELECT or
+ * USAGE, so readability is asked separately.
  */
-export async function readSequences(
+export async function listSelectedSequences(
   client: pg.Client,
   objects: readonly ObjectSelector[],
-): Promise<SequenceValue[]> {
+): Promise<SelectedSequence[]> {
   const schemas = objects.flatMap((o) => (o.kind === 'schema' ? [o.schema] : []));
   const tables = objects.flatMap((o) => (o.kind === 'table' ? [o.table] : []));
-  const r = await client.query<{ schemaname: string; sequencename: string; last_value: string | null }>(
-    `SELECT s.schemaname, s.sequencename, s.last_value::text
+  const r = await client.query<{
+    schemaname: string;
+    sequencename: string;
+    readable: boolean;
+    last_value: string | null;
+  }>(
+    `SELECT s.schemaname, s.sequencename, has_sequence_privilege(c.oid, 'SELECT,USAGE') AS readable,
+            s.last_value::text
        FROM pg_sequences s
        JOIN pg_namespace n ON n.nspname = s.schemaname
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
@@ -33,6 +50,28 @@ export async function readSequences(
   return r.rows.map((x) => ({
     schema: x.schemaname,
     name: x.sequencename,
+    readable: x.readable,
     lastValue: x.last_value ?? undefined,
   }));
+}
+
+/**
+ * The values of the selected sequences. Needs SELECT or USAGE on each.
+ * @throws {PgdtsError} SOURCE_UNSUPPORTED naming a sequence the session may not read (its value
+ *   would otherwise look like a never-used sequence and silently not be copied).
+ */
+export async function readSequences(
+  client: pg.Client,
+  objects: readonly ObjectSelector[],
+): Promise<SequenceValue[]> {
+  const all = await listSelectedSequences(client, objects);
+  const unreadable = all.filter((s) => !s.readable);
+  if (unreadable.length > 0) {
+    throw new PgdtsError(
+      'SOURCE_UNSUPPORTED',
+      `no SELECT on sequence ${unreadable.map((s) => `${s.schema}.${s.name}`).join(', ')}: its value cannot be copied`,
+      { hint: `GRANT SELECT ON SEQUENCE ${unreadable.map(quoteQualified).join(', ')} TO <the source user>;` },
+    );
+  }
+  return all.map((s) => ({ schema: s.schema, name: s.name, lastValue: s.lastValue }));
 }

@@ -236,9 +236,17 @@ test('privileges: an unprivileged user fails source and destination privilege an
     const sp = byId(results, 'source-privileges');
     assert.equal(sp.status, 'fail');
     assert.match(sp.message, /no SELECT on app\.events, app\.parts, app\.parts_1/);
-    assert.match(sp.message, /no CREATE on database/);
-    assert.match(sp.message, /not the owner of app\.events/);
     assert.match(sp.fix ?? '', /GRANT SELECT ON "app"\."events"/);
+    const pub = byId(results, 'publication');
+    assert.equal(pub.status, 'fail');
+    assert.match(
+      pub.message,
+      /does not exist and .* cannot create it: it lacks CREATE on database .* and ownership of app\.events/,
+    );
+    assert.match(
+      pub.fix ?? '',
+      /CREATE PUBLICATION "pgdts_precheck" FOR TABLE "app"\."events", "app"\."orders", "app"\."parts"/,
+    );
     const rr = byId(results, 'replication-role');
     assert.equal(rr.status, 'fail');
     assert.match(rr.fix ?? '', new RegExp(`ALTER ROLE "${role}" REPLICATION|ALTER ROLE ${role} REPLICATION`));
@@ -246,8 +254,8 @@ test('privileges: an unprivileged user fails source and destination privilege an
     assert.equal(dp.status, 'fail');
     assert.match(dp.message, /no CREATE on database .* to create schema pgdts;/);
     assert.match(dp.message, /no USAGE and CREATE on schema app/);
-    assert.match(dp.message, /missing INSERT, TRUNCATE, UPDATE, DELETE on app\.orders/);
-    assert.match(dp.fix ?? '', /GRANT INSERT, TRUNCATE, UPDATE, DELETE ON "app"\."orders" TO/);
+    assert.match(dp.message, /missing INSERT, TRUNCATE, UPDATE, DELETE, SELECT on app\.orders/);
+    assert.match(dp.fix ?? '', /GRANT INSERT, TRUNCATE, UPDATE, DELETE, SELECT ON "app"\."orders" TO/);
     assert.ok(!formatPrecheckReport(results).includes(pw));
 
     // Granting what the hints say makes the privilege checks pass.
@@ -255,14 +263,14 @@ test('privileges: an unprivileged user fails source and destination privilege an
     for (const t of ['events', 'parts', 'parts_1', 'orders'])
       await sql(src, s, `ALTER TABLE app.${t} OWNER TO ${role}`);
     await sql(dst, d, `GRANT CREATE ON DATABASE ${d} TO ${role}; GRANT CREATE ON SCHEMA app TO ${role}`);
-    await sql(dst, d, `GRANT INSERT, UPDATE, DELETE, TRUNCATE ON app.orders TO ${role}`);
+    await sql(dst, d, `GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON app.orders TO ${role}`);
     const again = await precheck(
       task(
         `postgresql://${role}:${pw}@127.0.0.1:${src.port}/${s}`,
         `postgresql://${role}:${pw}@127.0.0.1:${dst.port}/${d}`,
       ),
     );
-    for (const id of ['source-privileges', 'replication-role', 'destination-privileges']) {
+    for (const id of ['source-privileges', 'publication', 'replication-role', 'destination-privileges']) {
       assert.equal(byId(again, id).status, 'pass', formatPrecheckReport(again));
     }
   } finally {

@@ -16,9 +16,11 @@
  *
  * Each destination transaction starts with `SET LOCAL session_replication_role = replica` so that
  * triggers and FK checks, which already ran on the source, do not fire again (PostgreSQL docs,
- * "Client Connection Defaults"; requires superuser or, from 15, a GRANT of SET on the parameter). It
- * also locks the task's position row, so two appliers of one task serialise and the second skips
- * what the first applied.
+ * "Client Connection Defaults"; requires superuser or, from 15, a GRANT of SET on the parameter).
+ * A user without it gets changes applied in source order instead (no regrouping by table, so
+ * foreign keys hold at every statement) with triggers active [P5]. Each destination transaction also
+ * locks the task's position row, so two appliers of one task serialise and the second skips what the
+ * first applied.
  */
 import type pg from 'pg';
 import type { Change, Relation, TransactionCommit } from '../../../core/change.ts';
@@ -56,6 +58,8 @@ export interface ChangeApplierOptions {
    * from the session at the first transaction.
    */
   readonly commitIsDurable?: boolean;
+  /** The session may set session_replication_role = replica. Default true. */
+  readonly replicaRole?: boolean;
 }
 
 interface Buffered {
@@ -104,6 +108,8 @@ function resultsOf(r: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
  */
 export class PostgresChangeApplier implements ChangeApplier {
   readonly startPosition: AppliedPosition | undefined;
+  readonly warnings: readonly string[];
+  private readonly replicaRole: boolean;
   private readonly client: pg.Client;
   private readonly taskName: string;
   private readonly flushRows: number;
@@ -135,6 +141,12 @@ export class PostgresChangeApplier implements ChangeApplier {
     this.singleRowUpTo = options.singleRowUpTo;
     this.commitIsDurable = options.commitIsDurable;
     this.startPosition = startPosition;
+    this.replicaRole = options.replicaRole ?? true;
+    this.warnings = this.replicaRole
+      ? []
+      : [
+          'session_replication_role = replica is not allowed for this destination user: changes are applied in source order with triggers and foreign key checks active',
+        ];
   }
 
   /**
@@ -155,7 +167,8 @@ export class PostgresChangeApplier implements ChangeApplier {
         "SELECT current_setting('synchronous_commit') AS sc, pg_current_wal_insert_lsn()::text AS ins",
       );
       const commitIsDurable = r.rows[0]?.sc !== 'off';
-      const a = new PostgresChangeApplier({ ...o, client, commitIsDurable }, start);
+      const replicaRole = await mayUseReplicaRole(client);
+      const a = new PostgresChangeApplier({ ...o, client, commitIsDurable, replicaRole }, start);
       a.bookkeepingReady = true;
       if (start !== undefined) {
         if (commitIsDurable) a.durable = start.lsn;
@@ -194,17 +207,18 @@ export class PostgresChangeApplier implements ChangeApplier {
       this.bookkeepingReady = true;
     }
     try {
-      const results = resultsOf(
-        await this.client.query(
-          `BEGIN; SET LOCAL session_replication_role = replica;
-           SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms
-             FROM pgdts.applied_position WHERE task_name = ${quoteLiteral(this.taskName)} FOR UPDATE;
-           SELECT current_setting('synchronous_commit') AS sc`,
-        ),
-      );
+      const statements = [
+        'BEGIN',
+        ...(this.replicaRole ? ['SET LOCAL session_replication_role = replica'] : []),
+        `SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms
+           FROM pgdts.applied_position WHERE task_name = ${quoteLiteral(this.taskName)} FOR UPDATE`,
+        "SELECT current_setting('synchronous_commit') AS sc",
+      ];
+      const results = resultsOf(await this.client.query(statements.join(';\n')));
       this.inTransaction = true;
-      this.commitIsDurable ??= (results[3]?.rows[0] as { sc?: string } | undefined)?.sc !== 'off';
-      const row = results[2]?.rows[0] as { lsn: string; ms: string | null } | undefined;
+      const at = statements.length - 2;
+      this.commitIsDurable ??= (results[at + 1]?.rows[0] as { sc?: string } | undefined)?.sc !== 'off';
+      const row = results[at]?.rows[0] as { lsn: string; ms: string | null } | undefined;
       if (row !== undefined)
         this.committed = {
           appliedLsn: parseLsn(row.lsn),
@@ -428,7 +442,8 @@ export class PostgresChangeApplier implements ChangeApplier {
     if (changes.length === 0) return [];
     try {
       await this.tables.load(this.client, [...relations]);
-      const ordered = coalesceChanges(changes, (r) => this.rowsMayReorder(r));
+      // Regrouping by table is safe only without foreign key checks (see coalesce-changes.ts).
+      const ordered = this.replicaRole ? coalesceChanges(changes, (r) => this.rowsMayReorder(r)) : changes;
       return buildApplySql(
         ordered,
         (q) => this.tables.get(q),
@@ -526,6 +541,22 @@ export class PostgresChangeApplier implements ChangeApplier {
   private fail(e: PgdtsError): PgdtsError {
     this.failed = e;
     return e;
+  }
+}
+
+/**
+ * Can this session set session_replication_role = replica? Tried, not inferred: superuser, or from
+ * PostgreSQL 15 a granted SET privilege on the parameter, make it work; 42501 says it does not.
+ */
+async function mayUseReplicaRole(client: pg.Client): Promise<boolean> {
+  try {
+    await client.query('BEGIN; SET LOCAL session_replication_role = replica');
+    return true;
+  } catch (e) {
+    if ((e as { code?: unknown }).code === '42501') return false;
+    throw e;
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
   }
 }
 

@@ -2,7 +2,8 @@
  * Precheck: the destination user can create and write what the task needs. The `pgdts` bookkeeping
  * schema and any selected schema missing on the destination need CREATE on the database; tables schema
  * sync creates need CREATE on their schema; existing tables need USAGE on their schema and the DML the
- * sync types use (full: INSERT and TRUNCATE, incremental: INSERT, UPDATE, DELETE). PostgreSQL docs,
+ * sync types use (full: INSERT and TRUNCATE; incremental: INSERT, UPDATE, DELETE, TRUNCATE and
+ * SELECT, which an UPDATE or DELETE with a WHERE clause needs to read the key). PostgreSQL docs,
  * "Privileges".
  */
 import { quoteIdent, quoteQualified } from '../../../core/identifier.ts';
@@ -33,7 +34,7 @@ export const destinationPrivilegesCheck: PgPrecheck = {
     );
     const dml = [
       ...(hasSyncType(ctx.task, 'full') ? ['INSERT', 'TRUNCATE'] : []),
-      ...(hasSyncType(ctx.task, 'incremental') ? ['INSERT', 'UPDATE', 'DELETE'] : []),
+      ...(hasSyncType(ctx.task, 'incremental') ? ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SELECT'] : []),
     ];
     const privileges = [...new Set(dml)];
     const tr = await d.client.query<{ schema: string; name: string; exists: boolean; missing: string[] }>(

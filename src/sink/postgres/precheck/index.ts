@@ -3,10 +3,12 @@ import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 import { destinationPrivilegesCheck } from './check-destination-privileges.ts';
 import { destinationTablesCheck } from './check-destination-tables.ts';
 import { destinationVersionCheck } from './check-destination-version.ts';
+import { sessionReplicationRoleCheck } from './check-session-replication-role.ts';
 
 /** Destination checks after connection. */
 export const DESTINATION_PRECHECKS: readonly PgPrecheck[] = [
   destinationVersionCheck,
   destinationPrivilegesCheck,
   destinationTablesCheck,
+  sessionReplicationRoleCheck,
 ];

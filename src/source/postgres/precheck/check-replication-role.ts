@@ -2,6 +2,7 @@
  * Precheck: the source user may open replication connections and create slots: it needs the
  * REPLICATION attribute or superuser (PostgreSQL docs, "Replication Slots" / CREATE ROLE).
  */
+import { quoteIdent } from '../../../core/identifier.ts';
 import { isIncremental } from './incremental.ts';
 import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 
@@ -20,7 +21,7 @@ export const replicationRoleCheck: PgPrecheck = {
     return {
       status: 'fail',
       message: `${s.server.user} has neither REPLICATION nor superuser: it cannot create the replication slot or stream changes`,
-      fix: `ALTER ROLE ${s.server.user} REPLICATION;`,
+      fix: `ALTER ROLE ${quoteIdent(s.server.user)} REPLICATION;`,
     };
   },
 };

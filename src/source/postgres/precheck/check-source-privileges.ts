@@ -1,16 +1,16 @@
 /**
- * Precheck: the source user can read the selection and, for incremental sync, create the publication.
- * Reading needs USAGE on each schema and SELECT on each table. `CREATE PUBLICATION` needs CREATE on the
- * database, and adding a table to a publication needs ownership of it (PostgreSQL docs, "CREATE
- * PUBLICATION"); superusers bypass both.
+ * Precheck: the source user can read what the task reads — USAGE on each schema of the selection,
+ * SELECT on each table (COPY and verify), and SELECT or USAGE on each selected sequence (without it
+ * `pg_sequences` shows the value as NULL, like a sequence never used). PostgreSQL docs, "Privileges".
+ * What incremental sync needs besides (REPLICATION, the publication) is checked by
+ * check-replication-role.ts and check-publication.ts.
  */
-import { quoteIdent } from '../../../core/identifier.ts';
-import { publicationNameOf } from '../../../core/task-config.ts';
-import { isIncremental } from './incremental.ts';
-import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
+import { quoteIdent, quoteQualified } from '../../../core/identifier.ts';
 import { listShort } from '../../../core/precheck.ts';
+import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
+import { listSelectedSequences } from '../sequences.ts';
 
-/** USAGE/SELECT on the selection; CREATE on the database and table ownership when incremental. */
+/** USAGE on the schemas, SELECT on the tables and sequences of the selection. */
 export const sourcePrivilegesCheck: PgPrecheck = {
   id: 'source-privileges',
   title: 'Source privileges',
@@ -18,20 +18,15 @@ export const sourcePrivilegesCheck: PgPrecheck = {
   run: async (s, ctx) => {
     const who = quoteIdent(s.server.user);
     const tables = needed(ctx.tables, 'tables');
-    const r = await s.client.query<{
-      nspname: string;
-      relname: string;
-      usage: boolean;
-      sel: boolean;
-      owner: boolean;
-    }>(
+    const r = await s.client.query<{ nspname: string; relname: string; usage: boolean; sel: boolean }>(
       `SELECT n.nspname, c.relname, has_schema_privilege(n.oid, 'USAGE') AS usage,
-              has_table_privilege(c.oid, 'SELECT') AS sel, pg_has_role(c.relowner, 'USAGE') AS owner
+              has_table_privilege(c.oid, 'SELECT') AS sel
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.oid = ANY($1::oid[])
         ORDER BY n.nspname, c.relname`,
       [tables.map((t) => t.oid)],
     );
+    const sequences = await listSelectedSequences(s.client, ctx.task.objects);
     const problems: string[] = [];
     const fixes: string[] = [];
     const noUsage = [...new Set(r.rows.filter((x) => !x.usage).map((x) => x.nspname))];
@@ -39,35 +34,22 @@ export const sourcePrivilegesCheck: PgPrecheck = {
       problems.push(`no USAGE on schema ${listShort(noUsage)}`);
       fixes.push(...noUsage.map((n) => `GRANT USAGE ON SCHEMA ${quoteIdent(n)} TO ${who};`));
     }
-    const noSelectRows = r.rows.filter((x) => !x.sel);
-    const noSelect = noSelectRows.map((x) => `${x.nspname}.${x.relname}`);
+    const noSelect = r.rows.filter((x) => !x.sel).map((x) => ({ schema: x.nspname, name: x.relname }));
     if (noSelect.length > 0) {
-      problems.push(`no SELECT on ${listShort(noSelect)}`);
-      fixes.push(
-        `GRANT SELECT ON ${noSelectRows.map((x) => `${quoteIdent(x.nspname)}.${quoteIdent(x.relname)}`).join(', ')} TO ${who};`,
-      );
+      problems.push(`no SELECT on ${listShort(noSelect.map((t) => `${t.schema}.${t.name}`))}`);
+      fixes.push(`GRANT SELECT ON ${noSelect.map(quoteQualified).join(', ')} TO ${who};`);
     }
-    if (isIncremental(ctx.task) && !s.server.isSuperuser) {
-      const pub = publicationNameOf(ctx.task);
-      const p = await s.client.query<{ exists: boolean; create: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) AS exists,
-                has_database_privilege(current_database(), 'CREATE') AS create`,
-        [pub],
+    const noSequence = sequences.filter((q) => !q.readable);
+    if (noSequence.length > 0) {
+      problems.push(
+        `no SELECT on sequence ${listShort(noSequence.map((q) => `${q.schema}.${q.name}`))} (its value could not be copied)`,
       );
-      if (p.rows[0]?.exists !== true && p.rows[0]?.create !== true) {
-        problems.push(`no CREATE on database ${s.params.database} (needed for publication ${pub})`);
-        fixes.push(`GRANT CREATE ON DATABASE ${quoteIdent(s.params.database)} TO ${who};`);
-      }
-      const notOwned = r.rows.filter((x) => !x.owner).map((x) => `${x.nspname}.${x.relname}`);
-      if (notOwned.length > 0) {
-        problems.push(`not the owner of ${listShort(notOwned)} (needed to add them to publication ${pub})`);
-        fixes.push(`ALTER TABLE ... OWNER TO ${who}; or create publication ${pub} as the tables' owner`);
-      }
+      fixes.push(`GRANT SELECT ON SEQUENCE ${noSequence.map(quoteQualified).join(', ')} TO ${who};`);
     }
     if (problems.length === 0) {
       return {
         status: 'pass',
-        message: `${s.server.user} can read ${tables.length} table(s)${isIncremental(ctx.task) ? ' and publish them' : ''}`,
+        message: `${s.server.user} can read ${tables.length} table(s) and ${sequences.length} sequence(s)`,
       };
     }
     return { status: 'fail', message: `${s.server.user}: ${problems.join('; ')}`, fix: fixes.join(' ') };

@@ -1,0 +1,45 @@
+/**
+ * `pgdts grants`: the least each side's user needs for a task, as statements a DBA reviews and
+ * runs, source first (its publication must exist before the run) — computed by each connector from
+ * its catalog and the task's selection.
+ */
+import type { AccessRecipe } from '../core/precheck.ts';
+import type { Sink } from '../core/sink.ts';
+import type { Source } from '../core/source.ts';
+import type { TaskConfig } from '../core/task-config.ts';
+
+/**
+ * The recipes of both sides, source first.
+ * @throws {PgdtsError} CONNECTION_FAILED when a side cannot be reached with the task's credentials
+ *   (the recipe is read from its catalog), CONFIG_INVALID when a selected object is missing.
+ */
+export async function accessRecipes(
+  task: TaskConfig,
+  c: { readonly source: Source; readonly sink: Sink },
+): Promise<AccessRecipe[]> {
+  const tables = await c.source.listTables(task.objects);
+  return [await c.source.accessRecipe(task, tables), await c.sink.accessRecipe(task, tables)];
+}
+
+/**
+ * SQL text of `recipes`: a comment line naming the side, where it runs and as whom, the notes as
+ * comments, then one statement per line. With `side`, only that side's statements (to pipe into
+ * psql).
+ */
+export function formatAccessRecipes(
+  task: TaskConfig,
+  recipes: readonly AccessRecipe[],
+  side?: 'source' | 'destination',
+): string {
+  const out: string[] = [];
+  for (const r of recipes) {
+    if (side !== undefined && r.side !== side) continue;
+    if (side === undefined) {
+      out.push(`-- ${r.side} ${r.target} (task ${task.name}): run as ${r.runAs}`);
+      for (const n of r.notes) out.push(`-- ${n}`);
+    }
+    for (const s of r.statements) out.push(`${s};`);
+    if (side === undefined) out.push('');
+  }
+  return `${out.join('\n').trimEnd()}\n`;
+}

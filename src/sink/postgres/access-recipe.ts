@@ -1,0 +1,98 @@
+/**
+ * `pgdts grants` for a PostgreSQL destination: the least a task's destination user needs
+ * (PostgreSQL docs, "GRANT", "Client Connection Defaults"): CONNECT; CREATE on the database to
+ * create the selected schemas (schema sync; it then owns what it creates) and the `pgdts`
+ * bookkeeping schema; on tables and sequences that already exist, the DML and sequence privileges
+ * the sync types use; and for incremental sync, from PostgreSQL 15, SET on
+ * `session_replication_role` (so triggers and foreign key checks do not run twice).
+ */
+import type pg from 'pg';
+import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
+import type { AccessRecipe } from '../../core/precheck.ts';
+import type { SelectedTable } from '../../core/selected-table.ts';
+import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
+import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
+
+/** The destination recipe of `task` for the source's selected `tables`, read through `client`. */
+export async function destinationAccessRecipe(
+  client: pg.Client,
+  params: ConnectionParams,
+  major: number,
+  task: TaskConfig,
+  tables: readonly SelectedTable[],
+): Promise<AccessRecipe> {
+  const who = quoteIdent(params.user);
+  const statements: string[] = [`GRANT CONNECT ON DATABASE ${quoteIdent(params.database)} TO ${who}`];
+  const notes: string[] = [];
+  const schemas = [...new Set(['pgdts', ...tables.map((t) => t.schema)])];
+  const have = await client.query<{ nspname: string; owned: boolean }>(
+    `SELECT nspname, pg_has_role(${quoteLiteralRole(params.user)}, nspowner, 'USAGE') AS owned
+       FROM pg_namespace WHERE nspname = ANY($1::text[])`,
+    [schemas],
+  );
+  const existingSchemas = new Set(have.rows.map((r) => r.nspname));
+  // Missing schemas (and the bookkeeping schema) are created by the user: CREATE on the database.
+  if (schemas.some((n) => !existingSchemas.has(n))) {
+    statements.push(`GRANT CREATE ON DATABASE ${quoteIdent(params.database)} TO ${who}`);
+  }
+  const foreign = have.rows.filter((r) => !r.owned).map((r) => r.nspname);
+  if (foreign.length > 0) {
+    statements.push(`GRANT USAGE, CREATE ON SCHEMA ${foreign.map(quoteIdent).join(', ')} TO ${who}`);
+  }
+  const existing = await client.query<{ schema: string; name: string; kind: string; owned: boolean }>(
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+            pg_has_role(${quoteLiteralRole(params.user)}, c.relowner, 'USAGE') AS owned
+       FROM unnest($1::text[], $2::text[]) AS s(schema, name)
+       JOIN pg_namespace n ON n.nspname = s.schema
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.name AND c.relkind IN ('r', 'p')`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  const notOwned: QualifiedName[] = existing.rows.filter((r) => !r.owned);
+  if (notOwned.length > 0) {
+    const dml = [
+      ...(hasSyncType(task, 'full') ? ['INSERT', 'TRUNCATE'] : []),
+      ...(hasSyncType(task, 'incremental') ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] : []),
+    ];
+    const privileges = [...new Set(dml)];
+    if (privileges.length > 0) {
+      statements.push(
+        `GRANT ${privileges.join(', ')} ON TABLE ${notOwned.map(quoteQualified).join(', ')} TO ${who}`,
+      );
+    }
+    const seqs = await client.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND n.nspname = ANY($1::text[]) AND NOT pg_has_role(${quoteLiteralRole(params.user)}, c.relowner, 'USAGE')`,
+      [[...new Set(notOwned.map((t) => t.schema))]],
+    );
+    if (seqs.rows.length > 0) {
+      statements.push(
+        `GRANT SELECT, UPDATE ON SEQUENCE ${seqs.rows.map(quoteQualified).join(', ')} TO ${who}`,
+      );
+    }
+    if (hasSyncType(task, 'schema')) {
+      notes.push(
+        `schema sync adds indexes, foreign keys and triggers only to tables ${params.user} owns: ${notOwned.map((t) => `${t.schema}.${t.name}`).join(', ')} must already have them`,
+      );
+    }
+  }
+  if (hasSyncType(task, 'incremental')) {
+    if (major >= 15) statements.push(`GRANT SET ON PARAMETER session_replication_role TO ${who}`);
+    else {
+      notes.push(
+        `PostgreSQL ${major} lets only superusers set session_replication_role: changes are applied in source order with triggers and foreign key checks active (the precheck fails if the selection has triggers)`,
+      );
+    }
+  }
+  return {
+    side: 'destination',
+    target: describeEndpoint(params),
+    runAs: 'a superuser',
+    statements,
+    notes,
+  };
+}
+
+/** A role name as a SQL string literal (for pg_has_role). */
+function quoteLiteralRole(role: string): string {
+  return `'${role.replaceAll("'", "''")}'`;
+}
