@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { waitForCatchUp } from '../support/catch-up.ts';
 import { pause, startOwnServer, until, type OwnServer } from '../support/own-server.ts';
-import { runCli, startCli, writeTaskFile, type CliRun } from '../support/pgdts-cli.ts';
+import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
 
@@ -22,12 +22,6 @@ const owned: OwnServer[] = [];
 after(async () => {
   for (const o of owned) await o.server.stop().catch(() => undefined);
 });
-
-async function stop(r: CliRun): Promise<void> {
-  r.child.kill('SIGTERM');
-  const e = await r.done;
-  assert.equal(e.code, 0, `pgdts should stop cleanly:\n${e.stdout}\n${e.stderr}`);
-}
 
 async function pgbench(s: TestServer, db: string, args: string[]): Promise<void> {
   await run(PGBENCH, [...args, '-h', s.host, '-p', String(s.port), '-U', s.user, db], {
@@ -87,7 +81,7 @@ test(
       await waitForCatchUp(s, src, 'pgdts_durable', 120_000, () => r.output());
       assert.match(r.output(), /retrying in/);
     } finally {
-      await stop(r);
+      await stopCli(r);
     }
     await assertSameData({ server: s, db: src }, { server: d, db: 'dur_dst' }, ['public']);
     await runCli(['release', file]);
@@ -173,7 +167,7 @@ test(
       assert.doesNotMatch(out, /INTERNAL/);
       assert.equal(r.child.exitCode, null);
     } finally {
-      await stop(r);
+      await stopCli(r);
     }
     await sql(s, dst, 'ALTER TABLE public.t DISABLE TRIGGER inject');
     await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
@@ -224,7 +218,7 @@ test(
       await again.waitFor(/streaming from/);
       await waitForCatchUp(s, src, 'pgdts_missing', 120_000, () => again.output());
     } finally {
-      await stop(again);
+      await stopCli(again);
     }
     await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
     await runCli(['release', file]);

@@ -12,19 +12,13 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { EmbeddedServer } from '../../src/embedded/embedded-server.ts';
 import { waitForCatchUp } from '../support/catch-up.ts';
-import { runCli, startCli, writeTaskFile, type CliRun } from '../support/pgdts-cli.ts';
+import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, testServers, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
 import { until } from '../support/own-server.ts';
 
 const run = promisify(execFile);
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
-
-async function stop(r: CliRun): Promise<void> {
-  r.child.kill('SIGTERM');
-  const e = await r.done;
-  assert.equal(e.code, 0, `pgdts should stop cleanly:\n${e.stdout}\n${e.stderr}`);
-}
 
 const SEMANTICS_SCHEMA = `
   CREATE SCHEMA app;
@@ -139,7 +133,7 @@ for (const version of [13, 15, 17] as const) {
       );
       assert.match(r.output(), /lag .* rows\/s/);
     } finally {
-      await stop(r);
+      await stopCli(r);
     }
     if (version >= 14) {
       // The walsender reports slot statistics when it exits.
@@ -203,7 +197,7 @@ test('pgbench load with several kill -9 of pgdts ends in an exact match [T6][T8]
   await load;
   await final.waitFor(/streaming from/);
   await waitForCatchUp(s, src, 'pgdts_pgb', 120_000, () => final.output());
-  await stop(final);
+  await stopCli(final);
   await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
   const v = await runCli(['verify', file]);
   assert.equal(v.code, 0, v.stdout + v.stderr);
@@ -259,7 +253,7 @@ test('a 1M-row transaction survives kill -9 mid-apply and is applied with bounde
     await waitForCatchUp(s, src, 'pgdts_bigtx', 600_000, () => r.output());
   } finally {
     clearInterval(sampler);
-    await stop(r);
+    await stopCli(r);
   }
   await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
   assert.ok(peakKb > 0, 'RSS was sampled');
@@ -316,7 +310,7 @@ test('a source restart and a dropped destination connection mid-stream are retri
     await waitForCatchUp(s, 'src', 'pgdts_restart', 120_000, () => r.output());
     assert.ok(r.child.exitCode === null, 'pgdts is still running');
     assert.match(r.output(), /retrying in/);
-    await stop(r);
+    await stopCli(r);
     await assertSameData({ server: s, db: 'src' }, { server: d, db: dst }, ['public']);
   } finally {
     await own.stop();

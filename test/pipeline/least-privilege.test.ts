@@ -8,13 +8,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { waitForCatchUp } from '../support/catch-up.ts';
-import { runCli, startCli, writeTaskFile } from '../support/pgdts-cli.ts';
+import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServers, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
-import { stringify } from 'yaml';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 
 const SCHEMA = `
   CREATE SCHEMA app;
@@ -42,28 +38,6 @@ async function role(s: TestServer, prefix: string): Promise<{ name: string; pass
   return { name, password };
 }
 
-function url(s: TestServer, r: { name: string; password: string }, db: string): string {
-  return `postgresql://${r.name}:${r.password}@${s.host}:${s.port}/${db}`;
-}
-
-function taskFileFor(o: { name: string; source: string; destination: string }): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pgdts-lp-'));
-  const file = path.join(dir, `${o.name}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      name: o.name,
-      source: { type: 'postgresql', url: o.source },
-      destination: { type: 'postgresql', url: o.destination },
-      syncTypes: ['schema', 'full', 'incremental'],
-      objects: [{ schema: 'app' }],
-      incremental: { sequenceSyncIntervalMs: 300 },
-      retry: { maxElapsedMs: 30_000, initialDelayMs: 200, maxDelayMs: 1_000 },
-    }),
-  );
-  return file;
-}
-
 for (const server of testServers()) {
   test(
     `PostgreSQL ${server.version}: a task runs with the least-privilege roles that pgdts grants prints`,
@@ -76,7 +50,14 @@ for (const server of testServers()) {
       const sr = await role(s, 'lp_src');
       const dr = await role(s, 'lp_dst');
       const name = `lp-${s.version}`;
-      const file = taskFileFor({ name, source: url(s, sr, src), destination: url(s, dr, dst) });
+      const file = writeTaskFile({
+        name,
+        source: { server: { ...s, user: sr.name, password: sr.password }, db: src },
+        destination: { server: { ...s, user: dr.name, password: dr.password }, db: dst },
+        syncTypes: ['schema', 'full', 'incremental'],
+        objects: [{ schema: 'app' }],
+        extra: { incremental: { sequenceSyncIntervalMs: 300 } },
+      });
 
       // Before any grant the precheck fails, saying what to grant.
       const before = await runCli(['precheck', file]);
@@ -134,8 +115,7 @@ for (const server of testServers()) {
         await waitForCatchUp(s, src, `pgdts_lp_${s.version}`, 120_000, () => r.output());
         await new Promise((res) => setTimeout(res, 700)); // one sequence sync
       } finally {
-        r.child.kill('SIGTERM');
-        assert.equal((await r.done).code, 0);
+        await stopCli(r);
       }
       await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['app']);
       assert.deepEqual(await sql(s, dst, 'SELECT last_value::int AS v FROM app.invoice_no'), [{ v: 12 }]);

@@ -10,6 +10,7 @@ import type { Lsn } from '../../src/core/lsn.ts';
 import type { SelectedTable } from '../../src/core/selected-table.ts';
 import type { TableSyncRow } from '../../src/core/sink.ts';
 import { SnapshotFilter } from '../../src/pipeline/snapshot-filter.ts';
+import { selectedTable } from '../support/selected-table.ts';
 
 const lsn = (n: number) => BigInt(n) as Lsn;
 let id = 1;
@@ -29,22 +30,8 @@ const row = (schema: string, name: string, snapshotLsn: number | undefined): Tab
   rows: 0,
   bytes: 0,
 });
-const table = (schema: string, name: string, root?: string): SelectedTable => ({
-  oid: id++,
-  schema,
-  name,
-  relkind: 'r',
-  partitionRoot: root === undefined ? undefined : { schema, name: root },
-  primaryKey: ['id'],
-  replicaIdentity: 'default',
-  replicaIdentityIndexColumns: [],
-  sizeBytes: 0,
-  blocks: 0,
-  estimatedRows: 0,
-  columns: ['id'],
-  generatedColumns: [],
-  triggers: 0,
-});
+const table = (schema: string, name: string, root?: string): SelectedTable =>
+  selectedTable(schema, name, root === undefined ? {} : { root });
 
 test('changes older than a table snapshot are dropped, in TRUNCATE too; other tables keep them [T5]', () => {
   const a = rel('public', 'a');

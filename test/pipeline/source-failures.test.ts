@@ -14,7 +14,14 @@ import { promisify } from 'node:util';
 import { EmbeddedServer } from '../../src/embedded/embedded-server.ts';
 import { waitForCatchUp } from '../support/catch-up.ts';
 import { pause, startOwnServer, until, type OwnServer } from '../support/own-server.ts';
-import { runCli, startCli, writeTaskFile, type CliResult, type CliRun } from '../support/pgdts-cli.ts';
+import {
+  runCli,
+  startCli,
+  stopCli,
+  writeTaskFile,
+  type CliResult,
+  type CliRun,
+} from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
 
@@ -28,12 +35,6 @@ after(async () => {
   for (const c of children) c.kill('SIGKILL');
   for (const o of owned) await o.server.stop().catch(() => undefined);
 });
-
-async function stop(r: CliRun): Promise<void> {
-  r.child.kill('SIGTERM');
-  const e = await r.done;
-  assert.equal(e.code, 0, `pgdts should stop cleanly:\n${e.stdout}\n${e.stderr}`);
-}
 
 async function slotPid(s: TestServer, db: string, slot: string): Promise<number | null> {
   const r = await sql<{ pid: number | null }>(
@@ -89,7 +90,7 @@ test(
       assert.equal(await slotPid(s, src, 'pgdts_wst'), pid, 'the same walsender streamed throughout');
       assert.doesNotMatch(r.output(), /retrying in|timeout/i);
     } finally {
-      await stop(r);
+      await stopCli(r);
     }
     await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
     await runCli(['release', file]);
@@ -138,7 +139,7 @@ test(
     });
     const first = startCli(['run', file]);
     await first.waitFor(/streaming from/);
-    await stop(first);
+    await stopCli(first);
 
     // A walsender with this task's application_name holds the slot (as one of a killed run does).
     const orphan = holdSlot(s, src, 'pgdts_orphan', 'pgdts:orphan');
@@ -154,7 +155,7 @@ test(
       await sql(s, src, `INSERT INTO public.t VALUES (1, 'after the orphan')`);
       await waitForCatchUp(s, src, 'pgdts_orphan', 60_000, () => r.output());
     } finally {
-      await stop(r);
+      await stopCli(r);
     }
 
     // A holder of another name is not ours to kill: pgdts waits for it, retrying.
@@ -170,7 +171,7 @@ test(
       foreign.kill('SIGTERM');
       await w.waitFor(/streaming from/);
     } finally {
-      await stop(w);
+      await stopCli(w);
     }
 
     // A real kill -9 under writes: the next run streams again within 5 s.
@@ -187,7 +188,7 @@ test(
       assert.ok(ms < 5_000, `streaming again after ${ms} ms after kill -9`);
       await waitForCatchUp(s, src, 'pgdts_orphan', 60_000, () => again.output());
     } finally {
-      await stop(again);
+      await stopCli(again);
     }
     await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
     await runCli(['release', file]);
@@ -220,7 +221,7 @@ test(
       });
     const r = startCli(['run', task(a, 'app')]);
     await r.waitFor(/streaming from/);
-    await stop(r);
+    await stopCli(r);
     const recorded = await sql<{ id: string; tl: number }>(
       d,
       dst,
@@ -320,12 +321,12 @@ test(
     const spillDir = path.join(state, 'pgdts', 'spill', 'spill');
     const first = startCli(['run', task({})], env);
     await first.waitFor(/streaming from/);
-    await stop(first);
+    await stopCli(first);
     writeFileSync(path.join(spillDir, '4242.spill'), 'left by a crashed run');
     const cleaner = startCli(['run', task({})], env);
     await cleaner.waitFor(/streaming from/);
     assert.deepEqual(readdirSync(spillDir), [], 'leftovers removed when the stream opens');
-    await stop(cleaner);
+    await stopCli(cleaner);
 
     // A streamed transaction of about 20 MB.
     await sql(s, src, `INSERT INTO public.t SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g`);
@@ -370,7 +371,7 @@ test(
       await ok.waitFor(/streaming from/);
       await waitForCatchUp(s, src, 'pgdts_spill', 120_000, () => ok.output());
     } finally {
-      await stop(ok);
+      await stopCli(ok);
     }
     await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
     await runCli(['release', task({})]);

@@ -1,6 +1,7 @@
 /**
  * Runs the real `pgdts` CLI as a child process (so tests can SIGKILL it mid-run), and writes task files.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +103,16 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
         check();
       }),
   };
+}
+
+/**
+ * Stops a run as an operator would (SIGTERM) and asserts it stopped cleanly (exit 0, committed work
+ * kept).
+ */
+export async function stopCli(r: CliRun): Promise<void> {
+  r.child.kill('SIGTERM');
+  const e = await r.done;
+  assert.equal(e.code, 0, `pgdts should stop cleanly:\n${e.stdout}\n${e.stderr}`);
 }
 
 /** Runs `pgdts <args>` to completion. */

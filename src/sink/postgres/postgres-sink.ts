@@ -37,6 +37,7 @@ import type { CopyUnit, SourceIdentity } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
 import { connect, describeEndpoint, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import { bindPrechecks, type PgSide } from '../../pg/precheck-side.ts';
+import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
 import { readAppliedPosition } from './apply/applied-position.ts';
@@ -95,21 +96,9 @@ export class PostgresSink implements Sink {
 
   async serverInfo(): Promise<ServerInfo> {
     if (this.info) return this.info;
+    const client = await this.main.get();
     try {
-      const r = await this.main.query<{ u: string; su: boolean; v: string; num: number }>(
-        `SELECT current_user AS u, r.rolsuper AS su, current_setting('server_version') AS v,
-                current_setting('server_version_num')::int AS num
-           FROM pg_roles r WHERE r.rolname = current_user`,
-      );
-      const row = r.rows[0];
-      const major = Math.floor((row?.num ?? 0) / 10000);
-      this.info = {
-        major,
-        version: row?.v ?? String(major),
-        user: row?.u ?? this.params.user,
-        isSuperuser: row?.su ?? false,
-        warnings: this.params.warnings ?? [],
-      };
+      this.info = await readServerInfo(client, this.params);
       return this.info;
     } catch (e) {
       throw wrapPgError('DESTINATION_UNSUPPORTED', `cannot read the version of ${this.description}`, e);

@@ -2,28 +2,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SelectedTable } from '../../../src/core/selected-table.ts';
+import { selectedTable } from '../../support/selected-table.ts';
 import {
   missingFromPublication,
   publicationTables,
 } from '../../../src/source/postgres/publication-coverage.ts';
 
-let oid = 1;
-const t = (name: string, relkind: 'r' | 'p' = 'r', root?: string): SelectedTable => ({
-  oid: oid++,
-  schema: 's',
-  name,
-  relkind,
-  partitionRoot: root === undefined ? undefined : { schema: 's', name: root },
-  primaryKey: ['id'],
-  replicaIdentity: 'default',
-  replicaIdentityIndexColumns: [],
-  sizeBytes: 0,
-  blocks: 0,
-  estimatedRows: 0,
-  columns: ['id'],
-  generatedColumns: [],
-  triggers: 0,
-});
+const t = (name: string, relkind: 'r' | 'p' = 'r', root?: string): SelectedTable =>
+  selectedTable('s', name, { relkind, ...(root !== undefined ? { root } : {}) });
 
 const plain = t('plain');
 const root = t('parted', 'p');
