@@ -14,6 +14,7 @@ import type {
 } from '../core/precheck.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import type { ConnectionParams } from './connection.ts';
+import type { SessionClient } from './session-client.ts';
 
 /** A connected side and what the checks need to know about its session user. */
 export interface PgSide {
@@ -34,12 +35,22 @@ export interface PgPrecheck {
   readonly run: (side: PgSide, ctx: PrecheckContext) => Promise<PrecheckOutcome>;
 }
 
-/** Binds checks to a side, as the core prechecks of that side. */
+/**
+ * Binds checks to a side, as the core prechecks of that side: each check runs on `session`'s
+ * connection with the server facts `serverInfo` reports.
+ */
 export function bindPrechecks(
   role: 'source' | 'destination',
   checks: readonly PgPrecheck[],
-  side: () => Promise<PgSide>,
+  session: SessionClient,
+  serverInfo: () => Promise<ServerInfo>,
 ): Precheck[] {
+  const side = async (): Promise<PgSide> => ({
+    role,
+    client: await session.get(),
+    params: session.params,
+    server: await serverInfo(),
+  });
   return checks.map((c) => ({
     id: c.id,
     title: c.title,

@@ -36,7 +36,7 @@ import type {
 import type { CopyUnit, SourceIdentity } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
 import { connect, describeEndpoint, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
-import { bindPrechecks, type PgSide } from '../../pg/precheck-side.ts';
+import { bindPrechecks } from '../../pg/precheck-side.ts';
 import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
@@ -122,12 +122,7 @@ export class PostgresSink implements Sink {
   }
 
   prechecks(): readonly Precheck[] {
-    return bindPrechecks('destination', DESTINATION_PRECHECKS, async (): Promise<PgSide> => ({
-      role: 'destination',
-      client: await this.main.get(),
-      params: this.params,
-      server: await this.serverInfo(),
-    }));
+    return bindPrechecks('destination', DESTINATION_PRECHECKS, this.main, () => this.serverInfo());
   }
 
   async close(): Promise<void> {

@@ -30,7 +30,7 @@ import {
   wrapPgError,
   type ConnectionParams,
 } from '../../pg/connection.ts';
-import { bindPrechecks, type PgSide } from '../../pg/precheck-side.ts';
+import { bindPrechecks } from '../../pg/precheck-side.ts';
 import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
@@ -165,12 +165,7 @@ export class PostgresSource implements Source {
   }
 
   prechecks(): readonly Precheck[] {
-    return bindPrechecks('source', SOURCE_PRECHECKS, async (): Promise<PgSide> => ({
-      role: 'source',
-      client: await this.main.get(),
-      params: this.params,
-      server: await this.serverInfo(),
-    }));
+    return bindPrechecks('source', SOURCE_PRECHECKS, this.main, () => this.serverInfo());
   }
 
   async close(): Promise<void> {
