@@ -179,3 +179,41 @@ test('a DBA publication that misses a selected table fails the precheck with the
   );
   assert.match(p.stdout, /fix: ALTER PUBLICATION "pgdts_lp_pub" ADD TABLE "app"\."orders";/);
 });
+
+test(
+  'syncTypes [full] into existing tables needs no REPLICATION and no ownership: the recipe is enough',
+  { timeout: 120_000 },
+  async () => {
+    const s = testServers().find((x) => x.version === 15) ?? testServers()[0];
+    assert.ok(s);
+    const src = await freshDatabase(s, 'lp_full');
+    const dst = await freshDatabase(s, 'lp_full_dst');
+    await sql(s, src, SCHEMA);
+    // The destination tables exist already, owned by someone else (the superuser).
+    await sql(s, dst, SCHEMA.replace(/INSERT INTO[^;]*;|SELECT nextval[^;]*;/g, ''));
+    const sr = await role(s, 'lp_fsrc');
+    const dr = await role(s, 'lp_fdst');
+    const file = writeTaskFile({
+      name: 'lp-full',
+      source: { server: { ...s, user: sr.name, password: sr.password }, db: src },
+      destination: { server: { ...s, user: dr.name, password: dr.password }, db: dst },
+      syncTypes: ['full'],
+      objects: [{ schema: 'app' }],
+    });
+    for (const [side, db] of [
+      ['source', src],
+      ['destination', dst],
+    ] as const) {
+      const g = await runCli(['grants', '--side', side, file]);
+      assert.equal(g.code, 0, g.stdout + g.stderr);
+      assert.doesNotMatch(g.stdout, /REPLICATION|PUBLICATION/);
+      await sql(s, db, g.stdout);
+    }
+    const p = await runCli(['precheck', file]);
+    assert.equal(p.code, 0, p.stdout);
+    const r = await runCli(['run', file]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['app']);
+    assert.deepEqual(await sql(s, dst, 'SELECT last_value::int AS v FROM app.invoice_no'), [{ v: 7 }]);
+  },
+);

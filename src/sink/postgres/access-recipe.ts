@@ -49,9 +49,11 @@ export async function destinationAccessRecipe(
   );
   const notOwned: QualifiedName[] = existing.rows.filter((r) => !r.owned);
   if (notOwned.length > 0) {
+    // SELECT always: verify reads the tables (and so does the precheck, to see whether they hold rows).
     const dml = [
+      'SELECT',
       ...(hasSyncType(task, 'full') ? ['INSERT', 'TRUNCATE'] : []),
-      ...(hasSyncType(task, 'incremental') ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] : []),
+      ...(hasSyncType(task, 'incremental') ? ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] : []),
     ];
     const privileges = [...new Set(dml)];
     if (privileges.length > 0) {
@@ -75,7 +77,17 @@ export async function destinationAccessRecipe(
       );
     }
   }
-  if (hasSyncType(task, 'incremental')) {
+  // Incremental sync, or a copy into existing tables that have foreign keys or triggers.
+  const guarded = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM unnest($1::text[], $2::text[]) AS s(schema, name)
+       JOIN pg_namespace n ON n.nspname = s.schema
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.name
+      WHERE EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f')
+         OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  const copyNeedsIt = hasSyncType(task, 'full') && (guarded.rows[0]?.n ?? 0) > 0;
+  if (hasSyncType(task, 'incremental') || copyNeedsIt) {
     if (major >= 15) statements.push(`GRANT SET ON PARAMETER session_replication_role TO ${who}`);
     else {
       notes.push(

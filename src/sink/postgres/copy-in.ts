@@ -20,7 +20,11 @@ export function copyIn(
   );
 }
 
-/** Empties a destination table (its rows came from a snapshot that no longer exists). */
-export async function truncateTable(client: pg.Client, table: QualifiedName): Promise<void> {
-  await client.query(`TRUNCATE ONLY ${quoteQualified(table)}`);
+/**
+ * Empties destination tables (their rows came from a snapshot that no longer exists), in one
+ * statement so that foreign keys among them do not block it. Never CASCADE.
+ */
+export async function truncateTables(client: pg.Client, tables: readonly QualifiedName[]): Promise<void> {
+  if (tables.length === 0) return;
+  await client.query(`TRUNCATE ONLY ${tables.map(quoteQualified).join(', ')}`);
 }

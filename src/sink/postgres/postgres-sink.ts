@@ -57,7 +57,8 @@ import {
   startTableSync,
   writeStatus,
 } from './bookkeeping.ts';
-import { copyIn, truncateTable } from './copy-in.ts';
+import { copyIn, truncateTables } from './copy-in.ts';
+import { mayUseReplicaRole } from './replica-role.ts';
 import { DESTINATION_PRECHECKS } from './precheck/index.ts';
 import { applySchemaDdl, applySchemaDdlParallel, planSchemaDdl } from './schema/index.ts';
 import { setSequences } from './sequences.ts';
@@ -257,8 +258,12 @@ class PostgresRowLoader implements RowLoader {
     const c = await this.main.get();
     try {
       await c.query('BEGIN');
+      // One statement for all of them: foreign keys between them do not block the TRUNCATE.
+      await truncateTables(
+        c,
+        tables.map((t) => t.table),
+      );
       for (const t of tables) {
-        await truncateTable(c, t.table);
         await startTableSync(c, taskName, { ...t.table, rangesTotal: t.rangesTotal, snapshotLsn });
       }
       await c.query('COMMIT');
@@ -270,12 +275,25 @@ class PostgresRowLoader implements RowLoader {
 
   async openWriter(): Promise<RowWriter> {
     const client = await connect(this.params, { role: 'destination', applicationName: 'pgdts-copy' });
-    return new PostgresRowWriter(client);
+    try {
+      return new PostgresRowWriter(client, await mayUseReplicaRole(client));
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw wrapPgError('COPY_FAILED', 'cannot prepare the copy session', e);
+    }
   }
 }
 
 class PostgresRowWriter implements RowWriter {
-  constructor(private readonly client: pg.Client) {}
+  /**
+   * @param replicaRole the session may set session_replication_role = replica: triggers and foreign
+   *   key checks of existing destination tables then do not run on copied rows (ranges load in
+   *   parallel, in no order between tables).
+   */
+  constructor(
+    private readonly client: pg.Client,
+    private readonly replicaRole: boolean,
+  ) {}
 
   async load(
     taskName: string,
@@ -296,7 +314,9 @@ class PostgresRowWriter implements RowWriter {
     try {
       // Losing an un-flushed commit on a destination crash loses its range marker with it, so the
       // copy may skip waiting for the WAL flush (PostgreSQL docs, "Asynchronous Commit").
-      await dst.query('BEGIN; SET LOCAL synchronous_commit = off');
+      await dst.query(
+        `BEGIN; SET LOCAL synchronous_commit = off${this.replicaRole ? '; SET LOCAL session_replication_role = replica' : ''}`,
+      );
       const sink = copyIn(dst, table, unit.table.columns, unit.format);
       await pipeline(data, counter, sink);
       const rows = sink.rowCount ?? 0;

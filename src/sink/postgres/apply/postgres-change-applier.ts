@@ -40,6 +40,7 @@ import { ensureApplyBookkeeping, readAppliedPosition, upsertAppliedPositionSql }
 import { buildApplySql, type ApplyStatement } from './apply-sql.ts';
 import { coalesceChanges } from './coalesce-changes.ts';
 import { DestinationTables } from './destination-tables.ts';
+import { mayUseReplicaRole } from '../replica-role.ts';
 
 /** Options of {@link PostgresChangeApplier}. */
 export interface ChangeApplierOptions {
@@ -541,22 +542,6 @@ export class PostgresChangeApplier implements ChangeApplier {
   private fail(e: PgdtsError): PgdtsError {
     this.failed = e;
     return e;
-  }
-}
-
-/**
- * Can this session set session_replication_role = replica? Tried, not inferred: superuser, or from
- * PostgreSQL 15 a granted SET privilege on the parameter, make it work; 42501 says it does not.
- */
-async function mayUseReplicaRole(client: pg.Client): Promise<boolean> {
-  try {
-    await client.query('BEGIN; SET LOCAL session_replication_role = replica');
-    return true;
-  } catch (e) {
-    if ((e as { code?: unknown }).code === '42501') return false;
-    throw e;
-  } finally {
-    await client.query('ROLLBACK').catch(() => undefined);
   }
 }
 

@@ -2,9 +2,9 @@
  * Precheck: the destination user can create and write what the task needs. The `pgdts` bookkeeping
  * schema and any selected schema missing on the destination need CREATE on the database; tables schema
  * sync creates need CREATE on their schema; existing tables need USAGE on their schema and the DML the
- * sync types use (full: INSERT and TRUNCATE; incremental: INSERT, UPDATE, DELETE, TRUNCATE and
- * SELECT, which an UPDATE or DELETE with a WHERE clause needs to read the key). PostgreSQL docs,
- * "Privileges".
+ * sync types use (full: INSERT and TRUNCATE; incremental: INSERT, UPDATE, DELETE, TRUNCATE), and
+ * SELECT (verify reads them, an UPDATE or DELETE with a WHERE clause reads the key, and the precheck
+ * looks whether they hold rows). PostgreSQL docs, "Privileges".
  */
 import { quoteIdent, quoteQualified } from '../../../core/identifier.ts';
 import { hasSyncType } from '../../../core/task-config.ts';
@@ -32,9 +32,11 @@ export const destinationPrivilegesCheck: PgPrecheck = {
     const db = await d.client.query<{ create: boolean }>(
       "SELECT has_database_privilege(current_database(), 'CREATE') AS create",
     );
+    // SELECT always: verify reads the tables, and the precheck must see whether they hold rows.
     const dml = [
+      'SELECT',
       ...(hasSyncType(ctx.task, 'full') ? ['INSERT', 'TRUNCATE'] : []),
-      ...(hasSyncType(ctx.task, 'incremental') ? ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SELECT'] : []),
+      ...(hasSyncType(ctx.task, 'incremental') ? ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] : []),
     ];
     const privileges = [...new Set(dml)];
     const tr = await d.client.query<{ schema: string; name: string; exists: boolean; missing: string[] }>(

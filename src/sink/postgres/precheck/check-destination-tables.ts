@@ -5,7 +5,13 @@
  * bookkeeping already knows this task is a resumed run, where existing rows are expected.
  */
 import type pg from 'pg';
-import { displayName, quoteQualified, type QualifiedName } from '../../../core/identifier.ts';
+import {
+  displayName,
+  quoteIdent,
+  quoteLiteral,
+  quoteQualified,
+  type QualifiedName,
+} from '../../../core/identifier.ts';
 import { hasSyncType } from '../../../core/task-config.ts';
 import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
 import { listShort } from '../../../core/precheck.ts';
@@ -36,12 +42,23 @@ export const destinationTablesCheck: PgPrecheck = {
     const loads = hasSyncType(ctx.task, 'schema') || hasSyncType(ctx.task, 'full');
     const leaves = new Set(tables.filter((t) => t.relkind === 'r').map(displayName));
     const nonEmpty: QualifiedName[] = [];
+    const unreadable: QualifiedName[] = [];
     for (const t of present) {
       if (!leaves.has(displayName(t))) continue;
-      const e = await d.client.query<{ has: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM ONLY ${quoteQualified(t)}) AS has`,
+      const e = await d.client.query<{ has: boolean | null }>(
+        `SELECT CASE WHEN has_table_privilege(${quoteLiteral(quoteQualified(t))}, 'SELECT')
+                     THEN EXISTS (SELECT 1 FROM ONLY ${quoteQualified(t)}) END AS has`,
       );
-      if (e.rows[0]?.has === true) nonEmpty.push(t);
+      const has = e.rows[0]?.has;
+      if (has === true) nonEmpty.push(t);
+      else if (has === null || has === undefined) unreadable.push(t);
+    }
+    if (loads && unreadable.length > 0) {
+      return {
+        status: 'fail',
+        message: `${d.server.user} cannot tell whether ${listShort(unreadable.map(displayName))} hold rows: no SELECT (the copy would empty them)`,
+        fix: `GRANT SELECT ON ${unreadable.map(quoteQualified).join(', ')} TO ${quoteIdent(d.server.user)};`,
+      };
     }
     if (loads && nonEmpty.length > 0) {
       return {
