@@ -48,10 +48,47 @@ const endpointSchema = z
     message: 'give url or host/port, not both',
   });
 
-const objectSchema = z.union([
-  z.strictObject({ schema: z.string().min(1) }),
-  z.strictObject({ table: z.string().min(1) }),
-]);
+/** Operations incremental sync can apply, as `objects[].operations` names them. */
+export const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;
+
+/** One of {@link OPERATIONS}. */
+export type Operation = (typeof OPERATIONS)[number];
+
+const operationsSchema = z
+  .array(z.enum(OPERATIONS, { error: `must be one of ${OPERATIONS.join(', ')}` }))
+  .min(1, `must list at least one of ${OPERATIONS.join(', ')}`)
+  .refine((a) => new Set(a).size === a.length, 'must not repeat an entry');
+
+const name = z.string().min(1);
+
+/** A schema entry of `objects`. */
+const schemaEntrySchema = z.strictObject({
+  schema: name,
+  /** Table names (or `*`/`?` globs) of the schema left out. */
+  exclude: z.array(name).optional(),
+  /** Destination schema. */
+  as: name.optional(),
+  operations: operationsSchema.optional(),
+});
+
+/** A table entry of `objects`. */
+const tableEntrySchema = z.strictObject({
+  /** `schema.table`; an unquoted table part may hold `*` and `?` globs. */
+  table: name,
+  /** Destination `schema.table`. */
+  as: name.optional(),
+  /** Source column name → destination column name. */
+  columns: z.record(name, name).optional(),
+  excludeColumns: z.array(name).optional(),
+  operations: operationsSchema.optional(),
+  /** SQL condition on the source columns: only rows meeting it are copied and applied. */
+  where: name.optional(),
+  /** Several source tables merge into one destination table (identical columns and keys). */
+  mergeInto: z.boolean().optional(),
+});
+
+/** A bulk name mapping rule: `schema.table` patterns, `*` captures. */
+const mappingRuleSchema = z.strictObject({ from: name, to: name });
 
 const syncType = z.enum(['schema', 'full', 'incremental']);
 
@@ -125,7 +162,15 @@ export const taskConfigSchema = z.strictObject({
     .array(syncType)
     .min(1, 'must list at least one of schema, full, incremental')
     .refine((a) => new Set(a).size === a.length, 'must not repeat an entry'),
-  objects: z.array(objectSchema).min(1, 'must select at least one schema or table'),
+  // Entries are checked one by one below: a schema entry and a table entry allow different keys.
+  objects: z.array(z.unknown()).min(1, 'must select at least one schema or table'),
+  mapping: z.array(mappingRuleSchema).default([]),
+  /** A selected table that already exists in the destination: a precheck error, or used as it is. */
+  conflictingTables: z
+    .enum(['precheck-error', 'ignore'], { error: 'must be precheck-error or ignore' })
+    .default('precheck-error'),
+  /** A key conflict in incremental apply: stop with an error, or overwrite (upsert). */
+  onConflict: z.enum(['error', 'overwrite'], { error: 'must be error or overwrite' }).default('error'),
   full: fullSchema.default(fullSchema.parse({})),
   incremental: incrementalSchema.default(incrementalSchema.parse({})),
   retry: retrySchema.default(retrySchema.parse({})),
@@ -133,17 +178,53 @@ export const taskConfigSchema = z.strictObject({
 
 type RawTaskConfig = z.infer<typeof taskConfigSchema>;
 
-/** A selected object: a whole schema, or one table. Names are exact (case folded / unquoted). */
+/**
+ * A name part of a selection: exact (`orders`, `"Order Items"`) or a glob (`order_*`, `tmp_?`, from an
+ * unquoted part holding `*` or `?`).
+ */
+export interface NamePattern {
+  readonly text: string;
+  readonly glob: boolean;
+}
+
+/** What a selected table becomes in the destination and which of its changes move. */
+export interface ObjectOptions {
+  /** Destination schema (schema entry) or table (table entry). */
+  readonly as?: string | QualifiedName;
+  /** Source column → destination column. */
+  readonly columns?: Readonly<Record<string, string>>;
+  readonly excludeColumns?: readonly string[];
+  /** Operations incremental sync applies; all four when absent. */
+  readonly operations?: readonly Operation[];
+  readonly where?: string;
+  readonly mergeInto?: boolean;
+}
+
+/**
+ * A selected object: a whole schema (minus `exclude`d tables), or one table, or the tables of a
+ * schema whose names match a glob. Names are exact (case folded / unquoted) unless a glob.
+ */
 export type ObjectSelector =
-  | { readonly kind: 'schema'; readonly schema: string }
-  | { readonly kind: 'table'; readonly table: QualifiedName };
+  | ({
+      readonly kind: 'schema';
+      readonly schema: string;
+      readonly exclude?: readonly NamePattern[];
+    } & ObjectOptions)
+  | ({ readonly kind: 'table'; readonly table: QualifiedName; readonly glob?: boolean } & ObjectOptions);
+
+/** A bulk mapping rule, parsed: each part a pattern whose `*`s capture, in order. */
+export interface MappingRule {
+  readonly from: { readonly schema: string; readonly name: string };
+  readonly to: { readonly schema: string; readonly name: string };
+}
 
 /** Connection settings of one side, with the password resolved (never print this object). */
 export type EndpointConfig = RawTaskConfig['source'];
 
 /** A validated task. */
-export interface TaskConfig extends Omit<RawTaskConfig, 'objects'> {
+export interface TaskConfig extends Omit<RawTaskConfig, 'objects' | 'mapping'> {
   readonly objects: readonly ObjectSelector[];
+  readonly mapping: readonly MappingRule[];
 }
 
 /** A task's sync types as a set-like helper. */
@@ -196,21 +277,164 @@ export function parseTaskConfig(doc: unknown): TaskConfig {
     if (issues.length > 1) err.message = issues.map((i) => `${i.path}: ${i.rule}`).join('; ');
     throw err;
   }
-  const objects = r.data.objects.map((o, i): ObjectSelector => {
-    try {
-      if ('schema' in o) {
-        const parts = parseIdentifierPath(o.schema);
-        if (parts.length !== 1 || parts[0] === undefined) throw new RangeError('must be one schema name');
-        return { kind: 'schema', schema: parts[0] };
-      }
-      const parts = parseIdentifierPath(o.table);
-      if (parts.length !== 2 || parts[0] === undefined || parts[1] === undefined) {
-        throw new RangeError('must be schema.table');
-      }
-      return { kind: 'table', table: { schema: parts[0], name: parts[1] } };
-    } catch (e) {
-      throw new ConfigError(`objects[${i}].${'schema' in o ? 'schema' : 'table'}`, (e as Error).message);
+  const objects = r.data.objects.map((o, i) => parseObject(o, `objects[${i}]`));
+  const mapping = r.data.mapping.map((m, i) => parseMappingRule(m, `mapping[${i}]`));
+  return { ...r.data, objects, mapping };
+}
+
+function zodIssues(e: z.ZodError, at: string): ConfigError {
+  const issues = e.issues.map((i) =>
+    i.code === 'unrecognized_keys'
+      ? {
+          path: `${at}.${pathOf([...i.path, i.keys[0] ?? ''])}`,
+          rule: 'unknown key (allowed keys are listed in README)',
+        }
+      : { path: i.path.length > 0 ? `${at}.${pathOf(i.path)}` : at, rule: i.message },
+  );
+  const first = issues[0] ?? { path: at, rule: 'invalid' };
+  const err = new ConfigError(first.path, first.rule);
+  if (issues.length > 1) err.message = issues.map((x) => `${x.path}: ${x.rule}`).join('; ');
+  return err;
+}
+
+/** One name part: unquoted parts holding `*` or `?` are globs (folded to lower case), quoted parts exact. */
+function namePattern(text: string, at: string): NamePattern {
+  const globbing = /^[^"]*[*?][^"]*$/.test(text.trim());
+  if (globbing) {
+    const t = text.trim();
+    if (!/^[\p{L}\p{N}_$*?]+$/u.test(t))
+      throw new ConfigError(at, `"${t}" has characters a name pattern cannot`);
+    return { text: t.toLowerCase(), glob: true };
+  }
+  const parts = parseIdentifierPathAt(text, at);
+  if (parts.length !== 1 || parts[0] === undefined) throw new ConfigError(at, 'must be one name');
+  return { text: parts[0], glob: false };
+}
+
+function parseIdentifierPathAt(text: string, at: string): string[] {
+  try {
+    return parseIdentifierPath(text);
+  } catch (e) {
+    throw new ConfigError(at, (e as Error).message);
+  }
+}
+
+/** `schema.table`, the table part possibly a glob. */
+function tablePattern(text: string, at: string): { table: QualifiedName; glob: boolean } {
+  const dot = text.lastIndexOf('.');
+  const quotedEnd = text.trim().endsWith('"');
+  if (!quotedEnd && dot > 0 && /[*?]/.test(text.slice(dot + 1))) {
+    const schema = parseIdentifierPathAt(text.slice(0, dot), at);
+    if (schema.length !== 1 || schema[0] === undefined) throw new ConfigError(at, 'must be schema.table');
+    const p = namePattern(text.slice(dot + 1), at);
+    return { table: { schema: schema[0], name: p.text }, glob: p.glob };
+  }
+  const parts = parseIdentifierPathAt(text, at);
+  if (parts.length !== 2 || parts[0] === undefined || parts[1] === undefined) {
+    throw new ConfigError(at, 'must be schema.table');
+  }
+  return { table: { schema: parts[0], name: parts[1] }, glob: false };
+}
+
+function columnName(text: string, at: string): string {
+  const parts = parseIdentifierPathAt(text, at);
+  if (parts.length !== 1 || parts[0] === undefined) throw new ConfigError(at, 'must be one column name');
+  return parts[0];
+}
+
+function parseObject(o: unknown, at: string): ObjectSelector {
+  const isObject = typeof o === 'object' && o !== null;
+  if (isObject && 'schema' in o) {
+    const r = schemaEntrySchema.safeParse(o);
+    if (!r.success) throw zodIssues(r.error, at);
+    const schema = parseIdentifierPathAt(r.data.schema, `${at}.schema`);
+    if (schema.length !== 1 || schema[0] === undefined)
+      throw new ConfigError(`${at}.schema`, 'must be one schema name');
+    const as = r.data.as === undefined ? undefined : parseIdentifierPathAt(r.data.as, `${at}.as`);
+    if (as !== undefined && (as.length !== 1 || as[0] === undefined)) {
+      throw new ConfigError(
+        `${at}.as`,
+        'on a schema entry, must be one schema name (the destination schema)',
+      );
     }
-  });
-  return { ...r.data, objects };
+    return {
+      kind: 'schema',
+      schema: schema[0],
+      ...(r.data.exclude !== undefined
+        ? { exclude: r.data.exclude.map((x, j) => namePattern(x, `${at}.exclude[${j}]`)) }
+        : {}),
+      ...(as?.[0] !== undefined ? { as: as[0] } : {}),
+      ...(r.data.operations !== undefined ? { operations: r.data.operations } : {}),
+    };
+  }
+  if (isObject && 'table' in o) {
+    const r = tableEntrySchema.safeParse(o);
+    if (!r.success) throw zodIssues(r.error, at);
+    const { table, glob } = tablePattern(r.data.table, `${at}.table`);
+    let as: QualifiedName | undefined;
+    if (r.data.as !== undefined) {
+      if (glob)
+        throw new ConfigError(
+          `${at}.as`,
+          'a table pattern selects several tables: map them with mapping rules',
+        );
+      const parts = parseIdentifierPathAt(r.data.as, `${at}.as`);
+      if (parts.length !== 2 || parts[0] === undefined || parts[1] === undefined) {
+        throw new ConfigError(`${at}.as`, 'on a table entry, must be schema.table (the destination table)');
+      }
+      as = { schema: parts[0], name: parts[1] };
+    }
+    const columns =
+      r.data.columns === undefined
+        ? undefined
+        : Object.fromEntries(
+            Object.entries(r.data.columns).map(([k, v]) => [
+              columnName(k, `${at}.columns`),
+              columnName(v, `${at}.columns.${k}`),
+            ]),
+          );
+    if (columns !== undefined && new Set(Object.values(columns)).size !== Object.keys(columns).length) {
+      throw new ConfigError(
+        `${at}.columns`,
+        'two source columns must not map to the same destination column',
+      );
+    }
+    const excludeColumns = r.data.excludeColumns?.map((c, j) => columnName(c, `${at}.excludeColumns[${j}]`));
+    if (columns !== undefined && excludeColumns !== undefined) {
+      const both = excludeColumns.filter((c) => c in columns);
+      if (both.length > 0)
+        throw new ConfigError(`${at}.excludeColumns`, `${both.join(', ')} is also renamed in columns`);
+    }
+    return {
+      kind: 'table',
+      table,
+      ...(glob ? { glob } : {}),
+      ...(as !== undefined ? { as } : {}),
+      ...(columns !== undefined ? { columns } : {}),
+      ...(excludeColumns !== undefined ? { excludeColumns } : {}),
+      ...(r.data.operations !== undefined ? { operations: r.data.operations } : {}),
+      ...(r.data.where !== undefined ? { where: r.data.where } : {}),
+      ...(r.data.mergeInto !== undefined ? { mergeInto: r.data.mergeInto } : {}),
+    };
+  }
+  throw new ConfigError(at, 'must be {schema: ...} or {table: ...}');
+}
+
+/** A mapping rule part: `schema.table`, each part a pattern of name characters and `*`. */
+function rulePart(text: string, at: string): { schema: string; name: string } {
+  const parts = text.split('.');
+  if (parts.length !== 2 || parts.some((p) => !/^[\p{L}\p{N}_$*]+$/u.test(p))) {
+    throw new ConfigError(at, 'must be schema.table, each part letters, digits, _ and * (unquoted)');
+  }
+  return { schema: (parts[0] ?? '').toLowerCase(), name: (parts[1] ?? '').toLowerCase() };
+}
+
+function parseMappingRule(m: { from: string; to: string }, at: string): MappingRule {
+  const from = rulePart(m.from, `${at}.from`);
+  const to = rulePart(m.to, `${at}.to`);
+  const stars = (p: { schema: string; name: string }) => (p.schema + p.name).split('*').length - 1;
+  if (stars(to) > stars(from)) {
+    throw new ConfigError(`${at}.to`, `uses ${stars(to)} * but from captures only ${stars(from)}`);
+  }
+  return { from, to };
 }
