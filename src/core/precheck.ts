@@ -6,6 +6,7 @@
  * report it with a fix hint.
  */
 import type { SelectedTable } from './selected-table.ts';
+import type { TableTarget } from './table-targets.ts';
 import type { TaskConfig } from './task-config.ts';
 
 /** `pass`: fine; `warn`: works but worth knowing (slower, surprising); `fail`: the task would fail. */
@@ -46,6 +47,8 @@ export interface PrecheckContext {
   readonly task: TaskConfig;
   /** Selected tables on the source; undefined when the selection could not be resolved. */
   readonly tables: readonly SelectedTable[] | undefined;
+  /** What each selected table becomes in the destination (with `tables`). */
+  readonly targets: readonly TableTarget[] | undefined;
   /** The source server, when it was reached. */
   readonly source: ServerInfo | undefined;
   /** The destination server, when it was reached. */
@@ -53,7 +56,7 @@ export interface PrecheckContext {
 }
 
 /** What a check requires before it can run; checks whose needs are unmet are not reported. */
-export type PrecheckNeed = 'source' | 'destination' | 'tables';
+export type PrecheckNeed = 'source' | 'destination' | 'tables' | 'targets';
 
 /** One check: run only when `applies(task)` and its needs are met. */
 export interface Precheck {

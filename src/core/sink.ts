@@ -19,7 +19,8 @@ import type { QualifiedName } from './identifier.ts';
 import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { SchemaModel } from './schema-model.ts';
-import type { SelectedTable, SequenceValue } from './selected-table.ts';
+import type { SequenceValue } from './selected-table.ts';
+import type { TableTarget } from './table-targets.ts';
 import type { TaskConfig } from './task-config.ts';
 import type { CopyFormat, CopyUnit, SourceIdentity } from './source.ts';
 import type { TableHasher } from './table-hash.ts';
@@ -145,8 +146,20 @@ export interface SchemaWriter {
 
 /** A table to (re)start copying. */
 export interface TableRestart {
+  /** The source table: its progress is kept under this name. */
   readonly table: QualifiedName;
+  /** The destination table its rows go to (emptied unless the copy keeps existing rows). */
+  readonly target: QualifiedName;
   readonly rangesTotal: number;
+}
+
+/** How full sync treats rows the destination holds already (`conflictingTables`). */
+export interface LoadMode {
+  /**
+   * Keep destination rows: tables are not emptied on (re)start and a copied row whose key exists is
+   * skipped (`conflictingTables: ignore`). Otherwise tables are emptied and a duplicate key fails.
+   */
+  readonly keepExisting: boolean;
 }
 
 /** One connection loading full-sync units. */
@@ -163,6 +176,7 @@ export interface RowWriter {
     unit: CopyUnit,
     data: Readable,
     onBytes: (bytesSoFar: number) => void,
+    mode: LoadMode,
   ): Promise<{ rows: number; bytes: number; tableDone: boolean }>;
   /** Closes the connection. Never throws. */
   close(): Promise<void>;
@@ -173,13 +187,16 @@ export interface RowLoader {
   /** COPY formats the loader accepts, preferred first. */
   readonly formats: readonly CopyFormat[];
   /**
-   * Empties `tables` and records them as copying under `snapshotLsn` with no range done, in one
-   * transaction, so rows copied under an older snapshot never survive a restart.
+   * Empties the targets of `tables` and records them as copying under `snapshotLsn` with no range
+   * done, in one transaction, so rows copied under an older snapshot never survive a restart. With
+   * `keepExisting` nothing is emptied, and a table restarted keeps the earliest snapshot LSN it was
+   * ever copied under (its stale rows are then brought up to date by the change stream from there).
    */
   restartTables(
     taskName: string,
     tables: readonly TableRestart[],
     snapshotLsn: Lsn | undefined,
+    mode: LoadMode,
   ): Promise<void>;
   openWriter(): Promise<RowWriter>;
 }
@@ -282,8 +299,8 @@ export interface Sink {
   readonly openHasher: (() => Promise<TableHasher>) | undefined;
   /** The checks of the destination side, in report order. */
   prechecks(): readonly Precheck[];
-  /** The grants the task's destination user needs for `task` on the selected `tables`. */
-  accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe>;
+  /** The grants the task's destination user needs for `task` on the destination tables of `targets`. */
+  accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe>;
   /** Closes every connection. Never throws. */
   close(): Promise<void>;
 }

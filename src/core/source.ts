@@ -21,7 +21,9 @@ import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { ProgressListener } from './progress.ts';
 import type { SchemaModel } from './schema-model.ts';
+import type { QualifiedName } from './identifier.ts';
 import type { SelectedTable, SequenceValue } from './selected-table.ts';
+import type { TableTarget, TargetColumn } from './table-targets.ts';
 import type { TableHasher } from './table-hash.ts';
 import type { ObjectSelector, TaskConfig } from './task-config.ts';
 
@@ -54,13 +56,23 @@ export type CopyRange =
  */
 export type CopyFormat = 'binary' | 'text';
 
-/** One unit of the full sync: a range of a table and how its rows are encoded. */
+/**
+ * One unit of the full sync: a range of a source table, the columns and rows it carries, where they
+ * go, and how they are encoded.
+ */
 export interface CopyUnit {
+  /** The source table (progress is kept under its name). */
   readonly table: SelectedTable;
   /** 0-based number of the range within its table. */
   readonly rangeNo: number;
   readonly range: CopyRange;
   readonly format: CopyFormat;
+  /** Columns copied, in COPY order: source name and destination name. */
+  readonly columns: readonly TargetColumn[];
+  /** Row filter on the source columns, or undefined for every row. */
+  readonly where: string | undefined;
+  /** The destination table the rows go to. */
+  readonly target: QualifiedName;
 }
 
 /** Options of {@link Snapshot.planUnits}: sizes in bytes. */
@@ -92,10 +104,11 @@ export interface Snapshot {
   /** Transactions committing at or after this LSN are not visible (undefined: plain snapshot, no slot). */
   readonly lsn: Lsn | undefined;
   /**
-   * Splits `table` into units (largest tables into ranges of about `rangeSizeBytes`).
+   * Splits the tables of `targets` into units (largest tables into ranges of about
+   * `rangeSizeBytes`), each carrying its target's columns, row filter and destination.
    * @throws {PgdtsError} COPY_FAILED when the catalog cannot be read.
    */
-  planUnits(tables: readonly SelectedTable[], o: PlanUnitsOptions): Promise<CopyUnit[]>;
+  planUnits(targets: readonly TableTarget[], o: PlanUnitsOptions): Promise<CopyUnit[]>;
   /**
    * Opens a reader that sees exactly this snapshot.
    * @throws {PgdtsError} CONNECTION_FAILED, or COPY_FAILED (not retryable) when the snapshot is gone.

@@ -11,6 +11,7 @@
  * 3. else the same name.
  * A partition is selected by its root's entry, keeps its own name and follows its root's schema.
  */
+import { ConfigError } from './errors.ts';
 import { displayName, type QualifiedName } from './identifier.ts';
 import type { SelectedTable } from './selected-table.ts';
 import {
@@ -246,4 +247,22 @@ export function isIdentity(target: TableTarget): boolean {
     target.operations.size === OPERATIONS.length &&
     target.where === undefined
   );
+}
+
+/**
+ * {@link planTargets}, refusing any problem: what a run does (the precheck reports the same
+ * problems as a failed check before).
+ * @throws {ConfigError} naming the first problem's key, with every problem in the message.
+ */
+export function resolveTargets(
+  task: Pick<TaskConfig, 'objects' | 'mapping'>,
+  tables: readonly SelectedTable[],
+): TableTarget[] {
+  const { targets, problems } = planTargets(task, tables);
+  const first = problems[0];
+  if (first !== undefined) {
+    const rest = problems.slice(1).map((p) => `; ${p.path}: ${p.message}`);
+    throw new ConfigError(first.path, `${first.message}${rest.join('')}`);
+  }
+  return targets;
 }

@@ -14,15 +14,18 @@
 import { CancelledError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
 import type { ProgressListener } from '../core/progress.ts';
-import type { SelectedTable } from '../core/selected-table.ts';
-import type { RowLoader, RowWriter, CheckpointStore } from '../core/sink.ts';
+import type { LoadMode, RowLoader, RowWriter, CheckpointStore } from '../core/sink.ts';
 import type { CopyUnit, Snapshot, SnapshotReader } from '../core/source.ts';
+import type { TableTarget } from '../core/table-targets.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 
 /** Inputs of {@link runFullSync}. */
 export interface FullSyncOptions {
   readonly taskName: string;
-  readonly tables: readonly SelectedTable[];
+  /** The selected tables and what each becomes in the destination. */
+  readonly targets: readonly TableTarget[];
+  /** How rows the destination holds already are treated (`conflictingTables`). */
+  readonly mode: LoadMode;
   readonly snapshot: Snapshot;
   readonly checkpoints: CheckpointStore;
   readonly rows: RowLoader;
@@ -45,36 +48,37 @@ interface TableProgress {
 }
 
 /**
- * Copies every table of `tables` that is not yet `done` in the bookkeeping.
+ * Copies every table of `targets` that is not yet `done` in the bookkeeping.
  * @throws {CancelledError} when `signal` aborts (committed ranges stay committed).
  * @throws {PgdtsError} COPY_FAILED after retries are exhausted, or at once for non-retryable errors.
  */
 export async function runFullSync(o: FullSyncOptions): Promise<void> {
-  const leafTables = o.tables.filter((t) => t.relkind === 'r');
+  const leafTables = o.targets.filter((t) => t.source.relkind === 'r');
   const state = new Map((await o.checkpoints.readTableSync(o.taskName)).map((s) => [displayName(s), s]));
-  const rootOf = (t: SelectedTable) => (t.partitionRoot ? displayName(t.partitionRoot) : displayName(t));
-  const unfinished = leafTables.filter((t) => state.get(displayName(t))?.state !== 'done');
+  const rootOf = ({ source: t }: TableTarget) =>
+    t.partitionRoot ? displayName(t.partitionRoot) : displayName(t);
+  const unfinished = leafTables.filter((t) => state.get(displayName(t.source))?.state !== 'done');
   // [T3] leaves of one partitioned table share a snapshot.
   const restartRoots = new Set(unfinished.map(rootOf));
   const todo = leafTables.filter((t) => restartRoots.has(rootOf(t)));
   for (const t of leafTables) {
-    const s = state.get(displayName(t));
+    const s = state.get(displayName(t.source));
     if (s?.state === 'done' && !restartRoots.has(rootOf(t))) {
       o.onProgress({
         kind: 'table',
-        table: displayName(t),
+        table: displayName(t.source),
         rangesDone: s.rangesTotal,
         rangesTotal: s.rangesTotal,
         rows: s.rows,
         bytes: s.bytes,
-        estimatedRows: t.estimatedRows,
+        estimatedRows: t.source.estimatedRows,
         done: true,
       });
     }
   }
   if (todo.length === 0) return;
   // Largest first: the tail of the run is then many small units spread over all workers.
-  const ordered = [...todo].sort((a, b) => b.sizeBytes - a.sizeBytes);
+  const ordered = [...todo].sort((a, b) => b.source.sizeBytes - a.source.sizeBytes);
   const units = await o.snapshot.planUnits(ordered, {
     splitAboveBytes: o.splitAboveBytes,
     rangeSizeBytes: o.rangeSizeBytes,
@@ -90,8 +94,13 @@ export async function runFullSync(o: FullSyncOptions): Promise<void> {
   // [T2] restart every unfinished table under this snapshot, in the transaction that resets its progress.
   await o.rows.restartTables(
     o.taskName,
-    ordered.map((t) => ({ table: t, rangesTotal: progress.get(displayName(t))?.rangesTotal ?? 1 })),
+    ordered.map((t) => ({
+      table: t.source,
+      target: t.table,
+      rangesTotal: progress.get(displayName(t.source))?.rangesTotal ?? 1,
+    })),
     o.snapshot.lsn,
+    o.mode,
   );
   // Interleave ranges of different tables so parallel workers rarely contend on one table.
   const queue = interleave(units);
@@ -196,13 +205,19 @@ async function copyUnit(
   const onAbort = () => data.destroy(new CancelledError());
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const r = await writer.load(o.taskName, u, data, (bytes) => {
-      const now = Date.now();
-      if (now - lastReport > 500) {
-        lastReport = now;
-        report(false, bytes);
-      }
-    });
+    const r = await writer.load(
+      o.taskName,
+      u,
+      data,
+      (bytes) => {
+        const now = Date.now();
+        if (now - lastReport > 500) {
+          lastReport = now;
+          report(false, bytes);
+        }
+      },
+      o.mode,
+    );
     p.rangesDone++;
     p.rows += r.rows;
     p.bytes += r.bytes;

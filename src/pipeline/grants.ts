@@ -6,19 +6,22 @@
 import type { AccessRecipe } from '../core/precheck.ts';
 import type { Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
+import { resolveTargets } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 
 /**
  * The recipes of both sides, source first.
  * @throws {PgdtsError} CONNECTION_FAILED when a side cannot be reached with the task's credentials
- *   (the recipe is read from its catalog), CONFIG_INVALID when a selected object is missing.
+ *   (the recipe is read from its catalog), CONFIG_INVALID when a selected object is missing or the
+ *   selection's mapping is refused.
  */
 export async function accessRecipes(
   task: TaskConfig,
   c: { readonly source: Source; readonly sink: Sink },
 ): Promise<AccessRecipe[]> {
   const tables = await c.source.listTables(task.objects);
-  return [await c.source.accessRecipe(task, tables), await c.sink.accessRecipe(task, tables)];
+  const targets = resolveTargets(task, tables);
+  return [await c.source.accessRecipe(task, tables), await c.sink.accessRecipe(task, targets)];
 }
 
 /**

@@ -3,6 +3,7 @@
  * the sink's checkpoints. The state machine and its invariants are in task-lifecycle.md. The runner
  * talks to the source and the sink only through the core interfaces: it never sees a connection.
  */
+import { resolveTargets } from '../core/table-targets.ts';
 import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
 import type { Lsn } from '../core/lsn.ts';
@@ -120,6 +121,7 @@ interface Ctx extends RunTaskOptions {
 async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
   const cp = c.sink.checkpoints;
   const tables = await c.step('list the selected tables', () => c.source.listTables(task.objects));
+  const targets = resolveTargets(task, tables);
   let phase: TaskPhase = (await c.step('read the task', () => cp.readTask(task.name)))?.phase ?? 'new';
   const incremental = hasSyncType(task, 'incremental');
   const full = hasSyncType(task, 'full');
@@ -151,7 +153,8 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       try {
         await runFullSync({
           taskName: task.name,
-          tables,
+          targets,
+          mode: { keepExisting: task.conflictingTables === 'ignore' },
           snapshot,
           checkpoints: cp,
           rows,

@@ -8,6 +8,7 @@ import type { PrecheckContext, PrecheckResult } from '../../core/precheck.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
 import type { Sink } from '../../core/sink.ts';
 import type { Source } from '../../core/source.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
 import { checkConnection } from './check-connection.ts';
 import { checkSelectedObjects } from './check-selected-objects.ts';
@@ -30,12 +31,14 @@ export async function runPrechecks(task: TaskConfig, c: PrecheckConnectors): Pro
   const results: PrecheckResult[] = [src.result, dst.result];
   try {
     let tables: SelectedTable[] | undefined;
+    let targets: TableTarget[] | undefined;
     if (src.server !== undefined && src.connector !== undefined) {
       const sel = await checkSelectedObjects(task, src.connector);
       results.push(sel.result);
       tables = sel.tables;
+      targets = sel.targets;
     }
-    const ctx: PrecheckContext = { task, tables, source: src.server, destination: dst.server };
+    const ctx: PrecheckContext = { task, tables, targets, source: src.server, destination: dst.server };
     const checks = [
       ...(src.server !== undefined ? (src.connector?.prechecks() ?? []) : []),
       ...(dst.server !== undefined ? (dst.connector?.prechecks() ?? []) : []),

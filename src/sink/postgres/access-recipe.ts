@@ -9,18 +9,19 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import type { AccessRecipe } from '../../core/precheck.ts';
-import type { SelectedTable } from '../../core/selected-table.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
 import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
 
-/** The destination recipe of `task` for the source's selected `tables`, read through `client`. */
+/** The destination recipe of `task` for the destination tables of `targets`, read through `client`. */
 export async function destinationAccessRecipe(
   client: pg.Client,
   params: ConnectionParams,
   major: number,
   task: TaskConfig,
-  tables: readonly SelectedTable[],
+  targets: readonly TableTarget[],
 ): Promise<AccessRecipe> {
+  const tables = targets.map((t) => t.table);
   const who = quoteIdent(params.user);
   const statements: string[] = [`GRANT CONNECT ON DATABASE ${quoteIdent(params.database)} TO ${who}`];
   const notes: string[] = [];

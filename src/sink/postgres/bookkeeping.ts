@@ -218,13 +218,24 @@ export async function readTableSync(client: pg.Client, task: string): Promise<Ta
 export async function startTableSync(
   client: pg.Client,
   task: string,
-  t: { schema: string; name: string; rangesTotal: number; snapshotLsn: Lsn | undefined },
+  t: {
+    schema: string;
+    name: string;
+    rangesTotal: number;
+    snapshotLsn: Lsn | undefined;
+    /** Keep an earlier snapshot LSN (rows copied under it stay: changes are applied from there). */
+    keepEarliestSnapshot?: boolean;
+  },
 ): Promise<void> {
+  const snapshot =
+    t.keepEarliestSnapshot === true
+      ? 'least(s.snapshot_lsn, EXCLUDED.snapshot_lsn)'
+      : 'EXCLUDED.snapshot_lsn';
   await client.query(
-    `INSERT INTO pgdts.table_sync (task_name, schema_name, table_name, state, snapshot_lsn, ranges_total)
+    `INSERT INTO pgdts.table_sync AS s (task_name, schema_name, table_name, state, snapshot_lsn, ranges_total)
      VALUES ($1, $2, $3, 'copying', $4::pg_lsn, $5)
      ON CONFLICT (task_name, schema_name, table_name)
-     DO UPDATE SET state = 'copying', snapshot_lsn = EXCLUDED.snapshot_lsn, ranges_total = EXCLUDED.ranges_total,
+     DO UPDATE SET state = 'copying', snapshot_lsn = ${snapshot}, ranges_total = EXCLUDED.ranges_total,
                    rows = 0, bytes = 0`,
     [task, t.schema, t.name, t.snapshotLsn === undefined ? null : formatLsn(t.snapshotLsn), t.rangesTotal],
   );

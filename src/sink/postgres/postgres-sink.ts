@@ -8,17 +8,19 @@ import type pg from 'pg';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PgdtsError } from '../../core/errors.ts';
-import { displayName, type QualifiedName } from '../../core/identifier.ts';
+import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import type { Lsn } from '../../core/lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import type { SchemaModel } from '../../core/schema-model.ts';
-import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts';
+import type { SequenceValue } from '../../core/selected-table.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
 import { destinationAccessRecipe } from './access-recipe.ts';
 import type {
   AppliedPosition,
   ChangeApplier,
   CheckpointStore,
+  LoadMode,
   OpenApplierOptions,
   RowLoader,
   RowWriter,
@@ -113,10 +115,10 @@ export class PostgresSink implements Sink {
     });
   }
 
-  async accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe> {
+  async accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
     const { major } = await this.serverInfo();
     try {
-      return await destinationAccessRecipe(await this.main.get(), this.params, major, task, tables);
+      return await destinationAccessRecipe(await this.main.get(), this.params, major, task, targets);
     } catch (e) {
       throw wrapPgError('DESTINATION_UNSUPPORTED', 'cannot read the destination catalog for the grants', e);
     }
@@ -254,17 +256,24 @@ class PostgresRowLoader implements RowLoader {
     taskName: string,
     tables: readonly TableRestart[],
     snapshotLsn: Lsn | undefined,
+    mode: LoadMode,
   ): Promise<void> {
     const c = await this.main.get();
     try {
       await c.query('BEGIN');
-      // One statement for all of them: foreign keys between them do not block the TRUNCATE.
-      await truncateTables(
-        c,
-        tables.map((t) => t.table),
-      );
+      if (!mode.keepExisting) {
+        // One statement for all of them: foreign keys between them do not block the TRUNCATE. A
+        // destination table several source tables merge into is emptied once.
+        const targets = new Map(tables.map((t) => [displayName(t.target), t.target]));
+        await truncateTables(c, [...targets.values()]);
+      }
       for (const t of tables) {
-        await startTableSync(c, taskName, { ...t.table, rangesTotal: t.rangesTotal, snapshotLsn });
+        await startTableSync(c, taskName, {
+          ...t.table,
+          rangesTotal: t.rangesTotal,
+          snapshotLsn,
+          keepEarliestSnapshot: mode.keepExisting,
+        });
       }
       await c.query('COMMIT');
     } catch (e) {
@@ -300,9 +309,11 @@ class PostgresRowWriter implements RowWriter {
     unit: CopyUnit,
     data: Readable,
     onBytes: (bytesSoFar: number) => void,
+    mode: LoadMode,
   ): Promise<{ rows: number; bytes: number; tableDone: boolean }> {
     const dst = this.client;
     const table: QualifiedName = unit.table;
+    const columns = unit.columns.map((c) => c.target);
     let bytes = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
@@ -317,9 +328,25 @@ class PostgresRowWriter implements RowWriter {
       await dst.query(
         `BEGIN; SET LOCAL synchronous_commit = off${this.replicaRole ? '; SET LOCAL session_replication_role = replica' : ''}`,
       );
-      const sink = copyIn(dst, table, unit.table.columns, unit.format);
-      await pipeline(data, counter, sink);
-      const rows = sink.rowCount ?? 0;
+      let rows: number;
+      if (mode.keepExisting) {
+        // Rows whose key the destination has already are kept: COPY into a staging table shaped like
+        // the target, then insert what does not conflict.
+        await dst.query(
+          `CREATE TEMP TABLE IF NOT EXISTS pgdts_stage (LIKE ${quoteQualified(unit.target)}) ON COMMIT DROP`,
+        );
+        const sink = copyIn(dst, { schema: 'pg_temp', name: 'pgdts_stage' }, columns, unit.format);
+        await pipeline(data, counter, sink);
+        const list = columns.map(quoteIdent).join(', ');
+        const r = await dst.query(
+          `INSERT INTO ${quoteQualified(unit.target)} (${list}) SELECT ${list} FROM pg_temp.pgdts_stage ON CONFLICT DO NOTHING`,
+        );
+        rows = r.rowCount ?? 0;
+      } else {
+        const sink = copyIn(dst, unit.target, columns, unit.format);
+        await pipeline(data, counter, sink);
+        rows = sink.rowCount ?? 0;
+      }
       const tableDone = await finishRange(dst, taskName, {
         schema: table.schema,
         name: table.name,

@@ -11,7 +11,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { PgdtsError } from '../../core/errors.ts';
 import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
-import type { CopyFormat, CopyRange } from '../../core/source.ts';
+import type { CopyFormat, CopyRange, CopyUnit } from '../../core/source.ts';
 import { connect, serverMajorVersion, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 
 /**
@@ -98,35 +98,36 @@ export async function planRanges(
   return out;
 }
 
-/** The COPY ... TO STDOUT statement for a range of a table. */
-export function copyOutSql(table: SelectedTable, range: CopyRange, format: CopyFormat): string {
-  const cols = table.columns.map(quoteIdent).join(', ');
+/**
+ * The COPY ... TO STDOUT statement of a unit: its columns, its range, and its row filter (an SQL
+ * condition on the source columns, parenthesised so its own ORs stay inside).
+ */
+export function copyOutSql(unit: Pick<CopyUnit, 'table' | 'range' | 'format' | 'columns' | 'where'>): string {
+  const { table, range, format } = unit;
+  const cols = unit.columns.map((c) => quoteIdent(c.source)).join(', ');
   const fmt = format === 'binary' ? ' (FORMAT binary)' : '';
+  const conds: string[] = [];
   switch (range.kind) {
     case 'all':
-      return `COPY ${quoteQualified(table)} (${cols}) TO STDOUT${fmt}`;
-    case 'ctid': {
-      const hi = range.toBlock === undefined ? '' : ` AND ctid < '(${range.toBlock},0)'::tid`;
-      return `COPY (SELECT ${cols} FROM ONLY ${quoteQualified(table)} WHERE ctid >= '(${range.fromBlock},0)'::tid${hi}) TO STDOUT${fmt}`;
-    }
+      break;
+    case 'ctid':
+      conds.push(`ctid >= '(${range.fromBlock},0)'::tid`);
+      if (range.toBlock !== undefined) conds.push(`ctid < '(${range.toBlock},0)'::tid`);
+      break;
     case 'key': {
       const c = quoteIdent(range.column);
-      const conds = [
-        ...(range.from !== undefined ? [`${c} >= ${range.from}`] : []),
-        ...(range.to !== undefined ? [`${c} < ${range.to}`] : []),
-      ];
-      const where = conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : '';
-      return `COPY (SELECT ${cols} FROM ONLY ${quoteQualified(table)}${where}) TO STDOUT${fmt}`;
+      if (range.from !== undefined) conds.push(`${c} >= ${range.from}`);
+      if (range.to !== undefined) conds.push(`${c} < ${range.to}`);
+      break;
     }
   }
+  if (unit.where !== undefined) conds.push(`(${unit.where})`);
+  // A whole table without filter: COPY of the table itself, the fastest form.
+  if (conds.length === 0) return `COPY ${quoteQualified(table)} (${cols}) TO STDOUT${fmt}`;
+  return `COPY (SELECT ${cols} FROM ONLY ${quoteQualified(table)} WHERE ${conds.join(' AND ')}) TO STDOUT${fmt}`;
 }
 
-/** Starts a COPY TO STDOUT of a range on a snapshot reader and returns the byte stream. */
-export function copyOut(
-  client: pg.Client,
-  table: SelectedTable,
-  range: CopyRange,
-  format: CopyFormat,
-): Readable {
-  return client.query(copyTo(copyOutSql(table, range, format)));
+/** Starts a COPY TO STDOUT of a unit on a snapshot reader and returns the byte stream. */
+export function copyOut(client: pg.Client, unit: CopyUnit): Readable {
+  return client.query(copyTo(copyOutSql(unit)));
 }

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { Lsn } from '../../core/lsn.ts';
-import type { SelectedTable } from '../../core/selected-table.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import type { CopyUnit, PlanUnitsOptions, Snapshot, SnapshotReader } from '../../core/source.ts';
 import { wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import { copyFormatFor, copyOut, openSnapshotReader, planRanges } from './copy-out.ts';
@@ -31,14 +31,25 @@ export class PostgresSnapshot implements Snapshot {
     this.lsn = exported.lsn;
   }
 
-  async planUnits(tables: readonly SelectedTable[], o: PlanUnitsOptions): Promise<CopyUnit[]> {
+  async planUnits(targets: readonly TableTarget[], o: PlanUnitsOptions): Promise<CopyUnit[]> {
     const reader = await openSnapshotReader(this.params, this.exported.snapshotName);
     try {
       const units: CopyUnit[] = [];
-      for (const t of tables) {
+      for (const target of targets) {
+        const t = target.source;
         const ranges = await planRanges(reader, t, o);
         const format = o.formats.includes('binary') ? await copyFormatFor(reader, t) : 'text';
-        ranges.forEach((range, rangeNo) => units.push({ table: t, rangeNo, range, format }));
+        ranges.forEach((range, rangeNo) =>
+          units.push({
+            table: t,
+            rangeNo,
+            range,
+            format,
+            columns: target.columns,
+            where: target.where,
+            target: target.table,
+          }),
+        );
       }
       await reader.query('COMMIT');
       return units;
@@ -52,7 +63,7 @@ export class PostgresSnapshot implements Snapshot {
   async openReader(): Promise<SnapshotReader> {
     const client: pg.Client = await openSnapshotReader(this.params, this.exported.snapshotName);
     return {
-      copy: (unit) => copyOut(client, unit.table, unit.range, unit.format),
+      copy: (unit) => copyOut(client, unit),
       close: () => client.end().catch(() => undefined),
     };
   }

@@ -6,21 +6,24 @@ import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
 import type { ReplicaIdentity } from '../../core/change.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
+import { entryOf } from '../../core/table-targets.ts';
 import type { ObjectSelector } from '../../core/task-config.ts';
 
 const RI: Record<string, ReplicaIdentity> = { d: 'default', n: 'nothing', f: 'full', i: 'index' };
 
 /**
  * Lists the tables the selectors pick, ordered by schema and name. Partitioned tables are listed with
- * their partitions (data lives in the leaf partitions).
- * @throws {PgdtsError} CONFIG_INVALID when a selected table or schema does not exist on the source.
+ * their partitions (data lives in the leaf partitions). A schema entry picks every table of its schema
+ * but the excluded ones; a table entry one table, or every table of its schema whose name matches its
+ * glob (none is fine: the glob may match later tables). Matching is core/table-targets.ts's, the one
+ * the pipeline plans targets with.
+ * @throws {PgdtsError} CONFIG_INVALID when a selected schema, or a table named exactly, does not exist.
  */
 export async function listSelectedTables(
   client: pg.Client,
   objects: readonly ObjectSelector[],
 ): Promise<SelectedTable[]> {
   const schemas = objects.flatMap((o) => (o.kind === 'schema' ? [o.schema] : []));
-  const tables = objects.flatMap((o) => (o.kind === 'table' ? [o.table] : []));
   if (schemas.length > 0) {
     const found = await client.query<{ nspname: string }>(
       'SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])',
@@ -34,6 +37,24 @@ export async function listSelectedTables(
       );
     }
   }
+  const candidates = await client.query<{ oid: string; nspname: string; relname: string }>(
+    `SELECT c.oid::text, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[])`,
+    [[...new Set(objects.map((o) => (o.kind === 'schema' ? o.schema : o.table.schema)))]],
+  );
+  const exact = objects.flatMap((o) => (o.kind === 'table' && o.glob !== true ? [o.table] : []));
+  const missing = exact.filter(
+    (t) => !candidates.rows.some((x) => x.nspname === t.schema && x.relname === t.name),
+  );
+  if (missing.length > 0) {
+    throw new PgdtsError(
+      'CONFIG_INVALID',
+      `objects: table ${missing.map((t) => `${t.schema}.${t.name}`).join(', ')} does not exist on the source`,
+    );
+  }
+  const chosen = candidates.rows
+    .filter((x) => entryOf(objects, { schema: x.nspname, name: x.relname }) !== undefined)
+    .map((x) => x.oid);
   const r = await client.query<{
     oid: string;
     nspname: string;
@@ -52,9 +73,7 @@ export async function listSelectedTables(
     triggers: number;
   }>(
     `WITH sel AS (
-       SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r','p') AND (n.nspname = ANY($1::text[])
-          OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+       SELECT unnest($1::oid[]) AS oid
      ), withparts AS (
        SELECT oid FROM sel
        UNION
@@ -85,15 +104,8 @@ export async function listSelectedTables(
                                              AND a.relid <> c.oid)
        LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
       ORDER BY n.nspname, c.relname`,
-    [schemas, tables.map((t) => t.schema), tables.map((t) => t.name)],
+    [chosen],
   );
-  const missing = tables.filter((t) => !r.rows.some((x) => x.nspname === t.schema && x.relname === t.name));
-  if (missing.length > 0) {
-    throw new PgdtsError(
-      'CONFIG_INVALID',
-      `objects: table ${missing.map((t) => `${t.schema}.${t.name}`).join(', ')} does not exist on the source`,
-    );
-  }
   return r.rows.map((x) => {
     const sizeBytes = Number(x.size);
     return {

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
 import { quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import type { SequenceValue } from '../../core/selected-table.ts';
+import { entryOf, selects } from '../../core/table-targets.ts';
 import type { ObjectSelector } from '../../core/task-config.ts';
 
 /** A selected sequence and whether the session may read its value (SELECT or USAGE). */
@@ -26,33 +27,43 @@ export async function listSelectedSequences(
   client: pg.Client,
   objects: readonly ObjectSelector[],
 ): Promise<SelectedSequence[]> {
-  const schemas = objects.flatMap((o) => (o.kind === 'schema' ? [o.schema] : []));
-  const tables = objects.flatMap((o) => (o.kind === 'table' ? [o.table] : []));
+  const schemas = [...new Set(objects.map((o) => (o.kind === 'schema' ? o.schema : o.table.schema)))];
   const r = await client.query<{
     schemaname: string;
     sequencename: string;
     readable: boolean;
     last_value: string | null;
+    owner_schema: string | null;
+    owner_name: string | null;
   }>(
     `SELECT s.schemaname, s.sequencename, has_sequence_privilege(c.oid, 'SELECT,USAGE') AS readable,
-            s.last_value::text
+            s.last_value::text, tn.nspname AS owner_schema, t.relname AS owner_name
        FROM pg_sequences s
        JOIN pg_namespace n ON n.nspname = s.schemaname
        JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
-      WHERE s.schemaname = ANY($1::text[])
-         OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
-                      JOIN pg_namespace tn ON tn.oid = t.relnamespace
-                     WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-                       AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+       LEFT JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+                            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+       LEFT JOIN pg_class t ON t.oid = d.refobjid
+       LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+      WHERE s.schemaname = ANY($1::text[]) OR tn.nspname = ANY($1::text[])
       ORDER BY 1, 2`,
-    [schemas, tables.map((t) => t.schema), tables.map((t) => t.name)],
+    [schemas],
   );
-  return r.rows.map((x) => ({
-    schema: x.schemaname,
-    name: x.sequencename,
-    readable: x.readable,
-    lastValue: x.last_value ?? undefined,
-  }));
+  // An owned sequence (serial, identity) goes with its table; another one with its schema's entry.
+  return r.rows
+    .filter((x) =>
+      x.owner_schema !== null && x.owner_name !== null
+        ? entryOf(objects, { schema: x.owner_schema, name: x.owner_name }) !== undefined
+        : objects.some(
+            (o) => o.kind === 'schema' && selects(o, { schema: x.schemaname, name: x.sequencename }),
+          ),
+    )
+    .map((x) => ({
+      schema: x.schemaname,
+      name: x.sequencename,
+      readable: x.readable,
+      lastValue: x.last_value ?? undefined,
+    }));
 }
 
 /**

@@ -17,7 +17,13 @@ const dst = testServer(17);
 function task(
   source: string,
   destination: string,
-  over: { syncTypes?: string[]; objects?: object[]; name?: string; slotName?: string } = {},
+  over: {
+    syncTypes?: string[];
+    objects?: object[];
+    name?: string;
+    slotName?: string;
+    conflictingTables?: string;
+  } = {},
 ): TaskConfig {
   return parseTaskConfig({
     name: over.name ?? 'precheck',
@@ -26,6 +32,7 @@ function task(
     syncTypes: over.syncTypes ?? ['schema', 'full', 'incremental'],
     objects: over.objects ?? [{ schema: 'app' }],
     ...(over.slotName !== undefined ? { incremental: { slotName: over.slotName } } : {}),
+    ...(over.conflictingTables !== undefined ? { conflictingTables: over.conflictingTables } : {}),
   });
 }
 
@@ -173,19 +180,40 @@ test('a keyless table without replica identity fails with a REPLICA IDENTITY FUL
   assert.ok(prechecksPassed(full), formatPrecheckReport(full));
 });
 
-test('destination tables: non-empty fails for schema/full, empty warns, missing fails without schema sync', async () => {
+test('destination tables (conflictingTables): existing fails with schema sync, non-empty fails for full, ignore uses them, missing fails without schema sync', async () => {
   const s = await sourceDb();
   const d = await freshDatabase(dst, 'pre_dst');
   await sql(dst, d, 'CREATE SCHEMA app; CREATE TABLE app.orders (id int PRIMARY KEY, note text)');
   let r = byId(await precheck(task(urlOf(src, s), urlOf(dst, d))), 'destination-tables');
-  assert.equal(r.status, 'warn');
-  assert.match(r.message, /app\.orders/);
+  assert.equal(r.status, 'fail');
+  assert.match(r.message, /already exist in the destination: app\.orders/);
+  assert.match(r.fix ?? '', /conflictingTables: ignore/);
+  // Mapped away from the existing table, the same selection passes.
+  r = byId(
+    await precheck(task(urlOf(src, s), urlOf(dst, d), { objects: [{ schema: 'app', as: 'app_copy' }] })),
+    'destination-tables',
+  );
+  assert.equal(r.status, 'pass', r.message);
 
   await sql(dst, d, "INSERT INTO app.orders VALUES (1, 'x')");
-  r = byId(await precheck(task(urlOf(src, s), urlOf(dst, d))), 'destination-tables');
+  r = byId(
+    await precheck(
+      task(urlOf(src, s), urlOf(dst, d), {
+        syncTypes: ['full', 'incremental'],
+        objects: [{ table: 'app.orders' }],
+      }),
+    ),
+    'destination-tables',
+  );
   assert.equal(r.status, 'fail');
   assert.match(r.message, /already hold rows.*app\.orders/);
   assert.match(r.fix ?? '', /TRUNCATE "app"\."orders"/);
+  r = byId(
+    await precheck(task(urlOf(src, s), urlOf(dst, d), { conflictingTables: 'ignore' })),
+    'destination-tables',
+  );
+  assert.equal(r.status, 'pass', r.message);
+  assert.match(r.message, /1 holding rows/);
 
   // Incremental alone expects loaded tables, but all of them.
   r = byId(

@@ -18,9 +18,9 @@ const BOOKKEEPING_SCHEMA = 'pgdts';
 export const destinationPrivilegesCheck: PgPrecheck = {
   id: 'destination-privileges',
   title: 'Destination privileges',
-  needs: ['tables'],
+  needs: ['targets'],
   run: async (d, ctx) => {
-    const tables = needed(ctx.tables, 'tables');
+    const tables = needed(ctx.targets, 'targets').map((t) => t.table);
     if (d.server.isSuperuser) return { status: 'pass', message: `${d.server.user} is superuser` };
     const who = quoteIdent(d.server.user);
     const schemas = [...new Set([BOOKKEEPING_SCHEMA, ...tables.map((t) => t.schema)])];

@@ -20,10 +20,10 @@ import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
 export const sessionReplicationRoleCheck: PgPrecheck = {
   id: 'session-replication-role',
   title: 'Destination session_replication_role',
-  needs: ['tables'],
+  needs: ['targets'],
   applies: (task) => hasSyncType(task, 'incremental') || hasSyncType(task, 'full'),
   run: async (d, ctx) => {
-    const tables = needed(ctx.tables, 'tables');
+    const targets = needed(ctx.targets, 'targets');
     if (d.server.isSuperuser) return { status: 'pass', message: `${d.server.user} is superuser` };
     if (d.server.major >= 15) {
       const r = await d.client.query<{ ok: boolean }>(
@@ -44,7 +44,7 @@ export const sessionReplicationRoleCheck: PgPrecheck = {
          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.name
         WHERE EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f')
            OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)`,
-      [tables.map((t) => t.schema), tables.map((t) => t.name)],
+      [targets.map((t) => t.table.schema), targets.map((t) => t.table.name)],
     );
     const existing = guarded.rows.map((r) => `${r.schema}.${r.name}`);
     if (hasSyncType(ctx.task, 'full') && existing.length > 0) {
@@ -62,7 +62,9 @@ export const sessionReplicationRoleCheck: PgPrecheck = {
     }
     const withTriggers = [
       ...new Set([
-        ...(hasSyncType(ctx.task, 'schema') ? tables.filter((t) => t.triggers > 0).map(displayName) : []),
+        ...(hasSyncType(ctx.task, 'schema')
+          ? targets.filter((t) => t.source.triggers > 0).map((t) => displayName(t.table))
+          : []),
         ...existing,
       ]),
     ];

@@ -25,6 +25,7 @@ import {
   type TypeDef,
   type ViewDef,
 } from '../../../core/schema-model.ts';
+import { selects } from '../../../core/table-targets.ts';
 import type { ObjectSelector } from '../../../core/task-config.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
 
@@ -424,9 +425,21 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     included.add(refKey(ref));
     bySchema.push(ref);
   };
+  // A schema entry's exclusions name relations (tables, views, sequences); a partition goes with its root.
+  const rootOf = (r: RelRow): RelRow => {
+    let x = r;
+    for (let i = 0; i < 64 && x.parent !== null; i++) x = relById.get(x.parent) ?? x;
+    return x;
+  };
+  const schemaSelected = (r: RelRow): boolean => {
+    const root = rootOf(r);
+    return objects.some(
+      (o) => o.kind === 'schema' && selects(o, { schema: root.nspname, name: root.relname }),
+    );
+  };
   for (const r of rels) {
     const ref = classRef.get(r.oid);
-    if (ref && selectedSchemas.has(r.nspname)) {
+    if (ref && selectedSchemas.has(r.nspname) && schemaSelected(r)) {
       take(ref);
       includedRelOids.add(r.oid);
     }
@@ -469,19 +482,16 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   };
   for (const o of objects) {
     if (o.kind !== 'table') continue;
-    const r = rels.find(
-      (x) =>
-        x.nspname === o.table.schema &&
-        x.relname === o.table.name &&
-        (x.relkind === 'r' || x.relkind === 'p'),
+    const matching = rels.filter(
+      (x) => (x.relkind === 'r' || x.relkind === 'p') && selects(o, { schema: x.nspname, name: x.relname }),
     );
-    if (!r) {
+    if (matching.length === 0 && o.glob !== true) {
       throw new PgdtsError(
         'CONFIG_INVALID',
         `objects: table ${o.table.schema}.${o.table.name} does not exist on the source`,
       );
     }
-    addRel(r.oid);
+    for (const r of matching) addRel(r.oid);
   }
   // What the selected objects need from elsewhere: types, sequences and routines, transitively (never
   // tables or views: a view on an unselected table fails on the destination, naming the view).
