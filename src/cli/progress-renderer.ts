@@ -4,6 +4,8 @@
  * bars ({@link ProgressDisplay}). The CLI writes the lines through the logger (pino, stdout) and draws
  * the block on stderr when stderr is a TTY; the demo writes both to stdout ({@link ProgressRenderer}).
  */
+import type { ApplyTally } from '../core/sink.ts';
+import { OPERATIONS } from '../core/task-config.ts';
 import type { ProgressEvent } from '../core/progress.ts';
 
 interface TableLine {
@@ -36,7 +38,15 @@ export interface EventLine {
 
 /** Status text shown in lines and in the display. */
 function statusText(e: Extract<ProgressEvent, { kind: 'status' }>): string {
-  return `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}`;
+  return `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}${tallyText(e.tally)}`;
+}
+
+/** `, skipped deletes: 3, missing deletes: 1`: only what is not zero. */
+function tallyText(t: ApplyTally): string {
+  const parts: string[] = [];
+  for (const op of OPERATIONS) if (t.skipped[op] > 0) parts.push(`skipped ${op}s: ${t.skipped[op]}`);
+  if (t.missingDeletes > 0) parts.push(`missing deletes: ${t.missingDeletes}`);
+  return parts.map((p) => `, ${p}`).join('');
 }
 
 /**

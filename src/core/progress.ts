@@ -2,6 +2,7 @@
  * Progress events of a running task. The pipeline emits them; the CLI renders them (bar on a TTY,
  * plain lines otherwise) and the status writer persists them.
  */
+import type { ApplyTally } from './sink.ts';
 
 /** Phase names shown to users, in order. */
 export type Phase = 'precheck' | 'schema' | 'full' | 'indexes' | 'sequences' | 'incremental' | 'done';
@@ -35,6 +36,8 @@ export type ProgressEvent =
       readonly retainedWalBytes: number;
       readonly flushedLsn: string;
       readonly rowsApplied: number;
+      /** Changes received but not applied as such, since the task started. */
+      readonly tally: ApplyTally;
     };
 
 /** Receives progress events; must not throw. */

@@ -21,7 +21,7 @@ import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { SchemaModel } from './schema-model.ts';
 import type { SequenceValue } from './selected-table.ts';
 import type { TableTarget } from './table-targets.ts';
-import type { TaskConfig } from './task-config.ts';
+import type { Operation, TaskConfig } from './task-config.ts';
 import type { CopyFormat, CopyUnit, SourceIdentity } from './source.ts';
 import type { TableHasher } from './table-hash.ts';
 
@@ -58,11 +58,30 @@ export interface TableSyncRow extends QualifiedName {
   readonly bytes: number;
 }
 
+/**
+ * Changes incremental sync received but did not apply as such, counted exactly once: kept with the
+ * applied position, in the destination transaction of the batch they belong to.
+ */
+export interface ApplyTally {
+  /** Changes dropped because their operation is not in the table's `operations`, by operation. */
+  readonly skipped: Readonly<Record<Operation, number>>;
+  /** DELETEs that found no row under `onConflict: overwrite` (counted, not an error). */
+  readonly missingDeletes: number;
+}
+
+/** An empty {@link ApplyTally}. */
+export const EMPTY_TALLY: ApplyTally = {
+  skipped: { insert: 0, update: 0, delete: 0, truncate: 0 },
+  missingDeletes: 0,
+};
+
 /** Position durably applied: end LSN of the last applied source transaction. */
 export interface AppliedPosition {
   readonly lsn: Lsn;
   /** Source commit time of that transaction, ms since the Unix epoch; undefined when never recorded. */
   readonly commitTimeMs: number | undefined;
+  /** What the task's applied batches skipped, since the task started. */
+  readonly tally: ApplyTally;
 }
 
 /** Running status written periodically for other tools to read. */
@@ -75,6 +94,7 @@ export interface StatusRow {
   readonly rowsPerSec?: number | undefined;
   readonly retainedWalBytes?: number | undefined;
   readonly rowsApplied?: number | undefined;
+  readonly tally?: ApplyTally | undefined;
 }
 
 /** The right to run one task, held until released. */
@@ -214,6 +234,8 @@ export interface AppliedBatch {
   readonly appliedLsn: Lsn;
   /** Its source commit time, ms since the Unix epoch; undefined when none was ever recorded. */
   readonly commitTimeMs: number | undefined;
+  /** The task's tally including this batch. */
+  readonly tally: ApplyTally;
 }
 
 /** How far the sink's commits are safe from a destination crash. */
@@ -242,6 +264,11 @@ export interface ChangeApplier {
    * @throws {PgdtsError} APPLY_FAILED / APPLY_CONFLICT from a flush.
    */
   add(change: Change): Promise<void> | undefined;
+  /**
+   * Counts a change of the current transaction that is not applied because the table's
+   * `operations` leave its operation out; committed with the batch, so counted exactly once.
+   */
+  skip(operation: Operation): void;
   commitTransaction(commit: TransactionCommit): void;
   /**
    * Commits every complete source transaction added so far with their applied position.
@@ -269,6 +296,12 @@ export interface OpenApplierOptions {
    * does not find is named exactly (see ApplyConflictError.locateUpTo).
    */
   readonly singleRowUpTo?: Lsn;
+  /**
+   * `error` (default): an UPDATE or DELETE that finds no row stops the batch (APPLY_CONFLICT).
+   * `overwrite`: an INSERT whose key exists updates the row, an UPDATE whose row is missing inserts
+   * it (when the source sent every column), a DELETE whose row is missing is counted.
+   */
+  readonly onConflict?: 'error' | 'overwrite';
 }
 
 /** Sets sequence positions. */

@@ -16,7 +16,7 @@
  *   before (a keepalive's WAL end while no transaction is open).
  */
 import type { Readable } from 'node:stream';
-import type { Change, TransactionCommit } from './change.ts';
+import type { Change, Relation, TransactionCommit, Tuple } from './change.ts';
 import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { ProgressListener } from './progress.ts';
@@ -118,6 +118,17 @@ export interface Snapshot {
   release(): Promise<void>;
 }
 
+/** Rows of one table whose row filter verdict is needed. */
+export interface RowFilterRequest {
+  /** The source table. */
+  readonly table: QualifiedName;
+  /** Its row filter: an SQL condition on its columns. */
+  readonly where: string;
+  /** The relation the tuples follow (column names, types and order). */
+  readonly relation: Relation;
+  readonly tuples: readonly Tuple[];
+}
+
 /** A snapshot that comes with a replication slot: its LSN is the slot's consistent point. */
 export interface SlotSnapshot extends Snapshot {
   readonly lsn: Lsn;
@@ -211,7 +222,16 @@ export interface ChangeCapture {
    * @returns whether it was created now.
    * @throws {PgdtsError} REPLICATION_FAILED (e.g. not the owner of a table).
    */
-  ensurePublication(tables: readonly SelectedTable[]): Promise<{ readonly created: boolean }>;
+  ensurePublication(
+    tables: readonly SelectedTable[],
+    rowFilters: ReadonlyMap<string, string>,
+  ): Promise<{ readonly created: boolean }>;
+  /**
+   * The tables (as `schema.name`, the name the stream gives their changes) whose rows the
+   * publication filters itself, with the filter as the server prints it: their changes arrive
+   * transformed by the filter already. Others' filters are for the pipeline to apply.
+   */
+  publicationRowFilters(): Promise<ReadonlyMap<string, string>>;
   /** The task's slot, or undefined when it does not exist. */
   readSlot(): Promise<SlotInfo | undefined>;
   /**
@@ -270,13 +290,24 @@ export interface Source {
   readonly changes: ChangeCapture;
   /** Opens a session hashing table contents (verify). */
   openHasher(): Promise<TableHasher>;
+  /**
+   * Checks a row filter on its table; returns the columns it references, sorted.
+   * @throws {ConfigError} at `path` when the source does not accept it as a condition on the table.
+   */
+  checkRowFilter(table: QualifiedName, where: string, path: string): Promise<readonly string[]>;
+  /**
+   * Evaluates a row filter on decoded rows (for tables whose publication does not filter them).
+   * @returns one verdict per tuple, in order: true when the condition is true (NULL is false).
+   * @throws {PgdtsError} REPLICATION_FAILED (retryable on connection loss).
+   */
+  evaluateRowFilter(req: RowFilterRequest): Promise<boolean[]>;
   /** The checks of the source side, in report order. */
   prechecks(): readonly Precheck[];
   /**
-   * The grants the task's source user needs for `task` on the selected `tables`, and the
-   * publication made for it by its owner (so that the user needs no ownership).
+   * The grants the task's source user needs for `task` on the selected tables (`targets`), and the
+   * publication made for it by its owner (so that the user needs no ownership), with the row filters.
    */
-  accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe>;
+  accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe>;
   /** Closes every connection. Never throws. */
   close(): Promise<void>;
 }

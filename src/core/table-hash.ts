@@ -13,6 +13,8 @@ export interface HashTarget {
   readonly key: readonly string[];
   /** Hash the UTF-8 bytes of the row text instead of the server-encoding bytes (servers differ in encoding). */
   readonly utf8?: boolean;
+  /** Only rows matching this SQL condition (a row filter, checked beforehand by the source). */
+  readonly where?: string;
 }
 
 /**

@@ -266,3 +266,15 @@ export function resolveTargets(
   }
   return targets;
 }
+
+/**
+ * Where a sequence lives in the destination: its schema's destination schema (sequences, like views
+ * and types, are not renamed one by one; see {@link targetSchema}).
+ */
+export function targetSequence<T extends QualifiedName>(
+  task: Pick<TaskConfig, 'objects' | 'mapping'>,
+  sequence: T,
+): T {
+  const schema = targetSchema(task, sequence.schema);
+  return schema === sequence.schema ? sequence : { ...sequence, schema };
+}

@@ -31,9 +31,9 @@ function keyList(t: HashTarget): string {
   return t.key.map(quoteIdent).join(', ');
 }
 
-/** WHERE clause of a key range, with parameters numbered from `$1`. */
+/** WHERE clause of a key range (and the row filter), with parameters numbered from `$1`. */
 function rangeWhere(t: HashTarget, r: KeyRange): { sql: string; params: string[] } {
-  const parts: string[] = [];
+  const parts: string[] = t.where === undefined ? [] : [`(${t.where})`];
   const params: string[] = [];
   const keys = `(${keyList(t)})`;
   for (const [op, bound] of [
@@ -66,11 +66,13 @@ export async function nextChunkEnd(
   const w = rangeWhere(t, { after, upTo: undefined });
   const cols = t.key.map((k, i) => `${quoteIdent(k)}::text AS k${i}`).join(', ');
   try {
-    const r = await client.query<Record<string, string>>(
-      `SELECT ${cols} FROM ONLY ${quoteQualified(t.table)} ${w.sql}
+    const r = await client.query<Record<string, string>>({
+      text: `SELECT ${cols} FROM ONLY ${quoteQualified(t.table)} ${w.sql}
         ORDER BY ${keyList(t)} OFFSET ${Math.max(0, Math.floor(chunkRows) - 1)} LIMIT 1`,
-      w.params,
-    );
+      values: w.params,
+      // One statement whatever a row filter holds.
+      queryMode: 'extended',
+    } as pg.QueryConfig);
     const row = r.rows[0];
     return row === undefined ? undefined : t.key.map((_, i) => row[`k${i}`] ?? '');
   } catch (e) {
@@ -84,17 +86,21 @@ export async function nextChunkEnd(
  * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error (missing table or column).
  */
 export async function hashRows(client: pg.Client, t: HashTarget, r?: KeyRange): Promise<RowsDigest> {
-  const w = r !== undefined && t.key.length > 0 ? rangeWhere(t, r) : { sql: '', params: [] };
+  const w =
+    r !== undefined && t.key.length > 0
+      ? rangeWhere(t, r)
+      : { sql: t.where === undefined ? '' : `WHERE (${t.where})`, params: [] };
   const text = `ROW(${t.columns.map(quoteIdent).join(', ')})::text`;
   const md5 = t.utf8 === true ? `md5(convert_to(${text}, 'UTF8'))` : `md5(${text})`;
   try {
-    const q = await client.query<{ n: string; a: string; b: string }>(
-      `SELECT count(*)::text AS n,
+    const q = await client.query<{ n: string; a: string; b: string }>({
+      text: `SELECT count(*)::text AS n,
               coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text AS a,
               coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text AS b
          FROM (SELECT ${md5} AS h FROM ONLY ${quoteQualified(t.table)} ${w.sql}) AS rows`,
-      w.params,
-    );
+      values: w.params,
+      queryMode: 'extended',
+    } as pg.QueryConfig);
     const row = q.rows[0];
     const n = row?.n ?? '0';
     return { rows: Number(n), digest: `${n}:${row?.a ?? '0'}:${row?.b ?? '0'}` };

@@ -21,7 +21,7 @@ export async function accessRecipes(
 ): Promise<AccessRecipe[]> {
   const tables = await c.source.listTables(task.objects);
   const targets = resolveTargets(task, tables);
-  return [await c.source.accessRecipe(task, tables), await c.sink.accessRecipe(task, targets)];
+  return [await c.source.accessRecipe(task, targets), await c.sink.accessRecipe(task, targets)];
 }
 
 /**

@@ -17,10 +17,12 @@
 import { ApplyConflictError, CancelledError, PgdtsError } from '../core/errors.ts';
 import { formatLsn, lsnDiffBytes, maxLsn, type Lsn } from '../core/lsn.ts';
 import type { ProgressListener } from '../core/progress.ts';
-import type { SelectedTable } from '../core/selected-table.ts';
-import type { ChangeApplier, Sink, TaskLease } from '../core/sink.ts';
-import type { ChangeStream, Source } from '../core/source.ts';
+import type { Tuple } from '../core/change.ts';
+import { EMPTY_TALLY, type ApplyTally, type ChangeApplier, type Sink, type TaskLease } from '../core/sink.ts';
+import type { ChangeEvent, ChangeStream, Source } from '../core/source.ts';
+import { targetSequence, type TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
+import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
 
@@ -30,7 +32,8 @@ export interface IncrementalSyncOptions {
   readonly source: Source;
   readonly sink: Sink;
   readonly lease: TaskLease;
-  readonly tables: readonly SelectedTable[];
+  /** The selected tables and what each becomes in the destination. */
+  readonly targets: readonly TableTarget[];
   /** The slot's consistent point: where streaming starts when nothing was applied yet. */
   readonly slotLsn: Lsn;
   readonly retry: RetryPolicy;
@@ -96,8 +99,17 @@ async function session(
   let backgroundError: Error | undefined;
   try {
     await o.lease.check();
-    const filter = new SnapshotFilter(await o.sink.checkpoints.readTableSync(o.task.name), o.tables);
-    const a = await o.sink.openApplier(o.task.name, singleRowUpTo === undefined ? {} : { singleRowUpTo });
+    const filter = new SnapshotFilter(
+      await o.sink.checkpoints.readTableSync(o.task.name),
+      o.targets.map((t) => t.source),
+    );
+    const mapper = new ChangeMapper(o.targets, {
+      filteredBySource: new Set((await o.source.changes.publicationRowFilters()).keys()),
+    });
+    const a = await o.sink.openApplier(o.task.name, {
+      ...(singleRowUpTo === undefined ? {} : { singleRowUpTo }),
+      onConflict: onConflictOf(o.task),
+    });
     applier = a;
     for (const w of a.warnings) o.onProgress({ kind: 'log', level: 'warn', message: w });
     const applied = a.startPosition;
@@ -118,6 +130,7 @@ async function session(
     let watermark: Lsn | undefined;
     let lastCommitTimeMs = applied?.commitTimeMs ?? Date.now();
     let rowsApplied = 0;
+    let tally: ApplyTally = applied?.tally ?? EMPTY_TALLY;
     let rateWindow = { at: Date.now(), rows: 0 };
     let rowsPerSec = 0;
     let lastStatus = 0;
@@ -146,7 +159,7 @@ async function session(
 
     const commitBatch = async () => {
       if (batch.txns === 0) return;
-      await a.commitBatch();
+      tally = (await a.commitBatch()).tally;
       lastCommitTimeMs = batch.lastCommitTimeMs ?? lastCommitTimeMs;
       rowsApplied += batch.rows;
       batch = emptyBatch();
@@ -176,6 +189,7 @@ async function session(
           retainedWalBytes,
           flushedLsn: formatLsn(acknowledged),
           rowsApplied,
+          tally,
         });
         await o.sink.checkpoints.writeStatus(o.task.name, {
           phase: 'incremental',
@@ -186,11 +200,14 @@ async function session(
           rowsPerSec,
           retainedWalBytes,
           rowsApplied,
+          tally,
         });
       }
       if (now - lastSequences >= inc.sequenceSyncIntervalMs && o.sink.sequences !== undefined) {
         lastSequences = now;
-        await o.sink.sequences.setSequences(await o.source.readSequences(o.task.objects));
+        await o.sink.sequences.setSequences(
+          (await o.source.readSequences(o.task.objects)).map((v) => targetSequence(o.task, v)),
+        );
       }
     };
 
@@ -221,6 +238,7 @@ async function session(
         if (batch.txns > 0 && !inTransaction) await commitBatch();
         continue;
       }
+      const verdicts = await rowFilterVerdicts(o.source, mapper, events);
       for (const e of events) {
         switch (e.kind) {
           case 'begin':
@@ -232,10 +250,13 @@ async function session(
           case 'change': {
             const c = filter.filter(e.change, finalLsn);
             if (c === undefined) break;
-            const p = a.add(c);
+            const m = mapper.map(c, verdicts);
+            batch.bytes += e.bytes;
+            if (m.kind === 'skip') a.skip(m.operation);
+            if (m.kind !== 'apply') break;
+            const p = a.add(m.change);
             if (p !== undefined) await p;
             batch.rows++;
-            batch.bytes += e.bytes;
             break;
           }
           case 'commit':
@@ -279,4 +300,31 @@ async function session(
     await stream?.close();
     await applier?.close();
   }
+}
+
+/**
+ * What the applier does with a row that is missing or already there: `onConflict`, and overwrite
+ * for tables used as they are (`conflictingTables: ignore`: incremental sync overwrites their rows).
+ */
+export function onConflictOf(task: TaskConfig): 'error' | 'overwrite' {
+  return task.onConflict === 'overwrite' || task.conflictingTables === 'ignore' ? 'overwrite' : 'error';
+}
+
+/**
+ * Row filter verdicts for the changes of `events` the publication did not filter: one evaluation
+ * per table on the source, for the whole read.
+ */
+async function rowFilterVerdicts(
+  source: Source,
+  mapper: ChangeMapper,
+  events: readonly ChangeEvent[],
+): Promise<FilterVerdicts | undefined> {
+  const requests = mapper.filterRequests(events.flatMap((e) => (e.kind === 'change' ? [e.change] : [])));
+  if (requests.length === 0) return undefined;
+  const verdicts = new WeakMap<Tuple, boolean>();
+  for (const r of requests) {
+    const v = await source.evaluateRowFilter(r);
+    r.tuples.forEach((t, i) => verdicts.set(t, v[i] ?? false));
+  }
+  return (t) => verdicts.get(t);
 }

@@ -3,7 +3,7 @@
  * the sink's checkpoints. The state machine and its invariants are in task-lifecycle.md. The runner
  * talks to the source and the sink only through the core interfaces: it never sees a connection.
  */
-import { resolveTargets } from '../core/table-targets.ts';
+import { resolveTargets, targetSequence, type TableTarget } from '../core/table-targets.ts';
 import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
 import type { Lsn } from '../core/lsn.ts';
@@ -122,6 +122,8 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
   const cp = c.sink.checkpoints;
   const tables = await c.step('list the selected tables', () => c.source.listTables(task.objects));
   const targets = resolveTargets(task, tables);
+  // Before anything is copied or published: a row filter must be one condition the source accepts.
+  await c.step('check the row filters', () => checkRowFilters(c.source, targets));
   let phase: TaskPhase = (await c.step('read the task', () => cp.readTask(task.name)))?.phase ?? 'new';
   const incremental = hasSyncType(task, 'incremental');
   const full = hasSyncType(task, 'full');
@@ -140,7 +142,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
 
   if (incremental) {
     await c.step('create the publication', async () => {
-      const { created } = await c.source.changes.ensurePublication(tables);
+      const { created } = await c.source.changes.ensurePublication(tables, rowFiltersOf(targets));
       await cp.setPublicationCreated(task.name, c.source.changes.publicationName, created);
     });
   }
@@ -208,7 +210,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       source: c.source,
       sink: c.sink,
       lease: c.lease,
-      tables,
+      targets,
       slotLsn,
       retry: c.retry,
       onProgress: c.onProgress,
@@ -270,12 +272,32 @@ async function ensureSlot(task: TaskConfig, c: Ctx): Promise<SlotSnapshot | unde
 
 async function syncSequences(task: TaskConfig, c: Ctx): Promise<void> {
   if (c.sink.sequences === undefined) return;
-  const missing = await c.sink.sequences.setSequences(await c.source.readSequences(task.objects));
+  const missing = await c.sink.sequences.setSequences(
+    (await c.source.readSequences(task.objects)).map((v) => targetSequence(task, v)),
+  );
   for (const m of missing) {
     c.onProgress({
       kind: 'log',
       level: 'warn',
       message: `sequence ${displayName(m)} does not exist in the destination`,
     });
+  }
+}
+
+/** The row filters of `targets`, by source table (`schema.name`). */
+function rowFiltersOf(targets: readonly TableTarget[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const t of targets) if (t.where !== undefined) m.set(displayName(t.source), t.where);
+  return m;
+}
+
+/**
+ * Has the source check each row filter on its table (a partition's is its root's).
+ * @throws {ConfigError} naming `objects[i].where` when one is not a valid condition there.
+ */
+async function checkRowFilters(source: Source, targets: readonly TableTarget[]): Promise<void> {
+  for (const t of targets) {
+    if (t.where === undefined || t.source.partitionRoot !== undefined) continue;
+    await source.checkRowFilter(t.source, t.where, `objects[${t.entry}].where`);
   }
 }

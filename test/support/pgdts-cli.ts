@@ -17,7 +17,8 @@ export function writeTaskFile(o: {
   source: { server: TestServer; db: string };
   destination: { server: TestServer; db: string };
   syncTypes: string[];
-  objects: ({ schema: string } | { table: string })[];
+  /** `objects` entries, with any of their options. */
+  objects: Record<string, unknown>[];
   extra?: Record<string, unknown>;
 }): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'pgdts-task-'));

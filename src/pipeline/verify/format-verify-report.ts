@@ -18,24 +18,36 @@ function range(r: TableVerifyResult): string {
  */
 export function formatVerifyReport(report: VerifyReport): string {
   const lines: string[] = [];
+  const label = (r: TableVerifyResult) =>
+    r.sources !== undefined
+      ? `${r.sources.map(displayName).join(' + ')} -> ${displayName(r.destinationTable)}`
+      : displayName(r.table) === displayName(r.destinationTable)
+        ? displayName(r.table)
+        : `${displayName(r.table)} -> ${displayName(r.destinationTable)}`;
   for (const r of report.tables) {
+    if (r.method === 'not-compared') {
+      lines.push(`SKIP  ${label(r)}: not compared, ${r.notComparedReason ?? ''}`);
+      continue;
+    }
     if (r.match) continue;
     if (r.error !== undefined) {
-      lines.push(`ERROR ${displayName(r.table)}: ${r.error}`);
+      lines.push(`ERROR ${label(r)}: ${r.error}`);
       continue;
     }
     const same = r.sourceRows === r.destinationRows ? ' (same count, different content)' : '';
     lines.push(
-      `DIFF  ${displayName(r.table)}: source ${r.sourceRows} rows, destination ${r.destinationRows} rows${same}${range(r)}`,
+      `DIFF  ${label(r)}: source ${r.sourceRows} rows, destination ${r.destinationRows} rows${same}${range(r)}`,
     );
   }
-  const n = report.tables.length;
+  const skipped = report.tables.filter((r) => r.method === 'not-compared').length;
+  const n = report.tables.length - skipped;
+  const notCompared = skipped > 0 ? `, ${skipped} not compared` : '';
   const rows = report.tables.reduce((s, r) => s + r.sourceRows, 0);
   const secs = (report.elapsedMs / 1000).toFixed(1);
   lines.push(
     report.identical
-      ? `identical: ${n} table(s), ${rows} row(s) compared in ${secs} s`
-      : `DIFFERENT: ${report.tables.filter((r) => !r.match).length} of ${n} table(s) differ (${secs} s)`,
+      ? `identical: ${n} table(s), ${rows} row(s) compared in ${secs} s${notCompared}`
+      : `DIFFERENT: ${report.tables.filter((r) => !r.match).length} of ${n} table(s) differ (${secs} s)${notCompared}`,
   );
   return lines.join('\n');
 }

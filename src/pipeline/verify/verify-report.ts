@@ -12,14 +12,24 @@ export interface DifferingChunk extends KeyRange {
 
 /** Comparison of one table with storage (plain table or leaf partition). */
 export interface TableVerifyResult {
+  /** The source table (for a merge, the destination table: its sources are in `sources`). */
   readonly table: QualifiedName;
+  /** The destination table it was compared with. */
+  readonly destinationTable: QualifiedName;
+  /** The source tables merged into the destination table (`mergeInto`), when more than one. */
+  readonly sources?: readonly QualifiedName[];
   /** Rows counted on the source / destination (0 when the table could not be read). */
   readonly sourceRows: number;
   readonly destinationRows: number;
-  /** Same row count and same content hash on both sides. */
+  /** Same row count and same content hash on both sides (true when `not-compared`). */
   readonly match: boolean;
-  /** `key` when hashed by chunks of the primary key / replica identity index, `multiset` when keyless. */
-  readonly method: 'key' | 'multiset';
+  /**
+   * `key` when hashed by chunks of the primary key / replica identity index, `multiset` when keyless
+   * or merged from several sources, `not-compared` when the table's `operations` leave some out (the
+   * destination then differs by design: `notComparedReason`).
+   */
+  readonly method: 'key' | 'multiset' | 'not-compared';
+  readonly notComparedReason?: string;
   /** Number of chunks compared (1 for keyless tables). */
   readonly chunks: number;
   /** Set when `match` is false and the difference was narrowed to a key range. */
@@ -33,7 +43,7 @@ export interface TableVerifyResult {
 /** Result of {@link verifyTask}. */
 export interface VerifyReport {
   readonly tables: readonly TableVerifyResult[];
-  /** Every table matched. */
+  /** Every compared table matched. */
   readonly identical: boolean;
   /** Wall time, ms. */
   readonly elapsedMs: number;

@@ -58,6 +58,9 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE pgdts.task ADD COLUMN source_timeline int`,
   // Whether pgdts created the publication (release drops only what it created).
   `ALTER TABLE pgdts.task ADD COLUMN publication_created boolean`,
+  // What incremental sync received but did not apply as such (operations, onConflict overwrite).
+  `ALTER TABLE pgdts.status ADD COLUMN skipped_inserts bigint, ADD COLUMN skipped_updates bigint,
+     ADD COLUMN skipped_deletes bigint, ADD COLUMN skipped_truncates bigint, ADD COLUMN missing_deletes bigint`,
 ];
 
 /**
@@ -273,12 +276,16 @@ export async function finishRange(
 export async function writeStatus(client: pg.Client, task: string, s: StatusRow): Promise<void> {
   const lsn = (l: Lsn | undefined) => (l === undefined ? null : formatLsn(l));
   await client.query(
-    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied, updated_at)
-     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, now())
+    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied,
+                               skipped_inserts, skipped_updates, skipped_deletes, skipped_truncates, missing_deletes, updated_at)
+     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())
      ON CONFLICT (task_name) DO UPDATE SET phase = EXCLUDED.phase, source_lsn = EXCLUDED.source_lsn,
        flushed_lsn = EXCLUDED.flushed_lsn, lag_bytes = EXCLUDED.lag_bytes, lag_ms = EXCLUDED.lag_ms,
        rows_per_sec = EXCLUDED.rows_per_sec, retained_wal_bytes = EXCLUDED.retained_wal_bytes,
-       rows_applied = EXCLUDED.rows_applied, updated_at = now()`,
+       rows_applied = EXCLUDED.rows_applied, skipped_inserts = EXCLUDED.skipped_inserts,
+       skipped_updates = EXCLUDED.skipped_updates, skipped_deletes = EXCLUDED.skipped_deletes,
+       skipped_truncates = EXCLUDED.skipped_truncates, missing_deletes = EXCLUDED.missing_deletes,
+       updated_at = now()`,
     [
       task,
       s.phase,
@@ -289,6 +296,11 @@ export async function writeStatus(client: pg.Client, task: string, s: StatusRow)
       s.rowsPerSec ?? null,
       s.retainedWalBytes ?? null,
       s.rowsApplied ?? null,
+      s.tally?.skipped.insert ?? null,
+      s.tally?.skipped.update ?? null,
+      s.tally?.skipped.delete ?? null,
+      s.tally?.skipped.truncate ?? null,
+      s.tally?.missingDeletes ?? null,
     ],
   );
 }

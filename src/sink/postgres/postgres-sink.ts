@@ -112,6 +112,7 @@ export class PostgresSink implements Sink {
     return PostgresChangeApplier.open(this.params, {
       taskName,
       ...(o.singleRowUpTo !== undefined ? { singleRowUpTo: o.singleRowUpTo } : {}),
+      ...(o.onConflict !== undefined ? { onConflict: o.onConflict } : {}),
     });
   }
 

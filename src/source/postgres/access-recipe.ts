@@ -7,21 +7,31 @@
  * neither ownership of the tables nor CREATE on the database, and `pgdts release` leaves it in place.
  */
 import type pg from 'pg';
-import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
+import { displayName, quoteIdent, quoteQualified } from '../../core/identifier.ts';
 import type { AccessRecipe } from '../../core/precheck.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, publicationNameOf, type TaskConfig } from '../../core/task-config.ts';
 import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
-import { missingFromPublication, publicationTables } from './publication-coverage.ts';
+import { missingFromPublication, publicationEntry, publicationTables } from './publication-coverage.ts';
 import { listSelectedSequences } from './sequences.ts';
 
-/** The source recipe of `task` for its selected `tables`, read from the catalog through `client`. */
+/**
+ * The source recipe of `task` for its selected tables (`targets`: with their row filters, which a
+ * publication of PostgreSQL `major` 15+ carries), read from the catalog through `client`.
+ */
 export async function sourceAccessRecipe(
   client: pg.Client,
   params: ConnectionParams,
+  major: number,
   task: TaskConfig,
-  tables: readonly SelectedTable[],
+  targets: readonly TableTarget[],
 ): Promise<AccessRecipe> {
+  const tables = targets.map((t) => t.source);
+  const rowFilters = new Map(
+    targets.flatMap((t) => (t.where === undefined ? [] : [[displayName(t.source), t.where] as const])),
+  );
+  const entry = (t: SelectedTable) => publicationEntry(t, rowFilters, major);
   const who = quoteIdent(params.user);
   const statements: string[] = [];
   const notes: string[] = [];
@@ -53,9 +63,7 @@ export async function sourceAccessRecipe(
     const existing = p.rows[0];
     if (existing === undefined) {
       if (roots.length > 0)
-        statements.push(
-          `CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${roots.map(quoteQualified).join(', ')}`,
-        );
+        statements.push(`CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${roots.map(entry).join(', ')}`);
     } else {
       if (!existing.ops) {
         statements.push(
@@ -68,9 +76,7 @@ export async function sourceAccessRecipe(
       );
       const missing = missingFromPublication(tables, listed.rows);
       if (missing.length > 0) {
-        statements.push(
-          `ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${missing.map(quoteQualified).join(', ')}`,
-        );
+        statements.push(`ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${missing.map(entry).join(', ')}`);
       }
     }
     notes.push(

@@ -13,6 +13,7 @@ import type {
   ChangeCapture,
   ChangeStream,
   OpenStreamOptions,
+  RowFilterRequest,
   SlotInfo,
   SlotSnapshot,
   Snapshot,
@@ -22,6 +23,7 @@ import type {
 } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
 import type { ObjectSelector, TaskConfig } from '../../core/task-config.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import { sourceAccessRecipe } from './access-recipe.ts';
 import {
   applicationNameOf,
@@ -50,6 +52,8 @@ import { introspectSchema } from './schema/introspect-schema.ts';
 import { listSelectedTables } from './selected-tables.ts';
 import { readSequences } from './sequences.ts';
 import { SpillDirectory } from './spill-directory.ts';
+import { checkRowFilter, evaluateRowFilter, publicationRowFilters } from './row-filter.ts';
+import { displayName, type QualifiedName } from '../../core/identifier.ts';
 
 /** Task-level settings of {@link PostgresSource}. */
 export interface PostgresSourceOptions {
@@ -156,9 +160,23 @@ export class PostgresSource implements Source {
     return PgTableHasher.open(this.params, 'source');
   }
 
-  async accessRecipe(task: TaskConfig, tables: readonly SelectedTable[]): Promise<AccessRecipe> {
+  async checkRowFilter(table: QualifiedName, where: string, path: string): Promise<readonly string[]> {
     try {
-      return await sourceAccessRecipe(await this.main.get(), this.params, task, tables);
+      return await checkRowFilter(await this.main.get(), table, where, path);
+    } catch (e) {
+      if (e instanceof PgdtsError) throw e;
+      throw wrapPgError('CONNECTION_FAILED', `cannot check the row filter of ${displayName(table)}`, e);
+    }
+  }
+
+  async evaluateRowFilter(req: RowFilterRequest): Promise<boolean[]> {
+    return evaluateRowFilter(await this.main.get(), req);
+  }
+
+  async accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
+    const { major } = await this.serverInfo();
+    try {
+      return await sourceAccessRecipe(await this.main.get(), this.params, major, task, targets);
     } catch (e) {
       throw wrapPgError('SOURCE_UNSUPPORTED', 'cannot read the source catalog for the grants', e);
     }
@@ -188,8 +206,21 @@ class PostgresChangeCapture implements ChangeCapture {
     this.publicationName = o.publicationName;
   }
 
-  async ensurePublication(tables: readonly SelectedTable[]): Promise<{ created: boolean }> {
-    return ensurePublication(await this.main.get(), this.publicationName, tables);
+  async ensurePublication(
+    tables: readonly SelectedTable[],
+    rowFilters: ReadonlyMap<string, string>,
+  ): Promise<{ created: boolean }> {
+    const { major } = await this.serverInfo();
+    return ensurePublication(await this.main.get(), this.publicationName, tables, rowFilters, major);
+  }
+
+  async publicationRowFilters(): Promise<ReadonlyMap<string, string>> {
+    const { major } = await this.serverInfo();
+    try {
+      return await publicationRowFilters(await this.main.get(), this.publicationName, major);
+    } catch (e) {
+      throw wrapPgError('REPLICATION_FAILED', `cannot read the row filters of ${this.publicationName}`, e);
+    }
   }
 
   async readSlot(): Promise<SlotInfo | undefined> {

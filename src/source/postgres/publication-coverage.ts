@@ -4,7 +4,7 @@
  * and lists partitions by their own name, or their root when the publication publishes via the root
  * (PostgreSQL docs, "pg_publication_tables"). Sans I/O.
  */
-import type { QualifiedName } from '../../core/identifier.ts';
+import { displayName, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
 
 const key = (q: QualifiedName) => `${q.schema}\u0000${q.name}`;
@@ -31,4 +31,19 @@ export function missingFromPublication(
     rootsToAdd.add(key(t.partitionRoot ?? t));
   }
   return publicationTables(tables).filter((t) => rootsToAdd.has(key(t)));
+}
+
+/**
+ * A publication's `FOR TABLE` entry for `t`: with its row filter from PostgreSQL 15 for a plain
+ * table (a partitioned table's filter would not reach its partitions, published under their own
+ * names: pgdts filters those rows itself).
+ */
+export function publicationEntry(
+  t: SelectedTable,
+  rowFilters: ReadonlyMap<string, string>,
+  major: number,
+): string {
+  const where = rowFilters.get(displayName(t));
+  const own = major >= 15 && where !== undefined && t.relkind === 'r' && t.partitionRoot === undefined;
+  return own ? `${quoteQualified(t)} WHERE (${where})` : quoteQualified(t);
 }

@@ -11,12 +11,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
-import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
+import { quoteIdent } from '../../core/identifier.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
 import { connect, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
 import type { ExportedSnapshot } from './postgres-snapshot.ts';
-import { missingFromPublication, publicationTables } from './publication-coverage.ts';
+import { missingFromPublication, publicationEntry, publicationTables } from './publication-coverage.ts';
 
 /**
  * Creates the logical replication slot `slotName` (pgoutput) and exports its snapshot. With
@@ -141,12 +141,19 @@ export async function ensurePublication(
   client: pg.Client,
   name: string,
   tables: readonly SelectedTable[],
+  rowFilters: ReadonlyMap<string, string> = new Map(),
+  major = 0,
 ): Promise<{ created: boolean }> {
+  const entry = (t: SelectedTable) => publicationEntry(t, rowFilters, major);
   try {
     const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
     if (exists.rowCount === 0) {
-      const list = publicationTables(tables).map(quoteQualified).join(', ');
-      await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
+      const list = publicationTables(tables).map(entry).join(', ');
+      // Extended protocol: one statement, whatever a row filter's text holds.
+      await client.query({
+        text: `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`,
+        queryMode: 'extended',
+      } as pg.QueryConfig);
       return { created: true };
     }
     const listed = await client.query<{ schema: string; name: string }>(
@@ -155,9 +162,10 @@ export async function ensurePublication(
     );
     const missing = missingFromPublication(tables, listed.rows);
     if (missing.length > 0) {
-      await client.query(
-        `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteQualified).join(', ')}`,
-      );
+      await client.query({
+        text: `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(entry).join(', ')}`,
+        queryMode: 'extended',
+      } as pg.QueryConfig);
     }
     return { created: false };
   } catch (e) {

@@ -10,13 +10,18 @@ import { parseLsn, formatLsn, type Lsn } from '../../../core/lsn.ts';
 import { quoteLiteral } from '../../../core/identifier.ts';
 import { applyFailed } from './apply-error.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
+import { EMPTY_TALLY, type ApplyTally, type AppliedPosition } from '../../../core/sink.ts';
 
-/** Position durably applied on the destination: end LSN of the last applied source transaction. */
-export interface AppliedPosition {
-  readonly lsn: Lsn;
-  /** Source commit time of that transaction, ms since the Unix epoch; undefined when never recorded. */
-  readonly commitTimeMs: number | undefined;
-}
+export type { AppliedPosition };
+
+/** Tally columns of `pgdts.applied_position`, with the tally field each one counts. */
+const TALLY_COLUMNS = [
+  ['skipped_inserts', (t: ApplyTally) => t.skipped.insert],
+  ['skipped_updates', (t: ApplyTally) => t.skipped.update],
+  ['skipped_deletes', (t: ApplyTally) => t.skipped.delete],
+  ['skipped_truncates', (t: ApplyTally) => t.skipped.truncate],
+  ['missing_deletes', (t: ApplyTally) => t.missingDeletes],
+] as const;
 
 /**
  * Creates `pgdts.applied_position` if missing (idempotent; safe to run concurrently with itself
@@ -35,6 +40,12 @@ export async function ensureApplyBookkeeping(client: pg.Client): Promise<void> {
          commit_time timestamptz,
          updated_at timestamptz NOT NULL DEFAULT now())`,
     );
+    // Added later: tables of earlier versions get them here (IF NOT EXISTS keeps this idempotent).
+    for (const [column] of TALLY_COLUMNS) {
+      await client.query(
+        `ALTER TABLE pgdts.applied_position ADD COLUMN IF NOT EXISTS ${column} bigint NOT NULL DEFAULT 0`,
+      );
+    }
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -55,14 +66,28 @@ export async function readAppliedPosition(
   taskName: string,
 ): Promise<AppliedPosition | undefined> {
   try {
-    const r = await client.query<{ lsn: string; ms: string | null }>(
-      `SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms
+    const r = await client.query<Record<string, string | null>>(
+      `SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms,
+              ${TALLY_COLUMNS.map(([c]) => `${c}::text`).join(', ')}
          FROM pgdts.applied_position WHERE task_name = $1`,
       [taskName],
     );
     const row = r.rows[0];
     if (!row) return undefined;
-    return { lsn: parseLsn(row.lsn), commitTimeMs: row.ms === null ? undefined : Number(row.ms) };
+    const n = (c: string) => Number(row[c] ?? 0);
+    return {
+      lsn: parseLsn(row.lsn ?? '0/0'),
+      commitTimeMs: row.ms === null || row.ms === undefined ? undefined : Number(row.ms),
+      tally: {
+        skipped: {
+          insert: n('skipped_inserts'),
+          update: n('skipped_updates'),
+          delete: n('skipped_deletes'),
+          truncate: n('skipped_truncates'),
+        },
+        missingDeletes: n('missing_deletes'),
+      },
+    };
   } catch (e) {
     throw applyFailed(`cannot read the applied position of task ${taskName}`, e);
   }
@@ -70,20 +95,38 @@ export async function readAppliedPosition(
 
 /**
  * SQL (one statement, values inlined) that records `lsn` / `commitTimeMs` as the applied position of
- * `taskName`; meant to run inside the destination transaction that applied the changes. Never moves
- * the position backwards.
+ * `taskName` and adds the batch's `tally` to the task's; meant to run inside the destination
+ * transaction that applied the changes. Never moves the position backwards.
  */
 export function upsertAppliedPositionSql(
   taskName: string,
   lsn: Lsn,
   commitTimeMs: number | undefined,
+  tally: ApplyTally = EMPTY_TALLY,
 ): string {
   const time =
     commitTimeMs === undefined
       ? 'NULL'
       : `${quoteLiteral(new Date(commitTimeMs).toISOString())}::timestamptz`;
-  return `INSERT INTO pgdts.applied_position AS p (task_name, applied_lsn, commit_time, updated_at)
-VALUES (${quoteLiteral(taskName)}, ${quoteLiteral(formatLsn(lsn))}::pg_lsn, ${time}, now())
-ON CONFLICT (task_name) DO UPDATE SET applied_lsn = excluded.applied_lsn, commit_time = excluded.commit_time, updated_at = now()
+  const counted = TALLY_COLUMNS.filter(([, f]) => f(tally) > 0);
+  const cols = counted.map(([c]) => `, ${c}`).join('');
+  const vals = counted.map(([, f]) => `, ${f(tally)}`).join('');
+  const sets = counted.map(([c]) => `, ${c} = p.${c} + excluded.${c}`).join('');
+  return `INSERT INTO pgdts.applied_position AS p (task_name, applied_lsn, commit_time, updated_at${cols})
+VALUES (${quoteLiteral(taskName)}, ${quoteLiteral(formatLsn(lsn))}::pg_lsn, ${time}, now()${vals})
+ON CONFLICT (task_name) DO UPDATE SET applied_lsn = excluded.applied_lsn, commit_time = excluded.commit_time, updated_at = now()${sets}
 WHERE p.applied_lsn <= excluded.applied_lsn`;
+}
+
+/** `a + b`, field by field. */
+export function addTally(a: ApplyTally, b: ApplyTally): ApplyTally {
+  return {
+    skipped: {
+      insert: a.skipped.insert + b.skipped.insert,
+      update: a.skipped.update + b.skipped.update,
+      delete: a.skipped.delete + b.skipped.delete,
+      truncate: a.skipped.truncate + b.skipped.truncate,
+    },
+    missingDeletes: a.missingDeletes + b.missingDeletes,
+  };
 }

@@ -43,6 +43,8 @@ export interface RowExpectation {
   readonly kind: 'update' | 'delete';
   readonly table: QualifiedName;
   readonly rows: readonly ExpectedRow[];
+  /** A row not found: `conflict` stops the batch (APPLY_CONFLICT), `count` counts it (overwrite). */
+  readonly missing: 'conflict' | 'count';
 }
 
 /** One statement of a flush, and for UPDATE/DELETE the rows it must touch. */
@@ -58,6 +60,13 @@ export interface BuildApplySqlOptions {
    * statements), so that a row that is not found can be named exactly.
    */
   readonly singleRowUpTo?: Lsn;
+  /**
+   * `onConflict: overwrite`: INSERTs update an existing row (`ON CONFLICT ... DO UPDATE`), UPDATEs
+   * that carry every column become such upserts (a missing row is inserted), DELETEs count a missing
+   * row instead of failing. Needs a unique index of the destination table whose columns are all
+   * written; without one, changes are applied as usual.
+   */
+  readonly overwrite?: boolean;
 }
 
 /** Looks up a loaded destination table; throws when it was not loaded (a bug). */
@@ -77,6 +86,8 @@ interface TablePlan {
   /** Columns written by INSERT (not generated in the destination). */
   readonly writable: readonly PlannedColumn[];
   readonly keys: readonly PlannedColumn[];
+  /** Overwrite: the columns of the unique index an upsert names as its conflict target. */
+  readonly conflictTarget: readonly PlannedColumn[] | undefined;
 }
 
 /** A value matched in a WHERE clause. */
@@ -121,6 +132,35 @@ function applyError(relation: QualifiedName, what: string): PgdtsError {
   return new PgdtsError('APPLY_FAILED', `table ${displayName(relation)}: ${what}`);
 }
 
+/**
+ * The written columns matching a unique index of `table` (its primary key first), for `ON CONFLICT
+ * (...)`; undefined when no unique index has all its columns written (PostgreSQL docs, INSERT, "ON
+ * CONFLICT Clause": the conflict target infers a unique index from its columns).
+ */
+function conflictTarget(
+  table: DestinationTable,
+  writable: readonly PlannedColumn[],
+): readonly PlannedColumn[] | undefined {
+  for (const key of table.uniqueKeys) {
+    if (key.length === 0) continue;
+    const cols = key.map((k) => writable.find((c) => c.dest.name === k));
+    if (cols.every((c) => c !== undefined)) return cols;
+  }
+  return undefined;
+}
+
+/** ` ON CONFLICT (key) DO UPDATE SET ...` of an upsert, or '' when the plan has no conflict target. */
+function upsertClause(plan: TablePlan): string {
+  const target = plan.conflictTarget;
+  if (target === undefined) return '';
+  const keys = target.map((c) => quoteIdent(c.dest.name)).join(', ');
+  // Identity ALWAYS columns accept only DEFAULT in an UPDATE: the existing value stays.
+  const set = plan.writable.filter((c) => !target.includes(c) && !c.dest.identityAlways);
+  if (set.length === 0) return ` ON CONFLICT (${keys}) DO NOTHING`;
+  const assignments = set.map((c) => `${quoteIdent(c.dest.name)} = EXCLUDED.${quoteIdent(c.dest.name)}`);
+  return ` ON CONFLICT (${keys}) DO UPDATE SET ${assignments.join(', ')}`;
+}
+
 /** Builds statements for changes; `plans` caches per-relation column mapping for one call. */
 class SqlBuilder {
   private readonly plans = new Map<Relation, TablePlan>();
@@ -129,6 +169,7 @@ class SqlBuilder {
   constructor(
     private readonly lookup: TableLookup,
     private readonly singleRowUpTo: Lsn | undefined,
+    readonly overwrite: boolean,
   ) {}
 
   /** May this change join a multi-row statement? */
@@ -145,6 +186,7 @@ class SqlBuilder {
       kind,
       table: { schema: relation.schema, name: relation.name },
       rows: items.map((i) => ({ key: keyText(i.id), lsn: i.change.lsn })),
+      missing: this.overwrite && kind === 'delete' ? 'count' : 'conflict',
     };
   }
 
@@ -158,12 +200,14 @@ class SqlBuilder {
       if (!dest) throw applyError(relation, `column "${c.name}" does not exist in the destination`);
       return { index, isKey: c.isKey, dest };
     });
+    const writable = columns.filter((c) => !c.dest.generated);
     const plan: TablePlan = {
       sqlName: quoteQualified(relation),
       table,
       columns,
-      writable: columns.filter((c) => !c.dest.generated),
+      writable,
       keys: columns.filter((c) => c.isKey),
+      conflictTarget: this.overwrite ? conflictTarget(table, writable) : undefined,
     };
     this.plans.set(relation, plan);
     return plan;
@@ -239,8 +283,35 @@ class SqlBuilder {
     });
     const overriding = plan.writable.some((c) => c.dest.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
     this.statements.push({
-      sql: `INSERT INTO ${plan.sqlName} (${plan.writable.map((c) => quoteIdent(c.dest.name)).join(', ')})${overriding} VALUES ${rows.join(', ')}`,
+      sql: `INSERT INTO ${plan.sqlName} (${plan.writable.map((c) => quoteIdent(c.dest.name)).join(', ')})${overriding} VALUES ${rows.join(', ')}${upsertClause(plan)}`,
     });
+  }
+
+  /** Overwrite: does the update move its row to another value of the conflict target? */
+  keyMoved(plan: TablePlan, change: UpdateChange): boolean {
+    const old = change.oldTuple;
+    if (old === undefined) return false;
+    // A key-only old row is sent only when the replica identity key changed.
+    if (change.oldKind !== 'full') return true;
+    return (plan.conflictTarget ?? []).some((c) => old[c.index] !== change.newTuple[c.index]);
+  }
+
+  /** Overwrite: deletes the row an update moved away from, not minding when it is missing. */
+  removeOld(plan: TablePlan, change: UpdateChange): void {
+    const id = this.identity(change, plan);
+    this.statements.push({ sql: `DELETE FROM ${plan.sqlName} AS d WHERE ${this.oneRowWhere(plan, id)}` });
+  }
+
+  /**
+   * Overwrite: the key an upsert of `tuple` conflicts on, or undefined when the change cannot be an
+   * upsert (no conflict target, or a value the source did not send).
+   */
+  upsertKey(plan: TablePlan, tuple: readonly Datum[]): string | undefined {
+    if (plan.conflictTarget === undefined) return undefined;
+    if (plan.writable.some((c) => tuple[c.index] === undefined || tuple[c.index] === UNCHANGED_TOAST)) {
+      return undefined;
+    }
+    return JSON.stringify(plan.conflictTarget.map((c) => tuple[c.index] ?? null));
   }
 
   deletes(run: readonly { change: DeleteChange; id: RowIdentity }[]): void {
@@ -330,7 +401,7 @@ interface PreparedUpdate {
 }
 
 type Run =
-  | { kind: 'insert'; relation: Relation; items: InsertChange[] }
+  | { kind: 'insert'; relation: Relation; items: InsertChange[]; keys: Set<string> }
   | {
       kind: 'delete';
       relation: Relation;
@@ -351,7 +422,7 @@ export function buildApplySql(
   lookup: TableLookup,
   o: BuildApplySqlOptions = {},
 ): ApplyStatement[] {
-  const b = new SqlBuilder(lookup, o.singleRowUpTo);
+  const b = new SqlBuilder(lookup, o.singleRowUpTo, o.overwrite === true);
   let run: Run | undefined;
   const flush = (): void => {
     if (!run) return;
@@ -368,17 +439,23 @@ export function buildApplySql(
     }
     run = undefined;
   };
+  const insert = (change: InsertChange): void => {
+    const plan = b.plan(change.relation);
+    // An upsert may not meet the same key twice in one statement (PostgreSQL refuses, 21000).
+    const k = plan.conflictTarget === undefined ? undefined : b.upsertKey(plan, change.newTuple);
+    if (run?.kind === 'insert' && run.relation === change.relation && (k === undefined || !run.keys.has(k))) {
+      run.items.push(change);
+    } else {
+      flush();
+      run = { kind: 'insert', relation: change.relation, items: [change], keys: new Set() };
+    }
+    if (k !== undefined) run.keys.add(k);
+  };
   for (const change of changes) {
     switch (change.kind) {
-      case 'insert': {
-        b.plan(change.relation);
-        if (run?.kind === 'insert' && run.relation === change.relation) run.items.push(change);
-        else {
-          flush();
-          run = { kind: 'insert', relation: change.relation, items: [change] };
-        }
+      case 'insert':
+        insert(change);
         break;
-      }
       case 'delete': {
         const id = b.identity(change, b.plan(change.relation));
         const k = b.batchable(change) ? id.batchKey : undefined;
@@ -403,6 +480,24 @@ export function buildApplySql(
         break;
       }
       case 'update': {
+        if (b.overwrite) {
+          const plan = b.plan(change.relation);
+          if (b.upsertKey(plan, change.newTuple) !== undefined) {
+            // The row may be missing: write it whole. When its key moved, the row under the old key
+            // goes first (if it is there).
+            if (change.oldTuple !== undefined && b.keyMoved(plan, change)) {
+              flush();
+              b.removeOld(plan, change);
+            }
+            insert({
+              kind: 'insert',
+              ...(change.lsn === undefined ? {} : { lsn: change.lsn }),
+              relation: change.relation,
+              newTuple: change.newTuple,
+            });
+            break;
+          }
+        }
         const u = b.prepareUpdate(change);
         const k = u.id.batchKey;
         if (

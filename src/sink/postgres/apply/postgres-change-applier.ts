@@ -27,16 +27,23 @@ import type { Change, Relation, TransactionCommit } from '../../../core/change.t
 import { ApplyConflictError, PgdtsError } from '../../../core/errors.ts';
 import { quoteLiteral } from '../../../core/identifier.ts';
 import { formatLsn, LSN_ZERO, parseLsn, type Lsn } from '../../../core/lsn.ts';
-import type {
-  AppliedBatch,
-  AppliedPosition,
-  ChangeApplier,
-  DurablePosition,
-  SourceTransactionBegin,
+import {
+  EMPTY_TALLY,
+  type AppliedBatch,
+  type AppliedPosition,
+  type ChangeApplier,
+  type DurablePosition,
+  type SourceTransactionBegin,
 } from '../../../core/sink.ts';
 import { connect, type ConnectionParams } from '../../../pg/connection.ts';
 import { applyFailed } from './apply-error.ts';
-import { ensureApplyBookkeeping, readAppliedPosition, upsertAppliedPositionSql } from './applied-position.ts';
+import {
+  addTally,
+  ensureApplyBookkeeping,
+  readAppliedPosition,
+  upsertAppliedPositionSql,
+} from './applied-position.ts';
+import { OPERATIONS, type Operation } from '../../../core/task-config.ts';
 import { buildApplySql, type ApplyStatement } from './apply-sql.ts';
 import { coalesceChanges } from './coalesce-changes.ts';
 import { DestinationTables } from './destination-tables.ts';
@@ -61,6 +68,14 @@ export interface ChangeApplierOptions {
   readonly commitIsDurable?: boolean;
   /** The session may set session_replication_role = replica. Default true. */
   readonly replicaRole?: boolean;
+  /** What a missing or existing row does (see OpenApplierOptions.onConflict). Default `error`. */
+  readonly onConflict?: 'error' | 'overwrite';
+}
+
+/** Skips counted in one source transaction, kept until its batch commits. */
+interface TransactionSkips {
+  readonly finalLsn: Lsn;
+  readonly skipped: Record<Operation, number>;
 }
 
 interface Buffered {
@@ -116,6 +131,13 @@ export class PostgresChangeApplier implements ChangeApplier {
   private readonly flushRows: number;
   private readonly flushBytes: number;
   private readonly singleRowUpTo: Lsn | undefined;
+  private readonly overwrite: boolean;
+  /** Skips of the open source transaction. */
+  private txnSkipped: Record<Operation, number> | undefined;
+  /** Skips of the complete source transactions of the batch. */
+  private batchSkips: TransactionSkips[] = [];
+  /** Missing rows of DELETEs counted (overwrite) in statements of this batch. */
+  private batchMissingDeletes = 0;
   private commitIsDurable: boolean | undefined;
   private readonly tables = new DestinationTables();
   private bookkeepingReady = false;
@@ -140,6 +162,7 @@ export class PostgresChangeApplier implements ChangeApplier {
     this.flushRows = Math.max(1, options.flushRows ?? DEFAULT_FLUSH_ROWS);
     this.flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
     this.singleRowUpTo = options.singleRowUpTo;
+    this.overwrite = options.onConflict === 'overwrite';
     this.commitIsDurable = options.commitIsDurable;
     this.startPosition = startPosition;
     this.replicaRole = options.replicaRole ?? true;
@@ -211,7 +234,9 @@ export class PostgresChangeApplier implements ChangeApplier {
       const statements = [
         'BEGIN',
         ...(this.replicaRole ? ['SET LOCAL session_replication_role = replica'] : []),
-        `SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms
+        `SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms,
+                skipped_inserts::text AS si, skipped_updates::text AS su, skipped_deletes::text AS sd,
+                skipped_truncates::text AS st, missing_deletes::text AS md
            FROM pgdts.applied_position WHERE task_name = ${quoteLiteral(this.taskName)} FOR UPDATE`,
         "SELECT current_setting('synchronous_commit') AS sc",
       ];
@@ -219,11 +244,22 @@ export class PostgresChangeApplier implements ChangeApplier {
       this.inTransaction = true;
       const at = statements.length - 2;
       this.commitIsDurable ??= (results[at + 1]?.rows[0] as { sc?: string } | undefined)?.sc !== 'off';
-      const row = results[at]?.rows[0] as { lsn: string; ms: string | null } | undefined;
+      const row = results[at]?.rows[0] as
+        | { lsn: string; ms: string | null; si: string; su: string; sd: string; st: string; md: string }
+        | undefined;
       if (row !== undefined)
         this.committed = {
           appliedLsn: parseLsn(row.lsn),
           commitTimeMs: row.ms === null ? undefined : Number(row.ms),
+          tally: {
+            skipped: {
+              insert: Number(row.si),
+              update: Number(row.su),
+              delete: Number(row.sd),
+              truncate: Number(row.st),
+            },
+            missingDeletes: Number(row.md),
+          },
         };
     } catch (e) {
       await this.client.query('ROLLBACK').catch(() => undefined);
@@ -263,6 +299,14 @@ export class PostgresChangeApplier implements ChangeApplier {
     return undefined;
   }
 
+  /** Counts a change of the current source transaction left out by the table's `operations`. */
+  skip(operation: Operation): void {
+    this.assertUsable();
+    if (!this.source) throw new PgdtsError('INTERNAL', `${operation} skipped outside a source transaction`);
+    this.txnSkipped ??= { insert: 0, update: 0, delete: 0, truncate: 0 };
+    this.txnSkipped[operation]++;
+  }
+
   /**
    * Marks the end of the current source transaction; nothing becomes durable until
    * {@link commitBatch}.
@@ -273,10 +317,14 @@ export class PostgresChangeApplier implements ChangeApplier {
     if (!this.source || this.source.xid !== commit.xid) {
       throw new PgdtsError('INTERNAL', `commit of source transaction ${commit.xid} that did not begin`);
     }
+    if (this.txnSkipped !== undefined) {
+      this.batchSkips.push({ finalLsn: this.source.finalLsn, skipped: this.txnSkipped });
+      this.txnSkipped = undefined;
+    }
     this.source = undefined;
     this.pendingTxns++;
     if (!this.pending || commit.endLsn > this.pending.appliedLsn) {
-      this.pending = { appliedLsn: commit.endLsn, commitTimeMs: commit.commitTimeMs };
+      this.pending = { appliedLsn: commit.endLsn, commitTimeMs: commit.commitTimeMs, tally: EMPTY_TALLY };
     }
   }
 
@@ -323,7 +371,7 @@ export class PostgresChangeApplier implements ChangeApplier {
       throw new PgdtsError('INTERNAL', `commitBatch inside source transaction ${this.source.xid}`);
     }
     if (!this.inTransaction && this.buffer.length === 0 && !this.pending) {
-      return this.committed ?? { appliedLsn: LSN_ZERO, commitTimeMs: undefined };
+      return this.committed ?? { appliedLsn: LSN_ZERO, commitTimeMs: undefined, tally: EMPTY_TALLY };
     }
     await this.begin();
     const statements: ApplyStatement[] = await this.takeBufferSql();
@@ -331,9 +379,21 @@ export class PostgresChangeApplier implements ChangeApplier {
     const pending = this.pending;
     const advances =
       pending !== undefined && (!this.committed || pending.appliedLsn > this.committed.appliedLsn);
+    let tally = this.committed?.tally ?? EMPTY_TALLY;
     if (pending && advances) {
+      // [P2] skips of transactions below the committed position were counted when first applied.
+      const floor = this.committed?.appliedLsn;
+      const batch = {
+        skipped: { insert: 0, update: 0, delete: 0, truncate: 0 },
+        missingDeletes: this.batchMissingDeletes,
+      };
+      for (const t of this.batchSkips) {
+        if (floor !== undefined && t.finalLsn < floor) continue;
+        for (const op of OPERATIONS) batch.skipped[op] += t.skipped[op];
+      }
+      tally = addTally(tally, batch);
       statements.push({
-        sql: upsertAppliedPositionSql(this.taskName, pending.appliedLsn, pending.commitTimeMs),
+        sql: upsertAppliedPositionSql(this.taskName, pending.appliedLsn, pending.commitTimeMs, batch),
       });
     }
     const commit: ApplyStatement[] = [{ sql: 'COMMIT' }];
@@ -354,8 +414,10 @@ export class PostgresChangeApplier implements ChangeApplier {
     this.inTransaction = false;
     this.pending = undefined;
     this.pendingTxns = 0;
+    this.batchSkips = [];
+    this.batchMissingDeletes = 0;
     if (pending && advances) {
-      this.committed = pending;
+      this.committed = { ...pending, tally };
       if (this.commitIsDurable === true) this.durable = pending.appliedLsn;
       else {
         const row = results[1]?.rows[0] as { ins: string; fl: string } | undefined;
@@ -365,7 +427,7 @@ export class PostgresChangeApplier implements ChangeApplier {
         }
       }
     }
-    return this.committed ?? { appliedLsn: LSN_ZERO, commitTimeMs: undefined };
+    return this.committed ?? { appliedLsn: LSN_ZERO, commitTimeMs: undefined, tally: EMPTY_TALLY };
   }
 
   /** Moves every commit the destination's WAL has flushed past into the durable position. */
@@ -415,6 +477,9 @@ export class PostgresChangeApplier implements ChangeApplier {
     this.source = undefined;
     this.pending = undefined;
     this.pendingTxns = 0;
+    this.txnSkipped = undefined;
+    this.batchSkips = [];
+    this.batchMissingDeletes = 0;
   }
 
   async close(): Promise<void> {
@@ -445,11 +510,10 @@ export class PostgresChangeApplier implements ChangeApplier {
       await this.tables.load(this.client, [...relations]);
       // Regrouping by table is safe only without foreign key checks (see coalesce-changes.ts).
       const ordered = this.replicaRole ? coalesceChanges(changes, (r) => this.rowsMayReorder(r)) : changes;
-      return buildApplySql(
-        ordered,
-        (q) => this.tables.get(q),
-        this.singleRowUpTo === undefined ? {} : { singleRowUpTo: this.singleRowUpTo },
-      );
+      return buildApplySql(ordered, (q) => this.tables.get(q), {
+        ...(this.singleRowUpTo === undefined ? {} : { singleRowUpTo: this.singleRowUpTo }),
+        overwrite: this.overwrite,
+      });
     } catch (e) {
       throw this.fail(applyFailed('cannot prepare changes', e));
     }
@@ -502,6 +566,10 @@ export class PostgresChangeApplier implements ChangeApplier {
       if (x === undefined) return;
       const touched = results[i]?.rowCount ?? 0;
       if (touched === x.rows.length) return;
+      if (x.missing === 'count') {
+        if (x.kind === 'delete') this.batchMissingDeletes += x.rows.length - touched;
+        return;
+      }
       throw this.fail(this.conflict(x.kind, x.table, x.rows, touched));
     });
     return results;

@@ -2,8 +2,10 @@
  * Precheck: the task's publication will carry every change of the selection (incremental only).
  *
  * - An existing publication (one a DBA made, for least privilege) must publish every operation, and
- *   every selected table: without row filter or column list (PostgreSQL 15+), whose filtered rows or
- *   columns would never reach the destination. A selected table it lacks is added by pgdts when the
+ *   every selected table: without row filter (PostgreSQL 15+) unless the task filters that table's
+ *   rows too (`where`: the publication's filter then applies to the changes, the task's to the copy),
+ *   and without a column list leaving out a column the task keeps (it would never reach the
+ *   destination). A selected table it lacks is added by pgdts when the
  *   user owns it, else the check fails with the ALTER PUBLICATION its owner runs. Publishing via the
  *   partition root is a warning: "TRUNCATE operations performed directly on partitions are not
  *   replicated".
@@ -51,10 +53,11 @@ async function published(s: PgSide, pub: string): Promise<Published[]> {
 export const publicationCheck: PgPrecheck = {
   id: 'publication',
   title: 'Source publication',
-  needs: ['tables'],
+  needs: ['tables', 'targets'],
   applies: isIncremental,
   run: async (s, ctx) => {
     const pub = publicationNameOf(ctx.task);
+    const targetOf = new Map(needed(ctx.targets, 'targets').map((t) => [displayName(t.source), t]));
     const who = quoteIdent(s.server.user);
     const tables = needed(ctx.tables, 'tables');
     const roots = publicationTables(tables);
@@ -116,9 +119,12 @@ export const publicationCheck: PgPrecheck = {
     const leaves = tables.filter((t) => t.relkind === 'r');
     const filtered = leaves.filter((t) => {
       const e = entryOf(t);
+      const target = targetOf.get(displayName(t));
+      const kept = target?.columns.map((c) => c.source) ?? t.columns;
       return (
         e !== undefined &&
-        (e.rowFilter !== null || (e.columns !== null && t.columns.some((c) => !e.columns?.includes(c))))
+        ((e.rowFilter !== null && target?.where === undefined) ||
+          (e.columns !== null && kept.some((c) => !e.columns?.includes(c))))
       );
     });
     if (filtered.length > 0) {

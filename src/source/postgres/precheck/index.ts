@@ -3,6 +3,7 @@ import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 import { pgoutputStreamingCheck } from './check-pgoutput-streaming.ts';
 import { publicationCheck } from './check-publication.ts';
 import { replicaIdentityCheck } from './check-replica-identity.ts';
+import { rowFiltersCheck } from './check-row-filters.ts';
 import { replicationRoleCheck } from './check-replication-role.ts';
 import { replicationSlotsCheck } from './check-replication-slots.ts';
 import { sourceVersionCheck } from './check-server-version.ts';
@@ -21,4 +22,5 @@ export const SOURCE_PRECHECKS: readonly PgPrecheck[] = [
   sourcePrivilegesCheck,
   publicationCheck,
   replicaIdentityCheck,
+  rowFiltersCheck,
 ];

@@ -5,6 +5,7 @@ import type { Change } from '../../../../src/core/change.ts';
 import { ApplyConflictError, PgdtsError } from '../../../../src/core/errors.ts';
 import type { Lsn } from '../../../../src/core/lsn.ts';
 import { readAppliedPosition } from '../../../../src/sink/postgres/apply/applied-position.ts';
+import { EMPTY_TALLY } from '../../../../src/core/sink.ts';
 import { PostgresChangeApplier } from '../../../../src/sink/postgres/apply/postgres-change-applier.ts';
 import { freshDatabase, sql, testServer, testServers } from '../../../support/servers.ts';
 import { destinationClient, lsn, relation, sourceTransaction } from './apply-fixtures.ts';
@@ -57,6 +58,7 @@ test('insert/update/delete on PostgreSQL 13, 15 and 17; the position commits wit
       assert.deepEqual(await readAppliedPosition(c, 't1'), {
         lsn: lsn(101),
         commitTimeMs: 1_700_000_000_100,
+        tally: EMPTY_TALLY,
       });
       assert.equal(await readAppliedPosition(c, 'other'), undefined);
     } finally {
@@ -110,7 +112,11 @@ test('crash safety: rollback discards the uncommitted batch and keeps the commit
   await a.flush(); // sent to the destination, not committed
   await a.rollback();
   assert.deepEqual(await sql(s, db, 'SELECT id FROM items ORDER BY id'), [{ id: 1 }, { id: 2 }]);
-  assert.deepEqual(await readAppliedPosition(c, 'crash'), { lsn: lsn(211), commitTimeMs: 1_700_000_000_210 });
+  assert.deepEqual(await readAppliedPosition(c, 'crash'), {
+    lsn: lsn(211),
+    commitTimeMs: 1_700_000_000_210,
+    tally: EMPTY_TALLY,
+  });
 
   // A new applier (after reconnecting) receives the stream again from before the committed position:
   // transactions already applied are skipped instead of failing on duplicate keys.
