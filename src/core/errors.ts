@@ -30,7 +30,7 @@ export const ERROR_CODES = {
   APPLY_FAILED: { summary: 'a change could not be applied on the destination', retry: 'by-cause' },
   APPLY_CONFLICT: {
     summary: 'a change does not fit the destination rows (no row to update or delete)',
-    retry: 'never',
+    retry: 'by-cause',
   },
   CHECKPOINT_CONFLICT: {
     summary: 'the bookkeeping in the destination belongs to another task, source or run',
@@ -95,6 +95,9 @@ export class CancelledError extends PgdtsError {
 /**
  * An UPDATE or DELETE found no destination row to change: the destination differs from the source
  * (a row deleted or changed there, or a filtered copy). Names the table, the key(s) and the LSN.
+ * Retryable (`onConflict: error`: the task keeps its position and tries again, so an operator who
+ * restores the row lets it continue), except when found in a multi-row statement: that one is
+ * replayed at once row by row (`locateUpTo`) to name the exact row.
  */
 export class ApplyConflictError extends PgdtsError {
   /** The table, as `schema.name`. */
@@ -109,7 +112,8 @@ export class ApplyConflictError extends PgdtsError {
 
   constructor(message: string, o: { table: string; keys: readonly string[]; locateUpTo?: Lsn }) {
     super('APPLY_CONFLICT', message, {
-      hint: 'compare the row on both sides (pgdts verify); fix the destination row, then run the task again',
+      hint: 'compare the row on both sides (pgdts verify) and fix the destination row: the task retries meanwhile; or set onConflict: overwrite',
+      retryable: o.locateUpTo === undefined,
     });
     this.name = 'ApplyConflictError';
     this.table = o.table;
