@@ -105,12 +105,26 @@ const incrementalSchema = z.strictObject({
   spillMaxBytes: z.number().int().min(0).default(0),
 });
 
-const retrySchema = z.strictObject({
-  /** Give up after retrying for this long, ms. 0 = never retry. */
-  maxElapsedMs: z.number().int().min(0).default(600_000),
-  initialDelayMs: z.number().int().min(10).default(500),
-  maxDelayMs: z.number().int().min(10).default(30_000),
-});
+const retrySchema = z
+  .strictObject({
+    /** How long connection failures (source or destination away) are retried, minutes. */
+    connectionMinutes: z.number().int().min(10).max(1440).default(720),
+    /** How long other retryable errors (deadlock, failing statement, spill write...) are retried, minutes. */
+    otherMinutes: z.number().int().min(1).max(1440).default(10),
+    /** First backoff delay, ms. */
+    initialDelayMs: z.number().int().min(10).default(500),
+    /** Longest backoff delay, ms. */
+    maxDelayMs: z.number().int().min(10).default(30_000),
+  })
+  .refine((r) => r.otherMinutes < r.connectionMinutes, {
+    path: ['otherMinutes'],
+    message: 'must be less than retry.connectionMinutes',
+  });
+
+/** Keys that were replaced: the message says by what. */
+const REPLACED_KEYS: Readonly<Record<string, string>> = {
+  'retry.maxElapsedMs': 'replaced by retry.connectionMinutes and retry.otherMinutes (see README)',
+};
 
 /** zod schema of a task file. */
 export const taskConfigSchema = z.strictObject({
@@ -184,8 +198,11 @@ export function parseTaskConfig(doc: unknown): TaskConfig {
   if (!r.success) {
     const issues = r.error.issues.map((i) => {
       if (i.code === 'unrecognized_keys') {
+        const paths = i.keys.map((k) => pathOf([...i.path, k]));
+        const replaced = paths.find((p) => REPLACED_KEYS[p] !== undefined);
+        if (replaced !== undefined) return { path: replaced, rule: REPLACED_KEYS[replaced] ?? '' };
         return {
-          path: pathOf([...i.path, i.keys[0] ?? '']),
+          path: paths[0] ?? pathOf(i.path),
           rule: `unknown key (allowed keys are listed in README)`,
         };
       }

@@ -45,7 +45,8 @@ const IDLE_WAIT_MS = 100;
  * Streams and applies until `signal` aborts. Retryable failures (dropped connections, server
  * restarts, deadlocks) reconnect with backoff and resume from the applied position.
  * @throws {CancelledError} on a requested stop, after committing complete transactions.
- * @throws {PgdtsError} when a non-retryable error occurs or retrying has gone on for `retry.maxElapsedMs`;
+ * @throws {PgdtsError} when a non-retryable error occurs or its retry window (`retry.connectionMinutes`,
+ *   `retry.otherMinutes`) has run out;
  *   {@link ApplyConflictError} naming the table, key and LSN of a row the destination lacks.
  */
 export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<void> {
