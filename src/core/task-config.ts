@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { parseIdentifierPath, type QualifiedName } from './identifier.ts';
+import { fullThrottleSchema, incrementalThrottleSchema } from './throttle-config.ts';
 
 /** libpq's sslmode values (PostgreSQL docs, "SSL Support", table "SSL Mode Descriptions"), weakest first. */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -72,6 +73,8 @@ const fullSchema = z.strictObject({
     .default(128 * 1024 * 1024),
   /** Parallel index and foreign key builders after the load. */
   indexJobs: z.number().int().min(1).max(64).default(2),
+  /** Limits on queries, rows and MB per second (src/core/throttle-config.ts). */
+  throttle: fullThrottleSchema.default({}),
 });
 
 const incrementalSchema = z.strictObject({
@@ -103,6 +106,8 @@ const incrementalSchema = z.strictObject({
   spillDir: z.string().min(1).optional(),
   /** Most bytes the spill files may hold together; 0 = no limit. */
   spillMaxBytes: z.number().int().min(0).default(0),
+  /** Limits on changes and MB per second passed to the destination (src/core/throttle-config.ts). */
+  throttle: incrementalThrottleSchema.default({}),
 });
 
 const retrySchema = z

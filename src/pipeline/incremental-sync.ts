@@ -23,6 +23,7 @@ import type { ChangeStream, Source } from '../core/source.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
+import type { FlowLimiter } from './throttle.ts';
 
 /** Inputs of {@link runIncrementalSync}. */
 export interface IncrementalSyncOptions {
@@ -34,6 +35,8 @@ export interface IncrementalSyncOptions {
   /** The slot's consistent point: where streaming starts when nothing was applied yet. */
   readonly slotLsn: Lsn;
   readonly retry: RetryPolicy;
+  /** `incremental.throttle`: rows and bytes of changes passed to the sink; undefined: no limit. */
+  readonly throttle?: FlowLimiter;
   readonly onProgress: ProgressListener;
   readonly signal: AbortSignal;
 }
@@ -233,6 +236,9 @@ async function session(
           case 'change': {
             const c = filter.filter(e.change, finalLsn);
             if (c === undefined) break;
+            // incremental.throttle: wait for the change's row and bytes (not while stopping).
+            const w = o.throttle?.take(1, e.bytes, o.signal);
+            if (w !== undefined) await w;
             const p = a.add(c);
             if (p !== undefined) await p;
             batch.rows++;

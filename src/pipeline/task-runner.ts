@@ -15,6 +15,7 @@ import { runFullSync } from './full-sync.ts';
 import { runIncrementalSync } from './incremental-sync.ts';
 import { withRetry, type RetryClock, type RetryPolicy } from './retry.ts';
 import { applyPostDataSchema, applyPreDataSchema } from './schema-sync.ts';
+import { TaskControl } from './task-control.ts';
 
 /** Options of {@link runTask}. */
 export interface RunTaskOptions {
@@ -25,6 +26,8 @@ export interface RunTaskOptions {
   readonly onProgress: ProgressListener;
   /** The retry helper's clock; default the system clock (tests run long retry windows on a fake one). */
   readonly retryClock?: RetryClock;
+  /** The task's throttle, to change it while the task runs; default one made from `task`. */
+  readonly control?: TaskControl;
 }
 
 const PHASE_ORDER: readonly TaskPhase[] = ['new', 'schema', 'copied', 'indexed', 'streaming'];
@@ -67,7 +70,7 @@ export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void
     await step('record the task', () => o.sink.checkpoints.createTask(task.name));
     await step('check the source identity', () => checkSourceIdentity(task, o));
     try {
-      await runPhases(task, { ...o, retry, lease, step });
+      await runPhases(task, { ...o, retry, lease, step, throttle: o.control ?? new TaskControl(task) });
     } catch (e) {
       if (!(e instanceof CancelledError)) {
         await o.sink.checkpoints.setError(task.name, (e as Error).message).catch(() => undefined);
@@ -141,6 +144,7 @@ interface Ctx extends RunTaskOptions {
   readonly retry: RetryPolicy;
   readonly lease: TaskLease;
   readonly step: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  readonly throttle: TaskControl;
 }
 
 async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
@@ -185,6 +189,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
           splitAboveBytes: task.full.splitTablesLargerThanBytes,
           rangeSizeBytes: task.full.rangeSizeBytes,
           retry: c.retry,
+          throttle: c.throttle.full,
           onProgress: c.onProgress,
           signal: c.signal,
         });
@@ -234,6 +239,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       tables,
       slotLsn,
       retry: c.retry,
+      throttle: c.throttle.incremental,
       onProgress: c.onProgress,
       signal: c.signal,
     });

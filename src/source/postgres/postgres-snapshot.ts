@@ -37,7 +37,9 @@ export class PostgresSnapshot implements Snapshot {
       const units: CopyUnit[] = [];
       for (const t of tables) {
         const ranges = await planRanges(reader, t, o);
-        const format = o.formats.includes('binary') ? await copyFormatFor(reader, t) : 'text';
+        const format = o.formats.includes('binary')
+          ? await copyFormatFor(reader, t, o.beforeStatement)
+          : 'text';
         ranges.forEach((range, rangeNo) => units.push({ table: t, rangeNo, range, format }));
       }
       await reader.query('COMMIT');
