@@ -61,10 +61,15 @@ export function parseThrottleUpdate(doc: unknown): ThrottleUpdate {
     };
   }
   const i = r.error.issues[0];
-  const path = [...(i?.path ?? []), ...(i?.code === 'unrecognized_keys' ? [i.keys[0] ?? ''] : [])].map(
-    String,
-  );
-  // full.rowsPerSecond is written full.throttle.rowsPerSecond in a task file.
-  const key = path.length === 0 ? 'throttle' : [path[0], 'throttle', ...path.slice(1)].join('.');
-  throw new ConfigError(key, i?.code === 'unrecognized_keys' ? 'unknown key' : (i?.message ?? 'invalid'));
+  const unknown = i?.code === 'unrecognized_keys';
+  const [side, ...rest] = [...(i?.path ?? []), ...(unknown ? [i.keys[0] ?? ''] : [])].map(String);
+  // Named as in a task file: { full: { rowsPerSecond } } is full.throttle.rowsPerSecond.
+  const known = side === 'full' || side === 'incremental';
+  const key = known ? [side, 'throttle', ...rest].join('.') : (side ?? '(root)');
+  const rule = unknown
+    ? known
+      ? 'unknown key'
+      : 'unknown key (give full and/or incremental)'
+    : (i?.message ?? 'invalid');
+  throw new ConfigError(key, rule);
 }

@@ -198,9 +198,8 @@ async function session(
       }
     };
 
-    while (!o.signal.aborted) {
-      if (backgroundError !== undefined) throw backgroundError;
-      const now = Date.now();
+    /** Starts housekeeping in the background when it is due and none is running. */
+    const startHousekeeping = (now: number) => {
       if (
         background === undefined &&
         (now - lastStatus >= inc.statusIntervalMs || now - lastSequences >= inc.sequenceSyncIntervalMs)
@@ -215,6 +214,12 @@ async function session(
           },
         );
       }
+    };
+
+    while (!o.signal.aborted) {
+      if (backgroundError !== undefined) throw backgroundError;
+      const now = Date.now();
+      startHousekeeping(now);
       if (now - lastDurability >= IDLE_WAIT_MS) await acknowledge();
       // The time bound also holds while stream blocks (no commits) keep the stream busy.
       if (batch.txns > 0 && !inTransaction && now - batch.startedAt >= inc.batchMaxMs) await commitBatch();
@@ -236,9 +241,13 @@ async function session(
           case 'change': {
             const c = filter.filter(e.change, finalLsn);
             if (c === undefined) break;
-            // incremental.throttle: wait for the change's row and bytes (not while stopping).
+            // incremental.throttle: wait for the change's row and bytes (not while stopping). A
+            // throttled read of many events holds the loop: status and the lease go on meanwhile.
             const w = o.throttle?.take(1, e.bytes, o.signal);
-            if (w !== undefined) await w;
+            if (w !== undefined) {
+              startHousekeeping(Date.now());
+              await w;
+            }
             const p = a.add(c);
             if (p !== undefined) await p;
             batch.rows++;

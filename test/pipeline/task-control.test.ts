@@ -93,7 +93,8 @@ test('updateThrottle (the control plane): one side at a time, invalid values ref
   for (const [bad, message] of [
     [{ full: { rowsPerSecond: 0 } }, /^full\.throttle\.rowsPerSecond: must be more than 0/],
     [{ incremental: { queriesPerSecond: 1 } }, /^incremental\.throttle\.queriesPerSecond: unknown key/],
-    [{ everything: {} }, /^everything\.throttle: unknown key|^everything/],
+    [{ everything: {} }, /^everything: unknown key \(give full and\/or incremental\)/],
+    [{ full: 5 }, /^full\.throttle: /],
   ] as const) {
     assert.throws(
       () => control.updateThrottle(bad),
