@@ -8,10 +8,12 @@ import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { accessRecipes, formatAccessRecipes } from '../pipeline/grants.ts';
 import { formatPrecheckReport, runPrechecks } from '../pipeline/precheck/index.ts';
 import { releaseTask } from '../pipeline/release-task.ts';
+import { TaskControl } from '../pipeline/task-control.ts';
 import { runTask } from '../pipeline/task-runner.ts';
 import { formatVerifyReport, verifyTask } from '../pipeline/verify/index.ts';
 import { loadTaskFile } from './load-task-file.ts';
 import { packageVersion } from './package-version.ts';
+import { reloadTaskFile } from './reload-task-file.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, parseLogOptions } from '../log/logger.ts';
 import { ProgressDisplay } from './progress-renderer.ts';
 import { TaskOutput } from './task-output.ts';
@@ -52,7 +54,9 @@ function logOptions(): ReturnType<typeof parseLogOptions> {
 program
   .command('run')
   .argument('<task-file>', 'task file (YAML)')
-  .description('run the task in the foreground; SIGINT/SIGTERM stop it cleanly, running again resumes')
+  .description(
+    'run the task in the foreground; SIGINT/SIGTERM stop it cleanly, running again resumes; SIGHUP applies a changed throttle',
+  )
   .action(async (file: string) => {
     const { format, level } = logOptions();
     const task = loadTaskFile(file);
@@ -82,9 +86,12 @@ program
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP reloads the throttle from the task file (a service manager's "reload").
+    const control = new TaskControl(task);
+    process.on('SIGHUP', () => reloadTaskFile(file, control, out.logger));
     try {
       await withConnectors(task, (c) =>
-        runTask(task, { ...c, signal: controller.signal, onProgress: (e) => out.handle(e) }),
+        runTask(task, { ...c, signal: controller.signal, onProgress: (e) => out.handle(e), control }),
       );
       out.close();
       out.logger.info(`task ${task.name} done`);

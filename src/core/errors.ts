@@ -7,6 +7,7 @@
  * redacted connection descriptions.
  */
 import type { Lsn } from './lsn.ts';
+import type { RetryWindow } from './sqlstate.ts';
 
 export const ERROR_CODES = {
   CONFIG_INVALID: { summary: 'bad task file or option: fix the named key', retry: 'never' },
@@ -55,6 +56,11 @@ export interface PgdtsErrorOptions {
   readonly sqlState?: string;
   /** What an operator can do about it (an SQL statement, a setting, a key to change). */
   readonly hint?: string;
+  /**
+   * Which retry window bounds retrying it (see sqlstate.ts): `connection` for a server or network
+   * that is away, `other` otherwise. Default `other`; meaningless when not retryable.
+   */
+  readonly retryWindow?: RetryWindow;
 }
 
 /** Base class of every error pgdts throws on purpose. */
@@ -63,6 +69,8 @@ export class PgdtsError extends Error {
   readonly retryable: boolean;
   readonly sqlState: string | undefined;
   readonly hint: string | undefined;
+  /** The retry window of a retryable error: `retry.connectionMinutes` or `retry.otherMinutes`. */
+  readonly retryWindow: RetryWindow;
 
   constructor(code: ErrorCode, message: string, options: PgdtsErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -71,6 +79,7 @@ export class PgdtsError extends Error {
     this.retryable = ERROR_CODES[code].retry === 'by-cause' && (options.retryable ?? false);
     this.sqlState = options.sqlState;
     this.hint = options.hint;
+    this.retryWindow = options.retryWindow ?? 'other';
   }
 }
 

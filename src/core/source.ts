@@ -83,6 +83,11 @@ export interface PlanUnitsOptions {
   readonly rangeSizeBytes: number;
   /** Formats the sink can load; `binary` is used only when listed and possible. */
   readonly formats: readonly CopyFormat[];
+  /**
+   * Awaited (when it returns a promise) before each catalog query of the planning: the
+   * `full.throttle.queriesPerSecond` limit.
+   */
+  readonly beforeStatement?: () => Promise<void> | undefined;
 }
 
 /** A connection bound to a snapshot, reading COPY data. One unit at a time. */

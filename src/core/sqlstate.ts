@@ -4,6 +4,14 @@
  * decides, with a few specific codes overriding their class, as in Debezium's PostgresErrorHandler and
  * PeerDB's alerting classifier. Socket codes: Node.js "Common system errors". Messages are never
  * matched: the code alone decides.
+ *
+ * Each rule also names the retry window (task file `retry.connectionMinutes` or `retry.otherMinutes`)
+ * that bounds how long its errors are retried: `connection` when the server or the path to it is
+ * away (connection exceptions and lost sockets, a server shutting down, restarting or failing over to
+ * a standby), `other` when the server is there but refused the work (a deadlock, a serialization
+ * failure, a lock held elsewhere, a full disk, an I/O error). A failed connect is a connection failure
+ * whatever its cause (pg/connection.ts `connectionError`): too many connections (53300) or a server
+ * not yet accepting connections refuse the session, not a statement.
  */
 
 /** What kind of failure a SQLSTATE or socket code is. */
@@ -11,6 +19,7 @@ export type SqlStateClass =
   | 'connection' // 08: connection exception; sockets refused, reset, timed out
   | 'resources' // 53: insufficient resources (too many connections, disk full, out of memory)
   | 'operator' // 57: operator intervention (admin shutdown, crash shutdown, cannot connect now)
+  | 'query-canceled' // 57014: statement_timeout or pg_cancel_backend stopped the statement
   | 'transaction-rollback' // 40: serialization failure, deadlock
   | 'lock' // 55P03 lock not available, 55006 object in use (e.g. a replication slot held elsewhere)
   | 'read-only' // 25006: the server is (now) a standby
@@ -22,37 +31,89 @@ export type SqlStateClass =
   | 'tls' // certificate verification and TLS handshake failures
   | 'other';
 
+/**
+ * Which retry window bounds a retryable error: `connection` (task file `retry.connectionMinutes`) for
+ * a server or network that is away, `other` (`retry.otherMinutes`) for everything else.
+ */
+export type RetryWindow = 'connection' | 'other';
+
 /** How a class is handled. */
 export interface ErrorClassRule {
   readonly class: SqlStateClass;
   /** Can waiting and trying the same operation again succeed? */
   readonly retryable: boolean;
+  /** The retry window of a retryable error of this class (`other` for those never retried). */
+  readonly window: RetryWindow;
   /** What an operator would do about it, for messages. */
   readonly action: string;
 }
 
 const RULES: Readonly<Record<SqlStateClass, ErrorClassRule>> = {
-  connection: { class: 'connection', retryable: true, action: 'wait for the server or the network' },
+  connection: {
+    class: 'connection',
+    retryable: true,
+    window: 'connection',
+    action: 'wait for the server or the network',
+  },
   resources: {
     class: 'resources',
     retryable: true,
+    window: 'other',
     action: 'free connections, disk or memory on the server',
   },
-  operator: { class: 'operator', retryable: true, action: 'wait for the server to come back' },
-  'transaction-rollback': { class: 'transaction-rollback', retryable: true, action: 'retried automatically' },
-  lock: { class: 'lock', retryable: true, action: 'wait for the other session to release the object' },
-  'read-only': { class: 'read-only', retryable: true, action: 'point the task at the primary server' },
-  system: { class: 'system', retryable: true, action: 'check the server log and its disks' },
-  auth: { class: 'auth', retryable: false, action: 'fix the user, password or pg_hba.conf' },
-  privilege: { class: 'privilege', retryable: false, action: 'grant the missing privilege' },
+  operator: {
+    class: 'operator',
+    retryable: true,
+    window: 'connection',
+    action: 'wait for the server to come back',
+  },
+  'query-canceled': {
+    class: 'query-canceled',
+    retryable: true,
+    window: 'other',
+    action: 'raise statement_timeout, or find who cancels the statement',
+  },
+  'transaction-rollback': {
+    class: 'transaction-rollback',
+    retryable: true,
+    window: 'other',
+    action: 'retried automatically',
+  },
+  lock: {
+    class: 'lock',
+    retryable: true,
+    window: 'other',
+    action: 'wait for the other session to release the object',
+  },
+  // A primary turned standby is a failover in progress: the server is away as a primary.
+  'read-only': {
+    class: 'read-only',
+    retryable: true,
+    window: 'connection',
+    action: 'point the task at the primary server',
+  },
+  system: { class: 'system', retryable: true, window: 'other', action: 'check the server log and its disks' },
+  auth: { class: 'auth', retryable: false, window: 'other', action: 'fix the user, password or pg_hba.conf' },
+  privilege: { class: 'privilege', retryable: false, window: 'other', action: 'grant the missing privilege' },
   'undefined-object': {
     class: 'undefined-object',
     retryable: false,
+    window: 'other',
     action: 'create the object or fix its name',
   },
-  data: { class: 'data', retryable: false, action: 'fix the data or the destination definition' },
-  tls: { class: 'tls', retryable: false, action: 'fix sslmode, sslrootcert or the server certificate' },
-  other: { class: 'other', retryable: false, action: 'see the message' },
+  data: {
+    class: 'data',
+    retryable: false,
+    window: 'other',
+    action: 'fix the data or the destination definition',
+  },
+  tls: {
+    class: 'tls',
+    retryable: false,
+    window: 'other',
+    action: 'fix sslmode, sslrootcert or the server certificate',
+  },
+  other: { class: 'other', retryable: false, window: 'other', action: 'see the message' },
 };
 
 /** Codes whose handling differs from their class. */
@@ -63,6 +124,7 @@ const SPECIFIC: Readonly<Record<string, SqlStateClass>> = {
   '3D000': 'undefined-object',
   '55P03': 'lock',
   '55006': 'lock',
+  '57014': 'query-canceled',
   '25006': 'read-only',
   // database_dropped: waiting will not bring it back.
   '57P04': 'undefined-object',

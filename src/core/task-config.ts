@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { parseIdentifierPath, type QualifiedName } from './identifier.ts';
+import { fullThrottleSchema, incrementalThrottleSchema } from './throttle-config.ts';
 
 /** libpq's sslmode values (PostgreSQL docs, "SSL Support", table "SSL Mode Descriptions"), weakest first. */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -109,6 +110,8 @@ const fullSchema = z.strictObject({
     .default(128 * 1024 * 1024),
   /** Parallel index and foreign key builders after the load. */
   indexJobs: z.number().int().min(1).max(64).default(2),
+  /** Limits on queries, rows and MB per second (src/core/throttle-config.ts). */
+  throttle: fullThrottleSchema.default({}),
 });
 
 const incrementalSchema = z.strictObject({
@@ -140,14 +143,30 @@ const incrementalSchema = z.strictObject({
   spillDir: z.string().min(1).optional(),
   /** Most bytes the spill files may hold together; 0 = no limit. */
   spillMaxBytes: z.number().int().min(0).default(0),
+  /** Limits on changes and MB per second passed to the destination (src/core/throttle-config.ts). */
+  throttle: incrementalThrottleSchema.default({}),
 });
 
-const retrySchema = z.strictObject({
-  /** Give up after retrying for this long, ms. 0 = never retry. */
-  maxElapsedMs: z.number().int().min(0).default(600_000),
-  initialDelayMs: z.number().int().min(10).default(500),
-  maxDelayMs: z.number().int().min(10).default(30_000),
-});
+const retrySchema = z
+  .strictObject({
+    /** How long connection failures (source or destination away) are retried, minutes. */
+    connectionMinutes: z.number().int().min(10).max(1440).default(720),
+    /** How long other retryable errors (deadlock, failing statement, spill write...) are retried, minutes. */
+    otherMinutes: z.number().int().min(1).max(1440).default(10),
+    /** First backoff delay, ms. */
+    initialDelayMs: z.number().int().min(10).default(500),
+    /** Longest backoff delay, ms. */
+    maxDelayMs: z.number().int().min(10).default(30_000),
+  })
+  .refine((r) => r.otherMinutes < r.connectionMinutes, {
+    path: ['otherMinutes'],
+    message: 'must be less than retry.connectionMinutes',
+  });
+
+/** Keys that were replaced: the message says by what. */
+const REPLACED_KEYS: Readonly<Record<string, string>> = {
+  'retry.maxElapsedMs': 'replaced by retry.connectionMinutes and retry.otherMinutes (see README)',
+};
 
 /** zod schema of a task file. */
 export const taskConfigSchema = z.strictObject({
@@ -265,8 +284,11 @@ export function parseTaskConfig(doc: unknown): TaskConfig {
   if (!r.success) {
     const issues = r.error.issues.map((i) => {
       if (i.code === 'unrecognized_keys') {
+        const paths = i.keys.map((k) => pathOf([...i.path, k]));
+        const replaced = paths.find((p) => REPLACED_KEYS[p] !== undefined);
+        if (replaced !== undefined) return { path: replaced, rule: REPLACED_KEYS[replaced] ?? '' };
         return {
-          path: pathOf([...i.path, i.keys[0] ?? '']),
+          path: paths[0] ?? pathOf(i.path),
           rule: `unknown key (allowed keys are listed in README)`,
         };
       }

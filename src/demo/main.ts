@@ -212,8 +212,8 @@ function taskDocument(source: EmbeddedServer, destination: EmbeddedServer): Reco
     syncTypes: ['schema', 'full', 'incremental'],
     objects: SAMPLE_SCHEMAS.map((schema) => ({ schema })),
     full: { jobs: 2 },
-    // Both servers are local: a failure is worth seeing at once, not after 10 minutes of retries.
-    retry: { maxElapsedMs: 30_000 },
+    // Both servers are local: a failing statement is worth seeing after the shortest window allowed.
+    retry: { connectionMinutes: 10, otherMinutes: 1 },
   };
 }
 

@@ -151,7 +151,10 @@ export function classifyClientError(e: unknown): { rule: ErrorClassRule; sqlStat
   const socket = socketCodeRule(code);
   if (socket) return { rule: socket, sqlState: undefined };
   if (e instanceof Error && e.constructor === Error) return { rule: CONNECTION_LOST, sqlState: undefined };
-  return { rule: { class: 'other', retryable: false, action: 'report this as a bug' }, sqlState: undefined };
+  return {
+    rule: { class: 'other', retryable: false, window: 'other', action: 'report this as a bug' },
+    sqlState: undefined,
+  };
 }
 
 /** Extra facts of {@link connectionError}. */
@@ -167,6 +170,7 @@ export interface ConnectionErrorOptions {
  * a fix hint chosen by the SQLSTATE (PostgreSQL docs, Appendix A) or socket code of the cause. The
  * note, libpq's "password retrieved from file" hint and the resolution warnings of `p` (e.g. an
  * ignored password file) are appended to the message; only `e` decides `retryable` and `sqlState`.
+ * Its retry window is always `connection`.
  */
 export function connectionError(
   p: ConnectionParams,
@@ -191,7 +195,15 @@ export function connectionError(
   return new PgdtsError(
     'CONNECTION_FAILED',
     `cannot connect to ${role} ${endpointAddress(p)} (database ${p.database}, user ${p.user}): ${cause}${extra.map((x) => `; ${x}`).join('')}`,
-    { retryable: rule.retryable, cause: e, ...(sqlState ? { sqlState } : {}), ...(hint ? { hint } : {}) },
+    {
+      retryable: rule.retryable,
+      // A connect that failed is a connection failure whatever the cause (too many connections, a
+      // server starting up): the session was refused, no statement ran.
+      retryWindow: 'connection',
+      cause: e,
+      ...(sqlState ? { sqlState } : {}),
+      ...(hint ? { hint } : {}),
+    },
   );
 }
 
@@ -234,7 +246,8 @@ export function redact(text: string, password: string | undefined): string {
 
 /**
  * Wraps an error thrown by a query into a {@link PgdtsError} with `code`, classified by
- * {@link classifyClientError} to set `retryable`. PgdtsErrors pass through unchanged.
+ * {@link classifyClientError} to set `retryable` and the retry window (the rule's: a lost connection or
+ * a server shutting down is `connection`, a deadlock `other`). PgdtsErrors pass through unchanged.
  */
 export function wrapPgError(code: ErrorCode, what: string, e: unknown): PgdtsError {
   if (e instanceof PgdtsError) return e;
@@ -244,7 +257,7 @@ export function wrapPgError(code: ErrorCode, what: string, e: unknown): PgdtsErr
   return new PgdtsError(
     code,
     `${what}: ${err.message ?? String(e)}${klass}${err.detail ? ` (${err.detail})` : ''}`,
-    { retryable: rule.retryable, cause: e, ...(sqlState ? { sqlState } : {}) },
+    { retryable: rule.retryable, retryWindow: rule.window, cause: e, ...(sqlState ? { sqlState } : {}) },
   );
 }
 

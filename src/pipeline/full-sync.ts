@@ -17,7 +17,9 @@ import type { ProgressListener } from '../core/progress.ts';
 import type { LoadMode, RowLoader, RowWriter, CheckpointStore } from '../core/sink.ts';
 import type { CopyUnit, Snapshot, SnapshotReader } from '../core/source.ts';
 import type { TableTarget } from '../core/table-targets.ts';
+import { pacedCopy } from './paced-copy.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
+import type { FullSyncThrottle } from './task-control.ts';
 
 /** Inputs of {@link runFullSync}. */
 export interface FullSyncOptions {
@@ -36,6 +38,8 @@ export interface FullSyncOptions {
   /** Target range size, bytes. */
   readonly rangeSizeBytes: number;
   readonly retry: RetryPolicy;
+  /** `full.throttle`, shared by all workers; undefined: no limit. */
+  readonly throttle?: FullSyncThrottle;
   readonly onProgress: ProgressListener;
   readonly signal: AbortSignal;
 }
@@ -83,6 +87,7 @@ export async function runFullSync(o: FullSyncOptions): Promise<void> {
     splitAboveBytes: o.splitAboveBytes,
     rangeSizeBytes: o.rangeSizeBytes,
     formats: o.rows.formats,
+    ...(o.throttle !== undefined ? { beforeStatement: () => o.throttle?.queries.take(1, o.signal) } : {}),
   });
   const progress = new Map<string, TableProgress>();
   for (const u of units) {
@@ -201,8 +206,13 @@ async function copyUnit(
       estimatedRows: u.table.estimatedRows,
       done,
     });
-  const data = reader.copy(u);
-  const onAbort = () => data.destroy(new CancelledError());
+  // full.throttle: the COPY is a statement; its rows and bytes pass through the pacer.
+  const q = o.throttle?.queries.take(1, signal);
+  if (q !== undefined) await q;
+  if (signal.aborted) throw new CancelledError();
+  const raw = reader.copy(u);
+  const data = o.throttle !== undefined ? pacedCopy(raw, u.format, o.throttle.flow, signal) : raw;
+  const onAbort = () => raw.destroy(new CancelledError());
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     const r = await writer.load(

@@ -25,6 +25,7 @@ import type { TaskConfig } from '../core/task-config.ts';
 import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
+import type { FlowLimiter } from './throttle.ts';
 
 /** Inputs of {@link runIncrementalSync}. */
 export interface IncrementalSyncOptions {
@@ -37,6 +38,8 @@ export interface IncrementalSyncOptions {
   /** The slot's consistent point: where streaming starts when nothing was applied yet. */
   readonly slotLsn: Lsn;
   readonly retry: RetryPolicy;
+  /** `incremental.throttle`: rows and bytes of changes passed to the sink; undefined: no limit. */
+  readonly throttle?: FlowLimiter;
   readonly onProgress: ProgressListener;
   readonly signal: AbortSignal;
 }
@@ -48,7 +51,8 @@ const IDLE_WAIT_MS = 100;
  * Streams and applies until `signal` aborts. Retryable failures (dropped connections, server
  * restarts, deadlocks) reconnect with backoff and resume from the applied position.
  * @throws {CancelledError} on a requested stop, after committing complete transactions.
- * @throws {PgdtsError} when a non-retryable error occurs or retrying has gone on for `retry.maxElapsedMs`;
+ * @throws {PgdtsError} when a non-retryable error occurs or its retry window (`retry.connectionMinutes`,
+ *   `retry.otherMinutes`) has run out;
  *   {@link ApplyConflictError} naming the table, key and LSN of a row the destination lacks.
  */
 export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<void> {
@@ -211,9 +215,8 @@ async function session(
       }
     };
 
-    while (!o.signal.aborted) {
-      if (backgroundError !== undefined) throw backgroundError;
-      const now = Date.now();
+    /** Starts housekeeping in the background when it is due and none is running. */
+    const startHousekeeping = (now: number) => {
       if (
         background === undefined &&
         (now - lastStatus >= inc.statusIntervalMs || now - lastSequences >= inc.sequenceSyncIntervalMs)
@@ -228,6 +231,12 @@ async function session(
           },
         );
       }
+    };
+
+    while (!o.signal.aborted) {
+      if (backgroundError !== undefined) throw backgroundError;
+      const now = Date.now();
+      startHousekeeping(now);
       if (now - lastDurability >= IDLE_WAIT_MS) await acknowledge();
       // The time bound also holds while stream blocks (no commits) keep the stream busy.
       if (batch.txns > 0 && !inTransaction && now - batch.startedAt >= inc.batchMaxMs) await commitBatch();
@@ -254,6 +263,14 @@ async function session(
             batch.bytes += e.bytes;
             if (m.kind === 'skip') a.skip(m.operation);
             if (m.kind !== 'apply') break;
+            // incremental.throttle: wait for the change's row and bytes (not while stopping); a
+            // filtered-out change costs the destination nothing and is not metered. A throttled
+            // read of many events holds the loop: status and the lease go on meanwhile.
+            const w = o.throttle?.take(1, e.bytes, o.signal);
+            if (w !== undefined) {
+              startHousekeeping(Date.now());
+              await w;
+            }
             const p = a.add(m.change);
             if (p !== undefined) await p;
             batch.rows++;

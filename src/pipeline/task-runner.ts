@@ -10,11 +10,13 @@ import type { Lsn } from '../core/lsn.ts';
 import type { ProgressListener } from '../core/progress.ts';
 import type { Sink, TaskLease, TaskPhase } from '../core/sink.ts';
 import type { SlotSnapshot, Snapshot, Source } from '../core/source.ts';
+import type { RetryWindow } from '../core/sqlstate.ts';
 import { hasSyncType, type TaskConfig } from '../core/task-config.ts';
 import { runFullSync } from './full-sync.ts';
 import { runIncrementalSync } from './incremental-sync.ts';
-import { withRetry, type RetryPolicy } from './retry.ts';
+import { withRetry, type RetryClock, type RetryPolicy } from './retry.ts';
 import { applyPostDataSchema, applyPreDataSchema } from './schema-sync.ts';
+import { TaskControl } from './task-control.ts';
 
 /** Options of {@link runTask}. */
 export interface RunTaskOptions {
@@ -23,6 +25,10 @@ export interface RunTaskOptions {
   /** Aborting stops the task cleanly; committed work stays and the next run resumes. */
   readonly signal: AbortSignal;
   readonly onProgress: ProgressListener;
+  /** The retry helper's clock; default the system clock (tests run long retry windows on a fake one). */
+  readonly retryClock?: RetryClock;
+  /** The task's throttle, to change it while the task runs; default one made from `task`. */
+  readonly control?: TaskControl;
 }
 
 const PHASE_ORDER: readonly TaskPhase[] = ['new', 'schema', 'copied', 'indexed', 'streaming'];
@@ -53,11 +59,7 @@ export function checkCapabilities(task: TaskConfig, sink: Sink): void {
  */
 export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void> {
   checkCapabilities(task, o.sink);
-  const retry: RetryPolicy = {
-    ...task.retry,
-    onRetry: (e, ms, what) =>
-      o.onProgress({ kind: 'log', level: 'warn', message: `${what}: ${e.message}; retrying in ${ms} ms` }),
-  };
+  const retry = retryPolicy(task, o);
   const step = <T>(what: string, fn: () => Promise<T>) => withRetry(retry, o.signal, what, fn);
   await step('connect', async () => {
     await o.source.serverInfo();
@@ -69,7 +71,7 @@ export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void
     await step('record the task', () => o.sink.checkpoints.createTask(task.name));
     await step('check the source identity', () => checkSourceIdentity(task, o));
     try {
-      await runPhases(task, { ...o, retry, lease, step });
+      await runPhases(task, { ...o, retry, lease, step, throttle: o.control ?? new TaskControl(task) });
     } catch (e) {
       if (!(e instanceof CancelledError)) {
         await o.sink.checkpoints.setError(task.name, (e as Error).message).catch(() => undefined);
@@ -79,6 +81,33 @@ export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void
   } finally {
     await lease.release();
   }
+}
+
+/** The key of each retry window in the task file. */
+const WINDOW_KEYS = { connection: 'connectionMinutes', other: 'otherMinutes' } as const;
+
+/** The task's retry windows and backoff, logging each retry and the end of a window. */
+function retryPolicy(task: TaskConfig, o: RunTaskOptions): RetryPolicy {
+  const minutes = (w: RetryWindow) => task.retry[WINDOW_KEYS[w]];
+  return {
+    connectionWindowMs: task.retry.connectionMinutes * 60_000,
+    otherWindowMs: task.retry.otherMinutes * 60_000,
+    initialDelayMs: task.retry.initialDelayMs,
+    maxDelayMs: task.retry.maxDelayMs,
+    ...(o.retryClock !== undefined ? { clock: o.retryClock } : {}),
+    onRetry: (e, ms, what, w) =>
+      o.onProgress({
+        kind: 'log',
+        level: 'warn',
+        message: `${what}: ${e.code}: ${e.message}; retrying in ${ms} ms (${w === 'connection' ? 'a connection failure' : 'not a connection failure'}: retried for up to ${minutes(w)} min, retry.${WINDOW_KEYS[w]})`,
+      }),
+    onGiveUp: (e, what, w, ms) =>
+      o.onProgress({
+        kind: 'log',
+        level: 'error',
+        message: `${what}: ${w === 'connection' ? 'connection failures' : 'retryable errors'} for ${(ms / 60_000).toFixed(1)} min, retry.${WINDOW_KEYS[w]} = ${minutes(w)} min has run out: giving up (the checkpoint is kept; run again to resume)`,
+      }),
+  };
 }
 
 /**
@@ -116,6 +145,7 @@ interface Ctx extends RunTaskOptions {
   readonly retry: RetryPolicy;
   readonly lease: TaskLease;
   readonly step: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  readonly throttle: TaskControl;
 }
 
 async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
@@ -164,6 +194,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
           splitAboveBytes: task.full.splitTablesLargerThanBytes,
           rangeSizeBytes: task.full.rangeSizeBytes,
           retry: c.retry,
+          throttle: c.throttle.full,
           onProgress: c.onProgress,
           signal: c.signal,
         });
@@ -213,6 +244,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       targets,
       slotLsn,
       retry: c.retry,
+      throttle: c.throttle.incremental,
       onProgress: c.onProgress,
       signal: c.signal,
     });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { freePort } from '../../src/embedded/embedded-server.ts';
-import { runCli, startCli, writeTaskFile } from '../support/pgdts-cli.ts';
+import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer } from '../support/servers.ts';
 
 function taskFile(text: string): string {
@@ -41,22 +41,25 @@ test('a bad task file is refused before anything is touched, naming the key and 
   assert.match(m.stderr, /cannot read the task file/);
 });
 
-test('an unreachable server and a wrong password give clear errors without the password', async () => {
+test('an unreachable server (retried as a connection failure) and a wrong password (not retried) give clear errors without the password', async () => {
   const s = testServer(15);
   const db = await freshDatabase(s, 'cli');
   const port = await freePort();
   const refused = taskFile(
-    `name: t\nsource: {type: postgresql, url: "postgresql://postgres:Sup3rSecret@127.0.0.1:${port}/x", connectTimeoutMs: 2000}\ndestination: {type: postgresql, url: "postgresql://postgres:x@127.0.0.1:${port}/y"}\nsyncTypes: [full]\nobjects: [{schema: public}]\nretry: {maxElapsedMs: 0}\n`,
+    `name: t\nsource: {type: postgresql, url: "postgresql://postgres:Sup3rSecret@127.0.0.1:${port}/x", connectTimeoutMs: 2000}\ndestination: {type: postgresql, url: "postgresql://postgres:x@127.0.0.1:${port}/y"}\nsyncTypes: [full]\nobjects: [{schema: public}]\nretry: {initialDelayMs: 100, maxDelayMs: 200}\n`,
   );
-  const r = await runCli(['run', refused]);
-  assert.equal(r.code, 2);
-  assert.match(
-    r.stderr,
-    new RegExp(`CONNECTION_FAILED: cannot connect to source 127\\.0\\.0\\.1:${port}.*ECONNREFUSED`),
+  // Retried for retry.connectionMinutes (at least 10 minutes): the retry line shows the error, and
+  // the operator stops the run.
+  const r = startCli(['run', refused]);
+  await r.waitFor(
+    new RegExp(
+      `connect: CONNECTION_FAILED: cannot connect to source 127\\.0\\.0\\.1:${port}.*ECONNREFUSED.*; retrying in \\d+ ms \\(a connection failure: retried for up to 720 min, retry\\.connectionMinutes\\)`,
+    ),
   );
-  assert.doesNotMatch(r.stdout + r.stderr, /Sup3rSecret/);
+  await stopCli(r);
+  assert.doesNotMatch(r.output(), /Sup3rSecret/);
   const wrong = taskFile(
-    `name: t\nsource: {type: postgresql, url: "postgresql://postgres:Wr0ngSecret@127.0.0.1:${s.port}/${db}"}\ndestination: {type: postgresql, url: "postgresql://postgres:x@127.0.0.1:${s.port}/${db}"}\nsyncTypes: [full]\nobjects: [{schema: public}]\nretry: {maxElapsedMs: 0}\n`,
+    `name: t\nsource: {type: postgresql, url: "postgresql://postgres:Wr0ngSecret@127.0.0.1:${s.port}/${db}"}\ndestination: {type: postgresql, url: "postgresql://postgres:x@127.0.0.1:${s.port}/${db}"}\nsyncTypes: [full]\nobjects: [{schema: public}]\n`,
   );
   const w = await runCli(['run', wrong]);
   assert.equal(w.code, 2);

@@ -51,3 +51,46 @@ test('bad task files are refused naming the key and the rule, without the passwo
   );
   assert.match(refusal({ ...valid, destination: { type: 'mysql', host: 'h' } }).message, /destination\.type/);
 });
+
+test('retry windows: defaults 720 and 10 minutes, ranges, otherMinutes below connectionMinutes; maxElapsedMs was replaced', () => {
+  const t = parseTaskConfig(valid);
+  assert.deepEqual(t.retry, {
+    connectionMinutes: 720,
+    otherMinutes: 10,
+    initialDelayMs: 500,
+    maxDelayMs: 30_000,
+  });
+  assert.deepEqual(parseTaskConfig({ ...valid, retry: { connectionMinutes: 10, otherMinutes: 9 } }).retry, {
+    connectionMinutes: 10,
+    otherMinutes: 9,
+    initialDelayMs: 500,
+    maxDelayMs: 30_000,
+  });
+  assert.match(
+    refusal({ ...valid, retry: { connectionMinutes: 9 } }).message,
+    /^retry\.connectionMinutes: .*>=10/,
+  );
+  assert.match(
+    refusal({ ...valid, retry: { connectionMinutes: 1441 } }).message,
+    /^retry\.connectionMinutes: .*<=1440/,
+  );
+  assert.match(
+    refusal({ ...valid, retry: { connectionMinutes: 30.5 } }).message,
+    /^retry\.connectionMinutes: .*expected int/,
+  );
+  assert.match(refusal({ ...valid, retry: { otherMinutes: 0 } }).message, /^retry\.otherMinutes: .*>=1/);
+  const order = refusal({ ...valid, retry: { connectionMinutes: 20, otherMinutes: 20 } });
+  assert.equal(order.path, 'retry.otherMinutes');
+  assert.equal(order.message, 'retry.otherMinutes: must be less than retry.connectionMinutes');
+  // The default connection window (720) bounds otherMinutes too.
+  assert.match(
+    refusal({ ...valid, retry: { otherMinutes: 1000 } }).message,
+    /less than retry\.connectionMinutes/,
+  );
+  const old = refusal({ ...valid, retry: { maxElapsedMs: 30_000, initialDelayMs: 100 } });
+  assert.equal(old.path, 'retry.maxElapsedMs');
+  assert.match(
+    old.message,
+    /^retry\.maxElapsedMs: replaced by retry\.connectionMinutes and retry\.otherMinutes/,
+  );
+});

@@ -297,7 +297,7 @@ function canMountTmpfs(): boolean {
 }
 
 test(
-  'spill files: a budget too small and a full disk (ENOSPC) are retryable SPILL_FAILED errors that keep the position; leftovers are removed; with room the run completes',
+  'spill files: a budget too small and a full disk (ENOSPC) are retried SPILL_FAILED errors (retry.otherMinutes) that keep the position; leftovers are removed; with room the run completes',
   { timeout: 300_000, skip: canMountTmpfs() ? false : 'needs root and unshare to mount a small tmpfs' },
   async () => {
     const s = testServer(15);
@@ -314,7 +314,7 @@ test(
         destination: { server: s, db: dst },
         syncTypes: ['schema', 'full', 'incremental'],
         objects: [{ schema: 'public' }],
-        extra: { incremental, retry: { maxElapsedMs: 3_000, initialDelayMs: 200, maxDelayMs: 500 } },
+        extra: { incremental, retry: { initialDelayMs: 200, maxDelayMs: 500 } },
       });
     // Default folder: the task's, under XDG_STATE_HOME; a leftover of a crashed run is removed.
     const env = { XDG_STATE_HOME: state };
@@ -330,40 +330,64 @@ test(
 
     // A streamed transaction of about 20 MB.
     await sql(s, src, `INSERT INTO public.t SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g`);
+    const [{ end } = { end: '' }] = await sql<{ end: string }>(
+      s,
+      src,
+      'SELECT pg_current_wal_lsn()::text AS end',
+    );
+    // Retried for retry.otherMinutes (at least a minute): the retry line proves the error retryable
+    // and not a connection failure; the operator then stops the run.
+    const retried =
+      /; retrying in \d+ ms \(not a connection failure: retried for up to 10 min, retry\.otherMinutes\)/;
 
-    const budget = await runCli(['run', task({ spillMaxBytes: 1048576 })], env);
-    assert.equal(budget.code, 2, budget.stdout + budget.stderr);
-    assert.match(
-      budget.stdout + budget.stderr,
+    const budget = startCli(['run', task({ spillMaxBytes: 1048576 })], env);
+    await budget.waitFor(
       /SPILL_FAILED: streamed transactions need more than incremental\.spillMaxBytes = 1048576 bytes/,
     );
-    assert.match(budget.stdout + budget.stderr, /retrying in/, 'retryable');
+    await budget.waitFor(retried);
+    await stopCli(budget);
 
-    // A disk that fills up: a 512 kB tmpfs in a private mount namespace.
-    const full = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn(
-        'unshare',
-        [
-          '-m',
-          'sh',
-          '-c',
-          `mount -t tmpfs -o size=512k tmpfs "${small}" && exec "${process.execPath}" "${BIN}" run "${task({ spillDir: small })}"`,
-        ],
-        { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      c.stderr.on('data', (b: Buffer) => (out += b.toString()));
-      c.on('exit', (code) => resolve({ code, out }));
-    });
-    assert.equal(full.code, 2, full.out);
-    assert.match(full.out, /SPILL_FAILED: cannot write spill file .*: no space left on the device of/);
-    assert.match(full.out, /retrying in/, 'retryable');
+    // A disk that fills up: a 512 kB tmpfs in a private mount namespace (sh and unshare exec pgdts,
+    // so the child is pgdts itself and takes the SIGTERM).
+    const c = spawn(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        `mount -t tmpfs -o size=512k tmpfs "${small}" && exec "${process.execPath}" "${BIN}" run "${task({ spillDir: small })}"`,
+      ],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(c);
+    let out = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
+    await until(
+      'the full disk to be retried',
+      () =>
+        Promise.resolve(
+          /SPILL_FAILED: cannot write spill file .*: no space left on the device of/.test(out) &&
+            retried.test(out),
+        ),
+      120_000,
+      () => out,
+    );
+    c.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
     assert.deepEqual(
       await sql(s, dst, 'SELECT count(*)::int AS n FROM public.t'),
       [{ n: 0 }],
       'nothing half-applied',
     );
+    const [slot] = await sql<{ kept: boolean }>(
+      s,
+      src,
+      `SELECT confirmed_flush_lsn < $1::pg_lsn AS kept FROM pg_replication_slots WHERE slot_name = 'pgdts_spill'`,
+      [end],
+    );
+    assert.deepEqual(slot, { kept: true }, 'the slot still holds the transaction: the position was kept');
 
     // With room, the same transaction is re-streamed from the kept position and applied.
     const ok = startCli(['run', task({})], env);

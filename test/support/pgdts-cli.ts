@@ -31,7 +31,7 @@ export function writeTaskFile(o: {
       destination: { type: 'postgresql', url: urlOf(o.destination.server, o.destination.db) },
       syncTypes: o.syncTypes,
       objects: o.objects,
-      retry: { maxElapsedMs: 60_000, initialDelayMs: 200, maxDelayMs: 2_000 },
+      retry: { initialDelayMs: 200, maxDelayMs: 2_000 },
       ...o.extra,
     }),
   );

@@ -124,8 +124,10 @@ export class PostgresChangeStream implements ChangeStream {
       if (payload === undefined) {
         if (out.length > 0) return out;
         if (this.stream.finished) {
+          // The walsender ends the stream when its server shuts down: the server is away.
           throw new PgdtsError('REPLICATION_FAILED', 'the server ended the replication stream', {
             retryable: true,
+            retryWindow: 'connection',
           });
         }
         const left = deadline - Date.now();

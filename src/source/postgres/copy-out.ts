@@ -39,8 +39,16 @@ export async function openSnapshotReader(params: ConnectionParams, snapshotName:
   }
 }
 
+/** Awaited before each statement (the `full.throttle.queriesPerSecond` limit). */
+export type BeforeStatement = (() => Promise<void> | undefined) | undefined;
+
 /** Picks the COPY format for a table (see {@link CopyFormat}). */
-export async function copyFormatFor(client: pg.Client, table: SelectedTable): Promise<CopyFormat> {
+export async function copyFormatFor(
+  client: pg.Client,
+  table: SelectedTable,
+  beforeStatement?: BeforeStatement,
+): Promise<CopyFormat> {
+  await beforeStatement?.();
   const r = await client.query<{ ok: boolean }>(
     `SELECT coalesce(bool_and(t.oid < 16384 AND (t.typelem = 0 OR t.typelem < 16384) AND t.typtype <> 'c'), true) AS ok
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -57,10 +65,11 @@ export async function copyFormatFor(client: pg.Client, table: SelectedTable): Pr
 export async function planRanges(
   client: pg.Client,
   table: SelectedTable,
-  opts: { splitAboveBytes: number; rangeSizeBytes: number },
+  opts: { splitAboveBytes: number; rangeSizeBytes: number; beforeStatement?: BeforeStatement },
 ): Promise<CopyRange[]> {
   if (table.sizeBytes <= opts.splitAboveBytes || table.blocks < 2) return [{ kind: 'all' }];
   const n = Math.max(2, Math.ceil(table.sizeBytes / opts.rangeSizeBytes));
+  await opts.beforeStatement?.();
   if ((await serverMajorVersion(client)) >= 14) {
     const per = Math.ceil(table.blocks / n);
     const out: CopyRange[] = [];
@@ -73,11 +82,13 @@ export async function planRanges(
   const pk = table.primaryKey;
   if (pk.length !== 1 || pk[0] === undefined) return [{ kind: 'all' }];
   const col = pk[0];
+  await opts.beforeStatement?.();
   const t = await client.query<{ typ: string }>(
     `SELECT format_type(atttypid, NULL) AS typ FROM pg_attribute WHERE attrelid = $1 AND attname = $2`,
     [table.oid, col],
   );
   if (!['integer', 'bigint', 'smallint'].includes(t.rows[0]?.typ ?? '')) return [{ kind: 'all' }];
+  await opts.beforeStatement?.();
   const mm = await client.query<{ lo: string | null; hi: string | null }>(
     `SELECT min(${quoteIdent(col)})::text AS lo, max(${quoteIdent(col)})::text AS hi FROM ${quoteQualified(table)}`,
   );

@@ -38,7 +38,9 @@ export class PostgresSnapshot implements Snapshot {
       for (const target of targets) {
         const t = target.source;
         const ranges = await planRanges(reader, t, o);
-        const format = o.formats.includes('binary') ? await copyFormatFor(reader, t) : 'text';
+        const format = o.formats.includes('binary')
+          ? await copyFormatFor(reader, t, o.beforeStatement)
+          : 'text';
         ranges.forEach((range, rangeNo) =>
           units.push({
             table: t,

@@ -105,6 +105,7 @@ async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
       const err = wrapPgError('SCHEMA_SYNC_FAILED', `${s.kind} for ${s.object} failed`, e);
       throw new PgdtsError('SCHEMA_SYNC_FAILED', `${err.message}\nstatement: ${s.sql}`, {
         retryable: err.retryable,
+        retryWindow: err.retryWindow,
         cause: e,
         ...(err.sqlState !== undefined ? { sqlState: err.sqlState } : {}),
       });
