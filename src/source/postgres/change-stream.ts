@@ -162,6 +162,9 @@ export class PostgresChangeStream implements ChangeStream {
           case 'watermark':
             out.push(o);
             break;
+          case 'logical-message':
+            // Not requested yet (pgoutput option messages is off): nothing to deliver.
+            break;
         }
       }
       if (out.length >= MAX_EVENTS_PER_READ) return out;
