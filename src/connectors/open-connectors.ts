@@ -34,6 +34,7 @@ export function openSource(task: TaskConfig): Source {
         publicationName: publicationNameOf(task),
         spillDir: task.incremental.spillDir ?? defaultSpillDir(task.name),
         spillMaxBytes: task.incremental.spillMaxBytes,
+        existingSlot: task.incremental.existingSlot !== undefined,
       });
   }
 }

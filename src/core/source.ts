@@ -158,6 +158,11 @@ export interface OpenStreamOptions {
   readonly startLsn: Lsn;
   /** Transactions whose commit LSN is below this were applied already: they are not delivered. */
   readonly skipBefore: Lsn;
+  /**
+   * Transactions committed before this time (ms since the Unix epoch; the task's
+   * `incremental.startTime`) are not delivered either.
+   */
+  readonly skipCommittedBeforeMs?: number | undefined;
   /** Receives the stream's log lines. */
   readonly onProgress: ProgressListener;
 }
@@ -207,6 +212,15 @@ export interface ChangeCapture {
    */
   createSlot(): Promise<SlotSnapshot>;
   /**
+   * Takes over the slot the task streams but did not create (`incremental.existingSlot`), after
+   * checking the source can stream it for this task (the connector's rules: for PostgreSQL a
+   * logical pgoutput slot of the task's database, with its WAL, that no other consumer holds).
+   * @returns its confirmed position: where streaming starts.
+   * @throws {PgdtsError} SOURCE_UNSUPPORTED (not retryable) naming what is wrong and the fix;
+   *   REPLICATION_FAILED when the slot cannot be read.
+   */
+  adoptSlot(): Promise<Lsn>;
+  /**
    * A fresh snapshot with a known LSN, from a temporary slot that disappears with its connection:
    * for resuming a copy whose first snapshot is gone.
    */
@@ -220,10 +234,11 @@ export interface ChangeCapture {
   /** The source's WAL position and the slot's retained WAL. */
   position(): Promise<SourcePosition>;
   /**
-   * Drops the slot (terminating a walsender holding it) and, with `dropPublication`, the
-   * publication; safe twice.
+   * With `dropSlot`, drops the slot (terminating a walsender holding it) and, with
+   * `dropPublication`, the publication; safe twice.
    */
   release(o: {
+    readonly dropSlot: boolean;
     readonly dropPublication: boolean;
   }): Promise<{ readonly slotDropped: boolean; readonly publicationDropped: boolean }>;
 }

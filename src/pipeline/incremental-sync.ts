@@ -20,6 +20,7 @@ import type { ProgressListener } from '../core/progress.ts';
 import type { SelectedTable } from '../core/selected-table.ts';
 import type { ChangeApplier, Sink, TaskLease } from '../core/sink.ts';
 import type { ChangeStream, Source } from '../core/source.ts';
+import { startTimeMsOf } from '../core/start-position.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
@@ -105,6 +106,7 @@ async function session(
     const st = await o.source.changes.openStream({
       startLsn,
       skipBefore: startLsn,
+      skipCommittedBeforeMs: startTimeMsOf(o.task),
       onProgress: o.onProgress,
     });
     stream = st;

@@ -58,6 +58,8 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE pgdts.task ADD COLUMN source_timeline int`,
   // Whether pgdts created the publication (release drops only what it created).
   `ALTER TABLE pgdts.task ADD COLUMN publication_created boolean`,
+  // Whether pgdts created the slot: one given as incremental.existingSlot is never dropped [S8].
+  `ALTER TABLE pgdts.task ADD COLUMN slot_created boolean`,
 ];
 
 /**
@@ -102,8 +104,9 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskChe
     publication_name: string | null;
     slot_lsn: string | null;
     publication_created: boolean | null;
+    slot_created: boolean | null;
   }>(
-    'SELECT phase, source_system_id, source_timeline, slot_name, publication_name, slot_lsn::text, publication_created FROM pgdts.task WHERE name = $1',
+    'SELECT phase, source_system_id, source_timeline, slot_name, publication_name, slot_lsn::text, publication_created, slot_created FROM pgdts.task WHERE name = $1',
     [name],
   );
   const row = r.rows[0];
@@ -120,6 +123,7 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskChe
     publicationName: row.publication_name ?? undefined,
     slotLsn: row.slot_lsn ? parseLsn(row.slot_lsn) : undefined,
     publicationCreated: row.publication_created ?? undefined,
+    slotCreated: row.slot_created ?? undefined,
   };
 }
 
@@ -164,15 +168,18 @@ export async function setTaskPhase(client: pg.Client, name: string, phase: TaskP
   );
 }
 
-/** Records the replication slot and publication created for the task, and the slot's consistent point. */
+/**
+ * Records the task's replication slot and publication, where streaming starts, and whether pgdts
+ * created the slot.
+ */
 export async function setTaskSlot(
   client: pg.Client,
   name: string,
-  slot: { slotName: string; publicationName: string; slotLsn: Lsn },
+  slot: { slotName: string; publicationName: string; slotLsn: Lsn; slotCreated: boolean },
 ): Promise<void> {
   await client.query(
-    'UPDATE pgdts.task SET slot_name = $2, publication_name = $3, slot_lsn = $4::pg_lsn, updated_at = now() WHERE name = $1',
-    [name, slot.slotName, slot.publicationName, formatLsn(slot.slotLsn)],
+    'UPDATE pgdts.task SET slot_name = $2, publication_name = $3, slot_lsn = $4::pg_lsn, slot_created = $5, updated_at = now() WHERE name = $1',
+    [name, slot.slotName, slot.publicationName, formatLsn(slot.slotLsn), slot.slotCreated],
   );
 }
 

@@ -12,6 +12,7 @@ import type { AccessRecipe } from '../../core/precheck.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
 import { hasSyncType, publicationNameOf, type TaskConfig } from '../../core/task-config.ts';
 import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
+import { existingSlotPublicationProblem } from './existing-slot.ts';
 import { missingFromPublication, publicationTables } from './publication-coverage.ts';
 import { listSelectedSequences } from './sequences.ts';
 
@@ -51,7 +52,24 @@ export async function sourceAccessRecipe(
     );
     const roots = publicationTables(tables);
     const existing = p.rows[0];
-    if (existing === undefined) {
+    const slot = task.incremental.existingSlot;
+    if (slot !== undefined) {
+      // Its changes decode only with the publication they were written under (existing-slot.ts):
+      // nothing to create or add here, only what the task must name.
+      const listed = await client.query<{ schema: string; name: string }>(
+        'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1',
+        [pub],
+      );
+      const problem = existingSlotPublicationProblem(
+        slot,
+        pub,
+        existing === undefined ? undefined : missingFromPublication(tables, listed.rows),
+      );
+      if (problem !== undefined) notes.push(`${problem.message}: ${problem.fix}`);
+      notes.push(
+        `replication slot ${slot} (incremental.existingSlot) is streamed from its confirmed position and never dropped by pgdts; no other consumer may hold it when the task starts`,
+      );
+    } else if (existing === undefined) {
       if (roots.length > 0)
         statements.push(
           `CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${roots.map(quoteQualified).join(', ')}`,
@@ -73,10 +91,12 @@ export async function sourceAccessRecipe(
         );
       }
     }
-    notes.push(
-      `publication ${pub} is made by the tables' owner: ${params.user} needs neither their ownership nor CREATE on the database, and pgdts release keeps it`,
-      'a replication connection is matched in pg_hba.conf by the database name, like any other',
-    );
+    if (slot === undefined) {
+      notes.push(
+        `publication ${pub} is made by the tables' owner: ${params.user} needs neither their ownership nor CREATE on the database, and pgdts release keeps it`,
+      );
+    }
+    notes.push('a replication connection is matched in pg_hba.conf by the database name, like any other');
   }
   return {
     side: 'source',

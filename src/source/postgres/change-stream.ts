@@ -29,6 +29,8 @@ export interface PostgresChangeStreamOptions {
   readonly publicationName: string;
   readonly startLsn: Lsn;
   readonly skipBefore: Lsn;
+  /** Transactions committed before this time (ms since the Unix epoch) are not delivered. */
+  readonly skipCommittedBeforeMs?: number | undefined;
   /** Server major version: pgoutput protocol 2 with streaming from 14, 1 before. */
   readonly serverMajor: number;
   readonly applicationName: string;
@@ -56,7 +58,9 @@ export class PostgresChangeStream implements ChangeStream {
     this.stream = stream;
     this.description = description;
     this.spill = o.spill;
-    this.assembler = new TransactionAssembler(o.skipBefore);
+    this.assembler = new TransactionAssembler(o.skipBefore, {
+      skipCommittedBeforeMs: o.skipCommittedBeforeMs,
+    });
     this.acknowledged = o.startLsn;
     this.received = o.startLsn;
     // A third of the timeout leaves room for a slow network and a busy event loop.
@@ -82,10 +86,14 @@ export class PostgresChangeStream implements ChangeStream {
       messages: false,
       applicationName: o.applicationName,
     });
+    const since =
+      o.skipCommittedBeforeMs === undefined
+        ? ''
+        : `, skipping transactions committed before ${new Date(o.skipCommittedBeforeMs).toISOString()}`;
     return new PostgresChangeStream(
       stream,
       o,
-      `streaming from ${formatLsn(o.startLsn)} (pgoutput protocol ${protoVersion}${protoVersion >= 2 ? ', streaming on' : ''})`,
+      `streaming from ${formatLsn(o.startLsn)} (pgoutput protocol ${protoVersion}${protoVersion >= 2 ? ', streaming on' : ''})${since}`,
     );
   }
 

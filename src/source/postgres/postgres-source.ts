@@ -6,7 +6,7 @@
  */
 import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import { PgdtsError } from '../../core/errors.ts';
-import { parseLsn } from '../../core/lsn.ts';
+import { parseLsn, type Lsn } from '../../core/lsn.ts';
 import type { SchemaModel } from '../../core/schema-model.ts';
 import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts';
 import type {
@@ -35,6 +35,13 @@ import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
 import { PostgresChangeStream } from './change-stream.ts';
+import {
+  existingSlotProblem,
+  existingSlotPublicationProblem,
+  missingFromExistingPublication,
+  readExistingSlot,
+  type ExistingSlot,
+} from './existing-slot.ts';
 import { SOURCE_PRECHECKS } from './precheck/index.ts';
 import { PostgresSnapshot } from './postgres-snapshot.ts';
 import {
@@ -45,6 +52,7 @@ import {
   exportPlainSnapshot,
   freeSlotFromOrphan,
   readSlot,
+  streamApplicationName,
 } from './replication-slot.ts';
 import { introspectSchema } from './schema/introspect-schema.ts';
 import { listSelectedTables } from './selected-tables.ts';
@@ -61,11 +69,8 @@ export interface PostgresSourceOptions {
   readonly spillDir: string;
   /** Spill budget, bytes; 0 = no limit. */
   readonly spillMaxBytes: number;
-}
-
-/** application_name of a task's walsender (at most 63 bytes, as the server keeps it). */
-export function streamApplicationName(taskName: string): string {
-  return `pgdts:${taskName}`.slice(0, 63);
+  /** The slot is one pgdts did not create (incremental.existingSlot): its publication must exist. */
+  readonly existingSlot: boolean;
 }
 
 /** The PostgreSQL {@link Source}. */
@@ -189,7 +194,23 @@ class PostgresChangeCapture implements ChangeCapture {
   }
 
   async ensurePublication(tables: readonly SelectedTable[]): Promise<{ created: boolean }> {
-    return ensurePublication(await this.main.get(), this.publicationName, tables);
+    const client = await this.main.get();
+    if (this.o.existingSlot) {
+      let missing: SelectedTable[] | undefined;
+      try {
+        missing = await missingFromExistingPublication(client, this.publicationName, tables);
+      } catch (e) {
+        throw wrapPgError('REPLICATION_FAILED', `cannot read publication ${this.publicationName}`, e);
+      }
+      const problem = existingSlotPublicationProblem(this.slotName, this.publicationName, missing);
+      if (problem !== undefined) {
+        throw new PgdtsError('SOURCE_UNSUPPORTED', `incremental.existingSlot: ${problem.message}`, {
+          hint: problem.fix,
+        });
+      }
+      return { created: false };
+    }
+    return ensurePublication(client, this.publicationName, tables);
   }
 
   async readSlot(): Promise<SlotInfo | undefined> {
@@ -242,6 +263,7 @@ class PostgresChangeCapture implements ChangeCapture {
       publicationName: this.publicationName,
       startLsn: so.startLsn,
       skipBefore: so.skipBefore,
+      skipCommittedBeforeMs: so.skipCommittedBeforeMs,
       serverMajor: major,
       applicationName,
       spill: new SpillDirectory(this.o.spillDir, { maxBytes: this.o.spillMaxBytes }),
@@ -266,12 +288,37 @@ class PostgresChangeCapture implements ChangeCapture {
     }
   }
 
+  async adoptSlot(): Promise<Lsn> {
+    let slot: ExistingSlot | undefined;
+    try {
+      slot = await readExistingSlot(await this.main.get(), this.slotName);
+    } catch (e) {
+      throw wrapPgError('REPLICATION_FAILED', `cannot read replication slot ${this.slotName}`, e);
+    }
+    const problem = existingSlotProblem(this.slotName, slot, {
+      database: this.params.database,
+      ownApplicationName: applicationNameOf(this.params, {
+        applicationName: streamApplicationName(this.o.taskName),
+      }),
+    });
+    const lsn = slot?.confirmedFlushLsn;
+    if (problem !== undefined || lsn === undefined) {
+      throw new PgdtsError(
+        'SOURCE_UNSUPPORTED',
+        `incremental.existingSlot: ${problem?.message ?? `replication slot ${this.slotName} has no confirmed position`}`,
+        { hint: problem?.fix ?? 'name a logical pgoutput slot in incremental.existingSlot' },
+      );
+    }
+    return lsn;
+  }
+
   async release(o: {
+    dropSlot: boolean;
     dropPublication: boolean;
   }): Promise<{ slotDropped: boolean; publicationDropped: boolean }> {
     try {
       const client = await this.main.get();
-      const slotDropped = await dropSlot(client, this.slotName);
+      const slotDropped = o.dropSlot && (await dropSlot(client, this.slotName));
       const publicationDropped = o.dropPublication && (await dropPublication(client, this.publicationName));
       return { slotDropped, publicationDropped };
     } catch (e) {

@@ -165,6 +165,11 @@ export async function ensurePublication(
   }
 }
 
+/** application_name of a task's walsender (at most 63 bytes, as the server keeps it) [S6]. */
+export function streamApplicationName(taskName: string): string {
+  return `pgdts:${taskName}`.slice(0, 63);
+}
+
 /**
  * Makes sure no walsender of an earlier, killed run of this task still holds `slotName`: when the
  * slot is active and the holder's application_name is `applicationName` (this task's), that backend

@@ -87,7 +87,7 @@ export interface TransactionAssemblerOptions {
    * Drop transactions committed before this time, ms since the Unix epoch (whole ms: a commit time
    * in µs is truncated, so one in the same ms as the bound is kept).
    */
-  readonly skipCommittedBeforeMs?: number;
+  readonly skipCommittedBeforeMs?: number | undefined;
 }
 
 const NO_SUBXIDS: ReadonlySet<number> = new Set();
