@@ -36,7 +36,8 @@ export interface EventLine {
 
 /** Status text shown in lines and in the display. */
 function statusText(e: Extract<ProgressEvent, { kind: 'status' }>): string {
-  return `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}`;
+  const heartbeat = e.heartbeatLagMs === undefined ? '' : `, heartbeat lag ${e.heartbeatLagMs} ms`;
+  return `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}${heartbeat}`;
 }
 
 /**

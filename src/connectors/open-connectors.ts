@@ -35,6 +35,7 @@ export function openSource(task: TaskConfig): Source {
         spillDir: task.incremental.spillDir ?? defaultSpillDir(task.name),
         spillMaxBytes: task.incremental.spillMaxBytes,
         existingSlot: task.incremental.existingSlot !== undefined,
+        heartbeat: task.source.heartbeat,
       });
   }
 }

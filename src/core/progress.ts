@@ -35,6 +35,8 @@ export type ProgressEvent =
       readonly retainedWalBytes: number;
       readonly flushedLsn: string;
       readonly rowsApplied: number;
+      /** Lag of the last heartbeat, ms: from its commit on the source to its arrival; absent without one. */
+      readonly heartbeatLagMs?: number;
     };
 
 /** Receives progress events; must not throw. */

@@ -76,6 +76,8 @@ export interface StatusRow {
   readonly rowsPerSec?: number | undefined;
   readonly retainedWalBytes?: number | undefined;
   readonly rowsApplied?: number | undefined;
+  /** Lag of the last heartbeat received, ms (task option `source.heartbeat`). */
+  readonly heartbeatLagMs?: number | undefined;
 }
 
 /** The right to run one task, held until released. */

@@ -167,6 +167,14 @@ export interface OpenStreamOptions {
   readonly onProgress: ProgressListener;
 }
 
+/** The task's last heartbeat through the change stream (task option `source.heartbeat`). */
+export interface HeartbeatReading {
+  /** From the heartbeat's commit on the source to its arrival in the stream, ms. */
+  readonly lagMs: number;
+  /** When it arrived, ms since the Unix epoch. */
+  readonly receivedAtMs: number;
+}
+
 /**
  * A running change stream. The source connector keeps the server informed (standby status
  * updates) on its own timer, reporting as flushed only what {@link acknowledge} was given, so a long
@@ -186,6 +194,11 @@ export interface ChangeStream {
    * the source. Never moves backwards; must only be given the sink's durable position.
    */
   acknowledge(lsn: Lsn): void;
+  /**
+   * The task's last heartbeat received; undefined without a heartbeat or before the first. The
+   * connector writes heartbeats while the stream is idle, and never delivers their changes.
+   */
+  readonly lastHeartbeat: HeartbeatReading | undefined;
   /** Ends the stream and closes its connection. Never throws. */
   close(): Promise<void>;
 }
@@ -197,9 +210,17 @@ export interface ChangeCapture {
   /** The publication name, for messages. */
   readonly publicationName: string;
   /**
+   * Checks, before anything is touched, that the source can do what the task's change capture
+   * options ask (e.g. the kind of heartbeat).
+   * @throws {PgdtsError} SOURCE_UNSUPPORTED (not retryable) naming the option and the fix;
+   *   CONNECTION_FAILED.
+   */
+  checkOptions(): Promise<void>;
+  /**
    * Creates the publication for `tables` or adds the missing ones to it. Must run before the slot is
    * created: pgoutput reads publications with the historic snapshot of the WAL it decodes. A
-   * publication that already covers every table (one a DBA made) is left as it is.
+   * publication that already covers every table (one a DBA made) is left as it is. The connector
+   * adds what it needs of its own (a heartbeat table, created first when missing).
    * @returns whether it was created now.
    * @throws {PgdtsError} REPLICATION_FAILED (e.g. not the owner of a table).
    */

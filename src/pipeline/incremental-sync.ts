@@ -170,6 +170,7 @@ async function session(
         const lagBytes = lsnDiffBytes(pos.currentLsn, acknowledged);
         const lagMs = lagBytes === 0 ? 0 : Math.max(0, now - lastCommitTimeMs);
         const retainedWalBytes = pos.retainedWalBytes ?? 0;
+        const heartbeatLagMs = st.lastHeartbeat?.lagMs;
         o.onProgress({
           kind: 'status',
           lagBytes,
@@ -178,6 +179,7 @@ async function session(
           retainedWalBytes,
           flushedLsn: formatLsn(acknowledged),
           rowsApplied,
+          ...(heartbeatLagMs !== undefined ? { heartbeatLagMs } : {}),
         });
         await o.sink.checkpoints.writeStatus(o.task.name, {
           phase: 'incremental',
@@ -188,6 +190,7 @@ async function session(
           rowsPerSec,
           retainedWalBytes,
           rowsApplied,
+          heartbeatLagMs,
         });
       }
       if (now - lastSequences >= inc.sequenceSyncIntervalMs && o.sink.sequences !== undefined) {

@@ -62,6 +62,9 @@ export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void
     await o.source.serverInfo();
     await o.sink.serverInfo();
   });
+  if (hasSyncType(task, 'incremental')) {
+    await step('check the change capture options', () => o.source.changes.checkOptions());
+  }
   await step('prepare the bookkeeping', () => o.sink.checkpoints.ensure());
   const lease = await step('take the task lease', () => o.sink.checkpoints.acquireLease(task.name));
   try {

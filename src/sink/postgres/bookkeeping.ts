@@ -60,6 +60,8 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE pgdts.task ADD COLUMN publication_created boolean`,
   // Whether pgdts created the slot: one given as incremental.existingSlot is never dropped [S8].
   `ALTER TABLE pgdts.task ADD COLUMN slot_created boolean`,
+  // Lag of the last heartbeat through the stream (source.heartbeat).
+  `ALTER TABLE pgdts.status ADD COLUMN heartbeat_lag_ms bigint`,
 ];
 
 /**
@@ -269,12 +271,12 @@ export async function finishRange(
 export async function writeStatus(client: pg.Client, task: string, s: StatusRow): Promise<void> {
   const lsn = (l: Lsn | undefined) => (l === undefined ? null : formatLsn(l));
   await client.query(
-    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied, updated_at)
-     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, now())
+    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied, heartbeat_lag_ms, updated_at)
+     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, $10, now())
      ON CONFLICT (task_name) DO UPDATE SET phase = EXCLUDED.phase, source_lsn = EXCLUDED.source_lsn,
        flushed_lsn = EXCLUDED.flushed_lsn, lag_bytes = EXCLUDED.lag_bytes, lag_ms = EXCLUDED.lag_ms,
        rows_per_sec = EXCLUDED.rows_per_sec, retained_wal_bytes = EXCLUDED.retained_wal_bytes,
-       rows_applied = EXCLUDED.rows_applied, updated_at = now()`,
+       rows_applied = EXCLUDED.rows_applied, heartbeat_lag_ms = EXCLUDED.heartbeat_lag_ms, updated_at = now()`,
     [
       task,
       s.phase,
@@ -285,6 +287,7 @@ export async function writeStatus(client: pg.Client, task: string, s: StatusRow)
       s.rowsPerSec ?? null,
       s.retainedWalBytes ?? null,
       s.rowsApplied ?? null,
+      s.heartbeatLagMs ?? null,
     ],
   );
 }

@@ -11,7 +11,8 @@ import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
 import type { AccessRecipe } from '../../core/precheck.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
 import { hasSyncType, publicationNameOf, type TaskConfig } from '../../core/task-config.ts';
-import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
+import { describeEndpoint, serverMajorVersion, type ConnectionParams } from '../../pg/connection.ts';
+import { heartbeatRecipe } from './heartbeat-catalog.ts';
 import { existingSlotPublicationProblem } from './existing-slot.ts';
 import { missingFromPublication, publicationTables } from './publication-coverage.ts';
 import { listSelectedSequences } from './sequences.ts';
@@ -45,6 +46,21 @@ export async function sourceAccessRecipe(
   }
   if (incremental) {
     const pub = publicationNameOf(task);
+    const hb = task.source.heartbeat;
+    const beat =
+      hb === undefined
+        ? undefined
+        : await heartbeatRecipe(client, {
+            user: params.user,
+            major: await serverMajorVersion(client),
+            table: hb.table,
+            intervalMs: hb.intervalMs,
+            publication: pub,
+            grantedSchemas: schemas,
+          });
+    statements.push(...(beat?.statements ?? []));
+    notes.push(...(beat?.notes ?? []));
+    const heartbeatTable = beat?.toPublish === undefined ? [] : [beat.toPublish];
     const p = await client.query<{ all: boolean; ops: boolean }>(
       `SELECT puballtables AS all, pubinsert AND pubupdate AND pubdelete AND pubtruncate AS ops
          FROM pg_publication WHERE pubname = $1`,
@@ -66,13 +82,19 @@ export async function sourceAccessRecipe(
         existing === undefined ? undefined : missingFromPublication(tables, listed.rows),
       );
       if (problem !== undefined) notes.push(`${problem.message}: ${problem.fix}`);
+      if (existing !== undefined && heartbeatTable.length > 0) {
+        statements.push(
+          `ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${heartbeatTable.map(quoteQualified).join(', ')}`,
+        );
+      }
       notes.push(
         `replication slot ${slot} (incremental.existingSlot) is streamed from its confirmed position and never dropped by pgdts; no other consumer may hold it when the task starts`,
       );
     } else if (existing === undefined) {
-      if (roots.length > 0)
+      const listed = [...roots, ...heartbeatTable];
+      if (listed.length > 0)
         statements.push(
-          `CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${roots.map(quoteQualified).join(', ')}`,
+          `CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${listed.map(quoteQualified).join(', ')}`,
         );
     } else {
       if (!existing.ops) {
@@ -84,7 +106,7 @@ export async function sourceAccessRecipe(
         'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1',
         [pub],
       );
-      const missing = missingFromPublication(tables, listed.rows);
+      const missing = [...missingFromPublication(tables, listed.rows), ...heartbeatTable];
       if (missing.length > 0) {
         statements.push(
           `ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${missing.map(quoteQualified).join(', ')}`,

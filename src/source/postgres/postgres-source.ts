@@ -21,6 +21,8 @@ import type {
   SourcePosition,
 } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
+import type { HeartbeatConfig } from '../../core/heartbeat-config.ts';
+import type { QualifiedName } from '../../core/identifier.ts';
 import type { ObjectSelector, TaskConfig } from '../../core/task-config.ts';
 import { sourceAccessRecipe } from './access-recipe.ts';
 import {
@@ -35,6 +37,8 @@ import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
 import { PostgresChangeStream } from './change-stream.ts';
+import { MESSAGES_MIN_MAJOR, withoutTable } from './heartbeat.ts';
+import { ensureHeartbeatTable } from './heartbeat-catalog.ts';
 import {
   existingSlotProblem,
   existingSlotPublicationProblem,
@@ -71,6 +75,8 @@ export interface PostgresSourceOptions {
   readonly spillMaxBytes: number;
   /** The slot is one pgdts did not create (incremental.existingSlot): its publication must exist. */
   readonly existingSlot: boolean;
+  /** The task's heartbeat (source.heartbeat), if any. */
+  readonly heartbeat: HeartbeatConfig | undefined;
 }
 
 /** The PostgreSQL {@link Source}. */
@@ -80,11 +86,14 @@ export class PostgresSource implements Source {
   private readonly params: ConnectionParams;
   private readonly main: SessionClient;
   private info: ServerInfo | undefined;
+  /** The heartbeat table is never part of the selection, even when its schema is selected. */
+  private readonly heartbeatTable: QualifiedName | undefined;
 
   constructor(params: ConnectionParams, o: PostgresSourceOptions) {
     this.params = params;
     this.description = describeEndpoint(params);
     this.main = new SessionClient(params, { role: 'source', applicationName: 'pgdts' });
+    this.heartbeatTable = o.heartbeat?.table;
     this.changes = new PostgresChangeCapture(params, this.main, o, () => this.serverInfo());
   }
 
@@ -135,14 +144,17 @@ export class PostgresSource implements Source {
 
   async listTables(objects: readonly ObjectSelector[]): Promise<SelectedTable[]> {
     try {
-      return await listSelectedTables(await this.main.get(), objects);
+      const tables = await listSelectedTables(await this.main.get(), objects);
+      const hb = this.heartbeatTable;
+      return hb === undefined ? tables : tables.filter((t) => t.schema !== hb.schema || t.name !== hb.name);
     } catch (e) {
       throw wrapPgError('SOURCE_UNSUPPORTED', 'cannot list the selected tables', e);
     }
   }
 
   async readSchema(objects: readonly ObjectSelector[]): Promise<SchemaModel> {
-    return introspectSchema(await this.main.get(), objects);
+    const model = await introspectSchema(await this.main.get(), objects);
+    return this.heartbeatTable === undefined ? model : withoutTable(model, this.heartbeatTable);
   }
 
   async readSequences(objects: readonly ObjectSelector[]): Promise<SequenceValue[]> {
@@ -193,8 +205,24 @@ class PostgresChangeCapture implements ChangeCapture {
     this.publicationName = o.publicationName;
   }
 
+  async checkOptions(): Promise<void> {
+    const hb = this.o.heartbeat;
+    if (hb === undefined || hb.table !== undefined) return;
+    const { major, version } = await this.serverInfo();
+    if (major < MESSAGES_MIN_MAJOR) {
+      throw new PgdtsError(
+        'SOURCE_UNSUPPORTED',
+        `source.heartbeat: a heartbeat without table is a logical decoding message, which pgoutput sends from PostgreSQL ${MESSAGES_MIN_MAJOR} (option messages); the source runs ${version}`,
+        { hint: 'set source.heartbeat.table (e.g. public.pgdts_heartbeat): pgdts then upserts a row there' },
+      );
+    }
+  }
+
   async ensurePublication(tables: readonly SelectedTable[]): Promise<{ created: boolean }> {
     const client = await this.main.get();
+    // The heartbeat table first: the publication lists it (and must, before the slot exists: S1).
+    const hb = this.o.heartbeat?.table;
+    if (hb !== undefined) await ensureHeartbeatTable(client, hb);
     if (this.o.existingSlot) {
       let missing: SelectedTable[] | undefined;
       try {
@@ -208,9 +236,11 @@ class PostgresChangeCapture implements ChangeCapture {
           hint: problem.fix,
         });
       }
+      // Adding the heartbeat table now loses nothing: its earlier changes are never applied anyway.
+      if (hb !== undefined) await ensurePublication(client, this.publicationName, [], [hb]);
       return { created: false };
     }
-    return ensurePublication(client, this.publicationName, tables);
+    return ensurePublication(client, this.publicationName, tables, hb === undefined ? [] : [hb]);
   }
 
   async readSlot(): Promise<SlotInfo | undefined> {
@@ -264,6 +294,15 @@ class PostgresChangeCapture implements ChangeCapture {
       startLsn: so.startLsn,
       skipBefore: so.skipBefore,
       skipCommittedBeforeMs: so.skipCommittedBeforeMs,
+      heartbeat:
+        this.o.heartbeat === undefined
+          ? undefined
+          : {
+              taskName: this.o.taskName,
+              intervalMs: this.o.heartbeat.intervalMs,
+              table: this.o.heartbeat.table,
+              onProgress: so.onProgress,
+            },
       serverMajor: major,
       applicationName,
       spill: new SpillDirectory(this.o.spillDir, { maxBytes: this.o.spillMaxBytes }),

@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
-import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
+import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
 import { connect, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
@@ -129,7 +129,8 @@ export async function dropSlot(client: pg.Client, slotName: string): Promise<boo
 }
 
 /**
- * Creates (or completes) the publication for the given tables. Partitioned tables publish their
+ * Creates (or completes) the publication for the given tables, and `extra` tables of pgdts's own
+ * (the heartbeat table). Partitioned tables publish their
  * changes under each partition's own name (`publish_via_partition_root = false`, the default), so
  * that a TRUNCATE of one partition is published too: with `true`, "TRUNCATE operations performed
  * directly on partitions are not replicated" (PostgreSQL docs, "CREATE PUBLICATION"). A row moving
@@ -141,11 +142,12 @@ export async function ensurePublication(
   client: pg.Client,
   name: string,
   tables: readonly SelectedTable[],
+  extra: readonly QualifiedName[] = [],
 ): Promise<{ created: boolean }> {
   try {
     const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
     if (exists.rowCount === 0) {
-      const list = publicationTables(tables).map(quoteQualified).join(', ');
+      const list = [...publicationTables(tables), ...extra].map(quoteQualified).join(', ');
       await client.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
       return { created: true };
     }
@@ -153,7 +155,10 @@ export async function ensurePublication(
       'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1',
       [name],
     );
-    const missing = missingFromPublication(tables, listed.rows);
+    const missing: QualifiedName[] = [
+      ...missingFromPublication(tables, listed.rows),
+      ...extra.filter((x) => !listed.rows.some((l) => l.schema === x.schema && l.name === x.name)),
+    ];
     if (missing.length > 0) {
       await client.query(
         `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteQualified).join(', ')}`,

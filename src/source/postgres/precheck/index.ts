@@ -1,6 +1,7 @@
 /** The prechecks a PostgreSQL source contributes, in report order. */
 import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 import { existingSlotCheck } from './check-existing-slot.ts';
+import { heartbeatCheck } from './check-heartbeat.ts';
 import { pgoutputStreamingCheck } from './check-pgoutput-streaming.ts';
 import { publicationCheck } from './check-publication.ts';
 import { replicaIdentityCheck } from './check-replica-identity.ts';
@@ -22,5 +23,6 @@ export const SOURCE_PRECHECKS: readonly PgPrecheck[] = [
   pgoutputStreamingCheck,
   sourcePrivilegesCheck,
   publicationCheck,
+  heartbeatCheck,
   replicaIdentityCheck,
 ];
