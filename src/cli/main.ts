@@ -165,7 +165,7 @@ program
     const task = loadTaskFile(file);
     const r = await withConnectors(task, (c) => releaseTask(task, c));
     process.stdout.write(
-      `replication slot ${r.slotName}: ${r.slotDropped ? 'dropped' : 'not present'}\n` +
+      `replication slot ${r.slotName}: ${r.slotKept ? 'kept (not created by pgdts)' : r.slotDropped ? 'dropped' : 'not present'}\n` +
         `publication ${r.publicationName}: ${r.publicationKept ? 'kept (not created by pgdts)' : r.publicationDropped ? 'dropped' : 'not present'}\n` +
         `bookkeeping of task ${task.name}: removed\n`,
     );

@@ -38,7 +38,8 @@ export interface EventLine {
 
 /** Status text shown in lines and in the display. */
 function statusText(e: Extract<ProgressEvent, { kind: 'status' }>): string {
-  return `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}${tallyText(e.tally)}`;
+  const heartbeat = e.heartbeatLagMs === undefined ? '' : `, heartbeat lag ${e.heartbeatLagMs} ms`;
+  return `lag ${formatBytes(e.lagBytes)} / ${e.lagMs} ms, ${Math.round(e.rowsPerSec)} rows/s, ${e.rowsApplied} rows applied, flushed ${e.flushedLsn}, slot retains ${formatBytes(e.retainedWalBytes)}${heartbeat}${tallyText(e.tally)}`;
 }
 
 /** `, skipped deletes: 3, missing deletes: 1`: only what is not zero. */

@@ -34,6 +34,8 @@ export function openSource(task: TaskConfig): Source {
         publicationName: publicationNameOf(task),
         spillDir: task.incremental.spillDir ?? defaultSpillDir(task.name),
         spillMaxBytes: task.incremental.spillMaxBytes,
+        existingSlot: task.incremental.existingSlot !== undefined,
+        heartbeat: task.source.heartbeat,
       });
   }
 }

@@ -38,6 +38,8 @@ export type ProgressEvent =
       readonly rowsApplied: number;
       /** Changes received but not applied as such, since the task started. */
       readonly tally: ApplyTally;
+      /** Lag of the last heartbeat, ms: from its commit on the source to its arrival; absent without one. */
+      readonly heartbeatLagMs?: number;
     };
 
 /** Receives progress events; must not throw. */

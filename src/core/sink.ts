@@ -45,6 +45,8 @@ export interface TaskCheckpoint {
   readonly slotLsn: Lsn | undefined;
   /** pgdts created the publication (true), found it made by someone else (false), or never recorded. */
   readonly publicationCreated: boolean | undefined;
+  /** pgdts created the slot (true), streams one it did not create (false), or never recorded. */
+  readonly slotCreated: boolean | undefined;
 }
 
 /** Copy progress of one table. */
@@ -95,6 +97,8 @@ export interface StatusRow {
   readonly retainedWalBytes?: number | undefined;
   readonly rowsApplied?: number | undefined;
   readonly tally?: ApplyTally | undefined;
+  /** Lag of the last heartbeat received, ms (task option `source.heartbeat`). */
+  readonly heartbeatLagMs?: number | undefined;
 }
 
 /** The right to run one task, held until released. */
@@ -127,10 +131,19 @@ export interface CheckpointStore {
   /** Records the source cluster the destination is being filled from. */
   setSourceIdentity(taskName: string, identity: SourceIdentity): Promise<void>;
   setPhase(taskName: string, phase: TaskPhase): Promise<void>;
-  /** Records the task's slot and publication and the slot's consistent point. */
+  /**
+   * Records the task's slot and publication, where streaming starts (a created slot's consistent
+   * point, an existing slot's confirmed position), and whether pgdts created the slot (release
+   * drops it only then).
+   */
   setSlot(
     taskName: string,
-    slot: { readonly slotName: string; readonly publicationName: string; readonly slotLsn: Lsn },
+    slot: {
+      readonly slotName: string;
+      readonly publicationName: string;
+      readonly slotLsn: Lsn;
+      readonly slotCreated: boolean;
+    },
   ): Promise<void>;
   /**
    * Records whether pgdts created the task's publication `publication` (release drops it only then);

@@ -187,8 +187,21 @@ export interface OpenStreamOptions {
   readonly startLsn: Lsn;
   /** Transactions whose commit LSN is below this were applied already: they are not delivered. */
   readonly skipBefore: Lsn;
+  /**
+   * Transactions committed before this time (ms since the Unix epoch; the task's
+   * `incremental.startTime`) are not delivered either.
+   */
+  readonly skipCommittedBeforeMs?: number | undefined;
   /** Receives the stream's log lines. */
   readonly onProgress: ProgressListener;
+}
+
+/** The task's last heartbeat through the change stream (task option `source.heartbeat`). */
+export interface HeartbeatReading {
+  /** From the heartbeat's commit on the source to its arrival in the stream, ms. */
+  readonly lagMs: number;
+  /** When it arrived, ms since the Unix epoch. */
+  readonly receivedAtMs: number;
 }
 
 /**
@@ -210,6 +223,11 @@ export interface ChangeStream {
    * the source. Never moves backwards; must only be given the sink's durable position.
    */
   acknowledge(lsn: Lsn): void;
+  /**
+   * The task's last heartbeat received; undefined without a heartbeat or before the first. The
+   * connector writes heartbeats while the stream is idle, and never delivers their changes.
+   */
+  readonly lastHeartbeat: HeartbeatReading | undefined;
   /** Ends the stream and closes its connection. Never throws. */
   close(): Promise<void>;
 }
@@ -221,9 +239,17 @@ export interface ChangeCapture {
   /** The publication name, for messages. */
   readonly publicationName: string;
   /**
+   * Checks, before anything is touched, that the source can do what the task's change capture
+   * options ask (e.g. the kind of heartbeat).
+   * @throws {PgdtsError} SOURCE_UNSUPPORTED (not retryable) naming the option and the fix;
+   *   CONNECTION_FAILED.
+   */
+  checkOptions(): Promise<void>;
+  /**
    * Creates the publication for `tables` or adds the missing ones to it. Must run before the slot is
    * created: pgoutput reads publications with the historic snapshot of the WAL it decodes. A
-   * publication that already covers every table (one a DBA made) is left as it is.
+   * publication that already covers every table (one a DBA made) is left as it is. The connector
+   * adds what it needs of its own (a heartbeat table, created first when missing).
    * @returns whether it was created now.
    * @throws {PgdtsError} REPLICATION_FAILED (e.g. not the owner of a table).
    */
@@ -245,6 +271,15 @@ export interface ChangeCapture {
    */
   createSlot(): Promise<SlotSnapshot>;
   /**
+   * Takes over the slot the task streams but did not create (`incremental.existingSlot`), after
+   * checking the source can stream it for this task (the connector's rules: for PostgreSQL a
+   * logical pgoutput slot of the task's database, with its WAL, that no other consumer holds).
+   * @returns its confirmed position: where streaming starts.
+   * @throws {PgdtsError} SOURCE_UNSUPPORTED (not retryable) naming what is wrong and the fix;
+   *   REPLICATION_FAILED when the slot cannot be read.
+   */
+  adoptSlot(): Promise<Lsn>;
+  /**
    * A fresh snapshot with a known LSN, from a temporary slot that disappears with its connection:
    * for resuming a copy whose first snapshot is gone.
    */
@@ -258,10 +293,11 @@ export interface ChangeCapture {
   /** The source's WAL position and the slot's retained WAL. */
   position(): Promise<SourcePosition>;
   /**
-   * Drops the slot (terminating a walsender holding it) and, with `dropPublication`, the
-   * publication; safe twice.
+   * With `dropSlot`, drops the slot (terminating a walsender holding it) and, with
+   * `dropPublication`, the publication; safe twice.
    */
   release(o: {
+    readonly dropSlot: boolean;
     readonly dropPublication: boolean;
   }): Promise<{ readonly slotDropped: boolean; readonly publicationDropped: boolean }>;
 }

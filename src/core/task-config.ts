@@ -4,7 +4,9 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { checkHeartbeat, heartbeatSchema } from './heartbeat-config.ts';
 import { parseIdentifierPath, type QualifiedName } from './identifier.ts';
+import { checkStartPosition, existingSlotSchema, startTimeSchema } from './start-position.ts';
 import { fullThrottleSchema, incrementalThrottleSchema } from './throttle-config.ts';
 
 /** libpq's sslmode values (PostgreSQL docs, "SSL Support", table "SSL Mode Descriptions"), weakest first. */
@@ -90,6 +92,11 @@ const tableEntrySchema = z.strictObject({
 
 /** A bulk name mapping rule: `schema.table` patterns, `*` captures. */
 const mappingRuleSchema = z.strictObject({ from: name, to: name });
+/** The source takes the endpoint keys and what only a source has (refinements kept). */
+const sourceSchema = endpointSchema.safeExtend({
+  /** Heartbeat writes while the source is idle (see heartbeat-config.ts). */
+  heartbeat: heartbeatSchema.optional(),
+});
 
 const syncType = z.enum(['schema', 'full', 'incremental']);
 
@@ -120,6 +127,13 @@ const incrementalSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9_]{1,63}$/, 'lower-case letters, digits and _ only, at most 63 characters')
     .optional(),
+  /**
+   * An existing pgoutput slot to stream instead of creating one; pgdts never drops it. Only
+   * without `full` (see start-position.ts).
+   */
+  existingSlot: existingSlotSchema.optional(),
+  /** Skip transactions committed before this instant (ISO 8601 with offset). Only without `full`. */
+  startTime: startTimeSchema.optional(),
   /** Publication on the source; default `pgdts_<task name>`. */
   publicationName: z.string().min(1).max(63).optional(),
   /** Close a destination transaction after this many rows. */
@@ -175,7 +189,7 @@ export const taskConfigSchema = z.strictObject({
     .min(1, 'must be 1-64 characters')
     .max(64, 'must be 1-64 characters')
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only, starting with a letter or digit'),
-  source: endpointSchema,
+  source: sourceSchema,
   destination: endpointSchema,
   syncTypes: z
     .array(syncType)
@@ -238,7 +252,7 @@ export interface MappingRule {
 }
 
 /** Connection settings of one side, with the password resolved (never print this object). */
-export type EndpointConfig = RawTaskConfig['source'];
+export type EndpointConfig = RawTaskConfig['destination'];
 
 /** A validated task. */
 export interface TaskConfig extends Omit<RawTaskConfig, 'objects' | 'mapping'> {
@@ -254,16 +268,24 @@ export function hasSyncType(
   return task.syncTypes.includes(t);
 }
 
-/** Replication slot name of a task (explicit or derived: lower-cased, non-alnum → `_`). */
-export function slotNameOf(task: Pick<TaskConfig, 'name' | 'incremental'>): string {
+/** The slot pgdts creates for a task (explicit or derived: lower-cased, non-alnum → `_`). */
+function ownSlotNameOf(task: Pick<TaskConfig, 'name' | 'incremental'>): string {
   return (
     task.incremental.slotName ?? `pgdts_${task.name.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63)
   );
 }
 
-/** Publication name of a task. */
+/** Replication slot name of a task: `incremental.existingSlot`, else the slot pgdts creates. */
+export function slotNameOf(task: Pick<TaskConfig, 'name' | 'incremental'>): string {
+  return task.incremental.existingSlot ?? ownSlotNameOf(task);
+}
+
+/**
+ * Publication name of a task: explicit, else the name of the slot pgdts would create (an existing
+ * slot's name belongs to someone else's setup, not to a publication pgdts makes).
+ */
 export function publicationNameOf(task: Pick<TaskConfig, 'name' | 'incremental'>): string {
-  return task.incremental.publicationName ?? slotNameOf(task);
+  return task.incremental.publicationName ?? ownSlotNameOf(task);
 }
 
 function pathOf(path: readonly PropertyKey[]): string {
@@ -301,6 +323,8 @@ export function parseTaskConfig(doc: unknown): TaskConfig {
   }
   const objects = r.data.objects.map((o, i) => parseObject(o, `objects[${i}]`));
   const mapping = r.data.mapping.map((m, i) => parseMappingRule(m, `mapping[${i}]`));
+  checkStartPosition(r.data);
+  checkHeartbeat(r.data, objects);
   return { ...r.data, objects, mapping };
 }
 

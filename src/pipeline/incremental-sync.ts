@@ -21,6 +21,7 @@ import type { Tuple } from '../core/change.ts';
 import { EMPTY_TALLY, type ApplyTally, type ChangeApplier, type Sink, type TaskLease } from '../core/sink.ts';
 import type { ChangeEvent, ChangeStream, Source } from '../core/source.ts';
 import { targetSequence, type TableTarget } from '../core/table-targets.ts';
+import { startTimeMsOf } from '../core/start-position.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
@@ -121,6 +122,7 @@ async function session(
     const st = await o.source.changes.openStream({
       startLsn,
       skipBefore: startLsn,
+      skipCommittedBeforeMs: startTimeMsOf(o.task),
       onProgress: o.onProgress,
     });
     stream = st;
@@ -185,6 +187,7 @@ async function session(
         const lagBytes = lsnDiffBytes(pos.currentLsn, acknowledged);
         const lagMs = lagBytes === 0 ? 0 : Math.max(0, now - lastCommitTimeMs);
         const retainedWalBytes = pos.retainedWalBytes ?? 0;
+        const heartbeatLagMs = st.lastHeartbeat?.lagMs;
         o.onProgress({
           kind: 'status',
           lagBytes,
@@ -194,6 +197,7 @@ async function session(
           flushedLsn: formatLsn(acknowledged),
           rowsApplied,
           tally,
+          ...(heartbeatLagMs !== undefined ? { heartbeatLagMs } : {}),
         });
         await o.sink.checkpoints.writeStatus(o.task.name, {
           phase: 'incremental',
@@ -205,6 +209,7 @@ async function session(
           retainedWalBytes,
           rowsApplied,
           tally,
+          heartbeatLagMs,
         });
       }
       if (now - lastSequences >= inc.sequenceSyncIntervalMs && o.sink.sequences !== undefined) {

@@ -65,6 +65,9 @@ export async function runTask(task: TaskConfig, o: RunTaskOptions): Promise<void
     await o.source.serverInfo();
     await o.sink.serverInfo();
   });
+  if (hasSyncType(task, 'incremental')) {
+    await step('check the change capture options', () => o.source.changes.checkOptions());
+  }
   await step('prepare the bookkeeping', () => o.sink.checkpoints.ensure());
   const lease = await step('take the task lease', () => o.sink.checkpoints.acquireLease(task.name));
   try {
@@ -265,23 +268,34 @@ async function takeSnapshot(task: TaskConfig, c: Ctx, incremental: boolean): Pro
 }
 
 /**
- * Makes sure the task's slot exists and its consistent point is recorded [S2]. Returns the exported
- * snapshot when the slot was created now (the caller releases it), undefined when it existed.
- * @throws {PgdtsError} CHECKPOINT_CONFLICT when an existing slot has no confirmed LSN.
+ * Makes sure the task's slot exists and its consistent point is recorded [S2]; a slot the task
+ * streams but did not create (`incremental.existingSlot`) is taken over at its confirmed position
+ * and recorded as not created [S8]. Returns the exported snapshot when the slot was created now (the
+ * caller releases it), undefined when it existed.
+ * @throws {PgdtsError} CHECKPOINT_CONFLICT when an existing slot has no confirmed LSN;
+ *   SOURCE_UNSUPPORTED when the existing slot cannot be streamed.
  */
 async function ensureSlot(task: TaskConfig, c: Ctx): Promise<SlotSnapshot | undefined> {
   const changes = c.source.changes;
-  const record = (slotLsn: Lsn) =>
+  const record = (slotLsn: Lsn, slotCreated: boolean) =>
     c.sink.checkpoints.setSlot(task.name, {
       slotName: changes.slotName,
       publicationName: changes.publicationName,
       slotLsn,
+      slotCreated,
     });
+  if (task.incremental.existingSlot !== undefined) {
+    // Checked and recorded once: a later run finds its own (orphaned) walsender on it [S6].
+    if ((await c.sink.checkpoints.readTask(task.name))?.slotLsn === undefined) {
+      await record(await changes.adoptSlot(), false);
+    }
+    return undefined;
+  }
   const existing = await changes.readSlot();
   if (!existing) {
     const snap = await changes.createSlot();
     try {
-      await record(snap.lsn);
+      await record(snap.lsn, true);
     } catch (e) {
       await snap.release();
       throw e;
@@ -297,7 +311,7 @@ async function ensureSlot(task: TaskConfig, c: Ctx): Promise<SlotSnapshot | unde
         `replication slot ${changes.slotName} exists but has no confirmed LSN`,
       );
     }
-    await record(existing.confirmedFlushLsn);
+    await record(existing.confirmedFlushLsn, true);
   }
   return undefined;
 }

@@ -61,6 +61,10 @@ const MIGRATIONS: readonly string[] = [
   // What incremental sync received but did not apply as such (operations, onConflict overwrite).
   `ALTER TABLE pgdts.status ADD COLUMN skipped_inserts bigint, ADD COLUMN skipped_updates bigint,
      ADD COLUMN skipped_deletes bigint, ADD COLUMN skipped_truncates bigint, ADD COLUMN missing_deletes bigint`,
+  // Whether pgdts created the slot: one given as incremental.existingSlot is never dropped [S8].
+  `ALTER TABLE pgdts.task ADD COLUMN slot_created boolean`,
+  // Lag of the last heartbeat through the stream (source.heartbeat).
+  `ALTER TABLE pgdts.status ADD COLUMN heartbeat_lag_ms bigint`,
 ];
 
 /**
@@ -105,8 +109,9 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskChe
     publication_name: string | null;
     slot_lsn: string | null;
     publication_created: boolean | null;
+    slot_created: boolean | null;
   }>(
-    'SELECT phase, source_system_id, source_timeline, slot_name, publication_name, slot_lsn::text, publication_created FROM pgdts.task WHERE name = $1',
+    'SELECT phase, source_system_id, source_timeline, slot_name, publication_name, slot_lsn::text, publication_created, slot_created FROM pgdts.task WHERE name = $1',
     [name],
   );
   const row = r.rows[0];
@@ -123,6 +128,7 @@ export async function readTask(client: pg.Client, name: string): Promise<TaskChe
     publicationName: row.publication_name ?? undefined,
     slotLsn: row.slot_lsn ? parseLsn(row.slot_lsn) : undefined,
     publicationCreated: row.publication_created ?? undefined,
+    slotCreated: row.slot_created ?? undefined,
   };
 }
 
@@ -167,15 +173,18 @@ export async function setTaskPhase(client: pg.Client, name: string, phase: TaskP
   );
 }
 
-/** Records the replication slot and publication created for the task, and the slot's consistent point. */
+/**
+ * Records the task's replication slot and publication, where streaming starts, and whether pgdts
+ * created the slot.
+ */
 export async function setTaskSlot(
   client: pg.Client,
   name: string,
-  slot: { slotName: string; publicationName: string; slotLsn: Lsn },
+  slot: { slotName: string; publicationName: string; slotLsn: Lsn; slotCreated: boolean },
 ): Promise<void> {
   await client.query(
-    'UPDATE pgdts.task SET slot_name = $2, publication_name = $3, slot_lsn = $4::pg_lsn, updated_at = now() WHERE name = $1',
-    [name, slot.slotName, slot.publicationName, formatLsn(slot.slotLsn)],
+    'UPDATE pgdts.task SET slot_name = $2, publication_name = $3, slot_lsn = $4::pg_lsn, slot_created = $5, updated_at = now() WHERE name = $1',
+    [name, slot.slotName, slot.publicationName, formatLsn(slot.slotLsn), slot.slotCreated],
   );
 }
 
@@ -276,16 +285,12 @@ export async function finishRange(
 export async function writeStatus(client: pg.Client, task: string, s: StatusRow): Promise<void> {
   const lsn = (l: Lsn | undefined) => (l === undefined ? null : formatLsn(l));
   await client.query(
-    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied,
-                               skipped_inserts, skipped_updates, skipped_deletes, skipped_truncates, missing_deletes, updated_at)
-     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())
+    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied, heartbeat_lag_ms, updated_at)
+     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, $10, now())
      ON CONFLICT (task_name) DO UPDATE SET phase = EXCLUDED.phase, source_lsn = EXCLUDED.source_lsn,
        flushed_lsn = EXCLUDED.flushed_lsn, lag_bytes = EXCLUDED.lag_bytes, lag_ms = EXCLUDED.lag_ms,
        rows_per_sec = EXCLUDED.rows_per_sec, retained_wal_bytes = EXCLUDED.retained_wal_bytes,
-       rows_applied = EXCLUDED.rows_applied, skipped_inserts = EXCLUDED.skipped_inserts,
-       skipped_updates = EXCLUDED.skipped_updates, skipped_deletes = EXCLUDED.skipped_deletes,
-       skipped_truncates = EXCLUDED.skipped_truncates, missing_deletes = EXCLUDED.missing_deletes,
-       updated_at = now()`,
+       rows_applied = EXCLUDED.rows_applied, heartbeat_lag_ms = EXCLUDED.heartbeat_lag_ms, updated_at = now()`,
     [
       task,
       s.phase,
@@ -301,6 +306,7 @@ export async function writeStatus(client: pg.Client, task: string, s: StatusRow)
       s.tally?.skipped.delete ?? null,
       s.tally?.skipped.truncate ?? null,
       s.tally?.missingDeletes ?? null,
+      s.heartbeatLagMs ?? null,
     ],
   );
 }

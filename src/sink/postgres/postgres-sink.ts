@@ -179,7 +179,7 @@ class PostgresCheckpointStore implements CheckpointStore {
 
   setSlot(
     taskName: string,
-    slot: { slotName: string; publicationName: string; slotLsn: Lsn },
+    slot: { slotName: string; publicationName: string; slotLsn: Lsn; slotCreated: boolean },
   ): Promise<void> {
     return this.on(`cannot record the slot of task ${taskName}`, (c) => setTaskSlot(c, taskName, slot));
   }

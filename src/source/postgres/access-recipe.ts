@@ -13,6 +13,8 @@ import type { SelectedTable } from '../../core/selected-table.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, publicationNameOf, type TaskConfig } from '../../core/task-config.ts';
 import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
+import { heartbeatRecipe } from './heartbeat-catalog.ts';
+import { existingSlotPublicationProblem } from './existing-slot.ts';
 import { missingFromPublication, publicationEntry, publicationTables } from './publication-coverage.ts';
 import { listSelectedSequences } from './sequences.ts';
 
@@ -54,6 +56,21 @@ export async function sourceAccessRecipe(
   }
   if (incremental) {
     const pub = publicationNameOf(task);
+    const hb = task.source.heartbeat;
+    const beat =
+      hb === undefined
+        ? undefined
+        : await heartbeatRecipe(client, {
+            user: params.user,
+            major,
+            table: hb.table,
+            intervalMs: hb.intervalMs,
+            publication: pub,
+            grantedSchemas: schemas,
+          });
+    statements.push(...(beat?.statements ?? []));
+    notes.push(...(beat?.notes ?? []));
+    const heartbeatTable = beat?.toPublish === undefined ? [] : [beat.toPublish];
     const p = await client.query<{ all: boolean; ops: boolean }>(
       `SELECT puballtables AS all, pubinsert AND pubupdate AND pubdelete AND pubtruncate AS ops
          FROM pg_publication WHERE pubname = $1`,
@@ -61,9 +78,32 @@ export async function sourceAccessRecipe(
     );
     const roots = publicationTables(tables);
     const existing = p.rows[0];
-    if (existing === undefined) {
-      if (roots.length > 0)
-        statements.push(`CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${roots.map(entry).join(', ')}`);
+    const slot = task.incremental.existingSlot;
+    if (slot !== undefined) {
+      // Its changes decode only with the publication they were written under (existing-slot.ts):
+      // nothing to create or add here, only what the task must name.
+      const listed = await client.query<{ schema: string; name: string }>(
+        'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1',
+        [pub],
+      );
+      const problem = existingSlotPublicationProblem(
+        slot,
+        pub,
+        existing === undefined ? undefined : missingFromPublication(tables, listed.rows),
+      );
+      if (problem !== undefined) notes.push(`${problem.message}: ${problem.fix}`);
+      if (existing !== undefined && heartbeatTable.length > 0) {
+        statements.push(
+          `ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${heartbeatTable.map(quoteQualified).join(', ')}`,
+        );
+      }
+      notes.push(
+        `replication slot ${slot} (incremental.existingSlot) is streamed from its confirmed position and never dropped by pgdts; no other consumer may hold it when the task starts`,
+      );
+    } else if (existing === undefined) {
+      const listed = [...roots.map(entry), ...heartbeatTable.map(quoteQualified)];
+      if (listed.length > 0)
+        statements.push(`CREATE PUBLICATION ${quoteIdent(pub)} FOR TABLE ${listed.join(', ')}`);
     } else {
       if (!existing.ops) {
         statements.push(
@@ -74,15 +114,20 @@ export async function sourceAccessRecipe(
         'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1',
         [pub],
       );
-      const missing = missingFromPublication(tables, listed.rows);
+      const missing = [
+        ...missingFromPublication(tables, listed.rows).map(entry),
+        ...heartbeatTable.map(quoteQualified),
+      ];
       if (missing.length > 0) {
-        statements.push(`ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${missing.map(entry).join(', ')}`);
+        statements.push(`ALTER PUBLICATION ${quoteIdent(pub)} ADD TABLE ${missing.join(', ')}`);
       }
     }
-    notes.push(
-      `publication ${pub} is made by the tables' owner: ${params.user} needs neither their ownership nor CREATE on the database, and pgdts release keeps it`,
-      'a replication connection is matched in pg_hba.conf by the database name, like any other',
-    );
+    if (slot === undefined) {
+      notes.push(
+        `publication ${pub} is made by the tables' owner: ${params.user} needs neither their ownership nor CREATE on the database, and pgdts release keeps it`,
+      );
+    }
+    notes.push('a replication connection is matched in pg_hba.conf by the database name, like any other');
   }
   return {
     side: 'source',

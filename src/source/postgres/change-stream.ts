@@ -8,12 +8,19 @@
  * `wal_sender_timeout` pass without a reply and the server would end the session (PostgreSQL docs,
  * "Streaming Replication Protocol", Standby status update). The update reports as flushed only the
  * LSN the consumer acknowledged (the sink's durable position).
+ *
+ * With a heartbeat (heartbeat.ts), a writer of its own beats while nothing is received, and the
+ * heartbeats are recognised and dropped here: their transactions reach the consumer empty.
  */
-import type { ChangeEvent, ChangeStream } from '../../core/source.ts';
+import type { ChangeEvent, ChangeStream, HeartbeatReading } from '../../core/source.ts';
+import { displayName, type QualifiedName } from '../../core/identifier.ts';
+import type { ProgressListener } from '../../core/progress.ts';
 import { PgdtsError } from '../../core/errors.ts';
 import { formatLsn, maxLsn, type Lsn } from '../../core/lsn.ts';
 import type { ConnectionParams } from '../../pg/connection.ts';
 import { encodeStandbyStatus, parseReplicationFrame } from './pgoutput/replication-frame.ts';
+import { HeartbeatObserver } from './heartbeat.ts';
+import { HeartbeatWriter } from './heartbeat-writer.ts';
 import { ReplicationStream } from './replication-stream.ts';
 import type { SpilledMessage, SpillDirectory } from './spill-directory.ts';
 import { TransactionAssembler, type ReplayAction } from './transaction-assembler.ts';
@@ -29,10 +36,25 @@ export interface PostgresChangeStreamOptions {
   readonly publicationName: string;
   readonly startLsn: Lsn;
   readonly skipBefore: Lsn;
+  /** Transactions committed before this time (ms since the Unix epoch) are not delivered. */
+  readonly skipCommittedBeforeMs?: number | undefined;
   /** Server major version: pgoutput protocol 2 with streaming from 14, 1 before. */
   readonly serverMajor: number;
   readonly applicationName: string;
   readonly spill: SpillDirectory;
+  /** The task's heartbeat (source.heartbeat); without table it needs PostgreSQL 14+ (messages). */
+  readonly heartbeat?: StreamHeartbeat | undefined;
+}
+
+/** The heartbeat of a stream: whose, how often, where (see heartbeat.ts). */
+export interface StreamHeartbeat {
+  readonly taskName: string;
+  /** Beat after this long without anything received, ms. */
+  readonly intervalMs: number;
+  /** The heartbeat table; undefined: logical decoding messages. */
+  readonly table: QualifiedName | undefined;
+  /** Receives the writer's warnings. */
+  readonly onProgress: ProgressListener;
 }
 
 interface Replay {
@@ -48,6 +70,10 @@ export class PostgresChangeStream implements ChangeStream {
   private readonly spill: SpillDirectory;
   private readonly timer: NodeJS.Timeout;
   private replaying: Replay | undefined;
+  private readonly heartbeat: HeartbeatObserver | undefined;
+  private writer: HeartbeatWriter | undefined;
+  /** When the last XLogData arrived, ms since the Unix epoch: the heartbeat beats after a quiet interval. */
+  private receivedAtMs = Date.now();
   private acknowledged: Lsn;
   private received: Lsn;
   private closed = false;
@@ -56,7 +82,13 @@ export class PostgresChangeStream implements ChangeStream {
     this.stream = stream;
     this.description = description;
     this.spill = o.spill;
-    this.assembler = new TransactionAssembler(o.skipBefore);
+    this.assembler = new TransactionAssembler(o.skipBefore, {
+      skipCommittedBeforeMs: o.skipCommittedBeforeMs,
+    });
+    this.heartbeat =
+      o.heartbeat === undefined
+        ? undefined
+        : new HeartbeatObserver({ taskName: o.heartbeat.taskName, table: o.heartbeat.table });
     this.acknowledged = o.startLsn;
     this.received = o.startLsn;
     // A third of the timeout leaves room for a slow network and a busy event loop.
@@ -79,14 +111,44 @@ export class PostgresChangeStream implements ChangeStream {
       startLsn: o.startLsn,
       protoVersion,
       streaming: protoVersion >= 2,
-      messages: false,
+      // Logical decoding messages carry the heartbeat when it has no table (PostgreSQL 14+).
+      messages: o.heartbeat !== undefined && o.heartbeat.table === undefined,
       applicationName: o.applicationName,
     });
-    return new PostgresChangeStream(
+    const since =
+      o.skipCommittedBeforeMs === undefined
+        ? ''
+        : `, skipping transactions committed before ${new Date(o.skipCommittedBeforeMs).toISOString()}`;
+    const hb = o.heartbeat;
+    const beat =
+      hb === undefined
+        ? ''
+        : `, heartbeat after ${hb.intervalMs} ms idle ${hb.table === undefined ? 'as logical messages' : `into ${displayName(hb.table)}`}`;
+    const s = new PostgresChangeStream(
       stream,
       o,
-      `streaming from ${formatLsn(o.startLsn)} (pgoutput protocol ${protoVersion}${protoVersion >= 2 ? ', streaming on' : ''})`,
+      `streaming from ${formatLsn(o.startLsn)} (pgoutput protocol ${protoVersion}${protoVersion >= 2 ? ', streaming on' : ''})${since}${beat}`,
     );
+    if (hb !== undefined) {
+      s.writer = new HeartbeatWriter(params, {
+        taskName: hb.taskName,
+        intervalMs: hb.intervalMs,
+        table: hb.table,
+        lastReceivedMs: () => s.receivedAtMs,
+        onProgress: hb.onProgress,
+      });
+    }
+    return s;
+  }
+
+  get lastHeartbeat(): HeartbeatReading | undefined {
+    return this.heartbeat?.last;
+  }
+
+  /** Adds `e` to `out` unless it is a heartbeat's change (which never reaches the consumer). */
+  private deliver(out: ChangeEvent[], e: ChangeEvent): void {
+    const d = this.heartbeat === undefined ? e : this.heartbeat.event(e, Date.now());
+    if (d !== undefined) out.push(d);
   }
 
   acknowledge(lsn: Lsn): void {
@@ -143,6 +205,7 @@ export class PostgresChangeStream implements ChangeStream {
         continue;
       }
       this.received = maxLsn(this.received, frame.walStart);
+      this.receivedAtMs = Date.now();
       const o = this.assembler.push(frame.data, frame.walStart);
       if (o !== undefined) {
         switch (o.kind) {
@@ -155,14 +218,18 @@ export class PostgresChangeStream implements ChangeStream {
             await this.spill.discard(o.xid);
             break;
           case 'replay':
-            out.push(o.begin);
+            this.deliver(out, o.begin);
             this.replaying = { messages: this.spill.replay(o.xid)[Symbol.asyncIterator](), action: o };
             break;
           case 'begin':
           case 'change':
           case 'commit':
           case 'watermark':
-            out.push(o);
+            this.deliver(out, o);
+            break;
+          case 'logical-message':
+            // Requested for the heartbeat only; never a change.
+            this.heartbeat?.message(o.prefix, o.content, Date.now());
             break;
         }
       }
@@ -177,12 +244,12 @@ export class PostgresChangeStream implements ChangeStream {
     while (out.length < MAX_EVENTS_PER_READ) {
       const next = await r.messages.next();
       if (next.done === true) {
-        out.push(r.action.commit);
+        this.deliver(out, r.action.commit);
         this.replaying = undefined;
         return;
       }
       const e = this.assembler.replay(next.value.data, next.value.lsn, r.action.abortedSubXids);
-      if (e !== undefined) out.push(e);
+      if (e !== undefined) this.deliver(out, e);
     }
   }
 
@@ -202,6 +269,7 @@ export class PostgresChangeStream implements ChangeStream {
     this.sendStatus(false);
     this.closed = true;
     clearInterval(this.timer);
+    await this.writer?.close();
     await this.replaying?.messages.return?.().catch(() => undefined);
     this.replaying = undefined;
     await this.stream.stop();

@@ -6,7 +6,7 @@
  */
 import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import { PgdtsError } from '../../core/errors.ts';
-import { parseLsn } from '../../core/lsn.ts';
+import { parseLsn, type Lsn } from '../../core/lsn.ts';
 import type { SchemaModel } from '../../core/schema-model.ts';
 import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts';
 import type {
@@ -22,6 +22,7 @@ import type {
   SourcePosition,
 } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
+import type { HeartbeatConfig } from '../../core/heartbeat-config.ts';
 import type { ObjectSelector, TaskConfig } from '../../core/task-config.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import { sourceAccessRecipe } from './access-recipe.ts';
@@ -37,6 +38,15 @@ import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
 import { PostgresChangeStream } from './change-stream.ts';
+import { MESSAGES_MIN_MAJOR, withoutTable } from './heartbeat.ts';
+import { ensureHeartbeatTable } from './heartbeat-catalog.ts';
+import {
+  existingSlotProblem,
+  existingSlotPublicationProblem,
+  missingFromExistingPublication,
+  readExistingSlot,
+  type ExistingSlot,
+} from './existing-slot.ts';
 import { SOURCE_PRECHECKS } from './precheck/index.ts';
 import { PostgresSnapshot } from './postgres-snapshot.ts';
 import {
@@ -47,6 +57,7 @@ import {
   exportPlainSnapshot,
   freeSlotFromOrphan,
   readSlot,
+  streamApplicationName,
 } from './replication-slot.ts';
 import { introspectSchema } from './schema/introspect-schema.ts';
 import { listSelectedTables } from './selected-tables.ts';
@@ -65,11 +76,10 @@ export interface PostgresSourceOptions {
   readonly spillDir: string;
   /** Spill budget, bytes; 0 = no limit. */
   readonly spillMaxBytes: number;
-}
-
-/** application_name of a task's walsender (at most 63 bytes, as the server keeps it). */
-export function streamApplicationName(taskName: string): string {
-  return `pgdts:${taskName}`.slice(0, 63);
+  /** The slot is one pgdts did not create (incremental.existingSlot): its publication must exist. */
+  readonly existingSlot: boolean;
+  /** The task's heartbeat (source.heartbeat), if any. */
+  readonly heartbeat: HeartbeatConfig | undefined;
 }
 
 /** The PostgreSQL {@link Source}. */
@@ -79,11 +89,14 @@ export class PostgresSource implements Source {
   private readonly params: ConnectionParams;
   private readonly main: SessionClient;
   private info: ServerInfo | undefined;
+  /** The heartbeat table is never part of the selection, even when its schema is selected. */
+  private readonly heartbeatTable: QualifiedName | undefined;
 
   constructor(params: ConnectionParams, o: PostgresSourceOptions) {
     this.params = params;
     this.description = describeEndpoint(params);
     this.main = new SessionClient(params, { role: 'source', applicationName: 'pgdts' });
+    this.heartbeatTable = o.heartbeat?.table;
     this.changes = new PostgresChangeCapture(params, this.main, o, () => this.serverInfo());
   }
 
@@ -134,14 +147,17 @@ export class PostgresSource implements Source {
 
   async listTables(objects: readonly ObjectSelector[]): Promise<SelectedTable[]> {
     try {
-      return await listSelectedTables(await this.main.get(), objects);
+      const tables = await listSelectedTables(await this.main.get(), objects);
+      const hb = this.heartbeatTable;
+      return hb === undefined ? tables : tables.filter((t) => t.schema !== hb.schema || t.name !== hb.name);
     } catch (e) {
       throw wrapPgError('SOURCE_UNSUPPORTED', 'cannot list the selected tables', e);
     }
   }
 
   async readSchema(objects: readonly ObjectSelector[]): Promise<SchemaModel> {
-    return introspectSchema(await this.main.get(), objects);
+    const model = await introspectSchema(await this.main.get(), objects);
+    return this.heartbeatTable === undefined ? model : withoutTable(model, this.heartbeatTable);
   }
 
   async readSequences(objects: readonly ObjectSelector[]): Promise<SequenceValue[]> {
@@ -206,12 +222,53 @@ class PostgresChangeCapture implements ChangeCapture {
     this.publicationName = o.publicationName;
   }
 
+  async checkOptions(): Promise<void> {
+    const hb = this.o.heartbeat;
+    if (hb === undefined || hb.table !== undefined) return;
+    const { major, version } = await this.serverInfo();
+    if (major < MESSAGES_MIN_MAJOR) {
+      throw new PgdtsError(
+        'SOURCE_UNSUPPORTED',
+        `source.heartbeat: a heartbeat without table is a logical decoding message, which pgoutput sends from PostgreSQL ${MESSAGES_MIN_MAJOR} (option messages); the source runs ${version}`,
+        { hint: 'set source.heartbeat.table (e.g. public.pgdts_heartbeat): pgdts then upserts a row there' },
+      );
+    }
+  }
+
   async ensurePublication(
     tables: readonly SelectedTable[],
     rowFilters: ReadonlyMap<string, string>,
   ): Promise<{ created: boolean }> {
+    const client = await this.main.get();
     const { major } = await this.serverInfo();
-    return ensurePublication(await this.main.get(), this.publicationName, tables, rowFilters, major);
+    // The heartbeat table first: the publication lists it (and must, before the slot exists: S1).
+    const hb = this.o.heartbeat?.table;
+    if (hb !== undefined) await ensureHeartbeatTable(client, hb);
+    if (this.o.existingSlot) {
+      let missing: SelectedTable[] | undefined;
+      try {
+        missing = await missingFromExistingPublication(client, this.publicationName, tables);
+      } catch (e) {
+        throw wrapPgError('REPLICATION_FAILED', `cannot read publication ${this.publicationName}`, e);
+      }
+      const problem = existingSlotPublicationProblem(this.slotName, this.publicationName, missing);
+      if (problem !== undefined) {
+        throw new PgdtsError('SOURCE_UNSUPPORTED', `incremental.existingSlot: ${problem.message}`, {
+          hint: problem.fix,
+        });
+      }
+      // Adding the heartbeat table now loses nothing: its earlier changes are never applied anyway.
+      if (hb !== undefined) await ensurePublication(client, this.publicationName, [], new Map(), major, [hb]);
+      return { created: false };
+    }
+    return ensurePublication(
+      client,
+      this.publicationName,
+      tables,
+      rowFilters,
+      major,
+      hb === undefined ? [] : [hb],
+    );
   }
 
   async publicationRowFilters(): Promise<ReadonlyMap<string, string>> {
@@ -273,6 +330,16 @@ class PostgresChangeCapture implements ChangeCapture {
       publicationName: this.publicationName,
       startLsn: so.startLsn,
       skipBefore: so.skipBefore,
+      skipCommittedBeforeMs: so.skipCommittedBeforeMs,
+      heartbeat:
+        this.o.heartbeat === undefined
+          ? undefined
+          : {
+              taskName: this.o.taskName,
+              intervalMs: this.o.heartbeat.intervalMs,
+              table: this.o.heartbeat.table,
+              onProgress: so.onProgress,
+            },
       serverMajor: major,
       applicationName,
       spill: new SpillDirectory(this.o.spillDir, { maxBytes: this.o.spillMaxBytes }),
@@ -297,12 +364,37 @@ class PostgresChangeCapture implements ChangeCapture {
     }
   }
 
+  async adoptSlot(): Promise<Lsn> {
+    let slot: ExistingSlot | undefined;
+    try {
+      slot = await readExistingSlot(await this.main.get(), this.slotName);
+    } catch (e) {
+      throw wrapPgError('REPLICATION_FAILED', `cannot read replication slot ${this.slotName}`, e);
+    }
+    const problem = existingSlotProblem(this.slotName, slot, {
+      database: this.params.database,
+      ownApplicationName: applicationNameOf(this.params, {
+        applicationName: streamApplicationName(this.o.taskName),
+      }),
+    });
+    const lsn = slot?.confirmedFlushLsn;
+    if (problem !== undefined || lsn === undefined) {
+      throw new PgdtsError(
+        'SOURCE_UNSUPPORTED',
+        `incremental.existingSlot: ${problem?.message ?? `replication slot ${this.slotName} has no confirmed position`}`,
+        { hint: problem?.fix ?? 'name a logical pgoutput slot in incremental.existingSlot' },
+      );
+    }
+    return lsn;
+  }
+
   async release(o: {
+    dropSlot: boolean;
     dropPublication: boolean;
   }): Promise<{ slotDropped: boolean; publicationDropped: boolean }> {
     try {
       const client = await this.main.get();
-      const slotDropped = await dropSlot(client, this.slotName);
+      const slotDropped = o.dropSlot && (await dropSlot(client, this.slotName));
       const publicationDropped = o.dropPublication && (await dropPublication(client, this.publicationName));
       return { slotDropped, publicationDropped };
     } catch (e) {

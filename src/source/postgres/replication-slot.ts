@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
-import { quoteIdent } from '../../core/identifier.ts';
+import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
 import { connect, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
@@ -129,7 +129,8 @@ export async function dropSlot(client: pg.Client, slotName: string): Promise<boo
 }
 
 /**
- * Creates (or completes) the publication for the given tables. Partitioned tables publish their
+ * Creates (or completes) the publication for the given tables, and `extra` tables of pgdts's own
+ * (the heartbeat table). Partitioned tables publish their
  * changes under each partition's own name (`publish_via_partition_root = false`, the default), so
  * that a TRUNCATE of one partition is published too: with `true`, "TRUNCATE operations performed
  * directly on partitions are not replicated" (PostgreSQL docs, "CREATE PUBLICATION"). A row moving
@@ -143,12 +144,14 @@ export async function ensurePublication(
   tables: readonly SelectedTable[],
   rowFilters: ReadonlyMap<string, string> = new Map(),
   major = 0,
+  extra: readonly QualifiedName[] = [],
 ): Promise<{ created: boolean }> {
   const entry = (t: SelectedTable) => publicationEntry(t, rowFilters, major);
+  const extraEntry = (x: QualifiedName) => quoteQualified(x);
   try {
     const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
     if (exists.rowCount === 0) {
-      const list = publicationTables(tables).map(entry).join(', ');
+      const list = [...publicationTables(tables).map(entry), ...extra.map(extraEntry)].join(', ');
       // Extended protocol: one statement, whatever a row filter's text holds.
       await client.query({
         text: `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`,
@@ -160,10 +163,15 @@ export async function ensurePublication(
       'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1',
       [name],
     );
-    const missing = missingFromPublication(tables, listed.rows);
+    const missing: string[] = [
+      ...missingFromPublication(tables, listed.rows).map(entry),
+      ...extra
+        .filter((x) => !listed.rows.some((l) => l.schema === x.schema && l.name === x.name))
+        .map(extraEntry),
+    ];
     if (missing.length > 0) {
       await client.query({
-        text: `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(entry).join(', ')}`,
+        text: `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.join(', ')}`,
         queryMode: 'extended',
       } as pg.QueryConfig);
     }
@@ -171,6 +179,11 @@ export async function ensurePublication(
   } catch (e) {
     throw wrapPgError('REPLICATION_FAILED', `cannot create publication ${name}`, e);
   }
+}
+
+/** application_name of a task's walsender (at most 63 bytes, as the server keeps it) [S6]. */
+export function streamApplicationName(taskName: string): string {
+  return `pgdts:${taskName}`.slice(0, 63);
 }
 
 /**

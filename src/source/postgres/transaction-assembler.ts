@@ -15,6 +15,13 @@
  * - Transactions whose commit LSN is below `skipBefore` were applied by an earlier session: they are
  *   dropped here, whole (replay after a reconnect starts at the applied position, but the server
  *   re-sends every transaction committing after the slot's confirmed LSN).
+ * - With `skipCommittedBeforeMs` (the task's `incremental.startTime`), transactions whose commit
+ *   time is earlier are dropped the same way, whole: a plain transaction by the commit time of its
+ *   Begin, a streamed one by that of its Stream Commit (the only commit times pgoutput sends before
+ *   the changes are delivered).
+ * - Logical decoding messages (`pg_logical_emit_message`, received with pgoutput option `messages`)
+ *   are handed out when transactional and inside a delivered plain transaction, for the caller to
+ *   recognise its own (the heartbeat); they never become changes.
  *
  * Invariants
  * - A1: every `begin` event is followed by its `change` events and exactly one `commit` event, before
@@ -22,6 +29,8 @@
  * - A2: nothing of an aborted transaction or aborted subtransaction is ever emitted.
  * - A3: a `watermark` is emitted only while no plain transaction is open, so every transaction
  *   committing before it has been emitted already (keepalive WAL end = what the walsender has sent).
+ * - A4: nothing of a transaction committed before `skipCommittedBeforeMs` is ever emitted (nor of
+ *   one committing below `skipBefore`); every other committed transaction is.
  */
 import type { ChangeEvent } from '../../core/source.ts';
 import { PgdtsError } from '../../core/errors.ts';
@@ -59,8 +68,27 @@ export interface DiscardAction {
   readonly xid: number;
 }
 
-/** What one message asks of the caller: an event to deliver, or a spill-file action. */
-export type AssemblerOutput = ChangeEvent | SpillAction | ReplayAction | DiscardAction;
+/**
+ * A transactional logical decoding message inside the plain transaction being delivered (between
+ * its `begin` and `commit`): not a change, for the caller to recognise by prefix.
+ */
+export interface LogicalMessageOutput {
+  readonly kind: 'logical-message';
+  readonly prefix: string;
+  readonly content: Buffer;
+}
+
+/** What one message asks of the caller: an event to deliver, a spill-file action, or a message. */
+export type AssemblerOutput = ChangeEvent | SpillAction | ReplayAction | DiscardAction | LogicalMessageOutput;
+
+/** Options of {@link TransactionAssembler}. */
+export interface TransactionAssemblerOptions {
+  /**
+   * Drop transactions committed before this time, ms since the Unix epoch (whole ms: a commit time
+   * in µs is truncated, so one in the same ms as the bound is kept).
+   */
+  readonly skipCommittedBeforeMs?: number | undefined;
+}
 
 const NO_SUBXIDS: ReadonlySet<number> = new Set();
 
@@ -69,15 +97,25 @@ export class TransactionAssembler {
   private readonly decoder = new PgoutputStreamDecoder();
   private readonly relations = new RelationCache();
   private readonly skipBefore: Lsn;
+  private readonly skipCommittedBeforeMs: number;
   /** Set between Begin and Commit of a plain transaction. */
   private open: { readonly xid: number; readonly skip: boolean } | undefined;
   private readonly abortedSubXids = new Map<number, Set<number>>();
   /** Streamed transactions with stored messages, not yet committed or aborted. */
   private readonly streaming = new Set<number>();
 
-  /** @param skipBefore transactions committing before this LSN are dropped (already applied). */
-  constructor(skipBefore: Lsn) {
+  /**
+   * @param skipBefore transactions committing before this LSN are dropped (already applied).
+   * @param o a second skip rule, by commit time.
+   */
+  constructor(skipBefore: Lsn, o: TransactionAssemblerOptions = {}) {
     this.skipBefore = skipBefore;
+    this.skipCommittedBeforeMs = o.skipCommittedBeforeMs ?? -Infinity;
+  }
+
+  /** Is the transaction committing at `commitLsn`, at `commitTimeMs`, to be dropped [A4]? */
+  private skips(commitLsn: Lsn, commitTimeMs: number): boolean {
+    return commitLsn < this.skipBefore || commitTimeMs < this.skipCommittedBeforeMs;
   }
 
   /** Is a plain transaction open (Begin received, Commit not yet)? */
@@ -150,7 +188,8 @@ export class TransactionAssembler {
           throw new PgdtsError('DECODE_FAILED', `Begin of xid ${m.xid} inside transaction ${this.open.xid}`);
         }
         // Transactions arrive in commit order: one committing before the applied position was applied.
-        const skip = m.finalLsn < this.skipBefore;
+        // Begin carries the commit time too, so the time rule decides here, before any change.
+        const skip = this.skips(m.finalLsn, m.commitTimeMs);
         this.open = { xid: m.xid, skip };
         return skip
           ? undefined
@@ -182,7 +221,9 @@ export class TransactionAssembler {
         const aborted = this.abortedSubXids.get(m.xid) ?? NO_SUBXIDS;
         this.abortedSubXids.delete(m.xid);
         const stored = this.streaming.delete(m.xid);
-        if (m.commitLsn < this.skipBefore) return stored ? { kind: 'discard', xid: m.xid } : undefined;
+        if (this.skips(m.commitLsn, m.commitTimeMs)) {
+          return stored ? { kind: 'discard', xid: m.xid } : undefined;
+        }
         return {
           kind: 'replay',
           xid: m.xid,
@@ -204,9 +245,13 @@ export class TransactionAssembler {
           this.abortedSubXids.set(m.xid, s);
           return undefined;
         }
+      case 'message':
+        // A non-transactional message stands outside any transaction: nothing for the sink, and
+        // pgdts's own heartbeat is transactional.
+        if (!m.transactional || this.open === undefined || this.open.skip) return undefined;
+        return { kind: 'logical-message', prefix: m.prefix, content: m.content };
       case 'origin':
       case 'type':
-      case 'message':
       case 'stream-start':
       case 'stream-stop':
         return undefined;

@@ -9,6 +9,8 @@
  *   user owns it, else the check fails with the ALTER PUBLICATION its owner runs. Publishing via the
  *   partition root is a warning: "TRUNCATE operations performed directly on partitions are not
  *   replicated".
+ * - With `incremental.existingSlot`, the publication must exist and list every selected table
+ *   already: pgdts neither creates nor completes it (existing-slot.ts says why).
  * - A missing publication is created by pgdts: that needs CREATE on the database and ownership of
  *   every selected table ("To create a publication, the invoking user must have the CREATE privilege
  *   for the current database... To add a table to a publication, the invoking user must have
@@ -20,6 +22,7 @@ import type { SelectedTable } from '../../../core/selected-table.ts';
 import { publicationNameOf } from '../../../core/task-config.ts';
 import { needed, type PgPrecheck, type PgSide } from '../../../pg/precheck-side.ts';
 import { missingFromPublication, publicationTables } from '../publication-coverage.ts';
+import { existingSlotPublicationProblem } from '../existing-slot.ts';
 import { isIncremental } from './incremental.ts';
 
 interface Published {
@@ -82,7 +85,16 @@ export const publicationCheck: PgPrecheck = {
       (t) => !s.server.isSuperuser && owned.rows.find((o) => o.oid === t.oid)?.owner !== true,
     );
     const p = r.rows[0];
+    const existingSlot = ctx.task.incremental.existingSlot;
+    // A slot pgdts did not create needs the publication its changes were written under (existing-slot.ts).
+    const forExistingSlot = (missing: readonly SelectedTable[] | undefined) => {
+      const problem =
+        existingSlot === undefined ? undefined : existingSlotPublicationProblem(existingSlot, pub, missing);
+      return problem === undefined ? undefined : { status: 'fail' as const, ...problem };
+    };
     if (p === undefined) {
+      const refused = forExistingSlot(undefined);
+      if (refused !== undefined) return refused;
       const canCreate = s.server.isSuperuser || owned.rows[0]?.create === true || roots.length === 0;
       if (canCreate && notOwned.length === 0) {
         return { status: 'pass', message: `publication ${pub} will be created for ${roots.length} table(s)` };
@@ -135,6 +147,8 @@ export const publicationCheck: PgPrecheck = {
       };
     }
     const toAdd = missingFromPublication(tables, listed);
+    const refused = forExistingSlot(toAdd);
+    if (refused !== undefined) return refused;
     const cannotAdd = toAdd.filter((t) => notOwned.includes(t));
     if (cannotAdd.length > 0) {
       return {

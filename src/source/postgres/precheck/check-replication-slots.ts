@@ -4,15 +4,18 @@
  * same task is reused, so it needs no free entry, but it must be a pgoutput slot of the same database.
  */
 import { slotNameOf } from '../../../core/task-config.ts';
-import { isIncremental } from './incremental.ts';
+import { createsSlot } from './incremental.ts';
 import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 
-/** A free replication slot, or the task's own slot already present (incremental only). */
+/**
+ * A free replication slot, or the task's own slot already present (incremental only; a slot given
+ * as incremental.existingSlot is check-existing-slot.ts's).
+ */
 export const replicationSlotsCheck: PgPrecheck = {
   id: 'replication-slots',
   title: 'Source replication slots',
   needs: [],
-  applies: isIncremental,
+  applies: createsSlot,
   run: async (s, ctx) => {
     const slot = slotNameOf(ctx.task);
     const r = await s.client.query<{

@@ -1,5 +1,7 @@
 /** The prechecks a PostgreSQL source contributes, in report order. */
 import type { PgPrecheck } from '../../../pg/precheck-side.ts';
+import { existingSlotCheck } from './check-existing-slot.ts';
+import { heartbeatCheck } from './check-heartbeat.ts';
 import { pgoutputStreamingCheck } from './check-pgoutput-streaming.ts';
 import { publicationCheck } from './check-publication.ts';
 import { replicaIdentityCheck } from './check-replica-identity.ts';
@@ -16,11 +18,13 @@ export const SOURCE_PRECHECKS: readonly PgPrecheck[] = [
   sourceVersionCheck,
   walLevelCheck,
   replicationSlotsCheck,
+  existingSlotCheck,
   walSendersCheck,
   replicationRoleCheck,
   pgoutputStreamingCheck,
   sourcePrivilegesCheck,
   publicationCheck,
+  heartbeatCheck,
   replicaIdentityCheck,
   rowFiltersCheck,
 ];
