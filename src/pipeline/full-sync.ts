@@ -62,12 +62,26 @@ export async function runFullSync(o: FullSyncOptions): Promise<void> {
   const rootOf = ({ source: t }: TableTarget) =>
     t.partitionRoot ? displayName(t.partitionRoot) : displayName(t);
   const unfinished = leafTables.filter((t) => state.get(displayName(t.source))?.state !== 'done');
-  // [T3] leaves of one partitioned table share a snapshot.
+  // [T3] leaves of one partitioned table share a snapshot. Tables merged into one destination
+  // table (mergeInto) restart together too: restarting one empties that table for all of them.
+  const destOf = (t: TableTarget) => displayName(t.table);
   const restartRoots = new Set(unfinished.map(rootOf));
-  const todo = leafTables.filter((t) => restartRoots.has(rootOf(t)));
+  const restartDests = new Set(unfinished.map(destOf));
+  const restarts = (t: TableTarget) => restartRoots.has(rootOf(t)) || restartDests.has(destOf(t));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const t of leafTables) {
+      if (restarts(t) && !(restartRoots.has(rootOf(t)) && restartDests.has(destOf(t)))) {
+        restartRoots.add(rootOf(t));
+        restartDests.add(destOf(t));
+        grew = true;
+      }
+    }
+  }
+  const todo = leafTables.filter(restarts);
   for (const t of leafTables) {
     const s = state.get(displayName(t.source));
-    if (s?.state === 'done' && !restartRoots.has(rootOf(t))) {
+    if (s?.state === 'done' && !restarts(t)) {
       o.onProgress({
         kind: 'table',
         table: displayName(t.source),

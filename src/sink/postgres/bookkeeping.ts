@@ -285,12 +285,16 @@ export async function finishRange(
 export async function writeStatus(client: pg.Client, task: string, s: StatusRow): Promise<void> {
   const lsn = (l: Lsn | undefined) => (l === undefined ? null : formatLsn(l));
   await client.query(
-    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied, heartbeat_lag_ms, updated_at)
-     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, $10, now())
+    `INSERT INTO pgdts.status (task_name, phase, source_lsn, flushed_lsn, lag_bytes, lag_ms, rows_per_sec, retained_wal_bytes, rows_applied,
+                               skipped_inserts, skipped_updates, skipped_deletes, skipped_truncates, missing_deletes, heartbeat_lag_ms, updated_at)
+     VALUES ($1, $2, $3::pg_lsn, $4::pg_lsn, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
      ON CONFLICT (task_name) DO UPDATE SET phase = EXCLUDED.phase, source_lsn = EXCLUDED.source_lsn,
        flushed_lsn = EXCLUDED.flushed_lsn, lag_bytes = EXCLUDED.lag_bytes, lag_ms = EXCLUDED.lag_ms,
        rows_per_sec = EXCLUDED.rows_per_sec, retained_wal_bytes = EXCLUDED.retained_wal_bytes,
-       rows_applied = EXCLUDED.rows_applied, heartbeat_lag_ms = EXCLUDED.heartbeat_lag_ms, updated_at = now()`,
+       rows_applied = EXCLUDED.rows_applied, skipped_inserts = EXCLUDED.skipped_inserts,
+       skipped_updates = EXCLUDED.skipped_updates, skipped_deletes = EXCLUDED.skipped_deletes,
+       skipped_truncates = EXCLUDED.skipped_truncates, missing_deletes = EXCLUDED.missing_deletes,
+       heartbeat_lag_ms = EXCLUDED.heartbeat_lag_ms, updated_at = now()`,
     [
       task,
       s.phase,

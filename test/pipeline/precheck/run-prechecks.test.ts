@@ -440,3 +440,60 @@ test('an existing publication lacking an operation fails; one publishing via the
   assert.match(r.message, /a TRUNCATE of a single partition is not replicated/);
   assert.match(r.fix ?? '', /publish_via_partition_root = false/);
 });
+
+test('task options: bad row filters, a filter outside the replica identity, one a publication refuses (15), two tables meeting without mergeInto, an excluded key column', async () => {
+  const s = await sourceDb();
+  await sql(
+    src,
+    s,
+    `CREATE FUNCTION app.even(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 % 2 = 0';
+     CREATE SCHEMA app2; CREATE TABLE app2.orders (id int PRIMARY KEY, note text);`,
+  );
+  const d = await freshDatabase(dst, 'pre_dst');
+  const check = async (objects: object[], id: string) =>
+    byId(await precheck(task(urlOf(src, s), urlOf(dst, d), { objects })), id);
+
+  let r = await check([{ table: 'app.orders', where: 'nope > 1' }], 'row-filters');
+  assert.equal(r.status, 'fail');
+  assert.match(
+    r.message,
+    /objects\[0\]\.where: not a valid condition on app\.orders: column "nope" does not exist/,
+  );
+  // A second statement smuggled into the condition is refused by the server, never run.
+  r = await check([{ table: 'app.orders', where: 'true); DROP TABLE app.orders; --' }], 'row-filters');
+  assert.equal(r.status, 'fail');
+  assert.deepEqual(await sql(src, s, "SELECT to_regclass('app.orders')::text AS t"), [{ t: 'app.orders' }]);
+  r = await check([{ table: 'app.orders', where: "note <> 'x'" }], 'row-filters');
+  assert.equal(r.status, 'fail');
+  assert.match(r.message, /references note of app\.orders, outside its replica identity \(id\)/);
+  assert.match(r.fix ?? '', /ALTER TABLE "app"\."orders" REPLICA IDENTITY FULL;/);
+  r = await check([{ table: 'app.orders', where: 'app.even(id)' }], 'row-filters');
+  assert.equal(r.status, 'fail');
+  assert.match(r.message, /not accepted as a publication row filter/);
+  r = await check([{ table: 'app.orders', where: 'id % 2 = 0' }], 'row-filters');
+  assert.equal(r.status, 'pass', r.message);
+  // Without incremental only the condition itself matters.
+  const full = byId(
+    await precheck(
+      task(urlOf(src, s), urlOf(dst, d), {
+        syncTypes: ['schema', 'full'],
+        objects: [{ table: 'app.orders', where: "note <> 'x'" }],
+      }),
+    ),
+    'row-filters',
+  );
+  assert.equal(full.status, 'pass', full.message);
+
+  r = await check(
+    [
+      { table: 'app.orders', as: 'all.orders' },
+      { table: 'app2.orders', as: 'all.orders' },
+    ],
+    'selected-objects',
+  );
+  assert.equal(r.status, 'fail');
+  assert.match(r.message, /app\.orders, app2\.orders all map to all\.orders: declare mergeInto/);
+  r = await check([{ table: 'app.orders', excludeColumns: ['id'] }], 'selected-objects');
+  assert.equal(r.status, 'fail');
+  assert.match(r.message, /objects\[0\]\.excludeColumns.*id/);
+});

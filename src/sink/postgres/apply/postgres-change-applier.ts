@@ -374,8 +374,14 @@ export class PostgresChangeApplier implements ChangeApplier {
       return this.committed ?? { appliedLsn: LSN_ZERO, commitTimeMs: undefined, tally: EMPTY_TALLY };
     }
     await this.begin();
-    const statements: ApplyStatement[] = await this.takeBufferSql();
+    let statements: ApplyStatement[] = await this.takeBufferSql();
     await this.drain();
+    if (statements.some((s) => s.expect !== undefined)) {
+      // Counts first: a missing row must stop the batch before its position commits, and the rows
+      // a DELETE did not find (onConflict: overwrite) go into the tally committed with it.
+      await this.run(statements);
+      statements = [];
+    }
     const pending = this.pending;
     const advances =
       pending !== undefined && (!this.committed || pending.appliedLsn > this.committed.appliedLsn);
@@ -403,14 +409,7 @@ export class PostgresChangeApplier implements ChangeApplier {
         sql: 'SELECT pg_current_wal_insert_lsn()::text AS ins, pg_current_wal_flush_lsn()::text AS fl',
       });
     }
-    let results: pg.QueryResult[];
-    if (statements.some((s) => s.expect !== undefined)) {
-      // Counts first: a missing row must stop the batch before its position commits.
-      await this.run(statements);
-      results = await this.run(commit);
-    } else {
-      results = (await this.run([...statements, ...commit])).slice(statements.length);
-    }
+    const results = (await this.run([...statements, ...commit])).slice(statements.length);
     this.inTransaction = false;
     this.pending = undefined;
     this.pendingTxns = 0;
