@@ -117,6 +117,25 @@ export function mapSchemaModel(
   return new ModelMapper(model, task, names).map();
 }
 
+/**
+ * Does `task` rename anything (a schema or table `as`, column options, mapping rules, a target
+ * that is not a plain copy)? Without, schema sync has nothing to map and skips reading for it.
+ */
+export function needsSchemaMapping(
+  task: Pick<TaskConfig, 'objects' | 'mapping'>,
+  targets: readonly TableTarget[],
+): boolean {
+  return (
+    task.mapping.length > 0 ||
+    task.objects.some(
+      (o) =>
+        o.as !== undefined ||
+        (o.kind === 'table' && (o.columns !== undefined || o.excludeColumns !== undefined)),
+    ) ||
+    targets.some((t) => t.table.schema !== t.source.schema || t.table.name !== t.source.name)
+  );
+}
+
 class ModelMapper {
   readonly problems: SchemaMappingProblem[] = [];
   /** Source keys of indexes and index-backed constraints left out. */

@@ -133,7 +133,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
     if (schema && c.sink.schema !== undefined) {
       const writer = c.sink.schema;
       c.onProgress({ kind: 'phase', phase: 'schema' });
-      await c.step('schema sync', () => applyPreDataSchema(c.source, writer, task, c.onProgress));
+      await c.step('schema sync', () => applyPreDataSchema(c.source, writer, task, targets, c.onProgress));
     }
     await cp.setPhase(task.name, 'schema');
     phase = 'schema';
@@ -184,7 +184,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       const writer = c.sink.schema;
       c.onProgress({ kind: 'phase', phase: 'indexes' });
       await c.step('schema sync (post-data)', () =>
-        applyPostDataSchema(c.source, writer, task, c.onProgress),
+        applyPostDataSchema(c.source, writer, task, targets, c.onProgress),
       );
     }
     if (full) {
