@@ -5,13 +5,14 @@
  * - Tables go to their {@link TableTarget.table}, with their target's column names; columns the target
  *   leaves out are excluded.
  * - What PostgreSQL keeps in a table's schema goes with the table: its indexes and index-backed
- *   constraints, its identity sequences and the sequences it owns (OWNED BY needs the same schema).
+ *   constraints, its identity sequences and the sequences it owns (OWNED BY needs the same schema;
+ *   {@link targetSequences} places sequence values by the same rule).
  * - Everything else (types, other sequences, views, routines, extensions) goes with its schema:
  *   {@link targetSchema}, the schema entry's `as` or a `x.*` → `y.*` mapping rule.
  */
 import { displayName, type QualifiedName } from '../core/identifier.ts';
 import type { ObjectRef, SchemaModel, TableDef } from '../core/schema-model.ts';
-import { targetSchema, type TableTarget } from '../core/table-targets.ts';
+import { targetSchema, targetSequences, type TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import {
   rewriteSqlNames,
@@ -132,10 +133,16 @@ export function buildSchemaNameMap(
     const owner = tables.get(key(i.table.schema, i.table.name));
     put(i, owner !== undefined ? { schema: owner.to.schema, name: i.name } : inSchema(i));
   }
-  for (const s of model.sequences) {
-    const owner = s.ownedBy ? tables.get(key(s.ownedBy.table.schema, s.ownedBy.table.name)) : undefined;
-    put(s, owner !== undefined ? { schema: owner.to.schema, name: s.name } : inSchema(s));
-  }
+  // The same rule as the copy of sequence values (targetSequences), so values land where schema sync
+  // created the sequences: an owned sequence goes with its table's target, another with its schema.
+  const sequences = model.sequences.map((s) => ({
+    schema: s.schema,
+    name: s.name,
+    ownedBy: s.ownedBy?.table,
+  }));
+  targetSequences(task, targets, sequences).forEach((to, i) => {
+    put(sequences[i]!, { schema: to.schema, name: to.name });
+  });
   for (const v of model.views) put(v, inSchema(v));
   for (const t of model.types) put(t, inSchema(t));
   const routineNames = new Set(model.routines.map((r) => key(r.schema, r.name)));
