@@ -118,8 +118,9 @@ export function mapSchemaModel(
 }
 
 /**
- * Does `task` rename anything (a schema or table `as`, column options, mapping rules, a target
- * that is not a plain copy)? Without, schema sync has nothing to map and skips reading for it.
+ * Could `task` rename anything: a schema or table `as`, column options, mapping rules, or a target
+ * whose destination table differs from its source? Cheap (no model needed): the schema-mapping
+ * precheck runs only then; otherwise {@link mapSchemaModel} would return the model as it is.
  */
 export function needsSchemaMapping(
   task: Pick<TaskConfig, 'objects' | 'mapping'>,

@@ -4,15 +4,16 @@
  */
 import type { PrecheckResult } from '../../core/precheck.ts';
 import type { Source } from '../../core/source.ts';
-import { isIdentity, type TableTarget } from '../../core/table-targets.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
 import { describeSchemaMappingProblem, mapSchemaModel, needsSchemaMapping } from '../map-schema-model.ts';
 
-/** Does the check apply: schema sync under a mapping that renames something? */
+/**
+ * Does the check apply: schema sync under a mapping that renames something? (A row or operation
+ * filter alone changes no name: schema sync creates the objects as they are.)
+ */
 export function schemaMappingApplies(task: TaskConfig, targets: readonly TableTarget[]): boolean {
-  return (
-    hasSyncType(task, 'schema') && (targets.some((t) => !isIdentity(t)) || needsSchemaMapping(task, targets))
-  );
+  return hasSyncType(task, 'schema') && needsSchemaMapping(task, targets);
 }
 
 /**

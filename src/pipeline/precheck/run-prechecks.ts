@@ -1,8 +1,9 @@
 /**
  * Runs every precheck of a task and returns one result per check, in a fixed order: connections,
  * the selection (and, with schema sync under a name mapping, whether the schema maps onto it), then
- * the checks each connector contributes for its side (source, then destination). A check whose prerequisites failed (e.g. the source is unreachable) is left out: the
- * failed prerequisite is the line that matters.
+ * the checks each connector contributes for its side (source, then destination). A check whose
+ * prerequisites failed (e.g. the source is unreachable) is left out: the failed prerequisite is the
+ * line that matters.
  */
 import type { PrecheckContext, PrecheckResult } from '../../core/precheck.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
