@@ -36,4 +36,9 @@ export interface SelectedTable extends QualifiedName {
 /** A sequence and its current position. `lastValue` undefined: never used (nextval returns start). */
 export interface SequenceValue extends QualifiedName {
   readonly lastValue: string | undefined;
+  /**
+   * The source table owning the sequence (a serial's OWNED BY or an identity column), undefined for
+   * a free-standing one: where the sequence goes in the destination depends on it (see targetSequences).
+   */
+  readonly ownedBy: QualifiedName | undefined;
 }

@@ -268,13 +268,23 @@ export function resolveTargets(
 }
 
 /**
- * Where a sequence lives in the destination: its schema's destination schema (sequences, like views
- * and types, are not renamed one by one; see {@link targetSchema}).
+ * Where sequences live in the destination, keeping their names: a sequence owned by a table (serial,
+ * identity column) in the schema of that table's target, because PostgreSQL keeps an owned sequence
+ * in its table's schema (schema sync creates it there); any other sequence, and one whose table has
+ * no target, in its schema's destination schema (sequences, like views and types, are not renamed
+ * one by one; see {@link targetSchema}). Schema sync and the copy of sequence values both use this,
+ * so the values land where the sequences were created.
+ * @returns `sequences` in order, each the same object when it does not move.
  */
-export function targetSequence<T extends QualifiedName>(
+export function targetSequences<T extends QualifiedName & { readonly ownedBy: QualifiedName | undefined }>(
   task: Pick<TaskConfig, 'objects' | 'mapping'>,
-  sequence: T,
-): T {
-  const schema = targetSchema(task, sequence.schema);
-  return schema === sequence.schema ? sequence : { ...sequence, schema };
+  targets: readonly TableTarget[],
+  sequences: readonly T[],
+): T[] {
+  const tableSchema = new Map(targets.map((t) => [displayName(t.source), t.table.schema]));
+  return sequences.map((s) => {
+    const owner = s.ownedBy !== undefined ? tableSchema.get(displayName(s.ownedBy)) : undefined;
+    const schema = owner ?? targetSchema(task, s.schema);
+    return schema === s.schema ? s : { ...s, schema };
+  });
 }

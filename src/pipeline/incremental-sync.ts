@@ -20,7 +20,7 @@ import type { ProgressListener } from '../core/progress.ts';
 import type { Tuple } from '../core/change.ts';
 import { EMPTY_TALLY, type ApplyTally, type ChangeApplier, type Sink, type TaskLease } from '../core/sink.ts';
 import type { ChangeEvent, ChangeStream, Source } from '../core/source.ts';
-import { targetSequence, type TableTarget } from '../core/table-targets.ts';
+import { targetSequences, type TableTarget } from '../core/table-targets.ts';
 import { startTimeMsOf } from '../core/start-position.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
@@ -215,7 +215,7 @@ async function session(
       if (now - lastSequences >= inc.sequenceSyncIntervalMs && o.sink.sequences !== undefined) {
         lastSequences = now;
         await o.sink.sequences.setSequences(
-          (await o.source.readSequences(o.task.objects)).map((v) => targetSequence(o.task, v)),
+          targetSequences(o.task, o.targets, await o.source.readSequences(o.task.objects)),
         );
       }
     };

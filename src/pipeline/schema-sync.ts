@@ -1,12 +1,17 @@
 /**
- * Schema phase: reads the selected objects' definitions from the source into the schema model and
- * has the sink create them — pre-data before the copy, post-data (secondary indexes, foreign keys,
- * triggers, materialized view refreshes) after it, on `indexJobs` parallel connections.
+ * Schema phase: reads the selected objects' definitions from the source into the schema model, maps
+ * them onto the task's destination names (map-schema-model.ts) and has the sink create them —
+ * pre-data before the copy, post-data (secondary indexes, foreign keys, triggers, materialized view
+ * refreshes) after it, on `indexJobs` parallel connections.
  */
+import { PgdtsError } from '../core/errors.ts';
 import type { ProgressListener } from '../core/progress.ts';
+import type { SchemaModel } from '../core/schema-model.ts';
 import type { SchemaEvent, SchemaWriter } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
+import type { TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
+import { describeSchemaMappingProblem, mapSchemaModel } from './map-schema-model.ts';
 
 function reporter(onProgress: ProgressListener): {
   onStatement: (e: SchemaEvent) => void;
@@ -25,32 +30,80 @@ function reporter(onProgress: ProgressListener): {
 }
 
 /**
- * Creates schemas, types, sequences, tables, keys, views, routines and comments.
- * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the object whose DDL failed.
+ * The source model on the destination's names. Refuses the task when an object cannot be mapped
+ * safely; reports each object left out or changed (with `warn`) as a warning.
+ * @throws {PgdtsError} CONFIG_INVALID naming every object that cannot be mapped and why.
+ */
+function destinationModel(
+  source: SchemaModel,
+  task: TaskConfig,
+  targets: readonly TableTarget[],
+  o: { readonly warn: boolean; readonly onProgress: ProgressListener },
+): SchemaModel {
+  const { model, problems } = mapSchemaModel(source, task, targets);
+  const errors = problems.filter((p) => p.level === 'error');
+  if (errors.length > 0) {
+    throw new PgdtsError(
+      'CONFIG_INVALID',
+      `schema sync cannot carry ${errors.length} object(s) over to the mapped names: ${errors.map(describeSchemaMappingProblem).join('; ')}`,
+      {
+        hint: 'change objects or mapping in the task file, or leave the objects out (exclude) and create them by hand; pgdts precheck lists the same problems',
+      },
+    );
+  }
+  if (o.warn) {
+    for (const p of problems) {
+      o.onProgress({
+        kind: 'log',
+        level: 'warn',
+        message: `schema mapping: ${describeSchemaMappingProblem(p)}`,
+      });
+    }
+  }
+  return model;
+}
+
+/**
+ * Creates schemas, types, sequences, tables, keys, views, routines and comments, under the names
+ * `targets` and the task's mapping give them; reports objects the mapping leaves out as warnings.
+ * @throws {PgdtsError} CONFIG_INVALID when the mapping cannot carry an object over safely (nothing
+ *   is created then); SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
 export async function applyPreDataSchema(
   source: Source,
   schema: SchemaWriter,
   task: TaskConfig,
+  targets: readonly TableTarget[],
   onProgress: ProgressListener,
 ): Promise<void> {
   const r = reporter(onProgress);
-  await schema.applyPreData(await source.readSchema(task.objects), r.onStatement);
+  const model = destinationModel(await source.readSchema(task.objects), task, targets, {
+    warn: true,
+    onProgress,
+  });
+  await schema.applyPreData(model, r.onStatement);
   onProgress({ kind: 'log', level: 'info', message: `schema (pre-data): ${r.summary()}` });
 }
 
 /**
  * Creates secondary indexes, foreign keys and triggers and refreshes materialized views, after the
- * data load, on `task.full.indexJobs` connections in parallel.
- * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the object whose DDL failed.
+ * data load, on `task.full.indexJobs` connections in parallel, under the mapped names (the warnings
+ * of the mapping were given with the pre-data).
+ * @throws {PgdtsError} CONFIG_INVALID when the mapping cannot carry an object over safely;
+ *   SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
 export async function applyPostDataSchema(
   source: Source,
   schema: SchemaWriter,
   task: TaskConfig,
+  targets: readonly TableTarget[],
   onProgress: ProgressListener,
 ): Promise<void> {
   const r = reporter(onProgress);
-  await schema.applyPostData(await source.readSchema(task.objects), task.full.indexJobs, r.onStatement);
+  const model = destinationModel(await source.readSchema(task.objects), task, targets, {
+    warn: false,
+    onProgress,
+  });
+  await schema.applyPostData(model, task.full.indexJobs, r.onStatement);
   onProgress({ kind: 'log', level: 'info', message: `schema (post-data): ${r.summary()}` });
 }

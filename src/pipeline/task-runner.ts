@@ -3,7 +3,7 @@
  * the sink's checkpoints. The state machine and its invariants are in task-lifecycle.md. The runner
  * talks to the source and the sink only through the core interfaces: it never sees a connection.
  */
-import { resolveTargets, targetSequence, type TableTarget } from '../core/table-targets.ts';
+import { resolveTargets, targetSequences, type TableTarget } from '../core/table-targets.ts';
 import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
 import type { Lsn } from '../core/lsn.ts';
@@ -166,7 +166,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
     if (schema && c.sink.schema !== undefined) {
       const writer = c.sink.schema;
       c.onProgress({ kind: 'phase', phase: 'schema' });
-      await c.step('schema sync', () => applyPreDataSchema(c.source, writer, task, c.onProgress));
+      await c.step('schema sync', () => applyPreDataSchema(c.source, writer, task, targets, c.onProgress));
     }
     await cp.setPhase(task.name, 'schema');
     phase = 'schema';
@@ -218,12 +218,12 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       const writer = c.sink.schema;
       c.onProgress({ kind: 'phase', phase: 'indexes' });
       await c.step('schema sync (post-data)', () =>
-        applyPostDataSchema(c.source, writer, task, c.onProgress),
+        applyPostDataSchema(c.source, writer, task, targets, c.onProgress),
       );
     }
     if (full) {
       c.onProgress({ kind: 'phase', phase: 'sequences' });
-      await c.step('set sequences', () => syncSequences(task, c));
+      await c.step('set sequences', () => syncSequences(task, c, targets));
     }
     await cp.setPhase(task.name, 'indexed');
     phase = 'indexed';
@@ -316,10 +316,10 @@ async function ensureSlot(task: TaskConfig, c: Ctx): Promise<SlotSnapshot | unde
   return undefined;
 }
 
-async function syncSequences(task: TaskConfig, c: Ctx): Promise<void> {
+async function syncSequences(task: TaskConfig, c: Ctx, targets: readonly TableTarget[]): Promise<void> {
   if (c.sink.sequences === undefined) return;
   const missing = await c.sink.sequences.setSequences(
-    (await c.source.readSequences(task.objects)).map((v) => targetSequence(task, v)),
+    targetSequences(task, targets, await c.source.readSequences(task.objects)),
   );
   for (const m of missing) {
     c.onProgress({

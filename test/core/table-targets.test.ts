@@ -11,6 +11,7 @@ import {
   globMatches,
   planTargets,
   targetSchema,
+  targetSequences,
 } from '../../src/core/table-targets.ts';
 import { parseTaskConfig, type TaskConfig } from '../../src/core/task-config.ts';
 import { selectedTable } from '../support/selected-table.ts';
@@ -22,6 +23,35 @@ const base = {
   syncTypes: ['schema', 'full', 'incremental'],
 };
 const task = (over: Record<string, unknown>): TaskConfig => parseTaskConfig({ ...base, ...over });
+
+test('sequences: an owned one goes with its table target, a free-standing one with its schema', () => {
+  const t = task({
+    objects: [{ schema: 'app', as: 'app2' }, { table: 'app.orders', as: 'archive.ord' }, { schema: 'misc' }],
+  });
+  const { targets, problems } = planTargets(t, [
+    selectedTable('app', 'orders'),
+    selectedTable('app', 'items'),
+  ]);
+  assert.deepEqual(problems, []);
+  const seq = (schema: string, name: string, owner?: string) => ({
+    schema,
+    name,
+    ownedBy: owner === undefined ? undefined : { schema: 'app', name: owner },
+  });
+  const free = seq('misc', 'counter');
+  const placed = targetSequences(t, targets, [
+    seq('app', 'orders_id_seq', 'orders'),
+    seq('app', 'items_id_seq', 'items'),
+    seq('app', 'ticket_seq'),
+    free,
+  ]);
+  assert.deepEqual(
+    placed.map((s) => `${s.schema}.${s.name}`),
+    ['archive.orders_id_seq', 'app2.items_id_seq', 'app2.ticket_seq', 'misc.counter'],
+    'PostgreSQL keeps an owned sequence in its table schema; sequence names are never changed',
+  );
+  assert.equal(placed[3], free, 'an unmoved sequence is returned as it is');
+});
 
 function refused(over: Record<string, unknown>): ConfigError {
   try {

@@ -1,8 +1,9 @@
 /**
  * Runs every precheck of a task and returns one result per check, in a fixed order: connections,
- * the selection, then the checks each connector contributes for its side (source, then
- * destination). A check whose prerequisites failed (e.g. the source is unreachable) is left out: the
- * failed prerequisite is the line that matters.
+ * the selection (and, with schema sync under a name mapping, whether the schema maps onto it), then
+ * the checks each connector contributes for its side (source, then destination). A check whose
+ * prerequisites failed (e.g. the source is unreachable) is left out: the failed prerequisite is the
+ * line that matters.
  */
 import type { PrecheckContext, PrecheckResult } from '../../core/precheck.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
@@ -11,6 +12,7 @@ import type { Source } from '../../core/source.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
 import { checkConnection } from './check-connection.ts';
+import { checkSchemaMapping, schemaMappingApplies } from './check-schema-mapping.ts';
 import { checkSelectedObjects } from './check-selected-objects.ts';
 
 /** How the prechecks get the task's connectors (building one may fail: that is a check result). */
@@ -37,6 +39,9 @@ export async function runPrechecks(task: TaskConfig, c: PrecheckConnectors): Pro
       results.push(sel.result);
       tables = sel.tables;
       targets = sel.targets;
+      if (targets !== undefined && schemaMappingApplies(task, targets)) {
+        results.push(await checkSchemaMapping(task, src.connector, targets));
+      }
     }
     const ctx: PrecheckContext = { task, tables, targets, source: src.server, destination: dst.server };
     const checks = [

@@ -15,6 +15,8 @@ export interface SelectedSequence extends QualifiedName {
   readonly readable: boolean;
   /** Last value, when readable and used; undefined: never used (nextval returns start) or unreadable. */
   readonly lastValue: string | undefined;
+  /** The table owning it (serial OWNED BY, identity column); undefined for a free-standing sequence. */
+  readonly ownedBy: QualifiedName | undefined;
 }
 
 /**
@@ -63,6 +65,10 @@ export async function listSelectedSequences(
       name: x.sequencename,
       readable: x.readable,
       lastValue: x.last_value ?? undefined,
+      ownedBy:
+        x.owner_schema !== null && x.owner_name !== null
+          ? { schema: x.owner_schema, name: x.owner_name }
+          : undefined,
     }));
 }
 
@@ -84,5 +90,5 @@ export async function readSequences(
       { hint: `GRANT SELECT ON SEQUENCE ${unreadable.map(quoteQualified).join(', ')} TO <the source user>;` },
     );
   }
-  return all.map((s) => ({ schema: s.schema, name: s.name, lastValue: s.lastValue }));
+  return all.map((s) => ({ schema: s.schema, name: s.name, lastValue: s.lastValue, ownedBy: s.ownedBy }));
 }

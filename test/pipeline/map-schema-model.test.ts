@@ -1,0 +1,623 @@
+/**
+ * Schema sync under a name mapping (sans I/O): mapSchemaModel on hand-built models — schemas,
+ * tables and columns renamed through every structured field and SQL text, merges, and the problems
+ * reported instead of guesses.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type {
+  ColumnDef,
+  IndexDef,
+  RoutineDef,
+  SchemaModel,
+  SequenceOptions,
+  TableDef,
+  TriggerDef,
+  ViewDef,
+} from '../../src/core/schema-model.ts';
+import type { SelectedTable } from '../../src/core/selected-table.ts';
+import { planTargets } from '../../src/core/table-targets.ts';
+import { parseTaskConfig, type TaskConfig } from '../../src/core/task-config.ts';
+import {
+  describeSchemaMappingProblem,
+  mapSchemaModel,
+  type MappedSchema,
+} from '../../src/pipeline/map-schema-model.ts';
+import { selectedTable } from '../support/selected-table.ts';
+
+const SEQ: SequenceOptions = {
+  type: 'integer',
+  start: '1',
+  increment: '1',
+  min: '1',
+  max: '2147483647',
+  cache: '1',
+  cycle: false,
+};
+
+const col = (name: string, type = 'integer', o: Partial<ColumnDef> = {}): ColumnDef => ({
+  name,
+  type,
+  collation: undefined,
+  default: undefined,
+  notNull: false,
+  identity: undefined,
+  generated: undefined,
+  comment: undefined,
+  ...o,
+});
+
+const table = (schema: string, name: string, o: Partial<TableDef> & Pick<TableDef, 'columns'>): TableDef => ({
+  kind: 'table',
+  schema,
+  name,
+  unlogged: false,
+  constraints: [],
+  foreignKeys: [],
+  partitionBy: undefined,
+  partitionOf: undefined,
+  replicaIdentity: 'default',
+  options: [],
+  comment: undefined,
+  dependsOn: [],
+  ...o,
+});
+
+const index = (schema: string, name: string, on: string, definition: string): IndexDef => ({
+  kind: 'index',
+  schema,
+  name,
+  table: { schema, name: on },
+  definition,
+  unique: false,
+  parentIndex: undefined,
+  clustered: false,
+  comment: undefined,
+});
+
+const view = (schema: string, name: string, query: string, reads: string[]): ViewDef => ({
+  kind: 'view',
+  schema,
+  name,
+  query,
+  columns: [],
+  options: [],
+  populated: false,
+  comment: undefined,
+  dependsOn: reads.map((r) => ({ kind: 'table', schema, name: r })),
+});
+
+const routine = (schema: string, name: string, definition: string, args = ''): RoutineDef => ({
+  kind: 'function',
+  schema,
+  name,
+  signature: `${name}(${args})`,
+  definition,
+  comment: undefined,
+  dependsOn: [],
+});
+
+const trigger = (schema: string, name: string, on: string, definition: string, fn: string): TriggerDef => ({
+  kind: 'trigger',
+  name,
+  table: { schema, name: on },
+  definition,
+  enabled: 'origin',
+  function: { kind: 'routine', schema, name: `${fn}()` },
+  comment: undefined,
+});
+
+function model(o: Partial<SchemaModel>): SchemaModel {
+  return {
+    schemas: [],
+    extensions: [],
+    types: [],
+    sequences: [],
+    tables: [],
+    indexes: [],
+    views: [],
+    routines: [],
+    triggers: [],
+    ...o,
+  };
+}
+
+/** What the source connector would list for the tables of `m`. */
+function listed(m: SchemaModel): SelectedTable[] {
+  return m.tables.map((t) => ({
+    ...selectedTable(t.schema, t.name, t.partitionOf ? { root: t.partitionOf.parent.name } : {}),
+    relkind: t.partitionBy !== undefined ? 'p' : 'r',
+    columns: t.columns.filter((c) => c.generated === undefined).map((c) => c.name),
+    generatedColumns: t.columns.filter((c) => c.generated !== undefined).map((c) => c.name),
+    primaryKey: t.constraints.some((c) => c.kind === 'primary-key') ? ['id'] : [],
+  }));
+}
+
+const base = {
+  name: 't',
+  source: { type: 'postgresql', url: 'postgresql://u@h/a' },
+  destination: { type: 'postgresql', url: 'postgresql://u@h/b' },
+  syncTypes: ['schema', 'full'],
+};
+const task = (objects: object[], mapping: object[] = []): TaskConfig =>
+  parseTaskConfig({ ...base, objects, mapping });
+
+function mapped(m: SchemaModel, t: TaskConfig): MappedSchema {
+  const { targets, problems } = planTargets(t, listed(m));
+  assert.deepEqual(problems, []);
+  return mapSchemaModel(m, t, targets);
+}
+
+const problemLines = (r: MappedSchema) =>
+  r.problems.map((p) => `${p.level} ${describeSchemaMappingProblem(p)}`);
+
+/** A shop schema touching every structured field. */
+const SHOP = model({
+  schemas: [{ kind: 'schema', name: 'app', comment: 'the app' }],
+  types: [{ kind: 'enum', schema: 'app', name: 'status', labels: ['a'], comment: undefined, dependsOn: [] }],
+  sequences: [
+    {
+      kind: 'sequence',
+      schema: 'app',
+      name: 'orders_n_seq',
+      options: SEQ,
+      ownedBy: { table: { schema: 'app', name: 'orders' }, column: 'n' },
+      comment: undefined,
+    },
+  ],
+  tables: [
+    table('app', 'customers', {
+      columns: [col('id'), col('name', 'text')],
+      constraints: [
+        {
+          kind: 'primary-key',
+          name: 'customers_pkey',
+          definition: 'PRIMARY KEY (id)',
+          inherited: false,
+          parentIndex: undefined,
+          comment: undefined,
+        },
+      ],
+    }),
+    table('app', 'orders', {
+      columns: [
+        col('id', 'integer', {
+          identity: {
+            generation: 'always',
+            sequence: { schema: 'app', name: 'orders_id_seq' },
+            options: SEQ,
+          },
+        }),
+        col('cust'),
+        col('qty'),
+        col('n', 'integer', { default: `nextval('app.orders_n_seq'::regclass)` }),
+        col('st', 'app.status', { default: `'a'::app.status` }),
+        col('note', 'text'),
+        col('total', 'integer', { generated: '(qty * 2)' }),
+      ],
+      constraints: [
+        {
+          kind: 'primary-key',
+          name: 'orders_pkey',
+          definition: 'PRIMARY KEY (id)',
+          inherited: false,
+          parentIndex: undefined,
+          comment: undefined,
+        },
+        {
+          kind: 'check',
+          name: 'orders_qty_check',
+          definition: `CHECK (((qty > 0) AND (note <> 'app.orders qty'::text)))`,
+          inherited: false,
+          parentIndex: undefined,
+          comment: undefined,
+        },
+        {
+          kind: 'unique',
+          name: 'orders_qty_key',
+          definition: 'UNIQUE (qty, note)',
+          inherited: false,
+          parentIndex: undefined,
+          comment: undefined,
+        },
+      ],
+      foreignKeys: [
+        {
+          kind: 'foreign-key',
+          name: 'orders_cust_fkey',
+          definition: 'FOREIGN KEY (cust) REFERENCES app.customers(id) ON DELETE SET NULL (cust)',
+          references: { schema: 'app', name: 'customers' },
+          comment: undefined,
+        },
+      ],
+      dependsOn: [
+        { kind: 'type', schema: 'app', name: 'status' },
+        { kind: 'sequence', schema: 'app', name: 'orders_n_seq' },
+      ],
+    }),
+  ],
+  indexes: [
+    index('app', 'orders_qty_idx', 'orders', 'CREATE INDEX orders_qty_idx ON app.orders USING btree (qty)'),
+  ],
+  views: [
+    view(
+      'app',
+      'big_customers',
+      'SELECT c.name\n   FROM (app.customers c\n     JOIN app.orders o ON ((o.cust = c.id)))',
+      ['customers', 'orders'],
+    ),
+  ],
+  routines: [
+    routine(
+      'app',
+      'touch',
+      `CREATE OR REPLACE FUNCTION app.touch()\n RETURNS trigger\n LANGUAGE plpgsql\n SET search_path TO 'app'\nAS $function$ BEGIN NEW.note := 'app.orders'; RETURN NEW; END $function$`,
+    ),
+  ],
+  triggers: [
+    trigger(
+      'app',
+      'orders_touch',
+      'orders',
+      'CREATE TRIGGER orders_touch BEFORE UPDATE OF qty ON app.orders FOR EACH ROW WHEN ((new.qty > old.qty)) EXECUTE FUNCTION app.touch()',
+      'touch',
+    ),
+  ],
+});
+
+test('identity mapping returns the model itself, and quickly', () => {
+  const t = task([{ schema: 'app' }]);
+  const r = mapped(SHOP, t);
+  assert.equal(r.model, SHOP);
+  assert.deepEqual(r.problems, []);
+  // A big model: the identity check does not copy or rewrite anything.
+  const big = model({
+    schemas: SHOP.schemas,
+    tables: Array.from({ length: 20_000 }, (_, i) => table('app', `t${i}`, { columns: [col('id')] })),
+  });
+  const { targets } = planTargets(t, listed(big));
+  const started = performance.now();
+  assert.equal(mapSchemaModel(big, t, targets).model, big);
+  assert.ok(performance.now() - started < 500, 'identity mapping of 20 000 tables');
+});
+
+test('a renamed schema, table and column reach every structured field and SQL text', () => {
+  const r = mapped(
+    SHOP,
+    task([
+      { schema: 'app', as: 'app2' },
+      { table: 'app.orders', as: 'app2.ord', columns: { qty: 'quantity' } },
+    ]),
+  );
+  // The string constant holding old names stays as it is, and the operator is told.
+  assert.deepEqual(problemLines(r), [
+    'warning function app.touch(): a string constant in its body mentions app, orders, which the mapping renames (left as it is)',
+  ]);
+  const m = r.model;
+  assert.deepEqual(m.schemas, [{ kind: 'schema', name: 'app2', comment: 'the app' }]);
+  assert.deepEqual(
+    m.types.map((t) => `${t.schema}.${t.name}`),
+    ['app2.status'],
+  );
+  const ord = m.tables.find((t) => t.name === 'ord');
+  assert.ok(ord);
+  assert.equal(ord.schema, 'app2');
+  assert.deepEqual(
+    ord.columns.map((c) => c.name),
+    ['id', 'cust', 'quantity', 'n', 'st', 'note', 'total'],
+  );
+  const byName = (n: string) => ord.columns.find((c) => c.name === n)!;
+  assert.deepEqual(byName('id').identity?.sequence, { schema: 'app2', name: 'orders_id_seq' });
+  assert.equal(byName('n').default, `nextval('"app2"."orders_n_seq"'::regclass)`);
+  assert.equal(byName('st').type, '"app2".status');
+  assert.equal(byName('st').default, `'a'::"app2".status`);
+  assert.equal(byName('total').generated, '("quantity" * 2)');
+  // The string constant holding the old names does not change.
+  assert.deepEqual(
+    ord.constraints.map((c) => c.definition),
+    [
+      'PRIMARY KEY (id)',
+      `CHECK ((("quantity" > 0) AND (note <> 'app.orders qty'::text)))`,
+      'UNIQUE ("quantity", note)',
+    ],
+  );
+  assert.equal(
+    ord.foreignKeys[0]?.definition,
+    'FOREIGN KEY (cust) REFERENCES "app2".customers(id) ON DELETE SET NULL (cust)',
+  );
+  assert.deepEqual(ord.foreignKeys[0]?.references, { schema: 'app2', name: 'customers' });
+  assert.deepEqual(ord.dependsOn, [
+    { kind: 'type', schema: 'app2', name: 'status' },
+    { kind: 'sequence', schema: 'app2', name: 'orders_n_seq' },
+  ]);
+  assert.deepEqual(m.sequences[0]?.ownedBy, { table: { schema: 'app2', name: 'ord' }, column: 'n' });
+  assert.equal(m.sequences[0]?.schema, 'app2');
+  assert.deepEqual(m.indexes[0], {
+    ...SHOP.indexes[0],
+    schema: 'app2',
+    table: { schema: 'app2', name: 'ord' },
+    definition: 'CREATE INDEX orders_qty_idx ON "app2"."ord" USING btree ("quantity")',
+  });
+  assert.equal(
+    m.views[0]?.query,
+    'SELECT c.name\n   FROM ("app2".customers c\n     JOIN "app2"."ord" o ON ((o.cust = c.id)))',
+  );
+  assert.deepEqual(m.views[0]?.dependsOn, [
+    { kind: 'table', schema: 'app2', name: 'customers' },
+    { kind: 'table', schema: 'app2', name: 'ord' },
+  ]);
+  assert.equal(
+    m.routines[0]?.definition,
+    `CREATE OR REPLACE FUNCTION "app2".touch()\n RETURNS trigger\n LANGUAGE plpgsql\n SET search_path TO '"app2"'\nAS $function$ BEGIN NEW.note := 'app.orders'; RETURN NEW; END $function$`,
+  );
+  assert.deepEqual(m.triggers[0], {
+    ...SHOP.triggers[0],
+    table: { schema: 'app2', name: 'ord' },
+    definition:
+      'CREATE TRIGGER orders_touch BEFORE UPDATE OF "quantity" ON "app2"."ord" FOR EACH ROW WHEN ((new."quantity" > old."quantity")) EXECUTE FUNCTION "app2".touch()',
+    function: { kind: 'routine', schema: 'app2', name: 'touch()' },
+  });
+  // The source model is left as it was.
+  assert.equal(SHOP.tables[1]?.name, 'orders');
+});
+
+test('mapping rules move schemas and tables; names with spaces, capitals and quotes are quoted', () => {
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'Sales Dept', comment: undefined }],
+    tables: [
+      table('Sales Dept', 'Order Items', {
+        columns: [col('id'), col('Qty'), col('lower', 'text')],
+        constraints: [
+          {
+            kind: 'check',
+            name: 'qty "positive"',
+            definition: `CHECK ((("Qty" > 0) AND (lower(lower) <> 'Qty'::text)))`,
+            inherited: false,
+            parentIndex: undefined,
+            comment: undefined,
+          },
+        ],
+      }),
+    ],
+    indexes: [
+      index(
+        'Sales Dept',
+        'items lower',
+        'Order Items',
+        'CREATE INDEX "items lower" ON "Sales Dept"."Order Items" USING btree (lower(lower))',
+      ),
+    ],
+  });
+  const r = mapped(
+    m,
+    task([
+      {
+        schema: '"Sales Dept"',
+        as: '"Verkauf ""Abt"""',
+      },
+      {
+        table: '"Sales Dept"."Order Items"',
+        as: '"Verkauf ""Abt""".Posten',
+        columns: { '"Qty"': '"Menge Stück"', lower: '"Lower"' },
+      },
+    ]),
+  );
+  assert.deepEqual(problemLines(r), []);
+  const t = r.model.tables[0]!;
+  assert.deepEqual([t.schema, t.name], ['Verkauf "Abt"', 'posten']);
+  assert.equal(
+    t.constraints[0]?.definition,
+    `CHECK ((("Menge Stück" > 0) AND (lower("Lower") <> 'Qty'::text)))`,
+  );
+  assert.equal(
+    r.model.indexes[0]?.definition,
+    'CREATE INDEX "items lower" ON "Verkauf ""Abt"""."posten" USING btree (lower("Lower"))',
+  );
+  assert.equal(r.model.indexes[0]?.schema, 'Verkauf "Abt"');
+
+  // A rule moves a whole schema, another renames one table first.
+  const rules = mapped(
+    SHOP,
+    task(
+      [{ schema: 'app' }],
+      [
+        { from: 'app.orders', to: 'shop.order_book' },
+        { from: 'app.*', to: 'shop.*' },
+      ],
+    ),
+  );
+  assert.deepEqual(problemLines(rules), [
+    'warning function app.touch(): a string constant in its body mentions app, orders, which the mapping renames (left as it is)',
+  ]);
+  assert.deepEqual(
+    rules.model.tables.map((x) => `${x.schema}.${x.name}`),
+    ['shop.customers', 'shop.order_book'],
+  );
+  assert.deepEqual(
+    rules.model.schemas.map((s) => s.name),
+    ['shop'],
+  );
+});
+
+test('what cannot be rewritten is a problem: renamed columns in views and routine bodies, opaque languages, dynamic SQL', () => {
+  const m = model({
+    ...SHOP,
+    views: [
+      view('app', 'order_qty', 'SELECT o.id,\n    o.qty\n   FROM app.orders o', ['orders']),
+      view('app', 'plain', 'SELECT o.id\n   FROM app.orders o', ['orders']),
+    ],
+    routines: [
+      routine(
+        'app',
+        'total',
+        'CREATE OR REPLACE FUNCTION app.total()\n RETURNS bigint\n LANGUAGE sql\nAS $function$ SELECT sum(qty) FROM app.orders $function$',
+      ),
+      routine(
+        'app',
+        'py',
+        "CREATE OR REPLACE FUNCTION app.py()\n RETURNS void\n LANGUAGE plpython3u\nAS $function$ plpy.execute('select 1 from app.orders') $function$",
+      ),
+      routine(
+        'app',
+        'dyn',
+        "CREATE OR REPLACE FUNCTION app.dyn()\n RETURNS void\n LANGUAGE plpgsql\nAS $function$ BEGIN EXECUTE 'TRUNCATE orders'; END $function$",
+      ),
+      routine(
+        'app',
+        'bare',
+        'CREATE OR REPLACE FUNCTION app.bare()\n RETURNS bigint\n LANGUAGE sql\nAS $function$ SELECT count(*) FROM orders $function$',
+      ),
+      routine(
+        'app',
+        'via_path',
+        'CREATE OR REPLACE FUNCTION app.via_path()\n RETURNS bigint\n LANGUAGE sql\nAS $function$ SELECT count(*) FROM customers $function$',
+      ),
+    ],
+    triggers: [],
+  });
+  const r = mapped(
+    m,
+    task([
+      { schema: 'app', as: 'app2' },
+      { table: 'app.orders', as: 'app2.ord', columns: { qty: 'quantity' } },
+    ]),
+  );
+  const lines = problemLines(r);
+  const has = (re: RegExp) =>
+    assert.ok(
+      lines.some((l) => re.test(l)),
+      `${re} in\n${lines.join('\n')}`,
+    );
+  has(/^error view app\.order_qty: reads qty of app\.orders \(renamed to quantity\)/);
+  has(/^error function app\.total\(\): its body names qty \(renamed to quantity in app\.orders\)/);
+  has(/^error function app\.py\(\): is written in plpython3u.*mentions app, orders/);
+  has(
+    /^error function app\.dyn\(\): .*names orders without a schema|^error function app\.dyn\(\): a string constant/,
+  );
+  has(/^error function app\.dyn\(\): a string constant in its body mentions orders.*EXECUTE/);
+  has(/^error function app\.bare\(\): its body names orders without a schema/);
+  has(/^warning function app\.via_path\(\): its body names customers \(in app\) without a schema/);
+  assert.ok(!lines.some((l) => l.includes('app.plain')), 'a view reading only renamed tables is rewritten');
+  assert.equal(r.model.views.find((v) => v.name === 'plain')?.query, 'SELECT o.id\n   FROM "app2"."ord" o');
+});
+
+test('objects using a left-out column are left out with a warning; a generated column or key using it is refused', () => {
+  const r = mapped(SHOP, task([{ schema: 'app' }, { table: 'app.orders', excludeColumns: ['qty', 'n'] }]));
+  const lines = problemLines(r);
+  assert.deepEqual(
+    lines.sort(),
+    [
+      'error column total of app.orders: is generated from qty, which the task leaves out: leave this column out too (excludeColumns)',
+      'warning check constraint orders_qty_check on app.orders: uses column qty, which the task leaves out: not created',
+      'warning constraint orders_qty_key on app.orders: uses column qty, which the task leaves out: not created',
+      'warning index orders_qty_idx on app.orders: uses column qty, which the task leaves out: not created',
+      'warning sequence app.orders_n_seq: is owned by column n of app.orders, which the task leaves out: created without OWNED BY',
+      'warning trigger orders_touch on app.orders: uses column qty, which the task leaves out: not created',
+    ]
+      .map((l) => l.replace('check constraint', 'constraint'))
+      .sort(),
+  );
+  const orders = r.model.tables.find((t) => t.name === 'orders')!;
+  assert.deepEqual(
+    orders.constraints.map((c) => c.name),
+    ['orders_pkey'],
+  );
+  assert.equal(r.model.indexes.length, 0);
+  assert.equal(r.model.triggers.length, 0);
+  assert.equal(r.model.sequences[0]?.ownedBy, undefined);
+});
+
+test('merged tables: created once from the first target, duplicates and their indexes, triggers and sequences skipped', () => {
+  const region = (schema: string): SchemaModel => ({
+    ...SHOP,
+    schemas: [{ kind: 'schema', name: schema, comment: undefined }],
+    types: [],
+    views: [],
+    routines: [],
+    triggers: [],
+    tables: [
+      table(schema, 'orders', {
+        columns: [col('id'), col('n', 'integer', { default: `nextval('${schema}.orders_n_seq'::regclass)` })],
+        constraints: [SHOP.tables[1]!.constraints[0]!],
+      }),
+    ],
+    sequences: [
+      {
+        kind: 'sequence',
+        schema,
+        name: 'orders_n_seq',
+        options: SEQ,
+        ownedBy: { table: { schema, name: 'orders' }, column: 'n' },
+        comment: undefined,
+      },
+    ],
+    indexes: [
+      index(
+        schema,
+        'orders_n_idx',
+        'orders',
+        `CREATE INDEX orders_n_idx ON ${schema}.orders USING btree (n)`,
+      ),
+    ],
+  });
+  const eu = region('eu');
+  const us = region('us');
+  const both = model({
+    schemas: [...eu.schemas, ...us.schemas],
+    tables: [...eu.tables, ...us.tables],
+    sequences: [...eu.sequences, ...us.sequences],
+    indexes: [...eu.indexes, ...us.indexes],
+    triggers: [
+      trigger(
+        'us',
+        'audit',
+        'orders',
+        'CREATE TRIGGER audit AFTER INSERT ON us.orders FOR EACH ROW EXECUTE FUNCTION us.audit()',
+        'audit',
+      ),
+    ],
+  });
+  const r = mapped(
+    both,
+    task([
+      { table: 'eu.orders', as: 'world.orders', mergeInto: true },
+      { table: 'us.orders', as: 'world.orders', mergeInto: true },
+    ]),
+  );
+  assert.deepEqual(problemLines(r), []);
+  assert.deepEqual(
+    r.model.tables.map((t) => `${t.schema}.${t.name}`),
+    ['world.orders'],
+  );
+  assert.equal(r.model.tables[0]?.columns[1]?.default, `nextval('"world"."orders_n_seq"'::regclass)`);
+  assert.deepEqual(
+    r.model.sequences.map((s) => `${s.schema}.${s.name}`),
+    ['world.orders_n_seq'],
+  );
+  assert.deepEqual(
+    r.model.indexes.map((i) => `${i.schema}.${i.name}`),
+    ['world.orders_n_idx'],
+  );
+  assert.deepEqual(r.model.triggers, []);
+});
+
+test('two objects meeting under one destination name are refused', () => {
+  const two = model({
+    schemas: [
+      { kind: 'schema', name: 'a', comment: undefined },
+      { kind: 'schema', name: 'b', comment: undefined },
+    ],
+    tables: [table('a', 't', { columns: [col('id')] }), table('b', 'u', { columns: [col('id')] })],
+    views: [view('b', 't', 'SELECT 1', [])],
+  });
+  const r = mapped(
+    two,
+    task([
+      { schema: 'a', as: 'x' },
+      { schema: 'b', as: 'x' },
+    ]),
+  );
+  assert.deepEqual(problemLines(r), [
+    'error view b.t: would be named x.t in the destination, as would table a.t: map them apart',
+  ]);
+});
