@@ -203,6 +203,9 @@ async function createSample(source: EmbeddedServer, rows: number): Promise<Sampl
   }
 }
 
+/** The demo's row filter on audit.page_views: only views by signed-in customers move. */
+const DEMO_ROW_FILTER = 'customer_id IS NOT NULL';
+
 /** The task document (what a user would write in a task file). */
 function taskDocument(source: EmbeddedServer, destination: EmbeddedServer): Record<string, unknown> {
   return {
@@ -210,7 +213,13 @@ function taskDocument(source: EmbeddedServer, destination: EmbeddedServer): Reco
     source: { type: 'postgresql', url: source.url(DB) },
     destination: { type: 'postgresql', url: destination.url(DB) },
     syncTypes: ['schema', 'full', 'incremental'],
-    objects: SAMPLE_SCHEMAS.map((schema) => ({ schema })),
+    objects: [
+      ...SAMPLE_SCHEMAS.map((schema) => ({ schema })),
+      // Task options at work: one table lands under another name, one moves only some rows (the
+      // workload's anonymous page views stay behind). verify compares them through the same options.
+      { table: 'billing.payments', as: 'finance.payments' },
+      { table: 'audit.page_views', where: DEMO_ROW_FILTER },
+    ],
     full: { jobs: 2 },
     // Both servers are local: a failing statement is worth seeing after the shortest window allowed.
     retry: { connectionMinutes: 10, otherMinutes: 1 },
@@ -514,7 +523,7 @@ async function main(): Promise<number> {
     );
     task = parsed;
     say(
-      `running task ${task.name}: schema, full (2 jobs) and incremental sync of ${SAMPLE_SCHEMAS.join(', ')}`,
+      `running task ${task.name}: schema, full (2 jobs) and incremental sync of ${SAMPLE_SCHEMAS.join(', ')}; billing.payments as finance.payments, audit.page_views where ${DEMO_ROW_FILTER}`,
     );
     const result = await runDemo(task, source, settings, stop);
     if (result === undefined) {

@@ -36,6 +36,11 @@ test(
         assert.match(first.stdout, new RegExp(`phase ${phase}\\n`), `phase ${phase} missing:\n${out}`);
       }
       assert.match(first.stdout, /table shop\.orders copied: \d+ rows/);
+      // Task options: the mapped and the filtered table are synced (and verified) through them.
+      assert.match(
+        first.stdout,
+        /billing\.payments as finance\.payments, audit\.page_views where customer_id IS NOT NULL/,
+      );
       assert.match(first.stdout, /status lag [\d.]+ \w+ \/ \d+ ms, \d+ rows\/s, \d+ rows applied/);
       assert.match(first.stdout, /destination caught up [\d.]+ s after the workload stopped/);
       assert.match(first.stdout, /^identical: \d+ table\(s\), \d+ row\(s\) compared/m);
