@@ -3,6 +3,7 @@
  * the sink's checkpoints. The state machine and its invariants are in task-lifecycle.md. The runner
  * talks to the source and the sink only through the core interfaces: it never sees a connection.
  */
+import { rowFilterIdentityMessage, rowFilterIdentityProblem } from '../core/row-filter-identity.ts';
 import { resolveTargets, targetSequences, type TableTarget } from '../core/table-targets.ts';
 import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
@@ -156,7 +157,9 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
   const tables = await c.step('list the selected tables', () => c.source.listTables(task.objects));
   const targets = resolveTargets(task, tables);
   // Before anything is copied or published: a row filter must be one condition the source accepts.
-  await c.step('check the row filters', () => checkRowFilters(c.source, targets));
+  await c.step('check the row filters', () =>
+    checkRowFilters(c.source, targets, hasSyncType(task, 'incremental')),
+  );
   let phase: TaskPhase = (await c.step('read the task', () => cp.readTask(task.name)))?.phase ?? 'new';
   const incremental = hasSyncType(task, 'incremental');
   const full = hasSyncType(task, 'full');
@@ -338,12 +341,31 @@ function rowFiltersOf(targets: readonly TableTarget[]): Map<string, string> {
 }
 
 /**
- * Has the source check each row filter on its table (a partition's is its root's).
- * @throws {ConfigError} naming `objects[i].where` when one is not a valid condition there.
+ * Has the source check each row filter on its table (a partition's is its root's) and, with
+ * incremental sync, applies the replica identity rule to every table it filters (see
+ * core/row-filter-identity.ts) before anything is published.
+ * @throws {ConfigError} naming `objects[i].where` when one is not a valid condition there or breaks
+ *   the rule.
  */
-async function checkRowFilters(source: Source, targets: readonly TableTarget[]): Promise<void> {
+async function checkRowFilters(
+  source: Source,
+  targets: readonly TableTarget[],
+  incremental: boolean,
+): Promise<void> {
+  const referenced = new Map<string, readonly string[]>();
   for (const t of targets) {
-    if (t.where === undefined || t.source.partitionRoot !== undefined) continue;
-    await source.checkRowFilter(t.source, t.where, `objects[${t.entry}].where`);
+    if (t.where === undefined) continue;
+    const path = `objects[${t.entry}].where`;
+    const root = t.source.partitionRoot ?? t.source;
+    let columns = referenced.get(displayName(root));
+    if (columns === undefined) {
+      columns = await source.checkRowFilter(root, t.where, path);
+      referenced.set(displayName(root), columns);
+    }
+    if (!incremental || t.source.relkind !== 'r') continue;
+    const bad = rowFilterIdentityProblem(t.source, columns);
+    if (bad !== undefined) {
+      throw new ConfigError(path, rowFilterIdentityMessage(displayName(t.source), bad));
+    }
   }
 }

@@ -31,8 +31,18 @@ async function seed(s: TestServer, db: string, first: number, n: number): Promis
   );
 }
 
-/** `rounds` transactions of inserts, updates and deletes on accounts `first`..`first + n - 1`. */
-async function workload(s: TestServer, db: string, first: number, n: number, rounds: number): Promise<void> {
+/**
+ * `rounds` transactions of inserts, updates and deletes on accounts `first`..`first + n - 1`; new
+ * accounts get ids from `newFrom` (default `first + n`).
+ */
+async function workload(
+  s: TestServer,
+  db: string,
+  first: number,
+  n: number,
+  rounds: number,
+  newFrom = first + n,
+): Promise<void> {
   for (let i = 0; i < rounds; i++) {
     const a = first + (i % n);
     await sql(
@@ -41,7 +51,7 @@ async function workload(s: TestServer, db: string, first: number, n: number, rou
       `BEGIN;
        UPDATE accounts SET balance = balance - 7 WHERE id = ${a};
        INSERT INTO moves (account, amount) VALUES (${a}, -7);
-       INSERT INTO accounts VALUES (${first + n + i}, 'new${i}', ${i});
+       INSERT INTO accounts VALUES (${newFrom + i}, 'new${i}', ${i});
        DELETE FROM moves WHERE id = (SELECT min(id) FROM moves WHERE account = ${a});
        COMMIT;`,
     );
@@ -53,14 +63,14 @@ async function assertSame(
   sdb: string,
   d: TestServer,
   ddb: string,
-  o: { schema?: string; where?: string } = {},
+  o: { schema?: string; where?: { accounts: string; moves: string } } = {},
 ): Promise<void> {
   const schema = o.schema ?? 'public';
   for (const [table, columns] of [
     ['accounts', 'id, owner, balance'],
     ['moves', 'id, account, amount'],
   ] as const) {
-    const filter = table === 'accounts' && o.where !== undefined ? ` WHERE ${o.where}` : '';
+    const filter = o.where !== undefined ? ` WHERE ${o.where[table]}` : '';
     assert.equal(
       await rowsHash(d, ddb, `SELECT ${columns} FROM ${schema}.${table}`),
       await rowsHash(s, sdb, `SELECT ${columns} FROM public.${table}${filter}`),
@@ -93,29 +103,46 @@ test(
       syncTypes: ['schema', 'full', 'incremental'],
       objects: [{ schema: 'public' }],
     });
-    // The second one only moves accounts of ids below 150, with the moves of them all.
+    // The second one only moves accounts of ids below 150, and their moves (the foreign key from
+    // moves to accounts holds in the destination too).
     const b = writeTaskFile({
       name: 'o2m-b',
       source: { server: s, db: src },
       destination: { server: d2, db: dst2 },
       syncTypes: ['schema', 'full', 'incremental'],
-      objects: [{ table: 'public.accounts', where: 'id < 150' }, { table: 'public.moves' }],
+      objects: [
+        { table: 'public.accounts', where: 'id < 150' },
+        { table: 'public.moves', where: 'account < 150' },
+      ],
     });
-    const ra = await streaming(a);
-    const rb = await streaming(b);
+    // A filter on moves.account, outside its replica identity (the key), is refused before anything
+    // is published: PostgreSQL 15 would then refuse the application's DELETEs on moves (42P10).
+    const refused = await runCli(['run', b]);
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+    assert.match(
+      refused.stderr,
+      /objects\[1\]\.where: references account of public\.moves, outside its replica identity \(id\)/,
+    );
+    assert.deepEqual(
+      await sql(s, src, "SELECT pubname FROM pg_publication WHERE pubname = 'pgdts_o2m_b'"),
+      [],
+    );
+    await sql(s, src, 'ALTER TABLE moves REPLICA IDENTITY FULL');
+    const runs: CliRun[] = [];
     try {
+      runs.push(await streaming(a), await streaming(b));
       await workload(s, src, 1, 200, 120);
-      await waitForCatchUp(s, src, 'pgdts_o2m_a', 120_000, () => ra.output());
-      await waitForCatchUp(s, src, 'pgdts_o2m_b', 120_000, () => rb.output());
+      for (const [i, slot] of ['pgdts_o2m_a', 'pgdts_o2m_b'].entries()) {
+        await waitForCatchUp(s, src, slot, 120_000, () => runs[i]?.output() ?? '');
+      }
     } finally {
-      await stopCli(ra);
-      await stopCli(rb);
+      for (const r of runs) await stopCli(r);
     }
     // Schema sync kept the foreign key: the filtered copy cannot hold moves of accounts it lacks.
     const fk = await sql(d2, dst2, "SELECT 1 FROM pg_constraint WHERE conname = 'moves_account_fkey'");
     assert.equal(fk.length, 1);
     await assertSame(s, src, d1, dst1);
-    await assertSame(s, src, d2, dst2, { where: 'id < 150' });
+    await assertSame(s, src, d2, dst2, { where: { accounts: 'id < 150', moves: 'account < 150' } });
     const slots = await sql<{ slot_name: string }>(
       s,
       src,
@@ -215,18 +242,19 @@ test(
       syncTypes: ['schema', 'full', 'incremental'],
       objects: [{ schema: 'public' }],
     });
-    const ab = await streaming(first);
-    let bc: CliRun | undefined;
+    const runs: CliRun[] = [];
     try {
+      runs.push(await streaming(first));
       await workload(a, dbA, 1, 150, 40);
       // The second task starts while the first one is applying on B.
-      bc = await streaming(second);
-      await workload(a, dbA, 1, 150, 80);
-      await waitForCatchUp(a, dbA, 'pgdts_cas_ab', 120_000, () => ab.output());
-      await waitForCatchUp(b, dbB, 'pgdts_cas_bc', 120_000, () => bc?.output() ?? '');
+      const [phase1, bc] = await Promise.all([workload(a, dbA, 1, 150, 40, 1000), streaming(second)]);
+      void phase1;
+      runs.push(bc);
+      await workload(a, dbA, 1, 150, 80, 2000);
+      await waitForCatchUp(a, dbA, 'pgdts_cas_ab', 120_000, () => runs[0]?.output() ?? '');
+      await waitForCatchUp(b, dbB, 'pgdts_cas_bc', 120_000, () => runs[1]?.output() ?? '');
     } finally {
-      await stopCli(ab);
-      if (bc !== undefined) await stopCli(bc);
+      for (const r of runs) await stopCli(r);
     }
     await assertSame(a, dbA, b, dbB);
     await assertSame(a, dbA, c, dbC);

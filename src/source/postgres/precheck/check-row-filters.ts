@@ -13,6 +13,7 @@ import { ConfigError } from '../../../core/errors.ts';
 import { displayName, quoteQualified } from '../../../core/identifier.ts';
 import { publicationNameOf } from '../../../core/task-config.ts';
 import { needed, type PgPrecheck } from '../../../pg/precheck-side.ts';
+import { rowFilterIdentityMessage, rowFilterIdentityProblem } from '../../../core/row-filter-identity.ts';
 import { checkPublicationRowFilter, checkRowFilter } from '../row-filter.ts';
 
 /** Row filters valid on the source and usable for incremental sync. */
@@ -47,13 +48,9 @@ export const rowFiltersCheck: PgPrecheck = {
         referenced.set(t.entry, columns);
       }
       if (!incremental || t.source.relkind !== 'r') continue;
-      const identity =
-        t.source.replicaIdentity === 'index' ? t.source.replicaIdentityIndexColumns : t.source.primaryKey;
-      const outside = columns.filter((c) => !identity.includes(c));
-      if (t.source.replicaIdentity !== 'full' && outside.length > 0) {
-        problems.push(
-          `${path} references ${outside.join(', ')} of ${displayName(t.source)}, outside its replica identity (${identity.join(', ') || 'none'}): an UPDATE or DELETE cannot tell whether the old row matched`,
-        );
+      const bad = rowFilterIdentityProblem(t.source, columns);
+      if (bad !== undefined) {
+        problems.push(`${path} ${rowFilterIdentityMessage(displayName(t.source), bad)}`);
         fixes.push(`ALTER TABLE ${quoteQualified(t.source)} REPLICA IDENTITY FULL;`);
         continue;
       }
