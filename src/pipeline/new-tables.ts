@@ -179,7 +179,10 @@ export class NewTableWatcher {
    *   SCHEMA_SYNC_FAILED from the join's steps (the checkpoint is kept; a rerun joins it again).
    */
   async check(): Promise<{ targets: readonly TableTarget[]; tables: readonly JoinedTable[] }> {
-    const none = { targets: [], tables: [] };
+    const none: { targets: readonly TableTarget[]; tables: readonly JoinedTable[] } = {
+      targets: [],
+      tables: [],
+    };
     const reason = this.disabledReason();
     if (reason !== undefined) {
       if (!this.disabledLogged) {
@@ -188,7 +191,23 @@ export class NewTableWatcher {
       }
       return none;
     }
-    const listed = await this.o.source.listTables(this.o.task.objects);
+    let listed: SelectedTable[];
+    try {
+      listed = await this.o.source.listTables(this.o.task.objects);
+    } catch (e) {
+      // A selected table dropped on the source: streaming goes on as it did before this check (a
+      // run starting would refuse the selection); the check is tried again at the next interval.
+      if (!(e instanceof PgdtsError) || e.code !== 'CONFIG_INVALID') throw e;
+      if (!this.warned.has(e.message)) {
+        this.warned.add(e.message);
+        this.o.onProgress({
+          kind: 'log',
+          level: 'warn',
+          message: `cannot list the selection for new tables: ${e.message}`,
+        });
+      }
+      return none;
+    }
     const known = new Set(this.all.map((t) => displayName(t.source)));
     const found = findNewTables(this.o.task, listed, known);
     for (const t of found.unusable) {
