@@ -112,6 +112,7 @@ for (const [sv, dv] of [
           s,
           src,
           `${TABLE('app.fresh', 10_000)} ${TABLE('other.log_2', 3_000)}
+           CREATE INDEX fresh_v ON app.fresh (v);
            CREATE TABLE app.tmp_x (id int PRIMARY KEY); INSERT INTO app.tmp_x VALUES (1);
            CREATE TABLE other.unrelated (id int PRIMARY KEY); INSERT INTO other.unrelated VALUES (1);
            CREATE TABLE app.nokey (v text); INSERT INTO app.nokey VALUES ('a'), ('b');`,
@@ -157,6 +158,10 @@ for (const [sv, dv] of [
         ['app.fresh', 'app.nokey', 'app.orders', 'other.log_1', 'other.log_2'],
       );
       assert.ok(synced.every((x) => x.lsn !== null));
+      // Schema sync created the joined table with its secondary index.
+      assert.deepEqual(await sql(d, dst, "SELECT indexname FROM pg_indexes WHERE indexname = 'fresh_v'"), [
+        { indexname: 'fresh_v' },
+      ]);
       // Neither the excluded table nor the one outside the glob went anywhere.
       assert.deepEqual(
         await sql(d, dst, "SELECT relname FROM pg_class WHERE relname IN ('tmp_x', 'unrelated')"),
@@ -264,6 +269,58 @@ test(
     const v = await runCli(['verify', file]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /identical: 2 table\(s\)/);
+    await runCli(['release', file]);
+  },
+);
+
+test(
+  'PostgreSQL 17 -> 13: without schema sync, a new table without destination table stops the task with CONFIG_INVALID; created, the next run joins it [T11]',
+  { timeout: 240_000 },
+  async () => {
+    const s = testServer(17);
+    const d = testServer(13);
+    const src = await freshDatabase(s, 'newd_src');
+    const dst = await freshDatabase(d, 'newd_dst');
+    const orders = TABLE('app.orders', 200);
+    await sql(s, src, `CREATE SCHEMA app; ${orders}`);
+    await sql(d, dst, `CREATE SCHEMA app; ${orders} TRUNCATE app.orders;`);
+    const name = 'newd-17-13';
+    const slot = 'pgdts_newd_17_13';
+    const file = writeTaskFile({
+      name,
+      source: { server: s, db: src },
+      destination: { server: d, db: dst },
+      syncTypes: ['full', 'incremental'],
+      objects: [{ schema: 'app' }],
+      extra: { incremental: { statusIntervalMs: 200, newTableCheckIntervalMs: 1000 } },
+    });
+    const first = startCli(['run', file]);
+    await first.waitFor(/streaming from/);
+    await sql(s, src, TABLE('app.later', 500));
+    const failed = await first.done;
+    assert.equal(failed.code, 2, failed.stdout + failed.stderr);
+    assert.match(
+      failed.stderr + failed.stdout,
+      /CONFIG_INVALID: .*app\.later.*destination table\(s\) app\.later do not exist/,
+    );
+    // The source keeps changing meanwhile; the checkpoint is kept.
+    await sql(
+      s,
+      src,
+      `UPDATE app.later SET v = 'changed' WHERE id <= 10; INSERT INTO app.orders (v) VALUES ('more')`,
+    );
+    await sql(d, dst, 'CREATE TABLE app.later (id bigint PRIMARY KEY, v text NOT NULL)');
+    const second = startCli(['run', file]);
+    try {
+      await second.waitFor(/table app\.later joined: 500 rows copied, streaming from/);
+      await sql(s, src, `DELETE FROM app.later WHERE id > 490; UPDATE app.orders SET v = 'x' WHERE id = 1`);
+      await waitForCatchUp(s, src, slot, 120_000, () => second.output());
+    } finally {
+      await stopCli(second);
+    }
+    await assertSame(s, src, d, dst, ['app.orders', 'app.later']);
+    const v = await runCli(['verify', file]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
     await runCli(['release', file]);
   },
 );
