@@ -232,6 +232,12 @@ export interface RowLoader {
     mode: LoadMode,
   ): Promise<void>;
   openWriter(): Promise<RowWriter>;
+  /**
+   * The tables of `tables` that do not exist in the destination (as a table or partitioned table),
+   * in order: a table joining the sync while streaming needs its destination table.
+   * @throws {PgdtsError} COPY_FAILED (retryable on connection loss) when the catalog cannot be read.
+   */
+  missingTables(tables: readonly QualifiedName[]): Promise<QualifiedName[]>;
 }
 
 /** Start of a source transaction. */

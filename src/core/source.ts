@@ -249,7 +249,9 @@ export interface ChangeCapture {
    * Creates the publication for `tables` or adds the missing ones to it. Must run before the slot is
    * created: pgoutput reads publications with the historic snapshot of the WAL it decodes. A
    * publication that already covers every table (one a DBA made) is left as it is. The connector
-   * adds what it needs of its own (a heartbeat table, created first when missing).
+   * adds what it needs of its own (a heartbeat table, created first when missing). A table joining
+   * the sync while streaming is added the same way (`ALTER PUBLICATION ... ADD TABLE`, with its row
+   * filter on PostgreSQL 15+), before the temporary slot it is copied under (task invariant T11).
    * @returns whether it was created now.
    * @throws {PgdtsError} REPLICATION_FAILED (e.g. not the owner of a table).
    */
@@ -280,8 +282,13 @@ export interface ChangeCapture {
    */
   adoptSlot(): Promise<Lsn>;
   /**
-   * A fresh snapshot with a known LSN, from a temporary slot that disappears with its connection:
-   * for resuming a copy whose first snapshot is gone.
+   * A fresh snapshot with a known LSN, from a temporary slot that disappears with its connection
+   * (`CREATE_REPLICATION_SLOT ... TEMPORARY LOGICAL pgoutput` exporting its snapshot; PostgreSQL docs,
+   * "Streaming Replication Protocol"): for resuming a copy whose first snapshot is gone, and for
+   * copying a table that joins while streaming (T11). Its LSN is the slot's consistent point: the
+   * snapshot sees exactly the transactions committed before it, so it is consistent with commit
+   * order (a `pg_export_snapshot()` paired with `pg_current_wal_lsn()` is not).
+   * @throws {PgdtsError} REPLICATION_FAILED (no free replication slot, wal_level not logical).
    */
   createTemporarySnapshot(): Promise<SlotSnapshot>;
   /**

@@ -151,6 +151,11 @@ const incrementalSchema = z.strictObject({
   /** How often status is written to the pgdts schema, ms. */
   statusIntervalMs: z.number().int().min(100).default(1_000),
   /**
+   * How often the selection is listed again while streaming, ms: a table created since in a selected
+   * schema, or matching a table glob, joins the sync (see src/pipeline/new-tables.ts).
+   */
+  newTableCheckIntervalMs: z.number().int().min(1000).default(10_000),
+  /**
    * Directory for spill files of large streamed transactions; default: a folder of the task in the
    * user's state directory ($XDG_STATE_HOME/pgdts/spill/<task>, else ~/.local/state/pgdts/spill/<task>).
    */

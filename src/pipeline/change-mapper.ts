@@ -70,18 +70,23 @@ export class ChangeMapper {
   private readonly byName = new Map<string, TableTarget>();
   private readonly ignored: Set<string>;
   private readonly plans = new WeakMap<Relation, RelationPlan | null>();
+  /** Tables whose rows the publication filters (from the options, and tables that joined). */
+  private readonly filteredBySource: Set<string>;
 
-  constructor(
-    targets: readonly TableTarget[],
-    private readonly o: ChangeMapperOptions,
-  ) {
+  constructor(targets: readonly TableTarget[], o: ChangeMapperOptions) {
     for (const t of targets) this.byName.set(displayName(t.source), t);
     this.ignored = new Set((o.ignored ?? []).map(displayName));
+    this.filteredBySource = new Set(o.filteredBySource);
   }
 
-  /** Adds a table that joined the sync while streaming. */
-  addTarget(target: TableTarget): void {
-    this.byName.set(displayName(target.source), target);
+  /**
+   * Adds a table that joined the sync while streaming (task invariant T11). `filteredBySource`: the
+   * publication filters its rows itself (see {@link ChangeMapperOptions.filteredBySource}).
+   */
+  addTarget(target: TableTarget, filteredBySource = false): void {
+    const name = displayName(target.source);
+    this.byName.set(name, target);
+    if (filteredBySource) this.filteredBySource.add(name);
   }
 
   /**
@@ -174,7 +179,7 @@ export class ChangeMapper {
         },
       );
     }
-    const plan = planRelation(r, target, this.o.filteredBySource.has(name));
+    const plan = planRelation(r, target, this.filteredBySource.has(name));
     this.plans.set(r, plan);
     return plan;
   }

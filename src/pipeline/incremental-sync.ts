@@ -24,9 +24,11 @@ import { targetSequences, type TableTarget } from '../core/table-targets.ts';
 import { startTimeMsOf } from '../core/start-position.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
+import { joinedMessage, NewTableWatcher } from './new-tables.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
 import type { FlowLimiter } from './throttle.ts';
+import type { FullSyncThrottle } from './task-control.ts';
 
 /** Inputs of {@link runIncrementalSync}. */
 export interface IncrementalSyncOptions {
@@ -41,6 +43,8 @@ export interface IncrementalSyncOptions {
   readonly retry: RetryPolicy;
   /** `incremental.throttle`: rows and bytes of changes passed to the sink; undefined: no limit. */
   readonly throttle?: FlowLimiter;
+  /** `full.throttle`: the copies of tables joining the sync (T11); undefined: no limit. */
+  readonly fullThrottle?: FullSyncThrottle;
   readonly onProgress: ProgressListener;
   readonly signal: AbortSignal;
 }
@@ -58,10 +62,21 @@ const IDLE_WAIT_MS = 100;
  */
 export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<void> {
   let singleRowUpTo: Lsn | undefined;
+  // One per run: the tables that joined stay joined in the sessions after a retry.
+  const watcher = new NewTableWatcher({
+    task: o.task,
+    source: o.source,
+    sink: o.sink,
+    targets: o.targets,
+    retry: o.retry,
+    throttle: o.fullThrottle,
+    onProgress: o.onProgress,
+    signal: o.signal,
+  });
   for (;;) {
     try {
       await withRetry(o.retry, o.signal, 'incremental sync', (progress) =>
-        session(o, progress, singleRowUpTo),
+        session(o, watcher, progress, singleRowUpTo),
       );
       return;
     } catch (e) {
@@ -94,6 +109,7 @@ const emptyBatch = (): Batch => ({ txns: 0, rows: 0, bytes: 0, startedAt: 0, las
 
 async function session(
   o: IncrementalSyncOptions,
+  watcher: NewTableWatcher,
   progress: () => void,
   singleRowUpTo: Lsn | undefined,
 ): Promise<void> {
@@ -104,11 +120,16 @@ async function session(
   let backgroundError: Error | undefined;
   try {
     await o.lease.check();
+    // [T11] Tables created in the selection since, or whose join a crash interrupted, join before
+    // the stream opens: the filter and the mapper below then know them from table_sync.
+    for (const t of (await watcher.check()).tables) {
+      o.onProgress({ kind: 'log', level: 'info', message: joinedMessage(t) });
+    }
     const filter = new SnapshotFilter(
       await o.sink.checkpoints.readTableSync(o.task.name),
-      o.targets.map((t) => t.source),
+      watcher.targets.map((t) => t.source),
     );
-    const mapper = new ChangeMapper(o.targets, {
+    const mapper = new ChangeMapper(watcher.targets, {
       filteredBySource: new Set((await o.source.changes.publicationRowFilters()).keys()),
     });
     const a = await o.sink.openApplier(o.task.name, {
@@ -142,6 +163,7 @@ async function session(
     let lastStatus = 0;
     let lastSequences = Date.now();
     let lastDurability = 0;
+    let lastNewTableCheck = Date.now();
 
     /** [T7] acknowledges the durable position, or the watermark when everything is durable. */
     const acknowledge = async () => {
@@ -215,7 +237,7 @@ async function session(
       if (now - lastSequences >= inc.sequenceSyncIntervalMs && o.sink.sequences !== undefined) {
         lastSequences = now;
         await o.sink.sequences.setSequences(
-          targetSequences(o.task, o.targets, await o.source.readSequences(o.task.objects)),
+          targetSequences(o.task, watcher.targets, await o.source.readSequences(o.task.objects)),
         );
       }
     };
@@ -238,9 +260,35 @@ async function session(
       }
     };
 
+    /**
+     * [T11] Between batches: commits the batch (the applied position is durable before the join),
+     * lets housekeeping finish, joins the new tables and registers them with the mapper and the
+     * filter. The stream is not read meanwhile: it has not received the ALTER PUBLICATION yet, so
+     * every change of a joined table is still to come, and those before its snapshot LSN are dropped.
+     */
+    const joinNewTables = async () => {
+      await commitBatch();
+      await background;
+      if (backgroundError !== undefined) throw backgroundError;
+      const joined = await watcher.check();
+      if (joined.targets.length === 0) return;
+      const filtered = await o.source.changes.publicationRowFilters();
+      for (const t of joined.targets)
+        mapper.addTarget(t, filtered.has(`${t.source.schema}.${t.source.name}`));
+      for (const t of joined.tables) {
+        if (t.snapshotLsn !== undefined) filter.addTable(t.table, t.snapshotLsn);
+        o.onProgress({ kind: 'log', level: 'info', message: joinedMessage(t) });
+      }
+    };
+
     while (!o.signal.aborted) {
       if (backgroundError !== undefined) throw backgroundError;
       const now = Date.now();
+      if (!inTransaction && now - lastNewTableCheck >= inc.newTableCheckIntervalMs) {
+        await joinNewTables();
+        lastNewTableCheck = Date.now();
+        if (o.signal.aborted) break;
+      }
       startHousekeeping(now);
       if (now - lastDurability >= IDLE_WAIT_MS) await acknowledge();
       // The time bound also holds while stream blocks (no commits) keep the stream busy.

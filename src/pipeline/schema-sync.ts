@@ -5,6 +5,7 @@
  * refreshes) after it, on `indexJobs` parallel connections.
  */
 import { PgdtsError } from '../core/errors.ts';
+import { displayName, type QualifiedName } from '../core/identifier.ts';
 import type { ProgressListener } from '../core/progress.ts';
 import type { SchemaModel } from '../core/schema-model.ts';
 import type { SchemaEvent, SchemaWriter } from '../core/sink.ts';
@@ -13,7 +14,10 @@ import type { TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { describeSchemaMappingProblem, mapSchemaModel } from './map-schema-model.ts';
 
-function reporter(onProgress: ProgressListener): {
+function reporter(
+  onProgress: ProgressListener,
+  quietExists = false,
+): {
   onStatement: (e: SchemaEvent) => void;
   summary: () => string;
 } {
@@ -22,7 +26,9 @@ function reporter(onProgress: ProgressListener): {
     onStatement: (e) => {
       counts[e.outcome]++;
       // Only what a user should know about: skipped objects. Applied ones are summarised.
-      if (e.outcome !== 'applied') onProgress({ kind: 'log', level: 'warn', message: e.message });
+      if (e.outcome === 'unavailable' || (e.outcome === 'exists' && !quietExists)) {
+        onProgress({ kind: 'log', level: 'warn', message: e.message });
+      }
     },
     summary: () =>
       `${counts.applied} statements applied, ${counts.exists} already present, ${counts.unavailable} unavailable`,
@@ -106,4 +112,40 @@ export async function applyPostDataSchema(
   });
   await schema.applyPostData(model, task.full.indexJobs, r.onStatement);
   onProgress({ kind: 'log', level: 'info', message: `schema (post-data): ${r.summary()}` });
+}
+
+/**
+ * Creates the destination objects of source tables `tables` that joined the sync while streaming
+ * (task invariant T11): their schema model alone (a table selector each: the table with its
+ * partitions, keys, indexes, constraints, triggers, owned sequences and the types it needs), mapped
+ * onto the destination names like the schema phase does, pre-data then post-data. Idempotent: what
+ * exists is skipped without a warning (a run resuming a join applies it again).
+ * @param targets every target of the task, the joining tables' included (the mapping needs them).
+ * @throws {PgdtsError} CONFIG_INVALID when the mapping cannot carry an object over safely;
+ *   SCHEMA_SYNC_FAILED naming the object whose DDL failed.
+ */
+export async function applyTableSchema(
+  source: Source,
+  schema: SchemaWriter,
+  task: TaskConfig,
+  targets: readonly TableTarget[],
+  tables: readonly QualifiedName[],
+  onProgress: ProgressListener,
+): Promise<void> {
+  const r = reporter(onProgress, true);
+  const selectors = tables.map((t) => ({
+    kind: 'table' as const,
+    table: { schema: t.schema, name: t.name },
+  }));
+  const model = destinationModel(await source.readSchema(selectors), task, targets, {
+    warn: true,
+    onProgress,
+  });
+  await schema.applyPreData(model, r.onStatement);
+  await schema.applyPostData(model, task.full.indexJobs, r.onStatement);
+  onProgress({
+    kind: 'log',
+    level: 'info',
+    message: `schema of ${tables.map(displayName).join(', ')}: ${r.summary()}`,
+  });
 }

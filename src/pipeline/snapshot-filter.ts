@@ -19,7 +19,7 @@ import type { TableSyncRow } from '../core/sink.ts';
 export class SnapshotFilter {
   private readonly byName = new Map<string, Lsn>();
   /** Per relation object (looked up once: this runs for every change). */
-  private readonly cache = new WeakMap<Relation, Lsn | null>();
+  private cache = new WeakMap<Relation, Lsn | null>();
 
   constructor(rows: readonly TableSyncRow[], tables: readonly SelectedTable[]) {
     const root = new Map(tables.map((t) => [displayName(t), t.partitionRoot]));
@@ -33,6 +33,19 @@ export class SnapshotFilter {
         this.byName.set(p, maxLsn(this.byName.get(p) ?? r.snapshotLsn, r.snapshotLsn));
       }
     }
+  }
+
+  /**
+   * Adds a table that joined the sync while streaming (task invariant T11), copied under a snapshot
+   * whose LSN is `lsn`: its changes in transactions committing before `lsn` are in the copy and are
+   * dropped from now on, later ones pass. A partition also raises its root's LSN, as in the
+   * constructor.
+   */
+  addTable(table: SelectedTable, lsn: Lsn): void {
+    const names = [displayName(table), ...(table.partitionRoot ? [displayName(table.partitionRoot)] : [])];
+    for (const name of names) this.byName.set(name, maxLsn(this.byName.get(name) ?? lsn, lsn));
+    // A relation looked up before (as a table without snapshot LSN) must be looked up again.
+    this.cache = new WeakMap();
   }
 
   /** Tables with a snapshot LSN (for messages and tests). */

@@ -15,6 +15,7 @@ import type { RetryWindow } from '../core/sqlstate.ts';
 import { hasSyncType, type TaskConfig } from '../core/task-config.ts';
 import { runFullSync } from './full-sync.ts';
 import { runIncrementalSync } from './incremental-sync.ts';
+import { establishedTargets } from './new-tables.ts';
 import { withRetry, type RetryClock, type RetryPolicy } from './retry.ts';
 import { applyPostDataSchema, applyPreDataSchema } from './schema-sync.ts';
 import { TaskControl } from './task-control.ts';
@@ -154,8 +155,8 @@ interface Ctx extends RunTaskOptions {
 
 async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
   const cp = c.sink.checkpoints;
-  const tables = await c.step('list the selected tables', () => c.source.listTables(task.objects));
-  const targets = resolveTargets(task, tables);
+  const listed = await c.step('list the selected tables', () => c.source.listTables(task.objects));
+  let targets = resolveTargets(task, listed);
   // Before anything is copied or published: a row filter must be one condition the source accepts.
   await c.step('check the row filters', () =>
     checkRowFilters(c.source, targets, hasSyncType(task, 'incremental')),
@@ -164,6 +165,13 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
   const incremental = hasSyncType(task, 'incremental');
   const full = hasSyncType(task, 'full');
   const schema = hasSyncType(task, 'schema');
+  if (incremental && full && reached(phase, 'copied')) {
+    // [T11] The copy is over: a table without a done copy was created since, or its join was
+    // interrupted. It joins when streaming starts (publication, temporary slot, copy), not here.
+    const rows = await c.step('read the copy progress', () => cp.readTableSync(task.name));
+    targets = establishedTargets(targets, rows);
+  }
+  const tables = targets.map((t) => t.source);
 
   if (!reached(phase, 'schema')) {
     if (schema && c.sink.schema !== undefined) {
@@ -251,6 +259,7 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       slotLsn,
       retry: c.retry,
       throttle: c.throttle.incremental,
+      fullThrottle: c.throttle.full,
       onProgress: c.onProgress,
       signal: c.signal,
     });

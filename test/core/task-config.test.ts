@@ -94,3 +94,16 @@ test('retry windows: defaults 720 and 10 minutes, ranges, otherMinutes below con
     /^retry\.maxElapsedMs: replaced by retry\.connectionMinutes and retry\.otherMinutes/,
   );
 });
+
+test('incremental.newTableCheckIntervalMs: default 10000 ms, at least 1000', () => {
+  assert.equal(parseTaskConfig(valid).incremental.newTableCheckIntervalMs, 10_000);
+  assert.equal(
+    parseTaskConfig({ ...valid, incremental: { newTableCheckIntervalMs: 1000 } }).incremental
+      .newTableCheckIntervalMs,
+    1000,
+  );
+  assert.match(
+    refusal({ ...valid, incremental: { newTableCheckIntervalMs: 999 } }).message,
+    /^incremental\.newTableCheckIntervalMs: /,
+  );
+});

@@ -283,6 +283,24 @@ class PostgresRowLoader implements RowLoader {
     }
   }
 
+  async missingTables(tables: readonly QualifiedName[]): Promise<QualifiedName[]> {
+    try {
+      const r = await (
+        await this.main.get()
+      ).query<{ present: boolean }>(
+        `SELECT c.oid IS NOT NULL AS present
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS s(schema, name, i)
+           LEFT JOIN pg_namespace n ON n.nspname = s.schema
+           LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.name AND c.relkind IN ('r', 'p')
+          ORDER BY s.i`,
+        [tables.map((t) => t.schema), tables.map((t) => t.name)],
+      );
+      return tables.filter((_, i) => r.rows[i]?.present !== true);
+    } catch (e) {
+      throw wrapPgError('COPY_FAILED', 'cannot read the destination tables', e);
+    }
+  }
+
   async openWriter(): Promise<RowWriter> {
     const client = await connect(this.params, { role: 'destination', applicationName: 'pgdts-copy' });
     try {
