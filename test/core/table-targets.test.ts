@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/core/errors.ts';
+import type { ConfigError } from '../../src/core/errors.ts';
 import {
   applyMappingRules,
   entryOf,
@@ -15,6 +15,7 @@ import {
 } from '../../src/core/table-targets.ts';
 import { parseTaskConfig, type TaskConfig } from '../../src/core/task-config.ts';
 import { selectedTable } from '../support/selected-table.ts';
+import { configRefusal } from '../support/config-refusal.ts';
 
 const base = {
   name: 't',
@@ -53,15 +54,7 @@ test('sequences: an owned one goes with its table target, a free-standing one wi
   assert.equal(placed[3], free, 'an unmoved sequence is returned as it is');
 });
 
-function refused(over: Record<string, unknown>): ConfigError {
-  try {
-    task(over);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, String(e));
-    return e;
-  }
-  assert.fail('accepted');
-}
+const refused = (over: Record<string, unknown>): ConfigError => configRefusal(() => task(over));
 
 test('globs: * and ? in unquoted table parts and exclusions; quoted names stay exact', () => {
   assert.ok(globMatches('order_*', 'order_items'));

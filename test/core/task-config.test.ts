@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/core/errors.ts';
+import type { ConfigError } from '../../src/core/errors.ts';
 import { parseTaskConfig } from '../../src/core/task-config.ts';
+import { configRefusal } from '../support/config-refusal.ts';
 
 const valid = {
   name: 'orders-migration',
@@ -21,15 +22,7 @@ test('a valid task file parses, with defaults and identifier folding', () => {
   ]);
 });
 
-function refusal(doc: unknown): ConfigError {
-  try {
-    parseTaskConfig(doc);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the task file to be refused');
-}
+const refusal = (doc: unknown): ConfigError => configRefusal(() => parseTaskConfig(doc));
 
 test('bad task files are refused naming the key and the rule, without the password', () => {
   assert.match(refusal({ ...valid, name: '' }).message, /^name: must be 1-64 characters/);

@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/core/errors.ts';
+import type { ConfigError } from '../../src/core/errors.ts';
 import { startTimeMsOf } from '../../src/core/start-position.ts';
 import { parseTaskConfig, publicationNameOf, slotNameOf } from '../../src/core/task-config.ts';
+import { configRefusal } from '../support/config-refusal.ts';
 
 const base = {
   name: 'Orders.Stream',
@@ -16,15 +17,7 @@ const base = {
   objects: [{ schema: 'public' }, { table: 'sales.orders' }],
 };
 
-function refusal(doc: unknown): ConfigError {
-  try {
-    parseTaskConfig(doc);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected the task file to be refused');
-}
+const refusal = (doc: unknown): ConfigError => configRefusal(() => parseTaskConfig(doc));
 
 const withHeartbeat = (heartbeat: unknown, over: object = {}) => ({
   ...base,

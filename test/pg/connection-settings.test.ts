@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { ConfigError } from '../../src/core/errors.ts';
+import type { ConfigError } from '../../src/core/errors.ts';
 import { parseTaskConfig, type EndpointConfig } from '../../src/core/task-config.ts';
 import {
   applicationNameOf,
@@ -12,6 +12,7 @@ import {
   type ConnectionParams,
 } from '../../src/pg/connection-settings.ts';
 import { describeEndpoint } from '../../src/pg/connection.ts';
+import { configRefusal } from '../support/config-refusal.ts';
 
 const SECRET = 'S3cr3t-pw';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pgdts-settings-'));
@@ -35,15 +36,9 @@ function resolve(e: Partial<EndpointConfig>, env: NodeJS.ProcessEnv = {}, role?:
 }
 
 function refusal(f: () => unknown): ConfigError {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    assert.equal(e.code, 'CONFIG_INVALID');
-    assert.ok(!e.message.includes(SECRET), `password in: ${e.message}`);
-    return e;
-  }
-  assert.fail('expected a ConfigError');
+  const e = configRefusal(f);
+  assert.ok(!e.message.includes(SECRET), `password in: ${e.message}`);
+  return e;
 }
 
 const tls = (p: ConnectionParams) => {
