@@ -144,6 +144,8 @@ export class ChangeMapper {
   }
 
   private rename(c: Exclude<Change, { kind: 'truncate' }>, plan: RelationPlan): Change {
+    // An unmapped table (the common case) costs nothing per change.
+    if (plan.keep === undefined && plan.mapped === c.relation) return c;
     const pick = (t: Tuple): Tuple => (plan.keep === undefined ? t : plan.keep.map((i) => t[i] ?? null));
     switch (c.kind) {
       case 'insert':
