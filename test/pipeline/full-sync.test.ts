@@ -227,6 +227,9 @@ test(
       big !== undefined && big.total >= 20,
       `big is split into many ranges (${JSON.stringify(ranges)})`,
     );
-    assert.ok(big.done <= 2, `the other worker stopped: ${big.done} of ${big.total} ranges of big copied`);
+    // The other worker commits what it finishes before bad's COPY fails (on a busy machine a few
+    // ranges: bad's copy session still has to start); it must not go on with the rest (the code
+    // before T10 copied all of them).
+    assert.ok(big.done <= 5, `the other worker stopped: ${big.done} of ${big.total} ranges of big copied`);
   },
 );
