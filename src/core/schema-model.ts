@@ -246,6 +246,66 @@ export interface TriggerDef {
   readonly comment: string | undefined;
 }
 
+/**
+ * `FINALFUNC_MODIFY` / `MFINALFUNC_MODIFY` of an aggregate (pg_aggregate.aggfinalmodify: `r`, `s`,
+ * `w`): whether the final function leaves the transition state untouched.
+ */
+export type AggregateFinalModify = 'read-only' | 'shareable' | 'read-write';
+
+/**
+ * A user-defined aggregate, created with `CREATE AGGREGATE` (PostgreSQL docs, "CREATE AGGREGATE";
+ * catalog pg_aggregate). Plain (`kind: 'normal'`), ordered-set (`WITHIN GROUP`) and hypothetical-set
+ * aggregates; the moving-aggregate (`MSFUNC`...) options when the aggregate has them.
+ *
+ * Function names are qualified SQL text (`"Sales Dept"."add one"`, `pg_catalog.int4pl`), types are
+ * format_type text. An aggregate lives in pg_proc with the functions: references to it
+ * ({@link ObjectRef}) use kind `routine` and its {@link signature}, as for functions, so a view calling
+ * it or a default using it is ordered after it.
+ */
+export interface AggregateDef extends QualifiedName {
+  readonly kind: 'aggregate';
+  /** `name(argtypes)` as for {@link RoutineDef.signature} (oidvectortypes of all arguments). */
+  readonly signature: string;
+  /**
+   * The argument list as pg_get_function_arguments prints it, e.g. `integer`,
+   * `double precision ORDER BY anyelement`; empty for an aggregate over `*`.
+   */
+  readonly arguments: string;
+  /** pg_aggregate.aggkind: `n` normal, `o` ordered-set, `h` hypothetical-set. */
+  readonly aggregateKind: 'normal' | 'ordered-set' | 'hypothetical-set';
+  readonly stateFunction: string;
+  readonly stateType: string;
+  /** `SSPACE`, bytes; undefined when 0 (the default estimate). */
+  readonly stateSpace: number | undefined;
+  readonly finalFunction: string | undefined;
+  readonly finalExtra: boolean;
+  readonly finalModify: AggregateFinalModify;
+  readonly combineFunction: string | undefined;
+  readonly serialFunction: string | undefined;
+  readonly deserialFunction: string | undefined;
+  /** `INITCOND` text, undefined for NULL. */
+  readonly initialCondition: string | undefined;
+  /** Moving-aggregate mode (`MSFUNC`, `MINVFUNC`, `MSTYPE`...); undefined when the aggregate has none. */
+  readonly moving:
+    | {
+        readonly stateFunction: string;
+        readonly inverseFunction: string;
+        readonly stateType: string;
+        readonly stateSpace: number | undefined;
+        readonly finalFunction: string | undefined;
+        readonly finalExtra: boolean;
+        readonly finalModify: AggregateFinalModify;
+        readonly initialCondition: string | undefined;
+      }
+    | undefined;
+  /** `SORTOP`: the operator of a MIN/MAX-like aggregate, by schema and operator name. */
+  readonly sortOperator: QualifiedName | undefined;
+  /** pg_proc.proparallel. */
+  readonly parallel: 'safe' | 'restricted' | 'unsafe';
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {
   readonly schemas: readonly SchemaDef[];
@@ -257,6 +317,8 @@ export interface SchemaModel {
   readonly views: readonly ViewDef[];
   readonly routines: readonly RoutineDef[];
   readonly triggers: readonly TriggerDef[];
+  /** User-defined aggregates (pg_proc.prokind `a`), sorted by schema and signature. */
+  readonly aggregates: readonly AggregateDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

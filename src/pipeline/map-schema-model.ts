@@ -22,6 +22,7 @@ import {
 } from '../core/identifier.ts';
 import {
   refKey,
+  type AggregateDef,
   type ColumnDef,
   type ForeignKeyDef,
   type IndexDef,
@@ -61,7 +62,8 @@ export type SchemaObjectKind =
   | 'materialized-view'
   | 'function'
   | 'procedure'
-  | 'trigger';
+  | 'trigger'
+  | 'aggregate';
 
 /**
  * An object the mapping cannot carry over as it is. `error`: the destination would hold something
@@ -72,7 +74,7 @@ export interface SchemaMappingProblem {
   readonly level: 'error' | 'warning';
   readonly kind: SchemaObjectKind;
   /**
-   * The source object: its schema and name; for a routine the name is its signature; for a column,
+   * The source object: its schema and name; for a routine or aggregate the name is its signature; for a column,
    * constraint, foreign key or trigger, its own name in the schema of {@link table}.
    */
   readonly name: QualifiedName;
@@ -159,8 +161,9 @@ class ModelMapper {
     const routines = model.routines.map((r) => this.routine(r));
     const triggers = model.triggers.flatMap((t) => this.trigger(t));
     const extensions = model.extensions.map((e) => ({ ...e, schema: names.schema(e.schema) }));
+    const aggregates = model.aggregates.map((a) => this.aggregate(a));
     const out: SchemaModel = {
-      schemas: this.schemas([...types, ...sequences, ...tables, ...views, ...routines]),
+      schemas: this.schemas([...types, ...sequences, ...tables, ...views, ...routines, ...aggregates]),
       extensions,
       types: types.sort(byName),
       sequences: sequences.sort(byName),
@@ -176,6 +179,7 @@ class ModelMapper {
         (a, b) =>
           cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name),
       ),
+      aggregates: aggregates.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
     };
     this.collisions();
     return { model: out, problems: this.problems };
@@ -577,6 +581,37 @@ class ModelMapper {
     return { ...mapped, definition };
   }
 
+  /**
+   * An aggregate in its destination schema, with the qualified names of its support functions,
+   * state types, argument types and sort operator mapped (structured fields and short SQL texts).
+   */
+  aggregate(a: AggregateDef): AggregateDef {
+    const to = this.names.routineRef(a.schema, a.signature);
+    const s: Subject = { kind: 'aggregate', name: { schema: a.schema, name: a.signature }, table: undefined };
+    const m = a.moving;
+    return {
+      ...a,
+      schema: to.schema,
+      signature: to.name,
+      arguments: this.text(a.arguments, s),
+      stateFunction: this.text(a.stateFunction, s),
+      stateType: this.text(a.stateType, s),
+      finalFunction: this.text(a.finalFunction, s),
+      combineFunction: this.text(a.combineFunction, s),
+      serialFunction: this.text(a.serialFunction, s),
+      deserialFunction: this.text(a.deserialFunction, s),
+      moving: m && {
+        ...m,
+        stateFunction: this.text(m.stateFunction, s),
+        inverseFunction: this.text(m.inverseFunction, s),
+        stateType: this.text(m.stateType, s),
+        finalFunction: this.text(m.finalFunction, s),
+      },
+      sortOperator: a.sortOperator && { ...a.sortOperator, schema: this.names.schema(a.sortOperator.schema) },
+      dependsOn: this.refs(a.dependsOn),
+    };
+  }
+
   /** Words whose mention in an opaque routine body may refer to something renamed. */
   opaqueWords(): string[] {
     const n = this.names;
@@ -806,6 +841,14 @@ class ModelMapper {
       add(routines, n.routineRef(r.schema, r.signature), `${r.kind} ${r.schema}.${r.signature}`, {
         kind: r.kind,
         name: { schema: r.schema, name: r.signature },
+        table: undefined,
+      });
+    }
+    // Aggregates share pg_proc's namespace with functions and procedures.
+    for (const a of this.model.aggregates) {
+      add(routines, n.routineRef(a.schema, a.signature), `aggregate ${a.schema}.${a.signature}`, {
+        kind: 'aggregate',
+        name: { schema: a.schema, name: a.signature },
         table: undefined,
       });
     }

@@ -118,6 +118,7 @@ function model(o: Partial<SchemaModel>): SchemaModel {
     views: [],
     routines: [],
     triggers: [],
+    aggregates: [],
     ...o,
   };
 }

@@ -8,6 +8,7 @@
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../../../core/identifier.ts';
 import {
   refKey,
+  type AggregateDef,
   type ColumnDef,
   type ColumnIdentity,
   type SchemaModel,
@@ -24,6 +25,7 @@ export type DdlKind =
   | 'type'
   | 'sequence'
   | 'routine'
+  | 'aggregate'
   | 'table'
   | 'alter-table'
   | 'primary-key'
@@ -64,6 +66,7 @@ export interface DdlStatement {
 export interface SchemaDdlPlan {
   /**
    * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
+   * aggregates (after their support functions),
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
@@ -226,6 +229,19 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
           r.comment,
         ),
       ],
+    );
+  }
+
+  for (const a of model.aggregates) {
+    const id = refKey({ kind: 'routine', schema: a.schema, name: a.signature });
+    const target = `AGGREGATE ${quoteQualified(a)}(${a.arguments === '' ? '*' : a.arguments})`;
+    const obj = `aggregate ${quoteQualified(a)}(${a.arguments === '' ? '*' : a.arguments})`;
+    // After its support functions and types (dependsOn), before views and tables using it.
+    node(
+      id,
+      RANK.routine,
+      [schemaId(a.schema), ...a.dependsOn.map(refKey)],
+      [st(id, 'aggregate', obj, aggregateSql(a)), ...comment(id, target, obj, a.comment)],
     );
   }
 
@@ -688,6 +704,44 @@ function typeSql(t: TypeDef): string {
       return s;
     }
   }
+}
+
+const MODIFY_SQL = { 'read-only': 'READ_ONLY', shareable: 'SHAREABLE', 'read-write': 'READ_WRITE' } as const;
+
+/**
+ * `CREATE AGGREGATE name (args) (SFUNC = ..., STYPE = ..., ...)` of an aggregate (PostgreSQL docs,
+ * "CREATE AGGREGATE"): the ordered-set form when `args` holds `ORDER BY`, `HYPOTHETICAL` for a
+ * hypothetical-set aggregate, the moving-aggregate options when it has a moving mode.
+ */
+export function aggregateSql(a: AggregateDef): string {
+  const o = [`SFUNC = ${a.stateFunction}`, `STYPE = ${a.stateType}`];
+  if (a.stateSpace !== undefined) o.push(`SSPACE = ${a.stateSpace}`);
+  if (a.finalFunction !== undefined) {
+    o.push(`FINALFUNC = ${a.finalFunction}`);
+    if (a.finalExtra) o.push('FINALFUNC_EXTRA');
+    o.push(`FINALFUNC_MODIFY = ${MODIFY_SQL[a.finalModify]}`);
+  }
+  if (a.combineFunction !== undefined) o.push(`COMBINEFUNC = ${a.combineFunction}`);
+  if (a.serialFunction !== undefined) o.push(`SERIALFUNC = ${a.serialFunction}`);
+  if (a.deserialFunction !== undefined) o.push(`DESERIALFUNC = ${a.deserialFunction}`);
+  if (a.initialCondition !== undefined) o.push(`INITCOND = ${quoteLiteral(a.initialCondition)}`);
+  const m = a.moving;
+  if (m !== undefined) {
+    o.push(`MSFUNC = ${m.stateFunction}`, `MINVFUNC = ${m.inverseFunction}`, `MSTYPE = ${m.stateType}`);
+    if (m.stateSpace !== undefined) o.push(`MSSPACE = ${m.stateSpace}`);
+    if (m.finalFunction !== undefined) {
+      o.push(`MFINALFUNC = ${m.finalFunction}`);
+      if (m.finalExtra) o.push('MFINALFUNC_EXTRA');
+      o.push(`MFINALFUNC_MODIFY = ${MODIFY_SQL[m.finalModify]}`);
+    }
+    if (m.initialCondition !== undefined) o.push(`MINITCOND = ${quoteLiteral(m.initialCondition)}`);
+  }
+  if (a.sortOperator !== undefined) {
+    o.push(`SORTOP = OPERATOR(${quoteIdent(a.sortOperator.schema)}.${a.sortOperator.name})`);
+  }
+  if (a.parallel !== 'unsafe') o.push(`PARALLEL = ${a.parallel.toUpperCase()}`);
+  if (a.aggregateKind === 'hypothetical-set') o.push('HYPOTHETICAL');
+  return `CREATE AGGREGATE ${quoteQualified(a)} (${a.arguments === '' ? '*' : a.arguments}) (\n    ${o.join(',\n    ')}\n)`;
 }
 
 function viewSql(v: ViewDef): string {

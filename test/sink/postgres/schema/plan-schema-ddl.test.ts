@@ -18,6 +18,7 @@ const EMPTY: SchemaModel = {
   views: [],
   routines: [],
   triggers: [],
+  aggregates: [],
 };
 
 function at(list: readonly DdlStatement[], pattern: string): number {

@@ -1,0 +1,137 @@
+/**
+ * Schema sync of object kinds beyond tables, views and routines (issue 8): user-defined aggregates of
+ * every form, with views calling them. Compared by pg_dump on one version and by introspected models
+ * across versions; a second run skips every object as existing.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type pg from 'pg';
+import type { SchemaModel } from '../../../../src/core/schema-model.ts';
+import type { ObjectSelector } from '../../../../src/core/task-config.ts';
+import { connect, resolveEndpoint } from '../../../../src/pg/connection.ts';
+import {
+  applySchemaDdl,
+  applySchemaDdlParallel,
+  type DdlEvent,
+} from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
+import { planSchemaDdl } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
+import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
+import { createObjectKinds, KINDS_SCHEMA } from '../../../support/object-kinds-fixtures.ts';
+import { pgDumpSchema } from '../../../support/pg-dump.ts';
+import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../../support/servers.ts';
+
+const KINDS: ObjectSelector[] = [{ kind: 'schema', schema: KINDS_SCHEMA }];
+
+async function client(s: TestServer, db: string): Promise<pg.Client> {
+  return connect(resolveEndpoint({ type: 'postgresql', url: urlOf(s, db) }), { role: 'source' });
+}
+
+async function introspect(s: TestServer, db: string): Promise<SchemaModel> {
+  const c = await client(s, db);
+  try {
+    return await introspectSchema(c, KINDS);
+  } finally {
+    await c.end();
+  }
+}
+
+/** preData on one connection, postData on two, as schema-sync.test.ts does. */
+async function sync(model: SchemaModel, s: TestServer, db: string): Promise<DdlEvent[]> {
+  const plan = planSchemaDdl(model);
+  const clients = await Promise.all([1, 2].map(() => client(s, db)));
+  try {
+    const pre = await applySchemaDdl(clients[0]!, plan.preData);
+    const post = await applySchemaDdlParallel(clients, plan.postData);
+    return [...pre, ...post];
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+async function source(s: TestServer): Promise<string> {
+  const db = await freshDatabase(s, 'kinds_src');
+  await createObjectKinds(s, db);
+  return db;
+}
+
+/** A second run finds every object: nothing but comments and CREATE OR REPLACE runs again. */
+function assertAllExist(events: readonly DdlEvent[]): void {
+  const created = events.filter(
+    (e) => e.outcome !== 'exists' && !['comment', 'routine'].includes(e.statement.kind),
+  );
+  assert.deepEqual(
+    created.map((e) => e.statement.object),
+    [],
+  );
+  assert.ok(events.some((e) => e.statement.kind === 'aggregate' && e.outcome === 'exists'));
+}
+
+const STATS = `SELECT total::text, label, "second price"::text AS second, "rank of 5"::text AS rank, least_qty::text AS least, n::text
+                 FROM "Obj Kinds"."Item Stats"`;
+const EXPECTED_STATS = [{ total: '14', label: 'total 14', second: '1.5', rank: '3', least: '3', n: '3' }];
+
+test('PostgreSQL 15: aggregates and the views calling them dump identically to the source', async () => {
+  const s = testServer(15);
+  const src = await source(s);
+  const dst = await freshDatabase(s, 'kinds_dst');
+  const model = await introspect(s, src);
+  assert.deepEqual(
+    model.aggregates.map((a) => `${a.signature} ${a.aggregateKind}`),
+    [
+      'Count Star() normal',
+      'Hypo Rank(integer, integer) hypothetical-set',
+      'Least Of(integer) normal',
+      'My Sum(integer) normal',
+      'Nth Value(integer, double precision) ordered-set',
+      'Total Text(integer) normal',
+    ],
+  );
+  // Aggregates are not listed as functions.
+  assert.ok(!model.routines.some((r) => r.name === 'My Sum'));
+  const events = await sync(model, s, dst);
+  assert.ok(events.every((e) => e.outcome === 'applied'));
+  const expected = await pgDumpSchema(s, src, [KINDS_SCHEMA]);
+  for (const piece of [
+    'CREATE AGGREGATE "Obj Kinds"."My Sum"(integer)',
+    'MINVFUNC = "Obj Kinds"."Sub It"',
+    'COMBINEFUNC = "Obj Kinds"."Sum Both"',
+    'CREATE AGGREGATE "Obj Kinds"."Nth Value"(n integer ORDER BY v double precision)',
+    'HYPOTHETICAL',
+    'SORTOP = OPERATOR(pg_catalog.<)',
+    'CREATE AGGREGATE "Obj Kinds"."Count Star"(*)',
+    'FINALFUNC_MODIFY = SHAREABLE',
+    'CREATE VIEW "Obj Kinds"."Item Stats"',
+  ]) {
+    assert.ok(expected.includes(piece), `the source dump shows ${piece}`);
+  }
+  assert.equal(await pgDumpSchema(s, dst, [KINDS_SCHEMA]), expected);
+  // The aggregates compute on the destination as on the source.
+  await sql(s, dst, `INSERT INTO "Obj Kinds"."Mixed Items" VALUES (1, 3, 1.5), (2, 7, 0.5), (3, 4, 2.5)`);
+  assert.deepEqual(await sql(s, dst, STATS), EXPECTED_STATS);
+  assert.deepEqual(await sql(s, src, STATS), EXPECTED_STATS);
+  assert.deepEqual(await sql(s, dst, `SELECT moving::text FROM "Obj Kinds"."Running Sum" ORDER BY id`), [
+    { moving: '3' },
+    { moving: '10' },
+    { moving: '11' },
+  ]);
+
+  const again = await sync(model, s, dst);
+  assertAllExist(again);
+  assert.equal(await pgDumpSchema(s, dst, [KINDS_SCHEMA]), expected);
+});
+
+/** Syncs across versions; the destination is compared with the fixture created natively there. */
+async function roundTrip(from: TestServer, to: TestServer): Promise<void> {
+  const model = await introspect(from, await source(from));
+  const dst = await freshDatabase(to, 'kinds_dst');
+  const expected = await introspect(to, await source(to));
+  await sync(model, to, dst);
+  assert.deepEqual(await introspect(to, dst), expected);
+  assertAllExist(await sync(model, to, dst));
+  assert.deepEqual(await introspect(to, dst), expected);
+}
+
+test('PostgreSQL 13 → 17 and 17 → 15: aggregates introspect equal to the source', async () => {
+  await roundTrip(testServer(13), testServer(17));
+  await roundTrip(testServer(17), testServer(15));
+});
