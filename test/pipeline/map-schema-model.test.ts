@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { quoteIdent } from '../../src/core/identifier.ts';
 import type {
+  AggregateDef,
   ColumnDef,
   IndexDef,
   RoutineDef,
@@ -621,4 +623,122 @@ test('two objects meeting under one destination name are refused', () => {
   assert.deepEqual(problemLines(r), [
     'error view b.t: would be named x.t in the destination, as would table a.t: map them apart',
   ]);
+});
+
+/** A plain aggregate with a final function, a moving mode and a sort operator, in `schema`. */
+const aggregate = (schema: string, o: Partial<AggregateDef> = {}): AggregateDef => ({
+  kind: 'aggregate',
+  schema,
+  name: 'My Agg',
+  signature: `My Agg(${quoteIdent(schema)}.money_pair)`,
+  arguments: `${quoteIdent(schema)}.money_pair`,
+  aggregateKind: 'normal',
+  stateFunction: `${quoteIdent(schema)}."step it"`,
+  stateType: `${quoteIdent(schema)}.money_pair`,
+  stateSpace: undefined,
+  finalFunction: `${quoteIdent(schema)}.fin`,
+  finalExtra: false,
+  finalModify: 'read-only',
+  combineFunction: undefined,
+  serialFunction: undefined,
+  deserialFunction: undefined,
+  initialCondition: '(0,0)',
+  moving: {
+    stateFunction: `${quoteIdent(schema)}."step it"`,
+    inverseFunction: `${quoteIdent(schema)}.unstep`,
+    stateType: `${quoteIdent(schema)}.money_pair`,
+    stateSpace: undefined,
+    finalFunction: undefined,
+    finalExtra: false,
+    finalModify: 'read-only',
+    initialCondition: undefined,
+  },
+  sortOperator: { schema, name: '<<<' },
+  parallel: 'unsafe',
+  comment: undefined,
+  dependsOn: [
+    { kind: 'type', schema, name: 'money_pair' },
+    {
+      kind: 'routine',
+      schema,
+      name: `step it(${quoteIdent(schema)}.money_pair, ${quoteIdent(schema)}.money_pair)`,
+    },
+  ],
+  ...o,
+});
+
+test('an aggregate moves with its schema: support functions, types, sort operator and references to it', () => {
+  const src = 'Agg "S"';
+  const m = model({
+    schemas: [{ kind: 'schema', name: src, comment: undefined }],
+    aggregates: [aggregate(src)],
+    views: [
+      {
+        ...view(src, 'uses agg', `SELECT "Agg ""S"""."My Agg"(x.p) AS a FROM "Agg ""S""".src x`, []),
+        dependsOn: [{ kind: 'routine', schema: src, name: `My Agg(${quoteIdent(src)}.money_pair)` }],
+      },
+    ],
+  });
+  const r = mapped(m, task([{ schema: quoteIdent(src), as: 'agg2' }]));
+  assert.deepEqual(problemLines(r), []);
+  assert.deepEqual(r.model.schemas, [{ kind: 'schema', name: 'agg2', comment: undefined }]);
+  const a = r.model.aggregates[0]!;
+  assert.deepEqual(
+    {
+      schema: a.schema,
+      signature: a.signature,
+      arguments: a.arguments,
+      stateFunction: a.stateFunction,
+      stateType: a.stateType,
+      finalFunction: a.finalFunction,
+      moving: [a.moving?.stateFunction, a.moving?.inverseFunction, a.moving?.stateType],
+      sortOperator: a.sortOperator,
+      dependsOn: a.dependsOn,
+    },
+    {
+      schema: 'agg2',
+      signature: 'My Agg("agg2".money_pair)',
+      arguments: '"agg2".money_pair',
+      stateFunction: '"agg2"."step it"',
+      stateType: '"agg2".money_pair',
+      finalFunction: '"agg2".fin',
+      moving: ['"agg2"."step it"', '"agg2".unstep', '"agg2".money_pair'],
+      sortOperator: { schema: 'agg2', name: '<<<' },
+      dependsOn: [
+        { kind: 'type', schema: 'agg2', name: 'money_pair' },
+        { kind: 'routine', schema: 'agg2', name: 'step it("agg2".money_pair, "agg2".money_pair)' },
+      ],
+    },
+  );
+  // The view calling it follows: its query and its reference to the aggregate.
+  assert.equal(r.model.views[0]!.query, 'SELECT "agg2"."My Agg"(x.p) AS a FROM "agg2".src x');
+  assert.deepEqual(r.model.views[0]!.dependsOn, [
+    { kind: 'routine', schema: 'agg2', name: 'My Agg("agg2".money_pair)' },
+  ]);
+});
+
+test('an aggregate and a function meeting under one destination signature are refused', () => {
+  const r = mapped(
+    model({
+      aggregates: [aggregate('a', { signature: 'f(integer)', name: 'f', arguments: 'integer' })],
+      routines: [
+        routine(
+          'b',
+          'f',
+          'CREATE OR REPLACE FUNCTION b.f(integer) RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$',
+          'integer',
+        ),
+      ],
+    }),
+    task([
+      { schema: 'a', as: 'x' },
+      { schema: 'b', as: 'x' },
+    ]),
+  );
+  assert.ok(
+    r.problems.some(
+      (p) => p.level === 'error' && p.kind === 'aggregate' && p.reason.includes('function b.f(integer)'),
+    ),
+    problemLines(r).join('\n'),
+  );
 });

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { SchemaModel } from '../../../../src/core/schema-model.ts';
 import { connect, resolveEndpoint } from '../../../../src/pg/connection.ts';
 import { applySchemaDdl } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
+import { quoteIdent } from '../../../../src/core/identifier.ts';
 import { planSchemaDdl, type DdlStatement } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
 import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
 import { createSchemaZoo, ZOO_SCHEMAS } from '../../../support/schema-fixtures.ts';
@@ -139,4 +140,105 @@ test('an extension the destination lacks is skipped with a warning', async () =>
     "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'citext'",
   );
   assert.deepEqual(ext, [{ nspname: 'Ext "Home"' }]);
+});
+
+test('an aggregate comes after its support functions (and what they need) and before views calling it', () => {
+  const S = 'Agg Home';
+  const stepSig = `step(${quoteIdent(S)}."Row T", ${quoteIdent(S)}."Row T")`;
+  const aggSig = `Pick Row(${quoteIdent(S)}."Row T")`;
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    // The state function's signature uses a table's row type: it comes after the table.
+    routines: [
+      {
+        kind: 'function',
+        schema: S,
+        name: 'step',
+        signature: stepSig,
+        definition: `CREATE OR REPLACE FUNCTION "Agg Home".step(a "Agg Home"."Row T", b "Agg Home"."Row T") RETURNS "Agg Home"."Row T" LANGUAGE sql AS $$ SELECT b $$`,
+        comment: undefined,
+        dependsOn: [{ kind: 'table', schema: S, name: 'Row T' }],
+      },
+    ],
+    tables: [
+      {
+        kind: 'table',
+        schema: S,
+        name: 'Row T',
+        unlogged: false,
+        columns: [],
+        constraints: [],
+        foreignKeys: [],
+        partitionBy: undefined,
+        partitionOf: undefined,
+        replicaIdentity: 'default',
+        options: [],
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    views: [
+      {
+        kind: 'view',
+        schema: S,
+        name: 'picked',
+        query: `SELECT "Agg Home"."Pick Row"(t.*) AS p FROM "Agg Home"."Row T" t`,
+        columns: [{ name: 'p', comment: undefined }],
+        options: [],
+        populated: false,
+        comment: undefined,
+        dependsOn: [
+          { kind: 'table', schema: S, name: 'Row T' },
+          { kind: 'routine', schema: S, name: aggSig },
+        ],
+      },
+    ],
+    aggregates: [
+      {
+        kind: 'aggregate',
+        schema: S,
+        name: 'Pick Row',
+        signature: aggSig,
+        arguments: `"Agg Home"."Row T"`,
+        aggregateKind: 'normal',
+        stateFunction: `"Agg Home".step`,
+        stateType: `"Agg Home"."Row T"`,
+        stateSpace: 64,
+        finalFunction: undefined,
+        finalExtra: false,
+        finalModify: 'read-only',
+        combineFunction: undefined,
+        serialFunction: undefined,
+        deserialFunction: undefined,
+        initialCondition: "it's",
+        moving: undefined,
+        sortOperator: { schema: 'pg_catalog', name: '<' },
+        parallel: 'restricted',
+        comment: 'picks a row',
+        dependsOn: [
+          { kind: 'routine', schema: S, name: stepSig },
+          { kind: 'table', schema: S, name: 'Row T' },
+        ],
+      },
+    ],
+  });
+  const pre = plan.preData;
+  assert.ok(
+    at(pre, 'CREATE TABLE "Agg Home"."Row T"') < at(pre, 'CREATE OR REPLACE FUNCTION "Agg Home".step'),
+  );
+  assert.ok(at(pre, 'CREATE OR REPLACE FUNCTION "Agg Home".step') < at(pre, 'CREATE AGGREGATE'));
+  assert.ok(at(pre, 'CREATE AGGREGATE') < at(pre, 'CREATE VIEW "Agg Home"."picked"'));
+  const agg = pre[at(pre, 'CREATE AGGREGATE')]!;
+  assert.equal(agg.kind, 'aggregate');
+  assert.equal(agg.object, 'aggregate "Agg Home"."Pick Row"("Agg Home"."Row T")');
+  assert.equal(
+    agg.sql,
+    `CREATE AGGREGATE "Agg Home"."Pick Row" ("Agg Home"."Row T") (\n    SFUNC = "Agg Home".step,\n    STYPE = "Agg Home"."Row T",\n    SSPACE = 64,\n    INITCOND = 'it''s',\n    SORTOP = OPERATOR("pg_catalog".<),\n    PARALLEL = RESTRICTED\n)`,
+  );
+  assert.equal(
+    pre[at(pre, 'COMMENT ON AGGREGATE')]!.sql,
+    `COMMENT ON AGGREGATE "Agg Home"."Pick Row"("Agg Home"."Row T") IS 'picks a row'`,
+  );
+  assert.equal(plan.postData.length, 0);
 });
