@@ -12,11 +12,22 @@ import type { QualifiedName } from './identifier.ts';
 
 /**
  * A reference from one object to another object of the model, used to order creation (a view on a
- * view, a domain over a domain, a default calling a function). `name` of a routine is its signature
- * key (see {@link RoutineDef.signature}).
+ * view, a domain over a domain, a default calling a function). `name` of a routine (function,
+ * procedure or aggregate) is its signature key (see {@link RoutineDef.signature}); of an operator its
+ * {@link OperatorDef.signature}; of an operator class or family `name USING method`
+ * ({@link operatorClassRefName}); of a collation its name.
  */
 export interface ObjectRef {
-  readonly kind: 'type' | 'sequence' | 'table' | 'view' | 'routine';
+  readonly kind:
+    | 'type'
+    | 'sequence'
+    | 'table'
+    | 'view'
+    | 'routine'
+    | 'operator'
+    | 'operator-class'
+    | 'operator-family'
+    | 'collation';
   readonly schema: string;
   readonly name: string;
 }
@@ -306,6 +317,106 @@ export interface AggregateDef extends QualifiedName {
   readonly dependsOn: readonly ObjectRef[];
 }
 
+/**
+ * `CREATE OPERATOR` (PostgreSQL docs, "CREATE OPERATOR"; catalog pg_operator). `name` is the
+ * operator's symbol, e.g. `===`. Types are format_type text, functions qualified names.
+ */
+export interface OperatorDef extends QualifiedName {
+  readonly kind: 'operator';
+  /** `name(left,right)` with `NONE` for a missing operand: unique within a schema (the ref name). */
+  readonly signature: string;
+  /** Left operand type; undefined for a prefix operator. */
+  readonly left: string | undefined;
+  /** Right operand type; undefined for a postfix operator (PostgreSQL 13 only). */
+  readonly right: string | undefined;
+  /** `FUNCTION`, qualified name. */
+  readonly function: string;
+  /** `COMMUTATOR`, by schema and symbol. */
+  readonly commutator: QualifiedName | undefined;
+  /** `NEGATOR`, by schema and symbol. */
+  readonly negator: QualifiedName | undefined;
+  /** `RESTRICT` selectivity estimator, qualified name. */
+  readonly restrict: string | undefined;
+  /** `JOIN` selectivity estimator, qualified name. */
+  readonly join: string | undefined;
+  readonly hashes: boolean;
+  readonly merges: boolean;
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/** An operator of an operator class or family: `OPERATOR strategy op (left, right) [FOR ...]`. */
+export interface OperatorMember {
+  readonly strategy: number;
+  /** The operator, by schema and symbol. */
+  readonly operator: QualifiedName;
+  readonly left: string;
+  readonly right: string;
+  /** `FOR ORDER BY` sort family (qualified name), undefined for `FOR SEARCH`. */
+  readonly orderBy: QualifiedName | undefined;
+}
+
+/** A support function of an operator class or family: `FUNCTION number (left, right) fn(args)`. */
+export interface FunctionMember {
+  readonly number: number;
+  readonly left: string;
+  readonly right: string;
+  /** The function with its argument types, qualified: `"s".cmp(integer, integer)`. */
+  readonly function: string;
+}
+
+/**
+ * `CREATE OPERATOR FAMILY name USING method` with the members that belong to the family and not to
+ * one of its classes (`ALTER OPERATOR FAMILY ... ADD`). PostgreSQL docs, "CREATE OPERATOR FAMILY",
+ * "ALTER OPERATOR FAMILY".
+ */
+export interface OperatorFamilyDef extends QualifiedName {
+  readonly kind: 'operator-family';
+  /** Index access method: `btree`, `hash`, `gist`... */
+  readonly method: string;
+  readonly operators: readonly OperatorMember[];
+  readonly functions: readonly FunctionMember[];
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/** `CREATE OPERATOR CLASS` (PostgreSQL docs, "CREATE OPERATOR CLASS"; catalog pg_opclass). */
+export interface OperatorClassDef extends QualifiedName {
+  readonly kind: 'operator-class';
+  readonly method: string;
+  /** `FOR TYPE`, format_type text. */
+  readonly type: string;
+  readonly default: boolean;
+  /** `FAMILY`: the family it belongs to. */
+  readonly family: QualifiedName;
+  /** `STORAGE` type when it differs from {@link type}. */
+  readonly storage: string | undefined;
+  readonly operators: readonly OperatorMember[];
+  readonly functions: readonly FunctionMember[];
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/** `name USING method`: the {@link ObjectRef} name of an operator class or family. */
+export function operatorClassRefName(o: { readonly name: string; readonly method: string }): string {
+  return `${o.name} USING ${o.method}`;
+}
+
+/** `CREATE CAST` (PostgreSQL docs, "CREATE CAST"; catalog pg_cast). Types are format_type text. */
+export interface CastDef {
+  readonly kind: 'cast';
+  readonly source: string;
+  readonly target: string;
+  /** `WITH FUNCTION`, `WITHOUT FUNCTION` (binary coercible) or `WITH INOUT`. */
+  readonly method: 'function' | 'binary' | 'inout';
+  /** For `function`: the function with its argument types, qualified: `"s".to_b("s".a)`. */
+  readonly function: string | undefined;
+  /** `AS ASSIGNMENT`, `AS IMPLICIT`, or neither. */
+  readonly context: 'explicit' | 'assignment' | 'implicit';
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {
   readonly schemas: readonly SchemaDef[];
@@ -319,6 +430,14 @@ export interface SchemaModel {
   readonly triggers: readonly TriggerDef[];
   /** User-defined aggregates (pg_proc.prokind `a`), sorted by schema and signature. */
   readonly aggregates: readonly AggregateDef[];
+  /** User-defined operators, sorted by schema and signature. */
+  readonly operators: readonly OperatorDef[];
+  /** Operator families with their loose members, sorted by schema, name and method. */
+  readonly operatorFamilies: readonly OperatorFamilyDef[];
+  /** Operator classes, sorted by schema, name and method. */
+  readonly operatorClasses: readonly OperatorClassDef[];
+  /** Casts from or to a selected type, sorted by source and target type. */
+  readonly casts: readonly CastDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

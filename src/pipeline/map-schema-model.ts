@@ -23,7 +23,13 @@ import {
 import {
   refKey,
   type AggregateDef,
+  type CastDef,
   type ColumnDef,
+  type FunctionMember,
+  type OperatorClassDef,
+  type OperatorDef,
+  type OperatorFamilyDef,
+  type OperatorMember,
   type ForeignKeyDef,
   type IndexDef,
   type ObjectRef,
@@ -63,7 +69,11 @@ export type SchemaObjectKind =
   | 'function'
   | 'procedure'
   | 'trigger'
-  | 'aggregate';
+  | 'aggregate'
+  | 'operator'
+  | 'operator-family'
+  | 'operator-class'
+  | 'cast';
 
 /**
  * An object the mapping cannot carry over as it is. `error`: the destination would hold something
@@ -162,8 +172,22 @@ class ModelMapper {
     const triggers = model.triggers.flatMap((t) => this.trigger(t));
     const extensions = model.extensions.map((e) => ({ ...e, schema: names.schema(e.schema) }));
     const aggregates = model.aggregates.map((a) => this.aggregate(a));
+    const operators = model.operators.map((o) => this.operator(o));
+    const operatorFamilies = model.operatorFamilies.map((f) => this.operatorFamily(f));
+    const operatorClasses = model.operatorClasses.map((c) => this.operatorClass(c));
+    const casts = model.casts.map((c) => this.cast(c));
     const out: SchemaModel = {
-      schemas: this.schemas([...types, ...sequences, ...tables, ...views, ...routines, ...aggregates]),
+      schemas: this.schemas([
+        ...types,
+        ...sequences,
+        ...tables,
+        ...views,
+        ...routines,
+        ...aggregates,
+        ...operators,
+        ...operatorFamilies,
+        ...operatorClasses,
+      ]),
       extensions,
       types: types.sort(byName),
       sequences: sequences.sort(byName),
@@ -180,6 +204,10 @@ class ModelMapper {
           cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name),
       ),
       aggregates: aggregates.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+      operators: operators.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+      operatorFamilies: operatorFamilies.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+      operatorClasses: operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+      casts: casts.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
     };
     this.collisions();
     return { model: out, problems: this.problems };
@@ -609,6 +637,95 @@ class ModelMapper {
       },
       sortOperator: a.sortOperator && { ...a.sortOperator, schema: this.names.schema(a.sortOperator.schema) },
       dependsOn: this.refs(a.dependsOn),
+    };
+  }
+
+  /** A schema-qualified name whose schema the mapping may move (an operator's, a family's). */
+  inSchema(q: QualifiedName): QualifiedName {
+    return { schema: this.names.schema(q.schema), name: q.name };
+  }
+
+  /**
+   * An operator in its destination schema; its operand types, functions, commutator and negator
+   * mapped. Its {@link OperatorDef.signature} stays the source's: it is a key only, and references
+   * to the operator keep it too (see SchemaNameMap.ref).
+   */
+  operator(o: OperatorDef): OperatorDef {
+    const s: Subject = { kind: 'operator', name: { schema: o.schema, name: o.signature }, table: undefined };
+    return {
+      ...o,
+      schema: this.names.schema(o.schema),
+      left: this.text(o.left, s),
+      right: this.text(o.right, s),
+      function: this.text(o.function, s),
+      commutator: o.commutator && this.inSchema(o.commutator),
+      negator: o.negator && this.inSchema(o.negator),
+      restrict: this.text(o.restrict, s),
+      join: this.text(o.join, s),
+      dependsOn: this.refs(o.dependsOn),
+    };
+  }
+
+  members(
+    s: Subject,
+    ops: readonly OperatorMember[],
+    fns: readonly FunctionMember[],
+  ): { operators: OperatorMember[]; functions: FunctionMember[] } {
+    return {
+      operators: ops.map((m) => ({
+        ...m,
+        operator: this.inSchema(m.operator),
+        left: this.text(m.left, s),
+        right: this.text(m.right, s),
+        orderBy: m.orderBy && this.inSchema(m.orderBy),
+      })),
+      functions: fns.map((m) => ({
+        ...m,
+        left: this.text(m.left, s),
+        right: this.text(m.right, s),
+        function: this.text(m.function, s),
+      })),
+    };
+  }
+
+  /** An operator family and its loose members in the destination schemas. */
+  operatorFamily(f: OperatorFamilyDef): OperatorFamilyDef {
+    const s: Subject = { kind: 'operator-family', name: f, table: undefined };
+    return {
+      ...f,
+      ...this.members(s, f.operators, f.functions),
+      schema: this.names.schema(f.schema),
+      dependsOn: this.refs(f.dependsOn),
+    };
+  }
+
+  /** An operator class, its type, family, storage and members in the destination schemas. */
+  operatorClass(c: OperatorClassDef): OperatorClassDef {
+    const s: Subject = { kind: 'operator-class', name: c, table: undefined };
+    return {
+      ...c,
+      ...this.members(s, c.operators, c.functions),
+      schema: this.names.schema(c.schema),
+      type: this.text(c.type, s),
+      family: this.inSchema(c.family),
+      storage: this.text(c.storage, s),
+      dependsOn: this.refs(c.dependsOn),
+    };
+  }
+
+  /** A cast between the destination's types, with its function mapped. */
+  cast(c: CastDef): CastDef {
+    const s: Subject = {
+      kind: 'cast',
+      name: { schema: '', name: `(${c.source} AS ${c.target})` },
+      table: undefined,
+    };
+    return {
+      ...c,
+      source: this.text(c.source, s),
+      target: this.text(c.target, s),
+      function: this.text(c.function, s),
+      dependsOn: this.refs(c.dependsOn),
     };
   }
 

@@ -207,7 +207,13 @@ export function buildSchemaNameMap(
       return { schema: schema(s), name: mapped };
     },
     ref: (r) => {
-      const to = r.kind === 'routine' ? names.routineRef(r.schema, r.name) : names.object(r);
+      const to =
+        r.kind === 'routine'
+          ? names.routineRef(r.schema, r.name)
+          : r.kind === 'type' || r.kind === 'sequence' || r.kind === 'table' || r.kind === 'view'
+            ? names.object(r)
+            : // Operators, operator classes and families, collations: keyed by schema and name.
+              { schema: schema(r.schema), name: r.name };
       return to.schema === r.schema && to.name === r.name ? r : { kind: r.kind, ...to };
     },
   };

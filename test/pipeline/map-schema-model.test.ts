@@ -121,6 +121,10 @@ function model(o: Partial<SchemaModel>): SchemaModel {
     routines: [],
     triggers: [],
     aggregates: [],
+    operators: [],
+    operatorFamilies: [],
+    operatorClasses: [],
+    casts: [],
     ...o,
   };
 }

@@ -1,7 +1,10 @@
 /**
  * The "object kinds" fixture: user-defined aggregates of every form (plain with a moving mode and a
  * combine function, with a final function, ordered-set, hypothetical-set, MIN-like with a sort
- * operator, over `*`) with their support functions, and views calling them, under awkward names.
+ * operator, over `*`) with their support functions; operators (binary with commutator, negator and
+ * estimators, prefix); an operator family with loose members and operator classes (btree, hash)
+ * used by indexes; casts WITH FUNCTION and WITH INOUT (WITHOUT FUNCTION needs a base type, which schema sync does not create); views calling the aggregates and using the
+ * operators and casts. Names are awkward (spaces, capitals).
  */
 import { sql, type TestServer } from './servers.ts';
 
@@ -46,7 +49,45 @@ CREATE AGGREGATE "Obj Kinds"."Least Of"(integer) (
 CREATE AGGREGATE "Obj Kinds"."Count Star"(*) (
   SFUNC = "Obj Kinds"."count one", STYPE = bigint, INITCOND = '0');
 
+CREATE FUNCTION "Obj Kinds"."approx eq"(a double precision, b double precision) RETURNS boolean
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT abs(a - b) < 0.5 $$;
+CREATE FUNCTION "Obj Kinds"."approx ne"(a double precision, b double precision) RETURNS boolean
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT abs(a - b) >= 0.5 $$;
+CREATE OPERATOR "Obj Kinds".=~= (
+  FUNCTION = "Obj Kinds"."approx eq", LEFTARG = double precision, RIGHTARG = double precision,
+  COMMUTATOR = OPERATOR("Obj Kinds".=~=), NEGATOR = OPERATOR("Obj Kinds".<~>),
+  RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR "Obj Kinds".<~> (
+  FUNCTION = "Obj Kinds"."approx ne", LEFTARG = double precision, RIGHTARG = double precision,
+  COMMUTATOR = OPERATOR("Obj Kinds".<~>), NEGATOR = OPERATOR("Obj Kinds".=~=));
+COMMENT ON OPERATOR "Obj Kinds".=~= (double precision, double precision) IS 'about equal';
+
+CREATE TYPE "Obj Kinds"."Size Class" AS ENUM ('small', 'large');
+CREATE FUNCTION "Obj Kinds"."size of"(integer) RETURNS "Obj Kinds"."Size Class"
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT (CASE WHEN $1 < 5 THEN 'small' ELSE 'large' END)::"Obj Kinds"."Size Class" $$;
+CREATE OPERATOR "Obj Kinds".~~~ (FUNCTION = "Obj Kinds"."size of", RIGHTARG = integer);
+CREATE CAST (integer AS "Obj Kinds"."Size Class") WITH FUNCTION "Obj Kinds"."size of"(integer) AS ASSIGNMENT;
+CREATE CAST ("Obj Kinds"."Size Class" AS text) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (integer AS "Obj Kinds"."Size Class") IS 'by size';
+
+CREATE FUNCTION "Obj Kinds"."rev cmp"(a integer, b integer) RETURNS integer
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT CASE WHEN a > b THEN -1 WHEN a < b THEN 1 ELSE 0 END $$;
+CREATE FUNCTION "Obj Kinds"."rev cmp big"(a integer, b bigint) RETURNS integer
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT CASE WHEN a > b THEN -1 WHEN a < b THEN 1 ELSE 0 END $$;
+CREATE OPERATOR FAMILY "Obj Kinds"."Rev Fam" USING btree;
+COMMENT ON OPERATOR FAMILY "Obj Kinds"."Rev Fam" USING btree IS 'reversed';
+CREATE OPERATOR CLASS "Obj Kinds"."Reverse Int Ops" FOR TYPE integer USING btree FAMILY "Obj Kinds"."Rev Fam" AS
+  OPERATOR 1 pg_catalog.>, OPERATOR 2 pg_catalog.>=, OPERATOR 3 pg_catalog.=, OPERATOR 4 pg_catalog.<=,
+  OPERATOR 5 pg_catalog.<, FUNCTION 1 "Obj Kinds"."rev cmp"(integer, integer);
+ALTER OPERATOR FAMILY "Obj Kinds"."Rev Fam" USING btree ADD
+  OPERATOR 1 pg_catalog.> (integer, bigint), FUNCTION 1 (integer, bigint) "Obj Kinds"."rev cmp big"(integer, bigint);
+CREATE OPERATOR CLASS "Obj Kinds"."Approx Hash" FOR TYPE double precision USING hash AS
+  OPERATOR 1 "Obj Kinds".=~=, FUNCTION 1 pg_catalog.hashfloat8(double precision);
+COMMENT ON OPERATOR CLASS "Obj Kinds"."Approx Hash" USING hash IS 'approximately';
+
 CREATE TABLE "Obj Kinds"."Mixed Items" (id integer PRIMARY KEY, qty integer, price double precision);
+CREATE INDEX "qty reversed" ON "Obj Kinds"."Mixed Items" (qty "Obj Kinds"."Reverse Int Ops");
+CREATE INDEX "price approx" ON "Obj Kinds"."Mixed Items" USING hash (price "Obj Kinds"."Approx Hash");
 INSERT INTO "Obj Kinds"."Mixed Items" VALUES (1, 3, 1.5), (2, 7, 0.5), (3, 4, 2.5);
 CREATE VIEW "Obj Kinds"."Item Stats" AS
   SELECT "Obj Kinds"."My Sum"(qty) AS total, "Obj Kinds"."Total Text"(qty) AS label,
@@ -57,6 +98,9 @@ CREATE VIEW "Obj Kinds"."Item Stats" AS
 CREATE VIEW "Obj Kinds"."Running Sum" AS
   SELECT id, "Obj Kinds"."My Sum"(qty) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS moving
     FROM "Obj Kinds"."Mixed Items";
+CREATE VIEW "Obj Kinds"."Near One" AS
+  SELECT id, OPERATOR("Obj Kinds".~~~) qty AS size, qty::"Obj Kinds"."Size Class" AS class
+    FROM "Obj Kinds"."Mixed Items" WHERE price OPERATOR("Obj Kinds".=~=) 1.0::double precision;
 `;
 
 /** Creates the fixture in `db` (on PostgreSQL 13 to 17). */

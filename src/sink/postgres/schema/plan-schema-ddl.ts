@@ -8,8 +8,14 @@
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../../../core/identifier.ts';
 import {
   refKey,
+  operatorClassRefName,
   type AggregateDef,
+  type CastDef,
   type ColumnDef,
+  type FunctionMember,
+  type OperatorClassDef,
+  type OperatorDef,
+  type OperatorMember,
   type ColumnIdentity,
   type SchemaModel,
   type SequenceOptions,
@@ -26,6 +32,10 @@ export type DdlKind =
   | 'sequence'
   | 'routine'
   | 'aggregate'
+  | 'operator'
+  | 'operator-family'
+  | 'operator-class'
+  | 'cast'
   | 'table'
   | 'alter-table'
   | 'primary-key'
@@ -66,7 +76,7 @@ export interface DdlStatement {
 export interface SchemaDdlPlan {
   /**
    * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
-   * aggregates (after their support functions),
+   * aggregates (after their support functions), operators, operator families and classes, casts,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
@@ -244,6 +254,8 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       [st(id, 'aggregate', obj, aggregateSql(a)), ...comment(id, target, obj, a.comment)],
     );
   }
+
+  planObjectKinds(model, node, st, comment, schemaId);
 
   // Index-backed objects by (schema, index name), for ALTER INDEX ... ATTACH PARTITION.
   const indexStmt = new Map<string, string>();
@@ -704,6 +716,122 @@ function typeSql(t: TypeDef): string {
       return s;
     }
   }
+}
+
+/**
+ * Operators, operator families (with their loose members) and classes, and casts: each one node
+ * after what it references (functions, types, the operators and functions of a family's members),
+ * before tables, views and indexes using them.
+ */
+function planObjectKinds(
+  model: SchemaModel,
+  node: (id: string, rank: number, deps: readonly string[], statements: DdlStatement[]) => void,
+  st: (id: string, kind: DdlKind, object: string, sql: string) => DdlStatement,
+  comment: (id: string, target: string, object: string, text: string | undefined) => DdlStatement[],
+  schemaId: (s: string) => string,
+): void {
+  for (const o of model.operators) {
+    const id = refKey({ kind: 'operator', schema: o.schema, name: o.signature });
+    const head = `${quoteIdent(o.schema)}.${o.name} (${o.left ?? 'NONE'}, ${o.right ?? 'NONE'})`;
+    const obj = `operator ${head}`;
+    node(
+      id,
+      RANK.routine,
+      [schemaId(o.schema), ...o.dependsOn.map(refKey)],
+      [st(id, 'operator', obj, operatorSql(o)), ...comment(id, `OPERATOR ${head}`, obj, o.comment)],
+    );
+  }
+  for (const f of model.operatorFamilies) {
+    const id = refKey({ kind: 'operator-family', schema: f.schema, name: operatorClassRefName(f) });
+    const target = `OPERATOR FAMILY ${quoteQualified(f)} USING ${quoteIdent(f.method)}`;
+    const obj = `operator family ${quoteQualified(f)} using ${f.method}`;
+    // One statement per loose member: a re-run skips those already added (duplicate_object).
+    const members = [
+      ...f.operators.map((m) => `ADD OPERATOR ${memberOperatorSql(m)}`),
+      ...f.functions.map((m) => `ADD FUNCTION ${memberFunctionSql(m)}`),
+    ].map((add, i) => st(`${id}:member:${i}`, 'operator-family', obj, `ALTER ${target} ${add}`));
+    node(
+      id,
+      RANK.routine,
+      [schemaId(f.schema), ...f.dependsOn.map(refKey)],
+      [
+        st(id, 'operator-family', obj, `CREATE ${target}`),
+        ...members,
+        ...comment(id, target, obj, f.comment),
+      ],
+    );
+  }
+  for (const c of model.operatorClasses) {
+    const id = refKey({ kind: 'operator-class', schema: c.schema, name: operatorClassRefName(c) });
+    const target = `OPERATOR CLASS ${quoteQualified(c)} USING ${quoteIdent(c.method)}`;
+    const obj = `operator class ${quoteQualified(c)} using ${c.method}`;
+    node(
+      id,
+      RANK.routine,
+      [schemaId(c.schema), ...c.dependsOn.map(refKey)],
+      [st(id, 'operator-class', obj, operatorClassSql(c)), ...comment(id, target, obj, c.comment)],
+    );
+  }
+  for (const c of model.casts) {
+    const id = `cast:${c.source}\u0000${c.target}`;
+    const head = `(${c.source} AS ${c.target})`;
+    const obj = `cast ${head}`;
+    node(id, RANK.routine, c.dependsOn.map(refKey), [
+      st(id, 'cast', obj, castSql(c)),
+      ...comment(id, `CAST ${head}`, obj, c.comment),
+    ]);
+  }
+}
+
+/** `OPERATOR(schema.op)`, as options of CREATE OPERATOR and CREATE AGGREGATE take it. */
+function operatorRef(q: QualifiedName): string {
+  return `OPERATOR(${quoteIdent(q.schema)}.${q.name})`;
+}
+
+/** `CREATE OPERATOR` (PostgreSQL docs, "CREATE OPERATOR"). */
+export function operatorSql(o: OperatorDef): string {
+  const opts = [`FUNCTION = ${o.function}`];
+  if (o.left !== undefined) opts.push(`LEFTARG = ${o.left}`);
+  if (o.right !== undefined) opts.push(`RIGHTARG = ${o.right}`);
+  if (o.commutator) opts.push(`COMMUTATOR = ${operatorRef(o.commutator)}`);
+  if (o.negator) opts.push(`NEGATOR = ${operatorRef(o.negator)}`);
+  if (o.restrict !== undefined) opts.push(`RESTRICT = ${o.restrict}`);
+  if (o.join !== undefined) opts.push(`JOIN = ${o.join}`);
+  if (o.hashes) opts.push('HASHES');
+  if (o.merges) opts.push('MERGES');
+  return `CREATE OPERATOR ${quoteIdent(o.schema)}.${o.name} (${opts.join(', ')})`;
+}
+
+function memberOperatorSql(m: OperatorMember): string {
+  const purpose = m.orderBy ? ` FOR ORDER BY ${quoteQualified(m.orderBy)}` : '';
+  return `${m.strategy} ${quoteIdent(m.operator.schema)}.${m.operator.name}(${m.left}, ${m.right})${purpose}`;
+}
+
+function memberFunctionSql(m: FunctionMember): string {
+  return `${m.number} (${m.left}, ${m.right}) ${m.function}`;
+}
+
+/** `CREATE OPERATOR CLASS ... FAMILY ... AS ...` (PostgreSQL docs, "CREATE OPERATOR CLASS"). */
+export function operatorClassSql(c: OperatorClassDef): string {
+  const items = [
+    ...c.operators.map((m) => `OPERATOR ${memberOperatorSql(m)}`),
+    ...c.functions.map((m) => `FUNCTION ${memberFunctionSql(m)}`),
+  ];
+  if (c.storage !== undefined || items.length === 0) items.push(`STORAGE ${c.storage ?? c.type}`);
+  return `CREATE OPERATOR CLASS ${quoteQualified(c)}${c.default ? ' DEFAULT' : ''} FOR TYPE ${c.type} USING ${quoteIdent(c.method)} FAMILY ${quoteQualified(c.family)} AS\n    ${items.join(',\n    ')}`;
+}
+
+/** `CREATE CAST` (PostgreSQL docs, "CREATE CAST"). */
+export function castSql(c: CastDef): string {
+  const how =
+    c.method === 'function'
+      ? `WITH FUNCTION ${c.function ?? ''}`
+      : c.method === 'inout'
+        ? 'WITH INOUT'
+        : 'WITHOUT FUNCTION';
+  const context =
+    c.context === 'assignment' ? ' AS ASSIGNMENT' : c.context === 'implicit' ? ' AS IMPLICIT' : '';
+  return `CREATE CAST (${c.source} AS ${c.target}) ${how}${context}`;
 }
 
 const MODIFY_SQL = { 'read-only': 'READ_ONLY', shareable: 'SHAREABLE', 'read-write': 'READ_WRITE' } as const;

@@ -11,6 +11,7 @@ import {
   refKey,
   type AggregateDef,
   type AggregateFinalModify,
+  type CastDef,
   type ColumnDef,
   type ExtensionDef,
   type ForeignKeyDef,
@@ -30,6 +31,14 @@ import {
 import { selects } from '../../../core/table-targets.ts';
 import type { ObjectSelector } from '../../../core/task-config.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
+import {
+  buildObjectKinds,
+  objectKindRefs,
+  PROC_NAME,
+  readObjectKinds,
+  selectedCasts,
+  type KindClass,
+} from './introspect-object-kinds.ts';
 
 const SYSTEM_SCHEMA = `(n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg\\_toast%' OR n.nspname LIKE 'pg\\_temp\\_%')`;
 
@@ -192,7 +201,8 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
  * Introspects the objects the selectors pick.
  *
  * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function,
- *   procedure and aggregate of the schema, with indexes, constraints and triggers of its tables, plus the
+ *   procedure, aggregate, operator, operator family and class of the schema, the casts from or to
+ *   its types, with indexes, constraints and triggers of its tables, plus the
  *   types, sequences and functions these need from other schemas (never tables or views: a view on an
  *   unselected table makes the DDL fail, naming the view).
  * - `{kind:'table'}` takes the table with its partitions, the sequences it owns or its defaults use,
@@ -375,6 +385,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         AND (d.classid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_rewrite'::regclass, 'pg_attrdef'::regclass)
              OR (d.classid = 'pg_constraint'::regclass AND con.contype = 'c'))`,
   );
+  const kinds = await readObjectKinds(client);
   const extRows = await q<{ extname: string; nspname: string; extversion: string }>(
     client,
     `SELECT e.extname, n.nspname, e.extversion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`,
@@ -419,6 +430,10 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   for (const p of procs) procRef.set(p.oid, { kind: 'routine', schema: p.nspname, name: signatureOf(p) });
   const resolve = (cls: 'class' | 'type' | 'proc', oid: number): ObjectRef | undefined =>
     cls === 'class' ? classRef.get(oid) : cls === 'type' ? typeRef.get(oid) : procRef.get(oid);
+  // Operators, operator classes and families (introspect-object-kinds.ts).
+  const kindRefs = objectKindRefs(kinds);
+  const resolveAny = (cls: KindClass, oid: number): ObjectRef | undefined =>
+    cls === 'class' || cls === 'type' || cls === 'proc' ? resolve(cls, oid) : kindRefs.get(`${cls}:${oid}`);
   const extOf = new Map(extMembers.map((m) => [`${m.cls}:${m.oid}`, m.extname]));
 
   const depsOf = new Map<string, Map<string, ObjectRef>>();
@@ -439,6 +454,15 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       const ext = extOf.get(`${d.ref_cls}:${d.ref_oid}`);
       if (ext !== undefined) extDepsOf.set(ok, (extDepsOf.get(ok) ?? new Set()).add(ext));
     }
+  }
+
+  for (const d of kinds.deps) {
+    const owner = resolveAny(d.owner_cls, d.owner_oid);
+    const target = resolveAny(d.ref_cls, d.ref_oid);
+    if (!owner || !target || refKey(owner) === refKey(target)) continue;
+    const list = depsOf.get(refKey(owner)) ?? new Map<string, ObjectRef>();
+    list.set(refKey(target), target);
+    depsOf.set(refKey(owner), list);
   }
 
   // ---- selection
@@ -478,6 +502,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   }
   for (const t of types) if (selectedSchemas.has(t.nspname)) take(typeRef.get(t.oid)!);
   for (const p of procs) if (selectedSchemas.has(p.nspname)) take(procRef.get(p.oid)!);
+  for (const ref of kindRefs.values()) if (selectedSchemas.has(ref.schema)) take(ref);
 
   const childrenOf = groupBy(
     rels.filter((r) => r.parent !== null),
@@ -524,6 +549,20 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       );
     }
     for (const r of matching) addRel(r.oid);
+  }
+  // Casts from or to a type of a selected schema, with the types and function they need.
+  const castSel = selectedCasts(
+    kinds,
+    selectedSchemas,
+    (oid) => typeRef.get(oid),
+    (oid) => procRef.get(oid),
+  );
+  for (const c of castSel) {
+    for (const r of c.needs) {
+      if (r.kind === 'table' || r.kind === 'view' || included.has(refKey(r))) continue;
+      included.add(refKey(r));
+      queue.push(r);
+    }
   }
   // What the selected objects need from elsewhere: types, sequences and routines, transitively (never
   // tables or views: a view on an unselected table fails on the destination, naming the view).
@@ -787,6 +826,12 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     (p) => depsFor(procRef.get(p.oid)!),
   );
 
+  const kindDefs = buildObjectKinds(kinds, kindRefs, isIn, depsFor);
+  const castDefs: CastDef[] = castSel.map((c) => ({
+    ...c.cast,
+    dependsOn: sortRefs(c.needs.filter((r) => isIn(r) || r.kind === 'table')),
+  }));
+
   const ENABLED = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' } as const;
   const triggerDefs: TriggerDef[] = [];
   for (const t of trigs) {
@@ -805,6 +850,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
 
   const schemaNames = new Set<string>(selectedSchemas);
   for (const o of [...typeDefs, ...sequenceDefs, ...tableDefs, ...viewDefs, ...routineDefs, ...aggregateDefs])
+    schemaNames.add(o.schema);
+  for (const o of [...kindDefs.operators, ...kindDefs.operatorFamilies, ...kindDefs.operatorClasses])
     schemaNames.add(o.schema);
   const schemas: SchemaDef[] = nsRows
     .filter((n) => schemaNames.has(n.nspname))
@@ -832,14 +879,14 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       (a, b) => cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name),
     ),
     aggregates: aggregateDefs.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+    operators: kindDefs.operators.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+    operatorFamilies: kindDefs.operatorFamilies.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+    operatorClasses: kindDefs.operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+    casts: castDefs.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
   };
 }
 
 // ---- aggregates (PostgreSQL docs, "CREATE AGGREGATE" and catalog pg_aggregate)
-
-/** `schema.name` of a pg_proc OID column, always qualified (also pg_catalog), NULL for 0. */
-const PROC_NAME = (col: string): string =>
-  `(SELECT quote_ident(fn.nspname) || '.' || quote_ident(fp.proname) FROM pg_proc fp JOIN pg_namespace fn ON fn.oid = fp.pronamespace WHERE fp.oid = ${col})`;
 
 async function readAggregates(client: pg.Client): Promise<AggRow[]> {
   return q<AggRow>(

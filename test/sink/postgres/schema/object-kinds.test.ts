@@ -1,6 +1,6 @@
 /**
  * Schema sync of object kinds beyond tables, views and routines (issue 8): user-defined aggregates of
- * every form, with views calling them. Compared by pg_dump on one version and by introspected models
+ * every form, operators, operator families and classes, casts, with views and indexes using them. Compared by pg_dump on one version and by introspected models
  * across versions; a second run skips every object as existing.
  */
 import assert from 'node:assert/strict';
@@ -70,7 +70,7 @@ const STATS = `SELECT total::text, label, "second price"::text AS second, "rank 
                  FROM "Obj Kinds"."Item Stats"`;
 const EXPECTED_STATS = [{ total: '14', label: 'total 14', second: '1.5', rank: '3', least: '3', n: '3' }];
 
-test('PostgreSQL 15: aggregates and the views calling them dump identically to the source', async () => {
+test('PostgreSQL 15: aggregates, operators, operator classes and families, casts and what uses them dump identically to the source', async () => {
   const s = testServer(15);
   const src = await source(s);
   const dst = await freshDatabase(s, 'kinds_dst');
@@ -85,6 +85,18 @@ test('PostgreSQL 15: aggregates and the views calling them dump identically to t
       'Nth Value(integer, double precision) ordered-set',
       'Total Text(integer) normal',
     ],
+  );
+  assert.deepEqual(
+    model.operators.map((o) => o.signature),
+    ['<~>(double precision,double precision)', '=~=(double precision,double precision)', '~~~(NONE,integer)'],
+  );
+  assert.deepEqual(
+    model.operatorClasses.map((c) => `${c.name} ${c.method} ${c.operators.length}+${c.functions.length}`),
+    ['Approx Hash hash 1+1', 'Reverse Int Ops btree 5+1'],
+  );
+  assert.deepEqual(
+    model.operatorFamilies.map((f) => `${f.name} ${f.method} ${f.operators.length}+${f.functions.length}`),
+    ['Approx Hash hash 0+0', 'Rev Fam btree 1+1'],
   );
   // Aggregates are not listed as functions.
   assert.ok(!model.routines.some((r) => r.name === 'My Sum'));
@@ -101,10 +113,28 @@ test('PostgreSQL 15: aggregates and the views calling them dump identically to t
     'CREATE AGGREGATE "Obj Kinds"."Count Star"(*)',
     'FINALFUNC_MODIFY = SHAREABLE',
     'CREATE VIEW "Obj Kinds"."Item Stats"',
+    'CREATE OPERATOR "Obj Kinds".=~= (',
+    'NEGATOR = OPERATOR("Obj Kinds".<~>)',
+    'CREATE OPERATOR "Obj Kinds".~~~ (',
+    'CREATE OPERATOR FAMILY "Obj Kinds"."Rev Fam" USING btree',
+    'ALTER OPERATOR FAMILY "Obj Kinds"."Rev Fam" USING btree ADD',
+    'CREATE OPERATOR CLASS "Obj Kinds"."Reverse Int Ops"',
+    'CREATE OPERATOR CLASS "Obj Kinds"."Approx Hash"',
+    'USING btree (qty "Obj Kinds"."Reverse Int Ops")',
+    'CREATE VIEW "Obj Kinds"."Near One"',
   ]) {
     assert.ok(expected.includes(piece), `the source dump shows ${piece}`);
   }
   assert.equal(await pgDumpSchema(s, dst, [KINDS_SCHEMA]), expected);
+  // pg_dump --schema leaves casts out: the model holds them.
+  assert.deepEqual(
+    model.casts.map((c) => `${c.source} -> ${c.target} ${c.method} ${c.context}`),
+    [
+      '"Obj Kinds"."Size Class" -> text inout implicit',
+      'integer -> "Obj Kinds"."Size Class" function assignment',
+    ],
+  );
+  assert.deepEqual(await introspect(s, dst), model);
   // The aggregates compute on the destination as on the source.
   await sql(s, dst, `INSERT INTO "Obj Kinds"."Mixed Items" VALUES (1, 3, 1.5), (2, 7, 0.5), (3, 4, 2.5)`);
   assert.deepEqual(await sql(s, dst, STATS), EXPECTED_STATS);
@@ -131,7 +161,7 @@ async function roundTrip(from: TestServer, to: TestServer): Promise<void> {
   assert.deepEqual(await introspect(to, dst), expected);
 }
 
-test('PostgreSQL 13 → 17 and 17 → 15: aggregates introspect equal to the source', async () => {
+test('PostgreSQL 13 → 17 and 17 → 15: the object kinds introspect equal to the source', async () => {
   await roundTrip(testServer(13), testServer(17));
   await roundTrip(testServer(17), testServer(15));
 });

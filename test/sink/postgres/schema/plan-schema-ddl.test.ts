@@ -20,6 +20,10 @@ const EMPTY: SchemaModel = {
   routines: [],
   triggers: [],
   aggregates: [],
+  operators: [],
+  operatorFamilies: [],
+  operatorClasses: [],
+  casts: [],
 };
 
 function at(list: readonly DdlStatement[], pattern: string): number {
