@@ -746,3 +746,141 @@ test('an aggregate and a function meeting under one destination signature are re
     problemLines(r).join('\n'),
   );
 });
+
+test('operators, operator classes and families, casts move with their schema', () => {
+  const opRef = { kind: 'operator', schema: 'ops', name: '===(ops.code,ops.code)' } as const;
+  const member = {
+    strategy: 1,
+    operator: { schema: 'ops', name: '===' },
+    left: 'ops.code',
+    right: 'ops.code',
+    orderBy: { schema: 'ops', name: 'Sort Fam' },
+  };
+  const fnMember = { number: 1, left: 'ops.code', right: 'ops.code', function: 'ops.hash_code(ops.code)' };
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'ops', comment: undefined }],
+    operators: [
+      {
+        kind: 'operator',
+        schema: 'ops',
+        name: '===',
+        signature: '===(ops.code,ops.code)',
+        left: 'ops.code',
+        right: 'ops.code',
+        function: 'ops.eq_code',
+        commutator: { schema: 'ops', name: '===' },
+        negator: { schema: 'pg_catalog', name: '<>' },
+        restrict: 'ops.sel',
+        join: undefined,
+        hashes: true,
+        merges: false,
+        comment: undefined,
+        dependsOn: [{ kind: 'type', schema: 'ops', name: 'code' }],
+      },
+    ],
+    operatorFamilies: [
+      {
+        kind: 'operator-family',
+        schema: 'ops',
+        name: 'Code Fam',
+        method: 'hash',
+        operators: [member],
+        functions: [fnMember],
+        comment: undefined,
+        dependsOn: [opRef],
+      },
+    ],
+    operatorClasses: [
+      {
+        kind: 'operator-class',
+        schema: 'ops',
+        name: 'Code Ops',
+        method: 'hash',
+        type: 'ops.code',
+        default: true,
+        family: { schema: 'ops', name: 'Code Fam' },
+        storage: 'ops.code',
+        operators: [member],
+        functions: [fnMember],
+        comment: undefined,
+        dependsOn: [{ kind: 'operator-family', schema: 'ops', name: 'Code Fam USING hash' }, opRef],
+      },
+    ],
+    casts: [
+      {
+        kind: 'cast',
+        source: 'integer',
+        target: 'ops.code',
+        method: 'function',
+        function: 'ops.to_code(integer)',
+        context: 'assignment',
+        comment: undefined,
+        dependsOn: [{ kind: 'routine', schema: 'ops', name: 'to_code(integer)' }],
+      },
+    ],
+    views: [{ ...view('ops', 'v', 'SELECT (1 OPERATOR(ops.===) 1) AS x', []), dependsOn: [opRef] }],
+  });
+  const r = mapped(m, task([{ schema: 'ops', as: '"Ops 2"' }]));
+  assert.deepEqual(problemLines(r), []);
+  const o = r.model.operators[0]!;
+  assert.deepEqual(
+    [o.schema, o.signature, o.left, o.right, o.function, o.commutator, o.negator, o.restrict],
+    [
+      'Ops 2',
+      '===(ops.code,ops.code)',
+      '"Ops 2".code',
+      '"Ops 2".code',
+      '"Ops 2".eq_code',
+      { schema: 'Ops 2', name: '===' },
+      { schema: 'pg_catalog', name: '<>' },
+      '"Ops 2".sel',
+    ],
+  );
+  const mappedMember = {
+    strategy: 1,
+    operator: { schema: 'Ops 2', name: '===' },
+    left: '"Ops 2".code',
+    right: '"Ops 2".code',
+    orderBy: { schema: 'Ops 2', name: 'Sort Fam' },
+  };
+  const mappedFn = {
+    number: 1,
+    left: '"Ops 2".code',
+    right: '"Ops 2".code',
+    function: '"Ops 2".hash_code("Ops 2".code)',
+  };
+  const f = r.model.operatorFamilies[0]!;
+  assert.deepEqual(
+    [f.schema, f.operators, f.functions, f.dependsOn],
+    ['Ops 2', [mappedMember], [mappedFn], [{ ...opRef, schema: 'Ops 2' }]],
+  );
+  const c = r.model.operatorClasses[0]!;
+  assert.deepEqual(
+    [c.schema, c.type, c.storage, c.family, c.operators, c.functions],
+    [
+      'Ops 2',
+      '"Ops 2".code',
+      '"Ops 2".code',
+      { schema: 'Ops 2', name: 'Code Fam' },
+      [mappedMember],
+      [mappedFn],
+    ],
+  );
+  assert.deepEqual(c.dependsOn, [
+    { kind: 'operator-family', schema: 'Ops 2', name: 'Code Fam USING hash' },
+    { ...opRef, schema: 'Ops 2' },
+  ]);
+  const cast = r.model.casts[0]!;
+  assert.deepEqual(
+    [cast.source, cast.target, cast.function, cast.dependsOn],
+    [
+      'integer',
+      '"Ops 2".code',
+      '"Ops 2".to_code(integer)',
+      [{ kind: 'routine', schema: 'Ops 2', name: 'to_code(integer)' }],
+    ],
+  );
+  // The view using the operator refers to it under its destination schema, with the same key.
+  assert.deepEqual(r.model.views[0]!.dependsOn, [{ ...opRef, schema: 'Ops 2' }]);
+  assert.deepEqual(r.model.schemas, [{ kind: 'schema', name: 'Ops 2', comment: undefined }]);
+});

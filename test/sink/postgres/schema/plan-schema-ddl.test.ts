@@ -246,3 +246,150 @@ test('an aggregate comes after its support functions (and what they need) and be
   );
   assert.equal(plan.postData.length, 0);
 });
+
+test('operators, operator families and classes, casts: after what they reference, before views using them', () => {
+  const S = 'Op Home';
+  const fnRef = { kind: 'routine', schema: S, name: 'eq it(integer, integer)' } as const;
+  const opRef = { kind: 'operator', schema: S, name: '===(integer,integer)' } as const;
+  const famRef = { kind: 'operator-family', schema: S, name: 'Int Fam USING hash' } as const;
+  const fn = (name: string, signature: string): SchemaModel['routines'][number] => ({
+    kind: 'function',
+    schema: S,
+    name,
+    signature,
+    definition: `CREATE OR REPLACE FUNCTION "Op Home"."${name}"() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$`,
+    comment: undefined,
+    dependsOn: [],
+  });
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    views: [
+      {
+        kind: 'view',
+        schema: S,
+        name: 'uses op',
+        query: 'SELECT (1 OPERATOR("Op Home".===) 1) AS x',
+        columns: [{ name: 'x', comment: undefined }],
+        options: [],
+        populated: false,
+        comment: undefined,
+        dependsOn: [opRef],
+      },
+    ],
+    // Listed before the functions they need: the plan reorders.
+    casts: [
+      {
+        kind: 'cast',
+        source: 'integer',
+        target: '"Op Home".code',
+        method: 'function',
+        function: '"Op Home"."to code"(integer)',
+        context: 'implicit',
+        comment: 'int to code',
+        dependsOn: [{ kind: 'routine', schema: S, name: 'to code(integer)' }],
+      },
+      {
+        kind: 'cast',
+        source: '"Op Home".code',
+        target: 'text',
+        method: 'inout',
+        function: undefined,
+        context: 'assignment',
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    operatorClasses: [
+      {
+        kind: 'operator-class',
+        schema: S,
+        name: 'Int Ops',
+        method: 'hash',
+        type: 'integer',
+        default: false,
+        family: { schema: S, name: 'Int Fam' },
+        storage: undefined,
+        operators: [
+          {
+            strategy: 1,
+            operator: { schema: S, name: '===' },
+            left: 'integer',
+            right: 'integer',
+            orderBy: undefined,
+          },
+        ],
+        functions: [{ number: 1, left: 'integer', right: 'integer', function: 'hashint4(integer)' }],
+        comment: undefined,
+        dependsOn: [famRef, opRef],
+      },
+    ],
+    operatorFamilies: [
+      {
+        kind: 'operator-family',
+        schema: S,
+        name: 'Int Fam',
+        method: 'hash',
+        operators: [],
+        functions: [{ number: 1, left: 'bigint', right: 'bigint', function: 'hashint8(bigint)' }],
+        comment: 'ints',
+        dependsOn: [opRef],
+      },
+    ],
+    operators: [
+      {
+        kind: 'operator',
+        schema: S,
+        name: '===',
+        signature: '===(integer,integer)',
+        left: 'integer',
+        right: 'integer',
+        function: '"Op Home"."eq it"',
+        commutator: { schema: S, name: '===' },
+        negator: { schema: S, name: '!==' },
+        restrict: 'pg_catalog.eqsel',
+        join: 'pg_catalog.eqjoinsel',
+        hashes: true,
+        merges: false,
+        comment: 'equal',
+        dependsOn: [fnRef],
+      },
+    ],
+    routines: [fn('to code', 'to code(integer)'), fn('eq it', 'eq it(integer, integer)')],
+  });
+  const pre = plan.preData;
+  const i = (p: string): number => at(pre, p);
+  assert.ok(i('CREATE OR REPLACE FUNCTION "Op Home"."eq it"') < i('CREATE OPERATOR "Op Home".==='));
+  assert.ok(i('CREATE OPERATOR "Op Home".===') < i('CREATE OPERATOR FAMILY'));
+  assert.ok(i('CREATE OPERATOR FAMILY') < i('ALTER OPERATOR FAMILY'));
+  assert.ok(i('ALTER OPERATOR FAMILY') < i('CREATE OPERATOR CLASS'));
+  assert.ok(i('CREATE OPERATOR "Op Home".===') < i('CREATE VIEW "Op Home"."uses op"'));
+  assert.ok(i('CREATE OR REPLACE FUNCTION "Op Home"."to code"') < i('CREATE CAST (integer'));
+  assert.equal(
+    pre[i('CREATE OPERATOR "Op Home".===')]!.sql,
+    'CREATE OPERATOR "Op Home".=== (FUNCTION = "Op Home"."eq it", LEFTARG = integer, RIGHTARG = integer, COMMUTATOR = OPERATOR("Op Home".===), NEGATOR = OPERATOR("Op Home".!==), RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel, HASHES)',
+  );
+  assert.equal(
+    pre[i('COMMENT ON OPERATOR')]!.sql,
+    `COMMENT ON OPERATOR "Op Home".=== (integer, integer) IS 'equal'`,
+  );
+  assert.equal(
+    pre[i('ALTER OPERATOR FAMILY')]!.sql,
+    'ALTER OPERATOR FAMILY "Op Home"."Int Fam" USING "hash" ADD FUNCTION 1 (bigint, bigint) hashint8(bigint)',
+  );
+  assert.equal(
+    pre[i('CREATE OPERATOR CLASS')]!.sql,
+    'CREATE OPERATOR CLASS "Op Home"."Int Ops" FOR TYPE integer USING "hash" FAMILY "Op Home"."Int Fam" AS\n    OPERATOR 1 "Op Home".===(integer, integer),\n    FUNCTION 1 (integer, integer) hashint4(integer)',
+  );
+  assert.deepEqual(
+    pre.filter((x) => x.kind === 'cast').map((x) => x.sql),
+    [
+      'CREATE CAST (integer AS "Op Home".code) WITH FUNCTION "Op Home"."to code"(integer) AS IMPLICIT',
+      'CREATE CAST ("Op Home".code AS text) WITH INOUT AS ASSIGNMENT',
+    ].sort((a, b) => i(a) - i(b)),
+  );
+  assert.equal(
+    pre[i('COMMENT ON CAST')]!.sql,
+    `COMMENT ON CAST (integer AS "Op Home".code) IS 'int to code'`,
+  );
+});
