@@ -417,6 +417,26 @@ export interface CastDef {
   readonly dependsOn: readonly ObjectRef[];
 }
 
+/**
+ * `CREATE COLLATION` (PostgreSQL docs, "CREATE COLLATION"; catalog pg_collation): libc (`lc_collate`,
+ * `lc_ctype`), ICU (`locale`, `deterministic`, `rules` on PostgreSQL 16+) or, PostgreSQL 17+, the
+ * builtin provider.
+ */
+export interface CollationDef extends QualifiedName {
+  readonly kind: 'collation';
+  readonly provider: 'libc' | 'icu' | 'builtin';
+  /** libc: LC_COLLATE; undefined for ICU and builtin. */
+  readonly lcCollate: string | undefined;
+  /** libc: LC_CTYPE; undefined for ICU and builtin. */
+  readonly lcCtype: string | undefined;
+  /** ICU or builtin: the locale; undefined for libc. */
+  readonly locale: string | undefined;
+  readonly deterministic: boolean;
+  /** ICU tailoring rules (PostgreSQL 16+), undefined for none. */
+  readonly rules: string | undefined;
+  readonly comment: string | undefined;
+}
+
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {
   readonly schemas: readonly SchemaDef[];
@@ -438,6 +458,8 @@ export interface SchemaModel {
   readonly operatorClasses: readonly OperatorClassDef[];
   /** Casts from or to a selected type, sorted by source and target type. */
   readonly casts: readonly CastDef[];
+  /** User-defined collations, sorted by schema and name. */
+  readonly collations: readonly CollationDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

@@ -176,6 +176,7 @@ class ModelMapper {
     const operatorFamilies = model.operatorFamilies.map((f) => this.operatorFamily(f));
     const operatorClasses = model.operatorClasses.map((c) => this.operatorClass(c));
     const casts = model.casts.map((c) => this.cast(c));
+    const collations = model.collations.map((c) => ({ ...c, schema: names.schema(c.schema) }));
     const out: SchemaModel = {
       schemas: this.schemas([
         ...types,
@@ -187,6 +188,7 @@ class ModelMapper {
         ...operators,
         ...operatorFamilies,
         ...operatorClasses,
+        ...collations,
       ]),
       extensions,
       types: types.sort(byName),
@@ -208,6 +210,7 @@ class ModelMapper {
       operatorFamilies: operatorFamilies.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
       operatorClasses: operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
       casts: casts.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
+      collations: collations.sort(byName),
     };
     this.collisions();
     return { model: out, problems: this.problems };
@@ -293,7 +296,15 @@ class ModelMapper {
       case 'enum':
         return { ...t, ...base };
       case 'composite':
-        return { ...t, ...base, attributes: t.attributes.map((a) => ({ ...a, type: this.text(a.type, s) })) };
+        return {
+          ...t,
+          ...base,
+          attributes: t.attributes.map((a) => ({
+            ...a,
+            type: this.text(a.type, s),
+            collation: this.collation(a.collation),
+          })),
+        };
       case 'range':
         return {
           ...t,
@@ -301,6 +312,7 @@ class ModelMapper {
           subtype: this.text(t.subtype, s),
           subtypeOpclass: this.text(t.subtypeOpclass, s),
           subtypeDiff: this.text(t.subtypeDiff, s),
+          collation: this.collation(t.collation),
           multirangeName: t.multirangeName && {
             schema: this.names.schema(t.multirangeName.schema),
             name: t.multirangeName.name,
@@ -311,6 +323,7 @@ class ModelMapper {
           ...t,
           ...base,
           baseType: this.text(t.baseType, s),
+          collation: this.collation(t.collation),
           default: this.text(t.default, s),
           constraints: t.constraints.map((c) => ({ ...c, definition: this.text(c.definition, s) })),
         };
@@ -393,6 +406,7 @@ class ModelMapper {
         ...c,
         name: to ?? c.name,
         type: this.text(c.type, s),
+        collation: this.collation(c.collation),
         // A default cannot refer to columns (PostgreSQL forbids it): only qualified names change.
         default: this.text(c.default, s),
         generated,
@@ -638,6 +652,11 @@ class ModelMapper {
       sortOperator: a.sortOperator && { ...a.sortOperator, schema: this.names.schema(a.sortOperator.schema) },
       dependsOn: this.refs(a.dependsOn),
     };
+  }
+
+  /** A column's, domain's or type's collation, in its destination schema. */
+  collation(c: QualifiedName | undefined): QualifiedName | undefined {
+    return c && this.names.schema(c.schema) !== c.schema ? this.inSchema(c) : c;
   }
 
   /** A schema-qualified name whose schema the mapping may move (an operator's, a family's). */

@@ -125,6 +125,7 @@ function model(o: Partial<SchemaModel>): SchemaModel {
     operatorFamilies: [],
     operatorClasses: [],
     casts: [],
+    collations: [],
     ...o,
   };
 }

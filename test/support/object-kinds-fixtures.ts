@@ -3,7 +3,8 @@
  * combine function, with a final function, ordered-set, hypothetical-set, MIN-like with a sort
  * operator, over `*`) with their support functions; operators (binary with commutator, negator and
  * estimators, prefix); an operator family with loose members and operator classes (btree, hash)
- * used by indexes; casts WITH FUNCTION and WITH INOUT (WITHOUT FUNCTION needs a base type, which schema sync does not create); views calling the aggregates and using the
+ * used by indexes; casts WITH FUNCTION and WITH INOUT (WITHOUT FUNCTION needs a base type, which schema sync does not create); libc and ICU
+ * (nondeterministic) collations used by a column and a domain; views calling the aggregates and using the
  * operators and casts. Names are awkward (spaces, capitals).
  */
 import { sql, type TestServer } from './servers.ts';
@@ -84,6 +85,14 @@ ALTER OPERATOR FAMILY "Obj Kinds"."Rev Fam" USING btree ADD
 CREATE OPERATOR CLASS "Obj Kinds"."Approx Hash" FOR TYPE double precision USING hash AS
   OPERATOR 1 "Obj Kinds".=~=, FUNCTION 1 pg_catalog.hashfloat8(double precision);
 COMMENT ON OPERATOR CLASS "Obj Kinds"."Approx Hash" USING hash IS 'approximately';
+
+CREATE COLLATION "Obj Kinds"."Plain C" (provider = libc, lc_collate = 'C', lc_ctype = 'C');
+CREATE COLLATION "Obj Kinds"."Case Blind" (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+COMMENT ON COLLATION "Obj Kinds"."Case Blind" IS 'ICU, nondeterministic';
+CREATE DOMAIN "Obj Kinds"."Label" AS text COLLATE "Obj Kinds"."Plain C";
+CREATE TABLE "Obj Kinds"."Named Things" (
+  id integer PRIMARY KEY, name text COLLATE "Obj Kinds"."Case Blind", label "Obj Kinds"."Label");
+INSERT INTO "Obj Kinds"."Named Things" VALUES (1, 'Apple', 'b'), (2, 'apple', 'B');
 
 CREATE TABLE "Obj Kinds"."Mixed Items" (id integer PRIMARY KEY, qty integer, price double precision);
 CREATE INDEX "qty reversed" ON "Obj Kinds"."Mixed Items" (qty "Obj Kinds"."Reverse Int Ops");

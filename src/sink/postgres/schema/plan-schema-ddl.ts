@@ -11,6 +11,7 @@ import {
   operatorClassRefName,
   type AggregateDef,
   type CastDef,
+  type CollationDef,
   type ColumnDef,
   type FunctionMember,
   type OperatorClassDef,
@@ -36,6 +37,7 @@ export type DdlKind =
   | 'operator-family'
   | 'operator-class'
   | 'cast'
+  | 'collation'
   | 'table'
   | 'alter-table'
   | 'primary-key'
@@ -76,7 +78,7 @@ export interface DdlStatement {
 export interface SchemaDdlPlan {
   /**
    * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
-   * aggregates (after their support functions), operators, operator families and classes, casts,
+   * aggregates (after their support functions), operators, operator families and classes, casts, collations,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
@@ -256,6 +258,20 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
   }
 
   planObjectKinds(model, node, st, comment, schemaId);
+  for (const c of model.collations) {
+    const id = refKey({ kind: 'collation', schema: c.schema, name: c.name });
+    const obj = `collation ${quoteQualified(c)}`;
+    // Before the types and tables whose columns use it (their dependsOn).
+    node(
+      id,
+      RANK.type,
+      [schemaId(c.schema)],
+      [
+        st(id, 'collation', obj, collationSql(c)),
+        ...comment(id, `COLLATION ${quoteQualified(c)}`, obj, c.comment),
+      ],
+    );
+  }
 
   // Index-backed objects by (schema, index name), for ALTER INDEX ... ATTACH PARTITION.
   const indexStmt = new Map<string, string>();
@@ -781,6 +797,22 @@ function planObjectKinds(
       ...comment(id, `CAST ${head}`, obj, c.comment),
     ]);
   }
+}
+
+/** `CREATE COLLATION` (PostgreSQL docs, "CREATE COLLATION"). */
+export function collationSql(c: CollationDef): string {
+  const opts = [`provider = ${c.provider}`];
+  if (c.provider === 'libc') {
+    opts.push(
+      `lc_collate = ${quoteLiteral(c.lcCollate ?? '')}`,
+      `lc_ctype = ${quoteLiteral(c.lcCtype ?? '')}`,
+    );
+  } else {
+    opts.push(`locale = ${quoteLiteral(c.locale ?? '')}`);
+  }
+  if (!c.deterministic) opts.push('deterministic = false');
+  if (c.rules !== undefined) opts.push(`rules = ${quoteLiteral(c.rules)}`);
+  return `CREATE COLLATION ${quoteQualified(c)} (${opts.join(', ')})`;
 }
 
 /** `OPERATOR(schema.op)`, as options of CREATE OPERATOR and CREATE AGGREGATE take it. */

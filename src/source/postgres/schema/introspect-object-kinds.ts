@@ -1,7 +1,7 @@
 /**
  * Catalog reading for the object kinds beyond relations, types and routines: operators
  * (pg_operator), operator families and classes with their members (pg_opfamily, pg_opclass, pg_amop,
- * pg_amproc) and casts (pg_cast). PostgreSQL docs, chapter "System Catalogs", and "Interfacing
+ * pg_amproc), casts (pg_cast) and collations (pg_collation). PostgreSQL docs, chapter "System Catalogs", and "Interfacing
  * Extensions to Indexes" for how members belong to a class or, loosely, to a family. Used by
  * introspect-schema.ts, which decides what is selected; this module only reads and builds.
  */
@@ -10,6 +10,7 @@ import type { QualifiedName } from '../../../core/identifier.ts';
 import {
   operatorClassRefName,
   type CastDef,
+  type CollationDef,
   type FunctionMember,
   type ObjectRef,
   type OperatorClassDef,
@@ -98,6 +99,19 @@ interface AmprocRow {
   fn: string;
 }
 
+interface CollationRow {
+  oid: number;
+  nspname: string;
+  collname: string;
+  collprovider: string;
+  collcollate: string | null;
+  collctype: string | null;
+  locale: string | null;
+  collisdeterministic: boolean;
+  rules: string | null;
+  comment: string | null;
+}
+
 interface CastRow {
   oid: number;
   source_oid: number;
@@ -121,6 +135,7 @@ export interface ObjectKindRows {
   readonly amops: readonly AmopRow[];
   readonly amprocs: readonly AmprocRow[];
   readonly casts: readonly CastRow[];
+  readonly collations: readonly CollationRow[];
   readonly deps: readonly KindDepRow[];
 }
 
@@ -207,6 +222,18 @@ export async function readObjectKinds(client: pg.Client): Promise<ObjectKindRows
         -- Casts a type creates for itself (range to multirange, 14+) belong to it (deptype i).
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_cast'::regclass AND d.objid = c.oid AND d.deptype = 'i')`,
   );
+  // The ICU locale moved: collcollate (13, 14), colliculocale (15, 16), colllocale (17).
+  const collations = await q<CollationRow>(
+    client,
+    `SELECT c.oid::int8::float8 AS oid, n.nspname, c.collname, c.collprovider::text AS collprovider,
+            c.collcollate, c.collctype,
+            COALESCE(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale',
+                     CASE WHEN c.collprovider = 'i' THEN c.collcollate END) AS locale,
+            c.collisdeterministic, to_jsonb(c) ->> 'collicurules' AS rules,
+            ${COMMENT('pg_collation', 'c.oid')} AS comment
+       FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+      WHERE c.collprovider IN ('c', 'i', 'b') AND NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_collation', 'c.oid')}`,
+  );
   const deps = await q<KindDepRow>(
     client,
     `SELECT CASE WHEN d.classid = 'pg_type'::regclass OR con.contypid <> 0 THEN 'type'
@@ -239,7 +266,7 @@ export async function readObjectKinds(client: pg.Client): Promise<ObjectKindRows
                           'pg_opfamily'::regclass, 'pg_amop'::regclass, 'pg_amproc'::regclass, 'pg_collation'::regclass)
         AND (d.classid <> 'pg_constraint'::regclass OR con.contype = 'c')`,
   );
-  return { operators, families, classes, amops, amprocs, casts, deps };
+  return { operators, families, classes, amops, amprocs, casts, collations, deps };
 }
 
 /** `name(left,right)`, `NONE` for a missing operand: the {@link OperatorDef.signature}. */
@@ -263,6 +290,9 @@ export function objectKindRefs(rows: ObjectKindRows): Map<string, ObjectRef> {
       schema: f.nspname,
       name: operatorClassRefName({ name: f.name, method: f.amname }),
     });
+  }
+  for (const c of rows.collations) {
+    refs.set(`collation:${c.oid}`, { kind: 'collation', schema: c.nspname, name: c.collname });
   }
   for (const c of rows.classes) {
     refs.set(`opclass:${c.oid}`, {
@@ -291,7 +321,10 @@ function functionMember(a: AmprocRow): FunctionMember {
   return { number: a.num, left: a.lefttype, right: a.righttype, function: a.fn };
 }
 
-/** The selected (`take`) operators, families and classes; `dependsOn` gives their references. */
+/**
+ * The selected (`take`) operators, families, classes and collations; `dependsOn` gives their
+ * references.
+ */
 export function buildObjectKinds(
   rows: ObjectKindRows,
   refs: ReadonlyMap<string, ObjectRef>,
@@ -301,6 +334,7 @@ export function buildObjectKinds(
   operators: OperatorDef[];
   operatorFamilies: OperatorFamilyDef[];
   operatorClasses: OperatorClassDef[];
+  collations: CollationDef[];
 } {
   const operators: OperatorDef[] = [];
   for (const o of rows.operators) {
@@ -362,7 +396,24 @@ export function buildObjectKinds(
       dependsOn: [...dependsOn(ref), famRef, ...dependsOn(famRef)],
     });
   }
-  return { operators, operatorFamilies, operatorClasses };
+  const collations: CollationDef[] = [];
+  for (const c of rows.collations) {
+    if (!take(refs.get(`collation:${c.oid}`)!)) continue;
+    const provider = c.collprovider === 'i' ? 'icu' : c.collprovider === 'b' ? 'builtin' : 'libc';
+    collations.push({
+      kind: 'collation',
+      schema: c.nspname,
+      name: c.collname,
+      provider,
+      lcCollate: provider === 'libc' ? (c.collcollate ?? undefined) : undefined,
+      lcCtype: provider === 'libc' ? (c.collctype ?? undefined) : undefined,
+      locale: provider === 'libc' ? undefined : (c.locale ?? undefined),
+      deterministic: c.collisdeterministic,
+      rules: c.rules ?? undefined,
+      comment: c.comment ?? undefined,
+    });
+  }
+  return { operators, operatorFamilies, operatorClasses, collations };
 }
 
 /** The casts from or to a type of `schemas` (pg_cast), each with the references it needs. */

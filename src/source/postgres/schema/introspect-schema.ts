@@ -201,7 +201,7 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
  * Introspects the objects the selectors pick.
  *
  * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function,
- *   procedure, aggregate, operator, operator family and class of the schema, the casts from or to
+ *   procedure, aggregate, operator, operator family and class, collation of the schema, the casts from or to
  *   its types, with indexes, constraints and triggers of its tables, plus the
  *   types, sequences and functions these need from other schemas (never tables or views: a view on an
  *   unselected table makes the DDL fail, naming the view).
@@ -851,7 +851,12 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   const schemaNames = new Set<string>(selectedSchemas);
   for (const o of [...typeDefs, ...sequenceDefs, ...tableDefs, ...viewDefs, ...routineDefs, ...aggregateDefs])
     schemaNames.add(o.schema);
-  for (const o of [...kindDefs.operators, ...kindDefs.operatorFamilies, ...kindDefs.operatorClasses])
+  for (const o of [
+    ...kindDefs.operators,
+    ...kindDefs.operatorFamilies,
+    ...kindDefs.operatorClasses,
+    ...kindDefs.collations,
+  ])
     schemaNames.add(o.schema);
   const schemas: SchemaDef[] = nsRows
     .filter((n) => schemaNames.has(n.nspname))
@@ -883,6 +888,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     operatorFamilies: kindDefs.operatorFamilies.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
     operatorClasses: kindDefs.operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
     casts: castDefs.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
+    collations: kindDefs.collations.sort(byName),
   };
 }
 

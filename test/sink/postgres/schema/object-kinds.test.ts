@@ -1,6 +1,7 @@
 /**
  * Schema sync of object kinds beyond tables, views and routines (issue 8): user-defined aggregates of
- * every form, operators, operator families and classes, casts, with views and indexes using them. Compared by pg_dump on one version and by introspected models
+ * every form, operators, operator families and classes, casts, collations, with the views, indexes,
+ * columns and domains using them. Compared by pg_dump on one version and by introspected models
  * across versions; a second run skips every object as existing.
  */
 import assert from 'node:assert/strict';
@@ -70,7 +71,7 @@ const STATS = `SELECT total::text, label, "second price"::text AS second, "rank 
                  FROM "Obj Kinds"."Item Stats"`;
 const EXPECTED_STATS = [{ total: '14', label: 'total 14', second: '1.5', rank: '3', least: '3', n: '3' }];
 
-test('PostgreSQL 15: aggregates, operators, operator classes and families, casts and what uses them dump identically to the source', async () => {
+test('PostgreSQL 15: aggregates, operators, operator classes and families, casts, collations and what uses them dump identically to the source', async () => {
   const s = testServer(15);
   const src = await source(s);
   const dst = await freshDatabase(s, 'kinds_dst');
@@ -98,6 +99,10 @@ test('PostgreSQL 15: aggregates, operators, operator classes and families, casts
     model.operatorFamilies.map((f) => `${f.name} ${f.method} ${f.operators.length}+${f.functions.length}`),
     ['Approx Hash hash 0+0', 'Rev Fam btree 1+1'],
   );
+  assert.deepEqual(
+    model.collations.map((c) => `${c.name} ${c.provider} ${c.locale ?? c.lcCollate} ${c.deterministic}`),
+    ['Case Blind icu und-u-ks-level2 false', 'Plain C libc C true'],
+  );
   // Aggregates are not listed as functions.
   assert.ok(!model.routines.some((r) => r.name === 'My Sum'));
   const events = await sync(model, s, dst);
@@ -122,6 +127,9 @@ test('PostgreSQL 15: aggregates, operators, operator classes and families, casts
     'CREATE OPERATOR CLASS "Obj Kinds"."Approx Hash"',
     'USING btree (qty "Obj Kinds"."Reverse Int Ops")',
     'CREATE VIEW "Obj Kinds"."Near One"',
+    'CREATE COLLATION "Obj Kinds"."Case Blind" (provider = icu, deterministic = false',
+    'name text COLLATE "Obj Kinds"."Case Blind"',
+    'CREATE DOMAIN "Obj Kinds"."Label" AS text COLLATE "Obj Kinds"."Plain C"',
   ]) {
     assert.ok(expected.includes(piece), `the source dump shows ${piece}`);
   }

@@ -24,6 +24,7 @@ const EMPTY: SchemaModel = {
   operatorFamilies: [],
   operatorClasses: [],
   casts: [],
+  collations: [],
 };
 
 function at(list: readonly DdlStatement[], pattern: string): number {
