@@ -885,3 +885,62 @@ test('operators, operator classes and families, casts move with their schema', (
   assert.deepEqual(r.model.views[0]!.dependsOn, [{ ...opRef, schema: 'Ops 2' }]);
   assert.deepEqual(r.model.schemas, [{ kind: 'schema', name: 'Ops 2', comment: undefined }]);
 });
+
+test('a collation moves with its schema, and so do the COLLATE clauses of columns and domains', () => {
+  const coll = { schema: 'txt', name: 'Case Blind' };
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'txt', comment: undefined }],
+    collations: [
+      {
+        kind: 'collation',
+        ...coll,
+        provider: 'icu',
+        lcCollate: undefined,
+        lcCtype: undefined,
+        locale: 'und-u-ks-level2',
+        deterministic: false,
+        rules: undefined,
+        comment: undefined,
+      },
+    ],
+    types: [
+      {
+        kind: 'domain',
+        schema: 'txt',
+        name: 'label',
+        baseType: 'text',
+        collation: coll,
+        default: undefined,
+        notNull: false,
+        constraints: [],
+        comment: undefined,
+        dependsOn: [{ kind: 'collation', ...coll }],
+      },
+    ],
+    tables: [
+      table('txt', 'names', {
+        columns: [
+          col('id'),
+          col('n', 'text', { collation: coll }),
+          col('c', 'text', { collation: { schema: 'pg_catalog', name: 'C' } }),
+        ],
+        dependsOn: [{ kind: 'collation', ...coll }],
+      }),
+    ],
+  });
+  const r = mapped(m, task([{ schema: 'txt', as: 'words' }]));
+  assert.deepEqual(problemLines(r), []);
+  const to = { schema: 'words', name: 'Case Blind' };
+  assert.deepEqual(
+    r.model.collations.map((c) => ({ schema: c.schema, name: c.name })),
+    [to],
+  );
+  const t = r.model.tables[0]!;
+  assert.deepEqual(
+    t.columns.map((c) => c.collation),
+    [undefined, to, { schema: 'pg_catalog', name: 'C' }],
+  );
+  assert.deepEqual(t.dependsOn, [{ kind: 'collation', ...to }]);
+  const d = r.model.types[0]!;
+  assert.equal(d.kind === 'domain' ? d.collation?.schema : undefined, 'words');
+});

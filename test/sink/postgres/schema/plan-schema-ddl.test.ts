@@ -394,3 +394,93 @@ test('operators, operator families and classes, casts: after what they reference
     `COMMENT ON CAST (integer AS "Op Home".code) IS 'int to code'`,
   );
 });
+
+test('a collation comes before the domains and tables using it', () => {
+  const S = 'Coll Home';
+  const collRef = { kind: 'collation', schema: S, name: 'Case Blind' } as const;
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    tables: [
+      {
+        kind: 'table',
+        schema: S,
+        name: 'names',
+        unlogged: false,
+        columns: [
+          {
+            name: 'n',
+            type: 'text',
+            collation: { schema: S, name: 'Case Blind' },
+            default: undefined,
+            notNull: false,
+            identity: undefined,
+            generated: undefined,
+            comment: undefined,
+          },
+        ],
+        constraints: [],
+        foreignKeys: [],
+        partitionBy: undefined,
+        partitionOf: undefined,
+        replicaIdentity: 'default',
+        options: [],
+        comment: undefined,
+        dependsOn: [collRef, { kind: 'type', schema: S, name: 'label' }],
+      },
+    ],
+    types: [
+      {
+        kind: 'domain',
+        schema: S,
+        name: 'label',
+        baseType: 'text',
+        collation: { schema: S, name: 'Plain C' },
+        default: undefined,
+        notNull: false,
+        constraints: [],
+        comment: undefined,
+        dependsOn: [{ kind: 'collation', schema: S, name: 'Plain C' }],
+      },
+    ],
+    collations: [
+      {
+        kind: 'collation',
+        schema: S,
+        name: 'Case Blind',
+        provider: 'icu',
+        lcCollate: undefined,
+        lcCtype: undefined,
+        locale: 'und-u-ks-level2',
+        deterministic: false,
+        rules: '&a < b',
+        comment: "it's blind",
+      },
+      {
+        kind: 'collation',
+        schema: S,
+        name: 'Plain C',
+        provider: 'libc',
+        lcCollate: 'C',
+        lcCtype: 'POSIX',
+        locale: undefined,
+        deterministic: true,
+        rules: undefined,
+        comment: undefined,
+      },
+    ],
+  });
+  const pre = plan.preData;
+  assert.ok(at(pre, 'CREATE COLLATION "Coll Home"."Plain C"') < at(pre, 'CREATE DOMAIN "Coll Home"."label"'));
+  assert.ok(
+    at(pre, 'CREATE COLLATION "Coll Home"."Case Blind"') < at(pre, 'CREATE TABLE "Coll Home"."names"'),
+  );
+  assert.deepEqual(
+    pre.filter((x) => x.kind === 'collation' || x.sql.startsWith('COMMENT ON COLLATION')).map((x) => x.sql),
+    [
+      `CREATE COLLATION "Coll Home"."Case Blind" (provider = icu, locale = 'und-u-ks-level2', deterministic = false, rules = '&a < b')`,
+      `COMMENT ON COLLATION "Coll Home"."Case Blind" IS 'it''s blind'`,
+      `CREATE COLLATION "Coll Home"."Plain C" (provider = libc, lc_collate = 'C', lc_ctype = 'POSIX')`,
+    ],
+  );
+});
