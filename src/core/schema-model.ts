@@ -437,6 +437,54 @@ export interface CollationDef extends QualifiedName {
   readonly comment: string | undefined;
 }
 
+/** `CREATE [DEFAULT] CONVERSION` (PostgreSQL docs, "CREATE CONVERSION"; catalog pg_conversion). */
+export interface ConversionDef extends QualifiedName {
+  readonly kind: 'conversion';
+  /** Source encoding name, e.g. `UTF8`. */
+  readonly source: string;
+  /** Destination encoding name, e.g. `LATIN1`. */
+  readonly target: string;
+  /** The conversion function, qualified name. */
+  readonly function: string;
+  readonly default: boolean;
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/**
+ * `CREATE TEXT SEARCH DICTIONARY` (PostgreSQL docs, "CREATE TEXT SEARCH DICTIONARY"; catalog
+ * pg_ts_dict): a template and its options.
+ */
+export interface TextSearchDictionaryDef extends QualifiedName {
+  readonly kind: 'text-search-dictionary';
+  readonly template: QualifiedName;
+  /** pg_ts_dict.dictinitoption, e.g. `stopwords = 'english', accept = 'false'`; undefined for none. */
+  readonly options: string | undefined;
+  readonly comment: string | undefined;
+}
+
+/**
+ * `CREATE TEXT SEARCH CONFIGURATION ... (PARSER = ...)` and its `ADD MAPPING FOR token WITH dicts`
+ * (PostgreSQL docs, "CREATE TEXT SEARCH CONFIGURATION", "ALTER TEXT SEARCH CONFIGURATION").
+ */
+export interface TextSearchConfigurationDef extends QualifiedName {
+  readonly kind: 'text-search-configuration';
+  readonly parser: QualifiedName;
+  /** Token type alias → dictionaries in order, sorted by alias. */
+  readonly mappings: readonly { readonly token: string; readonly dictionaries: readonly QualifiedName[] }[];
+  readonly comment: string | undefined;
+}
+
+/**
+ * An object of a selected schema that schema sync does not create, reported as a warning: text
+ * search parsers and templates (their functions are written in C).
+ */
+export interface RefusedObjectDef extends QualifiedName {
+  readonly kind: 'text-search-parser' | 'text-search-template';
+  /** Why, in one sentence, with what to do. */
+  readonly reason: string;
+}
+
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {
   readonly schemas: readonly SchemaDef[];
@@ -460,6 +508,14 @@ export interface SchemaModel {
   readonly casts: readonly CastDef[];
   /** User-defined collations, sorted by schema and name. */
   readonly collations: readonly CollationDef[];
+  /** Encoding conversions, sorted by schema and name. */
+  readonly conversions: readonly ConversionDef[];
+  /** Text search dictionaries, sorted by schema and name. */
+  readonly textSearchDictionaries: readonly TextSearchDictionaryDef[];
+  /** Text search configurations, sorted by schema and name. */
+  readonly textSearchConfigurations: readonly TextSearchConfigurationDef[];
+  /** Objects of the selected schemas schema sync cannot create, with the reason, sorted by schema and name. */
+  readonly refused: readonly RefusedObjectDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

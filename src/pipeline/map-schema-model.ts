@@ -73,7 +73,8 @@ export type SchemaObjectKind =
   | 'operator'
   | 'operator-family'
   | 'operator-class'
-  | 'cast';
+  | 'cast'
+  | 'conversion';
 
 /**
  * An object the mapping cannot carry over as it is. `error`: the destination would hold something
@@ -177,6 +178,24 @@ class ModelMapper {
     const operatorClasses = model.operatorClasses.map((c) => this.operatorClass(c));
     const casts = model.casts.map((c) => this.cast(c));
     const collations = model.collations.map((c) => ({ ...c, schema: names.schema(c.schema) }));
+    const conversions = model.conversions.map((c) => ({
+      ...c,
+      schema: names.schema(c.schema),
+      function: this.text(c.function, { kind: 'conversion', name: c, table: undefined }),
+      dependsOn: this.refs(c.dependsOn),
+    }));
+    const textSearchDictionaries = model.textSearchDictionaries.map((d) => ({
+      ...d,
+      schema: names.schema(d.schema),
+      template: this.inSchema(d.template),
+    }));
+    const textSearchConfigurations = model.textSearchConfigurations.map((c) => ({
+      ...c,
+      schema: names.schema(c.schema),
+      parser: this.inSchema(c.parser),
+      mappings: c.mappings.map((m) => ({ ...m, dictionaries: m.dictionaries.map((d) => this.inSchema(d)) })),
+    }));
+    const refused = model.refused.map((r) => ({ ...r, schema: names.schema(r.schema) }));
     const out: SchemaModel = {
       schemas: this.schemas([
         ...types,
@@ -189,6 +208,9 @@ class ModelMapper {
         ...operatorFamilies,
         ...operatorClasses,
         ...collations,
+        ...conversions,
+        ...textSearchDictionaries,
+        ...textSearchConfigurations,
       ]),
       extensions,
       types: types.sort(byName),
@@ -211,6 +233,10 @@ class ModelMapper {
       operatorClasses: operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
       casts: casts.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
       collations: collations.sort(byName),
+      conversions: conversions.sort(byName),
+      textSearchDictionaries: textSearchDictionaries.sort(byName),
+      textSearchConfigurations: textSearchConfigurations.sort(byName),
+      refused: refused.sort(byName),
     };
     this.collisions();
     return { model: out, problems: this.problems };

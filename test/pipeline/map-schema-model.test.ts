@@ -126,6 +126,10 @@ function model(o: Partial<SchemaModel>): SchemaModel {
     operatorClasses: [],
     casts: [],
     collations: [],
+    conversions: [],
+    textSearchDictionaries: [],
+    textSearchConfigurations: [],
+    refused: [],
     ...o,
   };
 }

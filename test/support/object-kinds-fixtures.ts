@@ -5,12 +5,16 @@
  * estimators, prefix); an operator family with loose members and operator classes (btree, hash)
  * used by indexes; casts WITH FUNCTION and WITH INOUT (WITHOUT FUNCTION needs a base type, which schema sync does not create); libc and ICU
  * (nondeterministic) collations used by a column and a domain; views calling the aggregates and using the
- * operators and casts. Names are awkward (spaces, capitals).
+ * operators and casts; a conversion, text search dictionaries and a configuration used by a view;
+ * in a second schema a text search template (refused). Names are awkward (spaces, capitals).
  */
 import { sql, type TestServer } from './servers.ts';
 
 /** The schema the fixture creates. */
 export const KINDS_SCHEMA = 'Obj Kinds';
+
+/** The schema holding what schema sync refuses to create. */
+export const REFUSED_SCHEMA = 'Obj Kinds Refused';
 
 const FIXTURE = `
 CREATE SCHEMA "Obj Kinds";
@@ -94,6 +98,17 @@ CREATE TABLE "Obj Kinds"."Named Things" (
   id integer PRIMARY KEY, name text COLLATE "Obj Kinds"."Case Blind", label "Obj Kinds"."Label");
 INSERT INTO "Obj Kinds"."Named Things" VALUES (1, 'Apple', 'b'), (2, 'apple', 'B');
 
+CREATE CONVERSION "Obj Kinds"."Utf8 To Latin1" FOR 'UTF8' TO 'LATIN1' FROM pg_catalog.utf8_to_iso8859_1;
+COMMENT ON CONVERSION "Obj Kinds"."Utf8 To Latin1" IS 'conversion';
+CREATE TEXT SEARCH DICTIONARY "Obj Kinds"."Simple Stop" (TEMPLATE = pg_catalog.simple, STOPWORDS = english, ACCEPT = false);
+CREATE TEXT SEARCH DICTIONARY "Obj Kinds"."Eng Stem" (TEMPLATE = pg_catalog.snowball, LANGUAGE = english);
+COMMENT ON TEXT SEARCH DICTIONARY "Obj Kinds"."Eng Stem" IS 'stems';
+CREATE TEXT SEARCH CONFIGURATION "Obj Kinds"."My Search" (PARSER = pg_catalog."default");
+ALTER TEXT SEARCH CONFIGURATION "Obj Kinds"."My Search"
+  ADD MAPPING FOR asciiword, word WITH "Obj Kinds"."Simple Stop", "Obj Kinds"."Eng Stem";
+ALTER TEXT SEARCH CONFIGURATION "Obj Kinds"."My Search" ADD MAPPING FOR int WITH pg_catalog.simple;
+COMMENT ON TEXT SEARCH CONFIGURATION "Obj Kinds"."My Search" IS 'search';
+
 CREATE TABLE "Obj Kinds"."Mixed Items" (id integer PRIMARY KEY, qty integer, price double precision);
 CREATE INDEX "qty reversed" ON "Obj Kinds"."Mixed Items" (qty "Obj Kinds"."Reverse Int Ops");
 CREATE INDEX "price approx" ON "Obj Kinds"."Mixed Items" USING hash (price "Obj Kinds"."Approx Hash");
@@ -109,7 +124,13 @@ CREATE VIEW "Obj Kinds"."Running Sum" AS
     FROM "Obj Kinds"."Mixed Items";
 CREATE VIEW "Obj Kinds"."Near One" AS
   SELECT id, OPERATOR("Obj Kinds".~~~) qty AS size, qty::"Obj Kinds"."Size Class" AS class
-    FROM "Obj Kinds"."Mixed Items" WHERE price OPERATOR("Obj Kinds".=~=) 1.0::double precision;
+    FROM "Obj Kinds"."Mixed Items" WHERE price OPERATOR("Obj Kinds".=~=) 1.4::double precision;
+CREATE VIEW "Obj Kinds"."Search Words" AS
+  SELECT to_tsvector('"Obj Kinds"."My Search"'::regconfig, 'The dogs were running 42 times') AS words;
+
+-- A text search template needs C functions: schema sync lists it as refused.
+CREATE SCHEMA "Obj Kinds Refused";
+CREATE TEXT SEARCH TEMPLATE "Obj Kinds Refused"."My Template" (INIT = dsimple_init, LEXIZE = dsimple_lexize);
 `;
 
 /** Creates the fixture in `db` (on PostgreSQL 13 to 17). */

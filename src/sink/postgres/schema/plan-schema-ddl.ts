@@ -38,6 +38,8 @@ export type DdlKind =
   | 'operator-class'
   | 'cast'
   | 'collation'
+  | 'conversion'
+  | 'text-search'
   | 'table'
   | 'alter-table'
   | 'primary-key'
@@ -78,7 +80,8 @@ export interface DdlStatement {
 export interface SchemaDdlPlan {
   /**
    * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
-   * aggregates (after their support functions), operators, operator families and classes, casts, collations,
+   * aggregates (after their support functions), operators, operator families and classes, casts, collations, conversions, text
+   * search dictionaries and configurations,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
@@ -258,6 +261,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
   }
 
   planObjectKinds(model, node, st, comment, schemaId);
+  planTextObjects(model, node, st, comment, schemaId);
   for (const c of model.collations) {
     const id = refKey({ kind: 'collation', schema: c.schema, name: c.name });
     const obj = `collation ${quoteQualified(c)}`;
@@ -796,6 +800,87 @@ function planObjectKinds(
       st(id, 'cast', obj, castSql(c)),
       ...comment(id, `CAST ${head}`, obj, c.comment),
     ]);
+  }
+}
+
+/**
+ * Conversions, text search dictionaries and configurations (each mapping its own statement, skipped
+ * on a re-run when the token type already has a mapping). Before views and tables that use them.
+ */
+function planTextObjects(
+  model: SchemaModel,
+  node: (id: string, rank: number, deps: readonly string[], statements: DdlStatement[]) => void,
+  st: (id: string, kind: DdlKind, object: string, sql: string) => DdlStatement,
+  comment: (id: string, target: string, object: string, text: string | undefined) => DdlStatement[],
+  schemaId: (s: string) => string,
+): void {
+  for (const c of model.conversions) {
+    const id = `conversion:${c.schema}\u0000${c.name}`;
+    const q = quoteQualified(c);
+    const obj = `conversion ${q}`;
+    const sql = `CREATE ${c.default ? 'DEFAULT ' : ''}CONVERSION ${q} FOR ${quoteLiteral(c.source)} TO ${quoteLiteral(c.target)} FROM ${c.function}`;
+    node(
+      id,
+      RANK.routine,
+      [schemaId(c.schema), ...c.dependsOn.map(refKey)],
+      [st(id, 'conversion', obj, sql), ...comment(id, `CONVERSION ${q}`, obj, c.comment)],
+    );
+  }
+  const dictId = (d: QualifiedName): string => `text-search-dictionary:${d.schema}\u0000${d.name}`;
+  for (const d of model.textSearchDictionaries) {
+    const id = dictId(d);
+    const q = quoteQualified(d);
+    const obj = `text search dictionary ${q}`;
+    const opts = [
+      `TEMPLATE = ${quoteQualified(d.template)}`,
+      ...(d.options !== undefined ? [d.options] : []),
+    ];
+    node(
+      id,
+      RANK.routine,
+      [schemaId(d.schema)],
+      [
+        {
+          ...st(id, 'text-search', obj, `CREATE TEXT SEARCH DICTIONARY ${q} (${opts.join(', ')})`),
+          // An existing dictionary or configuration fails with unique_violation, not duplicate_object.
+          skipIf: `SELECT 1 FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_namespace n ON n.oid = d.dictnamespace WHERE n.nspname = ${quoteLiteral(d.schema)} AND d.dictname = ${quoteLiteral(d.name)}`,
+        },
+        ...comment(id, `TEXT SEARCH DICTIONARY ${q}`, obj, d.comment),
+      ],
+    );
+  }
+  for (const c of model.textSearchConfigurations) {
+    const id = `text-search-configuration:${c.schema}\u0000${c.name}`;
+    const q = quoteQualified(c);
+    const obj = `text search configuration ${q}`;
+    const maps = c.mappings.map((m) => ({
+      ...st(
+        `${id}:${m.token}`,
+        'text-search',
+        obj,
+        `ALTER TEXT SEARCH CONFIGURATION ${q} ADD MAPPING FOR ${quoteIdent(m.token)} WITH ${m.dictionaries.map(quoteQualified).join(', ')}`,
+      ),
+      // ADD MAPPING of a token type already mapped fails with unique_violation, not duplicate_object.
+      skipIf: `SELECT 1 FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace JOIN pg_catalog.pg_ts_config_map m ON m.mapcfg = c.oid JOIN pg_catalog.ts_token_type(c.cfgparser) t ON t.tokid = m.maptokentype WHERE n.nspname = ${quoteLiteral(c.schema)} AND c.cfgname = ${quoteLiteral(c.name)} AND t.alias = ${quoteLiteral(m.token)}`,
+    }));
+    node(
+      id,
+      RANK.routine,
+      [schemaId(c.schema), ...c.mappings.flatMap((m) => m.dictionaries.map(dictId))],
+      [
+        {
+          ...st(
+            id,
+            'text-search',
+            obj,
+            `CREATE TEXT SEARCH CONFIGURATION ${q} (PARSER = ${quoteQualified(c.parser)})`,
+          ),
+          skipIf: `SELECT 1 FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace WHERE n.nspname = ${quoteLiteral(c.schema)} AND c.cfgname = ${quoteLiteral(c.name)}`,
+        },
+        ...maps,
+        ...comment(id, `TEXT SEARCH CONFIGURATION ${q}`, obj, c.comment),
+      ],
+    );
   }
 }
 

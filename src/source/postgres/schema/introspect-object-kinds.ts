@@ -1,7 +1,8 @@
 /**
  * Catalog reading for the object kinds beyond relations, types and routines: operators
  * (pg_operator), operator families and classes with their members (pg_opfamily, pg_opclass, pg_amop,
- * pg_amproc), casts (pg_cast) and collations (pg_collation). PostgreSQL docs, chapter "System Catalogs", and "Interfacing
+ * pg_amproc), casts (pg_cast), collations (pg_collation), conversions (pg_conversion) and text
+ * search objects (pg_ts_dict, pg_ts_config; pg_ts_parser and pg_ts_template, which are refused). PostgreSQL docs, chapter "System Catalogs", and "Interfacing
  * Extensions to Indexes" for how members belong to a class or, loosely, to a family. Used by
  * introspect-schema.ts, which decides what is selected; this module only reads and builds.
  */
@@ -11,7 +12,11 @@ import {
   operatorClassRefName,
   type CastDef,
   type CollationDef,
+  type ConversionDef,
   type FunctionMember,
+  type RefusedObjectDef,
+  type TextSearchConfigurationDef,
+  type TextSearchDictionaryDef,
   type ObjectRef,
   type OperatorClassDef,
   type OperatorDef,
@@ -112,6 +117,36 @@ interface CollationRow {
   comment: string | null;
 }
 
+interface ConversionRow {
+  oid: number;
+  nspname: string;
+  name: string;
+  source: string;
+  target: string;
+  fn: string;
+  fn_oid: number;
+  condefault: boolean;
+  comment: string | null;
+}
+
+interface DictRow {
+  nspname: string;
+  name: string;
+  tmpl_schema: string;
+  tmpl_name: string;
+  options: string | null;
+  comment: string | null;
+}
+
+interface ConfigRow {
+  nspname: string;
+  name: string;
+  parser_schema: string;
+  parser_name: string;
+  mappings: { token: string; dicts: [string, string][] }[] | null;
+  comment: string | null;
+}
+
 interface CastRow {
   oid: number;
   source_oid: number;
@@ -136,6 +171,11 @@ export interface ObjectKindRows {
   readonly amprocs: readonly AmprocRow[];
   readonly casts: readonly CastRow[];
   readonly collations: readonly CollationRow[];
+  readonly conversions: readonly ConversionRow[];
+  readonly dictionaries: readonly DictRow[];
+  readonly configurations: readonly ConfigRow[];
+  /** Text search parsers and templates. */
+  readonly refused: readonly { nspname: string; name: string; kind: RefusedObjectDef['kind'] }[];
   readonly deps: readonly KindDepRow[];
 }
 
@@ -234,6 +274,45 @@ export async function readObjectKinds(client: pg.Client): Promise<ObjectKindRows
        FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
       WHERE c.collprovider IN ('c', 'i', 'b') AND NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_collation', 'c.oid')}`,
   );
+  const conversions = await q<ConversionRow>(
+    client,
+    `SELECT c.oid::int8::float8 AS oid, n.nspname, c.conname AS name, pg_encoding_to_char(c.conforencoding) AS source,
+            pg_encoding_to_char(c.contoencoding) AS target, ${PROC_NAME('c.conproc')} AS fn,
+            c.conproc::int8::float8 AS fn_oid, c.condefault, ${COMMENT('pg_conversion', 'c.oid')} AS comment
+       FROM pg_conversion c JOIN pg_namespace n ON n.oid = c.connamespace
+      WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_conversion', 'c.oid')}`,
+  );
+  const dictionaries = await q<DictRow>(
+    client,
+    `SELECT n.nspname, d.dictname AS name, tn.nspname AS tmpl_schema, t.tmplname AS tmpl_name,
+            d.dictinitoption AS options, ${COMMENT('pg_ts_dict', 'd.oid')} AS comment
+       FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace
+       JOIN pg_ts_template t ON t.oid = d.dicttemplate JOIN pg_namespace tn ON tn.oid = t.tmplnamespace
+      WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_dict', 'd.oid')}`,
+  );
+  const configurations = await q<ConfigRow>(
+    client,
+    `SELECT n.nspname, c.cfgname AS name, pn.nspname AS parser_schema, p.prsname AS parser_name,
+            (SELECT json_agg(json_build_object('token', x.alias, 'dicts', x.dicts) ORDER BY x.alias)
+               FROM (SELECT t.alias, json_agg(json_build_array(dn.nspname, dd.dictname) ORDER BY m.mapseqno) AS dicts
+                       FROM pg_ts_config_map m JOIN ts_token_type(c.cfgparser) t ON t.tokid = m.maptokentype
+                       JOIN pg_ts_dict dd ON dd.oid = m.mapdict JOIN pg_namespace dn ON dn.oid = dd.dictnamespace
+                      WHERE m.mapcfg = c.oid GROUP BY t.alias) x) AS mappings,
+            ${COMMENT('pg_ts_config', 'c.oid')} AS comment
+       FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace
+       JOIN pg_ts_parser p ON p.oid = c.cfgparser JOIN pg_namespace pn ON pn.oid = p.prsnamespace
+      WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_config', 'c.oid')}`,
+  );
+  const refused = await q<{ nspname: string; name: string; kind: RefusedObjectDef['kind'] }>(
+    client,
+    `SELECT n.nspname, p.prsname AS name, 'text-search-parser' AS kind
+       FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace
+      WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_parser', 'p.oid')}
+     UNION ALL
+     SELECT n.nspname, t.tmplname, 'text-search-template'
+       FROM pg_ts_template t JOIN pg_namespace n ON n.oid = t.tmplnamespace
+      WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_template', 't.oid')}`,
+  );
   const deps = await q<KindDepRow>(
     client,
     `SELECT CASE WHEN d.classid = 'pg_type'::regclass OR con.contypid <> 0 THEN 'type'
@@ -266,7 +345,20 @@ export async function readObjectKinds(client: pg.Client): Promise<ObjectKindRows
                           'pg_opfamily'::regclass, 'pg_amop'::regclass, 'pg_amproc'::regclass, 'pg_collation'::regclass)
         AND (d.classid <> 'pg_constraint'::regclass OR con.contype = 'c')`,
   );
-  return { operators, families, classes, amops, amprocs, casts, collations, deps };
+  return {
+    operators,
+    families,
+    classes,
+    amops,
+    amprocs,
+    casts,
+    collations,
+    conversions,
+    dictionaries,
+    configurations,
+    refused,
+    deps,
+  };
 }
 
 /** `name(left,right)`, `NONE` for a missing operand: the {@link OperatorDef.signature}. */
@@ -441,4 +533,76 @@ export function selectedCasts(
         (r): r is ObjectRef => r !== undefined,
       ),
     }));
+}
+
+/**
+ * The conversions, text search dictionaries and configurations of `schemas`, and their text search
+ * parsers and templates as refused objects (they need C functions: PostgreSQL docs, "Text Search
+ * Parsers" and "CREATE TEXT SEARCH TEMPLATE").
+ * @param procRef the model reference of a function, by OID (for a conversion's function).
+ */
+export function schemaTextObjects(
+  rows: ObjectKindRows,
+  schemas: ReadonlySet<string>,
+  procRef: (oid: number) => ObjectRef | undefined,
+): {
+  conversions: ConversionDef[];
+  textSearchDictionaries: TextSearchDictionaryDef[];
+  textSearchConfigurations: TextSearchConfigurationDef[];
+  refused: RefusedObjectDef[];
+  needs: ObjectRef[];
+} {
+  const conv = rows.conversions.filter((c) => schemas.has(c.nspname));
+  const needs = conv.flatMap((c) => {
+    const r = procRef(c.fn_oid);
+    return r ? [r] : [];
+  });
+  return {
+    conversions: conv.map((c) => {
+      const r = procRef(c.fn_oid);
+      return {
+        kind: 'conversion',
+        schema: c.nspname,
+        name: c.name,
+        source: c.source,
+        target: c.target,
+        function: c.fn,
+        default: c.condefault,
+        comment: c.comment ?? undefined,
+        dependsOn: r ? [r] : [],
+      };
+    }),
+    textSearchDictionaries: rows.dictionaries
+      .filter((d) => schemas.has(d.nspname))
+      .map((d) => ({
+        kind: 'text-search-dictionary',
+        schema: d.nspname,
+        name: d.name,
+        template: { schema: d.tmpl_schema, name: d.tmpl_name },
+        options: d.options ?? undefined,
+        comment: d.comment ?? undefined,
+      })),
+    textSearchConfigurations: rows.configurations
+      .filter((c) => schemas.has(c.nspname))
+      .map((c) => ({
+        kind: 'text-search-configuration',
+        schema: c.nspname,
+        name: c.name,
+        parser: { schema: c.parser_schema, name: c.parser_name },
+        mappings: (c.mappings ?? []).map((m) => ({
+          token: m.token,
+          dictionaries: m.dicts.map(([schema, name]) => ({ schema, name })),
+        })),
+        comment: c.comment ?? undefined,
+      })),
+    refused: rows.refused
+      .filter((r) => schemas.has(r.nspname))
+      .map((r) => ({
+        kind: r.kind,
+        schema: r.nspname,
+        name: r.name,
+        reason: `a text search ${r.kind === 'text-search-parser' ? 'parser' : 'template'} is made of C functions, which schema sync does not create: create it on the destination by hand (or with its extension) before the objects using it`,
+      })),
+    needs,
+  };
 }

@@ -36,6 +36,7 @@ import {
   objectKindRefs,
   PROC_NAME,
   readObjectKinds,
+  schemaTextObjects,
   selectedCasts,
   type KindClass,
 } from './introspect-object-kinds.ts';
@@ -201,7 +202,8 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
  * Introspects the objects the selectors pick.
  *
  * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function,
- *   procedure, aggregate, operator, operator family and class, collation of the schema, the casts from or to
+ *   procedure, aggregate, operator, operator family and class, collation, conversion, text search dictionary and
+ *   configuration of the schema (its text search parsers and templates are listed as refused), the casts from or to
  *   its types, with indexes, constraints and triggers of its tables, plus the
  *   types, sequences and functions these need from other schemas (never tables or views: a view on an
  *   unselected table makes the DDL fail, naming the view).
@@ -557,7 +559,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     (oid) => typeRef.get(oid),
     (oid) => procRef.get(oid),
   );
-  for (const c of castSel) {
+  const textObjects = schemaTextObjects(kinds, selectedSchemas, (oid) => procRef.get(oid));
+  for (const c of [...castSel, textObjects]) {
     for (const r of c.needs) {
       if (r.kind === 'table' || r.kind === 'view' || included.has(refKey(r))) continue;
       included.add(refKey(r));
@@ -889,6 +892,10 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     operatorClasses: kindDefs.operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
     casts: castDefs.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
     collations: kindDefs.collations.sort(byName),
+    conversions: textObjects.conversions.sort(byName),
+    textSearchDictionaries: textObjects.textSearchDictionaries.sort(byName),
+    textSearchConfigurations: textObjects.textSearchConfigurations.sort(byName),
+    refused: textObjects.refused.sort(byName),
   };
 }
 

@@ -17,7 +17,7 @@ import {
 } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
 import { planSchemaDdl } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
 import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
-import { createObjectKinds, KINDS_SCHEMA } from '../../../support/object-kinds-fixtures.ts';
+import { createObjectKinds, KINDS_SCHEMA, REFUSED_SCHEMA } from '../../../support/object-kinds-fixtures.ts';
 import { pgDumpSchema } from '../../../support/pg-dump.ts';
 import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../../support/servers.ts';
 
@@ -27,10 +27,14 @@ async function client(s: TestServer, db: string): Promise<pg.Client> {
   return connect(resolveEndpoint({ type: 'postgresql', url: urlOf(s, db) }), { role: 'source' });
 }
 
-async function introspect(s: TestServer, db: string): Promise<SchemaModel> {
+async function introspect(
+  s: TestServer,
+  db: string,
+  objects: readonly ObjectSelector[] = KINDS,
+): Promise<SchemaModel> {
   const c = await client(s, db);
   try {
-    return await introspectSchema(c, KINDS);
+    return await introspectSchema(c, objects);
   } finally {
     await c.end();
   }
@@ -71,7 +75,7 @@ const STATS = `SELECT total::text, label, "second price"::text AS second, "rank 
                  FROM "Obj Kinds"."Item Stats"`;
 const EXPECTED_STATS = [{ total: '14', label: 'total 14', second: '1.5', rank: '3', least: '3', n: '3' }];
 
-test('PostgreSQL 15: aggregates, operators, operator classes and families, casts, collations and what uses them dump identically to the source', async () => {
+test('PostgreSQL 15: aggregates, operators, operator classes and families, casts, collations, conversions, text search and what uses them dump identically to the source', async () => {
   const s = testServer(15);
   const src = await source(s);
   const dst = await freshDatabase(s, 'kinds_dst');
@@ -128,6 +132,11 @@ test('PostgreSQL 15: aggregates, operators, operator classes and families, casts
     'USING btree (qty "Obj Kinds"."Reverse Int Ops")',
     'CREATE VIEW "Obj Kinds"."Near One"',
     'CREATE COLLATION "Obj Kinds"."Case Blind" (provider = icu, deterministic = false',
+    'CREATE CONVERSION "Obj Kinds"."Utf8 To Latin1" FOR ',
+    'CREATE TEXT SEARCH DICTIONARY "Obj Kinds"."Simple Stop"',
+    'CREATE TEXT SEARCH CONFIGURATION "Obj Kinds"."My Search"',
+    'ADD MAPPING FOR asciiword WITH "Obj Kinds"."Simple Stop", "Obj Kinds"."Eng Stem"',
+    'CREATE VIEW "Obj Kinds"."Search Words"',
     'name text COLLATE "Obj Kinds"."Case Blind"',
     'CREATE DOMAIN "Obj Kinds"."Label" AS text COLLATE "Obj Kinds"."Plain C"',
   ]) {
@@ -152,6 +161,27 @@ test('PostgreSQL 15: aggregates, operators, operator classes and families, casts
     { moving: '10' },
     { moving: '11' },
   ]);
+  // The nondeterministic collation compares on the destination as on the source.
+  await sql(s, dst, `INSERT INTO "Obj Kinds"."Named Things" VALUES (1, 'Apple', 'b'), (2, 'apple', 'B')`);
+  const byName = `SELECT count(DISTINCT name)::int AS names, min(label) AS low FROM "Obj Kinds"."Named Things"`;
+  assert.deepEqual(await sql(s, dst, byName), [{ names: 1, low: 'B' }]);
+  assert.deepEqual(await sql(s, src, byName), [{ names: 1, low: 'B' }]);
+  // The text search configuration works with its dictionaries.
+  const words = `SELECT words::text AS w FROM "Obj Kinds"."Search Words"`;
+  assert.deepEqual(await sql(s, dst, words), await sql(s, src, words));
+  assert.deepEqual(await sql(s, dst, words), [{ w: "'dog':2 'run':4 'time':5" }]);
+  // The operators and the cast work; the indexes use the operator classes.
+  assert.deepEqual(await sql(s, dst, `SELECT id, size::text, class::text FROM "Obj Kinds"."Near One"`), [
+    { id: 1, size: 'small', class: 'small' },
+  ]);
+  assert.deepEqual(
+    await sql(
+      s,
+      dst,
+      `SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid = '"Obj Kinds"."Mixed Items"'::regclass AND NOT indisprimary ORDER BY 1`,
+    ),
+    [{ i: '"Obj Kinds"."price approx"' }, { i: '"Obj Kinds"."qty reversed"' }],
+  );
 
   const again = await sync(model, s, dst);
   assertAllExist(again);
@@ -172,4 +202,27 @@ async function roundTrip(from: TestServer, to: TestServer): Promise<void> {
 test('PostgreSQL 13 → 17 and 17 → 15: the object kinds introspect equal to the source', async () => {
   await roundTrip(testServer(13), testServer(17));
   await roundTrip(testServer(17), testServer(15));
+});
+
+test('a text search template is listed as refused, with the reason, and the rest of its schema syncs', async () => {
+  const s = testServer(17);
+  const src = await source(s);
+  const model = await introspect(s, src, [{ kind: 'schema', schema: REFUSED_SCHEMA }]);
+  assert.deepEqual(
+    model.refused.map((r) => [r.kind, r.schema, r.name]),
+    [['text-search-template', REFUSED_SCHEMA, 'My Template']],
+  );
+  assert.match(model.refused[0]!.reason, /C functions/);
+  // Another selection does not list it.
+  assert.deepEqual((await introspect(s, src)).refused, []);
+  const dst = await freshDatabase(s, 'kinds_dst');
+  const events = await sync(model, s, dst);
+  assert.ok(events.length > 0 && events.every((e) => e.outcome === 'applied'));
+  assert.deepEqual(await sql(s, dst, `SELECT 1 AS x FROM pg_namespace WHERE nspname = '${REFUSED_SCHEMA}'`), [
+    { x: 1 },
+  ]);
+  assert.deepEqual(
+    await sql(s, dst, `SELECT tmplname FROM pg_ts_template WHERE tmplname = 'My Template'`),
+    [],
+  );
 });

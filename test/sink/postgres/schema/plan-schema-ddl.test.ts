@@ -25,6 +25,10 @@ const EMPTY: SchemaModel = {
   operatorClasses: [],
   casts: [],
   collations: [],
+  conversions: [],
+  textSearchDictionaries: [],
+  textSearchConfigurations: [],
+  refused: [],
 };
 
 function at(list: readonly DdlStatement[], pattern: string): number {
