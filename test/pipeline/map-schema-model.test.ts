@@ -948,3 +948,73 @@ test('a collation moves with its schema, and so do the COLLATE clauses of column
   const d = r.model.types[0]!;
   assert.equal(d.kind === 'domain' ? d.collation?.schema : undefined, 'words');
 });
+
+test('conversions, text search objects and refused objects move with their schema', () => {
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'ts', comment: undefined }],
+    conversions: [
+      {
+        kind: 'conversion',
+        schema: 'ts',
+        name: 'conv',
+        source: 'UTF8',
+        target: 'LATIN1',
+        function: 'ts.conv_fn',
+        default: false,
+        comment: undefined,
+        dependsOn: [{ kind: 'routine', schema: 'ts', name: 'conv_fn(integer)' }],
+      },
+    ],
+    textSearchDictionaries: [
+      {
+        kind: 'text-search-dictionary',
+        schema: 'ts',
+        name: 'dict',
+        template: { schema: 'ts', name: 'tmpl' },
+        options: undefined,
+        comment: undefined,
+      },
+    ],
+    textSearchConfigurations: [
+      {
+        kind: 'text-search-configuration',
+        schema: 'ts',
+        name: 'cfg',
+        parser: { schema: 'pg_catalog', name: 'default' },
+        mappings: [
+          {
+            token: 'word',
+            dictionaries: [
+              { schema: 'ts', name: 'dict' },
+              { schema: 'pg_catalog', name: 'simple' },
+            ],
+          },
+        ],
+        comment: undefined,
+      },
+    ],
+    refused: [{ kind: 'text-search-template', schema: 'ts', name: 'tmpl', reason: 'C functions' }],
+  });
+  const r = mapped(m, task([{ schema: 'ts', as: 'search' }]));
+  assert.deepEqual(problemLines(r), []);
+  const c = r.model.conversions[0]!;
+  assert.deepEqual(
+    [c.schema, c.function, c.dependsOn],
+    ['search', '"search".conv_fn', [{ kind: 'routine', schema: 'search', name: 'conv_fn(integer)' }]],
+  );
+  assert.deepEqual(r.model.textSearchDictionaries[0]!.template, { schema: 'search', name: 'tmpl' });
+  assert.deepEqual(r.model.textSearchConfigurations[0]!.mappings, [
+    {
+      token: 'word',
+      dictionaries: [
+        { schema: 'search', name: 'dict' },
+        { schema: 'pg_catalog', name: 'simple' },
+      ],
+    },
+  ]);
+  assert.equal(r.model.textSearchConfigurations[0]!.schema, 'search');
+  assert.deepEqual(
+    r.model.refused.map((x) => x.schema),
+    ['search'],
+  );
+});

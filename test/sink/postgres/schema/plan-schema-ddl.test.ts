@@ -488,3 +488,78 @@ test('a collation comes before the domains and tables using it', () => {
     ],
   );
 });
+
+test('conversions and text search: dictionaries before the configuration mapping to them, re-runs skip', () => {
+  const S = 'TS Home';
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    textSearchConfigurations: [
+      {
+        kind: 'text-search-configuration',
+        schema: S,
+        name: 'My Search',
+        parser: { schema: 'pg_catalog', name: 'default' },
+        mappings: [{ token: 'asciiword', dictionaries: [{ schema: S, name: 'Stop It' }] }],
+        comment: undefined,
+      },
+    ],
+    textSearchDictionaries: [
+      {
+        kind: 'text-search-dictionary',
+        schema: S,
+        name: 'Stop It',
+        template: { schema: 'pg_catalog', name: 'simple' },
+        options: "stopwords = 'english'",
+        comment: undefined,
+      },
+    ],
+    conversions: [
+      {
+        kind: 'conversion',
+        schema: S,
+        name: 'To Latin',
+        source: 'UTF8',
+        target: 'LATIN1',
+        function: '"TS Home".conv',
+        default: true,
+        comment: 'conv',
+        dependsOn: [
+          { kind: 'routine', schema: S, name: 'conv(integer, integer, cstring, internal, integer, boolean)' },
+        ],
+      },
+    ],
+    routines: [
+      {
+        kind: 'function',
+        schema: S,
+        name: 'conv',
+        signature: 'conv(integer, integer, cstring, internal, integer, boolean)',
+        definition: 'CREATE OR REPLACE FUNCTION "TS Home".conv(...)',
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    refused: [{ kind: 'text-search-parser', schema: S, name: 'p', reason: 'C functions' }],
+  });
+  const pre = plan.preData;
+  assert.ok(at(pre, 'CREATE TEXT SEARCH DICTIONARY') < at(pre, 'ALTER TEXT SEARCH CONFIGURATION'));
+  assert.ok(at(pre, 'CREATE OR REPLACE FUNCTION "TS Home".conv') < at(pre, 'CREATE DEFAULT CONVERSION'));
+  assert.equal(
+    pre[at(pre, 'CREATE DEFAULT CONVERSION')]!.sql,
+    `CREATE DEFAULT CONVERSION "TS Home"."To Latin" FOR 'UTF8' TO 'LATIN1' FROM "TS Home".conv`,
+  );
+  assert.equal(
+    pre[at(pre, 'CREATE TEXT SEARCH DICTIONARY')]!.sql,
+    `CREATE TEXT SEARCH DICTIONARY "TS Home"."Stop It" (TEMPLATE = "pg_catalog"."simple", stopwords = 'english')`,
+  );
+  const map = pre[at(pre, 'ALTER TEXT SEARCH CONFIGURATION')]!;
+  assert.equal(
+    map.sql,
+    'ALTER TEXT SEARCH CONFIGURATION "TS Home"."My Search" ADD MAPPING FOR "asciiword" WITH "TS Home"."Stop It"',
+  );
+  // Text search DDL fails with unique_violation on a re-run: each statement checks first.
+  for (const x of pre.filter((y) => y.kind === 'text-search')) assert.ok(x.skipIf?.includes('pg_ts_'), x.sql);
+  // Nothing is planned for the refused parser.
+  assert.ok(!pre.some((x) => x.sql.includes('PARSER "TS Home"')));
+});
