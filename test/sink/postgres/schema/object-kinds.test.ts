@@ -226,3 +226,37 @@ test('a text search template is listed as refused, with the reason, and the rest
     [],
   );
 });
+
+test('a view calling an aggregate of an unselected schema brings the aggregate and its functions along', async () => {
+  const s = testServer(15);
+  const src = await freshDatabase(s, 'kinds_src');
+  await sql(
+    s,
+    src,
+    `CREATE SCHEMA "Agg Lib";
+     CREATE FUNCTION "Agg Lib"."longer of"(a text, b text) RETURNS text
+       LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT CASE WHEN length(b) > length(a) THEN b ELSE a END $$;
+     CREATE AGGREGATE "Agg Lib"."Longest"(text) (SFUNC = "Agg Lib"."longer of", STYPE = text);
+     CREATE FUNCTION "Agg Lib"."unused"() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;
+     CREATE SCHEMA "Agg User";
+     CREATE TABLE "Agg User".words (w text);
+     INSERT INTO "Agg User".words VALUES ('a'), ('abc'), ('ab');
+     CREATE VIEW "Agg User"."Longest Word" AS SELECT "Agg Lib"."Longest"(w) AS w FROM "Agg User".words;`,
+  );
+  const selected: ObjectSelector[] = [{ kind: 'schema', schema: 'Agg User' }];
+  const model = await introspect(s, src, selected);
+  assert.deepEqual(
+    model.aggregates.map((a) => `${a.schema}.${a.signature}`),
+    ['Agg Lib.Longest(text)'],
+  );
+  assert.deepEqual(
+    model.routines.map((r) => `${r.schema}.${r.signature}`),
+    ['Agg Lib.longer of(text, text)'],
+  );
+  const dst = await freshDatabase(s, 'kinds_dst');
+  const events = await sync(model, s, dst);
+  assert.ok(events.every((e) => e.outcome === 'applied'));
+  await sql(s, dst, `INSERT INTO "Agg User".words VALUES ('a'), ('abc'), ('ab')`);
+  assert.deepEqual(await sql(s, dst, `SELECT w FROM "Agg User"."Longest Word"`), [{ w: 'abc' }]);
+  assert.deepEqual(await introspect(s, dst, selected), model);
+});
