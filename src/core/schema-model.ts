@@ -12,11 +12,22 @@ import type { QualifiedName } from './identifier.ts';
 
 /**
  * A reference from one object to another object of the model, used to order creation (a view on a
- * view, a domain over a domain, a default calling a function). `name` of a routine is its signature
- * key (see {@link RoutineDef.signature}).
+ * view, a domain over a domain, a default calling a function). `name` of a routine (function,
+ * procedure or aggregate) is its signature key (see {@link RoutineDef.signature}); of an operator its
+ * {@link OperatorDef.signature}; of an operator class or family `name USING method`
+ * ({@link operatorClassRefName}); of a collation its name.
  */
 export interface ObjectRef {
-  readonly kind: 'type' | 'sequence' | 'table' | 'view' | 'routine';
+  readonly kind:
+    | 'type'
+    | 'sequence'
+    | 'table'
+    | 'view'
+    | 'routine'
+    | 'operator'
+    | 'operator-class'
+    | 'operator-family'
+    | 'collation';
   readonly schema: string;
   readonly name: string;
 }
@@ -246,6 +257,234 @@ export interface TriggerDef {
   readonly comment: string | undefined;
 }
 
+/**
+ * `FINALFUNC_MODIFY` / `MFINALFUNC_MODIFY` of an aggregate (pg_aggregate.aggfinalmodify: `r`, `s`,
+ * `w`): whether the final function leaves the transition state untouched.
+ */
+export type AggregateFinalModify = 'read-only' | 'shareable' | 'read-write';
+
+/**
+ * A user-defined aggregate, created with `CREATE AGGREGATE` (PostgreSQL docs, "CREATE AGGREGATE";
+ * catalog pg_aggregate). Plain (`kind: 'normal'`), ordered-set (`WITHIN GROUP`) and hypothetical-set
+ * aggregates; the moving-aggregate (`MSFUNC`...) options when the aggregate has them.
+ *
+ * Function names are qualified SQL text (`"Sales Dept"."add one"`, `pg_catalog.int4pl`), types are
+ * format_type text. An aggregate lives in pg_proc with the functions: references to it
+ * ({@link ObjectRef}) use kind `routine` and its {@link signature}, as for functions, so a view calling
+ * it or a default using it is ordered after it.
+ */
+export interface AggregateDef extends QualifiedName {
+  readonly kind: 'aggregate';
+  /** `name(argtypes)` as for {@link RoutineDef.signature} (oidvectortypes of all arguments). */
+  readonly signature: string;
+  /**
+   * The argument list as pg_get_function_arguments prints it, e.g. `integer`,
+   * `double precision ORDER BY anyelement`; empty for an aggregate over `*`.
+   */
+  readonly arguments: string;
+  /** pg_aggregate.aggkind: `n` normal, `o` ordered-set, `h` hypothetical-set. */
+  readonly aggregateKind: 'normal' | 'ordered-set' | 'hypothetical-set';
+  readonly stateFunction: string;
+  readonly stateType: string;
+  /** `SSPACE`, bytes; undefined when 0 (the default estimate). */
+  readonly stateSpace: number | undefined;
+  readonly finalFunction: string | undefined;
+  readonly finalExtra: boolean;
+  readonly finalModify: AggregateFinalModify;
+  readonly combineFunction: string | undefined;
+  readonly serialFunction: string | undefined;
+  readonly deserialFunction: string | undefined;
+  /** `INITCOND` text, undefined for NULL. */
+  readonly initialCondition: string | undefined;
+  /** Moving-aggregate mode (`MSFUNC`, `MINVFUNC`, `MSTYPE`...); undefined when the aggregate has none. */
+  readonly moving:
+    | {
+        readonly stateFunction: string;
+        readonly inverseFunction: string;
+        readonly stateType: string;
+        readonly stateSpace: number | undefined;
+        readonly finalFunction: string | undefined;
+        readonly finalExtra: boolean;
+        readonly finalModify: AggregateFinalModify;
+        readonly initialCondition: string | undefined;
+      }
+    | undefined;
+  /** `SORTOP`: the operator of a MIN/MAX-like aggregate, by schema and operator name. */
+  readonly sortOperator: QualifiedName | undefined;
+  /** pg_proc.proparallel. */
+  readonly parallel: 'safe' | 'restricted' | 'unsafe';
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/**
+ * `CREATE OPERATOR` (PostgreSQL docs, "CREATE OPERATOR"; catalog pg_operator). `name` is the
+ * operator's symbol, e.g. `===`. Types are format_type text, functions qualified names.
+ */
+export interface OperatorDef extends QualifiedName {
+  readonly kind: 'operator';
+  /** `name(left,right)` with `NONE` for a missing operand: unique within a schema (the ref name). */
+  readonly signature: string;
+  /** Left operand type; undefined for a prefix operator. */
+  readonly left: string | undefined;
+  /** Right operand type; undefined for a postfix operator (PostgreSQL 13 only). */
+  readonly right: string | undefined;
+  /** `FUNCTION`, qualified name. */
+  readonly function: string;
+  /** `COMMUTATOR`, by schema and symbol. */
+  readonly commutator: QualifiedName | undefined;
+  /** `NEGATOR`, by schema and symbol. */
+  readonly negator: QualifiedName | undefined;
+  /** `RESTRICT` selectivity estimator, qualified name. */
+  readonly restrict: string | undefined;
+  /** `JOIN` selectivity estimator, qualified name. */
+  readonly join: string | undefined;
+  readonly hashes: boolean;
+  readonly merges: boolean;
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/** An operator of an operator class or family: `OPERATOR strategy op (left, right) [FOR ...]`. */
+export interface OperatorMember {
+  readonly strategy: number;
+  /** The operator, by schema and symbol. */
+  readonly operator: QualifiedName;
+  readonly left: string;
+  readonly right: string;
+  /** `FOR ORDER BY` sort family (qualified name), undefined for `FOR SEARCH`. */
+  readonly orderBy: QualifiedName | undefined;
+}
+
+/** A support function of an operator class or family: `FUNCTION number (left, right) fn(args)`. */
+export interface FunctionMember {
+  readonly number: number;
+  readonly left: string;
+  readonly right: string;
+  /** The function with its argument types, qualified: `"s".cmp(integer, integer)`. */
+  readonly function: string;
+}
+
+/**
+ * `CREATE OPERATOR FAMILY name USING method` with the members that belong to the family and not to
+ * one of its classes (`ALTER OPERATOR FAMILY ... ADD`). PostgreSQL docs, "CREATE OPERATOR FAMILY",
+ * "ALTER OPERATOR FAMILY".
+ */
+export interface OperatorFamilyDef extends QualifiedName {
+  readonly kind: 'operator-family';
+  /** Index access method: `btree`, `hash`, `gist`... */
+  readonly method: string;
+  readonly operators: readonly OperatorMember[];
+  readonly functions: readonly FunctionMember[];
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/** `CREATE OPERATOR CLASS` (PostgreSQL docs, "CREATE OPERATOR CLASS"; catalog pg_opclass). */
+export interface OperatorClassDef extends QualifiedName {
+  readonly kind: 'operator-class';
+  readonly method: string;
+  /** `FOR TYPE`, format_type text. */
+  readonly type: string;
+  readonly default: boolean;
+  /** `FAMILY`: the family it belongs to. */
+  readonly family: QualifiedName;
+  /** `STORAGE` type when it differs from {@link type}. */
+  readonly storage: string | undefined;
+  readonly operators: readonly OperatorMember[];
+  readonly functions: readonly FunctionMember[];
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/** `name USING method`: the {@link ObjectRef} name of an operator class or family. */
+export function operatorClassRefName(o: { readonly name: string; readonly method: string }): string {
+  return `${o.name} USING ${o.method}`;
+}
+
+/** `CREATE CAST` (PostgreSQL docs, "CREATE CAST"; catalog pg_cast). Types are format_type text. */
+export interface CastDef {
+  readonly kind: 'cast';
+  readonly source: string;
+  readonly target: string;
+  /** `WITH FUNCTION`, `WITHOUT FUNCTION` (binary coercible) or `WITH INOUT`. */
+  readonly method: 'function' | 'binary' | 'inout';
+  /** For `function`: the function with its argument types, qualified: `"s".to_b("s".a)`. */
+  readonly function: string | undefined;
+  /** `AS ASSIGNMENT`, `AS IMPLICIT`, or neither. */
+  readonly context: 'explicit' | 'assignment' | 'implicit';
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/**
+ * `CREATE COLLATION` (PostgreSQL docs, "CREATE COLLATION"; catalog pg_collation): libc (`lc_collate`,
+ * `lc_ctype`), ICU (`locale`, `deterministic`, `rules` on PostgreSQL 16+) or, PostgreSQL 17+, the
+ * builtin provider.
+ */
+export interface CollationDef extends QualifiedName {
+  readonly kind: 'collation';
+  readonly provider: 'libc' | 'icu' | 'builtin';
+  /** libc: LC_COLLATE; undefined for ICU and builtin. */
+  readonly lcCollate: string | undefined;
+  /** libc: LC_CTYPE; undefined for ICU and builtin. */
+  readonly lcCtype: string | undefined;
+  /** ICU or builtin: the locale; undefined for libc. */
+  readonly locale: string | undefined;
+  readonly deterministic: boolean;
+  /** ICU tailoring rules (PostgreSQL 16+), undefined for none. */
+  readonly rules: string | undefined;
+  readonly comment: string | undefined;
+}
+
+/** `CREATE [DEFAULT] CONVERSION` (PostgreSQL docs, "CREATE CONVERSION"; catalog pg_conversion). */
+export interface ConversionDef extends QualifiedName {
+  readonly kind: 'conversion';
+  /** Source encoding name, e.g. `UTF8`. */
+  readonly source: string;
+  /** Destination encoding name, e.g. `LATIN1`. */
+  readonly target: string;
+  /** The conversion function, qualified name. */
+  readonly function: string;
+  readonly default: boolean;
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/**
+ * `CREATE TEXT SEARCH DICTIONARY` (PostgreSQL docs, "CREATE TEXT SEARCH DICTIONARY"; catalog
+ * pg_ts_dict): a template and its options.
+ */
+export interface TextSearchDictionaryDef extends QualifiedName {
+  readonly kind: 'text-search-dictionary';
+  readonly template: QualifiedName;
+  /** pg_ts_dict.dictinitoption, e.g. `stopwords = 'english', accept = 'false'`; undefined for none. */
+  readonly options: string | undefined;
+  readonly comment: string | undefined;
+}
+
+/**
+ * `CREATE TEXT SEARCH CONFIGURATION ... (PARSER = ...)` and its `ADD MAPPING FOR token WITH dicts`
+ * (PostgreSQL docs, "CREATE TEXT SEARCH CONFIGURATION", "ALTER TEXT SEARCH CONFIGURATION").
+ */
+export interface TextSearchConfigurationDef extends QualifiedName {
+  readonly kind: 'text-search-configuration';
+  readonly parser: QualifiedName;
+  /** Token type alias → dictionaries in order, sorted by alias. */
+  readonly mappings: readonly { readonly token: string; readonly dictionaries: readonly QualifiedName[] }[];
+  readonly comment: string | undefined;
+}
+
+/**
+ * An object of a selected schema that schema sync does not create, reported as a warning: text
+ * search parsers and templates (their functions are written in C).
+ */
+export interface RefusedObjectDef extends QualifiedName {
+  readonly kind: 'text-search-parser' | 'text-search-template';
+  /** Why, in one sentence, with what to do. */
+  readonly reason: string;
+}
+
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {
   readonly schemas: readonly SchemaDef[];
@@ -257,6 +496,26 @@ export interface SchemaModel {
   readonly views: readonly ViewDef[];
   readonly routines: readonly RoutineDef[];
   readonly triggers: readonly TriggerDef[];
+  /** User-defined aggregates (pg_proc.prokind `a`), sorted by schema and signature. */
+  readonly aggregates: readonly AggregateDef[];
+  /** User-defined operators, sorted by schema and signature. */
+  readonly operators: readonly OperatorDef[];
+  /** Operator families with their loose members, sorted by schema, name and method. */
+  readonly operatorFamilies: readonly OperatorFamilyDef[];
+  /** Operator classes, sorted by schema, name and method. */
+  readonly operatorClasses: readonly OperatorClassDef[];
+  /** Casts from or to a selected type, sorted by source and target type. */
+  readonly casts: readonly CastDef[];
+  /** User-defined collations, sorted by schema and name. */
+  readonly collations: readonly CollationDef[];
+  /** Encoding conversions, sorted by schema and name. */
+  readonly conversions: readonly ConversionDef[];
+  /** Text search dictionaries, sorted by schema and name. */
+  readonly textSearchDictionaries: readonly TextSearchDictionaryDef[];
+  /** Text search configurations, sorted by schema and name. */
+  readonly textSearchConfigurations: readonly TextSearchConfigurationDef[];
+  /** Objects of the selected schemas schema sync cannot create, with the reason, sorted by schema and name. */
+  readonly refused: readonly RefusedObjectDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

@@ -22,7 +22,14 @@ import {
 } from '../core/identifier.ts';
 import {
   refKey,
+  type AggregateDef,
+  type CastDef,
   type ColumnDef,
+  type FunctionMember,
+  type OperatorClassDef,
+  type OperatorDef,
+  type OperatorFamilyDef,
+  type OperatorMember,
   type ForeignKeyDef,
   type IndexDef,
   type ObjectRef,
@@ -61,7 +68,13 @@ export type SchemaObjectKind =
   | 'materialized-view'
   | 'function'
   | 'procedure'
-  | 'trigger';
+  | 'trigger'
+  | 'aggregate'
+  | 'operator'
+  | 'operator-family'
+  | 'operator-class'
+  | 'cast'
+  | 'conversion';
 
 /**
  * An object the mapping cannot carry over as it is. `error`: the destination would hold something
@@ -72,7 +85,7 @@ export interface SchemaMappingProblem {
   readonly level: 'error' | 'warning';
   readonly kind: SchemaObjectKind;
   /**
-   * The source object: its schema and name; for a routine the name is its signature; for a column,
+   * The source object: its schema and name; for a routine or aggregate the name is its signature; for a column,
    * constraint, foreign key or trigger, its own name in the schema of {@link table}.
    */
   readonly name: QualifiedName;
@@ -159,8 +172,46 @@ class ModelMapper {
     const routines = model.routines.map((r) => this.routine(r));
     const triggers = model.triggers.flatMap((t) => this.trigger(t));
     const extensions = model.extensions.map((e) => ({ ...e, schema: names.schema(e.schema) }));
+    const aggregates = model.aggregates.map((a) => this.aggregate(a));
+    const operators = model.operators.map((o) => this.operator(o));
+    const operatorFamilies = model.operatorFamilies.map((f) => this.operatorFamily(f));
+    const operatorClasses = model.operatorClasses.map((c) => this.operatorClass(c));
+    const casts = model.casts.map((c) => this.cast(c));
+    const collations = model.collations.map((c) => ({ ...c, schema: names.schema(c.schema) }));
+    const conversions = model.conversions.map((c) => ({
+      ...c,
+      schema: names.schema(c.schema),
+      function: this.text(c.function, { kind: 'conversion', name: c, table: undefined }),
+      dependsOn: this.refs(c.dependsOn),
+    }));
+    const textSearchDictionaries = model.textSearchDictionaries.map((d) => ({
+      ...d,
+      schema: names.schema(d.schema),
+      template: this.inSchema(d.template),
+    }));
+    const textSearchConfigurations = model.textSearchConfigurations.map((c) => ({
+      ...c,
+      schema: names.schema(c.schema),
+      parser: this.inSchema(c.parser),
+      mappings: c.mappings.map((m) => ({ ...m, dictionaries: m.dictionaries.map((d) => this.inSchema(d)) })),
+    }));
+    const refused = model.refused.map((r) => ({ ...r, schema: names.schema(r.schema) }));
     const out: SchemaModel = {
-      schemas: this.schemas([...types, ...sequences, ...tables, ...views, ...routines]),
+      schemas: this.schemas([
+        ...types,
+        ...sequences,
+        ...tables,
+        ...views,
+        ...routines,
+        ...aggregates,
+        ...operators,
+        ...operatorFamilies,
+        ...operatorClasses,
+        ...collations,
+        ...conversions,
+        ...textSearchDictionaries,
+        ...textSearchConfigurations,
+      ]),
       extensions,
       types: types.sort(byName),
       sequences: sequences.sort(byName),
@@ -176,6 +227,16 @@ class ModelMapper {
         (a, b) =>
           cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name),
       ),
+      aggregates: aggregates.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+      operators: operators.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+      operatorFamilies: operatorFamilies.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+      operatorClasses: operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+      casts: casts.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
+      collations: collations.sort(byName),
+      conversions: conversions.sort(byName),
+      textSearchDictionaries: textSearchDictionaries.sort(byName),
+      textSearchConfigurations: textSearchConfigurations.sort(byName),
+      refused: refused.sort(byName),
     };
     this.collisions();
     return { model: out, problems: this.problems };
@@ -261,7 +322,15 @@ class ModelMapper {
       case 'enum':
         return { ...t, ...base };
       case 'composite':
-        return { ...t, ...base, attributes: t.attributes.map((a) => ({ ...a, type: this.text(a.type, s) })) };
+        return {
+          ...t,
+          ...base,
+          attributes: t.attributes.map((a) => ({
+            ...a,
+            type: this.text(a.type, s),
+            collation: this.collation(a.collation),
+          })),
+        };
       case 'range':
         return {
           ...t,
@@ -269,6 +338,7 @@ class ModelMapper {
           subtype: this.text(t.subtype, s),
           subtypeOpclass: this.text(t.subtypeOpclass, s),
           subtypeDiff: this.text(t.subtypeDiff, s),
+          collation: this.collation(t.collation),
           multirangeName: t.multirangeName && {
             schema: this.names.schema(t.multirangeName.schema),
             name: t.multirangeName.name,
@@ -279,6 +349,7 @@ class ModelMapper {
           ...t,
           ...base,
           baseType: this.text(t.baseType, s),
+          collation: this.collation(t.collation),
           default: this.text(t.default, s),
           constraints: t.constraints.map((c) => ({ ...c, definition: this.text(c.definition, s) })),
         };
@@ -361,6 +432,7 @@ class ModelMapper {
         ...c,
         name: to ?? c.name,
         type: this.text(c.type, s),
+        collation: this.collation(c.collation),
         // A default cannot refer to columns (PostgreSQL forbids it): only qualified names change.
         default: this.text(c.default, s),
         generated,
@@ -575,6 +647,131 @@ class ModelMapper {
     const definition =
       edits.size === 0 ? r.definition : tokens.map((t, i) => edits.get(i) ?? t.text).join('');
     return { ...mapped, definition };
+  }
+
+  /**
+   * An aggregate in its destination schema, with the qualified names of its support functions,
+   * state types, argument types and sort operator mapped (structured fields and short SQL texts).
+   */
+  aggregate(a: AggregateDef): AggregateDef {
+    const to = this.names.routineRef(a.schema, a.signature);
+    const s: Subject = { kind: 'aggregate', name: { schema: a.schema, name: a.signature }, table: undefined };
+    const m = a.moving;
+    return {
+      ...a,
+      schema: to.schema,
+      signature: to.name,
+      arguments: this.text(a.arguments, s),
+      stateFunction: this.text(a.stateFunction, s),
+      stateType: this.text(a.stateType, s),
+      finalFunction: this.text(a.finalFunction, s),
+      combineFunction: this.text(a.combineFunction, s),
+      serialFunction: this.text(a.serialFunction, s),
+      deserialFunction: this.text(a.deserialFunction, s),
+      moving: m && {
+        ...m,
+        stateFunction: this.text(m.stateFunction, s),
+        inverseFunction: this.text(m.inverseFunction, s),
+        stateType: this.text(m.stateType, s),
+        finalFunction: this.text(m.finalFunction, s),
+      },
+      sortOperator: a.sortOperator && { ...a.sortOperator, schema: this.names.schema(a.sortOperator.schema) },
+      dependsOn: this.refs(a.dependsOn),
+    };
+  }
+
+  /** A column's, domain's or type's collation, in its destination schema. */
+  collation(c: QualifiedName | undefined): QualifiedName | undefined {
+    return c && this.names.schema(c.schema) !== c.schema ? this.inSchema(c) : c;
+  }
+
+  /** A schema-qualified name whose schema the mapping may move (an operator's, a family's). */
+  inSchema(q: QualifiedName): QualifiedName {
+    return { schema: this.names.schema(q.schema), name: q.name };
+  }
+
+  /**
+   * An operator in its destination schema; its operand types, functions, commutator and negator
+   * mapped. Its {@link OperatorDef.signature} stays the source's: it is a key only, and references
+   * to the operator keep it too (see SchemaNameMap.ref).
+   */
+  operator(o: OperatorDef): OperatorDef {
+    const s: Subject = { kind: 'operator', name: { schema: o.schema, name: o.signature }, table: undefined };
+    return {
+      ...o,
+      schema: this.names.schema(o.schema),
+      left: this.text(o.left, s),
+      right: this.text(o.right, s),
+      function: this.text(o.function, s),
+      commutator: o.commutator && this.inSchema(o.commutator),
+      negator: o.negator && this.inSchema(o.negator),
+      restrict: this.text(o.restrict, s),
+      join: this.text(o.join, s),
+      dependsOn: this.refs(o.dependsOn),
+    };
+  }
+
+  members(
+    s: Subject,
+    ops: readonly OperatorMember[],
+    fns: readonly FunctionMember[],
+  ): { operators: OperatorMember[]; functions: FunctionMember[] } {
+    return {
+      operators: ops.map((m) => ({
+        ...m,
+        operator: this.inSchema(m.operator),
+        left: this.text(m.left, s),
+        right: this.text(m.right, s),
+        orderBy: m.orderBy && this.inSchema(m.orderBy),
+      })),
+      functions: fns.map((m) => ({
+        ...m,
+        left: this.text(m.left, s),
+        right: this.text(m.right, s),
+        function: this.text(m.function, s),
+      })),
+    };
+  }
+
+  /** An operator family and its loose members in the destination schemas. */
+  operatorFamily(f: OperatorFamilyDef): OperatorFamilyDef {
+    const s: Subject = { kind: 'operator-family', name: f, table: undefined };
+    return {
+      ...f,
+      ...this.members(s, f.operators, f.functions),
+      schema: this.names.schema(f.schema),
+      dependsOn: this.refs(f.dependsOn),
+    };
+  }
+
+  /** An operator class, its type, family, storage and members in the destination schemas. */
+  operatorClass(c: OperatorClassDef): OperatorClassDef {
+    const s: Subject = { kind: 'operator-class', name: c, table: undefined };
+    return {
+      ...c,
+      ...this.members(s, c.operators, c.functions),
+      schema: this.names.schema(c.schema),
+      type: this.text(c.type, s),
+      family: this.inSchema(c.family),
+      storage: this.text(c.storage, s),
+      dependsOn: this.refs(c.dependsOn),
+    };
+  }
+
+  /** A cast between the destination's types, with its function mapped. */
+  cast(c: CastDef): CastDef {
+    const s: Subject = {
+      kind: 'cast',
+      name: { schema: '', name: `(${c.source} AS ${c.target})` },
+      table: undefined,
+    };
+    return {
+      ...c,
+      source: this.text(c.source, s),
+      target: this.text(c.target, s),
+      function: this.text(c.function, s),
+      dependsOn: this.refs(c.dependsOn),
+    };
   }
 
   /** Words whose mention in an opaque routine body may refer to something renamed. */
@@ -806,6 +1003,14 @@ class ModelMapper {
       add(routines, n.routineRef(r.schema, r.signature), `${r.kind} ${r.schema}.${r.signature}`, {
         kind: r.kind,
         name: { schema: r.schema, name: r.signature },
+        table: undefined,
+      });
+    }
+    // Aggregates share pg_proc's namespace with functions and procedures.
+    for (const a of this.model.aggregates) {
+      add(routines, n.routineRef(a.schema, a.signature), `aggregate ${a.schema}.${a.signature}`, {
+        kind: 'aggregate',
+        name: { schema: a.schema, name: a.signature },
         table: undefined,
       });
     }

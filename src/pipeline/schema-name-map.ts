@@ -145,13 +145,15 @@ export function buildSchemaNameMap(
   });
   for (const v of model.views) put(v, inSchema(v));
   for (const t of model.types) put(t, inSchema(t));
-  const routineNames = new Set(model.routines.map((r) => key(r.schema, r.name)));
+  // Aggregates are called like functions: their names resolve as routine names.
+  const routineNames = new Set([...model.routines, ...model.aggregates].map((r) => key(r.schema, r.name)));
   const signatures = new Map<string, string>();
 
   // Schemas any name of the model lives in (extensions' included: their members go with them).
   const allSchemas = new Set<string>(model.schemas.map((s) => s.name));
   for (const o of [...model.types, ...model.sequences, ...model.tables, ...model.views, ...model.routines])
     allSchemas.add(o.schema);
+  for (const a of model.aggregates) allSchemas.add(a.schema);
   for (const e of model.extensions) allSchemas.add(e.schema);
   for (const o of task.objects) allSchemas.add(o.kind === 'schema' ? o.schema : o.table.schema);
   const renamedSchemas = new Set([...allSchemas].filter((s) => schema(s) !== s));
@@ -180,6 +182,7 @@ export function buildSchemaNameMap(
     moved({ schema: s, name: n }, r.to);
   }
   for (const r of model.routines) moved(r, inSchema(r));
+  for (const a of model.aggregates) moved(a, inSchema(a));
 
   const names: SchemaNameMap = {
     identity: false,
@@ -204,7 +207,13 @@ export function buildSchemaNameMap(
       return { schema: schema(s), name: mapped };
     },
     ref: (r) => {
-      const to = r.kind === 'routine' ? names.routineRef(r.schema, r.name) : names.object(r);
+      const to =
+        r.kind === 'routine'
+          ? names.routineRef(r.schema, r.name)
+          : r.kind === 'type' || r.kind === 'sequence' || r.kind === 'table' || r.kind === 'view'
+            ? names.object(r)
+            : // Operators, operator classes and families, collations: keyed by schema and name.
+              { schema: schema(r.schema), name: r.name };
       return to.schema === r.schema && to.name === r.name ? r : { kind: r.kind, ...to };
     },
   };
@@ -265,6 +274,7 @@ export function isIdentityMapping(
   for (const list of [model.types, model.sequences, model.tables, model.views, model.routines]) {
     for (const o of list) schemas.add(o.schema);
   }
+  for (const a of model.aggregates) schemas.add(a.schema);
   for (const e of model.extensions) schemas.add(e.schema);
   for (const s of schemas) if (targetSchema(task, s) !== s) return false;
   return targets.every(

@@ -37,7 +37,8 @@ function reporter(
 
 /**
  * The source model on the destination's names. Refuses the task when an object cannot be mapped
- * safely; reports each object left out or changed (with `warn`) as a warning.
+ * safely; reports each object left out or changed, and each object schema sync does not create
+ * (`SchemaModel.refused`: text search parsers and templates), as a warning (with `warn`).
  * @throws {PgdtsError} CONFIG_INVALID naming every object that cannot be mapped and why.
  */
 function destinationModel(
@@ -47,6 +48,15 @@ function destinationModel(
   o: { readonly warn: boolean; readonly onProgress: ProgressListener },
 ): SchemaModel {
   const { model, problems } = mapSchemaModel(source, task, targets);
+  if (o.warn) {
+    for (const r of source.refused) {
+      o.onProgress({
+        kind: 'log',
+        level: 'warn',
+        message: `schema sync: ${r.kind.replaceAll('-', ' ')} ${displayName(r)} is not created: ${r.reason}`,
+      });
+    }
+  }
   const errors = problems.filter((p) => p.level === 'error');
   if (errors.length > 0) {
     throw new PgdtsError(

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { quoteIdent } from '../../src/core/identifier.ts';
 import type {
+  AggregateDef,
   ColumnDef,
   IndexDef,
   RoutineDef,
@@ -118,6 +120,16 @@ function model(o: Partial<SchemaModel>): SchemaModel {
     views: [],
     routines: [],
     triggers: [],
+    aggregates: [],
+    operators: [],
+    operatorFamilies: [],
+    operatorClasses: [],
+    casts: [],
+    collations: [],
+    conversions: [],
+    textSearchDictionaries: [],
+    textSearchConfigurations: [],
+    refused: [],
     ...o,
   };
 }
@@ -620,4 +632,389 @@ test('two objects meeting under one destination name are refused', () => {
   assert.deepEqual(problemLines(r), [
     'error view b.t: would be named x.t in the destination, as would table a.t: map them apart',
   ]);
+});
+
+/** A plain aggregate with a final function, a moving mode and a sort operator, in `schema`. */
+const aggregate = (schema: string, o: Partial<AggregateDef> = {}): AggregateDef => ({
+  kind: 'aggregate',
+  schema,
+  name: 'My Agg',
+  signature: `My Agg(${quoteIdent(schema)}.money_pair)`,
+  arguments: `${quoteIdent(schema)}.money_pair`,
+  aggregateKind: 'normal',
+  stateFunction: `${quoteIdent(schema)}."step it"`,
+  stateType: `${quoteIdent(schema)}.money_pair`,
+  stateSpace: undefined,
+  finalFunction: `${quoteIdent(schema)}.fin`,
+  finalExtra: false,
+  finalModify: 'read-only',
+  combineFunction: undefined,
+  serialFunction: undefined,
+  deserialFunction: undefined,
+  initialCondition: '(0,0)',
+  moving: {
+    stateFunction: `${quoteIdent(schema)}."step it"`,
+    inverseFunction: `${quoteIdent(schema)}.unstep`,
+    stateType: `${quoteIdent(schema)}.money_pair`,
+    stateSpace: undefined,
+    finalFunction: undefined,
+    finalExtra: false,
+    finalModify: 'read-only',
+    initialCondition: undefined,
+  },
+  sortOperator: { schema, name: '<<<' },
+  parallel: 'unsafe',
+  comment: undefined,
+  dependsOn: [
+    { kind: 'type', schema, name: 'money_pair' },
+    {
+      kind: 'routine',
+      schema,
+      name: `step it(${quoteIdent(schema)}.money_pair, ${quoteIdent(schema)}.money_pair)`,
+    },
+  ],
+  ...o,
+});
+
+test('an aggregate moves with its schema: support functions, types, sort operator and references to it', () => {
+  const src = 'Agg "S"';
+  const m = model({
+    schemas: [{ kind: 'schema', name: src, comment: undefined }],
+    aggregates: [aggregate(src)],
+    views: [
+      {
+        ...view(src, 'uses agg', `SELECT "Agg ""S"""."My Agg"(x.p) AS a FROM "Agg ""S""".src x`, []),
+        dependsOn: [{ kind: 'routine', schema: src, name: `My Agg(${quoteIdent(src)}.money_pair)` }],
+      },
+    ],
+  });
+  const r = mapped(m, task([{ schema: quoteIdent(src), as: 'agg2' }]));
+  assert.deepEqual(problemLines(r), []);
+  assert.deepEqual(r.model.schemas, [{ kind: 'schema', name: 'agg2', comment: undefined }]);
+  const a = r.model.aggregates[0]!;
+  assert.deepEqual(
+    {
+      schema: a.schema,
+      signature: a.signature,
+      arguments: a.arguments,
+      stateFunction: a.stateFunction,
+      stateType: a.stateType,
+      finalFunction: a.finalFunction,
+      moving: [a.moving?.stateFunction, a.moving?.inverseFunction, a.moving?.stateType],
+      sortOperator: a.sortOperator,
+      dependsOn: a.dependsOn,
+    },
+    {
+      schema: 'agg2',
+      signature: 'My Agg("agg2".money_pair)',
+      arguments: '"agg2".money_pair',
+      stateFunction: '"agg2"."step it"',
+      stateType: '"agg2".money_pair',
+      finalFunction: '"agg2".fin',
+      moving: ['"agg2"."step it"', '"agg2".unstep', '"agg2".money_pair'],
+      sortOperator: { schema: 'agg2', name: '<<<' },
+      dependsOn: [
+        { kind: 'type', schema: 'agg2', name: 'money_pair' },
+        { kind: 'routine', schema: 'agg2', name: 'step it("agg2".money_pair, "agg2".money_pair)' },
+      ],
+    },
+  );
+  // The view calling it follows: its query and its reference to the aggregate.
+  assert.equal(r.model.views[0]!.query, 'SELECT "agg2"."My Agg"(x.p) AS a FROM "agg2".src x');
+  assert.deepEqual(r.model.views[0]!.dependsOn, [
+    { kind: 'routine', schema: 'agg2', name: 'My Agg("agg2".money_pair)' },
+  ]);
+});
+
+test('an aggregate and a function meeting under one destination signature are refused', () => {
+  const r = mapped(
+    model({
+      aggregates: [aggregate('a', { signature: 'f(integer)', name: 'f', arguments: 'integer' })],
+      routines: [
+        routine(
+          'b',
+          'f',
+          'CREATE OR REPLACE FUNCTION b.f(integer) RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$',
+          'integer',
+        ),
+      ],
+    }),
+    task([
+      { schema: 'a', as: 'x' },
+      { schema: 'b', as: 'x' },
+    ]),
+  );
+  assert.ok(
+    r.problems.some(
+      (p) => p.level === 'error' && p.kind === 'aggregate' && p.reason.includes('function b.f(integer)'),
+    ),
+    problemLines(r).join('\n'),
+  );
+});
+
+test('operators, operator classes and families, casts move with their schema', () => {
+  const opRef = { kind: 'operator', schema: 'ops', name: '===(ops.code,ops.code)' } as const;
+  const member = {
+    strategy: 1,
+    operator: { schema: 'ops', name: '===' },
+    left: 'ops.code',
+    right: 'ops.code',
+    orderBy: { schema: 'ops', name: 'Sort Fam' },
+  };
+  const fnMember = { number: 1, left: 'ops.code', right: 'ops.code', function: 'ops.hash_code(ops.code)' };
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'ops', comment: undefined }],
+    operators: [
+      {
+        kind: 'operator',
+        schema: 'ops',
+        name: '===',
+        signature: '===(ops.code,ops.code)',
+        left: 'ops.code',
+        right: 'ops.code',
+        function: 'ops.eq_code',
+        commutator: { schema: 'ops', name: '===' },
+        negator: { schema: 'pg_catalog', name: '<>' },
+        restrict: 'ops.sel',
+        join: undefined,
+        hashes: true,
+        merges: false,
+        comment: undefined,
+        dependsOn: [{ kind: 'type', schema: 'ops', name: 'code' }],
+      },
+    ],
+    operatorFamilies: [
+      {
+        kind: 'operator-family',
+        schema: 'ops',
+        name: 'Code Fam',
+        method: 'hash',
+        operators: [member],
+        functions: [fnMember],
+        comment: undefined,
+        dependsOn: [opRef],
+      },
+    ],
+    operatorClasses: [
+      {
+        kind: 'operator-class',
+        schema: 'ops',
+        name: 'Code Ops',
+        method: 'hash',
+        type: 'ops.code',
+        default: true,
+        family: { schema: 'ops', name: 'Code Fam' },
+        storage: 'ops.code',
+        operators: [member],
+        functions: [fnMember],
+        comment: undefined,
+        dependsOn: [{ kind: 'operator-family', schema: 'ops', name: 'Code Fam USING hash' }, opRef],
+      },
+    ],
+    casts: [
+      {
+        kind: 'cast',
+        source: 'integer',
+        target: 'ops.code',
+        method: 'function',
+        function: 'ops.to_code(integer)',
+        context: 'assignment',
+        comment: undefined,
+        dependsOn: [{ kind: 'routine', schema: 'ops', name: 'to_code(integer)' }],
+      },
+    ],
+    views: [{ ...view('ops', 'v', 'SELECT (1 OPERATOR(ops.===) 1) AS x', []), dependsOn: [opRef] }],
+  });
+  const r = mapped(m, task([{ schema: 'ops', as: '"Ops 2"' }]));
+  assert.deepEqual(problemLines(r), []);
+  const o = r.model.operators[0]!;
+  assert.deepEqual(
+    [o.schema, o.signature, o.left, o.right, o.function, o.commutator, o.negator, o.restrict],
+    [
+      'Ops 2',
+      '===(ops.code,ops.code)',
+      '"Ops 2".code',
+      '"Ops 2".code',
+      '"Ops 2".eq_code',
+      { schema: 'Ops 2', name: '===' },
+      { schema: 'pg_catalog', name: '<>' },
+      '"Ops 2".sel',
+    ],
+  );
+  const mappedMember = {
+    strategy: 1,
+    operator: { schema: 'Ops 2', name: '===' },
+    left: '"Ops 2".code',
+    right: '"Ops 2".code',
+    orderBy: { schema: 'Ops 2', name: 'Sort Fam' },
+  };
+  const mappedFn = {
+    number: 1,
+    left: '"Ops 2".code',
+    right: '"Ops 2".code',
+    function: '"Ops 2".hash_code("Ops 2".code)',
+  };
+  const f = r.model.operatorFamilies[0]!;
+  assert.deepEqual(
+    [f.schema, f.operators, f.functions, f.dependsOn],
+    ['Ops 2', [mappedMember], [mappedFn], [{ ...opRef, schema: 'Ops 2' }]],
+  );
+  const c = r.model.operatorClasses[0]!;
+  assert.deepEqual(
+    [c.schema, c.type, c.storage, c.family, c.operators, c.functions],
+    [
+      'Ops 2',
+      '"Ops 2".code',
+      '"Ops 2".code',
+      { schema: 'Ops 2', name: 'Code Fam' },
+      [mappedMember],
+      [mappedFn],
+    ],
+  );
+  assert.deepEqual(c.dependsOn, [
+    { kind: 'operator-family', schema: 'Ops 2', name: 'Code Fam USING hash' },
+    { ...opRef, schema: 'Ops 2' },
+  ]);
+  const cast = r.model.casts[0]!;
+  assert.deepEqual(
+    [cast.source, cast.target, cast.function, cast.dependsOn],
+    [
+      'integer',
+      '"Ops 2".code',
+      '"Ops 2".to_code(integer)',
+      [{ kind: 'routine', schema: 'Ops 2', name: 'to_code(integer)' }],
+    ],
+  );
+  // The view using the operator refers to it under its destination schema, with the same key.
+  assert.deepEqual(r.model.views[0]!.dependsOn, [{ ...opRef, schema: 'Ops 2' }]);
+  assert.deepEqual(r.model.schemas, [{ kind: 'schema', name: 'Ops 2', comment: undefined }]);
+});
+
+test('a collation moves with its schema, and so do the COLLATE clauses of columns and domains', () => {
+  const coll = { schema: 'txt', name: 'Case Blind' };
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'txt', comment: undefined }],
+    collations: [
+      {
+        kind: 'collation',
+        ...coll,
+        provider: 'icu',
+        lcCollate: undefined,
+        lcCtype: undefined,
+        locale: 'und-u-ks-level2',
+        deterministic: false,
+        rules: undefined,
+        comment: undefined,
+      },
+    ],
+    types: [
+      {
+        kind: 'domain',
+        schema: 'txt',
+        name: 'label',
+        baseType: 'text',
+        collation: coll,
+        default: undefined,
+        notNull: false,
+        constraints: [],
+        comment: undefined,
+        dependsOn: [{ kind: 'collation', ...coll }],
+      },
+    ],
+    tables: [
+      table('txt', 'names', {
+        columns: [
+          col('id'),
+          col('n', 'text', { collation: coll }),
+          col('c', 'text', { collation: { schema: 'pg_catalog', name: 'C' } }),
+        ],
+        dependsOn: [{ kind: 'collation', ...coll }],
+      }),
+    ],
+  });
+  const r = mapped(m, task([{ schema: 'txt', as: 'words' }]));
+  assert.deepEqual(problemLines(r), []);
+  const to = { schema: 'words', name: 'Case Blind' };
+  assert.deepEqual(
+    r.model.collations.map((c) => ({ schema: c.schema, name: c.name })),
+    [to],
+  );
+  const t = r.model.tables[0]!;
+  assert.deepEqual(
+    t.columns.map((c) => c.collation),
+    [undefined, to, { schema: 'pg_catalog', name: 'C' }],
+  );
+  assert.deepEqual(t.dependsOn, [{ kind: 'collation', ...to }]);
+  const d = r.model.types[0]!;
+  assert.equal(d.kind === 'domain' ? d.collation?.schema : undefined, 'words');
+});
+
+test('conversions, text search objects and refused objects move with their schema', () => {
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'ts', comment: undefined }],
+    conversions: [
+      {
+        kind: 'conversion',
+        schema: 'ts',
+        name: 'conv',
+        source: 'UTF8',
+        target: 'LATIN1',
+        function: 'ts.conv_fn',
+        default: false,
+        comment: undefined,
+        dependsOn: [{ kind: 'routine', schema: 'ts', name: 'conv_fn(integer)' }],
+      },
+    ],
+    textSearchDictionaries: [
+      {
+        kind: 'text-search-dictionary',
+        schema: 'ts',
+        name: 'dict',
+        template: { schema: 'ts', name: 'tmpl' },
+        options: undefined,
+        comment: undefined,
+      },
+    ],
+    textSearchConfigurations: [
+      {
+        kind: 'text-search-configuration',
+        schema: 'ts',
+        name: 'cfg',
+        parser: { schema: 'pg_catalog', name: 'default' },
+        mappings: [
+          {
+            token: 'word',
+            dictionaries: [
+              { schema: 'ts', name: 'dict' },
+              { schema: 'pg_catalog', name: 'simple' },
+            ],
+          },
+        ],
+        comment: undefined,
+      },
+    ],
+    refused: [{ kind: 'text-search-template', schema: 'ts', name: 'tmpl', reason: 'C functions' }],
+  });
+  const r = mapped(m, task([{ schema: 'ts', as: 'search' }]));
+  assert.deepEqual(problemLines(r), []);
+  const c = r.model.conversions[0]!;
+  assert.deepEqual(
+    [c.schema, c.function, c.dependsOn],
+    ['search', '"search".conv_fn', [{ kind: 'routine', schema: 'search', name: 'conv_fn(integer)' }]],
+  );
+  assert.deepEqual(r.model.textSearchDictionaries[0]!.template, { schema: 'search', name: 'tmpl' });
+  assert.deepEqual(r.model.textSearchConfigurations[0]!.mappings, [
+    {
+      token: 'word',
+      dictionaries: [
+        { schema: 'search', name: 'dict' },
+        { schema: 'pg_catalog', name: 'simple' },
+      ],
+    },
+  ]);
+  assert.equal(r.model.textSearchConfigurations[0]!.schema, 'search');
+  assert.deepEqual(
+    r.model.refused.map((x) => x.schema),
+    ['search'],
+  );
 });

@@ -8,7 +8,15 @@
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../../../core/identifier.ts';
 import {
   refKey,
+  operatorClassRefName,
+  type AggregateDef,
+  type CastDef,
+  type CollationDef,
   type ColumnDef,
+  type FunctionMember,
+  type OperatorClassDef,
+  type OperatorDef,
+  type OperatorMember,
   type ColumnIdentity,
   type SchemaModel,
   type SequenceOptions,
@@ -24,6 +32,14 @@ export type DdlKind =
   | 'type'
   | 'sequence'
   | 'routine'
+  | 'aggregate'
+  | 'operator'
+  | 'operator-family'
+  | 'operator-class'
+  | 'cast'
+  | 'collation'
+  | 'conversion'
+  | 'text-search'
   | 'table'
   | 'alter-table'
   | 'primary-key'
@@ -64,6 +80,8 @@ export interface DdlStatement {
 export interface SchemaDdlPlan {
   /**
    * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
+   * aggregates (after their support functions), operators, operator families and classes, casts, collations, conversions, text
+   * search dictionaries and configurations,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
@@ -225,6 +243,36 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
           obj,
           r.comment,
         ),
+      ],
+    );
+  }
+
+  for (const a of model.aggregates) {
+    const id = refKey({ kind: 'routine', schema: a.schema, name: a.signature });
+    const target = `AGGREGATE ${quoteQualified(a)}(${a.arguments === '' ? '*' : a.arguments})`;
+    const obj = `aggregate ${quoteQualified(a)}(${a.arguments === '' ? '*' : a.arguments})`;
+    // After its support functions and types (dependsOn), before views and tables using it.
+    node(
+      id,
+      RANK.routine,
+      [schemaId(a.schema), ...a.dependsOn.map(refKey)],
+      [st(id, 'aggregate', obj, aggregateSql(a)), ...comment(id, target, obj, a.comment)],
+    );
+  }
+
+  planObjectKinds(model, node, st, comment, schemaId);
+  planTextObjects(model, node, st, comment, schemaId);
+  for (const c of model.collations) {
+    const id = refKey({ kind: 'collation', schema: c.schema, name: c.name });
+    const obj = `collation ${quoteQualified(c)}`;
+    // Before the types and tables whose columns use it (their dependsOn).
+    node(
+      id,
+      RANK.type,
+      [schemaId(c.schema)],
+      [
+        st(id, 'collation', obj, collationSql(c)),
+        ...comment(id, `COLLATION ${quoteQualified(c)}`, obj, c.comment),
       ],
     );
   }
@@ -688,6 +736,257 @@ function typeSql(t: TypeDef): string {
       return s;
     }
   }
+}
+
+/**
+ * Operators, operator families (with their loose members) and classes, and casts: each one node
+ * after what it references (functions, types, the operators and functions of a family's members),
+ * before tables, views and indexes using them.
+ */
+function planObjectKinds(
+  model: SchemaModel,
+  node: (id: string, rank: number, deps: readonly string[], statements: DdlStatement[]) => void,
+  st: (id: string, kind: DdlKind, object: string, sql: string) => DdlStatement,
+  comment: (id: string, target: string, object: string, text: string | undefined) => DdlStatement[],
+  schemaId: (s: string) => string,
+): void {
+  for (const o of model.operators) {
+    const id = refKey({ kind: 'operator', schema: o.schema, name: o.signature });
+    const head = `${quoteIdent(o.schema)}.${o.name} (${o.left ?? 'NONE'}, ${o.right ?? 'NONE'})`;
+    const obj = `operator ${head}`;
+    node(
+      id,
+      RANK.routine,
+      [schemaId(o.schema), ...o.dependsOn.map(refKey)],
+      [st(id, 'operator', obj, operatorSql(o)), ...comment(id, `OPERATOR ${head}`, obj, o.comment)],
+    );
+  }
+  for (const f of model.operatorFamilies) {
+    const id = refKey({ kind: 'operator-family', schema: f.schema, name: operatorClassRefName(f) });
+    const target = `OPERATOR FAMILY ${quoteQualified(f)} USING ${quoteIdent(f.method)}`;
+    const obj = `operator family ${quoteQualified(f)} using ${f.method}`;
+    // One statement per loose member: a re-run skips those already added (duplicate_object).
+    const members = [
+      ...f.operators.map((m) => `ADD OPERATOR ${memberOperatorSql(m)}`),
+      ...f.functions.map((m) => `ADD FUNCTION ${memberFunctionSql(m)}`),
+    ].map((add, i) => st(`${id}:member:${i}`, 'operator-family', obj, `ALTER ${target} ${add}`));
+    node(
+      id,
+      RANK.routine,
+      [schemaId(f.schema), ...f.dependsOn.map(refKey)],
+      [
+        st(id, 'operator-family', obj, `CREATE ${target}`),
+        ...members,
+        ...comment(id, target, obj, f.comment),
+      ],
+    );
+  }
+  for (const c of model.operatorClasses) {
+    const id = refKey({ kind: 'operator-class', schema: c.schema, name: operatorClassRefName(c) });
+    const target = `OPERATOR CLASS ${quoteQualified(c)} USING ${quoteIdent(c.method)}`;
+    const obj = `operator class ${quoteQualified(c)} using ${c.method}`;
+    node(
+      id,
+      RANK.routine,
+      [schemaId(c.schema), ...c.dependsOn.map(refKey)],
+      [st(id, 'operator-class', obj, operatorClassSql(c)), ...comment(id, target, obj, c.comment)],
+    );
+  }
+  for (const c of model.casts) {
+    const id = `cast:${c.source}\u0000${c.target}`;
+    const head = `(${c.source} AS ${c.target})`;
+    const obj = `cast ${head}`;
+    node(id, RANK.routine, c.dependsOn.map(refKey), [
+      st(id, 'cast', obj, castSql(c)),
+      ...comment(id, `CAST ${head}`, obj, c.comment),
+    ]);
+  }
+}
+
+/**
+ * Conversions, text search dictionaries and configurations (each mapping its own statement, skipped
+ * on a re-run when the token type already has a mapping). Before views and tables that use them.
+ */
+function planTextObjects(
+  model: SchemaModel,
+  node: (id: string, rank: number, deps: readonly string[], statements: DdlStatement[]) => void,
+  st: (id: string, kind: DdlKind, object: string, sql: string) => DdlStatement,
+  comment: (id: string, target: string, object: string, text: string | undefined) => DdlStatement[],
+  schemaId: (s: string) => string,
+): void {
+  for (const c of model.conversions) {
+    const id = `conversion:${c.schema}\u0000${c.name}`;
+    const q = quoteQualified(c);
+    const obj = `conversion ${q}`;
+    const sql = `CREATE ${c.default ? 'DEFAULT ' : ''}CONVERSION ${q} FOR ${quoteLiteral(c.source)} TO ${quoteLiteral(c.target)} FROM ${c.function}`;
+    node(
+      id,
+      RANK.routine,
+      [schemaId(c.schema), ...c.dependsOn.map(refKey)],
+      [st(id, 'conversion', obj, sql), ...comment(id, `CONVERSION ${q}`, obj, c.comment)],
+    );
+  }
+  const dictId = (d: QualifiedName): string => `text-search-dictionary:${d.schema}\u0000${d.name}`;
+  for (const d of model.textSearchDictionaries) {
+    const id = dictId(d);
+    const q = quoteQualified(d);
+    const obj = `text search dictionary ${q}`;
+    const opts = [
+      `TEMPLATE = ${quoteQualified(d.template)}`,
+      ...(d.options !== undefined ? [d.options] : []),
+    ];
+    node(
+      id,
+      RANK.routine,
+      [schemaId(d.schema)],
+      [
+        {
+          ...st(id, 'text-search', obj, `CREATE TEXT SEARCH DICTIONARY ${q} (${opts.join(', ')})`),
+          // An existing dictionary or configuration fails with unique_violation, not duplicate_object.
+          skipIf: `SELECT 1 FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_namespace n ON n.oid = d.dictnamespace WHERE n.nspname = ${quoteLiteral(d.schema)} AND d.dictname = ${quoteLiteral(d.name)}`,
+        },
+        ...comment(id, `TEXT SEARCH DICTIONARY ${q}`, obj, d.comment),
+      ],
+    );
+  }
+  for (const c of model.textSearchConfigurations) {
+    const id = `text-search-configuration:${c.schema}\u0000${c.name}`;
+    const q = quoteQualified(c);
+    const obj = `text search configuration ${q}`;
+    const maps = c.mappings.map((m) => ({
+      ...st(
+        `${id}:${m.token}`,
+        'text-search',
+        obj,
+        `ALTER TEXT SEARCH CONFIGURATION ${q} ADD MAPPING FOR ${quoteIdent(m.token)} WITH ${m.dictionaries.map(quoteQualified).join(', ')}`,
+      ),
+      // ADD MAPPING of a token type already mapped fails with unique_violation, not duplicate_object.
+      skipIf: `SELECT 1 FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace JOIN pg_catalog.pg_ts_config_map m ON m.mapcfg = c.oid JOIN pg_catalog.ts_token_type(c.cfgparser) t ON t.tokid = m.maptokentype WHERE n.nspname = ${quoteLiteral(c.schema)} AND c.cfgname = ${quoteLiteral(c.name)} AND t.alias = ${quoteLiteral(m.token)}`,
+    }));
+    node(
+      id,
+      RANK.routine,
+      [schemaId(c.schema), ...c.mappings.flatMap((m) => m.dictionaries.map(dictId))],
+      [
+        {
+          ...st(
+            id,
+            'text-search',
+            obj,
+            `CREATE TEXT SEARCH CONFIGURATION ${q} (PARSER = ${quoteQualified(c.parser)})`,
+          ),
+          skipIf: `SELECT 1 FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_namespace n ON n.oid = c.cfgnamespace WHERE n.nspname = ${quoteLiteral(c.schema)} AND c.cfgname = ${quoteLiteral(c.name)}`,
+        },
+        ...maps,
+        ...comment(id, `TEXT SEARCH CONFIGURATION ${q}`, obj, c.comment),
+      ],
+    );
+  }
+}
+
+/** `CREATE COLLATION` (PostgreSQL docs, "CREATE COLLATION"). */
+export function collationSql(c: CollationDef): string {
+  const opts = [`provider = ${c.provider}`];
+  if (c.provider === 'libc') {
+    opts.push(
+      `lc_collate = ${quoteLiteral(c.lcCollate ?? '')}`,
+      `lc_ctype = ${quoteLiteral(c.lcCtype ?? '')}`,
+    );
+  } else {
+    opts.push(`locale = ${quoteLiteral(c.locale ?? '')}`);
+  }
+  if (!c.deterministic) opts.push('deterministic = false');
+  if (c.rules !== undefined) opts.push(`rules = ${quoteLiteral(c.rules)}`);
+  return `CREATE COLLATION ${quoteQualified(c)} (${opts.join(', ')})`;
+}
+
+/** `OPERATOR(schema.op)`, as options of CREATE OPERATOR and CREATE AGGREGATE take it. */
+function operatorRef(q: QualifiedName): string {
+  return `OPERATOR(${quoteIdent(q.schema)}.${q.name})`;
+}
+
+/** `CREATE OPERATOR` (PostgreSQL docs, "CREATE OPERATOR"). */
+export function operatorSql(o: OperatorDef): string {
+  const opts = [`FUNCTION = ${o.function}`];
+  if (o.left !== undefined) opts.push(`LEFTARG = ${o.left}`);
+  if (o.right !== undefined) opts.push(`RIGHTARG = ${o.right}`);
+  if (o.commutator) opts.push(`COMMUTATOR = ${operatorRef(o.commutator)}`);
+  if (o.negator) opts.push(`NEGATOR = ${operatorRef(o.negator)}`);
+  if (o.restrict !== undefined) opts.push(`RESTRICT = ${o.restrict}`);
+  if (o.join !== undefined) opts.push(`JOIN = ${o.join}`);
+  if (o.hashes) opts.push('HASHES');
+  if (o.merges) opts.push('MERGES');
+  return `CREATE OPERATOR ${quoteIdent(o.schema)}.${o.name} (${opts.join(', ')})`;
+}
+
+function memberOperatorSql(m: OperatorMember): string {
+  const purpose = m.orderBy ? ` FOR ORDER BY ${quoteQualified(m.orderBy)}` : '';
+  return `${m.strategy} ${quoteIdent(m.operator.schema)}.${m.operator.name}(${m.left}, ${m.right})${purpose}`;
+}
+
+function memberFunctionSql(m: FunctionMember): string {
+  return `${m.number} (${m.left}, ${m.right}) ${m.function}`;
+}
+
+/** `CREATE OPERATOR CLASS ... FAMILY ... AS ...` (PostgreSQL docs, "CREATE OPERATOR CLASS"). */
+export function operatorClassSql(c: OperatorClassDef): string {
+  const items = [
+    ...c.operators.map((m) => `OPERATOR ${memberOperatorSql(m)}`),
+    ...c.functions.map((m) => `FUNCTION ${memberFunctionSql(m)}`),
+  ];
+  if (c.storage !== undefined || items.length === 0) items.push(`STORAGE ${c.storage ?? c.type}`);
+  return `CREATE OPERATOR CLASS ${quoteQualified(c)}${c.default ? ' DEFAULT' : ''} FOR TYPE ${c.type} USING ${quoteIdent(c.method)} FAMILY ${quoteQualified(c.family)} AS\n    ${items.join(',\n    ')}`;
+}
+
+/** `CREATE CAST` (PostgreSQL docs, "CREATE CAST"). */
+export function castSql(c: CastDef): string {
+  const how =
+    c.method === 'function'
+      ? `WITH FUNCTION ${c.function ?? ''}`
+      : c.method === 'inout'
+        ? 'WITH INOUT'
+        : 'WITHOUT FUNCTION';
+  const context =
+    c.context === 'assignment' ? ' AS ASSIGNMENT' : c.context === 'implicit' ? ' AS IMPLICIT' : '';
+  return `CREATE CAST (${c.source} AS ${c.target}) ${how}${context}`;
+}
+
+const MODIFY_SQL = { 'read-only': 'READ_ONLY', shareable: 'SHAREABLE', 'read-write': 'READ_WRITE' } as const;
+
+/**
+ * `CREATE AGGREGATE name (args) (SFUNC = ..., STYPE = ..., ...)` of an aggregate (PostgreSQL docs,
+ * "CREATE AGGREGATE"): the ordered-set form when `args` holds `ORDER BY`, `HYPOTHETICAL` for a
+ * hypothetical-set aggregate, the moving-aggregate options when it has a moving mode.
+ */
+export function aggregateSql(a: AggregateDef): string {
+  const o = [`SFUNC = ${a.stateFunction}`, `STYPE = ${a.stateType}`];
+  if (a.stateSpace !== undefined) o.push(`SSPACE = ${a.stateSpace}`);
+  if (a.finalFunction !== undefined) {
+    o.push(`FINALFUNC = ${a.finalFunction}`);
+    if (a.finalExtra) o.push('FINALFUNC_EXTRA');
+    o.push(`FINALFUNC_MODIFY = ${MODIFY_SQL[a.finalModify]}`);
+  }
+  if (a.combineFunction !== undefined) o.push(`COMBINEFUNC = ${a.combineFunction}`);
+  if (a.serialFunction !== undefined) o.push(`SERIALFUNC = ${a.serialFunction}`);
+  if (a.deserialFunction !== undefined) o.push(`DESERIALFUNC = ${a.deserialFunction}`);
+  if (a.initialCondition !== undefined) o.push(`INITCOND = ${quoteLiteral(a.initialCondition)}`);
+  const m = a.moving;
+  if (m !== undefined) {
+    o.push(`MSFUNC = ${m.stateFunction}`, `MINVFUNC = ${m.inverseFunction}`, `MSTYPE = ${m.stateType}`);
+    if (m.stateSpace !== undefined) o.push(`MSSPACE = ${m.stateSpace}`);
+    if (m.finalFunction !== undefined) {
+      o.push(`MFINALFUNC = ${m.finalFunction}`);
+      if (m.finalExtra) o.push('MFINALFUNC_EXTRA');
+      o.push(`MFINALFUNC_MODIFY = ${MODIFY_SQL[m.finalModify]}`);
+    }
+    if (m.initialCondition !== undefined) o.push(`MINITCOND = ${quoteLiteral(m.initialCondition)}`);
+  }
+  if (a.sortOperator !== undefined) {
+    o.push(`SORTOP = OPERATOR(${quoteIdent(a.sortOperator.schema)}.${a.sortOperator.name})`);
+  }
+  if (a.parallel !== 'unsafe') o.push(`PARALLEL = ${a.parallel.toUpperCase()}`);
+  if (a.aggregateKind === 'hypothetical-set') o.push('HYPOTHETICAL');
+  return `CREATE AGGREGATE ${quoteQualified(a)} (${a.arguments === '' ? '*' : a.arguments}) (\n    ${o.join(',\n    ')}\n)`;
 }
 
 function viewSql(v: ViewDef): string {

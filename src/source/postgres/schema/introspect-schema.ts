@@ -9,6 +9,9 @@ import { PgdtsError } from '../../../core/errors.ts';
 import type { QualifiedName } from '../../../core/identifier.ts';
 import {
   refKey,
+  type AggregateDef,
+  type AggregateFinalModify,
+  type CastDef,
   type ColumnDef,
   type ExtensionDef,
   type ForeignKeyDef,
@@ -28,6 +31,15 @@ import {
 import { selects } from '../../../core/table-targets.ts';
 import type { ObjectSelector } from '../../../core/task-config.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
+import {
+  buildObjectKinds,
+  objectKindRefs,
+  PROC_NAME,
+  readObjectKinds,
+  schemaTextObjects,
+  selectedCasts,
+  type KindClass,
+} from './introspect-object-kinds.ts';
 
 const SYSTEM_SCHEMA = `(n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg\\_toast%' OR n.nspname LIKE 'pg\\_temp\\_%')`;
 
@@ -135,8 +147,36 @@ interface ProcRow {
   proname: string;
   prokind: string;
   args: string;
-  def: string;
+  /** pg_get_functiondef text; null for an aggregate (it has none). */
+  def: string | null;
   comment: string | null;
+}
+
+interface AggRow {
+  oid: number;
+  arguments: string;
+  aggkind: string;
+  transfn: string;
+  transtype: string;
+  transspace: number;
+  finalfn: string | null;
+  finalextra: boolean;
+  finalmodify: string;
+  combinefn: string | null;
+  serialfn: string | null;
+  deserialfn: string | null;
+  initval: string | null;
+  mtransfn: string | null;
+  minvtransfn: string | null;
+  mtranstype: string | null;
+  mtransspace: number;
+  mfinalfn: string | null;
+  mfinalextra: boolean;
+  mfinalmodify: string;
+  minitval: string | null;
+  sortop_schema: string | null;
+  sortop_name: string | null;
+  proparallel: string;
 }
 
 interface TrigRow {
@@ -161,8 +201,10 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
 /**
  * Introspects the objects the selectors pick.
  *
- * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function
- *   and procedure of the schema, with indexes, constraints and triggers of its tables, plus the
+ * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function,
+ *   procedure, aggregate, operator, operator family and class, collation, conversion, text search dictionary and
+ *   configuration of the schema (its text search parsers and templates are listed as refused), the casts from or to
+ *   its types, with indexes, constraints and triggers of its tables, plus the
  *   types, sequences and functions these need from other schemas (never tables or views: a view on an
  *   unselected table makes the DDL fail, naming the view).
  * - `{kind:'table'}` takes the table with its partitions, the sequences it owns or its defaults use,
@@ -314,13 +356,15 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   const procs = await q<ProcRow>(
     client,
     `SELECT p.oid::int8::float8 AS oid, n.nspname, p.proname, p.prokind::text AS prokind,
-            oidvectortypes(p.proargtypes) AS args, pg_get_functiondef(p.oid) AS def,
+            oidvectortypes(p.proargtypes) AS args,
+            CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS def,
             ${COMMENT('pg_proc', 'p.oid')} AS comment
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-      WHERE p.prokind IN ('f', 'p') AND NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_proc', 'p.oid')}
+      WHERE p.prokind IN ('f', 'p', 'a') AND NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_proc', 'p.oid')}
         -- Constructors of range and multirange types belong to their type (deptype i).
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')`,
   );
+  const aggs = await readAggregates(client);
   const trigs = await q<TrigRow>(
     client,
     `SELECT t.tgrelid::int8::float8 AS tgrelid, t.tgname, pg_get_triggerdef(t.oid) AS def, t.tgenabled::text AS tgenabled,
@@ -343,6 +387,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         AND (d.classid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_rewrite'::regclass, 'pg_attrdef'::regclass)
              OR (d.classid = 'pg_constraint'::regclass AND con.contype = 'c'))`,
   );
+  const kinds = await readObjectKinds(client);
   const extRows = await q<{ extname: string; nspname: string; extversion: string }>(
     client,
     `SELECT e.extname, n.nspname, e.extversion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace`,
@@ -387,6 +432,10 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   for (const p of procs) procRef.set(p.oid, { kind: 'routine', schema: p.nspname, name: signatureOf(p) });
   const resolve = (cls: 'class' | 'type' | 'proc', oid: number): ObjectRef | undefined =>
     cls === 'class' ? classRef.get(oid) : cls === 'type' ? typeRef.get(oid) : procRef.get(oid);
+  // Operators, operator classes and families (introspect-object-kinds.ts).
+  const kindRefs = objectKindRefs(kinds);
+  const resolveAny = (cls: KindClass, oid: number): ObjectRef | undefined =>
+    cls === 'class' || cls === 'type' || cls === 'proc' ? resolve(cls, oid) : kindRefs.get(`${cls}:${oid}`);
   const extOf = new Map(extMembers.map((m) => [`${m.cls}:${m.oid}`, m.extname]));
 
   const depsOf = new Map<string, Map<string, ObjectRef>>();
@@ -407,6 +456,15 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       const ext = extOf.get(`${d.ref_cls}:${d.ref_oid}`);
       if (ext !== undefined) extDepsOf.set(ok, (extDepsOf.get(ok) ?? new Set()).add(ext));
     }
+  }
+
+  for (const d of kinds.deps) {
+    const owner = resolveAny(d.owner_cls, d.owner_oid);
+    const target = resolveAny(d.ref_cls, d.ref_oid);
+    if (!owner || !target || refKey(owner) === refKey(target)) continue;
+    const list = depsOf.get(refKey(owner)) ?? new Map<string, ObjectRef>();
+    list.set(refKey(target), target);
+    depsOf.set(refKey(owner), list);
   }
 
   // ---- selection
@@ -446,6 +504,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   }
   for (const t of types) if (selectedSchemas.has(t.nspname)) take(typeRef.get(t.oid)!);
   for (const p of procs) if (selectedSchemas.has(p.nspname)) take(procRef.get(p.oid)!);
+  for (const ref of kindRefs.values()) if (selectedSchemas.has(ref.schema)) take(ref);
 
   const childrenOf = groupBy(
     rels.filter((r) => r.parent !== null),
@@ -492,6 +551,21 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       );
     }
     for (const r of matching) addRel(r.oid);
+  }
+  // Casts from or to a type of a selected schema, with the types and function they need.
+  const castSel = selectedCasts(
+    kinds,
+    selectedSchemas,
+    (oid) => typeRef.get(oid),
+    (oid) => procRef.get(oid),
+  );
+  const textObjects = schemaTextObjects(kinds, selectedSchemas, (oid) => procRef.get(oid));
+  for (const c of [...castSel, textObjects]) {
+    for (const r of c.needs) {
+      if (r.kind === 'table' || r.kind === 'view' || included.has(refKey(r))) continue;
+      included.add(refKey(r));
+      queue.push(r);
+    }
   }
   // What the selected objects need from elsewhere: types, sequences and routines, transitively (never
   // tables or views: a view on an unselected table fails on the destination, naming the view).
@@ -738,16 +812,28 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     }));
 
   const routineDefs: RoutineDef[] = procs
-    .filter((p) => isIn(procRef.get(p.oid)))
+    .filter((p) => p.prokind !== 'a' && isIn(procRef.get(p.oid)))
     .map((p) => ({
       kind: p.prokind === 'p' ? 'procedure' : 'function',
       schema: p.nspname,
       name: p.proname,
       signature: signatureOf(p),
-      definition: p.def.trim(),
+      definition: (p.def ?? '').trim(),
       comment: p.comment ?? undefined,
       dependsOn: depsFor(procRef.get(p.oid)!),
     }));
+
+  const aggregateDefs = buildAggregates(
+    procs.filter((p) => p.prokind === 'a' && isIn(procRef.get(p.oid))),
+    aggs,
+    (p) => depsFor(procRef.get(p.oid)!),
+  );
+
+  const kindDefs = buildObjectKinds(kinds, kindRefs, isIn, depsFor);
+  const castDefs: CastDef[] = castSel.map((c) => ({
+    ...c.cast,
+    dependsOn: sortRefs(c.needs.filter((r) => isIn(r) || r.kind === 'table')),
+  }));
 
   const ENABLED = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' } as const;
   const triggerDefs: TriggerDef[] = [];
@@ -766,7 +852,14 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   }
 
   const schemaNames = new Set<string>(selectedSchemas);
-  for (const o of [...typeDefs, ...sequenceDefs, ...tableDefs, ...viewDefs, ...routineDefs])
+  for (const o of [...typeDefs, ...sequenceDefs, ...tableDefs, ...viewDefs, ...routineDefs, ...aggregateDefs])
+    schemaNames.add(o.schema);
+  for (const o of [
+    ...kindDefs.operators,
+    ...kindDefs.operatorFamilies,
+    ...kindDefs.operatorClasses,
+    ...kindDefs.collations,
+  ])
     schemaNames.add(o.schema);
   const schemas: SchemaDef[] = nsRows
     .filter((n) => schemaNames.has(n.nspname))
@@ -793,7 +886,97 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     triggers: triggerDefs.sort(
       (a, b) => cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name),
     ),
+    aggregates: aggregateDefs.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+    operators: kindDefs.operators.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.signature, b.signature)),
+    operatorFamilies: kindDefs.operatorFamilies.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+    operatorClasses: kindDefs.operatorClasses.sort((a, b) => byName(a, b) || cmp(a.method, b.method)),
+    casts: castDefs.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target)),
+    collations: kindDefs.collations.sort(byName),
+    conversions: textObjects.conversions.sort(byName),
+    textSearchDictionaries: textObjects.textSearchDictionaries.sort(byName),
+    textSearchConfigurations: textObjects.textSearchConfigurations.sort(byName),
+    refused: textObjects.refused.sort(byName),
   };
+}
+
+// ---- aggregates (PostgreSQL docs, "CREATE AGGREGATE" and catalog pg_aggregate)
+
+async function readAggregates(client: pg.Client): Promise<AggRow[]> {
+  return q<AggRow>(
+    client,
+    `SELECT a.aggfnoid::int8::float8 AS oid, pg_get_function_arguments(a.aggfnoid) AS arguments,
+            a.aggkind::text AS aggkind, ${PROC_NAME('a.aggtransfn')} AS transfn,
+            format_type(a.aggtranstype, NULL) AS transtype, a.aggtransspace AS transspace,
+            ${PROC_NAME('a.aggfinalfn')} AS finalfn, a.aggfinalextra AS finalextra, a.aggfinalmodify::text AS finalmodify,
+            ${PROC_NAME('a.aggcombinefn')} AS combinefn, ${PROC_NAME('a.aggserialfn')} AS serialfn,
+            ${PROC_NAME('a.aggdeserialfn')} AS deserialfn, a.agginitval AS initval,
+            ${PROC_NAME('a.aggmtransfn')} AS mtransfn, ${PROC_NAME('a.aggminvtransfn')} AS minvtransfn,
+            CASE WHEN a.aggmtranstype <> 0 THEN format_type(a.aggmtranstype, NULL) END AS mtranstype,
+            a.aggmtransspace AS mtransspace, ${PROC_NAME('a.aggmfinalfn')} AS mfinalfn,
+            a.aggmfinalextra AS mfinalextra, a.aggmfinalmodify::text AS mfinalmodify, a.aggminitval AS minitval,
+            on_.nspname AS sortop_schema, o.oprname AS sortop_name, p.proparallel::text AS proparallel
+       FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid JOIN pg_namespace n ON n.oid = p.pronamespace
+       LEFT JOIN pg_operator o ON o.oid = a.aggsortop LEFT JOIN pg_namespace on_ ON on_.oid = o.oprnamespace
+      WHERE NOT ${SYSTEM_SCHEMA}`,
+  );
+}
+
+const FINAL_MODIFY = { r: 'read-only', s: 'shareable', w: 'read-write' } as const;
+const PARALLEL = { s: 'safe', r: 'restricted', u: 'unsafe' } as const;
+
+/** The model of the aggregates `procs` (rows of prokind `a`), from their pg_aggregate rows. */
+function buildAggregates(
+  procs: readonly ProcRow[],
+  rows: readonly AggRow[],
+  dependsOn: (p: ProcRow) => ObjectRef[],
+): AggregateDef[] {
+  const byOid = new Map(rows.map((r) => [r.oid, r]));
+  const fm = (c: string): AggregateFinalModify => FINAL_MODIFY[c as keyof typeof FINAL_MODIFY] ?? 'read-only';
+  const space = (n: number): number | undefined => (n > 0 ? n : undefined);
+  return procs.flatMap((p): AggregateDef[] => {
+    const a = byOid.get(p.oid);
+    if (!a) return [];
+    return [
+      {
+        kind: 'aggregate',
+        schema: p.nspname,
+        name: p.proname,
+        signature: signatureOf(p),
+        arguments: a.arguments,
+        aggregateKind: a.aggkind === 'o' ? 'ordered-set' : a.aggkind === 'h' ? 'hypothetical-set' : 'normal',
+        stateFunction: a.transfn,
+        stateType: a.transtype,
+        stateSpace: space(a.transspace),
+        finalFunction: a.finalfn ?? undefined,
+        finalExtra: a.finalextra,
+        finalModify: fm(a.finalmodify),
+        combineFunction: a.combinefn ?? undefined,
+        serialFunction: a.serialfn ?? undefined,
+        deserialFunction: a.deserialfn ?? undefined,
+        initialCondition: a.initval ?? undefined,
+        moving:
+          a.mtransfn !== null && a.minvtransfn !== null && a.mtranstype !== null
+            ? {
+                stateFunction: a.mtransfn,
+                inverseFunction: a.minvtransfn,
+                stateType: a.mtranstype,
+                stateSpace: space(a.mtransspace),
+                finalFunction: a.mfinalfn ?? undefined,
+                finalExtra: a.mfinalextra,
+                finalModify: fm(a.mfinalmodify),
+                initialCondition: a.minitval ?? undefined,
+              }
+            : undefined,
+        sortOperator:
+          a.sortop_schema !== null && a.sortop_name !== null
+            ? { schema: a.sortop_schema, name: a.sortop_name }
+            : undefined,
+        parallel: PARALLEL[a.proparallel as keyof typeof PARALLEL] ?? 'unsafe',
+        comment: p.comment ?? undefined,
+        dependsOn: dependsOn(p),
+      },
+    ];
+  });
 }
 
 function signatureOf(p: { proname: string; args: string }): string {

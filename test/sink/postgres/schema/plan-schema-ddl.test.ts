@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { SchemaModel } from '../../../../src/core/schema-model.ts';
 import { connect, resolveEndpoint } from '../../../../src/pg/connection.ts';
 import { applySchemaDdl } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
+import { quoteIdent } from '../../../../src/core/identifier.ts';
 import { planSchemaDdl, type DdlStatement } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
 import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
 import { createSchemaZoo, ZOO_SCHEMAS } from '../../../support/schema-fixtures.ts';
@@ -18,6 +19,16 @@ const EMPTY: SchemaModel = {
   views: [],
   routines: [],
   triggers: [],
+  aggregates: [],
+  operators: [],
+  operatorFamilies: [],
+  operatorClasses: [],
+  casts: [],
+  collations: [],
+  conversions: [],
+  textSearchDictionaries: [],
+  textSearchConfigurations: [],
+  refused: [],
 };
 
 function at(list: readonly DdlStatement[], pattern: string): number {
@@ -138,4 +149,417 @@ test('an extension the destination lacks is skipped with a warning', async () =>
     "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'citext'",
   );
   assert.deepEqual(ext, [{ nspname: 'Ext "Home"' }]);
+});
+
+test('an aggregate comes after its support functions (and what they need) and before views calling it', () => {
+  const S = 'Agg Home';
+  const stepSig = `step(${quoteIdent(S)}."Row T", ${quoteIdent(S)}."Row T")`;
+  const aggSig = `Pick Row(${quoteIdent(S)}."Row T")`;
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    // The state function's signature uses a table's row type: it comes after the table.
+    routines: [
+      {
+        kind: 'function',
+        schema: S,
+        name: 'step',
+        signature: stepSig,
+        definition: `CREATE OR REPLACE FUNCTION "Agg Home".step(a "Agg Home"."Row T", b "Agg Home"."Row T") RETURNS "Agg Home"."Row T" LANGUAGE sql AS $$ SELECT b $$`,
+        comment: undefined,
+        dependsOn: [{ kind: 'table', schema: S, name: 'Row T' }],
+      },
+    ],
+    tables: [
+      {
+        kind: 'table',
+        schema: S,
+        name: 'Row T',
+        unlogged: false,
+        columns: [],
+        constraints: [],
+        foreignKeys: [],
+        partitionBy: undefined,
+        partitionOf: undefined,
+        replicaIdentity: 'default',
+        options: [],
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    views: [
+      {
+        kind: 'view',
+        schema: S,
+        name: 'picked',
+        query: `SELECT "Agg Home"."Pick Row"(t.*) AS p FROM "Agg Home"."Row T" t`,
+        columns: [{ name: 'p', comment: undefined }],
+        options: [],
+        populated: false,
+        comment: undefined,
+        dependsOn: [
+          { kind: 'table', schema: S, name: 'Row T' },
+          { kind: 'routine', schema: S, name: aggSig },
+        ],
+      },
+    ],
+    aggregates: [
+      {
+        kind: 'aggregate',
+        schema: S,
+        name: 'Pick Row',
+        signature: aggSig,
+        arguments: `"Agg Home"."Row T"`,
+        aggregateKind: 'normal',
+        stateFunction: `"Agg Home".step`,
+        stateType: `"Agg Home"."Row T"`,
+        stateSpace: 64,
+        finalFunction: undefined,
+        finalExtra: false,
+        finalModify: 'read-only',
+        combineFunction: undefined,
+        serialFunction: undefined,
+        deserialFunction: undefined,
+        initialCondition: "it's",
+        moving: undefined,
+        sortOperator: { schema: 'pg_catalog', name: '<' },
+        parallel: 'restricted',
+        comment: 'picks a row',
+        dependsOn: [
+          { kind: 'routine', schema: S, name: stepSig },
+          { kind: 'table', schema: S, name: 'Row T' },
+        ],
+      },
+    ],
+  });
+  const pre = plan.preData;
+  assert.ok(
+    at(pre, 'CREATE TABLE "Agg Home"."Row T"') < at(pre, 'CREATE OR REPLACE FUNCTION "Agg Home".step'),
+  );
+  assert.ok(at(pre, 'CREATE OR REPLACE FUNCTION "Agg Home".step') < at(pre, 'CREATE AGGREGATE'));
+  assert.ok(at(pre, 'CREATE AGGREGATE') < at(pre, 'CREATE VIEW "Agg Home"."picked"'));
+  const agg = pre[at(pre, 'CREATE AGGREGATE')]!;
+  assert.equal(agg.kind, 'aggregate');
+  assert.equal(agg.object, 'aggregate "Agg Home"."Pick Row"("Agg Home"."Row T")');
+  assert.equal(
+    agg.sql,
+    `CREATE AGGREGATE "Agg Home"."Pick Row" ("Agg Home"."Row T") (\n    SFUNC = "Agg Home".step,\n    STYPE = "Agg Home"."Row T",\n    SSPACE = 64,\n    INITCOND = 'it''s',\n    SORTOP = OPERATOR("pg_catalog".<),\n    PARALLEL = RESTRICTED\n)`,
+  );
+  assert.equal(
+    pre[at(pre, 'COMMENT ON AGGREGATE')]!.sql,
+    `COMMENT ON AGGREGATE "Agg Home"."Pick Row"("Agg Home"."Row T") IS 'picks a row'`,
+  );
+  assert.equal(plan.postData.length, 0);
+});
+
+test('operators, operator families and classes, casts: after what they reference, before views using them', () => {
+  const S = 'Op Home';
+  const fnRef = { kind: 'routine', schema: S, name: 'eq it(integer, integer)' } as const;
+  const opRef = { kind: 'operator', schema: S, name: '===(integer,integer)' } as const;
+  const famRef = { kind: 'operator-family', schema: S, name: 'Int Fam USING hash' } as const;
+  const fn = (name: string, signature: string): SchemaModel['routines'][number] => ({
+    kind: 'function',
+    schema: S,
+    name,
+    signature,
+    definition: `CREATE OR REPLACE FUNCTION "Op Home"."${name}"() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$`,
+    comment: undefined,
+    dependsOn: [],
+  });
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    views: [
+      {
+        kind: 'view',
+        schema: S,
+        name: 'uses op',
+        query: 'SELECT (1 OPERATOR("Op Home".===) 1) AS x',
+        columns: [{ name: 'x', comment: undefined }],
+        options: [],
+        populated: false,
+        comment: undefined,
+        dependsOn: [opRef],
+      },
+    ],
+    // Listed before the functions they need: the plan reorders.
+    casts: [
+      {
+        kind: 'cast',
+        source: 'integer',
+        target: '"Op Home".code',
+        method: 'function',
+        function: '"Op Home"."to code"(integer)',
+        context: 'implicit',
+        comment: 'int to code',
+        dependsOn: [{ kind: 'routine', schema: S, name: 'to code(integer)' }],
+      },
+      {
+        kind: 'cast',
+        source: '"Op Home".code',
+        target: 'text',
+        method: 'inout',
+        function: undefined,
+        context: 'assignment',
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    operatorClasses: [
+      {
+        kind: 'operator-class',
+        schema: S,
+        name: 'Int Ops',
+        method: 'hash',
+        type: 'integer',
+        default: false,
+        family: { schema: S, name: 'Int Fam' },
+        storage: undefined,
+        operators: [
+          {
+            strategy: 1,
+            operator: { schema: S, name: '===' },
+            left: 'integer',
+            right: 'integer',
+            orderBy: undefined,
+          },
+        ],
+        functions: [{ number: 1, left: 'integer', right: 'integer', function: 'hashint4(integer)' }],
+        comment: undefined,
+        dependsOn: [famRef, opRef],
+      },
+    ],
+    operatorFamilies: [
+      {
+        kind: 'operator-family',
+        schema: S,
+        name: 'Int Fam',
+        method: 'hash',
+        operators: [],
+        functions: [{ number: 1, left: 'bigint', right: 'bigint', function: 'hashint8(bigint)' }],
+        comment: 'ints',
+        dependsOn: [opRef],
+      },
+    ],
+    operators: [
+      {
+        kind: 'operator',
+        schema: S,
+        name: '===',
+        signature: '===(integer,integer)',
+        left: 'integer',
+        right: 'integer',
+        function: '"Op Home"."eq it"',
+        commutator: { schema: S, name: '===' },
+        negator: { schema: S, name: '!==' },
+        restrict: 'pg_catalog.eqsel',
+        join: 'pg_catalog.eqjoinsel',
+        hashes: true,
+        merges: false,
+        comment: 'equal',
+        dependsOn: [fnRef],
+      },
+    ],
+    routines: [fn('to code', 'to code(integer)'), fn('eq it', 'eq it(integer, integer)')],
+  });
+  const pre = plan.preData;
+  const i = (p: string): number => at(pre, p);
+  assert.ok(i('CREATE OR REPLACE FUNCTION "Op Home"."eq it"') < i('CREATE OPERATOR "Op Home".==='));
+  assert.ok(i('CREATE OPERATOR "Op Home".===') < i('CREATE OPERATOR FAMILY'));
+  assert.ok(i('CREATE OPERATOR FAMILY') < i('ALTER OPERATOR FAMILY'));
+  assert.ok(i('ALTER OPERATOR FAMILY') < i('CREATE OPERATOR CLASS'));
+  assert.ok(i('CREATE OPERATOR "Op Home".===') < i('CREATE VIEW "Op Home"."uses op"'));
+  assert.ok(i('CREATE OR REPLACE FUNCTION "Op Home"."to code"') < i('CREATE CAST (integer'));
+  assert.equal(
+    pre[i('CREATE OPERATOR "Op Home".===')]!.sql,
+    'CREATE OPERATOR "Op Home".=== (FUNCTION = "Op Home"."eq it", LEFTARG = integer, RIGHTARG = integer, COMMUTATOR = OPERATOR("Op Home".===), NEGATOR = OPERATOR("Op Home".!==), RESTRICT = pg_catalog.eqsel, JOIN = pg_catalog.eqjoinsel, HASHES)',
+  );
+  assert.equal(
+    pre[i('COMMENT ON OPERATOR')]!.sql,
+    `COMMENT ON OPERATOR "Op Home".=== (integer, integer) IS 'equal'`,
+  );
+  assert.equal(
+    pre[i('ALTER OPERATOR FAMILY')]!.sql,
+    'ALTER OPERATOR FAMILY "Op Home"."Int Fam" USING "hash" ADD FUNCTION 1 (bigint, bigint) hashint8(bigint)',
+  );
+  assert.equal(
+    pre[i('CREATE OPERATOR CLASS')]!.sql,
+    'CREATE OPERATOR CLASS "Op Home"."Int Ops" FOR TYPE integer USING "hash" FAMILY "Op Home"."Int Fam" AS\n    OPERATOR 1 "Op Home".===(integer, integer),\n    FUNCTION 1 (integer, integer) hashint4(integer)',
+  );
+  assert.deepEqual(
+    pre.filter((x) => x.kind === 'cast').map((x) => x.sql),
+    [
+      'CREATE CAST (integer AS "Op Home".code) WITH FUNCTION "Op Home"."to code"(integer) AS IMPLICIT',
+      'CREATE CAST ("Op Home".code AS text) WITH INOUT AS ASSIGNMENT',
+    ].sort((a, b) => i(a) - i(b)),
+  );
+  assert.equal(
+    pre[i('COMMENT ON CAST')]!.sql,
+    `COMMENT ON CAST (integer AS "Op Home".code) IS 'int to code'`,
+  );
+});
+
+test('a collation comes before the domains and tables using it', () => {
+  const S = 'Coll Home';
+  const collRef = { kind: 'collation', schema: S, name: 'Case Blind' } as const;
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    tables: [
+      {
+        kind: 'table',
+        schema: S,
+        name: 'names',
+        unlogged: false,
+        columns: [
+          {
+            name: 'n',
+            type: 'text',
+            collation: { schema: S, name: 'Case Blind' },
+            default: undefined,
+            notNull: false,
+            identity: undefined,
+            generated: undefined,
+            comment: undefined,
+          },
+        ],
+        constraints: [],
+        foreignKeys: [],
+        partitionBy: undefined,
+        partitionOf: undefined,
+        replicaIdentity: 'default',
+        options: [],
+        comment: undefined,
+        dependsOn: [collRef, { kind: 'type', schema: S, name: 'label' }],
+      },
+    ],
+    types: [
+      {
+        kind: 'domain',
+        schema: S,
+        name: 'label',
+        baseType: 'text',
+        collation: { schema: S, name: 'Plain C' },
+        default: undefined,
+        notNull: false,
+        constraints: [],
+        comment: undefined,
+        dependsOn: [{ kind: 'collation', schema: S, name: 'Plain C' }],
+      },
+    ],
+    collations: [
+      {
+        kind: 'collation',
+        schema: S,
+        name: 'Case Blind',
+        provider: 'icu',
+        lcCollate: undefined,
+        lcCtype: undefined,
+        locale: 'und-u-ks-level2',
+        deterministic: false,
+        rules: '&a < b',
+        comment: "it's blind",
+      },
+      {
+        kind: 'collation',
+        schema: S,
+        name: 'Plain C',
+        provider: 'libc',
+        lcCollate: 'C',
+        lcCtype: 'POSIX',
+        locale: undefined,
+        deterministic: true,
+        rules: undefined,
+        comment: undefined,
+      },
+    ],
+  });
+  const pre = plan.preData;
+  assert.ok(at(pre, 'CREATE COLLATION "Coll Home"."Plain C"') < at(pre, 'CREATE DOMAIN "Coll Home"."label"'));
+  assert.ok(
+    at(pre, 'CREATE COLLATION "Coll Home"."Case Blind"') < at(pre, 'CREATE TABLE "Coll Home"."names"'),
+  );
+  assert.deepEqual(
+    pre.filter((x) => x.kind === 'collation' || x.sql.startsWith('COMMENT ON COLLATION')).map((x) => x.sql),
+    [
+      `CREATE COLLATION "Coll Home"."Case Blind" (provider = icu, locale = 'und-u-ks-level2', deterministic = false, rules = '&a < b')`,
+      `COMMENT ON COLLATION "Coll Home"."Case Blind" IS 'it''s blind'`,
+      `CREATE COLLATION "Coll Home"."Plain C" (provider = libc, lc_collate = 'C', lc_ctype = 'POSIX')`,
+    ],
+  );
+});
+
+test('conversions and text search: dictionaries before the configuration mapping to them, re-runs skip', () => {
+  const S = 'TS Home';
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    textSearchConfigurations: [
+      {
+        kind: 'text-search-configuration',
+        schema: S,
+        name: 'My Search',
+        parser: { schema: 'pg_catalog', name: 'default' },
+        mappings: [{ token: 'asciiword', dictionaries: [{ schema: S, name: 'Stop It' }] }],
+        comment: undefined,
+      },
+    ],
+    textSearchDictionaries: [
+      {
+        kind: 'text-search-dictionary',
+        schema: S,
+        name: 'Stop It',
+        template: { schema: 'pg_catalog', name: 'simple' },
+        options: "stopwords = 'english'",
+        comment: undefined,
+      },
+    ],
+    conversions: [
+      {
+        kind: 'conversion',
+        schema: S,
+        name: 'To Latin',
+        source: 'UTF8',
+        target: 'LATIN1',
+        function: '"TS Home".conv',
+        default: true,
+        comment: 'conv',
+        dependsOn: [
+          { kind: 'routine', schema: S, name: 'conv(integer, integer, cstring, internal, integer, boolean)' },
+        ],
+      },
+    ],
+    routines: [
+      {
+        kind: 'function',
+        schema: S,
+        name: 'conv',
+        signature: 'conv(integer, integer, cstring, internal, integer, boolean)',
+        definition: 'CREATE OR REPLACE FUNCTION "TS Home".conv(...)',
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    refused: [{ kind: 'text-search-parser', schema: S, name: 'p', reason: 'C functions' }],
+  });
+  const pre = plan.preData;
+  assert.ok(at(pre, 'CREATE TEXT SEARCH DICTIONARY') < at(pre, 'ALTER TEXT SEARCH CONFIGURATION'));
+  assert.ok(at(pre, 'CREATE OR REPLACE FUNCTION "TS Home".conv') < at(pre, 'CREATE DEFAULT CONVERSION'));
+  assert.equal(
+    pre[at(pre, 'CREATE DEFAULT CONVERSION')]!.sql,
+    `CREATE DEFAULT CONVERSION "TS Home"."To Latin" FOR 'UTF8' TO 'LATIN1' FROM "TS Home".conv`,
+  );
+  assert.equal(
+    pre[at(pre, 'CREATE TEXT SEARCH DICTIONARY')]!.sql,
+    `CREATE TEXT SEARCH DICTIONARY "TS Home"."Stop It" (TEMPLATE = "pg_catalog"."simple", stopwords = 'english')`,
+  );
+  const map = pre[at(pre, 'ALTER TEXT SEARCH CONFIGURATION')]!;
+  assert.equal(
+    map.sql,
+    'ALTER TEXT SEARCH CONFIGURATION "TS Home"."My Search" ADD MAPPING FOR "asciiword" WITH "TS Home"."Stop It"',
+  );
+  // Text search DDL fails with unique_violation on a re-run: each statement checks first.
+  for (const x of pre.filter((y) => y.kind === 'text-search')) assert.ok(x.skipIf?.includes('pg_ts_'), x.sql);
+  // Nothing is planned for the refused parser.
+  assert.ok(!pre.some((x) => x.sql.includes('PARSER "TS Home"')));
 });
