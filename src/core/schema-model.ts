@@ -140,7 +140,19 @@ export interface ColumnDef {
   /** `GENERATED ALWAYS AS (expr) STORED` expression. */
   readonly generated: string | undefined;
   readonly comment: string | undefined;
+  /**
+   * `ALTER COLUMN ... SET STORAGE`, only when it differs from the type's default (pg_attribute.attstorage
+   * vs pg_type.typstorage). PostgreSQL docs, ALTER TABLE, "SET STORAGE".
+   */
+  readonly storage?: ColumnStorage | undefined;
+  /** `ALTER COLUMN ... SET COMPRESSION` (PostgreSQL 14+), only when set on the column (not the default). */
+  readonly compression?: 'pglz' | 'lz4' | undefined;
+  /** `ALTER COLUMN ... SET STATISTICS n`, only when set on the column (not the default target). */
+  readonly statistics?: number | undefined;
 }
+
+/** A column's storage mode (pg_attribute.attstorage p, e, x, m). */
+export type ColumnStorage = 'plain' | 'external' | 'extended' | 'main';
 
 /** A table constraint created with the table (CHECK) or right after it (PRIMARY KEY, UNIQUE, EXCLUDE). */
 export interface TableConstraintDef {
@@ -191,6 +203,51 @@ export interface TableDef extends QualifiedName {
   readonly options: readonly string[];
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /**
+   * Storage parameters of the table's TOAST table, as `name=value` text without the `toast.` prefix
+   * (reloptions of pg_class.reltoastrelid). PostgreSQL docs, CREATE TABLE, "Storage Parameters".
+   */
+  readonly toastOptions?: readonly string[] | undefined;
+  /**
+   * `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` (relrowsecurity) and `FORCE ROW LEVEL SECURITY`
+   * (relforcerowsecurity); undefined when neither is set. PostgreSQL docs, "Row Security Policies".
+   */
+  readonly rowSecurity?: { readonly enabled: boolean; readonly forced: boolean } | undefined;
+}
+
+/**
+ * A row-level security policy (pg_policy). PostgreSQL docs, CREATE POLICY. Expressions are
+ * pg_get_expr text (names schema-qualified, columns of the table unqualified).
+ */
+export interface PolicyDef {
+  readonly kind: 'policy';
+  readonly name: string;
+  readonly table: QualifiedName;
+  readonly command: 'all' | 'select' | 'insert' | 'update' | 'delete';
+  /** `AS PERMISSIVE` (true) or `AS RESTRICTIVE`. */
+  readonly permissive: boolean;
+  /** Role names the policy applies to, sorted; empty for PUBLIC. */
+  readonly roles: readonly string[];
+  /** `USING (...)` expression. */
+  readonly using: string | undefined;
+  /** `WITH CHECK (...)` expression. */
+  readonly withCheck: string | undefined;
+  readonly comment: string | undefined;
+}
+
+/**
+ * A rewrite rule on a table (pg_rewrite, not the `_RETURN` rule of a view). PostgreSQL docs, CREATE
+ * RULE, and chapter "The Rule System".
+ */
+export interface RuleDef {
+  readonly kind: 'rule';
+  readonly name: string;
+  readonly table: QualifiedName;
+  /** pg_get_ruledef text (`CREATE RULE ... AS ON ... DO ...`), without trailing semicolon. */
+  readonly definition: string;
+  /** pg_rewrite.ev_enabled: O origin (default), D disabled, R replica, A always. */
+  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+  readonly comment: string | undefined;
 }
 
 /** A secondary index (not backing a constraint). */
@@ -257,6 +314,10 @@ export interface SchemaModel {
   readonly views: readonly ViewDef[];
   readonly routines: readonly RoutineDef[];
   readonly triggers: readonly TriggerDef[];
+  /** Row-level security policies, sorted by table and name (absent: none). */
+  readonly policies?: readonly PolicyDef[];
+  /** Rewrite rules on tables, sorted by table and name (absent: none). */
+  readonly rules?: readonly RuleDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

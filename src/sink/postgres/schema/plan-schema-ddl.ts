@@ -10,6 +10,8 @@ import {
   refKey,
   type ColumnDef,
   type ColumnIdentity,
+  type PolicyDef,
+  type RuleDef,
   type SchemaModel,
   type SequenceOptions,
   type TableDef,
@@ -34,6 +36,8 @@ export type DdlKind =
   | 'index'
   | 'foreign-key'
   | 'trigger'
+  | 'policy'
+  | 'rule'
   | 'refresh'
   | 'comment';
 
@@ -58,6 +62,11 @@ export interface DdlStatement {
    * do not fail with a duplicate_* SQLSTATE on a re-run (ATTACH PARTITION of a table).
    */
   readonly skipIf?: string;
+  /**
+   * Roles the statement names (`CREATE POLICY ... TO role`): when one does not exist on the
+   * destination, the runner skips the statement and reports it as refused (outcome `unavailable`).
+   */
+  readonly requiresRoles?: readonly string[];
 }
 
 /** The DDL of a schema sync, in execution order. */
@@ -319,6 +328,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
         ),
       );
     }
+    stmts.push(...columnAttributeStatements(t, id, obj));
     stmts.push(...comment(id, `TABLE ${q}`, obj, t.comment));
     for (const c of t.columns) {
       stmts.push(
@@ -534,10 +544,141 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     post.push(...comment(id, `TRIGGER ${quoteIdent(tr.name)} ON ${q}`, obj, tr.comment));
   }
 
+  post.push(...rowSecurityStatements(model));
+
   return {
     preData: orderNodes(nodes),
     postData: orderNodes(post.map((x) => ({ id: x.id, rank: 0, deps: x.dependsOn, statements: [x] }))),
   };
+}
+
+// ---- table attributes: column storage, compression, statistics; row-level security; rules
+
+/**
+ * `ALTER COLUMN ... SET STORAGE | SET COMPRESSION | SET STATISTICS` for the columns that set them, run
+ * right after CREATE TABLE (pre-data). SET COMPRESSION is skipped on a destination before
+ * PostgreSQL 14, which has no column compression (PostgreSQL docs, ALTER TABLE).
+ */
+function columnAttributeStatements(t: TableDef, id: string, obj: string): DdlStatement[] {
+  const q = quoteQualified(t);
+  const out: DdlStatement[] = [];
+  const alter = (c: ColumnDef, what: string, sql: string): DdlStatement => ({
+    id: `${id}:${what}:${c.name}`,
+    kind: 'alter-table',
+    object: obj,
+    sql: `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.name)} ${sql}`,
+    dependsOn: [id],
+  });
+  for (const c of t.columns) {
+    if (c.storage !== undefined) out.push(alter(c, 'storage', `SET STORAGE ${c.storage.toUpperCase()}`));
+    if (c.compression !== undefined) {
+      out.push({
+        ...alter(c, 'compression', `SET COMPRESSION ${c.compression}`),
+        skipIf: "SELECT 1 WHERE pg_catalog.current_setting('server_version_num')::int < 140000",
+      });
+    }
+    if (c.statistics !== undefined) out.push(alter(c, 'statistics', `SET STATISTICS ${c.statistics}`));
+  }
+  return out;
+}
+
+/** Post-data id of a table's ENABLE/FORCE ROW LEVEL SECURITY statement. */
+function rowSecurityId(t: QualifiedName): string {
+  return `row-security:${t.schema}\u0000${t.name}`;
+}
+
+/**
+ * Post-data statements of row-level security and rules, after the data load so neither the copy (COPY
+ * FROM refuses tables whose policies apply to the session) nor the load sees them: CREATE POLICY,
+ * then ENABLE / FORCE ROW LEVEL SECURITY once the table's policies exist, then CREATE RULE with its
+ * enabled state. A policy naming a role the destination lacks is refused (see
+ * {@link DdlStatement.requiresRoles}). PostgreSQL docs, CREATE POLICY, ALTER TABLE, CREATE RULE.
+ */
+function rowSecurityStatements(model: SchemaModel): DdlStatement[] {
+  const out: DdlStatement[] = [];
+  const key = (t: QualifiedName): string => `${t.schema}\u0000${t.name}`;
+  const policiesOf = new Map<string, string[]>();
+  for (const p of model.policies ?? []) {
+    const q = quoteQualified(p.table);
+    const id = `policy:${key(p.table)}\u0000${p.name}`;
+    const obj = `policy ${quoteIdent(p.name)} on ${q}`;
+    out.push({
+      id,
+      kind: 'policy',
+      object: obj,
+      sql: policySql(p),
+      dependsOn: [],
+      ...(p.roles.length > 0 ? { requiresRoles: p.roles } : {}),
+    });
+    if (p.comment !== undefined) {
+      out.push({
+        id: `comment:${id}`,
+        kind: 'comment',
+        object: obj,
+        sql: `COMMENT ON POLICY ${quoteIdent(p.name)} ON ${q} IS ${quoteLiteral(p.comment)}`,
+        dependsOn: [id],
+      });
+    }
+    policiesOf.set(key(p.table), [...(policiesOf.get(key(p.table)) ?? []), id]);
+  }
+  for (const t of model.tables) {
+    if (t.rowSecurity === undefined) continue;
+    const parts = [
+      ...(t.rowSecurity.enabled ? ['ENABLE ROW LEVEL SECURITY'] : []),
+      ...(t.rowSecurity.forced ? ['FORCE ROW LEVEL SECURITY'] : []),
+    ];
+    out.push({
+      id: rowSecurityId(t),
+      kind: 'alter-table',
+      object: `table ${quoteQualified(t)}`,
+      sql: `ALTER TABLE ONLY ${quoteQualified(t)} ${parts.join(', ')}`,
+      dependsOn: policiesOf.get(key(t)) ?? [],
+    });
+  }
+  for (const r of model.rules ?? []) out.push(...ruleStatements(r));
+  return out;
+}
+
+function policySql(p: PolicyDef): string {
+  let s = `CREATE POLICY ${quoteIdent(p.name)} ON ${quoteQualified(p.table)} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.command.toUpperCase()}`;
+  s += ` TO ${p.roles.length > 0 ? p.roles.map(quoteIdent).join(', ') : 'PUBLIC'}`;
+  if (p.using !== undefined) s += ` USING (${p.using})`;
+  if (p.withCheck !== undefined) s += ` WITH CHECK (${p.withCheck})`;
+  return s;
+}
+
+function ruleStatements(r: RuleDef): DdlStatement[] {
+  const q = quoteQualified(r.table);
+  const id = `rule:${r.table.schema}\u0000${r.table.name}\u0000${r.name}`;
+  const obj = `rule ${quoteIdent(r.name)} on ${q}`;
+  const out: DdlStatement[] = [{ id, kind: 'rule', object: obj, sql: r.definition, dependsOn: [] }];
+  const enable =
+    r.enabled === 'disabled'
+      ? 'DISABLE'
+      : r.enabled === 'replica'
+        ? 'ENABLE REPLICA'
+        : r.enabled === 'always'
+          ? 'ENABLE ALWAYS'
+          : undefined;
+  if (enable !== undefined) {
+    out.push({
+      id: `${id}:enabled`,
+      kind: 'alter-table',
+      object: obj,
+      sql: `ALTER TABLE ${q} ${enable} RULE ${quoteIdent(r.name)}`,
+      dependsOn: [id],
+    });
+  }
+  if (r.comment !== undefined) {
+    out.push({
+      id: `comment:${id}`,
+      kind: 'comment',
+      object: obj,
+      sql: `COMMENT ON RULE ${quoteIdent(r.name)} ON ${q} IS ${quoteLiteral(r.comment)}`,
+      dependsOn: [id],
+    });
+  }
+  return out;
 }
 
 function constraintId(t: QualifiedName, name: string): string {
@@ -644,7 +785,8 @@ function columnSql(c: ColumnDef): string {
 
 function createTableSql(t: TableDef, parent: TableDef | undefined): string {
   const head = `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${quoteQualified(t)}`;
-  const tail = `${t.partitionBy !== undefined ? ` PARTITION BY ${t.partitionBy}` : ''}${t.options.length > 0 ? ` WITH (${t.options.join(', ')})` : ''}`;
+  const options = [...t.options, ...(t.toastOptions ?? []).map((o) => `toast.${o}`)];
+  const tail = `${t.partitionBy !== undefined ? ` PARTITION BY ${t.partitionBy}` : ''}${options.length > 0 ? ` WITH (${options.join(', ')})` : ''}`;
   if (t.partitionOf && parent) {
     return `${head} PARTITION OF ${quoteQualified(t.partitionOf.parent)} ${t.partitionOf.bound}${tail}`;
   }
