@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { waitForCatchUp } from '../support/catch-up.ts';
-import { startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
+import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { rowsHash } from '../support/rows-hash.ts';
 import { freshDatabase, sql, testServer } from '../support/servers.ts';
 
@@ -115,3 +115,32 @@ for (const [sv, dv] of [
     },
   );
 }
+
+test('precheck: a destination user that cannot set session_replication_role fails on tables with rules', async () => {
+  const s = testServer(17);
+  const d = testServer(15);
+  const src = await freshDatabase(s, 'rls_src');
+  const dst = await freshDatabase(d, 'rls_dst');
+  await sql(s, src, SOURCE);
+  const user = `rls_norole_${randomBytes(3).toString('hex')}`;
+  const password = `pw-${randomBytes(6).toString('hex')}`;
+  await sql(
+    d,
+    'postgres',
+    `CREATE ROLE ${user} LOGIN PASSWORD '${password}' BYPASSRLS; GRANT CREATE ON DATABASE ${dst} TO ${user};`,
+  );
+  const file = writeTaskFile({
+    name: 'rls-precheck',
+    source: { server: s, db: src },
+    destination: { server: { ...d, user, password }, db: dst },
+    syncTypes: ['schema', 'full', 'incremental'],
+    objects: [{ schema: '"Secure App"' }],
+  });
+  const pre = await runCli(['precheck', file]);
+  assert.equal(pre.code, 1, pre.stdout + pre.stderr);
+  assert.match(
+    pre.stdout,
+    /^FAIL .*Secure App\.Secret Docs has triggers, rules or foreign keys.*rules would rewrite applied changes/m,
+  );
+  assert.match(pre.stdout, /GRANT SET ON PARAMETER session_replication_role/);
+});
