@@ -303,6 +303,20 @@ export interface TriggerDef {
   readonly comment: string | undefined;
 }
 
+/**
+ * An extended statistics object (pg_statistic_ext): `CREATE STATISTICS`, with kinds ndistinct,
+ * dependencies, mcv, and expressions from PostgreSQL 14. PostgreSQL docs, CREATE STATISTICS.
+ */
+export interface StatisticsDef extends QualifiedName {
+  readonly kind: 'statistics';
+  readonly table: QualifiedName;
+  /** pg_get_statisticsobjdef text (`CREATE STATISTICS s.n (kinds) ON cols FROM s.t`). */
+  readonly definition: string;
+  /** `ALTER STATISTICS ... SET STATISTICS n`, only when set (not the default target). */
+  readonly target: number | undefined;
+  readonly comment: string | undefined;
+}
+
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {
   readonly schemas: readonly SchemaDef[];
@@ -318,6 +332,8 @@ export interface SchemaModel {
   readonly policies?: readonly PolicyDef[];
   /** Rewrite rules on tables, sorted by table and name (absent: none). */
   readonly rules?: readonly RuleDef[];
+  /** Extended statistics objects, sorted by schema and name (absent: none). */
+  readonly statistics?: readonly StatisticsDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

@@ -32,6 +32,7 @@ import {
   type SchemaDef,
   type SchemaModel,
   type SequenceDef,
+  type StatisticsDef,
   type TableConstraintDef,
   type TableDef,
   type TriggerDef,
@@ -65,7 +66,8 @@ export type SchemaObjectKind =
   | 'procedure'
   | 'trigger'
   | 'policy'
-  | 'rule';
+  | 'rule'
+  | 'statistics';
 
 /**
  * An object the mapping cannot carry over as it is. `error`: the destination would hold something
@@ -164,6 +166,7 @@ class ModelMapper {
     const triggers = model.triggers.flatMap((t) => this.trigger(t));
     const policies = (model.policies ?? []).flatMap((p) => this.policy(p));
     const rules = (model.rules ?? []).flatMap((r) => this.rule(r));
+    const statistics = (model.statistics ?? []).flatMap((x) => this.statisticsObject(x));
     const extensions = model.extensions.map((e) => ({ ...e, schema: names.schema(e.schema) }));
     const out: SchemaModel = {
       schemas: this.schemas([...types, ...sequences, ...tables, ...views, ...routines]),
@@ -184,6 +187,7 @@ class ModelMapper {
       ),
       ...(model.policies !== undefined ? { policies: policies.sort(byTableAndName) } : {}),
       ...(model.rules !== undefined ? { rules: rules.sort(byTableAndName) } : {}),
+      ...(model.statistics !== undefined ? { statistics: statistics.sort(byName) } : {}),
     };
     this.collisions();
     return { model: out, problems: this.problems };
@@ -806,6 +810,30 @@ class ModelMapper {
       );
     }
     return [{ ...ru, table, definition: r.text }];
+  }
+
+  /**
+   * An extended statistics object, in the destination schema of its own schema (like an index), its
+   * columns and expressions rewritten with the table's columns in scope; one on a left-out column is
+   * left out with a warning.
+   */
+  statisticsObject(x: StatisticsDef): StatisticsDef[] {
+    const owner = this.names.table(x.table);
+    if (owner?.duplicate) return [];
+    const s: Subject = { kind: 'statistics', name: x, table: x.table };
+    const r = this.rewrite(x.definition, s, scope(owner?.columns), owner?.columns.keys() ?? []);
+    if (r !== undefined && r.excluded.length > 0) {
+      this.leaveOut(s, undefined, r.excluded);
+      return [];
+    }
+    return [
+      {
+        ...x,
+        ...this.names.object(x),
+        table: owner?.to ?? this.names.object(x.table),
+        definition: r?.text ?? x.definition,
+      },
+    ];
   }
 
   /** Destination schemas: those of the selected schema entries and those objects live in. */

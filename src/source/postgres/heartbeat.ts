@@ -150,6 +150,7 @@ export function withoutTable(model: SchemaModel, table: QualifiedName): SchemaMo
     triggers: model.triggers.filter((t) => !same(t.table, table)),
     policies: (model.policies ?? []).filter((p) => !same(p.table, table)),
     rules: (model.rules ?? []).filter((r) => !same(r.table, table)),
+    statistics: (model.statistics ?? []).filter((x) => !same(x.table, table)),
     sequences: model.sequences.filter((s) => s.ownedBy === undefined || !same(s.ownedBy.table, table)),
   };
 }

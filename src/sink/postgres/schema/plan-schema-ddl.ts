@@ -38,6 +38,7 @@ export type DdlKind =
   | 'trigger'
   | 'policy'
   | 'rule'
+  | 'statistics'
   | 'refresh'
   | 'comment';
 
@@ -545,6 +546,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
   }
 
   post.push(...rowSecurityStatements(model));
+  post.push(...statisticsStatements(model));
 
   return {
     preData: orderNodes(nodes),
@@ -636,6 +638,39 @@ function rowSecurityStatements(model: SchemaModel): DdlStatement[] {
     });
   }
   for (const r of model.rules ?? []) out.push(...ruleStatements(r));
+  return out;
+}
+
+/**
+ * Post-data CREATE STATISTICS (after the load: ANALYZE fills them), with ALTER STATISTICS ... SET
+ * STATISTICS and comments. PostgreSQL docs, CREATE STATISTICS, ALTER STATISTICS.
+ */
+function statisticsStatements(model: SchemaModel): DdlStatement[] {
+  const out: DdlStatement[] = [];
+  for (const x of model.statistics ?? []) {
+    const q = quoteQualified(x);
+    const id = `statistics:${x.schema}\u0000${x.name}`;
+    const obj = `statistics ${q}`;
+    out.push({ id, kind: 'statistics', object: obj, sql: x.definition, dependsOn: [] });
+    if (x.target !== undefined) {
+      out.push({
+        id: `${id}:target`,
+        kind: 'statistics',
+        object: obj,
+        sql: `ALTER STATISTICS ${q} SET STATISTICS ${x.target}`,
+        dependsOn: [id],
+      });
+    }
+    if (x.comment !== undefined) {
+      out.push({
+        id: `comment:${id}`,
+        kind: 'comment',
+        object: obj,
+        sql: `COMMENT ON STATISTICS ${q} IS ${quoteLiteral(x.comment)}`,
+        dependsOn: [id],
+      });
+    }
+  }
   return out;
 }
 

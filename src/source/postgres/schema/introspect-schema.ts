@@ -22,6 +22,7 @@ import {
   type SchemaModel,
   type SequenceDef,
   type SequenceOptions,
+  type StatisticsDef,
   type TableConstraintDef,
   type TableDef,
   type TriggerDef,
@@ -793,6 +794,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   }
 
   const { policies, rules } = await readPoliciesAndRules(client, includedRelOids, qn);
+  const statistics = await readStatistics(client, includedRelOids, qn);
 
   const schemaNames = new Set<string>(selectedSchemas);
   for (const o of [...typeDefs, ...sequenceDefs, ...tableDefs, ...viewDefs, ...routineDefs])
@@ -824,7 +826,45 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     ),
     policies,
     rules,
+    statistics,
   };
+}
+
+/**
+ * Extended statistics objects on the included tables (pg_statistic_ext), sorted by schema and name.
+ * PostgreSQL docs, CREATE STATISTICS. stxstattarget is -1 for the default before 17, NULL from 17.
+ */
+async function readStatistics(
+  client: pg.Client,
+  tables: ReadonlySet<number>,
+  qn: (oid: number) => QualifiedName,
+): Promise<StatisticsDef[]> {
+  const rows = await q<{
+    stxrelid: number;
+    nspname: string;
+    stxname: string;
+    def: string;
+    target: number | null;
+    comment: string | null;
+  }>(
+    client,
+    `SELECT s.stxrelid::int8::float8 AS stxrelid, n.nspname, s.stxname, pg_get_statisticsobjdef(s.oid) AS def,
+            CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget::int END AS target,
+            ${COMMENT('pg_statistic_ext', 's.oid')} AS comment
+       FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace`,
+  );
+  return rows
+    .filter((r) => tables.has(r.stxrelid))
+    .map((r): StatisticsDef => ({
+      kind: 'statistics',
+      schema: r.nspname,
+      name: r.stxname,
+      table: qn(r.stxrelid),
+      definition: r.def.trim(),
+      target: r.target ?? undefined,
+      comment: r.comment ?? undefined,
+    }))
+    .sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name));
 }
 
 const STORAGE: Record<string, ColumnStorage> = { p: 'plain', e: 'external', x: 'extended', m: 'main' };
