@@ -149,6 +149,11 @@ export interface ColumnDef {
   readonly compression?: 'pglz' | 'lz4' | undefined;
   /** `ALTER COLUMN ... SET STATISTICS n`, only when set on the column (not the default target). */
   readonly statistics?: number | undefined;
+  /**
+   * The column comes from the parents of {@link TableDef.inherits} only (pg_attribute.attislocal
+   * false): `INHERITS` creates it, so the table's own column list leaves it out.
+   */
+  readonly inherited?: boolean | undefined;
 }
 
 /** A column's storage mode (pg_attribute.attstorage p, e, x, m). */
@@ -213,6 +218,12 @@ export interface TableDef extends QualifiedName {
    * (relforcerowsecurity); undefined when neither is set. PostgreSQL docs, "Row Security Policies".
    */
   readonly rowSecurity?: { readonly enabled: boolean; readonly forced: boolean } | undefined;
+  /**
+   * Parents of table inheritance (`INHERITS`, pg_inherits in inhseqno order; partitions excluded),
+   * set only when every parent is in the model; otherwise the table is created on its own, with all
+   * its columns and constraints. PostgreSQL docs, "Inheritance".
+   */
+  readonly inherits?: readonly QualifiedName[] | undefined;
 }
 
 /**

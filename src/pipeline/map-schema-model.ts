@@ -442,8 +442,27 @@ class ModelMapper {
         },
         replicaIdentity,
         dependsOn: this.refs(t.dependsOn),
+        ...(t.inherits !== undefined ? { inherits: this.inheritsFrom(t, t.inherits) } : {}),
       },
     ];
+  }
+
+  /**
+   * Destination parents of an inheritance child. A parent merged into another table is refused: the
+   * child would inherit from a table that is not created.
+   */
+  inheritsFrom(t: TableDef, parents: readonly QualifiedName[]): QualifiedName[] {
+    return parents.map((p) => {
+      const m = this.names.table(p);
+      if (m?.duplicate) {
+        this.report(
+          { kind: 'table', name: t, table: undefined },
+          'error',
+          `inherits from ${displayName(p)}, which the task merges into ${displayName(m.to)}: exclude one of them, or create the table by hand`,
+        );
+      }
+      return m?.to ?? this.names.object(p);
+    });
   }
 
   /** Drops attachments to parent indexes that are left out. */

@@ -30,12 +30,20 @@ const SOURCE = `
     DO ALSO INSERT INTO "Secure App"."Audit Log" (doc, what) VALUES (new.id, 'updated');
   INSERT INTO "Secure App"."Secret Docs" SELECT g, 'u' || (g % 5), g % 7, 'body ' || g FROM generate_series(1, 300) g;
   INSERT INTO "Secure App".quarantine VALUES (1000, -1);
+  -- Inheritance: each table is copied and applied with its own rows only.
+  CREATE TABLE "Secure App".events (id int PRIMARY KEY, what text);
+  CREATE TABLE "Secure App"."Special Events" (extra text) INHERITS ("Secure App".events);
+  ALTER TABLE "Secure App"."Special Events" ADD PRIMARY KEY (id);
+  INSERT INTO "Secure App".events SELECT g, 'e' FROM generate_series(1, 50) g;
+  INSERT INTO "Secure App"."Special Events" SELECT g, 's', 'x' || g FROM generate_series(51, 80) g;
 `;
 
 const TABLES = [
   'SELECT id, "Owner", n, body FROM "Secure App"."Secret Docs"',
   'SELECT id, n FROM "Secure App".quarantine',
   'SELECT id, doc, what FROM "Secure App"."Audit Log"',
+  'SELECT id, what FROM ONLY "Secure App".events',
+  'SELECT id, what, extra FROM "Secure App"."Special Events"',
 ];
 
 for (const [sv, dv] of [
@@ -82,7 +90,8 @@ for (const [sv, dv] of [
             `SELECT c.relname, c.relrowsecurity AS rls, c.relforcerowsecurity AS force, pg_get_userbyid(c.relowner) = $1 AS own,
                     (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
                     (SELECT count(*)::int FROM pg_rewrite w WHERE w.ev_class = c.oid) AS rules
-               FROM pg_class c WHERE c.relnamespace = '"Secure App"'::regnamespace AND c.relkind = 'r' ORDER BY 1`,
+               FROM pg_class c WHERE c.relnamespace = '"Secure App"'::regnamespace AND c.relkind = 'r'
+                AND c.relname IN ('Audit Log', 'Secret Docs', 'quarantine') ORDER BY 1`,
             [user],
           ),
           [
@@ -91,12 +100,23 @@ for (const [sv, dv] of [
             { relname: 'quarantine', rls: true, force: true, own: true, policies: 0, rules: 0 },
           ],
         );
+        assert.deepEqual(
+          await sql(
+            d,
+            dst,
+            `SELECT i.inhrelid::regclass::text AS child, i.inhparent::regclass::text AS parent FROM pg_inherits i`,
+          ),
+          [{ child: '"Secure App"."Special Events"', parent: '"Secure App".events' }],
+        );
         await sql(
           s,
           src,
           `INSERT INTO "Secure App"."Secret Docs" VALUES (301, 'x', 1, 'new'), (302, 'y', -4, 'quarantined');
            UPDATE "Secure App"."Secret Docs" SET body = 'changed' WHERE id % 10 = 0;
            DELETE FROM "Secure App"."Secret Docs" WHERE id % 13 = 0;
+           UPDATE "Secure App".events SET what = 'updated' WHERE id % 5 = 0;
+           DELETE FROM "Secure App".events WHERE id % 7 = 0;
+           INSERT INTO "Secure App"."Special Events" VALUES (81, 's', 'new');
            -- A row the source's rule did not see (as COPY would load it): the destination's rule must
            -- not move it to quarantine when the change is applied.
            SET session_replication_role = replica;

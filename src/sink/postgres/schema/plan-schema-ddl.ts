@@ -76,15 +76,17 @@ export interface SchemaDdlPlan {
    * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
-   * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
+   * REPLICA IDENTITY FULL/NOTHING, UNLOGGED, storage parameters (also `toast.*`), INHERITS, column
+   * storage / compression / statistics targets, comments. Run in order on one connection.
    */
   readonly preData: readonly DdlStatement[];
   /**
    * After the data load: primary keys and unique constraints, secondary indexes (and their ATTACH
    * PARTITION to parent indexes, CLUSTER ON),
    * exclusion constraints, CHECK constraints marked NOT VALID, foreign keys, REPLICA IDENTITY USING
-   * INDEX, triggers (so they do not fire during the load) with their enabled state, REFRESH
-   * MATERIALIZED VIEW, comments on these. Listed in an order that works sequentially; also
+   * INDEX, triggers (so they do not fire during the load) with their enabled state, row-level
+   * security policies then ENABLE / FORCE ROW LEVEL SECURITY, rules with their enabled state,
+   * extended statistics, REFRESH MATERIALIZED VIEW, comments on these. Listed in an order that works sequentially; also
    * independent units that may run in parallel in any order respecting `dependsOn`.
    */
   readonly postData: readonly DdlStatement[];
@@ -347,6 +349,8 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     }
     const deps = [schemaId(t.schema), ...t.dependsOn.map(refKey)];
     if (t.partitionOf) deps.push(refKey({ kind: 'table', ...t.partitionOf.parent }));
+    for (const p of t.inherits ?? []) deps.push(refKey({ kind: 'table', ...p }));
+    stmts.push(...inheritedColumnStatements(t, tablesByKey, id, obj));
     node(id, RANK.table, deps, stmts);
 
     for (const c of t.constraints) {
@@ -580,6 +584,40 @@ function columnAttributeStatements(t: TableDef, id: string, obj: string): DdlSta
       });
     }
     if (c.statistics !== undefined) out.push(alter(c, 'statistics', `SET STATISTICS ${c.statistics}`));
+  }
+  return out;
+}
+
+/**
+ * What an inheritance child sets on columns it takes from its parents (INHERITS creates them with
+ * the parents' defaults and NOT NULL): its own default and NOT NULL. PostgreSQL docs, "Inheritance".
+ */
+function inheritedColumnStatements(
+  t: TableDef,
+  tables: ReadonlyMap<string, TableDef>,
+  id: string,
+  obj: string,
+): DdlStatement[] {
+  if (t.inherits === undefined || t.inherits.length === 0) return [];
+  const q = quoteQualified(t);
+  const parents = t.inherits.map((p) => tables.get(`${p.schema}\u0000${p.name}`));
+  const out: DdlStatement[] = [];
+  for (const c of t.columns) {
+    if (c.inherited !== true) continue;
+    const from = parents.map((p) => p?.columns.find((x) => x.name === c.name)).filter((x) => x !== undefined);
+    const alter = (what: string, sql: string): DdlStatement => ({
+      id: `${id}:${what}:${c.name}`,
+      kind: 'alter-table',
+      object: obj,
+      sql: `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.name)} ${sql}`,
+      dependsOn: [id],
+    });
+    if (c.default !== undefined && !from.some((p) => p.default === c.default)) {
+      out.push(alter('default', `SET DEFAULT ${c.default}`));
+    } else if (c.default === undefined && c.identity === undefined && c.generated === undefined) {
+      if (from.some((p) => p.default !== undefined)) out.push(alter('default', 'DROP DEFAULT'));
+    }
+    if (c.notNull && !from.some((p) => p.notNull)) out.push(alter('notnull', 'SET NOT NULL'));
   }
   return out;
 }
@@ -825,13 +863,16 @@ function createTableSql(t: TableDef, parent: TableDef | undefined): string {
   if (t.partitionOf && parent) {
     return `${head} PARTITION OF ${quoteQualified(t.partitionOf.parent)} ${t.partitionOf.bound}${tail}`;
   }
+  const inherits = t.inherits !== undefined && t.inherits.length > 0;
   const items = [
-    ...t.columns.map(columnSql),
+    // INHERITS brings the parents' columns and CHECK constraints: only the table's own are listed.
+    ...t.columns.filter((c) => !inherits || c.inherited !== true).map(columnSql),
     ...t.constraints
-      .filter((c) => c.kind === 'check' && !isNotValid(c.definition))
+      .filter((c) => c.kind === 'check' && !isNotValid(c.definition) && !(inherits && c.inherited))
       .map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
   ];
-  return `${head} (${items.length > 0 ? `\n    ${items.join(',\n    ')}\n` : ''})${tail}`;
+  const inh = inherits ? ` INHERITS (${t.inherits.map(quoteQualified).join(', ')})` : '';
+  return `${head} (${items.length > 0 ? `\n    ${items.join(',\n    ')}\n` : ''})${inh}${tail}`;
 }
 
 function typeSql(t: TypeDef): string {

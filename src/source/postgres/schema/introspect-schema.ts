@@ -62,6 +62,7 @@ interface RelRow {
 
 interface ColRow {
   attrelid: number;
+  attislocal: boolean;
   attname: string;
   type: string;
   attnotnull: boolean;
@@ -235,7 +236,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   const cols = await q<ColRow & { attrelid: number }>(
     client,
     `SELECT a.attrelid::int8::float8 AS attrelid, a.attname, format_type(a.atttypid, a.atttypmod) AS type,
-            a.attnotnull, a.attidentity::text AS attidentity, a.attgenerated::text AS attgenerated,
+            a.attnotnull, a.attislocal, a.attidentity::text AS attidentity, a.attgenerated::text AS attgenerated,
             pg_get_expr(d.adbin, d.adrelid) AS def,
             CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname END AS collschema,
             CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collname,
@@ -251,6 +252,15 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       ORDER BY a.attrelid, a.attnum`,
   );
   const colsByRel = groupBy(cols, (c) => c.attrelid);
+  // Table inheritance (not partitioning): parents of each child, in inhseqno order.
+  const inhRows = await q<{ child: number; parent: number }>(
+    client,
+    `SELECT i.inhrelid::int8::float8 AS child, i.inhparent::int8::float8 AS parent
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+      WHERE NOT c.relispartition AND c.relkind = 'r' AND p.relkind = 'r'
+      ORDER BY i.inhrelid, i.inhseqno`,
+  );
+  const parentsOf = groupBy(inhRows, (x) => x.child);
   const seqs = await q<SeqRow>(
     client,
     `SELECT s.seqrelid::int8::float8 AS oid, format_type(s.seqtypid, NULL) AS type, s.seqstart::text AS start,
@@ -659,6 +669,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       continue;
     }
     const parentIn = r.parent !== null && includedRelOids.has(r.parent);
+    const inhParents = (parentsOf.get(r.oid) ?? []).map((x) => x.parent);
+    const inherits = inhParents.length > 0 && inhParents.every((p) => includedRelOids.has(p));
     const columnDefs: ColumnDef[] = columns.map((c) => {
       let identity: ColumnDef['identity'];
       if (c.attidentity === 'a' || c.attidentity === 'd') {
@@ -684,6 +696,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         storage: c.storage !== null ? STORAGE[c.storage] : undefined,
         compression: c.compression === 'l' ? 'lz4' : c.compression === 'p' ? 'pglz' : undefined,
         statistics: c.stattarget ?? undefined,
+        inherited: inherits && !c.attislocal ? true : undefined,
       };
     });
     const constraints: TableConstraintDef[] = [];
@@ -713,7 +726,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         kind,
         name: c.conname,
         definition: c.def,
-        inherited: c.contype === 'c' && !c.conislocal && parentIn,
+        inherited: c.contype === 'c' && !c.conislocal && (parentIn || inherits),
         parentIndex: c.parent_index !== null && parentIn ? qn(c.parent_index) : undefined,
         comment: c.comment ?? undefined,
       });
@@ -741,6 +754,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       comment,
       dependsOn: depsFor(ref),
       toastOptions: r.toastoptions ?? [],
+      inherits: inherits ? inhParents.map(qn) : undefined,
       rowSecurity:
         r.relrowsecurity || r.relforcerowsecurity
           ? { enabled: r.relrowsecurity, forced: r.relforcerowsecurity }

@@ -83,6 +83,16 @@ function fixture(version: number): string {
   COMMENT ON STATISTICS "${SCHEMA}"."Owner N Stats" IS 'correlated';
   CREATE STATISTICS "${SCHEMA}".all_kinds ON id, n FROM "${SCHEMA}"."Mixed Case";
   CREATE STATISTICS "${SCHEMA}"."MCV only" (mcv) ON id, v FROM "${SCHEMA}"."unlogged Ones";
+  CREATE TABLE "${SCHEMA}"."Base Things" (id int, "Made At" timestamptz DEFAULT '2000-01-01 00:00:00+00',
+    label text NOT NULL, CONSTRAINT "label not empty" CHECK (label <> ''));
+  CREATE TABLE "${SCHEMA}"."Other Parent" (weight int DEFAULT 1);
+  CREATE TABLE "${SCHEMA}"."Child Thing" ("Own Col" text, label text NOT NULL)
+    INHERITS ("${SCHEMA}"."Base Things", "${SCHEMA}"."Other Parent");
+  ALTER TABLE "${SCHEMA}"."Child Thing" ALTER COLUMN "Made At" SET DEFAULT '2020-01-01 00:00:00+00';
+  ALTER TABLE ONLY "${SCHEMA}"."Child Thing" ALTER COLUMN weight DROP DEFAULT;
+  ALTER TABLE "${SCHEMA}"."Child Thing" ALTER COLUMN id SET NOT NULL;
+  ALTER TABLE "${SCHEMA}"."Child Thing" ADD CONSTRAINT "positive weight" CHECK (weight > 0);
+  CREATE TABLE "${SCHEMA}"."Grand Child" () INHERITS ("${SCHEMA}"."Child Thing");
   ${version >= 14 ? `CREATE STATISTICS "${SCHEMA}"."Expr Stats" ON (lower("Owner Name")), (n * 2) FROM "${SCHEMA}"."Mixed Case";` : ''}
   `;
 }
@@ -165,6 +175,8 @@ test('PostgreSQL 15: table attributes dump identically to the source (pg_dump 15
     'CREATE STATISTICS "Attr Schema".all_kinds ON',
     'CREATE STATISTICS "Attr Schema"."MCV only" (mcv)',
     'CREATE STATISTICS "Attr Schema"."Expr Stats" ON',
+    'INHERITS ("Attr Schema"."Base Things", "Attr Schema"."Other Parent")',
+    'INHERITS ("Attr Schema"."Child Thing")',
   ]) {
     assert.ok(expected.includes(piece), `the source dump shows ${piece}:\n${expected}`);
   }
