@@ -36,6 +36,11 @@ export interface SelectedTable extends QualifiedName {
    * rewrite applied changes unless the apply session runs with session_replication_role = replica.
    */
   readonly rules?: number;
+  /**
+   * ENABLE and FORCE ROW LEVEL SECURITY on the source table: schema sync sets both on the
+   * destination, where the policies then apply to the table's owner too.
+   */
+  readonly forcedRowSecurity?: boolean;
 }
 
 /** A sequence and its current position. `lastValue` undefined: never used (nextval returns start). */

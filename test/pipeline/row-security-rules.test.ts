@@ -136,7 +136,7 @@ for (const [sv, dv] of [
   );
 }
 
-test('precheck: a destination user that cannot set session_replication_role fails on tables with rules', async () => {
+test('precheck: a destination user that cannot set session_replication_role fails on tables with rules, one subject to row-level security on forced tables', async () => {
   const s = testServer(17);
   const d = testServer(15);
   const src = await freshDatabase(s, 'rls_src');
@@ -147,7 +147,7 @@ test('precheck: a destination user that cannot set session_replication_role fail
   await sql(
     d,
     'postgres',
-    `CREATE ROLE ${user} LOGIN PASSWORD '${password}' BYPASSRLS; GRANT CREATE ON DATABASE ${dst} TO ${user};`,
+    `CREATE ROLE ${user} LOGIN PASSWORD '${password}'; GRANT CREATE ON DATABASE ${dst} TO ${user};`,
   );
   const file = writeTaskFile({
     name: 'rls-precheck',
@@ -163,4 +163,9 @@ test('precheck: a destination user that cannot set session_replication_role fail
     /^FAIL .*Secure App\.Secret Docs has triggers, rules or foreign keys.*rules would rewrite applied changes/m,
   );
   assert.match(pre.stdout, /GRANT SET ON PARAMETER session_replication_role/);
+  // Schema sync gives "Secret Docs" and quarantine FORCE ROW LEVEL SECURITY: the apply would fail.
+  assert.match(
+    pre.stdout,
+    /^FAIL {2}Destination row-level security: row-level security policies of Secure App\.Secret Docs, Secure App\.quarantine would apply to rls_norole_\w+ .*\n {6}fix: ALTER ROLE "rls_norole_\w+" BYPASSRLS;/m,
+  );
 });
