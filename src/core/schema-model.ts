@@ -224,6 +224,11 @@ export interface TableDef extends QualifiedName {
    * its columns and constraints. PostgreSQL docs, "Inheritance".
    */
   readonly inherits?: readonly QualifiedName[] | undefined;
+  /**
+   * A typed table (`CREATE TABLE ... OF type`, pg_class.reloftype): its columns come from the
+   * composite type. PostgreSQL docs, CREATE TABLE, "OF type_name".
+   */
+  readonly ofType?: QualifiedName | undefined;
 }
 
 /**

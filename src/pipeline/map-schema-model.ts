@@ -428,6 +428,13 @@ class ModelMapper {
       replicaIdentity = 'default';
     }
     const ts: Subject = { kind: 'table', name: t, table: undefined };
+    if (t.ofType !== undefined && m.columns.size > 0) {
+      this.report(
+        ts,
+        'error',
+        `is a typed table (OF ${displayName(t.ofType)}): its columns come from the type and cannot be renamed or left out`,
+      );
+    }
     return [
       {
         ...t,
@@ -443,6 +450,9 @@ class ModelMapper {
         replicaIdentity,
         dependsOn: this.refs(t.dependsOn),
         ...(t.inherits !== undefined ? { inherits: this.inheritsFrom(t, t.inherits) } : {}),
+        ...(t.ofType !== undefined
+          ? { ofType: { schema: this.names.schema(t.ofType.schema), name: t.ofType.name } }
+          : {}),
       },
     ];
   }

@@ -863,6 +863,7 @@ function createTableSql(t: TableDef, parent: TableDef | undefined): string {
   if (t.partitionOf && parent) {
     return `${head} PARTITION OF ${quoteQualified(t.partitionOf.parent)} ${t.partitionOf.bound}${tail}`;
   }
+  if (t.ofType !== undefined) return typedTableSql(t, head, tail);
   const inherits = t.inherits !== undefined && t.inherits.length > 0;
   const items = [
     // INHERITS brings the parents' columns and CHECK constraints: only the table's own are listed.
@@ -873,6 +874,27 @@ function createTableSql(t: TableDef, parent: TableDef | undefined): string {
   ];
   const inh = inherits ? ` INHERITS (${t.inherits.map(quoteQualified).join(', ')})` : '';
   return `${head} (${items.length > 0 ? `\n    ${items.join(',\n    ')}\n` : ''})${inh}${tail}`;
+}
+
+/**
+ * `CREATE TABLE ... OF type (col WITH OPTIONS ..., CONSTRAINT ...)`: the columns come from the type,
+ * the table adds defaults, NOT NULL, identity and CHECK constraints. PostgreSQL docs, CREATE TABLE.
+ */
+function typedTableSql(t: TableDef, head: string, tail: string): string {
+  const items: string[] = [];
+  for (const c of t.columns) {
+    let s = '';
+    if (c.generated !== undefined) s += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
+    if (c.default !== undefined) s += ` DEFAULT ${c.default}`;
+    if (c.notNull) s += ' NOT NULL';
+    if (c.identity) s += ` ${identitySql(c.identity)}`;
+    if (s !== '') items.push(`${quoteIdent(c.name)} WITH OPTIONS${s}`);
+  }
+  for (const c of t.constraints.filter((x) => x.kind === 'check' && !isNotValid(x.definition))) {
+    items.push(`CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+  }
+  const list = items.length > 0 ? ` (\n    ${items.join(',\n    ')}\n)` : '';
+  return `${head} OF ${quoteQualified(t.ofType!)}${list}${tail}`;
 }
 
 function typeSql(t: TypeDef): string {

@@ -58,6 +58,8 @@ interface RelRow {
   toastoptions: string[] | null;
   relrowsecurity: boolean;
   relforcerowsecurity: boolean;
+  oftype_schema: string | null;
+  oftype_name: string | null;
 }
 
 interface ColRow {
@@ -227,7 +229,9 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
             (SELECT t.typarray::int8::float8 FROM pg_type t WHERE t.oid = c.reltype) AS typarray,
             ${COMMENT('pg_class', 'c.oid')} AS comment,
             (SELECT tc.reloptions::text[] FROM pg_class tc WHERE tc.oid = c.reltoastrelid) AS toastoptions,
-            c.relrowsecurity, c.relforcerowsecurity
+            c.relrowsecurity, c.relforcerowsecurity,
+            (SELECT tn.nspname FROM pg_type ot JOIN pg_namespace tn ON tn.oid = ot.typnamespace WHERE ot.oid = c.reloftype) AS oftype_schema,
+            (SELECT ot.typname FROM pg_type ot WHERE ot.oid = c.reloftype) AS oftype_name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c') AND NOT ${SYSTEM_SCHEMA}
         AND ${notExtensionMember('pg_class', 'c.oid')}`,
@@ -755,6 +759,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       dependsOn: depsFor(ref),
       toastOptions: r.toastoptions ?? [],
       inherits: inherits ? inhParents.map(qn) : undefined,
+      ofType: coll(r.oftype_schema, r.oftype_name),
       rowSecurity:
         r.relrowsecurity || r.relforcerowsecurity
           ? { enabled: r.relrowsecurity, forced: r.relforcerowsecurity }

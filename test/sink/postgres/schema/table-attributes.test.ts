@@ -2,7 +2,7 @@
  * Table-level schema features through schema sync, on real servers: replica identity (FULL, USING
  * INDEX, NOTHING), unlogged tables, storage parameters (also of the TOAST table), per-column storage,
  * compression (14+) and statistics targets, row-level security (policies, ENABLE / FORCE) and rules
- * with their enabled state. 15 → 15 is compared by pg_dump --schema-only, 13 → 17 and 17 → 15 by the
+ * with their enabled state, extended statistics, table inheritance and typed tables. 15 → 15 is compared by pg_dump --schema-only, 13 → 17 and 17 → 15 by the
  * introspected models; a second run skips what exists.
  */
 import assert from 'node:assert/strict';
@@ -93,6 +93,9 @@ function fixture(version: number): string {
   ALTER TABLE "${SCHEMA}"."Child Thing" ALTER COLUMN id SET NOT NULL;
   ALTER TABLE "${SCHEMA}"."Child Thing" ADD CONSTRAINT "positive weight" CHECK (weight > 0);
   CREATE TABLE "${SCHEMA}"."Grand Child" () INHERITS ("${SCHEMA}"."Child Thing");
+  CREATE TYPE "${SCHEMA}"."Point Type" AS (x int, "Y Val" text);
+  CREATE TABLE "${SCHEMA}"."Typed Points" OF "${SCHEMA}"."Point Type" (
+    x WITH OPTIONS NOT NULL DEFAULT 0, CONSTRAINT "x positive" CHECK (x >= 0), PRIMARY KEY (x));
   ${version >= 14 ? `CREATE STATISTICS "${SCHEMA}"."Expr Stats" ON (lower("Owner Name")), (n * 2) FROM "${SCHEMA}"."Mixed Case";` : ''}
   `;
 }
@@ -177,6 +180,7 @@ test('PostgreSQL 15: table attributes dump identically to the source (pg_dump 15
     'CREATE STATISTICS "Attr Schema"."Expr Stats" ON',
     'INHERITS ("Attr Schema"."Base Things", "Attr Schema"."Other Parent")',
     'INHERITS ("Attr Schema"."Child Thing")',
+    'CREATE TABLE "Attr Schema"."Typed Points" OF "Attr Schema"."Point Type"',
   ]) {
     assert.ok(expected.includes(piece), `the source dump shows ${piece}:\n${expected}`);
   }
