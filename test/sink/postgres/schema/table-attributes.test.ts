@@ -2,8 +2,9 @@
  * Table-level schema features through schema sync, on real servers: replica identity (FULL, USING
  * INDEX, NOTHING), unlogged tables, storage parameters (also of the TOAST table), per-column storage,
  * compression (14+) and statistics targets, row-level security (policies, ENABLE / FORCE) and rules
- * with their enabled state, extended statistics, table inheritance and typed tables. 15 → 15 is compared by pg_dump --schema-only, 13 → 17 and 17 → 15 by the
- * introspected models; a second run skips what exists.
+ * with their enabled state, extended statistics, table inheritance and typed tables. 15 → 15 is
+ * compared by pg_dump --schema-only, 13 → 17 and 17 → 15 by the introspected models; a second run
+ * skips what exists.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
