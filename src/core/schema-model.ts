@@ -151,7 +151,24 @@ export interface ColumnDef {
   /** `GENERATED ALWAYS AS (expr) STORED` expression. */
   readonly generated: string | undefined;
   readonly comment: string | undefined;
+  /**
+   * `ALTER COLUMN ... SET STORAGE`, only when it differs from the type's default (pg_attribute.attstorage
+   * vs pg_type.typstorage). PostgreSQL docs, ALTER TABLE, "SET STORAGE".
+   */
+  readonly storage?: ColumnStorage | undefined;
+  /** `ALTER COLUMN ... SET COMPRESSION` (PostgreSQL 14+), only when set on the column (not the default). */
+  readonly compression?: 'pglz' | 'lz4' | undefined;
+  /** `ALTER COLUMN ... SET STATISTICS n`, only when set on the column (not the default target). */
+  readonly statistics?: number | undefined;
+  /**
+   * The column comes from the parents of {@link TableDef.inherits} only (pg_attribute.attislocal
+   * false): `INHERITS` creates it, so the table's own column list leaves it out.
+   */
+  readonly inherited?: boolean | undefined;
 }
+
+/** A column's storage mode (pg_attribute.attstorage p, e, x, m). */
+export type ColumnStorage = 'plain' | 'external' | 'extended' | 'main';
 
 /** A table constraint created with the table (CHECK) or right after it (PRIMARY KEY, UNIQUE, EXCLUDE). */
 export interface TableConstraintDef {
@@ -202,6 +219,62 @@ export interface TableDef extends QualifiedName {
   readonly options: readonly string[];
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /**
+   * Storage parameters of the table's TOAST table, as `name=value` text without the `toast.` prefix
+   * (reloptions of pg_class.reltoastrelid). PostgreSQL docs, CREATE TABLE, "Storage Parameters".
+   */
+  readonly toastOptions?: readonly string[] | undefined;
+  /**
+   * `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` (relrowsecurity) and `FORCE ROW LEVEL SECURITY`
+   * (relforcerowsecurity); undefined when neither is set. PostgreSQL docs, "Row Security Policies".
+   */
+  readonly rowSecurity?: { readonly enabled: boolean; readonly forced: boolean } | undefined;
+  /**
+   * Parents of table inheritance (`INHERITS`, pg_inherits in inhseqno order; partitions excluded),
+   * set only when every parent is in the model; otherwise the table is created on its own, with all
+   * its columns and constraints. PostgreSQL docs, "Inheritance".
+   */
+  readonly inherits?: readonly QualifiedName[] | undefined;
+  /**
+   * A typed table (`CREATE TABLE ... OF type`, pg_class.reloftype): its columns come from the
+   * composite type. PostgreSQL docs, CREATE TABLE, "OF type_name".
+   */
+  readonly ofType?: QualifiedName | undefined;
+}
+
+/**
+ * A row-level security policy (pg_policy). PostgreSQL docs, CREATE POLICY. Expressions are
+ * pg_get_expr text (names schema-qualified, columns of the table unqualified).
+ */
+export interface PolicyDef {
+  readonly kind: 'policy';
+  readonly name: string;
+  readonly table: QualifiedName;
+  readonly command: 'all' | 'select' | 'insert' | 'update' | 'delete';
+  /** `AS PERMISSIVE` (true) or `AS RESTRICTIVE`. */
+  readonly permissive: boolean;
+  /** Role names the policy applies to, sorted; empty for PUBLIC. */
+  readonly roles: readonly string[];
+  /** `USING (...)` expression. */
+  readonly using: string | undefined;
+  /** `WITH CHECK (...)` expression. */
+  readonly withCheck: string | undefined;
+  readonly comment: string | undefined;
+}
+
+/**
+ * A rewrite rule on a table (pg_rewrite, not the `_RETURN` rule of a view). PostgreSQL docs, CREATE
+ * RULE, and chapter "The Rule System".
+ */
+export interface RuleDef {
+  readonly kind: 'rule';
+  readonly name: string;
+  readonly table: QualifiedName;
+  /** pg_get_ruledef text (`CREATE RULE ... AS ON ... DO ...`), without trailing semicolon. */
+  readonly definition: string;
+  /** pg_rewrite.ev_enabled: O origin (default), D disabled, R replica, A always. */
+  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+  readonly comment: string | undefined;
 }
 
 /** A secondary index (not backing a constraint). */
@@ -485,6 +558,20 @@ export interface RefusedObjectDef extends QualifiedName {
   readonly reason: string;
 }
 
+/**
+ * An extended statistics object (pg_statistic_ext): `CREATE STATISTICS`, with kinds ndistinct,
+ * dependencies, mcv, and expressions from PostgreSQL 14. PostgreSQL docs, CREATE STATISTICS.
+ */
+export interface StatisticsDef extends QualifiedName {
+  readonly kind: 'statistics';
+  readonly table: QualifiedName;
+  /** pg_get_statisticsobjdef text (`CREATE STATISTICS s.n (kinds) ON cols FROM s.t`). */
+  readonly definition: string;
+  /** `ALTER STATISTICS ... SET STATISTICS n`, only when set (not the default target). */
+  readonly target: number | undefined;
+  readonly comment: string | undefined;
+}
+
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {
   readonly schemas: readonly SchemaDef[];
@@ -516,6 +603,12 @@ export interface SchemaModel {
   readonly textSearchConfigurations: readonly TextSearchConfigurationDef[];
   /** Objects of the selected schemas schema sync cannot create, with the reason, sorted by schema and name. */
   readonly refused: readonly RefusedObjectDef[];
+  /** Row-level security policies, sorted by table and name (absent: none). */
+  readonly policies?: readonly PolicyDef[];
+  /** Rewrite rules on tables, sorted by table and name (absent: none). */
+  readonly rules?: readonly RuleDef[];
+  /** Extended statistics objects, sorted by schema and name (absent: none). */
+  readonly statistics?: readonly StatisticsDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */

@@ -31,6 +31,16 @@ export interface SelectedTable extends QualifiedName {
   readonly generatedColumns: readonly string[];
   /** User triggers on the table (not internal ones of foreign keys): schema sync creates them. */
   readonly triggers: number;
+  /**
+   * Rewrite rules on the table (not the `_RETURN` rule of a view): schema sync creates them, and they
+   * rewrite applied changes unless the apply session runs with session_replication_role = replica.
+   */
+  readonly rules?: number;
+  /**
+   * ENABLE and FORCE ROW LEVEL SECURITY on the source table: schema sync sets both on the
+   * destination, where the policies then apply to the table's owner too.
+   */
+  readonly forcedRowSecurity?: boolean;
 }
 
 /** A sequence and its current position. `lastValue` undefined: never used (nextval returns start). */

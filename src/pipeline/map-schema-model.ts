@@ -33,10 +33,13 @@ import {
   type ForeignKeyDef,
   type IndexDef,
   type ObjectRef,
+  type PolicyDef,
   type RoutineDef,
+  type RuleDef,
   type SchemaDef,
   type SchemaModel,
   type SequenceDef,
+  type StatisticsDef,
   type TableConstraintDef,
   type TableDef,
   type TriggerDef,
@@ -74,7 +77,10 @@ export type SchemaObjectKind =
   | 'operator-family'
   | 'operator-class'
   | 'cast'
-  | 'conversion';
+  | 'conversion'
+  | 'policy'
+  | 'rule'
+  | 'statistics';
 
 /**
  * An object the mapping cannot carry over as it is. `error`: the destination would hold something
@@ -171,6 +177,9 @@ class ModelMapper {
     const views = model.views.map((v) => this.view(v));
     const routines = model.routines.map((r) => this.routine(r));
     const triggers = model.triggers.flatMap((t) => this.trigger(t));
+    const policies = (model.policies ?? []).flatMap((p) => this.policy(p));
+    const rules = (model.rules ?? []).flatMap((r) => this.rule(r));
+    const statistics = (model.statistics ?? []).flatMap((x) => this.statisticsObject(x));
     const extensions = model.extensions.map((e) => ({ ...e, schema: names.schema(e.schema) }));
     const aggregates = model.aggregates.map((a) => this.aggregate(a));
     const operators = model.operators.map((o) => this.operator(o));
@@ -237,6 +246,9 @@ class ModelMapper {
       textSearchDictionaries: textSearchDictionaries.sort(byName),
       textSearchConfigurations: textSearchConfigurations.sort(byName),
       refused: refused.sort(byName),
+      ...(model.policies !== undefined ? { policies: policies.sort(byTableAndName) } : {}),
+      ...(model.rules !== undefined ? { rules: rules.sort(byTableAndName) } : {}),
+      ...(model.statistics !== undefined ? { statistics: statistics.sort(byName) } : {}),
     };
     this.collisions();
     return { model: out, problems: this.problems };
@@ -488,6 +500,13 @@ class ModelMapper {
       replicaIdentity = 'default';
     }
     const ts: Subject = { kind: 'table', name: t, table: undefined };
+    if (t.ofType !== undefined && m.columns.size > 0) {
+      this.report(
+        ts,
+        'error',
+        `is a typed table (OF ${displayName(t.ofType)}): its columns come from the type and cannot be renamed or left out`,
+      );
+    }
     return [
       {
         ...t,
@@ -502,8 +521,30 @@ class ModelMapper {
         },
         replicaIdentity,
         dependsOn: this.refs(t.dependsOn),
+        ...(t.inherits !== undefined ? { inherits: this.inheritsFrom(t, t.inherits) } : {}),
+        ...(t.ofType !== undefined
+          ? { ofType: { schema: this.names.schema(t.ofType.schema), name: t.ofType.name } }
+          : {}),
       },
     ];
+  }
+
+  /**
+   * Destination parents of an inheritance child. A parent merged into another table is refused: the
+   * child would inherit from a table that is not created.
+   */
+  inheritsFrom(t: TableDef, parents: readonly QualifiedName[]): QualifiedName[] {
+    return parents.map((p) => {
+      const m = this.names.table(p);
+      if (m?.duplicate) {
+        this.report(
+          { kind: 'table', name: t, table: undefined },
+          'error',
+          `inherits from ${displayName(p)}, which the task merges into ${displayName(m.to)}: exclude one of them, or create the table by hand`,
+        );
+      }
+      return m?.to ?? this.names.object(p);
+    });
   }
 
   /** Drops attachments to parent indexes that are left out. */
@@ -931,6 +972,96 @@ class ModelMapper {
     return [{ ...tr, table, definition: r?.text ?? tr.definition, function: fn }];
   }
 
+  /**
+   * A row-level security policy on the destination table. USING and WITH CHECK are rewritten with the
+   * table's columns in scope; a policy whose expression holds a subquery while the table's columns
+   * change, reads changed columns of another table, or uses a left-out column is an `error` (left
+   * out, the destination would show rows the source hides).
+   */
+  policy(p: PolicyDef): PolicyDef[] {
+    const owner = this.names.table(p.table);
+    if (owner?.duplicate) return [];
+    const s: Subject = { kind: 'policy', name: { schema: p.table.schema, name: p.name }, table: p.table };
+    const columns = owner?.columns ?? new Map<string, string | null>();
+    const expr = (text: string | undefined): string | undefined => {
+      if (text === undefined) return undefined;
+      const r = this.rewrite(text, s, scope(columns), columns.keys());
+      if (r === undefined) return text;
+      if (r.excluded.length > 0) {
+        this.report(
+          s,
+          'error',
+          `uses ${r.excluded.join(', ')}, which the task leaves out: leaving the policy out would show rows the source hides; keep the column, or create the policy by hand`,
+        );
+      }
+      const others = r.relations.filter((q) => q.schema !== p.table.schema || q.name !== p.table.name);
+      const used = this.changedColumnsUsed(others, r.words);
+      if (used.length > 0 || (columns.size > 0 && /\bselect\b/i.test(text))) {
+        this.report(
+          s,
+          'error',
+          `has a subquery${used.length > 0 ? ` reading ${used.join('; ')}` : ''} while the mapping changes columns: column references in a subquery are not rewritten; keep the column names, or exclude the table's policies by creating them by hand`,
+        );
+      }
+      return r.text;
+    };
+    return [
+      {
+        ...p,
+        table: owner?.to ?? this.names.object(p.table),
+        using: expr(p.using),
+        withCheck: expr(p.withCheck),
+      },
+    ];
+  }
+
+  /**
+   * A rule on the destination table. Its definition's qualified names are rewritten; a rule whose
+   * text names a column the mapping changes (of its table or of a table it reads) is an `error`:
+   * column references in a rule's action are not rewritten.
+   */
+  rule(ru: RuleDef): RuleDef[] {
+    const owner = this.names.table(ru.table);
+    if (owner?.duplicate) return [];
+    const s: Subject = { kind: 'rule', name: { schema: ru.table.schema, name: ru.name }, table: ru.table };
+    const table = owner?.to ?? this.names.object(ru.table);
+    const r = this.rewrite(ru.definition, s, { query: true });
+    if (r === undefined) return [{ ...ru, table }];
+    const used = this.changedColumnsUsed(uniqueNames([ru.table, ...r.relations]), r.words);
+    if (used.length > 0) {
+      this.report(
+        s,
+        'error',
+        `names ${used.join('; ')}: column references in a rule are not rewritten; keep the column's name, or create the rule by hand`,
+      );
+    }
+    return [{ ...ru, table, definition: r.text }];
+  }
+
+  /**
+   * An extended statistics object, in the destination schema of its own schema (like an index), its
+   * columns and expressions rewritten with the table's columns in scope; one on a left-out column is
+   * left out with a warning.
+   */
+  statisticsObject(x: StatisticsDef): StatisticsDef[] {
+    const owner = this.names.table(x.table);
+    if (owner?.duplicate) return [];
+    const s: Subject = { kind: 'statistics', name: x, table: x.table };
+    const r = this.rewrite(x.definition, s, scope(owner?.columns), owner?.columns.keys() ?? []);
+    if (r !== undefined && r.excluded.length > 0) {
+      this.leaveOut(s, undefined, r.excluded);
+      return [];
+    }
+    return [
+      {
+        ...x,
+        ...this.names.object(x),
+        table: owner?.to ?? this.names.object(x.table),
+        definition: r?.text ?? x.definition,
+      },
+    ];
+  }
+
   /** Destination schemas: those of the selected schema entries and those objects live in. */
   schemas(objects: readonly { readonly schema: string }[]): SchemaDef[] {
     const used = new Set<string>();
@@ -1047,6 +1178,9 @@ function unchanged(text: string): RewriteResult {
     edits: new Map(),
   };
 }
+
+const byTableAndName = <T extends { table: QualifiedName; name: string }>(a: T, b: T): number =>
+  cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name);
 
 /** A column scope for a single-table expression, or none when nothing changes. */
 function scope(columns: ColumnRenames | undefined): RewriteOptions {

@@ -1018,3 +1018,92 @@ test('conversions, text search objects and refused objects move with their schem
     ['search'],
   );
 });
+test('policies and rules: names and columns in their SQL text are mapped; what cannot be shown right is refused', () => {
+  const orders = { schema: 'app', name: 'orders' };
+  const customers = { schema: 'app', name: 'customers' };
+  const m = model({
+    ...SHOP,
+    policies: [
+      {
+        kind: 'policy',
+        name: 'own qty',
+        table: orders,
+        command: 'update',
+        permissive: false,
+        roles: ['Clerks'],
+        using: '(qty > 0)',
+        withCheck: '((qty > 0) AND (cust IS NOT NULL))',
+        comment: 'c',
+      },
+      {
+        kind: 'policy',
+        name: 'known customer',
+        table: orders,
+        command: 'all',
+        permissive: true,
+        roles: [],
+        using: '(EXISTS ( SELECT 1\n   FROM app.customers c\n  WHERE (c.id = orders.cust)))',
+        withCheck: undefined,
+        comment: undefined,
+      },
+      {
+        kind: 'policy',
+        name: 'names',
+        table: customers,
+        command: 'select',
+        permissive: true,
+        roles: [],
+        using: "(name <> ''::text)",
+        withCheck: undefined,
+        comment: undefined,
+      },
+    ],
+    rules: [
+      {
+        kind: 'rule',
+        name: 'keep',
+        table: customers,
+        definition: 'CREATE RULE keep AS\n    ON DELETE TO app.customers DO INSTEAD NOTHING',
+        enabled: 'origin',
+        comment: undefined,
+      },
+      {
+        kind: 'rule',
+        name: 'log qty',
+        table: orders,
+        definition:
+          'CREATE RULE "log qty" AS\n    ON UPDATE TO app.orders DO  INSERT INTO app.customers (id, name)\n  VALUES (new.qty, \'x\'::text)',
+        enabled: 'always',
+        comment: undefined,
+      },
+    ],
+  });
+  const r = mapped(
+    m,
+    task([
+      { schema: 'app', as: 'app2' },
+      { table: 'app.orders', as: 'app2.ord', columns: { qty: 'quantity' } },
+    ]),
+  );
+  assert.deepEqual(
+    problemLines(r).filter((l) => !l.includes('function app.touch()')),
+    [
+      "error policy known customer on app.orders: has a subquery while the mapping changes columns: column references in a subquery are not rewritten; keep the column names, or exclude the table's policies by creating them by hand",
+      "error rule log qty on app.orders: names qty of app.orders (renamed to quantity): column references in a rule are not rewritten; keep the column's name, or create the rule by hand",
+    ],
+  );
+  const own = r.model.policies?.find((p) => p.name === 'own qty');
+  assert.deepEqual(own, {
+    ...m.policies![0]!,
+    table: { schema: 'app2', name: 'ord' },
+    using: '("quantity" > 0)',
+    withCheck: '(("quantity" > 0) AND (cust IS NOT NULL))',
+  });
+  assert.deepEqual(r.model.policies?.find((p) => p.name === 'names')?.table, {
+    schema: 'app2',
+    name: 'customers',
+  });
+  const keep = r.model.rules?.find((x) => x.name === 'keep');
+  assert.deepEqual(keep?.table, { schema: 'app2', name: 'customers' });
+  assert.equal(keep?.definition, 'CREATE RULE keep AS\n    ON DELETE TO "app2".customers DO INSTEAD NOTHING');
+});

@@ -345,7 +345,8 @@ class PostgresRowWriter implements RowWriter {
       // Losing an un-flushed commit on a destination crash loses its range marker with it, so the
       // copy may skip waiting for the WAL flush (PostgreSQL docs, "Asynchronous Commit").
       await dst.query(
-        `BEGIN; SET LOCAL synchronous_commit = off${this.replicaRole ? '; SET LOCAL session_replication_role = replica' : ''}`,
+        // row_security = off: a policy that would apply to the copy fails it loudly.
+        `BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL row_security = off${this.replicaRole ? '; SET LOCAL session_replication_role = replica' : ''}`,
       );
       let rows: number;
       if (mode.keepExisting) {

@@ -148,6 +148,9 @@ export function withoutTable(model: SchemaModel, table: QualifiedName): SchemaMo
     tables: model.tables.filter((t) => !same(t, table)),
     indexes: model.indexes.filter((i) => !same(i.table, table)),
     triggers: model.triggers.filter((t) => !same(t.table, table)),
+    policies: (model.policies ?? []).filter((p) => !same(p.table, table)),
+    rules: (model.rules ?? []).filter((r) => !same(r.table, table)),
+    statistics: (model.statistics ?? []).filter((x) => !same(x.table, table)),
     sequences: model.sequences.filter((s) => s.ownedBy === undefined || !same(s.ownedBy.table, table)),
   };
 }

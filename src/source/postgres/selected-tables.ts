@@ -71,6 +71,8 @@ export async function listSelectedTables(
     cols: string[] | null;
     gen: string[] | null;
     triggers: number;
+    rules: number;
+    forced_rls: boolean;
   }>(
     `WITH sel AS (
        SELECT unnest($1::oid[]) AS oid
@@ -97,7 +99,9 @@ export async function listSelectedTables(
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS cols,
             (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '') AS gen,
-            (SELECT count(*)::int FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal) AS triggers
+            (SELECT count(*)::int FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal) AS triggers,
+            (SELECT count(*)::int FROM pg_rewrite rw WHERE rw.ev_class = c.oid AND rw.rulename <> '_RETURN') AS rules,
+            c.relrowsecurity AND c.relforcerowsecurity AS forced_rls
        FROM withparts w JOIN pg_class c ON c.oid = w.oid JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_class rc ON rc.oid = (SELECT a.relid FROM pg_partition_ancestors(c.oid) a(relid)
                                            WHERE NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = a.relid)
@@ -126,6 +130,8 @@ export async function listSelectedTables(
       columns: x.cols ?? [],
       generatedColumns: x.gen ?? [],
       triggers: x.triggers,
+      rules: x.rules,
+      forcedRowSecurity: x.forced_rls,
     };
   });
 }

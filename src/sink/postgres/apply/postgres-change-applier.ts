@@ -18,7 +18,12 @@
  * triggers and FK checks, which already ran on the source, do not fire again (PostgreSQL docs,
  * "Client Connection Defaults"; requires superuser or, from 15, a GRANT of SET on the parameter).
  * A user without it gets changes applied in source order instead (no regrouping by table, so
- * foreign keys hold at every statement) with triggers active [P5]. Each destination transaction also
+ * foreign keys hold at every statement) with triggers active [P5]. Under replica, rules that are not
+ * ENABLE REPLICA / ENABLE ALWAYS do not rewrite applied statements either (PostgreSQL docs, ALTER
+ * TABLE, "DISABLE/ENABLE RULE"). `row_security = off` makes a statement that a row-level security
+ * policy would filter fail instead (PostgreSQL docs, "row_security"): the destination user must
+ * bypass row security on the tables it writes (owner without FORCE ROW LEVEL SECURITY, BYPASSRLS, or
+ * superuser). Each destination transaction also
  * locks the task's position row, so two appliers of one task serialise and the second skips what the
  * first applied.
  */
@@ -234,6 +239,8 @@ export class PostgresChangeApplier implements ChangeApplier {
       const statements = [
         'BEGIN',
         ...(this.replicaRole ? ['SET LOCAL session_replication_role = replica'] : []),
+        // A policy that would filter an applied row fails the statement instead (never a silent miss).
+        'SET LOCAL row_security = off',
         `SELECT applied_lsn::text AS lsn, (extract(epoch FROM commit_time) * 1000)::bigint::text AS ms,
                 skipped_inserts::text AS si, skipped_updates::text AS su, skipped_deletes::text AS sd,
                 skipped_truncates::text AS st, missing_deletes::text AS md

@@ -9,7 +9,9 @@
  *   load, so tables it creates do not).
  * - Incremental sync without it applies changes in source order with foreign keys checked and
  *   triggers active: a warning, or a failure when the selection has triggers (schema sync creates
- *   them from the source, and they would fire again on every applied row).
+ *   them from the source, and they would fire again on every applied row), or rules (they would
+ *   rewrite applied INSERT, UPDATE and DELETE statements; under replica only ENABLE REPLICA and
+ *   ENABLE ALWAYS rules fire).
  */
 import { displayName, quoteIdent } from '../../../core/identifier.ts';
 import { listShort } from '../../../core/precheck.ts';
@@ -43,7 +45,8 @@ export const sessionReplicationRoleCheck: PgPrecheck = {
          JOIN pg_namespace n ON n.nspname = s.schema
          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.name
         WHERE EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f')
-           OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)`,
+           OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+           OR EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')`,
       [targets.map((t) => t.table.schema), targets.map((t) => t.table.name)],
     );
     const existing = guarded.rows.map((r) => `${r.schema}.${r.name}`);
@@ -63,7 +66,9 @@ export const sessionReplicationRoleCheck: PgPrecheck = {
     const withTriggers = [
       ...new Set([
         ...(hasSyncType(ctx.task, 'schema')
-          ? targets.filter((t) => t.source.triggers > 0).map((t) => displayName(t.table))
+          ? targets
+              .filter((t) => t.source.triggers > 0 || (t.source.rules ?? 0) > 0)
+              .map((t) => displayName(t.table))
           : []),
         ...existing,
       ]),
@@ -71,7 +76,7 @@ export const sessionReplicationRoleCheck: PgPrecheck = {
     if (withTriggers.length > 0) {
       return {
         status: 'fail',
-        message: `${d.server.user} cannot set session_replication_role = replica, and ${listShort(withTriggers)} ${withTriggers.length === 1 ? 'has' : 'have'} triggers or foreign keys: triggers would fire again on every applied row`,
+        message: `${d.server.user} cannot set session_replication_role = replica, and ${listShort(withTriggers)} ${withTriggers.length === 1 ? 'has' : 'have'} triggers, rules or foreign keys: triggers would fire again on every applied row, rules would rewrite applied changes`,
         fix,
       };
     }

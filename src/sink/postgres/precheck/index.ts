@@ -3,6 +3,7 @@ import type { PgPrecheck } from '../../../pg/precheck-side.ts';
 import { destinationPrivilegesCheck } from './check-destination-privileges.ts';
 import { destinationTablesCheck } from './check-destination-tables.ts';
 import { destinationVersionCheck } from './check-destination-version.ts';
+import { rowSecurityCheck } from './check-row-security.ts';
 import { sessionReplicationRoleCheck } from './check-session-replication-role.ts';
 
 /** Destination checks after connection. */
@@ -11,4 +12,5 @@ export const DESTINATION_PRECHECKS: readonly PgPrecheck[] = [
   destinationPrivilegesCheck,
   destinationTablesCheck,
   sessionReplicationRoleCheck,
+  rowSecurityCheck,
 ];

@@ -15,7 +15,11 @@ export type DdlOutcome =
   | 'applied'
   /** Its object already existed (duplicate_* SQLSTATE): skipped. */
   | 'exists'
-  /** CREATE EXTENSION of an extension the destination does not have: skipped with a warning. */
+  /**
+   * Skipped with a warning: CREATE EXTENSION of an extension the destination does not have, or a
+   * statement naming roles the destination does not have (a policy `TO role`: refused, see
+   * {@link DdlStatement.requiresRoles}).
+   */
   | 'unavailable';
 
 /** A report after each statement. */
@@ -82,6 +86,23 @@ async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
       });
     if (r.rowCount === 0) {
       return event('unavailable', `WARNING: ${s.object} is not available on the destination, skipped`);
+    }
+  }
+  if (s.requiresRoles !== undefined && s.requiresRoles.length > 0) {
+    const r = await client
+      .query<{ missing: string[] }>(
+        'SELECT ARRAY(SELECT n FROM unnest($1::text[]) n WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = n) ORDER BY n) AS missing',
+        [s.requiresRoles],
+      )
+      .catch((e: unknown) => {
+        throw wrapPgError('SCHEMA_SYNC_FAILED', `checking the roles of ${s.object}`, e);
+      });
+    const missing = r.rows[0]?.missing ?? [];
+    if (missing.length > 0) {
+      return event(
+        'unavailable',
+        `WARNING: ${s.object} refused: role${missing.length === 1 ? '' : 's'} ${missing.map((m) => JSON.stringify(m)).join(', ')} ${missing.length === 1 ? 'does' : 'do'} not exist on the destination; create ${missing.length === 1 ? 'it' : 'them'} and re-run schema sync`,
+      );
     }
   }
   if (s.skipIf !== undefined) {

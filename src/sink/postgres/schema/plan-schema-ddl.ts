@@ -18,6 +18,8 @@ import {
   type OperatorDef,
   type OperatorMember,
   type ColumnIdentity,
+  type PolicyDef,
+  type RuleDef,
   type SchemaModel,
   type SequenceOptions,
   type TableDef,
@@ -50,6 +52,9 @@ export type DdlKind =
   | 'index'
   | 'foreign-key'
   | 'trigger'
+  | 'policy'
+  | 'rule'
+  | 'statistics'
   | 'refresh'
   | 'comment';
 
@@ -74,6 +79,11 @@ export interface DdlStatement {
    * do not fail with a duplicate_* SQLSTATE on a re-run (ATTACH PARTITION of a table).
    */
   readonly skipIf?: string;
+  /**
+   * Roles the statement names (`CREATE POLICY ... TO role`): when one does not exist on the
+   * destination, the runner skips the statement and reports it as refused (outcome `unavailable`).
+   */
+  readonly requiresRoles?: readonly string[];
 }
 
 /** The DDL of a schema sync, in execution order. */
@@ -84,15 +94,17 @@ export interface SchemaDdlPlan {
    * search dictionaries and configurations,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
-   * REPLICA IDENTITY FULL/NOTHING, comments. Run in order on one connection.
+   * REPLICA IDENTITY FULL/NOTHING, UNLOGGED, storage parameters (also `toast.*`), INHERITS, column
+   * storage / compression / statistics targets, comments. Run in order on one connection.
    */
   readonly preData: readonly DdlStatement[];
   /**
    * After the data load: primary keys and unique constraints, secondary indexes (and their ATTACH
    * PARTITION to parent indexes, CLUSTER ON),
    * exclusion constraints, CHECK constraints marked NOT VALID, foreign keys, REPLICA IDENTITY USING
-   * INDEX, triggers (so they do not fire during the load) with their enabled state, REFRESH
-   * MATERIALIZED VIEW, comments on these. Listed in an order that works sequentially; also
+   * INDEX, triggers (so they do not fire during the load) with their enabled state, row-level
+   * security policies then ENABLE / FORCE ROW LEVEL SECURITY, rules with their enabled state,
+   * extended statistics, REFRESH MATERIALIZED VIEW, comments on these. Listed in an order that works sequentially; also
    * independent units that may run in parallel in any order respecting `dependsOn`.
    */
   readonly postData: readonly DdlStatement[];
@@ -367,6 +379,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
         ),
       );
     }
+    stmts.push(...columnAttributeStatements(t, id, obj));
     stmts.push(...comment(id, `TABLE ${q}`, obj, t.comment));
     for (const c of t.columns) {
       stmts.push(
@@ -384,6 +397,8 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     }
     const deps = [schemaId(t.schema), ...t.dependsOn.map(refKey)];
     if (t.partitionOf) deps.push(refKey({ kind: 'table', ...t.partitionOf.parent }));
+    for (const p of t.inherits ?? []) deps.push(refKey({ kind: 'table', ...p }));
+    stmts.push(...inheritedColumnStatements(t, tablesByKey, id, obj));
     node(id, RANK.table, deps, stmts);
 
     for (const c of t.constraints) {
@@ -582,10 +597,209 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     post.push(...comment(id, `TRIGGER ${quoteIdent(tr.name)} ON ${q}`, obj, tr.comment));
   }
 
+  post.push(...rowSecurityStatements(model));
+  post.push(...statisticsStatements(model));
+
   return {
     preData: orderNodes(nodes),
     postData: orderNodes(post.map((x) => ({ id: x.id, rank: 0, deps: x.dependsOn, statements: [x] }))),
   };
+}
+
+// ---- table attributes: column storage, compression, statistics; row-level security; rules
+
+/**
+ * `ALTER COLUMN ... SET STORAGE | SET COMPRESSION | SET STATISTICS` for the columns that set them, run
+ * right after CREATE TABLE (pre-data). SET COMPRESSION is skipped on a destination before
+ * PostgreSQL 14, which has no column compression (PostgreSQL docs, ALTER TABLE).
+ */
+function columnAttributeStatements(t: TableDef, id: string, obj: string): DdlStatement[] {
+  const q = quoteQualified(t);
+  const out: DdlStatement[] = [];
+  const alter = (c: ColumnDef, what: string, sql: string): DdlStatement => ({
+    id: `${id}:${what}:${c.name}`,
+    kind: 'alter-table',
+    object: obj,
+    sql: `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.name)} ${sql}`,
+    dependsOn: [id],
+  });
+  for (const c of t.columns) {
+    if (c.storage !== undefined) out.push(alter(c, 'storage', `SET STORAGE ${c.storage.toUpperCase()}`));
+    if (c.compression !== undefined) {
+      out.push({
+        ...alter(c, 'compression', `SET COMPRESSION ${c.compression}`),
+        skipIf: "SELECT 1 WHERE pg_catalog.current_setting('server_version_num')::int < 140000",
+      });
+    }
+    if (c.statistics !== undefined) out.push(alter(c, 'statistics', `SET STATISTICS ${c.statistics}`));
+  }
+  return out;
+}
+
+/**
+ * What an inheritance child sets on columns it takes from its parents (INHERITS creates them with
+ * the parents' defaults and NOT NULL): its own default and NOT NULL. PostgreSQL docs, "Inheritance".
+ */
+function inheritedColumnStatements(
+  t: TableDef,
+  tables: ReadonlyMap<string, TableDef>,
+  id: string,
+  obj: string,
+): DdlStatement[] {
+  if (t.inherits === undefined || t.inherits.length === 0) return [];
+  const q = quoteQualified(t);
+  const parents = t.inherits.map((p) => tables.get(`${p.schema}\u0000${p.name}`));
+  const out: DdlStatement[] = [];
+  for (const c of t.columns) {
+    if (c.inherited !== true) continue;
+    const from = parents.map((p) => p?.columns.find((x) => x.name === c.name)).filter((x) => x !== undefined);
+    const alter = (what: string, sql: string): DdlStatement => ({
+      id: `${id}:${what}:${c.name}`,
+      kind: 'alter-table',
+      object: obj,
+      sql: `ALTER TABLE ONLY ${q} ALTER COLUMN ${quoteIdent(c.name)} ${sql}`,
+      dependsOn: [id],
+    });
+    if (c.default !== undefined && !from.some((p) => p.default === c.default)) {
+      out.push(alter('default', `SET DEFAULT ${c.default}`));
+    } else if (c.default === undefined && c.identity === undefined && c.generated === undefined) {
+      if (from.some((p) => p.default !== undefined)) out.push(alter('default', 'DROP DEFAULT'));
+    }
+    if (c.notNull && !from.some((p) => p.notNull)) out.push(alter('notnull', 'SET NOT NULL'));
+  }
+  return out;
+}
+
+/** Post-data id of a table's ENABLE/FORCE ROW LEVEL SECURITY statement. */
+function rowSecurityId(t: QualifiedName): string {
+  return `row-security:${t.schema}\u0000${t.name}`;
+}
+
+/**
+ * Post-data statements of row-level security and rules, after the data load so neither the copy (COPY
+ * FROM refuses tables whose policies apply to the session) nor the load sees them: CREATE POLICY,
+ * then ENABLE / FORCE ROW LEVEL SECURITY once the table's policies exist, then CREATE RULE with its
+ * enabled state. A policy naming a role the destination lacks is refused (see
+ * {@link DdlStatement.requiresRoles}). PostgreSQL docs, CREATE POLICY, ALTER TABLE, CREATE RULE.
+ */
+function rowSecurityStatements(model: SchemaModel): DdlStatement[] {
+  const out: DdlStatement[] = [];
+  const key = (t: QualifiedName): string => `${t.schema}\u0000${t.name}`;
+  const policiesOf = new Map<string, string[]>();
+  for (const p of model.policies ?? []) {
+    const q = quoteQualified(p.table);
+    const id = `policy:${key(p.table)}\u0000${p.name}`;
+    const obj = `policy ${quoteIdent(p.name)} on ${q}`;
+    out.push({
+      id,
+      kind: 'policy',
+      object: obj,
+      sql: policySql(p),
+      dependsOn: [],
+      ...(p.roles.length > 0 ? { requiresRoles: p.roles } : {}),
+    });
+    if (p.comment !== undefined) {
+      out.push({
+        id: `comment:${id}`,
+        kind: 'comment',
+        object: obj,
+        sql: `COMMENT ON POLICY ${quoteIdent(p.name)} ON ${q} IS ${quoteLiteral(p.comment)}`,
+        dependsOn: [id],
+      });
+    }
+    policiesOf.set(key(p.table), [...(policiesOf.get(key(p.table)) ?? []), id]);
+  }
+  for (const t of model.tables) {
+    if (t.rowSecurity === undefined) continue;
+    const parts = [
+      ...(t.rowSecurity.enabled ? ['ENABLE ROW LEVEL SECURITY'] : []),
+      ...(t.rowSecurity.forced ? ['FORCE ROW LEVEL SECURITY'] : []),
+    ];
+    out.push({
+      id: rowSecurityId(t),
+      kind: 'alter-table',
+      object: `table ${quoteQualified(t)}`,
+      sql: `ALTER TABLE ONLY ${quoteQualified(t)} ${parts.join(', ')}`,
+      dependsOn: policiesOf.get(key(t)) ?? [],
+    });
+  }
+  for (const r of model.rules ?? []) out.push(...ruleStatements(r));
+  return out;
+}
+
+/**
+ * Post-data CREATE STATISTICS (after the load: ANALYZE fills them), with ALTER STATISTICS ... SET
+ * STATISTICS and comments. PostgreSQL docs, CREATE STATISTICS, ALTER STATISTICS.
+ */
+function statisticsStatements(model: SchemaModel): DdlStatement[] {
+  const out: DdlStatement[] = [];
+  for (const x of model.statistics ?? []) {
+    const q = quoteQualified(x);
+    const id = `statistics:${x.schema}\u0000${x.name}`;
+    const obj = `statistics ${q}`;
+    out.push({ id, kind: 'statistics', object: obj, sql: x.definition, dependsOn: [] });
+    if (x.target !== undefined) {
+      out.push({
+        id: `${id}:target`,
+        kind: 'statistics',
+        object: obj,
+        sql: `ALTER STATISTICS ${q} SET STATISTICS ${x.target}`,
+        dependsOn: [id],
+      });
+    }
+    if (x.comment !== undefined) {
+      out.push({
+        id: `comment:${id}`,
+        kind: 'comment',
+        object: obj,
+        sql: `COMMENT ON STATISTICS ${q} IS ${quoteLiteral(x.comment)}`,
+        dependsOn: [id],
+      });
+    }
+  }
+  return out;
+}
+
+function policySql(p: PolicyDef): string {
+  let s = `CREATE POLICY ${quoteIdent(p.name)} ON ${quoteQualified(p.table)} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${p.command.toUpperCase()}`;
+  s += ` TO ${p.roles.length > 0 ? p.roles.map(quoteIdent).join(', ') : 'PUBLIC'}`;
+  if (p.using !== undefined) s += ` USING (${p.using})`;
+  if (p.withCheck !== undefined) s += ` WITH CHECK (${p.withCheck})`;
+  return s;
+}
+
+function ruleStatements(r: RuleDef): DdlStatement[] {
+  const q = quoteQualified(r.table);
+  const id = `rule:${r.table.schema}\u0000${r.table.name}\u0000${r.name}`;
+  const obj = `rule ${quoteIdent(r.name)} on ${q}`;
+  const out: DdlStatement[] = [{ id, kind: 'rule', object: obj, sql: r.definition, dependsOn: [] }];
+  const enable =
+    r.enabled === 'disabled'
+      ? 'DISABLE'
+      : r.enabled === 'replica'
+        ? 'ENABLE REPLICA'
+        : r.enabled === 'always'
+          ? 'ENABLE ALWAYS'
+          : undefined;
+  if (enable !== undefined) {
+    out.push({
+      id: `${id}:enabled`,
+      kind: 'alter-table',
+      object: obj,
+      sql: `ALTER TABLE ${q} ${enable} RULE ${quoteIdent(r.name)}`,
+      dependsOn: [id],
+    });
+  }
+  if (r.comment !== undefined) {
+    out.push({
+      id: `comment:${id}`,
+      kind: 'comment',
+      object: obj,
+      sql: `COMMENT ON RULE ${quoteIdent(r.name)} ON ${q} IS ${quoteLiteral(r.comment)}`,
+      dependsOn: [id],
+    });
+  }
+  return out;
 }
 
 function constraintId(t: QualifiedName, name: string): string {
@@ -692,17 +906,43 @@ function columnSql(c: ColumnDef): string {
 
 function createTableSql(t: TableDef, parent: TableDef | undefined): string {
   const head = `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${quoteQualified(t)}`;
-  const tail = `${t.partitionBy !== undefined ? ` PARTITION BY ${t.partitionBy}` : ''}${t.options.length > 0 ? ` WITH (${t.options.join(', ')})` : ''}`;
+  const options = [...t.options, ...(t.toastOptions ?? []).map((o) => `toast.${o}`)];
+  const tail = `${t.partitionBy !== undefined ? ` PARTITION BY ${t.partitionBy}` : ''}${options.length > 0 ? ` WITH (${options.join(', ')})` : ''}`;
   if (t.partitionOf && parent) {
     return `${head} PARTITION OF ${quoteQualified(t.partitionOf.parent)} ${t.partitionOf.bound}${tail}`;
   }
+  if (t.ofType !== undefined) return typedTableSql(t, head, tail);
+  const inherits = t.inherits !== undefined && t.inherits.length > 0;
   const items = [
-    ...t.columns.map(columnSql),
+    // INHERITS brings the parents' columns and CHECK constraints: only the table's own are listed.
+    ...t.columns.filter((c) => !inherits || c.inherited !== true).map(columnSql),
     ...t.constraints
-      .filter((c) => c.kind === 'check' && !isNotValid(c.definition))
+      .filter((c) => c.kind === 'check' && !isNotValid(c.definition) && !(inherits && c.inherited))
       .map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
   ];
-  return `${head} (${items.length > 0 ? `\n    ${items.join(',\n    ')}\n` : ''})${tail}`;
+  const inh = inherits ? ` INHERITS (${t.inherits.map(quoteQualified).join(', ')})` : '';
+  return `${head} (${items.length > 0 ? `\n    ${items.join(',\n    ')}\n` : ''})${inh}${tail}`;
+}
+
+/**
+ * `CREATE TABLE ... OF type (col WITH OPTIONS ..., CONSTRAINT ...)`: the columns come from the type,
+ * the table adds defaults, NOT NULL, identity and CHECK constraints. PostgreSQL docs, CREATE TABLE.
+ */
+function typedTableSql(t: TableDef, head: string, tail: string): string {
+  const items: string[] = [];
+  for (const c of t.columns) {
+    let s = '';
+    if (c.generated !== undefined) s += ` GENERATED ALWAYS AS (${c.generated}) STORED`;
+    if (c.default !== undefined) s += ` DEFAULT ${c.default}`;
+    if (c.notNull) s += ' NOT NULL';
+    if (c.identity) s += ` ${identitySql(c.identity)}`;
+    if (s !== '') items.push(`${quoteIdent(c.name)} WITH OPTIONS${s}`);
+  }
+  for (const c of t.constraints.filter((x) => x.kind === 'check' && !isNotValid(x.definition))) {
+    items.push(`CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+  }
+  const list = items.length > 0 ? ` (\n    ${items.join(',\n    ')}\n)` : '';
+  return `${head} OF ${quoteQualified(t.ofType!)}${list}${tail}`;
 }
 
 function typeSql(t: TypeDef): string {

@@ -13,15 +13,19 @@ import {
   type AggregateFinalModify,
   type CastDef,
   type ColumnDef,
+  type ColumnStorage,
   type ExtensionDef,
   type ForeignKeyDef,
   type IndexDef,
   type ObjectRef,
+  type PolicyDef,
+  type RuleDef,
   type RoutineDef,
   type SchemaDef,
   type SchemaModel,
   type SequenceDef,
   type SequenceOptions,
+  type StatisticsDef,
   type TableConstraintDef,
   type TableDef,
   type TriggerDef,
@@ -63,10 +67,16 @@ interface RelRow {
   reltype: number;
   typarray: number | null;
   comment: string | null;
+  toastoptions: string[] | null;
+  relrowsecurity: boolean;
+  relforcerowsecurity: boolean;
+  oftype_schema: string | null;
+  oftype_name: string | null;
 }
 
 interface ColRow {
   attrelid: number;
+  attislocal: boolean;
   attname: string;
   type: string;
   attnotnull: boolean;
@@ -76,6 +86,9 @@ interface ColRow {
   collschema: string | null;
   collname: string | null;
   comment: string | null;
+  storage: string | null;
+  compression: string | null;
+  stattarget: number | null;
 }
 
 interface SeqRow {
@@ -238,6 +251,9 @@ async function q<R extends pg.QueryResultRow>(client: pg.Client, text: string): 
 }
 
 async function read(client: pg.Client, objects: readonly ObjectSelector[]): Promise<SchemaModel> {
+  const serverVersion = Number(
+    (await q<{ v: string }>(client, "SELECT current_setting('server_version_num') AS v"))[0]?.v ?? 0,
+  );
   const nsRows = await q<{ oid: number; nspname: string; comment: string | null }>(
     client,
     `SELECT n.oid::int8::float8 AS oid, n.nspname, ${COMMENT('pg_namespace', 'n.oid')} AS comment
@@ -253,7 +269,11 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
             CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS viewdef,
             c.relispopulated, c.reltype::int8::float8 AS reltype,
             (SELECT t.typarray::int8::float8 FROM pg_type t WHERE t.oid = c.reltype) AS typarray,
-            ${COMMENT('pg_class', 'c.oid')} AS comment
+            ${COMMENT('pg_class', 'c.oid')} AS comment,
+            (SELECT tc.reloptions::text[] FROM pg_class tc WHERE tc.oid = c.reltoastrelid) AS toastoptions,
+            c.relrowsecurity, c.relforcerowsecurity,
+            (SELECT tn.nspname FROM pg_type ot JOIN pg_namespace tn ON tn.oid = ot.typnamespace WHERE ot.oid = c.reloftype) AS oftype_schema,
+            (SELECT ot.typname FROM pg_type ot WHERE ot.oid = c.reloftype) AS oftype_name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'c') AND NOT ${SYSTEM_SCHEMA}
         AND ${notExtensionMember('pg_class', 'c.oid')}`,
@@ -262,11 +282,14 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   const cols = await q<ColRow & { attrelid: number }>(
     client,
     `SELECT a.attrelid::int8::float8 AS attrelid, a.attname, format_type(a.atttypid, a.atttypmod) AS type,
-            a.attnotnull, a.attidentity::text AS attidentity, a.attgenerated::text AS attgenerated,
+            a.attnotnull, a.attislocal, a.attidentity::text AS attidentity, a.attgenerated::text AS attgenerated,
             pg_get_expr(d.adbin, d.adrelid) AS def,
             CASE WHEN a.attcollation <> t.typcollation THEN cn.nspname END AS collschema,
             CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collname,
-            ${COMMENT('pg_class', 'a.attrelid', 'a.attnum')} AS comment
+            ${COMMENT('pg_class', 'a.attrelid', 'a.attnum')} AS comment,
+            CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
+            ${serverVersion >= 140000 ? "NULLIF(a.attcompression::text, '')" : 'NULL::text'} AS compression,
+            CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END AS stattarget
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_type t ON t.oid = a.atttypid
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -275,6 +298,15 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       ORDER BY a.attrelid, a.attnum`,
   );
   const colsByRel = groupBy(cols, (c) => c.attrelid);
+  // Table inheritance (not partitioning): parents of each child, in inhseqno order.
+  const inhRows = await q<{ child: number; parent: number }>(
+    client,
+    `SELECT i.inhrelid::int8::float8 AS child, i.inhparent::int8::float8 AS parent
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+      WHERE NOT c.relispartition AND c.relkind = 'r' AND p.relkind = 'r'
+      ORDER BY i.inhrelid, i.inhseqno`,
+  );
+  const parentsOf = groupBy(inhRows, (x) => x.child);
   const seqs = await q<SeqRow>(
     client,
     `SELECT s.seqrelid::int8::float8 AS oid, format_type(s.seqtypid, NULL) AS type, s.seqstart::text AS start,
@@ -385,7 +417,9 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       WHERE d.deptype = 'n'
         AND d.refclassid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass)
         AND (d.classid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_rewrite'::regclass, 'pg_attrdef'::regclass)
-             OR (d.classid = 'pg_constraint'::regclass AND con.contype = 'c'))`,
+             OR (d.classid = 'pg_constraint'::regclass AND con.contype = 'c'))
+        -- A table's own rules (created in post-data) may read other tables: no order among tables.
+        AND NOT (d.classid = 'pg_rewrite'::regclass AND r.rulename <> '_RETURN' AND d.refclassid = 'pg_class'::regclass)`,
   );
   const kinds = await readObjectKinds(client);
   const extRows = await q<{ extname: string; nspname: string; extversion: string }>(
@@ -713,6 +747,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       continue;
     }
     const parentIn = r.parent !== null && includedRelOids.has(r.parent);
+    const inhParents = (parentsOf.get(r.oid) ?? []).map((x) => x.parent);
+    const inherits = inhParents.length > 0 && inhParents.every((p) => includedRelOids.has(p));
     const columnDefs: ColumnDef[] = columns.map((c) => {
       let identity: ColumnDef['identity'];
       if (c.attidentity === 'a' || c.attidentity === 'd') {
@@ -735,6 +771,10 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         identity,
         generated,
         comment: c.comment ?? undefined,
+        storage: c.storage !== null ? STORAGE[c.storage] : undefined,
+        compression: c.compression === 'l' ? 'lz4' : c.compression === 'p' ? 'pglz' : undefined,
+        statistics: c.stattarget ?? undefined,
+        inherited: inherits && !c.attislocal ? true : undefined,
       };
     });
     const constraints: TableConstraintDef[] = [];
@@ -764,7 +804,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
         kind,
         name: c.conname,
         definition: c.def,
-        inherited: c.contype === 'c' && !c.conislocal && parentIn,
+        inherited: c.contype === 'c' && !c.conislocal && (parentIn || inherits),
         parentIndex: c.parent_index !== null && parentIn ? qn(c.parent_index) : undefined,
         comment: c.comment ?? undefined,
       });
@@ -791,6 +831,13 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       options: r.reloptions ?? [],
       comment,
       dependsOn: depsFor(ref),
+      toastOptions: r.toastoptions ?? [],
+      inherits: inherits ? inhParents.map(qn) : undefined,
+      ofType: coll(r.oftype_schema, r.oftype_name),
+      rowSecurity:
+        r.relrowsecurity || r.relforcerowsecurity
+          ? { enabled: r.relrowsecurity, forced: r.relforcerowsecurity }
+          : undefined,
     });
   }
 
@@ -851,6 +898,9 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     });
   }
 
+  const { policies, rules } = await readPoliciesAndRules(client, includedRelOids, qn);
+  const statistics = await readStatistics(client, includedRelOids, qn);
+
   const schemaNames = new Set<string>(selectedSchemas);
   for (const o of [...typeDefs, ...sequenceDefs, ...tableDefs, ...viewDefs, ...routineDefs, ...aggregateDefs])
     schemaNames.add(o.schema);
@@ -896,6 +946,9 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     textSearchDictionaries: textObjects.textSearchDictionaries.sort(byName),
     textSearchConfigurations: textObjects.textSearchConfigurations.sort(byName),
     refused: textObjects.refused.sort(byName),
+    policies,
+    rules,
+    statistics,
   };
 }
 
@@ -977,6 +1030,115 @@ function buildAggregates(
       },
     ];
   });
+}
+
+/**
+ * Extended statistics objects on the included tables (pg_statistic_ext), sorted by schema and name.
+ * PostgreSQL docs, CREATE STATISTICS. stxstattarget is -1 for the default before 17, NULL from 17.
+ */
+async function readStatistics(
+  client: pg.Client,
+  tables: ReadonlySet<number>,
+  qn: (oid: number) => QualifiedName,
+): Promise<StatisticsDef[]> {
+  const rows = await q<{
+    stxrelid: number;
+    nspname: string;
+    stxname: string;
+    def: string;
+    target: number | null;
+    comment: string | null;
+  }>(
+    client,
+    `SELECT s.stxrelid::int8::float8 AS stxrelid, n.nspname, s.stxname, pg_get_statisticsobjdef(s.oid) AS def,
+            CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget::int END AS target,
+            ${COMMENT('pg_statistic_ext', 's.oid')} AS comment
+       FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace`,
+  );
+  return rows
+    .filter((r) => tables.has(r.stxrelid))
+    .map((r): StatisticsDef => ({
+      kind: 'statistics',
+      schema: r.nspname,
+      name: r.stxname,
+      table: qn(r.stxrelid),
+      definition: r.def.trim(),
+      target: r.target ?? undefined,
+      comment: r.comment ?? undefined,
+    }))
+    .sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name));
+}
+
+const STORAGE: Record<string, ColumnStorage> = { p: 'plain', e: 'external', x: 'extended', m: 'main' };
+
+const byTableAndName = <T extends { table: QualifiedName; name: string }>(a: T, b: T): number =>
+  cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name);
+
+/**
+ * Row-level security policies (pg_policy) and rewrite rules (pg_rewrite, but the `_RETURN` rules of
+ * views) of the included tables, sorted by table and name. PostgreSQL docs, CREATE POLICY, CREATE RULE.
+ */
+async function readPoliciesAndRules(
+  client: pg.Client,
+  tables: ReadonlySet<number>,
+  qn: (oid: number) => QualifiedName,
+): Promise<{ policies: PolicyDef[]; rules: RuleDef[] }> {
+  const pols = await q<{
+    polrelid: number;
+    polname: string;
+    polcmd: string;
+    polpermissive: boolean;
+    roles: string[];
+    qual: string | null;
+    withcheck: string | null;
+    comment: string | null;
+  }>(
+    client,
+    `SELECT p.polrelid::int8::float8 AS polrelid, p.polname, p.polcmd::text AS polcmd, p.polpermissive,
+            ARRAY(SELECT r.rolname::text FROM pg_roles r WHERE r.oid = ANY (p.polroles)) AS roles,
+            pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS withcheck,
+            ${COMMENT('pg_policy', 'p.oid')} AS comment
+       FROM pg_policy p`,
+  );
+  const COMMAND = { '*': 'all', r: 'select', a: 'insert', w: 'update', d: 'delete' } as const;
+  const policies: PolicyDef[] = pols
+    .filter((p) => tables.has(p.polrelid))
+    .map((p) => ({
+      kind: 'policy',
+      name: p.polname,
+      table: qn(p.polrelid),
+      command: COMMAND[p.polcmd as keyof typeof COMMAND] ?? 'all',
+      permissive: p.polpermissive,
+      roles: [...p.roles].sort(cmp),
+      using: p.qual ?? undefined,
+      withCheck: p.withcheck ?? undefined,
+      comment: p.comment ?? undefined,
+    }));
+  const rws = await q<{
+    ev_class: number;
+    rulename: string;
+    def: string;
+    ev_enabled: string;
+    comment: string | null;
+  }>(
+    client,
+    `SELECT r.ev_class::int8::float8 AS ev_class, r.rulename, pg_get_ruledef(r.oid) AS def,
+            r.ev_enabled::text AS ev_enabled, ${COMMENT('pg_rewrite', 'r.oid')} AS comment
+       FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+      WHERE r.rulename <> '_RETURN' AND c.relkind IN ('r', 'p')`,
+  );
+  const ENABLED = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' } as const;
+  const rules: RuleDef[] = rws
+    .filter((r) => tables.has(r.ev_class))
+    .map((r) => ({
+      kind: 'rule',
+      name: r.rulename,
+      table: qn(r.ev_class),
+      definition: r.def.trim().replace(/;$/, ''),
+      enabled: ENABLED[r.ev_enabled as keyof typeof ENABLED] ?? 'origin',
+      comment: r.comment ?? undefined,
+    }));
+  return { policies: policies.sort(byTableAndName), rules: rules.sort(byTableAndName) };
 }
 
 function signatureOf(p: { proname: string; args: string }): string {

@@ -563,3 +563,87 @@ test('conversions and text search: dictionaries before the configuration mapping
   // Nothing is planned for the refused parser.
   assert.ok(!pre.some((x) => x.sql.includes('PARSER "TS Home"')));
 });
+test('policies, row-level security and rules go to post-data, ENABLE after the policies; column attributes to pre-data', () => {
+  const t = { schema: 'S p', name: 'T"x' };
+  const { preData, postData } = planSchemaDdl({
+    ...EMPTY,
+    tables: [
+      {
+        kind: 'table',
+        ...t,
+        unlogged: true,
+        columns: [
+          {
+            name: 'Big Col',
+            type: 'text',
+            collation: undefined,
+            default: undefined,
+            notNull: false,
+            identity: undefined,
+            generated: undefined,
+            comment: undefined,
+            storage: 'external',
+            compression: 'lz4',
+            statistics: 250,
+          },
+        ],
+        constraints: [],
+        foreignKeys: [],
+        partitionBy: undefined,
+        partitionOf: undefined,
+        replicaIdentity: 'full',
+        options: ['fillfactor=50'],
+        toastOptions: ['autovacuum_enabled=false'],
+        rowSecurity: { enabled: true, forced: true },
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    policies: [
+      {
+        kind: 'policy',
+        name: 'Mine',
+        table: t,
+        command: 'delete',
+        permissive: false,
+        roles: ['Role A', 'b'],
+        using: '(true)',
+        withCheck: undefined,
+        comment: undefined,
+      },
+    ],
+    rules: [
+      {
+        kind: 'rule',
+        name: 'R 1',
+        table: t,
+        definition: 'CREATE RULE "R 1" AS ON DELETE TO "S p"."T""x" DO INSTEAD NOTHING',
+        enabled: 'replica',
+        comment: 'why',
+      },
+    ],
+  });
+  assert.deepEqual(
+    preData.map((s) => s.sql),
+    [
+      'CREATE UNLOGGED TABLE "S p"."T""x" (\n    "Big Col" text\n) WITH (fillfactor=50, toast.autovacuum_enabled=false)',
+      'ALTER TABLE ONLY "S p"."T""x" REPLICA IDENTITY FULL',
+      'ALTER TABLE ONLY "S p"."T""x" ALTER COLUMN "Big Col" SET STORAGE EXTERNAL',
+      'ALTER TABLE ONLY "S p"."T""x" ALTER COLUMN "Big Col" SET COMPRESSION lz4',
+      'ALTER TABLE ONLY "S p"."T""x" ALTER COLUMN "Big Col" SET STATISTICS 250',
+    ],
+  );
+  assert.ok(preData[3]?.skipIf?.includes('140000'), 'no SET COMPRESSION before PostgreSQL 14');
+  assert.deepEqual(
+    postData.map((s) => s.sql),
+    [
+      'CREATE POLICY "Mine" ON "S p"."T""x" AS RESTRICTIVE FOR DELETE TO "Role A", "b" USING ((true))',
+      'ALTER TABLE ONLY "S p"."T""x" ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY',
+      'CREATE RULE "R 1" AS ON DELETE TO "S p"."T""x" DO INSTEAD NOTHING',
+      'ALTER TABLE "S p"."T""x" ENABLE REPLICA RULE "R 1"',
+      'COMMENT ON RULE "R 1" ON "S p"."T""x" IS \'why\'',
+    ],
+  );
+  assert.deepEqual(postData[0]?.requiresRoles, ['Role A', 'b']);
+  assert.deepEqual(postData[1]?.dependsOn, [postData[0]?.id]);
+});
