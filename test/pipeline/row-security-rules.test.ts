@@ -132,6 +132,9 @@ for (const [sv, dv] of [
         [{ c: 1 }],
       );
       for (const q of TABLES) assert.equal(await rowsHash(d, dst, q), await rowsHash(s, src, q), q);
+      // The source servers are shared by the whole run: leave no slot behind.
+      const rel = await runCli(['release', file]);
+      assert.equal(rel.code, 0, rel.stdout + rel.stderr);
     },
   );
 }

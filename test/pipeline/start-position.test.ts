@@ -122,7 +122,13 @@ for (const server of testServers()) {
       [{ slot_name: slot, slot_created: false, publication_created: false }],
     );
     assert.equal(
-      (await sql(s, src, `SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 'pgdts%'`)).length,
+      (
+        await sql(
+          s,
+          src,
+          `SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 'pgdts%' AND database = current_database()`,
+        )
+      ).length,
       0,
       'pgdts made no slot of its own',
     );
