@@ -615,3 +615,26 @@ export interface SchemaModel {
 export function refKey(r: ObjectRef): string {
   return `${r.kind}:${r.schema}\u0000${r.name}`;
 }
+
+/** A model without objects: the base of models built field by field. */
+export const EMPTY_SCHEMA_MODEL: SchemaModel = {
+  schemas: [],
+  extensions: [],
+  types: [],
+  sequences: [],
+  tables: [],
+  indexes: [],
+  views: [],
+  routines: [],
+  triggers: [],
+  aggregates: [],
+  operators: [],
+  operatorFamilies: [],
+  operatorClasses: [],
+  casts: [],
+  collations: [],
+  conversions: [],
+  textSearchDictionaries: [],
+  textSearchConfigurations: [],
+  refused: [],
+};

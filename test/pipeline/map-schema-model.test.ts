@@ -6,16 +6,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { quoteIdent } from '../../src/core/identifier.ts';
-import type {
-  AggregateDef,
-  ColumnDef,
-  IndexDef,
-  RoutineDef,
-  SchemaModel,
-  SequenceOptions,
-  TableDef,
-  TriggerDef,
-  ViewDef,
+import {
+  EMPTY_SCHEMA_MODEL,
+  type AggregateDef,
+  type ColumnDef,
+  type IndexDef,
+  type RoutineDef,
+  type SchemaModel,
+  type SequenceOptions,
+  type TableDef,
+  type TriggerDef,
+  type ViewDef,
 } from '../../src/core/schema-model.ts';
 import type { SelectedTable } from '../../src/core/selected-table.ts';
 import { planTargets } from '../../src/core/table-targets.ts';
@@ -110,28 +111,7 @@ const trigger = (schema: string, name: string, on: string, definition: string, f
 });
 
 function model(o: Partial<SchemaModel>): SchemaModel {
-  return {
-    schemas: [],
-    extensions: [],
-    types: [],
-    sequences: [],
-    tables: [],
-    indexes: [],
-    views: [],
-    routines: [],
-    triggers: [],
-    aggregates: [],
-    operators: [],
-    operatorFamilies: [],
-    operatorClasses: [],
-    casts: [],
-    collations: [],
-    conversions: [],
-    textSearchDictionaries: [],
-    textSearchConfigurations: [],
-    refused: [],
-    ...o,
-  };
+  return { ...EMPTY_SCHEMA_MODEL, ...o };
 }
 
 /** What the source connector would list for the tables of `m`. */

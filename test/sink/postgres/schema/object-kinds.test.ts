@@ -6,52 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type pg from 'pg';
 import type { SchemaModel } from '../../../../src/core/schema-model.ts';
 import type { ObjectSelector } from '../../../../src/core/task-config.ts';
-import { connect, resolveEndpoint } from '../../../../src/pg/connection.ts';
-import {
-  applySchemaDdl,
-  applySchemaDdlParallel,
-  type DdlEvent,
-} from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
-import { planSchemaDdl } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
-import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
+import { type DdlEvent } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
 import { createObjectKinds, KINDS_SCHEMA, REFUSED_SCHEMA } from '../../../support/object-kinds-fixtures.ts';
+import { introspectDb, syncModel } from '../../../support/schema-sync-steps.ts';
 import { pgDumpSchema } from '../../../support/pg-dump.ts';
-import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../../support/servers.ts';
+import { freshDatabase, sql, testServer, type TestServer } from '../../../support/servers.ts';
 
 const KINDS: ObjectSelector[] = [{ kind: 'schema', schema: KINDS_SCHEMA }];
 
-async function client(s: TestServer, db: string): Promise<pg.Client> {
-  return connect(resolveEndpoint({ type: 'postgresql', url: urlOf(s, db) }), { role: 'source' });
-}
-
-async function introspect(
+const introspect = (
   s: TestServer,
   db: string,
   objects: readonly ObjectSelector[] = KINDS,
-): Promise<SchemaModel> {
-  const c = await client(s, db);
-  try {
-    return await introspectSchema(c, objects);
-  } finally {
-    await c.end();
-  }
-}
-
-/** preData on one connection, postData on two, as schema-sync.test.ts does. */
-async function sync(model: SchemaModel, s: TestServer, db: string): Promise<DdlEvent[]> {
-  const plan = planSchemaDdl(model);
-  const clients = await Promise.all([1, 2].map(() => client(s, db)));
-  try {
-    const pre = await applySchemaDdl(clients[0]!, plan.preData);
-    const post = await applySchemaDdlParallel(clients, plan.postData);
-    return [...pre, ...post];
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
-}
+): Promise<SchemaModel> => introspectDb(s, db, objects);
+const sync = (model: SchemaModel, s: TestServer, db: string): Promise<DdlEvent[]> => syncModel(model, s, db);
 
 async function source(s: TestServer): Promise<string> {
   const db = await freshDatabase(s, 'kinds_src');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { SchemaModel } from '../../../../src/core/schema-model.ts';
+import { EMPTY_SCHEMA_MODEL, type SchemaModel } from '../../../../src/core/schema-model.ts';
 import { connect, resolveEndpoint } from '../../../../src/pg/connection.ts';
 import { applySchemaDdl } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
 import { quoteIdent } from '../../../../src/core/identifier.ts';
@@ -9,27 +9,7 @@ import { introspectSchema } from '../../../../src/source/postgres/schema/introsp
 import { createSchemaZoo, ZOO_SCHEMAS } from '../../../support/schema-fixtures.ts';
 import { freshDatabase, sql, testServer, urlOf } from '../../../support/servers.ts';
 
-const EMPTY: SchemaModel = {
-  schemas: [],
-  extensions: [],
-  types: [],
-  sequences: [],
-  tables: [],
-  indexes: [],
-  views: [],
-  routines: [],
-  triggers: [],
-  aggregates: [],
-  operators: [],
-  operatorFamilies: [],
-  operatorClasses: [],
-  casts: [],
-  collations: [],
-  conversions: [],
-  textSearchDictionaries: [],
-  textSearchConfigurations: [],
-  refused: [],
-};
+const EMPTY: SchemaModel = EMPTY_SCHEMA_MODEL;
 
 function at(list: readonly DdlStatement[], pattern: string): number {
   const i = list.findIndex((s) => s.sql.startsWith(pattern));

@@ -1,51 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type pg from 'pg';
 import type { SchemaModel } from '../../../../src/core/schema-model.ts';
 import type { ObjectSelector } from '../../../../src/core/task-config.ts';
-import { connect, resolveEndpoint } from '../../../../src/pg/connection.ts';
-import {
-  applySchemaDdl,
-  applySchemaDdlParallel,
-  type DdlEvent,
-} from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
+import { applySchemaDdl, type DdlEvent } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
 import { planSchemaDdl } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
-import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
+import { introspectDb, schemaClient, syncModel } from '../../../support/schema-sync-steps.ts';
 import { pgDumpSchema } from '../../../support/pg-dump.ts';
 import { createSchemaZoo, ZOO_SCHEMAS } from '../../../support/schema-fixtures.ts';
-import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../../support/servers.ts';
+import { freshDatabase, sql, testServer, type TestServer } from '../../../support/servers.ts';
 
 const ZOO: ObjectSelector[] = ZOO_SCHEMAS.map((schema) => ({ kind: 'schema', schema }));
 
-async function client(s: TestServer, db: string): Promise<pg.Client> {
-  return connect(resolveEndpoint({ type: 'postgresql', url: urlOf(s, db) }), { role: 'source' });
-}
+const client = schemaClient;
 
-async function introspect(
-  s: TestServer,
-  db: string,
-  objects: readonly ObjectSelector[],
-): Promise<SchemaModel> {
-  const c = await client(s, db);
-  try {
-    return await introspectSchema(c, objects);
-  } finally {
-    await c.end();
-  }
-}
-
+const introspect = (s: TestServer, db: string, objects: readonly ObjectSelector[]): Promise<SchemaModel> =>
+  introspectDb(s, db, objects);
 /** Applies preData on one connection and postData on three, as a full sync would around the load. */
-async function sync(model: SchemaModel, s: TestServer, db: string): Promise<DdlEvent[]> {
-  const plan = planSchemaDdl(model);
-  const clients = await Promise.all([1, 2, 3].map(() => client(s, db)));
-  try {
-    const pre = await applySchemaDdl(clients[0]!, plan.preData);
-    const post = await applySchemaDdlParallel(clients, plan.postData);
-    return [...pre, ...post];
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
-}
+const sync = (model: SchemaModel, s: TestServer, db: string): Promise<DdlEvent[]> =>
+  syncModel(model, s, db, 3);
 
 async function zooSource(s: TestServer): Promise<string> {
   const db = await freshDatabase(s, 'schema_src');

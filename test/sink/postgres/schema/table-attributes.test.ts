@@ -9,19 +9,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import type pg from 'pg';
 import type { SchemaModel } from '../../../../src/core/schema-model.ts';
 import type { ObjectSelector } from '../../../../src/core/task-config.ts';
-import { connect, resolveEndpoint } from '../../../../src/pg/connection.ts';
-import {
-  applySchemaDdl,
-  applySchemaDdlParallel,
-  type DdlEvent,
-} from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
-import { planSchemaDdl } from '../../../../src/sink/postgres/schema/plan-schema-ddl.ts';
-import { introspectSchema } from '../../../../src/source/postgres/schema/introspect-schema.ts';
+import { type DdlEvent } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
+import { introspectDb, syncModel } from '../../../support/schema-sync-steps.ts';
 import { pgDumpSchema } from '../../../support/pg-dump.ts';
-import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../../../support/servers.ts';
+import { freshDatabase, sql, testServer, type TestServer } from '../../../support/servers.ts';
 
 const SCHEMA = 'Attr Schema';
 const OBJECTS: ObjectSelector[] = [{ kind: 'schema', schema: SCHEMA }];
@@ -101,30 +94,8 @@ function fixture(version: number): string {
   `;
 }
 
-async function client(s: TestServer, db: string): Promise<pg.Client> {
-  return connect(resolveEndpoint({ type: 'postgresql', url: urlOf(s, db) }), { role: 'source' });
-}
-
-async function introspect(s: TestServer, db: string): Promise<SchemaModel> {
-  const c = await client(s, db);
-  try {
-    return await introspectSchema(c, OBJECTS);
-  } finally {
-    await c.end();
-  }
-}
-
-async function sync(model: SchemaModel, s: TestServer, db: string): Promise<DdlEvent[]> {
-  const plan = planSchemaDdl(model);
-  const clients = await Promise.all([1, 2].map(() => client(s, db)));
-  try {
-    const pre = await applySchemaDdl(clients[0]!, plan.preData);
-    const post = await applySchemaDdlParallel(clients, plan.postData);
-    return [...pre, ...post];
-  } finally {
-    await Promise.all(clients.map((c) => c.end()));
-  }
-}
+const introspect = (s: TestServer, db: string): Promise<SchemaModel> => introspectDb(s, db, OBJECTS);
+const sync = (model: SchemaModel, s: TestServer, db: string): Promise<DdlEvent[]> => syncModel(model, s, db);
 
 async function source(s: TestServer): Promise<string> {
   await ensureReader(s);
