@@ -272,8 +272,8 @@ export interface RuleDef {
   readonly table: QualifiedName;
   /** pg_get_ruledef text (`CREATE RULE ... AS ON ... DO ...`), without trailing semicolon. */
   readonly definition: string;
-  /** pg_rewrite.ev_enabled: O origin (default), D disabled, R replica, A always. */
-  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+  /** pg_rewrite.ev_enabled. */
+  readonly enabled: FiringState;
   readonly comment: string | undefined;
 }
 
@@ -323,8 +323,8 @@ export interface TriggerDef {
   readonly table: QualifiedName;
   /** pg_get_triggerdef text. */
   readonly definition: string;
-  /** pg_trigger.tgenabled: O origin (default), D disabled, R replica, A always. */
-  readonly enabled: 'origin' | 'disabled' | 'replica' | 'always';
+  /** pg_trigger.tgenabled. */
+  readonly enabled: FiringState;
   /** Trigger function, to order creation. */
   readonly function: ObjectRef;
   readonly comment: string | undefined;
@@ -571,6 +571,13 @@ export interface StatisticsDef extends QualifiedName {
   readonly target: number | undefined;
   readonly comment: string | undefined;
 }
+
+/**
+ * When a trigger or rule fires, by session_replication_role (pg_trigger.tgenabled,
+ * pg_rewrite.ev_enabled: O origin, the default; D disabled; R replica; A always). PostgreSQL docs,
+ * "ALTER TABLE" (ENABLE/DISABLE TRIGGER, RULE).
+ */
+export type FiringState = 'origin' | 'disabled' | 'replica' | 'always';
 
 /** Everything schema sync creates, each list sorted by schema and name. */
 export interface SchemaModel {

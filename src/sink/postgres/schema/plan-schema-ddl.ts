@@ -19,6 +19,7 @@ import {
   type OperatorMember,
   type ColumnIdentity,
   type PolicyDef,
+  type FiringState,
   type RuleDef,
   type SchemaModel,
   type SequenceOptions,
@@ -579,14 +580,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     const id = `trigger:${ixKey(tr.table)}\u0000${tr.name}`;
     const obj = `trigger ${quoteIdent(tr.name)} on ${q}`;
     post.push(st(id, 'trigger', obj, tr.definition));
-    const enable =
-      tr.enabled === 'disabled'
-        ? 'DISABLE'
-        : tr.enabled === 'replica'
-          ? 'ENABLE REPLICA'
-          : tr.enabled === 'always'
-            ? 'ENABLE ALWAYS'
-            : undefined;
+    const enable = enableClause(tr.enabled);
     if (enable !== undefined) {
       post.push(
         st(`${id}:enabled`, 'alter-table', obj, `ALTER TABLE ${q} ${enable} TRIGGER ${quoteIdent(tr.name)}`, [
@@ -768,19 +762,26 @@ function policySql(p: PolicyDef): string {
   return s;
 }
 
+/** The ALTER TABLE clause that gives a trigger or rule its firing state; none for the default. */
+function enableClause(e: FiringState): string | undefined {
+  switch (e) {
+    case 'origin':
+      return undefined;
+    case 'disabled':
+      return 'DISABLE';
+    case 'replica':
+      return 'ENABLE REPLICA';
+    case 'always':
+      return 'ENABLE ALWAYS';
+  }
+}
+
 function ruleStatements(r: RuleDef): DdlStatement[] {
   const q = quoteQualified(r.table);
   const id = `rule:${r.table.schema}\u0000${r.table.name}\u0000${r.name}`;
   const obj = `rule ${quoteIdent(r.name)} on ${q}`;
   const out: DdlStatement[] = [{ id, kind: 'rule', object: obj, sql: r.definition, dependsOn: [] }];
-  const enable =
-    r.enabled === 'disabled'
-      ? 'DISABLE'
-      : r.enabled === 'replica'
-        ? 'ENABLE REPLICA'
-        : r.enabled === 'always'
-          ? 'ENABLE ALWAYS'
-          : undefined;
+  const enable = enableClause(r.enabled);
   if (enable !== undefined) {
     out.push({
       id: `${id}:enabled`,

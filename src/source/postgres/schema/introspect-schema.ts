@@ -15,6 +15,7 @@ import {
   type ColumnDef,
   type ColumnStorage,
   type ExtensionDef,
+  type FiringState,
   type ForeignKeyDef,
   type IndexDef,
   type ObjectRef,
@@ -882,7 +883,6 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     dependsOn: sortRefs(c.needs.filter((r) => isIn(r) || r.kind === 'table')),
   }));
 
-  const ENABLED = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' } as const;
   const triggerDefs: TriggerDef[] = [];
   for (const t of trigs) {
     const fn = procRef.get(t.tgfoid);
@@ -892,7 +892,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       name: t.tgname,
       table: qn(t.tgrelid),
       definition: t.def,
-      enabled: ENABLED[t.tgenabled as keyof typeof ENABLED] ?? 'origin',
+      enabled: firingState(t.tgenabled),
       function: fn,
       comment: t.comment ?? undefined,
     });
@@ -973,6 +973,11 @@ async function readAggregates(client: pg.Client): Promise<AggRow[]> {
       WHERE NOT ${SYSTEM_SCHEMA}`,
   );
 }
+
+const FIRING_STATES = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' } as const;
+
+/** A trigger's tgenabled or a rule's ev_enabled letter as a {@link FiringState}. */
+const firingState = (c: string): FiringState => FIRING_STATES[c as keyof typeof FIRING_STATES] ?? 'origin';
 
 const FINAL_MODIFY = { r: 'read-only', s: 'shareable', w: 'read-write' } as const;
 const PARALLEL = { s: 'safe', r: 'restricted', u: 'unsafe' } as const;
@@ -1127,7 +1132,6 @@ async function readPoliciesAndRules(
        FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
       WHERE r.rulename <> '_RETURN' AND c.relkind IN ('r', 'p')`,
   );
-  const ENABLED = { O: 'origin', D: 'disabled', R: 'replica', A: 'always' } as const;
   const rules: RuleDef[] = rws
     .filter((r) => tables.has(r.ev_class))
     .map((r) => ({
@@ -1135,7 +1139,7 @@ async function readPoliciesAndRules(
       name: r.rulename,
       table: qn(r.ev_class),
       definition: r.def.trim().replace(/;$/, ''),
-      enabled: ENABLED[r.ev_enabled as keyof typeof ENABLED] ?? 'origin',
+      enabled: firingState(r.ev_enabled),
       comment: r.comment ?? undefined,
     }));
   return { policies: policies.sort(byTableAndName), rules: rules.sort(byTableAndName) };
