@@ -270,10 +270,17 @@ export function writeTaskFile(
   return file;
 }
 
-/** Starts `node bin/pgdts.js run TASK_FILE`; its output goes to `<task file>.log`. */
+/**
+ * Starts `bin/pgdts run TASK_FILE` (the launcher users run, with its V8 flags) on the node running the
+ * bench (first on PATH); its output goes to `<task file>.log`.
+ */
 export function startPgdts(ctx: BenchContext, taskFile: string): Running {
-  return start(process.execPath, [path.join(ctx.repoDir, 'bin', 'pgdts.js'), 'run', taskFile], {
+  return start(path.join(ctx.repoDir, 'bin', 'pgdts'), ['run', taskFile], {
     cwd: ctx.repoDir,
+    env: {
+      ...process.env,
+      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
+    },
     logFile: `${taskFile}.log`,
   });
 }

@@ -519,7 +519,7 @@ async function main(): Promise<number> {
     const file = writeTaskFile(doc);
     say(`task file: ${relative(file)}`);
     say(
-      `  while the demo runs, try in another terminal: node ${relative(path.join(PROJECT_ROOT, 'bin', 'pgdts.js'))} verify ${relative(file)}`,
+      `  while the demo runs, try in another terminal: ${relative(path.join(PROJECT_ROOT, 'bin', 'pgdts'))} verify ${relative(file)}`,
     );
     task = parsed;
     say(

@@ -25,6 +25,18 @@ test('--version and -V print the package.json version and exit 0', async () => {
   }
 });
 
+test('the launcher runs node with its V8 flags, which PGDTS_NODE_OPTIONS replaces (empty: none)', async () => {
+  // A flag node refuses shows the variable reaches node's command line in place of the default.
+  const bad = await runCli(['--version'], { PGDTS_NODE_OPTIONS: '--no-such-node-flag' });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--no-such-node-flag/);
+  for (const flags of ['', '--max-semi-space-size=8', undefined]) {
+    const r = await runCli(['--version'], flags === undefined ? {} : { PGDTS_NODE_OPTIONS: flags });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  // That the default flags reach the running process is checked by the 1M-row test [T8].
+});
+
 test('a bad task file is refused before anything is touched, naming the key and the rule', async () => {
   const f = taskFile(
     `name: t\nsource: {type: postgresql, url: "postgresql://u:Sup3rSecret@127.0.0.1:1/x"}\ndestination: {type: postgresql, host: h}\nsyncTypes: [full]\nobjects: [{schema: public}]\nbogus: 1\n`,

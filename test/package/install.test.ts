@@ -69,6 +69,7 @@ test(
         listing.includes('package/dist/cli/main.js'),
         `no compiled CLI in the tarball:\n${listing.join('\n')}`,
       );
+      assert.ok(listing.includes('package/bin/pgdts'));
       assert.ok(listing.includes('package/bin/pgdts.js'));
       for (const f of listing) {
         assert.ok(!/^package\/(src|test|bench)\//.test(f), `the tarball ships ${f}`);

@@ -15,6 +15,8 @@ import { EmbeddedServer } from '../../src/embedded/embedded-server.ts';
 import { waitForCatchUp } from '../support/catch-up.ts';
 import { pause, startOwnServer, until, type OwnServer } from '../support/own-server.ts';
 import {
+  BIN,
+  cliEnv,
   runCli,
   startCli,
   stopCli,
@@ -27,7 +29,6 @@ import { assertSameData } from '../support/table-hashes.ts';
 
 const execFileAsync = promisify(execFile);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
-const BIN = path.resolve(import.meta.dirname, '../../bin/pgdts.js');
 
 const owned: OwnServer[] = [];
 const children: ChildProcess[] = [];
@@ -355,9 +356,9 @@ test(
         '-m',
         'sh',
         '-c',
-        `mount -t tmpfs -o size=512k tmpfs "${small}" && exec "${process.execPath}" "${BIN}" run "${task({ spillDir: small })}"`,
+        `mount -t tmpfs -o size=512k tmpfs "${small}" && exec "${BIN}" run "${task({ spillDir: small })}"`,
       ],
-      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     children.push(c);
     let out = '';

@@ -9,7 +9,17 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { urlOf, type TestServer } from './servers.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/pgdts.js');
+/** The `pgdts` command a user runs: the shell launcher (it sets pgdts' V8 flags, then execs node). */
+export const BIN = path.resolve(import.meta.dirname, '../../bin/pgdts');
+
+/**
+ * The environment the launcher runs in: the node running the tests first on PATH, so the launcher's
+ * `exec node` picks it (CI runs the suite on Node 20, then on Node 24).
+ */
+export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const base = { ...process.env, ...env };
+  return { ...base, PATH: `${path.dirname(process.execPath)}${path.delimiter}${base.PATH ?? ''}` };
+}
 
 /** Writes a task file for source/destination databases and returns its path. */
 export function writeTaskFile(o: {
@@ -58,8 +68,8 @@ export interface CliRun {
 
 /** Starts `pgdts <args>`. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...env },
+  const child = spawn(BIN, args, {
+    env: cliEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
