@@ -167,6 +167,7 @@ program
     process.stdout.write(
       `replication slot ${r.slotName}: ${r.slotKept ? 'kept (not created by pgdts)' : r.slotDropped ? 'dropped' : 'not present'}\n` +
         `publication ${r.publicationName}: ${r.publicationKept ? 'kept (not created by pgdts)' : r.publicationDropped ? 'dropped' : 'not present'}\n` +
+        `DDL capture (event trigger and function): ${r.ddlCaptureDropped ? 'dropped' : 'not present'}\n` +
         `bookkeeping of task ${task.name}: removed\n`,
     );
     process.exit(0);

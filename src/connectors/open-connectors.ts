@@ -2,6 +2,7 @@
  * Builds the source and sink connectors of a task from its `type`s: the one place that knows every
  * connector. The pipeline receives them through the core interfaces and never imports a connector.
  */
+import { ddlSchemasOf } from '../core/ddl.ts';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Sink } from '../core/sink.ts';
@@ -36,6 +37,7 @@ export function openSource(task: TaskConfig): Source {
         spillMaxBytes: task.incremental.spillMaxBytes,
         existingSlot: task.incremental.existingSlot !== undefined,
         heartbeat: task.source.heartbeat,
+        ddlSchemas: ddlSchemasOf(task),
       });
   }
 }

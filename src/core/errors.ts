@@ -21,6 +21,10 @@ export const ERROR_CODES = {
     retry: 'by-cause',
   },
   SCHEMA_SYNC_FAILED: { summary: 'a DDL statement failed on the destination', retry: 'by-cause' },
+  DDL_UNSUPPORTED: {
+    summary: 'a DDL on a selected table, captured during incremental sync, cannot be followed',
+    retry: 'never',
+  },
   COPY_FAILED: { summary: 'a table copy failed', retry: 'by-cause' },
   REPLICATION_FAILED: { summary: 'the logical replication stream failed', retry: 'by-cause' },
   DECODE_FAILED: { summary: 'a pgoutput message could not be decoded', retry: 'never' },

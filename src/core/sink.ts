@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import type { Change, TransactionCommit } from './change.ts';
 import type { QualifiedName } from './identifier.ts';
 import type { Lsn } from './lsn.ts';
+import type { DdlBookkeeping, DdlChange, DdlOrigin } from './ddl.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { SchemaModel } from './schema-model.ts';
 import type { SequenceValue } from './selected-table.ts';
@@ -289,6 +290,20 @@ export interface ChangeApplier {
    */
   skip(operation: Operation): void;
   commitTransaction(commit: TransactionCommit): void;
+  /**
+   * Makes `changes` (a source DDL, mapped onto destination names) inside the open destination
+   * transaction of the current source transaction, after the rows buffered before it: the DDL
+   * commits atomically with the rows and the applied position. Each change is skipped when its effect
+   * is there already (a replay after a crash or after a manual fix). The destination table cache is
+   * refreshed afterwards. `bookkeeping` updates the task's copy progress in the same transaction.
+   * @throws {PgdtsError} SCHEMA_SYNC_FAILED naming the statement, the error and `origin` (retryable
+   *   within `retry.otherMinutes`, or the connection window on connection loss).
+   */
+  applyDdl(
+    changes: readonly DdlChange[],
+    origin: DdlOrigin,
+    bookkeeping?: readonly DdlBookkeeping[],
+  ): Promise<void>;
   /**
    * Commits every complete source transaction added so far with their applied position.
    * @throws {PgdtsError} APPLY_FAILED (retryable on connection loss, deadlock...), APPLY_CONFLICT

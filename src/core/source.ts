@@ -17,6 +17,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Change, Relation, TransactionCommit, Tuple } from './change.ts';
+import type { DdlEventPayload } from './ddl.ts';
 import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { ProgressListener } from './progress.ts';
@@ -176,10 +177,23 @@ export type ChangeEvent =
     }
   | { readonly kind: 'commit'; readonly commit: TransactionCommit }
   | {
+      /**
+       * A DDL of the task's DDL capture, inside its transaction and in order with its rows (a
+       * transactional logical decoding message; PostgreSQL docs, "Logical Replication Message
+       * Formats", Message).
+       */
+      readonly kind: 'ddl';
+      readonly ddl: DdlEventPayload;
+    }
+  | {
       readonly kind: 'watermark';
       /** Every transaction committing before this LSN has been delivered. */
       readonly lsn: Lsn;
     };
+
+/** Whether a task's DDL capture is on ({@link ChangeCapture.ensureDdlCapture}). */
+export type DdlCaptureState =
+  { readonly on: true; readonly installedNow: boolean } | { readonly on: false; readonly reason: string };
 
 /** Options of {@link ChangeCapture.openStream}. */
 export interface OpenStreamOptions {
@@ -268,6 +282,16 @@ export interface ChangeCapture {
   /** The task's slot, or undefined when it does not exist. */
   readSlot(): Promise<SlotInfo | undefined>;
   /**
+   * Installs (or reinstalls when missing) the task's DDL capture: an event trigger on
+   * `ddl_command_end` and `sql_drop` whose function writes each DDL on the selected schemas into the
+   * WAL as a transactional logical decoding message, received in the stream as `ddl` events. Must run
+   * before the slot is created (a DDL between the two would be lost). Without the privilege (event
+   * triggers need a superuser) or the server support (messages: PostgreSQL 14+), nothing is installed.
+   * @returns whether the capture is on, and why not.
+   * @throws {PgdtsError} REPLICATION_FAILED when the installation fails otherwise.
+   */
+  ensureDdlCapture(): Promise<DdlCaptureState>;
+  /**
    * Creates the task's slot and exports its snapshot.
    * @throws {PgdtsError} REPLICATION_FAILED (slot exists, no free slot, wal_level not logical).
    */
@@ -303,10 +327,12 @@ export interface ChangeCapture {
    * With `dropSlot`, drops the slot (terminating a walsender holding it) and, with
    * `dropPublication`, the publication; safe twice.
    */
-  release(o: {
-    readonly dropSlot: boolean;
-    readonly dropPublication: boolean;
-  }): Promise<{ readonly slotDropped: boolean; readonly publicationDropped: boolean }>;
+  release(o: { readonly dropSlot: boolean; readonly dropPublication: boolean }): Promise<{
+    readonly slotDropped: boolean;
+    readonly publicationDropped: boolean;
+    /** The task's DDL capture (event trigger and function) was there and is gone. */
+    readonly ddlCaptureDropped: boolean;
+  }>;
 }
 
 /**

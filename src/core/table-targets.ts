@@ -197,7 +197,7 @@ export function planTargets(
       table,
       columns: t.columns.filter((c) => !excluded.has(c)).map(map),
       generatedColumns: t.generatedColumns.filter((c) => !excluded.has(c)).map(map),
-      operations: new Set(entry?.operations ?? OPERATIONS),
+      operations: new Set(OPERATIONS.filter((op) => entry?.operations?.includes(op) ?? true)),
       where: entry?.kind === 'table' ? entry.where : undefined,
       mergeInto: entry?.kind === 'table' && entry.mergeInto === true,
     });

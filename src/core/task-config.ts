@@ -57,9 +57,18 @@ export const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;
 /** One of {@link OPERATIONS}. */
 export type Operation = (typeof OPERATIONS)[number];
 
+/**
+ * What `objects[].operations` may list: the row operations and `ddl` (schema changes followed during
+ * incremental sync, see pipeline/ddl-sync.ts). All of them when `operations` is absent.
+ */
+export const OBJECT_OPERATIONS = [...OPERATIONS, 'ddl'] as const;
+
+/** One of {@link OBJECT_OPERATIONS}. */
+export type ObjectOperation = (typeof OBJECT_OPERATIONS)[number];
+
 const operationsSchema = z
-  .array(z.enum(OPERATIONS, { error: `must be one of ${OPERATIONS.join(', ')}` }))
-  .min(1, `must list at least one of ${OPERATIONS.join(', ')}`)
+  .array(z.enum(OBJECT_OPERATIONS, { error: `must be one of ${OBJECT_OPERATIONS.join(', ')}` }))
+  .min(1, `must list at least one of ${OBJECT_OPERATIONS.join(', ')}`)
   .refine((a) => new Set(a).size === a.length, 'must not repeat an entry');
 
 const name = z.string().min(1);
@@ -232,8 +241,8 @@ export interface ObjectOptions {
   /** Source column → destination column. */
   readonly columns?: Readonly<Record<string, string>>;
   readonly excludeColumns?: readonly string[];
-  /** Operations incremental sync applies; all four when absent. */
-  readonly operations?: readonly Operation[];
+  /** Operations incremental sync applies (rows and `ddl`); all of them when absent. */
+  readonly operations?: readonly ObjectOperation[];
   readonly where?: string;
   readonly mergeInto?: boolean;
 }

@@ -90,6 +90,17 @@ export class ChangeMapper {
   }
 
   /**
+   * A DDL renamed the source table of `from` (or it left the sync: `to` undefined): its changes now
+   * arrive under the new name, or not at all.
+   */
+  replaceTarget(from: QualifiedName, to: TableTarget | undefined): void {
+    const name = displayName(from);
+    const filtered = this.filteredBySource.delete(name);
+    this.byName.delete(name);
+    if (to !== undefined) this.addTarget(to, filtered);
+  }
+
+  /**
    * The rows of `changes` whose row filter must be evaluated before {@link map} (none on a source
    * that filters rows itself), grouped by table.
    */

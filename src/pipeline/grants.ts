@@ -3,6 +3,7 @@
  * runs, source first (its publication must exist before the run) — computed by each connector from
  * its catalog and the task's selection.
  */
+import { ddlSchemasOf } from '../core/ddl.ts';
 import type { AccessRecipe } from '../core/precheck.ts';
 import type { Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
@@ -21,7 +22,16 @@ export async function accessRecipes(
 ): Promise<AccessRecipe[]> {
   const tables = await c.source.listTables(task.objects);
   const targets = resolveTargets(task, tables);
-  return [await c.source.accessRecipe(task, targets), await c.sink.accessRecipe(task, targets)];
+  const source = await c.source.accessRecipe(task, targets);
+  const schemas = ddlSchemasOf(task);
+  // No grant gives it: CREATE EVENT TRIGGER is for superusers only (PostgreSQL docs, "CREATE EVENT TRIGGER").
+  const ddl =
+    schemas.length === 0
+      ? []
+      : [
+          `DDL capture (ddl in objects[].operations, on by default) needs an event trigger on the source, which only a superuser may create: run the task as a superuser to follow DDL on ${schemas.join(', ')} as it happens; otherwise schema changes follow the Relation-message fallback`,
+        ];
+  return [{ ...source, notes: [...source.notes, ...ddl] }, await c.sink.accessRecipe(task, targets)];
 }
 
 /**

@@ -25,6 +25,7 @@ import { startTimeMsOf } from '../core/start-position.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
 import { joinedMessage, NewTableWatcher } from './new-tables.ts';
+import { followDdl } from './ddl-follower.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
 import type { FlowLimiter } from './throttle.ts';
@@ -73,11 +74,16 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
     onProgress: o.onProgress,
     signal: o.signal,
   });
+  // A failing DDL is retried by replaying its batch; rows committed before it on each try count as
+  // progress, so its own window is kept here: first failure of the same statement at the same LSN.
+  const ddlFailingSince = new Map<string, number>();
+  const session_ = (progress: () => void) =>
+    session(o, watcher, progress, singleRowUpTo).catch((e: unknown) => {
+      throw ddlGiveUp(e, ddlFailingSince, o.retry);
+    });
   for (;;) {
     try {
-      await withRetry(o.retry, o.signal, 'incremental sync', (progress) =>
-        session(o, watcher, progress, singleRowUpTo),
-      );
+      await withRetry(o.retry, o.signal, 'incremental sync', session_);
       return;
     } catch (e) {
       // A multi-row statement missed a row: replay once with one statement per change up to there,
@@ -164,6 +170,8 @@ async function session(
     let lastSequences = Date.now();
     let lastDurability = 0;
     let lastNewTableCheck = Date.now();
+    /** A DDL created a table in the selection: join at the next point between transactions. */
+    let joinDue = false;
 
     /** [T7] acknowledges the durable position, or the watermark when everything is durable. */
     const acknowledge = async () => {
@@ -284,7 +292,8 @@ async function session(
     while (!o.signal.aborted) {
       if (backgroundError !== undefined) throw backgroundError;
       const now = Date.now();
-      if (!inTransaction && now - lastNewTableCheck >= inc.newTableCheckIntervalMs) {
+      if (!inTransaction && (joinDue || now - lastNewTableCheck >= inc.newTableCheckIntervalMs)) {
+        joinDue = false;
         await joinNewTables();
         lastNewTableCheck = Date.now();
         if (o.signal.aborted) break;
@@ -342,6 +351,19 @@ async function session(
               await commitBatch();
             }
             break;
+          case 'ddl': {
+            // [P9] In the DDL's own source transaction, in order with its rows.
+            const f = await followDdl(e.ddl, finalLsn, {
+              task: o.task,
+              watcher,
+              mapper,
+              filter,
+              applier: a,
+              onProgress: o.onProgress,
+            });
+            if (f.join) joinDue = true;
+            break;
+          }
           case 'watermark':
             watermark = watermark === undefined ? e.lsn : maxLsn(watermark, e.lsn);
             break;
@@ -370,6 +392,28 @@ async function session(
     await stream?.close();
     await applier?.close();
   }
+}
+
+/**
+ * `e`, or, for a DDL failing on the destination (SCHEMA_SYNC_FAILED) for longer than
+ * `retry.otherMinutes` since it first failed, the same error made final (not retryable).
+ */
+function ddlGiveUp(e: unknown, since: Map<string, number>, retry: RetryPolicy): unknown {
+  if (!(e instanceof PgdtsError) || e.code !== 'SCHEMA_SYNC_FAILED' || !e.retryable) return e;
+  if (e.retryWindow !== 'other') return e;
+  const now = Date.now();
+  const first = since.get(e.message) ?? now;
+  since.set(e.message, first);
+  if (now - first < retry.otherWindowMs) return e;
+  return new PgdtsError(
+    'SCHEMA_SYNC_FAILED',
+    `${e.message}; retried for ${Math.round((now - first) / 1000)} s (retry.otherMinutes): the task stops, keeping its position`,
+    {
+      cause: e,
+      ...(e.sqlState === undefined ? {} : { sqlState: e.sqlState }),
+      ...(e.hint === undefined ? {} : { hint: e.hint }),
+    },
+  );
 }
 
 /**

@@ -155,6 +155,17 @@ export class NewTableWatcher {
   }
 
   /**
+   * A DDL renamed the source table of `from` to `to`'s, or dropped it (`to` undefined): the
+   * selection listed next is compared with the tables as they are now.
+   */
+  replaceTarget(from: QualifiedName, to: TableTarget | undefined): void {
+    const i = this.all.findIndex((t) => t.source.schema === from.schema && t.source.name === from.name);
+    if (i < 0) return;
+    if (to === undefined) this.all.splice(i, 1);
+    else this.all[i] = to;
+  }
+
+  /**
    * Why new tables cannot join this task, or undefined when they can: pgdts does not manage the
    * publication of an `incremental.existingSlot`, and without `full` there is no copy to join with.
    */

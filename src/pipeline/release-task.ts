@@ -10,6 +10,8 @@ import type { TaskConfig } from '../core/task-config.ts';
 export interface ReleaseReport {
   readonly slotDropped: boolean;
   readonly publicationDropped: boolean;
+  /** The task's DDL capture (event trigger and function) was removed from the source. */
+  readonly ddlCaptureDropped: boolean;
   /** The slot was not created by pgdts (incremental.existingSlot): left in place [S8]. */
   readonly slotKept: boolean;
   /** The publication was not created by pgdts (a DBA's): left in place [S7]. */
@@ -19,7 +21,7 @@ export interface ReleaseReport {
 }
 
 /**
- * Drops the task's slot and publication (terminating a walsender still holding the slot [S5]) and
+ * Drops the task's DDL capture (event triggers, function), slot and publication (terminating a walsender still holding the slot [S5]) and
  * deletes its checkpoints. A publication pgdts did not create (a DBA's) is kept [S7], and so is a
  * slot it did not create [S8].
  * @throws {PgdtsError} CONNECTION_FAILED when a server cannot be reached.

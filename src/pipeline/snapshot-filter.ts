@@ -10,7 +10,7 @@
  * always copied together under one snapshot (T3).
  */
 import type { Change, Relation } from '../core/change.ts';
-import { displayName } from '../core/identifier.ts';
+import { displayName, type QualifiedName } from '../core/identifier.ts';
 import { maxLsn, type Lsn } from '../core/lsn.ts';
 import type { SelectedTable } from '../core/selected-table.ts';
 import type { TableSyncRow } from '../core/sink.ts';
@@ -45,6 +45,24 @@ export class SnapshotFilter {
     const names = [displayName(table), ...(table.partitionRoot ? [displayName(table.partitionRoot)] : [])];
     for (const name of names) this.byName.set(name, maxLsn(this.byName.get(name) ?? lsn, lsn));
     // A relation looked up before (as a table without snapshot LSN) must be looked up again.
+    this.cache = new WeakMap();
+  }
+
+  /**
+   * Does the copy of source table `table` hold the transaction committing at `finalLsn` already (its
+   * DDL included: the copy's table was created from a later catalog)?
+   */
+  holds(table: QualifiedName, finalLsn: Lsn): boolean {
+    const snap = this.byName.get(displayName(table));
+    return snap !== undefined && finalLsn < snap;
+  }
+
+  /** A DDL renamed source table `from` to `to`: its snapshot LSN follows it. */
+  rename(from: QualifiedName, to: QualifiedName): void {
+    const snap = this.byName.get(displayName(from));
+    if (snap === undefined) return;
+    this.byName.delete(displayName(from));
+    this.byName.set(displayName(to), snap);
     this.cache = new WeakMap();
   }
 

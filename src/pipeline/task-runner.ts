@@ -3,6 +3,7 @@
  * the sink's checkpoints. The state machine and its invariants are in task-lifecycle.md. The runner
  * talks to the source and the sink only through the core interfaces: it never sees a connection.
  */
+import { ddlSchemasOf } from '../core/ddl.ts';
 import { rowFilterIdentityMessage, rowFilterIdentityProblem } from '../core/row-filter-identity.ts';
 import { resolveTargets, targetSequences, type TableTarget } from '../core/table-targets.ts';
 import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
@@ -188,6 +189,16 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
     await c.step('create the publication', async () => {
       const { created } = await c.source.changes.ensurePublication(tables, rowFiltersOf(targets));
       await cp.setPublicationCreated(task.name, c.source.changes.publicationName, created);
+    });
+    // Before the slot (a DDL between the slot's consistent point and the trigger would be lost), and
+    // on every run: a capture dropped meanwhile is installed again.
+    const ddl = await c.step('install the DDL capture', () => c.source.changes.ensureDdlCapture());
+    c.onProgress({
+      kind: 'log',
+      level: ddl.on || ddlSchemasOf(task).length === 0 ? 'info' : 'warn',
+      message: ddl.on
+        ? `DDL capture ${ddl.installedNow ? 'installed' : 'on'}: schema changes on the selected schemas are followed`
+        : `DDL capture off: ${ddl.reason}`,
     });
   }
 

@@ -23,7 +23,12 @@ import { HeartbeatObserver } from './heartbeat.ts';
 import { HeartbeatWriter } from './heartbeat-writer.ts';
 import { ReplicationStream } from './replication-stream.ts';
 import type { SpilledMessage, SpillDirectory } from './spill-directory.ts';
-import { TransactionAssembler, type ReplayAction } from './transaction-assembler.ts';
+import {
+  TransactionAssembler,
+  type LogicalMessageOutput,
+  type ReplayAction,
+} from './transaction-assembler.ts';
+import { DDL_MESSAGE_PREFIX, parseDdlMessage } from '../../core/ddl.ts';
 
 /** Most events handed out by one {@link PostgresChangeStream.read}. */
 const MAX_EVENTS_PER_READ = 2000;
@@ -44,6 +49,11 @@ export interface PostgresChangeStreamOptions {
   readonly spill: SpillDirectory;
   /** The task's heartbeat (source.heartbeat); without table it needs PostgreSQL 14+ (messages). */
   readonly heartbeat?: StreamHeartbeat | undefined;
+  /**
+   * The task whose DDL capture messages (ddl-capture.ts) are delivered as `ddl` events; undefined:
+   * the capture is off. Needs PostgreSQL 14+ (messages).
+   */
+  readonly ddlTask?: string | undefined;
 }
 
 /** The heartbeat of a stream: whose, how often, where (see heartbeat.ts). */
@@ -71,6 +81,7 @@ export class PostgresChangeStream implements ChangeStream {
   private readonly timer: NodeJS.Timeout;
   private replaying: Replay | undefined;
   private readonly heartbeat: HeartbeatObserver | undefined;
+  private readonly ddlTask: string | undefined;
   private writer: HeartbeatWriter | undefined;
   /** When the last XLogData arrived, ms since the Unix epoch: the heartbeat beats after a quiet interval. */
   private receivedAtMs = Date.now();
@@ -89,6 +100,7 @@ export class PostgresChangeStream implements ChangeStream {
       o.heartbeat === undefined
         ? undefined
         : new HeartbeatObserver({ taskName: o.heartbeat.taskName, table: o.heartbeat.table });
+    this.ddlTask = o.ddlTask;
     this.acknowledged = o.startLsn;
     this.received = o.startLsn;
     // A third of the timeout leaves room for a slow network and a busy event loop.
@@ -111,8 +123,9 @@ export class PostgresChangeStream implements ChangeStream {
       startLsn: o.startLsn,
       protoVersion,
       streaming: protoVersion >= 2,
-      // Logical decoding messages carry the heartbeat when it has no table (PostgreSQL 14+).
-      messages: o.heartbeat !== undefined && o.heartbeat.table === undefined,
+      // Logical decoding messages carry the heartbeat when it has no table, and the DDL capture
+      // (PostgreSQL 14+).
+      messages: (o.heartbeat !== undefined && o.heartbeat.table === undefined) || o.ddlTask !== undefined,
       applicationName: o.applicationName,
     });
     const since =
@@ -124,10 +137,11 @@ export class PostgresChangeStream implements ChangeStream {
       hb === undefined
         ? ''
         : `, heartbeat after ${hb.intervalMs} ms idle ${hb.table === undefined ? 'as logical messages' : `into ${displayName(hb.table)}`}`;
+    const ddl = o.ddlTask === undefined ? '' : ', DDL capture on';
     const s = new PostgresChangeStream(
       stream,
       o,
-      `streaming from ${formatLsn(o.startLsn)} (pgoutput protocol ${protoVersion}${protoVersion >= 2 ? ', streaming on' : ''})${since}${beat}`,
+      `streaming from ${formatLsn(o.startLsn)} (pgoutput protocol ${protoVersion}${protoVersion >= 2 ? ', streaming on' : ''})${since}${beat}${ddl}`,
     );
     if (hb !== undefined) {
       s.writer = new HeartbeatWriter(params, {
@@ -149,6 +163,19 @@ export class PostgresChangeStream implements ChangeStream {
   private deliver(out: ChangeEvent[], e: ChangeEvent): void {
     const d = this.heartbeat === undefined ? e : this.heartbeat.event(e, Date.now());
     if (d !== undefined) out.push(d);
+  }
+
+  /**
+   * A logical decoding message of the transaction being delivered: the heartbeat's is measured, the
+   * task's own DDL capture message becomes a `ddl` event (others' are ignored); never a change.
+   */
+  private message(out: ChangeEvent[], m: LogicalMessageOutput): void {
+    if (m.prefix === DDL_MESSAGE_PREFIX && this.ddlTask !== undefined) {
+      const message = parseDdlMessage(m.content.toString('utf8'));
+      if (message.task === this.ddlTask) out.push({ kind: 'ddl', ddl: { message, lsn: m.lsn } });
+      return;
+    }
+    this.heartbeat?.message(m.prefix, m.content, Date.now());
   }
 
   acknowledge(lsn: Lsn): void {
@@ -224,12 +251,12 @@ export class PostgresChangeStream implements ChangeStream {
           case 'begin':
           case 'change':
           case 'commit':
+          case 'ddl':
           case 'watermark':
             this.deliver(out, o);
             break;
           case 'logical-message':
-            // Requested for the heartbeat only; never a change.
-            this.heartbeat?.message(o.prefix, o.content, Date.now());
+            this.message(out, o);
             break;
         }
       }
@@ -249,7 +276,9 @@ export class PostgresChangeStream implements ChangeStream {
         return;
       }
       const e = this.assembler.replay(next.value.data, next.value.lsn, r.action.abortedSubXids);
-      if (e !== undefined) this.deliver(out, e);
+      if (e === undefined) continue;
+      if (e.kind === 'logical-message') this.message(out, e);
+      else this.deliver(out, e);
     }
   }
 

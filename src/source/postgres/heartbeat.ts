@@ -101,6 +101,7 @@ export class HeartbeatObserver {
       case 'commit':
         this.commitTimeMs = undefined;
         return e;
+      case 'ddl':
       case 'watermark':
         return e;
     }

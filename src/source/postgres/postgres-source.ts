@@ -12,6 +12,7 @@ import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts'
 import type {
   ChangeCapture,
   ChangeStream,
+  DdlCaptureState,
   OpenStreamOptions,
   RowFilterRequest,
   SlotInfo,
@@ -38,6 +39,7 @@ import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
 import { PostgresChangeStream } from './change-stream.ts';
+import { ddlCaptureUnavailable, dropDdlCapture, installDdlCapture } from './ddl-capture.ts';
 import { MESSAGES_MIN_MAJOR, withoutTable } from './heartbeat.ts';
 import { ensureHeartbeatTable } from './heartbeat-catalog.ts';
 import {
@@ -80,6 +82,8 @@ export interface PostgresSourceOptions {
   readonly existingSlot: boolean;
   /** The task's heartbeat (source.heartbeat), if any. */
   readonly heartbeat: HeartbeatConfig | undefined;
+  /** Schemas whose DDL the task captures (core/ddl.ts ddlSchemasOf); absent or empty: none. */
+  readonly ddlSchemas?: readonly string[];
 }
 
 /** The PostgreSQL {@link Source}. */
@@ -293,6 +297,28 @@ class PostgresChangeCapture implements ChangeCapture {
     return this.slotSnapshot(this.slotName, false);
   }
 
+  /** The capture is on for this connector's streams (set by {@link ensureDdlCapture}). */
+  private ddlCaptureOn = false;
+
+  async ensureDdlCapture(): Promise<DdlCaptureState> {
+    const schemas = this.o.ddlSchemas ?? [];
+    if (schemas.length === 0) return { on: false, reason: 'no object has ddl in its operations' };
+    const info = await this.serverInfo();
+    const reason = ddlCaptureUnavailable(info.major, info.version, info.isSuperuser);
+    if (reason !== undefined) return { on: false, reason };
+    try {
+      const installedNow = await installDdlCapture(await this.main.get(), this.o.taskName, schemas);
+      this.ddlCaptureOn = true;
+      return { on: true, installedNow };
+    } catch (e) {
+      throw wrapPgError(
+        'REPLICATION_FAILED',
+        `cannot install the DDL capture (event trigger) of task ${this.o.taskName}`,
+        e,
+      );
+    }
+  }
+
   async createTemporarySnapshot(): Promise<SlotSnapshot> {
     const name = `${this.slotName.slice(0, 50)}_r${Date.now() % 1_000_000}`;
     return this.slotSnapshot(name, true);
@@ -341,6 +367,7 @@ class PostgresChangeCapture implements ChangeCapture {
               onProgress: so.onProgress,
             },
       serverMajor: major,
+      ...(this.ddlCaptureOn ? { ddlTask: this.o.taskName } : {}),
       applicationName,
       spill: new SpillDirectory(this.o.spillDir, { maxBytes: this.o.spillMaxBytes }),
     });
@@ -391,12 +418,14 @@ class PostgresChangeCapture implements ChangeCapture {
   async release(o: {
     dropSlot: boolean;
     dropPublication: boolean;
-  }): Promise<{ slotDropped: boolean; publicationDropped: boolean }> {
+  }): Promise<{ slotDropped: boolean; publicationDropped: boolean; ddlCaptureDropped: boolean }> {
     try {
       const client = await this.main.get();
+      // The capture first: with the slot gone, DDL messages would only fill the WAL.
+      const ddlCaptureDropped = await dropDdlCapture(client, this.o.taskName);
       const slotDropped = o.dropSlot && (await dropSlot(client, this.slotName));
       const publicationDropped = o.dropPublication && (await dropPublication(client, this.publicationName));
-      return { slotDropped, publicationDropped };
+      return { slotDropped, publicationDropped, ddlCaptureDropped };
     } catch (e) {
       throw wrapPgError('REPLICATION_FAILED', `cannot drop slot ${this.slotName} or its publication`, e);
     }

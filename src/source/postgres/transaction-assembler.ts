@@ -76,6 +76,8 @@ export interface LogicalMessageOutput {
   readonly kind: 'logical-message';
   readonly prefix: string;
   readonly content: Buffer;
+  /** WAL position of the message. */
+  readonly lsn: Lsn;
 }
 
 /** What one message asks of the caller: an event to deliver, a spill-file action, or a message. */
@@ -150,11 +152,16 @@ export class TransactionAssembler {
 
   /**
    * Takes one stored message of a committed streamed transaction, in order (see {@link ReplayAction}).
-   * @returns the change to deliver, or undefined (Relation, Type, or a change of an aborted
-   *   subtransaction).
+   * @returns the change to deliver, a transactional logical decoding message of the transaction
+   *   (the DDL capture writes them inside large transactions too), or undefined (Relation, Type, or
+   *   a change or message of an aborted subtransaction).
    * @throws {PgdtsError} DECODE_FAILED on malformed input.
    */
-  replay(data: Buffer, lsn: Lsn, abortedSubXids: ReadonlySet<number>): ChangeEvent | undefined {
+  replay(
+    data: Buffer,
+    lsn: Lsn,
+    abortedSubXids: ReadonlySet<number>,
+  ): ChangeEvent | LogicalMessageOutput | undefined {
     // Stored messages came from inside stream blocks: they carry an xid after the tag.
     const m = decodePgoutput(data, { inStream: true });
     switch (m.tag) {
@@ -167,6 +174,9 @@ export class TransactionAssembler {
       case 'truncate':
         if (m.xid !== undefined && abortedSubXids.has(m.xid)) return undefined;
         return { kind: 'change', change: this.relations.toChange(m, lsn), bytes: data.length };
+      case 'message':
+        if (!m.transactional || (m.xid !== undefined && abortedSubXids.has(m.xid))) return undefined;
+        return { kind: 'logical-message', prefix: m.prefix, content: m.content, lsn };
       default:
         return undefined;
     }
@@ -249,7 +259,7 @@ export class TransactionAssembler {
         // A non-transactional message stands outside any transaction: nothing for the sink, and
         // pgdts's own heartbeat is transactional.
         if (!m.transactional || this.open === undefined || this.open.skip) return undefined;
-        return { kind: 'logical-message', prefix: m.prefix, content: m.content };
+        return { kind: 'logical-message', prefix: m.prefix, content: m.content, lsn };
       case 'origin':
       case 'type':
       case 'stream-start':

@@ -81,7 +81,7 @@ function drive(
         events.push(o.begin);
         for (const m of store.get(o.xid) ?? []) {
           const e = a.replay(m.data, m.lsn, o.abortedSubXids);
-          if (e !== undefined) events.push(e);
+          if (e !== undefined && e.kind !== 'logical-message') events.push(e);
         }
         store.delete(o.xid);
         events.push(o.commit);
@@ -125,6 +125,9 @@ function transactions(events: readonly ChangeEvent[]): { xid: number; ids: strin
         break;
       case 'watermark':
         assert.equal(open, undefined, 'A3: no watermark inside a transaction');
+        break;
+      case 'ddl':
+        assert.ok(open, 'A1: DDL messages only inside a transaction');
         break;
     }
   }

@@ -52,6 +52,10 @@ import { OPERATIONS, type Operation } from '../../../core/task-config.ts';
 import { buildApplySql, type ApplyStatement } from './apply-sql.ts';
 import { coalesceChanges } from './coalesce-changes.ts';
 import { DestinationTables } from './destination-tables.ts';
+import type { QualifiedName } from '../../../core/identifier.ts';
+import type { DdlBookkeeping, DdlChange, DdlOrigin } from '../../../core/ddl.ts';
+import { ddlChangeSql } from '../schema/ddl-change-sql.ts';
+import { classifyClientError } from '../../../pg/connection.ts';
 import { mayUseReplicaRole } from '../replica-role.ts';
 
 /** Options of {@link PostgresChangeApplier}. */
@@ -333,6 +337,77 @@ export class PostgresChangeApplier implements ChangeApplier {
     if (!this.pending || commit.endLsn > this.pending.appliedLsn) {
       this.pending = { appliedLsn: commit.endLsn, commitTimeMs: commit.commitTimeMs, tally: EMPTY_TALLY };
     }
+  }
+
+  /**
+   * [P9] Makes a source DDL inside the open destination transaction, after the rows buffered before
+   * it (flushed and awaited first), so it commits with them and the applied position. A change whose
+   * effect is there already is skipped (its `skipIf` returns a row, or its IF [NOT] EXISTS form
+   * does nothing). The destination table cache is dropped: the next flush reads the new columns.
+   * @throws {PgdtsError} INTERNAL outside a source transaction; SCHEMA_SYNC_FAILED naming the
+   *   statement, the server error and the source DDL's LSN, retryable (within `retry.otherMinutes`;
+   *   the connection window when the connection was lost).
+   */
+  async applyDdl(
+    changes: readonly DdlChange[],
+    origin: DdlOrigin,
+    bookkeeping: readonly DdlBookkeeping[] = [],
+  ): Promise<void> {
+    this.assertUsable();
+    const source = this.source;
+    if (!source) throw new PgdtsError('INTERNAL', 'DDL outside a source transaction');
+    // Already applied (a replay below the committed position): nothing to do [P2].
+    const floor = this.committed?.appliedLsn;
+    if (floor !== undefined && source.finalLsn < floor) return;
+    if (this.buffer.length > 0) await this.flush();
+    await this.drain();
+    await this.begin();
+    for (const c of changes) {
+      const st = ddlChangeSql(c);
+      try {
+        if (st.skipIf !== undefined && ((await this.client.query(st.skipIf)).rowCount ?? 0) > 0) continue;
+        await this.client.query(st.sql);
+      } catch (e) {
+        const { rule, sqlState } = classifyClientError(e);
+        throw this.fail(
+          new PgdtsError(
+            'SCHEMA_SYNC_FAILED',
+            `DDL at LSN ${formatLsn(origin.lsn)} failed on the destination: ${st.sql}: ${e instanceof Error ? e.message : String(e)} (source statement: ${origin.statement.trim()})`,
+            {
+              cause: e,
+              retryable: true,
+              retryWindow: rule.window === 'connection' && rule.retryable ? 'connection' : 'other',
+              ...(sqlState === undefined ? {} : { sqlState }),
+              hint: 'fix the destination by hand (the task retries within retry.otherMinutes, then stops keeping its position: pgdts run continues)',
+            },
+          ),
+        );
+      }
+    }
+    for (const b of bookkeeping) {
+      const key = (q: QualifiedName) => [this.taskName, q.schema, q.name];
+      try {
+        if (b.kind === 'rename-table') {
+          // range_sync references table_sync without ON UPDATE: a new row, then the old one goes
+          // (with its ranges: the table is done, or it joins anew).
+          await this.client.query(
+            `INSERT INTO pgdts.table_sync (task_name, schema_name, table_name, state, snapshot_lsn, ranges_total, rows, bytes)
+             SELECT task_name, $4, $5, state, snapshot_lsn, ranges_total, rows, bytes FROM pgdts.table_sync
+              WHERE task_name = $1 AND schema_name = $2 AND table_name = $3
+             ON CONFLICT DO NOTHING`,
+            [...key(b.from), b.to.schema, b.to.name],
+          );
+        }
+        const gone = b.kind === 'rename-table' ? b.from : b.table;
+        await this.client.query(
+          'DELETE FROM pgdts.table_sync WHERE task_name = $1 AND schema_name = $2 AND table_name = $3',
+          key(gone),
+        );
+      } catch (e) {
+        throw this.fail(applyFailed('cannot record a DDL in pgdts.table_sync', e));
+      }
+    }
+    this.tables.clear();
   }
 
   /**

@@ -1,5 +1,6 @@
 /** The prechecks a PostgreSQL source contributes, in report order. */
 import type { PgPrecheck } from '../../../pg/precheck-side.ts';
+import { ddlCaptureCheck } from './check-ddl-capture.ts';
 import { existingSlotCheck } from './check-existing-slot.ts';
 import { heartbeatCheck } from './check-heartbeat.ts';
 import { pgoutputStreamingCheck } from './check-pgoutput-streaming.ts';
@@ -25,6 +26,7 @@ export const SOURCE_PRECHECKS: readonly PgPrecheck[] = [
   sourcePrivilegesCheck,
   publicationCheck,
   heartbeatCheck,
+  ddlCaptureCheck,
   replicaIdentityCheck,
   rowFiltersCheck,
 ];

@@ -1,0 +1,507 @@
+/**
+ * Follows a source DDL during incremental sync (objects[].operations `ddl`): turns one captured
+ * {@link DdlMessage} (source/postgres/ddl-capture.ts) into the steps the incremental loop takes, with
+ * the task's name mapping applied. Sans I/O.
+ *
+ * The message carries each object's definition as of the DDL, so nothing here reads the source
+ * catalog (which may be newer by the time the message is applied). Definitions become schema-model
+ * objects, are mapped onto destination names by {@link mapSchemaModel} (the rewrite schema sync uses:
+ * qualified names, column renames), and become structured {@link DdlChange}s the sink renders.
+ *
+ * - Table columns are matched by attnum between the table's previous snapshot and this one: a
+ *   column only in the previous is dropped, only in this one added, a changed name is a RENAME
+ *   COLUMN, a changed type an ALTER TYPE, then DEFAULT and NOT NULL. A changed table name is a RENAME.
+ * - A table new in the selection joins the sync (task invariant T11, new-tables.ts) at the next point
+ *   between transactions; a dropped selected table is dropped on the destination and leaves the sync.
+ * - CREATE INDEX / DROP INDEX, CREATE [OR REPLACE] VIEW / DROP VIEW, CREATE [OR REPLACE] FUNCTION or
+ *   PROCEDURE / DROP FUNCTION or PROCEDURE are followed as such.
+ * - What cannot be followed stops the task on a selected table (never a silent divergence:
+ *   DDL_UNSUPPORTED, not retryable, naming statement, table and LSN) and is a warning otherwise.
+ */
+import {
+  ddlEnabled,
+  type DdlChange,
+  type DdlColumn,
+  type DdlConstraint,
+  type DdlMessage,
+  type DdlObject,
+  type DdlTableSnapshot,
+} from '../core/ddl.ts';
+import { PgdtsError } from '../core/errors.ts';
+import { displayName, quoteIdent, type QualifiedName } from '../core/identifier.ts';
+import { formatLsn, type Lsn } from '../core/lsn.ts';
+import {
+  EMPTY_SCHEMA_MODEL,
+  type ColumnDef,
+  type ForeignKeyDef,
+  type IndexDef,
+  type TableConstraintDef,
+  type SchemaModel,
+  type TableDef,
+} from '../core/schema-model.ts';
+import { entryOf, targetName, targetSchema, type TableTarget } from '../core/table-targets.ts';
+import type { TaskConfig } from '../core/task-config.ts';
+import { describeSchemaMappingProblem, mapSchemaModel } from './map-schema-model.ts';
+
+/** One thing the incremental loop does for a DDL, in order. */
+export type DdlStep =
+  /** Make these changes in the open destination transaction (the sink's applyDdl). */
+  | { readonly kind: 'apply'; readonly changes: readonly DdlChange[] }
+  /** A table was created in the selection: join new tables at the next point between transactions. */
+  | { readonly kind: 'join'; readonly table: QualifiedName }
+  /** The source table of `target` was renamed to `to` (destination renamed by an `apply` before). */
+  | { readonly kind: 'renamed'; readonly target: TableTarget; readonly to: TableTarget }
+  /** The source table of `target` was dropped (and dropped on the destination by an `apply` before). */
+  | { readonly kind: 'dropped'; readonly target: TableTarget }
+  /** Not followed: say so and go on. */
+  | { readonly kind: 'warn'; readonly message: string };
+
+/** What {@link planDdl} needs to know. */
+export interface DdlContext {
+  readonly task: Pick<TaskConfig, 'objects' | 'mapping'>;
+  /** The tables synchronised now (source → destination). */
+  readonly targets: readonly TableTarget[];
+  /** Where the message stands in the stream (for messages). */
+  readonly lsn: Lsn;
+}
+
+const same = (a: QualifiedName, b: QualifiedName) => a.schema === b.schema && a.name === b.name;
+
+/** The selection entry of a source table, or undefined when the task does not select it. */
+function entryOfTable(task: DdlContext['task'], q: QualifiedName): number | undefined {
+  return entryOf(task.objects, q);
+}
+
+function unsupported(m: DdlMessage, ctx: DdlContext, table: QualifiedName, why: string): PgdtsError {
+  return new PgdtsError(
+    'DDL_UNSUPPORTED',
+    `cannot follow the DDL at LSN ${formatLsn(ctx.lsn)} on selected table ${displayName(table)}: ${why} (statement: ${m.query.trim()})`,
+    {
+      hint: `make the change on the destination by hand, then start the task anew (pgdts release, pgdts run) or leave ddl out of objects[].operations for this table`,
+    },
+  );
+}
+
+/** A schema-model column of a snapshot column (what introspect-schema.ts reads, minus extras). */
+function columnDef(c: DdlColumn): ColumnDef {
+  return {
+    name: c.name,
+    type: c.type,
+    collation: undefined,
+    default: c.default ?? undefined,
+    notNull: c.notNull,
+    identity: undefined,
+    generated: c.generated ?? undefined,
+    comment: undefined,
+  };
+}
+
+const CONSTRAINT_KINDS: Readonly<Record<string, TableConstraintDef['kind']>> = {
+  p: 'primary-key',
+  u: 'unique',
+  c: 'check',
+  x: 'exclusion',
+};
+
+function tableDef(
+  q: QualifiedName,
+  columns: readonly ColumnDef[],
+  constraints: readonly DdlConstraint[] = [],
+): TableDef {
+  return {
+    kind: 'table',
+    schema: q.schema,
+    name: q.name,
+    unlogged: false,
+    columns,
+    constraints: constraints.flatMap((k): TableConstraintDef[] => {
+      const kind = CONSTRAINT_KINDS[k.type];
+      return kind === undefined
+        ? []
+        : [
+            {
+              kind,
+              name: k.name,
+              definition: k.definition,
+              inherited: false,
+              parentIndex: undefined,
+              comment: undefined,
+            },
+          ];
+    }),
+    foreignKeys: constraints.flatMap((k): ForeignKeyDef[] =>
+      k.type === 'f' && k.references !== undefined
+        ? [
+            {
+              kind: 'foreign-key',
+              name: k.name,
+              definition: k.definition,
+              references: k.references,
+              comment: undefined,
+            },
+          ]
+        : [],
+    ),
+    partitionBy: undefined,
+    partitionOf: undefined,
+    replicaIdentity: 'default',
+    options: [],
+    comment: undefined,
+    dependsOn: [],
+  };
+}
+
+/**
+ * A model holding every synchronised table (names only: the mapping needs them to rewrite
+ * references), with `extra` objects added; the table snapshot `table` replaces its target's stand-in.
+ */
+function modelOf(ctx: DdlContext, extra: Partial<SchemaModel>, table?: TableDef): SchemaModel {
+  const tables = ctx.targets
+    .filter((t) => table === undefined || !same(t.source, table))
+    .map((t) =>
+      tableDef(
+        t.source,
+        [...t.source.columns, ...t.source.generatedColumns].map((name) =>
+          columnDef({
+            attnum: 0,
+            name,
+            type: 'text',
+            default: null,
+            notNull: false,
+            identity: '',
+            generated: null,
+          }),
+        ),
+      ),
+    );
+  return { ...EMPTY_SCHEMA_MODEL, ...extra, tables: table === undefined ? tables : [...tables, table] };
+}
+
+/** Maps `model`; an error-level problem about one of its objects stops the DDL with `fail`. */
+function mapped(model: SchemaModel, ctx: DdlContext, fail: (why: string) => Error): SchemaModel {
+  const r = mapSchemaModel(model, ctx.task, ctx.targets);
+  const error = r.problems.find((p) => p.level === 'error');
+  if (error !== undefined) throw fail(describeSchemaMappingProblem(error));
+  return r.model;
+}
+
+/** Destination column names of `target`: source name → destination name, null when left out. */
+function columnNames(target: TableTarget): (source: string) => string | null {
+  const kept = new Map([...target.columns, ...target.generatedColumns].map((c) => [c.source, c.target]));
+  const known = new Set([...target.source.columns, ...target.source.generatedColumns]);
+  // A column the target does not know was added on the source since: it keeps its name.
+  return (c) => kept.get(c) ?? (known.has(c) ? null : c);
+}
+
+/** The column changes (and table RENAME) from `t.previous` to `t`, on `target`'s destination table. */
+function tableChanges(m: DdlMessage, ctx: DdlContext, target: TableTarget, t: DdlTableSnapshot): DdlChange[] {
+  const fail = (why: string) => unsupported(m, ctx, target.source, why);
+  const prev = t.previous;
+  if (prev === undefined) throw fail('its previous definition is unknown to the DDL capture');
+  const dest = target.table;
+  const name = columnNames(target);
+  const renamedByTask = new Set(
+    [...target.columns, ...target.generatedColumns].filter((c) => c.source !== c.target).map((c) => c.source),
+  );
+  const current = mapped(
+    modelOf(ctx, {}, tableDef(target.source, t.columns.map(columnDef), t.constraints)),
+    ctx,
+    fail,
+  );
+  const mappedTable = current.tables.find((x) => same(x, dest));
+  const mappedColumn = (source: string): ColumnDef | undefined => {
+    const n = name(source);
+    return n === null ? undefined : mappedTable?.columns.find((c) => c.name === n);
+  };
+  const before = new Map(prev.columns.map((c) => [c.attnum, c]));
+  const after = new Map(t.columns.map((c) => [c.attnum, c]));
+  const out: DdlChange[] = [];
+  for (const [attnum, old] of before) {
+    if (after.has(attnum)) continue;
+    const n = name(old.name);
+    if (n !== null) out.push({ kind: 'drop-column', table: dest, column: n });
+  }
+  for (const [attnum, now] of after) {
+    const old = before.get(attnum);
+    if (old === undefined) {
+      const c = mappedColumn(now.name);
+      if (c === undefined) continue; // left out by the task
+      if (now.identity !== '') throw fail(`added identity column ${now.name} is not followed`);
+      out.push({
+        kind: 'add-column',
+        table: dest,
+        column: {
+          name: c.name,
+          type: c.type,
+          default: c.default,
+          notNull: c.notNull,
+          identity: undefined,
+          generated: c.generated,
+        },
+      });
+      continue;
+    }
+    if (old.name !== now.name) {
+      if (renamedByTask.has(old.name) || name(old.name) === null) {
+        throw fail(`column ${old.name}, which the task renames or leaves out, was renamed to ${now.name}`);
+      }
+      out.push({ kind: 'rename-column', table: dest, from: old.name, to: now.name });
+    }
+    const c = mappedColumn(now.name);
+    if (c === undefined) continue;
+    if (old.identity !== now.identity || old.generated !== now.generated) {
+      throw fail(`identity or generation of column ${now.name} changed`);
+    }
+    if (old.type !== now.type)
+      out.push({ kind: 'alter-column-type', table: dest, column: c.name, type: c.type });
+    if (old.default !== now.default && now.generated === null) {
+      out.push({ kind: 'set-default', table: dest, column: c.name, default: c.default });
+    }
+    if (old.notNull !== now.notNull)
+      out.push({ kind: 'set-not-null', table: dest, column: c.name, notNull: now.notNull });
+  }
+  // Constraints by name: dropped, added, or changed (dropped and added again), as mapped.
+  const definitions = new Map<string, string>(
+    [...(mappedTable?.constraints ?? []), ...(mappedTable?.foreignKeys ?? [])].map((k) => [
+      k.name,
+      k.definition,
+    ]),
+  );
+  const was = new Map(prev.constraints.map((k) => [k.name, k.definition]));
+  const is = new Map(t.constraints.map((k) => [k.name, k.definition]));
+  for (const [n, d] of was) {
+    if (is.get(n) !== d) out.push({ kind: 'drop-constraint', table: dest, name: n });
+  }
+  for (const [n, d] of is) {
+    if (was.get(n) === d) continue;
+    const def = definitions.get(n);
+    // Left out by the mapping (it uses a left-out column): nothing to create.
+    if (def !== undefined) out.push({ kind: 'add-constraint', table: dest, name: n, definition: def });
+  }
+  return out;
+}
+
+/** Tags whose table objects this module follows. */
+const TABLE_TAGS = new Set(['ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO']);
+
+/**
+ * The steps that follow `m` (captured at `ctx.lsn`) on the destination. DDL on tables whose entry
+ * leaves `ddl` out of its operations is ignored.
+ * @throws {PgdtsError} DDL_UNSUPPORTED (not retryable) for a DDL on a selected table that cannot be
+ *   followed, naming the statement, the table and the LSN.
+ */
+export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
+  const steps: DdlStep[] = [];
+  const targetOf = (q: QualifiedName) => ctx.targets.find((t) => same(t.source, q));
+  const ddlOn = (t: TableTarget) => ddlEnabled(ctx.task.objects, t.entry);
+  const warn = (o: DdlObject, why: string) =>
+    steps.push({
+      kind: 'warn',
+      message: `DDL at LSN ${formatLsn(ctx.lsn)} not followed on ${o.identity}: ${why} (statement: ${m.query.trim()})`,
+    });
+  for (const o of m.objects) {
+    switch (o.kind) {
+      case 'table': {
+        const t = o.table;
+        const prevName = t.previous ?? t;
+        const target = targetOf(prevName);
+        if (target === undefined) {
+          // A table new in the selection (or renamed into it) joins; others are not the task's.
+          const entry = entryOfTable(ctx.task, t);
+          if (entry !== undefined && ddlEnabled(ctx.task.objects, entry))
+            steps.push({ kind: 'join', table: t });
+          break;
+        }
+        if (!ddlOn(target)) break;
+        if (!TABLE_TAGS.has(m.tag)) {
+          throw unsupported(m, ctx, target.source, `${m.tag} is not followed on tables`);
+        }
+        const changes = tableChanges(m, ctx, target, t);
+        if (t.previous !== undefined && t.schema !== t.previous.schema) {
+          throw unsupported(m, ctx, target.source, 'moving a table to another schema is not followed');
+        }
+        let renamed: TableTarget | undefined;
+        if (t.previous !== undefined && t.name !== t.previous.name) {
+          const entry = ctx.task.objects[target.entry];
+          const to = { ...target.source, name: t.name };
+          // The destination name of the renamed table, by the task's rules for its entry.
+          const table =
+            target.source.partitionRoot !== undefined || entry === undefined
+              ? { schema: target.table.schema, name: t.name }
+              : entry.kind === 'table' && !entryOfTable(ctx.task, to)
+                ? { schema: target.table.schema, name: t.name }
+                : targetName(ctx.task, to, entry);
+          if (table.schema !== target.table.schema) {
+            throw unsupported(m, ctx, target.source, `its new name maps to another schema (${table.schema})`);
+          }
+          // Columns first (on the old name: the changes name it), then the table.
+          changes.push({ kind: 'rename-table', table: target.table, to: table.name });
+          renamed = { ...target, source: to, table };
+        }
+        if (changes.length > 0) steps.push({ kind: 'apply', changes });
+        if (renamed !== undefined) steps.push({ kind: 'renamed', target, to: renamed });
+        break;
+      }
+      case 'index': {
+        const target = targetOf(o.index.table);
+        if (target === undefined || !ddlOn(target)) break;
+        // Created with a constraint (PRIMARY KEY, UNIQUE, EXCLUDE): followed with the constraint.
+        if (o.constraint) break;
+        if (m.tag !== 'CREATE INDEX') {
+          warn(o, `${m.tag} of an index is not followed`);
+          break;
+        }
+        const def: IndexDef = {
+          kind: 'index',
+          ...o.index,
+          parentIndex: undefined,
+          clustered: false,
+          comment: undefined,
+        };
+        const fail = (why: string) => unsupported(m, ctx, target.source, why);
+        const idx = mapped(modelOf(ctx, { indexes: [def] }), ctx, fail).indexes[0];
+        if (idx === undefined) {
+          warn(o, 'the index uses a column the task leaves out');
+          break;
+        }
+        steps.push({
+          kind: 'apply',
+          changes: [{ kind: 'create-index', index: idx, definition: idx.definition }],
+        });
+        break;
+      }
+      case 'view': {
+        if (m.tag !== 'CREATE VIEW') {
+          warn(o, `${m.tag} of a view is not followed`);
+          break;
+        }
+        const view = {
+          kind: 'view' as const,
+          ...o.view,
+          options: [],
+          populated: true,
+          comment: undefined,
+          dependsOn: [],
+        };
+        let v;
+        try {
+          v = mapped(modelOf(ctx, { views: [view] }), ctx, (why) => new Error(why)).views[0];
+        } catch (e) {
+          warn(o, (e as Error).message);
+          break;
+        }
+        if (v !== undefined)
+          steps.push({ kind: 'apply', changes: [{ kind: 'replace-view', view: v, query: v.query }] });
+        break;
+      }
+      case 'routine': {
+        if (m.tag !== 'CREATE FUNCTION' && m.tag !== 'CREATE PROCEDURE') {
+          warn(o, `${m.tag} of a routine is not followed`);
+          break;
+        }
+        const routine = { ...o.routine, comment: undefined, dependsOn: [] };
+        let r;
+        try {
+          r = mapped(modelOf(ctx, { routines: [routine] }), ctx, (why) => new Error(why)).routines[0];
+        } catch (e) {
+          warn(o, (e as Error).message);
+          break;
+        }
+        if (r !== undefined) {
+          steps.push({
+            kind: 'apply',
+            changes: [{ kind: 'replace-routine', routine: r, definition: r.definition }],
+          });
+        }
+        break;
+      }
+      case 'dropped':
+        steps.push(...droppedSteps(m, ctx, o, warn));
+        break;
+      case 'other':
+        // Column and constraint changes come with their table's snapshot, owned sequences with their
+        // column (serial, identity): nothing of their own.
+        if (o.objectType === 'table column' || o.objectType === 'table constraint') break;
+        if (o.objectType === 'sequence' && m.tag !== 'CREATE SEQUENCE' && m.tag !== 'ALTER SEQUENCE') break;
+        warn(o, `${m.tag} of ${o.objectType} objects is not followed`);
+        break;
+    }
+  }
+  return steps;
+}
+
+function droppedSteps(
+  m: DdlMessage,
+  ctx: DdlContext,
+  o: Extract<DdlObject, { kind: 'dropped' }>,
+  warn: (o: DdlObject, why: string) => void,
+): DdlStep[] {
+  const q = { schema: o.schema, name: o.name };
+  const target = ctx.targets.find((t) => same(t.source, q));
+  switch (o.objectType) {
+    case 'table': {
+      if (target === undefined || !ddlEnabled(ctx.task.objects, target.entry)) return [];
+      // A table of a merge: other source tables still fill the destination table.
+      if (target.mergeInto) return [{ kind: 'dropped', target }];
+      return [
+        { kind: 'apply', changes: [{ kind: 'drop-table', table: target.table }] },
+        { kind: 'dropped', target },
+      ];
+    }
+    case 'index': {
+      if (!o.original) return [];
+      // An index lives in its table's schema: the destination schema of a table of that schema.
+      const table = ctx.targets.find((t) => t.source.schema === o.schema);
+      if (table !== undefined && !ddlEnabled(ctx.task.objects, table.entry)) return [];
+      const dest = table?.table.schema ?? schemaOf(ctx, o.schema);
+      return [{ kind: 'apply', changes: [{ kind: 'drop-index', index: { schema: dest, name: o.name } }] }];
+    }
+    case 'view':
+      if (!o.original) return [];
+      return [
+        {
+          kind: 'apply',
+          changes: [{ kind: 'drop-view', view: { schema: schemaOf(ctx, o.schema), name: o.name } }],
+        },
+      ];
+    case 'function':
+    case 'procedure':
+      if (!o.original) return [];
+      return [
+        {
+          kind: 'apply',
+          changes: [
+            {
+              kind: 'drop-routine',
+              routine: { schema: schemaOf(ctx, o.schema), name: o.name },
+              routineKind: o.objectType,
+              signature: `${quoteIdent(o.name)}(${o.args.join(', ')})`,
+            },
+          ],
+        },
+      ];
+    case 'table column':
+    case 'table constraint':
+    case 'trigger':
+    case 'sequence':
+    case 'type':
+    case 'default value':
+    case 'index column':
+      // Along with a table or column (handled there), or not followed.
+      if (
+        o.original &&
+        (o.objectType === 'trigger' || o.objectType === 'type' || o.objectType === 'sequence')
+      ) {
+        warn(o, `DROP of a ${o.objectType} is not followed`);
+      }
+      return [];
+    default:
+      if (o.original) warn(o, `DROP of ${o.objectType} objects is not followed`);
+      return [];
+  }
+}
+
+/** The destination schema of source schema `s` (views and routines go with their schema). */
+function schemaOf(ctx: DdlContext, s: string): string {
+  return targetSchema(ctx.task, s);
+}
