@@ -339,6 +339,11 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           renamed = { ...target, source: to, table };
         }
         if (changes.length > 0) steps.push({ kind: 'apply', changes });
+        else if (m.tag === 'ALTER TABLE') {
+          // Storage parameters, statistics, replica identity, trigger states...: nothing of the
+          // table's columns or constraints changed, so nothing pgdts follows; said, not hidden.
+          warn(o, 'this ALTER TABLE changes nothing pgdts follows (columns, constraints, name)');
+        }
         if (renamed !== undefined) steps.push({ kind: 'renamed', target, to: renamed });
         break;
       }
@@ -366,7 +371,13 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         }
         steps.push({
           kind: 'apply',
-          changes: [{ kind: 'create-index', index: idx, definition: idx.definition }],
+          changes: [
+            {
+              kind: 'create-index',
+              index: { schema: idx.schema, name: idx.name },
+              definition: idx.definition,
+            },
+          ],
         });
         break;
       }
@@ -391,7 +402,10 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           break;
         }
         if (v !== undefined)
-          steps.push({ kind: 'apply', changes: [{ kind: 'replace-view', view: v, query: v.query }] });
+          steps.push({
+            kind: 'apply',
+            changes: [{ kind: 'replace-view', view: { schema: v.schema, name: v.name }, query: v.query }],
+          });
         break;
       }
       case 'routine': {
@@ -410,7 +424,13 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         if (r !== undefined) {
           steps.push({
             kind: 'apply',
-            changes: [{ kind: 'replace-routine', routine: r, definition: r.definition }],
+            changes: [
+              {
+                kind: 'replace-routine',
+                routine: { schema: r.schema, name: r.name },
+                definition: r.definition,
+              },
+            ],
           });
         }
         break;

@@ -309,64 +309,68 @@ async function session(
         if (batch.txns > 0 && !inTransaction) await commitBatch();
         continue;
       }
-      const verdicts = await rowFilterVerdicts(o.source, mapper, events);
-      for (const e of events) {
-        switch (e.kind) {
-          case 'begin':
-            inTransaction = true;
-            finalLsn = e.finalLsn;
-            if (batch.startedAt === 0) batch.startedAt = Date.now();
-            a.beginTransaction({ xid: e.xid, finalLsn: e.finalLsn });
-            break;
-          case 'change': {
-            const c = filter.filter(e.change, finalLsn);
-            if (c === undefined) break;
-            const m = mapper.map(c, verdicts);
-            batch.bytes += e.bytes;
-            if (m.kind === 'skip') a.skip(m.operation);
-            if (m.kind !== 'apply') break;
-            // incremental.throttle: wait for the change's row and bytes (not while stopping); a
-            // filtered-out change costs the destination nothing and is not metered. A throttled
-            // read of many events holds the loop: status and the lease go on meanwhile.
-            const w = o.throttle?.take(1, e.bytes, o.signal);
-            if (w !== undefined) {
-              startHousekeeping(Date.now());
-              await w;
+      // Row filter verdicts per run of events up to a DDL: a DDL may rename a table, and the rows
+      // after it map by the new name only once it is followed.
+      for (const chunk of chunksAfterDdl(events)) {
+        const verdicts = await rowFilterVerdicts(o.source, mapper, chunk);
+        for (const e of chunk) {
+          switch (e.kind) {
+            case 'begin':
+              inTransaction = true;
+              finalLsn = e.finalLsn;
+              if (batch.startedAt === 0) batch.startedAt = Date.now();
+              a.beginTransaction({ xid: e.xid, finalLsn: e.finalLsn });
+              break;
+            case 'change': {
+              const c = filter.filter(e.change, finalLsn);
+              if (c === undefined) break;
+              const m = mapper.map(c, verdicts);
+              batch.bytes += e.bytes;
+              if (m.kind === 'skip') a.skip(m.operation);
+              if (m.kind !== 'apply') break;
+              // incremental.throttle: wait for the change's row and bytes (not while stopping); a
+              // filtered-out change costs the destination nothing and is not metered. A throttled
+              // read of many events holds the loop: status and the lease go on meanwhile.
+              const w = o.throttle?.take(1, e.bytes, o.signal);
+              if (w !== undefined) {
+                startHousekeeping(Date.now());
+                await w;
+              }
+              const p = a.add(m.change);
+              if (p !== undefined) await p;
+              batch.rows++;
+              break;
             }
-            const p = a.add(m.change);
-            if (p !== undefined) await p;
-            batch.rows++;
-            break;
-          }
-          case 'commit':
-            a.commitTransaction(e.commit);
-            inTransaction = false;
-            batch.txns++;
-            batch.lastCommitTimeMs = e.commit.commitTimeMs;
-            if (
-              batch.rows >= inc.batchMaxRows ||
-              batch.bytes >= inc.batchMaxBytes ||
-              Date.now() - batch.startedAt >= inc.batchMaxMs
-            ) {
-              await commitBatch();
+            case 'commit':
+              a.commitTransaction(e.commit);
+              inTransaction = false;
+              batch.txns++;
+              batch.lastCommitTimeMs = e.commit.commitTimeMs;
+              if (
+                batch.rows >= inc.batchMaxRows ||
+                batch.bytes >= inc.batchMaxBytes ||
+                Date.now() - batch.startedAt >= inc.batchMaxMs
+              ) {
+                await commitBatch();
+              }
+              break;
+            case 'ddl': {
+              // [P8] In the DDL's own source transaction, in order with its rows.
+              const f = await followDdl(e.ddl, finalLsn, {
+                task: o.task,
+                watcher,
+                mapper,
+                filter,
+                applier: a,
+                onProgress: o.onProgress,
+              });
+              if (f.join) joinDue = true;
+              break;
             }
-            break;
-          case 'ddl': {
-            // [P9] In the DDL's own source transaction, in order with its rows.
-            const f = await followDdl(e.ddl, finalLsn, {
-              task: o.task,
-              watcher,
-              mapper,
-              filter,
-              applier: a,
-              onProgress: o.onProgress,
-            });
-            if (f.join) joinDue = true;
-            break;
+            case 'watermark':
+              watermark = watermark === undefined ? e.lsn : maxLsn(watermark, e.lsn);
+              break;
           }
-          case 'watermark':
-            watermark = watermark === undefined ? e.lsn : maxLsn(watermark, e.lsn);
-            break;
         }
       }
     }
@@ -422,6 +426,19 @@ function ddlGiveUp(e: unknown, since: Map<string, number>, retry: RetryPolicy): 
  */
 export function onConflictOf(task: TaskConfig): 'error' | 'overwrite' {
   return task.onConflict === 'overwrite' || task.conflictingTables === 'ignore' ? 'overwrite' : 'error';
+}
+
+/** `events` cut after each `ddl` event (one chunk when there is none). */
+export function chunksAfterDdl(events: readonly ChangeEvent[]): (readonly ChangeEvent[])[] {
+  const out: (readonly ChangeEvent[])[] = [];
+  let from = 0;
+  events.forEach((e, i) => {
+    if (e.kind !== 'ddl') return;
+    out.push(events.slice(from, i + 1));
+    from = i + 1;
+  });
+  if (from < events.length || out.length === 0) out.push(from === 0 ? events : events.slice(from));
+  return out;
 }
 
 /**

@@ -340,7 +340,7 @@ export class PostgresChangeApplier implements ChangeApplier {
   }
 
   /**
-   * [P9] Makes a source DDL inside the open destination transaction, after the rows buffered before
+   * [P8] Makes a source DDL inside the open destination transaction, after the rows buffered before
    * it (flushed and awaited first), so it commits with them and the applied position. A change whose
    * effect is there already is skipped (its `skipIf` returns a row, or its IF [NOT] EXISTS form
    * does nothing). The destination table cache is dropped: the next flush reads the new columns.
