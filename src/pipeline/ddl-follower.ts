@@ -59,6 +59,10 @@ export async function followDdl(
       case 'join':
         join = true;
         break;
+      case 'retarget':
+        ctx.mapper.replaceTarget(s.target.source, s.to);
+        ctx.watcher.replaceTarget(s.target.source, s.to);
+        break;
       case 'renamed':
         ctx.mapper.replaceTarget(s.target.source, s.to);
         ctx.watcher.replaceTarget(s.target.source, s.to);

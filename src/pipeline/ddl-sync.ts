@@ -51,6 +51,8 @@ export type DdlStep =
   | { readonly kind: 'join'; readonly table: QualifiedName }
   /** The source table of `target` was renamed to `to` (destination renamed by an `apply` before). */
   | { readonly kind: 'renamed'; readonly target: TableTarget; readonly to: TableTarget }
+  /** The columns of `target`'s table changed: `to` replaces it (for the mapper and the watcher). */
+  | { readonly kind: 'retarget'; readonly target: TableTarget; readonly to: TableTarget }
   /** The source table of `target` was dropped (and dropped on the destination by an `apply` before). */
   | { readonly kind: 'dropped'; readonly target: TableTarget }
   /** Not followed: say so and go on. */
@@ -193,8 +195,50 @@ function columnNames(target: TableTarget): (source: string) => string | null {
   return (c) => kept.get(c) ?? (known.has(c) ? null : c);
 }
 
+/**
+ * `target` with the columns of the table as of the DDL: a column matched by attnum keeps its
+ * destination name (a source rename renames it there too) or stays left out, a new column is kept
+ * under its own name.
+ */
+function retarget(
+  target: TableTarget,
+  before: readonly DdlColumn[],
+  after: readonly DdlColumn[],
+): TableTarget {
+  const name = columnNames(target);
+  const old = new Map(before.map((c) => [c.attnum, c.name]));
+  const dest = (c: DdlColumn): string | null => {
+    const was = old.get(c.attnum);
+    if (was === undefined) return c.name;
+    const d = name(was);
+    return d === null ? null : d === was ? c.name : d;
+  };
+  const plain = after.filter((c) => c.generated === null);
+  const generated = after.filter((c) => c.generated !== null);
+  const kept = (cs: readonly DdlColumn[]) =>
+    cs.flatMap((c) => {
+      const d = dest(c);
+      return d === null ? [] : [{ source: c.name, target: d }];
+    });
+  return {
+    ...target,
+    source: {
+      ...target.source,
+      columns: plain.map((c) => c.name),
+      generatedColumns: generated.map((c) => c.name),
+    },
+    columns: kept(plain),
+    generatedColumns: kept(generated),
+  };
+}
+
 /** The column changes (and table RENAME) from `t.previous` to `t`, on `target`'s destination table. */
-function tableChanges(m: DdlMessage, ctx: DdlContext, target: TableTarget, t: DdlTableSnapshot): DdlChange[] {
+function tableChanges(
+  m: DdlMessage,
+  ctx: DdlContext,
+  target: TableTarget,
+  t: DdlTableSnapshot,
+): { changes: DdlChange[]; updated: TableTarget } {
   const fail = (why: string) => unsupported(m, ctx, target.source, why);
   const prev = t.previous;
   if (prev === undefined) throw fail('its previous definition is unknown to the DDL capture');
@@ -203,9 +247,14 @@ function tableChanges(m: DdlMessage, ctx: DdlContext, target: TableTarget, t: Dd
   const renamedByTask = new Set(
     [...target.columns, ...target.generatedColumns].filter((c) => c.source !== c.target).map((c) => c.source),
   );
+  const updated = retarget(target, prev.columns, t.columns);
   const current = mapped(
-    modelOf(ctx, {}, tableDef(target.source, t.columns.map(columnDef), t.constraints)),
-    ctx,
+    modelOf(
+      { ...ctx, targets: ctx.targets.map((x) => (x === target ? updated : x)) },
+      {},
+      tableDef(target.source, t.columns.map(columnDef), t.constraints),
+    ),
+    { ...ctx, targets: ctx.targets.map((x) => (x === target ? updated : x)) },
     fail,
   );
   const mappedTable = current.tables.find((x) => same(x, dest));
@@ -278,7 +327,7 @@ function tableChanges(m: DdlMessage, ctx: DdlContext, target: TableTarget, t: Dd
     // Left out by the mapping (it uses a left-out column): nothing to create.
     if (def !== undefined) out.push({ kind: 'add-constraint', table: dest, name: n, definition: def });
   }
-  return out;
+  return { changes: out, updated };
 }
 
 /** Tags whose table objects this module follows. */
@@ -316,7 +365,7 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         if (!TABLE_TAGS.has(m.tag)) {
           throw unsupported(m, ctx, target.source, `${m.tag} is not followed on tables`);
         }
-        const changes = tableChanges(m, ctx, target, t);
+        const { changes, updated } = tableChanges(m, ctx, target, t);
         if (t.previous !== undefined && t.schema !== t.previous.schema) {
           throw unsupported(m, ctx, target.source, 'moving a table to another schema is not followed');
         }
@@ -336,7 +385,7 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           }
           // Columns first (on the old name: the changes name it), then the table.
           changes.push({ kind: 'rename-table', table: target.table, to: table.name });
-          renamed = { ...target, source: to, table };
+          renamed = { ...updated, source: { ...updated.source, name: t.name }, table };
         }
         if (changes.length > 0) steps.push({ kind: 'apply', changes });
         else if (m.tag === 'ALTER TABLE') {
@@ -344,7 +393,12 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           // table's columns or constraints changed, so nothing pgdts follows; said, not hidden.
           warn(o, 'this ALTER TABLE changes nothing pgdts follows (columns, constraints, name)');
         }
-        if (renamed !== undefined) steps.push({ kind: 'renamed', target, to: renamed });
+        // The rows that follow map by the table's columns as of now.
+        steps.push(
+          renamed !== undefined
+            ? { kind: 'renamed', target, to: renamed }
+            : { kind: 'retarget', target, to: updated },
+        );
         break;
       }
       case 'index': {

@@ -122,6 +122,15 @@ test('names follow the mapping: a schema `as` and a renamed table land in the ma
   assert.ok(renamed?.kind === 'renamed');
   assert.deepEqual(renamed.to.table, { schema: 'app2', name: 'orders2' });
   assert.equal(renamed.to.source.name, 'orders2');
+  // A column added under a mapping is created in the mapped table, and the rows after it know it.
+  const added = plan(tableMessage([...BEFORE, col(4, 'tag')]), [{ schema: 'app', as: 'app2' }]);
+  assert.deepEqual(
+    applied(added).map((c) => [c.kind, 'table' in c ? c.table : undefined]),
+    [['add-column', { schema: 'app2', name: 'orders' }]],
+  );
+  const re = added.find((x) => x.kind === 'retarget');
+  assert.ok(re?.kind === 'retarget');
+  assert.deepEqual(re.to.source.columns, ['id', 'v', 'note', 'tag']);
   // A column the entry renames keeps its destination name; one it leaves out is not touched.
   const t = plan(tableMessage([BEFORE[0] as DdlColumn, col(2, 'v', 'integer')]), [
     { table: 'app.orders', columns: { v: 'value' }, excludeColumns: ['note'] },
