@@ -10,7 +10,9 @@
  *
  * - Table columns are matched by attnum between the table's previous snapshot and this one: a
  *   column only in the previous is dropped, only in this one added, a changed name is a RENAME
- *   COLUMN, a changed type an ALTER TYPE, then DEFAULT and NOT NULL. A changed table name is a RENAME.
+ *   COLUMN, a changed type an ALTER TYPE, then DEFAULT and NOT NULL. Constraints are matched by name
+ *   (dropped, added, or dropped and added when their definition changed). A changed table name is a
+ *   RENAME (the destination name by the entry's rules).
  * - A table new in the selection joins the sync (task invariant T11, new-tables.ts) at the next point
  *   between transactions; a dropped selected table is dropped on the destination and leaves the sync.
  * - CREATE INDEX / DROP INDEX, CREATE [OR REPLACE] VIEW / DROP VIEW, CREATE [OR REPLACE] FUNCTION or
@@ -374,20 +376,27 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           const entry = ctx.task.objects[target.entry];
           const to = { ...target.source, name: t.name };
           // The destination name of the renamed table, by the task's rules for its entry.
+          // A table entry naming its destination (`as`) keeps it; a table entry without one, whose
+          // pattern no longer matches, keeps the table selected under its new name.
           const table =
-            target.source.partitionRoot !== undefined || entry === undefined
-              ? { schema: target.table.schema, name: t.name }
-              : entry.kind === 'table' && !entryOfTable(ctx.task, to)
+            entry?.kind === 'table' && entry.as !== undefined
+              ? target.table
+              : target.source.partitionRoot !== undefined ||
+                  entry === undefined ||
+                  (entry.kind === 'table' && entryOfTable(ctx.task, to) === undefined)
                 ? { schema: target.table.schema, name: t.name }
                 : targetName(ctx.task, to, entry);
           if (table.schema !== target.table.schema) {
             throw unsupported(m, ctx, target.source, `its new name maps to another schema (${table.schema})`);
           }
           // Columns first (on the old name: the changes name it), then the table.
-          changes.push({ kind: 'rename-table', table: target.table, to: table.name });
+          if (table.name !== target.table.name) {
+            changes.push({ kind: 'rename-table', table: target.table, to: table.name });
+          }
           renamed = { ...updated, source: { ...updated.source, name: t.name }, table };
         }
-        if (changes.length > 0) steps.push({ kind: 'apply', changes });
+        // A rename always applies (with nothing else to do, its bookkeeping still follows).
+        if (changes.length > 0 || renamed !== undefined) steps.push({ kind: 'apply', changes });
         else if (m.tag === 'ALTER TABLE') {
           // Storage parameters, statistics, replica identity, trigger states...: nothing of the
           // table's columns or constraints changed, so nothing pgdts follows; said, not hidden.
