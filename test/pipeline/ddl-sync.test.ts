@@ -3,8 +3,9 @@
  * trigger captures each DDL on the selected schemas as a transactional logical decoding message,
  * and the pipeline applies it in the DDL's own transaction, in order with the rows, mapped through
  * the task's name mapping [P8]. Under a concurrent write load: columns added, dropped, renamed,
- * retyped, defaults changed, a CHECK added, an index created and one dropped, a view replaced, a
- * table created (it joins: T11) and one dropped; the destination schema (pg_dump) and data equal the
+ * retyped, defaults changed, a CHECK added, an index created and one dropped, a view replaced, one
+ * created and dropped, a function created and replaced, a procedure created and dropped, a table
+ * created (it joins: T11) and one dropped; the destination schema (pg_dump) and data equal the
  * source's and `pgdts verify` passes. A rename under a schema mapping lands on the mapped table. A
  * DDL the destination refuses stops the task after `retry.otherMinutes` naming the statement, the
  * error and the LSN, keeping its position; after a manual fix `pgdts run` continues. `pgdts release`
@@ -115,6 +116,12 @@ test(
         `CREATE TABLE app.fresh (id int PRIMARY KEY, label text NOT NULL);
          INSERT INTO app.fresh SELECT g, 'f' || g FROM generate_series(1, 500) g`,
         'DROP TABLE app.items',
+        "CREATE FUNCTION app.bump(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1'",
+        "CREATE OR REPLACE FUNCTION app.bump(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 2'",
+        'CREATE PROCEDURE app.gone() LANGUAGE sql AS $$ SELECT 1 $$',
+        'DROP PROCEDURE app.gone()',
+        'CREATE VIEW app.v_tmp AS SELECT id FROM app.fresh',
+        'DROP VIEW app.v_tmp',
       ];
       for (const stmt of ddl) {
         await sql(s, src, stmt);
