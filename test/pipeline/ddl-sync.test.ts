@@ -319,3 +319,53 @@ test(
     await runCli(['release', file]);
   },
 );
+
+test(
+  'PostgreSQL 15 -> 15: a DDL inside a large transaction streamed in progress (spilled) is applied in order with its rows [P8]',
+  { timeout: 200_000 },
+  async () => {
+    const s = testServer(15);
+    const d = testServer(15);
+    const src = await freshDatabase(s, 'ddlbig_src');
+    const dst = await freshDatabase(d, 'ddlbig_dst');
+    await sql(s, src, SCHEMA);
+    // The walsender of this database streams transactions above 64 kB in progress.
+    await sql(s, 'postgres', `ALTER DATABASE ${src} SET logical_decoding_work_mem = '64kB'`);
+    const file = writeTaskFile({
+      name: 'ddlbig-15',
+      source: { server: s, db: src },
+      destination: { server: d, db: dst },
+      syncTypes: ['schema', 'full', 'incremental'],
+      objects: [{ schema: 'app' }],
+      extra: { incremental: { statusIntervalMs: 200 } },
+    });
+    const r = startCli(['run', file]);
+    try {
+      await r.waitFor(/streaming from .*streaming on.*DDL capture on/);
+      await sql(
+        s,
+        src,
+        `BEGIN;
+         INSERT INTO app.orders (v) SELECT 'big' || g FROM generate_series(1, 20000) g;
+         ALTER TABLE app.orders ADD COLUMN late text DEFAULT 'd';
+         INSERT INTO app.orders (v, late) SELECT 'big2' || g, 'l' || g FROM generate_series(1, 20000) g;
+         ALTER TABLE app.orders RENAME COLUMN note TO note2;
+         UPDATE app.orders SET note2 = 'u' WHERE id % 3 = 0;
+         COMMIT`,
+      );
+      await waitForCatchUp(s, src, 'pgdts_ddlbig_15', 120_000, () => r.output());
+    } finally {
+      await stopCli(r);
+    }
+    // It was streamed in progress indeed (the slot's statistics, PostgreSQL 14+).
+    const [st] = await sql<{ n: string }>(
+      s,
+      src,
+      `SELECT stream_txns::text AS n FROM pg_stat_replication_slots WHERE slot_name = 'pgdts_ddlbig_15'`,
+    );
+    assert.ok(Number(st?.n ?? 0) > 0, `stream_txns ${st?.n}`);
+    assert.equal(await pgDumpSchema(d, dst, ['app']), await pgDumpSchema(s, src, ['app']));
+    await assertSameData({ server: s, db: src }, { server: d, db: dst }, ['app']);
+    await runCli(['release', file]);
+  },
+);
