@@ -157,12 +157,39 @@ export interface CheckpointStore {
   writeStatus(taskName: string, status: StatusRow): Promise<void>;
   /** Deletes every checkpoint of the task (release). Safe when none exists. */
   deleteTask(taskName: string): Promise<void>;
+  /**
+   * Records what schema sync did to each object (one row per phase, kind and object; a later run
+   * replaces its rows), so the report outlives the run's log.
+   */
+  writeSchemaReport(taskName: string, rows: readonly SchemaReportRow[]): Promise<void>;
+  /** The recorded schema report, ordered by phase, kind and object. */
+  readSchemaReport(taskName: string): Promise<SchemaReportRow[]>;
+}
+
+/**
+ * One line of the schema sync report: `created` (its statement ran), `skipped` (the object exists
+ * already), `refused` (not created, with the reason: an extension the destination does not have,
+ * a role it lacks, an object kind schema sync does not carry).
+ */
+export interface SchemaReportRow {
+  /** `pre-data`, `post-data`, or `table-join` (a table that joined during incremental sync). */
+  readonly phase: 'pre-data' | 'post-data' | 'table-join';
+  /** Statement kind (`table`, `index`, ...) or the refused object's kind (`text-search-parser`). */
+  readonly kind: string;
+  readonly object: string;
+  readonly outcome: 'created' | 'skipped' | 'refused';
+  /** Why it was refused or skipped, as the log said it; undefined for created objects. */
+  readonly reason: string | undefined;
 }
 
 /** What happened to one schema statement. */
 export interface SchemaEvent {
   /** `applied`; `exists`: its object already existed; `unavailable`: e.g. an extension the destination lacks. */
   readonly outcome: 'applied' | 'exists' | 'unavailable';
+  /** What the statement does, e.g. `table`, `index`, `primary-key`, `comment`, `extension`. */
+  readonly kind: string;
+  /** The object it creates or alters, e.g. `table "sales"."orders"`. */
+  readonly object: string;
   /** Human-readable line for the log. */
   readonly message: string;
   /** Wall time, ms. */

@@ -9,7 +9,7 @@
  */
 import type pg from 'pg';
 import { formatLsn, parseLsn, type Lsn } from '../../core/lsn.ts';
-import type { StatusRow, TableSyncRow, TaskCheckpoint, TaskPhase } from '../../core/sink.ts';
+import type { SchemaReportRow, StatusRow, TableSyncRow, TaskCheckpoint, TaskPhase } from '../../core/sink.ts';
 import type { SourceIdentity } from '../../core/source.ts';
 import { wrapPgError } from '../../pg/connection.ts';
 
@@ -65,6 +65,16 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE pgdts.task ADD COLUMN slot_created boolean`,
   // Lag of the last heartbeat through the stream (source.heartbeat).
   `ALTER TABLE pgdts.status ADD COLUMN heartbeat_lag_ms bigint`,
+  // What schema sync created, skipped or refused, per object.
+  `CREATE TABLE pgdts.schema_object (
+     task_name text NOT NULL REFERENCES pgdts.task(name) ON DELETE CASCADE,
+     phase text NOT NULL,
+     kind text NOT NULL,
+     object text NOT NULL,
+     outcome text NOT NULL CHECK (outcome IN ('created', 'skipped', 'refused')),
+     reason text,
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (task_name, phase, kind, object))`,
 ];
 
 /**
@@ -324,4 +334,43 @@ export async function deleteTaskBookkeeping(client: pg.Client, task: string): Pr
     "SELECT to_regclass('pgdts.applied_position') IS NOT NULL AS ok",
   );
   if (ap.rows[0]?.ok) await client.query('DELETE FROM pgdts.applied_position WHERE task_name = $1', [task]);
+}
+
+/**
+ * Upserts schema report rows of a task, in one statement (a table join reports a few, a schema
+ * phase up to one per statement of its plan).
+ */
+export async function writeSchemaReport(
+  client: pg.Client,
+  task: string,
+  rows: readonly SchemaReportRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO pgdts.schema_object (task_name, phase, kind, object, outcome, reason)
+     SELECT $1, r.phase, r.kind, r.object, r.outcome, r.reason
+       FROM jsonb_to_recordset($2::jsonb) AS r(phase text, kind text, object text, outcome text, reason text)
+     ON CONFLICT (task_name, phase, kind, object) DO UPDATE SET outcome = EXCLUDED.outcome,
+       reason = EXCLUDED.reason, updated_at = now()`,
+    [task, JSON.stringify(rows.map((r) => ({ ...r, reason: r.reason ?? null })))],
+  );
+}
+
+/** The schema report of a task, ordered by phase, kind and object; empty before any schema sync. */
+export async function readSchemaReport(client: pg.Client, task: string): Promise<SchemaReportRow[]> {
+  const t = await client.query<{ ok: boolean }>(
+    "SELECT to_regclass('pgdts.schema_object') IS NOT NULL AS ok",
+  );
+  if (t.rows[0]?.ok !== true) return [];
+  const r = await client.query<{
+    phase: SchemaReportRow['phase'];
+    kind: string;
+    object: string;
+    outcome: SchemaReportRow['outcome'];
+    reason: string | null;
+  }>(
+    'SELECT phase, kind, object, outcome, reason FROM pgdts.schema_object WHERE task_name = $1 ORDER BY phase, kind, object',
+    [task],
+  );
+  return r.rows.map((x) => ({ ...x, reason: x.reason ?? undefined }));
 }

@@ -25,6 +25,7 @@ import type {
   RowLoader,
   RowWriter,
   SchemaEvent,
+  SchemaReportRow,
   SchemaWriter,
   SequenceWriter,
   Sink,
@@ -49,6 +50,7 @@ import {
   deleteTaskBookkeeping,
   ensureBookkeeping,
   finishRange,
+  readSchemaReport,
   readTableSync,
   readTask,
   setPublicationCreated,
@@ -57,6 +59,7 @@ import {
   setTaskPhase,
   setTaskSlot,
   startTableSync,
+  writeSchemaReport,
   writeStatus,
 } from './bookkeeping.ts';
 import { copyIn, truncateTables } from './copy-in.ts';
@@ -215,6 +218,16 @@ class PostgresCheckpointStore implements CheckpointStore {
     return this.on(`cannot delete the bookkeeping of task ${taskName}`, (c) =>
       deleteTaskBookkeeping(c, taskName),
     );
+  }
+
+  writeSchemaReport(taskName: string, rows: readonly SchemaReportRow[]): Promise<void> {
+    return this.on(`cannot record the schema report of task ${taskName}`, (c) =>
+      writeSchemaReport(c, taskName, rows),
+    );
+  }
+
+  readSchemaReport(taskName: string): Promise<SchemaReportRow[]> {
+    return this.on(`cannot read the schema report of task ${taskName}`, (c) => readSchemaReport(c, taskName));
   }
 }
 

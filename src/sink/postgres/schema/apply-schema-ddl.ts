@@ -25,6 +25,9 @@ export type DdlOutcome =
 /** A report after each statement. */
 export interface DdlEvent {
   readonly statement: DdlStatement;
+  /** The statement's kind and object (copied from it, so the event is a SchemaEvent). */
+  readonly kind: DdlStatement['kind'];
+  readonly object: string;
   readonly outcome: DdlOutcome;
   /** Wall time of the statement, ms. */
   readonly elapsedMs: number;
@@ -74,6 +77,8 @@ async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
   const started = Date.now();
   const event = (outcome: DdlOutcome, message: string): DdlEvent => ({
     statement: s,
+    kind: s.kind,
+    object: s.object,
     outcome,
     elapsedMs: Date.now() - started,
     message,
