@@ -3,8 +3,9 @@
  * (PostgreSQL docs, "GRANT", "Client Connection Defaults"): CONNECT; CREATE on the database to
  * create the selected schemas (schema sync; it then owns what it creates) and the `pgdts`
  * bookkeeping schema; on tables and sequences that already exist, the DML and sequence privileges
- * the sync types use; and for incremental sync, from PostgreSQL 15, SET on
- * `session_replication_role` (so triggers and foreign key checks do not run twice).
+ * the sync types use; for incremental sync, from PostgreSQL 15, SET on
+ * `session_replication_role` (so triggers and foreign key checks do not run twice); and BYPASSRLS
+ * when row-level security would apply to its writes (see row-security-subjects.ts).
  */
 import type pg from 'pg';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
@@ -12,6 +13,7 @@ import type { AccessRecipe } from '../../core/precheck.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
 import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
+import { rowSecuritySubjects } from './row-security-subjects.ts';
 
 /** The destination recipe of `task` for the destination tables of `targets`, read through `client`. */
 export async function destinationAccessRecipe(
@@ -93,6 +95,17 @@ export async function destinationAccessRecipe(
     else {
       notes.push(
         `PostgreSQL ${major} lets only superusers set session_replication_role: changes are applied in source order with triggers and foreign key checks active (the precheck fails if the selection has triggers)`,
+      );
+    }
+  }
+  // Policies that would apply to the user's writes (FORCE ROW LEVEL SECURITY, or tables of another
+  // owner): the writes would fail, so the user must bypass them.
+  if (hasSyncType(task, 'full') || hasSyncType(task, 'incremental')) {
+    const rls = await rowSecuritySubjects(client, task, targets);
+    if (rls.kind === 'subject' && rls.tables.length > 0) {
+      statements.push(`ALTER ROLE ${who} BYPASSRLS`);
+      notes.push(
+        `row-level security of ${rls.tables.join(', ')} would apply to ${params.user}'s writes (FORCE ROW LEVEL SECURITY, or another owner): BYPASSRLS lets them through`,
       );
     }
   }
