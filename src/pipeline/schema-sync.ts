@@ -12,6 +12,7 @@ import type { CheckpointStore, SchemaEvent, SchemaReportRow, SchemaWriter, Sink 
 import type { Source } from '../core/source.ts';
 import type { TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
+import { relaxForeignKeysToFilteredTables } from './filtered-foreign-keys.ts';
 import { describeSchemaMappingProblem, mapSchemaModel } from './map-schema-model.ts';
 
 /** The report's outcome for a statement's. */
@@ -102,7 +103,17 @@ function destinationModel(
     readonly refuse?: (r: SchemaReportRow) => void;
   },
 ): SchemaModel {
-  const { model, problems } = mapSchemaModel(source, task, targets);
+  const relaxedModel = relaxForeignKeysToFilteredTables(source, targets);
+  if (o.warn) {
+    for (const k of relaxedModel.relaxed) {
+      o.onProgress({
+        kind: 'log',
+        level: 'warn',
+        message: `schema sync: foreign key ${k.name} of ${k.table} references ${k.references}, which objects[].where filters: created NOT VALID (its rows may reference rows the filter leaves out)`,
+      });
+    }
+  }
+  const { model, problems } = mapSchemaModel(relaxedModel.model, task, targets);
   if (o.warn) {
     for (const r of source.refused) {
       const message = `schema sync: ${r.kind.replaceAll('-', ' ')} ${displayName(r)} is not created: ${r.reason}`;
