@@ -1,5 +1,5 @@
 /**
- * Benchmark harness: `npm run bench [W1 W2 W3 W4]` (default: all). Starts two embedded PostgreSQL 15
+ * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4]` (default: all). Starts two embedded PostgreSQL 15
  * servers (source and destination, data in a temporary directory removed at the end), runs the named
  * workloads one after the other and prints, for each, pgdts and its baseline measured in the same run,
  * with the ratio against the target. Ratios matter, not absolute times: the machine may be shared.
