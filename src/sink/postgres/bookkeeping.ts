@@ -8,6 +8,8 @@
  * Numbered migrations, in the style of graphile-worker: each runs once, in order.
  */
 import type pg from 'pg';
+import { PgdtsError } from '../../core/errors.ts';
+import { quoteLiteral } from '../../core/identifier.ts';
 import { formatLsn, parseLsn, type Lsn } from '../../core/lsn.ts';
 import type { SchemaReportRow, StatusRow, TableSyncRow, TaskCheckpoint, TaskPhase } from '../../core/sink.ts';
 import type { SourceIdentity } from '../../core/source.ts';
@@ -268,27 +270,39 @@ export async function startTableSync(
 }
 
 /**
- * Records a committed range (call in the transaction that wrote its rows) and marks the table `done`
- * when it was the last one. Returns true when the table is done.
+ * Records a copied range and commits the open transaction, in one round trip (the copy of thousands
+ * of small tables makes one per range and table): the range's marker, the table's row and byte
+ * counts, and `done` once every range of the table is recorded, then COMMIT — so the marker commits
+ * with the range's rows (task invariant T1). Values are inlined as literals: a multi-statement query
+ * cannot take parameters (PostgreSQL docs, "Message Flow", Simple Query).
+ * @returns whether the table is now `done`.
  */
-export async function finishRange(
+export async function finishRangeAndCommit(
   client: pg.Client,
   task: string,
   t: { schema: string; name: string; rangeNo: number; rows: number; bytes: number },
 ): Promise<boolean> {
-  await client.query(
-    `INSERT INTO pgdts.range_sync (task_name, schema_name, table_name, range_no, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [task, t.schema, t.name, t.rangeNo, t.rows, t.bytes],
-  );
-  const r = await client.query<{ state: string }>(
-    `UPDATE pgdts.table_sync s SET rows = s.rows + $4, bytes = s.bytes + $5,
-            state = CASE WHEN (SELECT count(*) FROM pgdts.range_sync r WHERE r.task_name = s.task_name
-                               AND r.schema_name = s.schema_name AND r.table_name = s.table_name) >= s.ranges_total
+  const int = (n: number) => {
+    if (!Number.isSafeInteger(n)) throw new PgdtsError('INTERNAL', `not an integer count: ${n}`);
+    return String(n);
+  };
+  const [task_, schema, name] = [task, t.schema, t.name].map(quoteLiteral);
+  // The INSERT of the CTE is not visible to the UPDATE's count (one snapshot): + 1 counts it.
+  const results = (await client.query(
+    `WITH marker AS (
+       INSERT INTO pgdts.range_sync (task_name, schema_name, table_name, range_no, rows, bytes)
+       VALUES (${task_}, ${schema}, ${name}, ${int(t.rangeNo)}, ${int(t.rows)}, ${int(t.bytes)})
+       RETURNING 1)
+     UPDATE pgdts.table_sync s SET rows = s.rows + ${int(t.rows)}, bytes = s.bytes + ${int(t.bytes)},
+            state = CASE WHEN (SELECT count(*) FROM pgdts.range_sync r
+                                WHERE r.task_name = s.task_name AND r.schema_name = s.schema_name
+                                  AND r.table_name = s.table_name) + 1 >= s.ranges_total
                          THEN 'done' ELSE 'copying' END
-      WHERE task_name = $1 AND schema_name = $2 AND table_name = $3 RETURNING state`,
-    [task, t.schema, t.name, t.rows, t.bytes],
-  );
-  return r.rows[0]?.state === 'done';
+      WHERE s.task_name = ${task_} AND s.schema_name = ${schema} AND s.table_name = ${name}
+      RETURNING state;
+     COMMIT`,
+  )) as unknown as pg.QueryResult<{ state: string }>[];
+  return results[0]?.rows[0]?.state === 'done';
 }
 
 /** Upserts the task's status row. */

@@ -49,7 +49,7 @@ import {
   createTask,
   deleteTaskBookkeeping,
   ensureBookkeeping,
-  finishRange,
+  finishRangeAndCommit,
   readSchemaReport,
   readTableSync,
   readTask,
@@ -380,14 +380,13 @@ class PostgresRowWriter implements RowWriter {
         await pipeline(data, counter, sink);
         rows = sink.rowCount ?? 0;
       }
-      const tableDone = await finishRange(dst, taskName, {
+      const tableDone = await finishRangeAndCommit(dst, taskName, {
         schema: table.schema,
         name: table.name,
         rangeNo: unit.rangeNo,
         rows,
         bytes,
       });
-      await dst.query('COMMIT');
       return { rows, bytes, tableDone };
     } catch (e) {
       await dst.query('ROLLBACK').catch(() => undefined);
