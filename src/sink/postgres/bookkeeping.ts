@@ -235,37 +235,44 @@ export async function readTableSync(client: pg.Client, task: string): Promise<Ta
 }
 
 /**
- * Starts (or restarts) the copy of a table: records it as `copying` under `snapshotLsn` with no ranges
- * done. Call inside the transaction that truncates the destination table, so a restart never keeps
- * rows copied under an older snapshot.
+ * Starts (or restarts) the copy of tables: records each as `copying` under `snapshotLsn` with no
+ * ranges done, in two statements whatever the table count. Call inside the transaction that
+ * truncates the destination tables, so a restart never keeps rows copied under an older snapshot.
+ * @param keepEarliestSnapshot keep an earlier snapshot LSN (rows copied under it stay: changes are
+ *   applied from there).
  */
-export async function startTableSync(
+export async function startTableSyncs(
   client: pg.Client,
   task: string,
-  t: {
-    schema: string;
-    name: string;
-    rangesTotal: number;
-    snapshotLsn: Lsn | undefined;
-    /** Keep an earlier snapshot LSN (rows copied under it stay: changes are applied from there). */
-    keepEarliestSnapshot?: boolean;
-  },
+  tables: readonly { schema: string; name: string; rangesTotal: number }[],
+  snapshotLsn: Lsn | undefined,
+  keepEarliestSnapshot: boolean,
 ): Promise<void> {
-  const snapshot =
-    t.keepEarliestSnapshot === true
-      ? 'least(s.snapshot_lsn, EXCLUDED.snapshot_lsn)'
-      : 'EXCLUDED.snapshot_lsn';
+  if (tables.length === 0) return;
+  const snapshot = keepEarliestSnapshot
+    ? 'least(s.snapshot_lsn, EXCLUDED.snapshot_lsn)'
+    : 'EXCLUDED.snapshot_lsn';
+  const schemas = tables.map((t) => t.schema);
+  const names = tables.map((t) => t.name);
   await client.query(
     `INSERT INTO pgdts.table_sync AS s (task_name, schema_name, table_name, state, snapshot_lsn, ranges_total)
-     VALUES ($1, $2, $3, 'copying', $4::pg_lsn, $5)
+     SELECT $1, t.schema_name, t.table_name, 'copying', $4::pg_lsn, t.ranges_total
+       FROM unnest($2::text[], $3::text[], $5::int[]) AS t(schema_name, table_name, ranges_total)
      ON CONFLICT (task_name, schema_name, table_name)
      DO UPDATE SET state = 'copying', snapshot_lsn = ${snapshot}, ranges_total = EXCLUDED.ranges_total,
                    rows = 0, bytes = 0`,
-    [task, t.schema, t.name, t.snapshotLsn === undefined ? null : formatLsn(t.snapshotLsn), t.rangesTotal],
+    [
+      task,
+      schemas,
+      names,
+      snapshotLsn === undefined ? null : formatLsn(snapshotLsn),
+      tables.map((t) => t.rangesTotal),
+    ],
   );
   await client.query(
-    'DELETE FROM pgdts.range_sync WHERE task_name = $1 AND schema_name = $2 AND table_name = $3',
-    [task, t.schema, t.name],
+    `DELETE FROM pgdts.range_sync r USING unnest($2::text[], $3::text[]) AS t(schema_name, table_name)
+      WHERE r.task_name = $1 AND r.schema_name = t.schema_name AND r.table_name = t.table_name`,
+    [task, schemas, names],
   );
 }
 

@@ -58,7 +58,7 @@ import {
   setTaskError,
   setTaskPhase,
   setTaskSlot,
-  startTableSync,
+  startTableSyncs,
   writeSchemaReport,
   writeStatus,
 } from './bookkeeping.ts';
@@ -281,14 +281,13 @@ class PostgresRowLoader implements RowLoader {
         const targets = new Map(tables.map((t) => [displayName(t.target), t.target]));
         await truncateTables(c, [...targets.values()]);
       }
-      for (const t of tables) {
-        await startTableSync(c, taskName, {
-          ...t.table,
-          rangesTotal: t.rangesTotal,
-          snapshotLsn,
-          keepEarliestSnapshot: mode.keepExisting,
-        });
-      }
+      await startTableSyncs(
+        c,
+        taskName,
+        tables.map((t) => ({ schema: t.table.schema, name: t.table.name, rangesTotal: t.rangesTotal })),
+        snapshotLsn,
+        mode.keepExisting,
+      );
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
