@@ -97,6 +97,11 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
       // it was found in, so the next run, after the destination is fixed, starts at that one.
       if (e instanceof SchemaChangeError && stopAt === undefined) {
         stopAt = e;
+        o.onProgress({
+          kind: 'log',
+          level: 'warn',
+          message: `${e.message}; committing the transactions before ${formatLsn(e.transactionLsn)} first`,
+        });
         continue;
       }
       throw e;

@@ -160,6 +160,8 @@ test(
         ),
       );
       assert.match(e.stdout + e.stderr, /same change to "app"\."t" on the destination by hand/);
+      // Nothing of the rename's transaction committed: the destination still has "a".
+      assert.ok((await columns(x.d, x.dst)).includes('a integer'));
       await sleep(500);
       // The operator renames it on the destination: the next run continues to identical data.
       await sql(x.d, x.dst, 'ALTER TABLE app.t RENAME COLUMN a TO a2');
