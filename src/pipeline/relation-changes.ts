@@ -16,7 +16,7 @@
  */
 import type { Change, Relation } from '../core/change.ts';
 import { PgdtsError } from '../core/errors.ts';
-import { displayName, quoteQualified } from '../core/identifier.ts';
+import { displayName, quoteQualified, type QualifiedName } from '../core/identifier.ts';
 import { formatLsn, type Lsn } from '../core/lsn.ts';
 import type {
   ColumnChange,
@@ -100,7 +100,9 @@ function mapColumns(r: Relation, target: TableTarget, facts: readonly SourceColu
  *   destination's is retyped.
  * - Unsupported: adds and drops at once (a rename?), a column added before existing ones, columns in
  *   another order, a changed replica identity or key, a user-defined type changed, any change to a
- *   `mergeInto` table or a partition.
+ *   `mergeInto` table.
+ * A partition's changes come from its root (PostgreSQL refuses them on a partition alone): the
+ * caller makes them on the root's destination table.
  */
 export function diffRelation(i: RelationDiffInput): RelationDiff {
   const cols = mapColumns(i.relation, i.target, i.facts);
@@ -192,9 +194,6 @@ export function diffRelation(i: RelationDiffInput): RelationDiff {
   if (problems.length === 0 && i.target.mergeInto) {
     problems.push(`${describe(changes)}, on a table merged into another (mergeInto)`);
   }
-  if (problems.length === 0 && i.target.source.partitionRoot !== undefined) {
-    problems.push(`${describe(changes)}, on a partition of ${displayName(i.target.source.partitionRoot)}`);
-  }
   if (problems.length > 0) return { kind: 'unsupported', what: problems.join('; ') };
   return { kind: 'alter', changes };
 }
@@ -275,6 +274,14 @@ export class RelationChangeFollower {
     return this.byName.get(displayName(r));
   }
 
+  /** Where a change of `target`'s columns is made: its own table, or its partition root's. */
+  private alterTarget(target: TableTarget): QualifiedName | undefined {
+    const root = target.source.partitionRoot;
+    if (root === undefined) return target.table;
+    const name = displayName(root);
+    return this.o.targets().find((t) => displayName(t.source) === name)?.table;
+  }
+
   private async check(r: Relation, at: Lsn, transactionLsn: Lsn): Promise<void> {
     const target = this.targetOf(r);
     // Not selected: the mapper refuses it with its own error.
@@ -293,11 +300,22 @@ export class RelationChangeFollower {
     const read = async () => (await this.o.destination.columns(target.table)) ?? [];
     let diff = diffRelation(input(await read()));
     if (diff.kind === 'alter') {
-      await this.o.destination.alter(target.table, diff.changes);
+      const on = this.alterTarget(target);
+      if (on === undefined) {
+        diff = {
+          kind: 'unsupported',
+          what: `${describe(diff.changes)}, on a partition whose root is not synchronised`,
+        };
+      }
+    }
+    if (diff.kind === 'alter') {
+      // A partition's columns are its root's: changed there, they change on every partition.
+      const on = this.alterTarget(target) ?? target.table;
+      await this.o.destination.alter(on, diff.changes);
       for (const c of diff.changes) if (c.kind === 'add') addedBefore.add(c.column);
       this.added.set(key, addedBefore);
       this.o.log(
-        `schema change of ${key} at LSN ${formatLsn(at)} applied to ${displayName(target.table)}: ${describe(diff.changes)}`,
+        `schema change of ${key} at LSN ${formatLsn(at)} applied to ${displayName(on)}: ${describe(diff.changes)}`,
       );
       // Re-read: the destination must now match, or something is left that was not followed.
       const after = diffRelation(input(await read()));

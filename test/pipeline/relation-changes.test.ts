@@ -5,7 +5,8 @@
  * source, and the destination follows: same rows on both sides, `pgdts verify` exits 0. A rename
  * stops the run with SCHEMA_CHANGE_UNSUPPORTED naming tables, LSN and change; after the same rename
  * on the destination by hand, a new run catches up to identical data. A volatile default (existing
- * rows got a value each, which the stream does not carry) stops it too.
+ * rows got a value each, which the stream does not carry) stops it too. A partitioned table's column
+ * changes arrive through its partitions' Relations and are made on the root's destination table.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -78,7 +79,7 @@ async function setup(sv: 13 | 15 | 17, dv: 13 | 15 | 17, tag: string): Promise<S
     destination: { server: d, db: dst },
     syncTypes: ['schema', 'full', 'incremental'],
     objects: [{ schema: 'app' }],
-    extra: { incremental: { statusIntervalMs: 200 } },
+    extra: { incremental: { statusIntervalMs: 200, newTableCheckIntervalMs: 1000 } },
   });
   return { s, d, src, dst, file, slot: `pgdts_relch_${tag}` };
 }
@@ -132,11 +133,30 @@ test(
       await alterUnderLoad(x, 'ALTER TABLE app.t DROP COLUMN d');
       await alterUnderLoad(x, 'ALTER TABLE app.t ALTER COLUMN k TYPE bigint');
       await alterUnderLoad(x, 'UPDATE app.t SET k = k + 5000000000 WHERE id % 7 = 0');
+      // A partitioned table: its partitions' Relations change with the root, which is altered.
+      await alterUnderLoad(
+        x,
+        `CREATE TABLE app.p (id int, r int, v text, PRIMARY KEY (id, r)) PARTITION BY RANGE (r);
+         CREATE TABLE app.p1 PARTITION OF app.p FOR VALUES FROM (0) TO (10);
+         CREATE TABLE app.p2 PARTITION OF app.p FOR VALUES FROM (10) TO (20)`,
+      );
+      await r.waitFor(/table app\.p2 joined/, 60_000);
+      await alterUnderLoad(x, "INSERT INTO app.p SELECT g, g % 20, 'p' || g FROM generate_series(1, 100) g");
+      await alterUnderLoad(x, 'ALTER TABLE app.p ADD COLUMN n int DEFAULT 3');
+      await alterUnderLoad(
+        x,
+        "INSERT INTO app.p SELECT g, g % 20, 'q' || g, g FROM generate_series(101, 150) g",
+      );
+      await alterUnderLoad(x, 'ALTER TABLE app.p DROP COLUMN v; UPDATE app.p SET n = n + 1 WHERE id % 3 = 0');
       const during = w.commits();
       await w.stop();
       assert.ok(during > 10, `the workload wrote during the changes (${during} commits)`);
       await assertCaughtUp(x, r);
       assert.deepEqual(await columns(x.d, x.dst), await columns(x.s, x.src));
+      assert.match(
+        r.output(),
+        /schema change of app\.p[12] at LSN [0-9A-F]+\/[0-9A-F]+ applied to app\.p: column "n" integer added \(existing rows: 3\)/,
+      );
       assert.match(
         r.output(),
         /schema change of app\.t at LSN [0-9A-F]+\/[0-9A-F]+ applied to app\.t: column "a" integer added/,
