@@ -299,18 +299,15 @@ export class RelationChangeFollower {
     });
     const read = async () => (await this.o.destination.columns(target.table)) ?? [];
     let diff = diffRelation(input(await read()));
-    if (diff.kind === 'alter') {
-      const on = this.alterTarget(target);
-      if (on === undefined) {
-        diff = {
-          kind: 'unsupported',
-          what: `${describe(diff.changes)}, on a partition whose root is not synchronised`,
-        };
-      }
+    // A partition's columns are its root's: changed there, they change on every partition.
+    const on = this.alterTarget(target);
+    if (diff.kind === 'alter' && on === undefined) {
+      diff = {
+        kind: 'unsupported',
+        what: `${describe(diff.changes)}, on a partition whose root is not synchronised`,
+      };
     }
-    if (diff.kind === 'alter') {
-      // A partition's columns are its root's: changed there, they change on every partition.
-      const on = this.alterTarget(target) ?? target.table;
+    if (diff.kind === 'alter' && on !== undefined) {
       await this.o.destination.alter(on, diff.changes);
       for (const c of diff.changes) if (c.kind === 'add') addedBefore.add(c.column);
       this.added.set(key, addedBefore);

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import type { Change } from '../../../../src/core/change.ts';
 import { readAppliedPosition } from '../../../../src/sink/postgres/apply/applied-position.ts';
 import { PostgresChangeApplier } from '../../../../src/sink/postgres/apply/postgres-change-applier.ts';
+import { columnChangeSql } from '../../../../src/sink/postgres/apply/schema-changes.ts';
 import { freshDatabase, sql, testServer } from '../../../support/servers.ts';
 import { destinationClient, lsn, relation } from './apply-fixtures.ts';
 
@@ -69,4 +70,22 @@ test('[P8] an ALTER between buffered rows commits atomically with them and the p
   } finally {
     await c.end().catch(() => undefined);
   }
+});
+
+test('[P8] the SQL of column changes: a constant DEFAULT for the existing rows, dropped at once; a cast for a new type', () => {
+  assert.deepEqual(
+    columnChangeSql({ schema: 'app', name: 'T x' }, [
+      { kind: 'add', column: 'n', typeName: 'integer', existingRows: null },
+      { kind: 'add', column: 'Note', typeName: 'character varying(10)', existingRows: "it's" },
+      { kind: 'drop', column: 'old' },
+      { kind: 'retype', column: 'k', typeName: 'bigint' },
+    ]),
+    [
+      'ALTER TABLE "app"."T x" ADD COLUMN "n" integer',
+      `ALTER TABLE "app"."T x" ADD COLUMN "Note" character varying(10) DEFAULT 'it''s'::character varying(10)`,
+      'ALTER TABLE "app"."T x" ALTER COLUMN "Note" DROP DEFAULT',
+      'ALTER TABLE "app"."T x" DROP COLUMN "old"',
+      'ALTER TABLE "app"."T x" ALTER COLUMN "k" TYPE bigint USING "k"::bigint',
+    ],
+  );
 });
