@@ -7,6 +7,8 @@
  * on the destination by hand, a new run catches up to identical data. A volatile default (existing
  * rows got a value each, which the stream does not carry) stops it too. A partitioned table's column
  * changes arrive through its partitions' Relations and are made on the root's destination table.
+ * Killed (kill -9) with an ADD COLUMN done in the open destination transaction, nothing of it stays,
+ * and the next run makes it again.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -242,3 +244,69 @@ for (const [sv, dv] of [
     },
   );
 }
+
+test(
+  'PostgreSQL 15 -> 17: killed (kill -9) after an ADD COLUMN ran in the open destination transaction and before its COMMIT, the next run makes it again [P8][T6]',
+  { timeout: 300_000 },
+  async () => {
+    const x = await setup(15, 17, 'kill');
+    await sql(x.s, x.src, 'CREATE TABLE app.u (id int PRIMARY KEY)');
+    let r = startCli(['run', x.file]);
+    const w = startWorkload(x.s, x.src);
+    const locker = new pg.Client({
+      host: x.d.host,
+      port: x.d.port,
+      user: x.d.user,
+      password: x.d.password,
+      database: x.dst,
+    });
+    try {
+      await r.waitFor(/streaming from/, 120_000);
+      await sleep(500);
+      // app.u locked on the destination: the apply transaction waits there, after the ALTER of app.t.
+      await locker.connect();
+      await locker.query('BEGIN; LOCK TABLE app.u IN ACCESS EXCLUSIVE MODE');
+      await sql(
+        x.s,
+        x.src,
+        "BEGIN; ALTER TABLE app.t ADD COLUMN z int DEFAULT 7; INSERT INTO app.t (v) VALUES ('z'); INSERT INTO app.u VALUES (1); COMMIT",
+      );
+      await r.waitFor(/column "z" integer added \(existing rows: 7\)/, 60_000);
+      for (let i = 0; ; i++) {
+        const waiting = await sql(
+          x.d,
+          x.dst,
+          "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgdts-apply' AND wait_event_type = 'Lock'",
+        );
+        if (waiting.length > 0) break;
+        assert.ok(i < 200, 'the apply transaction waits for the lock');
+        await sleep(50);
+      }
+      r.child.kill('SIGKILL');
+      await r.done;
+      await sql(
+        x.d,
+        x.dst,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgdts-apply' AND datname = current_database()",
+      );
+      await locker.query('ROLLBACK');
+      // Nothing of that destination transaction committed, the ALTER included.
+      assert.ok(!(await columns(x.d, x.dst)).some((c) => c.startsWith('z ')));
+      r = startCli(['run', x.file]);
+      await r.waitFor(/streaming from/, 120_000);
+      await r.waitFor(/column "z" integer added \(existing rows: 7\)/, 60_000);
+      await sleep(500);
+      await w.stop();
+      await assertCaughtUp(x, r);
+      assert.deepEqual(await columns(x.d, x.dst), await columns(x.s, x.src));
+      await stopCli(r);
+      const v = await runCli(['verify', x.file]);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+    } finally {
+      await locker.end().catch(() => undefined);
+      await w.stop().catch(() => undefined);
+      await stopIfRunning(r);
+      await runCli(['release', x.file]);
+    }
+  },
+);
