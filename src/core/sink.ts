@@ -19,6 +19,7 @@ import type { QualifiedName } from './identifier.ts';
 import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { SchemaModel } from './schema-model.ts';
+import type { DestinationSchemaChanges } from './schema-change.ts';
 import type { SequenceValue } from './selected-table.ts';
 import type { TableTarget } from './table-targets.ts';
 import type { Operation, TaskConfig } from './task-config.ts';
@@ -331,6 +332,8 @@ export interface ChangeApplier {
   durablePosition(): Promise<DurablePosition>;
   /** Drops everything not committed. Never throws. */
   rollback(): Promise<void>;
+  /** Reads and alters destination tables inside the open transaction; undefined when not supported. */
+  readonly schemaChanges?: DestinationSchemaChanges;
   /** Closes the applier's connections. Never throws. */
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { ProgressListener } from './progress.ts';
 import type { SchemaModel } from './schema-model.ts';
+import type { SourceSchemaLookup } from './schema-change.ts';
 import type { QualifiedName } from './identifier.ts';
 import type { SelectedTable, SequenceValue } from './selected-table.ts';
 import type { TableTarget, TargetColumn } from './table-targets.ts';
@@ -349,6 +350,8 @@ export interface Source {
    * @throws {PgdtsError} REPLICATION_FAILED (retryable on connection loss).
    */
   evaluateRowFilter(req: RowFilterRequest): Promise<boolean[]>;
+  /** Column facts for following schema changes from the stream; undefined when not supported. */
+  readonly schemaLookup?: SourceSchemaLookup;
   /** The checks of the source side, in report order. */
   prechecks(): readonly Precheck[];
   /**

@@ -26,6 +26,7 @@ import type { TaskConfig } from '../core/task-config.ts';
 import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
 import { joinedMessage, NewTableWatcher } from './new-tables.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
+import { relationChangeFollower, SchemaChangeError } from './relation-changes.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
 import type { FlowLimiter } from './throttle.ts';
 import type { FullSyncThrottle } from './task-control.ts';
@@ -62,6 +63,7 @@ const IDLE_WAIT_MS = 100;
  */
 export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<void> {
   let singleRowUpTo: Lsn | undefined;
+  let stopAt: SchemaChangeError | undefined;
   // One per run: the tables that joined stay joined in the sessions after a retry.
   const watcher = new NewTableWatcher({
     task: o.task,
@@ -76,7 +78,7 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
   for (;;) {
     try {
       await withRetry(o.retry, o.signal, 'incremental sync', (progress) =>
-        session(o, watcher, progress, singleRowUpTo),
+        session(o, watcher, progress, singleRowUpTo, stopAt),
       );
       return;
     } catch (e) {
@@ -88,6 +90,17 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
           kind: 'log',
           level: 'warn',
           message: `${e.message}; replaying up to ${formatLsn(e.locateUpTo)} one row at a time to name it`,
+        });
+        continue;
+      }
+      // A schema change it cannot follow: replay once committing every transaction before the one
+      // it was found in, so the next run, after the destination is fixed, starts at that one.
+      if (e instanceof SchemaChangeError && stopAt === undefined) {
+        stopAt = e;
+        o.onProgress({
+          kind: 'log',
+          level: 'warn',
+          message: `${e.message}; committing the transactions before ${formatLsn(e.transactionLsn)} first`,
         });
         continue;
       }
@@ -112,6 +125,7 @@ async function session(
   watcher: NewTableWatcher,
   progress: () => void,
   singleRowUpTo: Lsn | undefined,
+  stopAt: SchemaChangeError | undefined,
 ): Promise<void> {
   const inc = o.task.incremental;
   let applier: ChangeApplier | undefined;
@@ -148,6 +162,7 @@ async function session(
     });
     stream = st;
     o.onProgress({ kind: 'log', level: 'info', message: st.description });
+    const follower = relationChangeFollower(o, a, () => watcher.targets);
 
     let batch = emptyBatch();
     /** Between begin and commit of a source transaction. */
@@ -304,6 +319,10 @@ async function session(
       for (const e of events) {
         switch (e.kind) {
           case 'begin':
+            if (stopAt !== undefined && e.finalLsn >= stopAt.transactionLsn) {
+              await commitBatch();
+              throw stopAt;
+            }
             inTransaction = true;
             finalLsn = e.finalLsn;
             if (batch.startedAt === 0) batch.startedAt = Date.now();
@@ -312,6 +331,8 @@ async function session(
           case 'change': {
             const c = filter.filter(e.change, finalLsn);
             if (c === undefined) break;
+            const f = follower?.follow(c, finalLsn);
+            if (f !== undefined) await f;
             const m = mapper.map(c, verdicts);
             batch.bytes += e.bytes;
             if (m.kind === 'skip') a.skip(m.operation);

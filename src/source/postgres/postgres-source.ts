@@ -64,6 +64,8 @@ import { listSelectedTables } from './selected-tables.ts';
 import { readSequences } from './sequences.ts';
 import { SpillDirectory } from './spill-directory.ts';
 import { checkRowFilter, evaluateRowFilter, publicationRowFilters } from './row-filter.ts';
+import { readRelationColumns } from './relation-columns.ts';
+import type { SourceSchemaLookup } from '../../core/schema-change.ts';
 import { displayName, type QualifiedName } from '../../core/identifier.ts';
 
 /** Task-level settings of {@link PostgresSource}. */
@@ -188,6 +190,16 @@ export class PostgresSource implements Source {
   async evaluateRowFilter(req: RowFilterRequest): Promise<boolean[]> {
     return evaluateRowFilter(await this.main.get(), req);
   }
+
+  readonly schemaLookup: SourceSchemaLookup = {
+    relationColumns: async (table, columns) => {
+      try {
+        return await readRelationColumns(await this.main.get(), table, columns);
+      } catch (e) {
+        throw wrapPgError('REPLICATION_FAILED', `cannot read the columns of ${displayName(table)}`, e);
+      }
+    },
+  };
 
   async accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
     const { major } = await this.serverInfo();
