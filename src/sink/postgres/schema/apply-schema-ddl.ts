@@ -33,6 +33,11 @@ export interface DdlEvent {
   readonly elapsedMs: number;
   /** Human-readable line for the log, e.g. `table "s"."t" already exists, skipped`. */
   readonly message: string;
+  /**
+   * An owner, grant or default privileges statement skipped (`unavailable`) because these roles do
+   * not exist on the destination, sorted: reported once per role rather than once per object.
+   */
+  readonly missingRoles?: readonly string[];
 }
 
 /** Options of {@link applySchemaDdl}. */
@@ -103,6 +108,17 @@ async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
         throw wrapPgError('SCHEMA_SYNC_FAILED', `checking the roles of ${s.object}`, e);
       });
     const missing = r.rows[0]?.missing ?? [];
+    if (missing.length > 0 && (s.kind === 'owner' || s.kind === 'grant' || s.kind === 'default-privileges')) {
+      // pgdts never creates roles: the precheck prints CREATE ROLE statements for a DBA to review.
+      const roles = missing.map((m) => JSON.stringify(m)).join(', ');
+      return {
+        ...event(
+          'unavailable',
+          `${s.object}: ${s.kind} skipped, role(s) ${roles} missing on the destination`,
+        ),
+        missingRoles: missing,
+      };
+    }
     if (missing.length > 0) {
       return event(
         'unavailable',
