@@ -35,14 +35,15 @@ function privilegesSql(acl: string, defaultAcl: string): string {
     `pg_catalog.json_build_object('grantee', CASE WHEN ${alias}.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(${alias}.grantee) END, 'privilege', ${alias}.privilege_type, 'grantable', ${alias}.is_grantable)`;
   const order = (alias: string) =>
     `ORDER BY ${alias}.grantee <> 0, pg_catalog.pg_get_userbyid(${alias}.grantee), ${alias}.privilege_type`;
+  // Aliases acl_a, acl_d: not to shadow the caller's (pg_attribute a, pg_default_acl d).
   // acl NULL means the built-in default (acldefault): nothing to carry over.
   return `CASE WHEN ${acl} IS NOT NULL THEN pg_catalog.json_build_object(
-      'grants', (SELECT coalesce(pg_catalog.json_agg(${json('a')} ${order('a')}), '[]') FROM ${items(acl)} a
-                  WHERE NOT EXISTS (SELECT 1 FROM ${items(defaultAcl)} d WHERE d.grantee = a.grantee
-                                      AND d.privilege_type = a.privilege_type AND d.is_grantable = a.is_grantable)),
-      'revokes', (SELECT coalesce(pg_catalog.json_agg(${json('d')} ${order('d')}), '[]') FROM ${items(defaultAcl)} d
-                  WHERE NOT EXISTS (SELECT 1 FROM ${items(acl)} a WHERE a.grantee = d.grantee
-                                      AND a.privilege_type = d.privilege_type))) END`;
+      'grants', (SELECT coalesce(pg_catalog.json_agg(${json('acl_a')} ${order('acl_a')}), '[]') FROM ${items(acl)} acl_a
+                  WHERE NOT EXISTS (SELECT 1 FROM ${items(defaultAcl)} acl_d WHERE acl_d.grantee = acl_a.grantee
+                                      AND acl_d.privilege_type = acl_a.privilege_type AND acl_d.is_grantable = acl_a.is_grantable)),
+      'revokes', (SELECT coalesce(pg_catalog.json_agg(${json('acl_d')} ${order('acl_d')}), '[]') FROM ${items(defaultAcl)} acl_d
+                  WHERE NOT EXISTS (SELECT 1 FROM ${items(acl)} acl_a WHERE acl_a.grantee = acl_d.grantee
+                                      AND acl_a.privilege_type = acl_d.privilege_type))) END`;
 }
 
 function grantOf(j: AclJson): PrivilegeGrant {
@@ -138,7 +139,7 @@ export async function introspectAccess(
   if (privileges) {
     const cols = await client.query<{ schema: string; name: string; column: string; grants: AclJson[] }>(
       `SELECT n.nspname AS schema, c.relname AS name, a.attname AS column,
-              ${privilegesSql('a.attacl', `'{}'::pg_catalog.aclitem[]`)} -> 'grants' AS grants
+              ${privilegesSql('a.attacl', `NULL::pg_catalog.aclitem[]`)} -> 'grants' AS grants
          FROM unnest($1::text[], $2::text[]) AS s(schema, name)
          JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema
          JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.name
@@ -155,7 +156,7 @@ export async function introspectAccess(
   if (privileges) {
     const defs = await client.query<{ role: string; schema: string; objtype: string; grants: AclJson[] }>(
       `SELECT pg_catalog.pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema, d.defaclobjtype::text AS objtype,
-              ${privilegesSql('d.defaclacl', `'{}'::pg_catalog.aclitem[]`)} -> 'grants' AS grants
+              ${privilegesSql('d.defaclacl', `NULL::pg_catalog.aclitem[]`)} -> 'grants' AS grants
          FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
         WHERE n.nspname = ANY($1::text[])
         ORDER BY n.nspname, 1, d.defaclobjtype`,
