@@ -11,7 +11,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
+import { EMPTY_SCHEMA_MODEL, type SchemaModel } from '../../src/core/schema-model.ts';
 import { parseTaskConfig } from '../../src/core/task-config.ts';
+import { planSchemaDdl } from '../../src/sink/postgres/schema/plan-schema-ddl.ts';
 import { configRefusal } from '../support/config-refusal.ts';
 import { pgDumpSchema } from '../support/pg-dump.ts';
 import { runCli, writeTaskFile } from '../support/pgdts-cli.ts';
@@ -186,6 +188,96 @@ test('schema.privileges: "yes" is refused naming the key', () => {
   );
   const t = parseTaskConfig(valid);
   assert.deepEqual(t.schema, { privileges: false, owners: false });
+});
+
+test('the plan: owners first, quoted names, PUBLIC, WITH GRANT OPTION, MAINTAIN alone, no OWNER TO for owned sequences', () => {
+  const options = {
+    type: 'integer',
+    start: '1',
+    increment: '1',
+    min: '1',
+    max: '2147483647',
+    cache: '1',
+    cycle: false,
+  };
+  const S = 'Sales "EU"';
+  const O = 'o"wner';
+  const model: SchemaModel = {
+    ...EMPTY_SCHEMA_MODEL,
+    schemas: [{ kind: 'schema', name: S, comment: undefined, access: { owner: O } }],
+    sequences: [
+      {
+        kind: 'sequence',
+        schema: S,
+        name: 'orders_id_seq',
+        options,
+        ownedBy: { table: { schema: S, name: 'orders' }, column: 'id' },
+        comment: undefined,
+        access: {
+          owner: O,
+          privileges: {
+            grants: [{ grantee: { kind: 'role', name: 'app' }, privilege: 'USAGE', grantable: false }],
+            revokes: [],
+          },
+        },
+      },
+    ],
+    routines: [
+      {
+        kind: 'function',
+        schema: S,
+        name: 'f',
+        signature: 'f(integer)',
+        definition: 'CREATE FUNCTION ...',
+        comment: undefined,
+        dependsOn: [],
+        access: {
+          owner: O,
+          privileges: {
+            grants: [{ grantee: { kind: 'role', name: 'app' }, privilege: 'EXECUTE', grantable: true }],
+            revokes: [{ grantee: { kind: 'public' }, privilege: 'EXECUTE', grantable: false }],
+          },
+        },
+      },
+    ],
+    defaultPrivileges: [
+      {
+        kind: 'default-privileges',
+        role: O,
+        schema: S,
+        objects: 'tables',
+        grants: [
+          { grantee: { kind: 'public' }, privilege: 'SELECT', grantable: false },
+          { grantee: { kind: 'public' }, privilege: 'MAINTAIN', grantable: false },
+        ],
+      },
+    ],
+  };
+  const plan = planSchemaDdl(model);
+  const s = '"Sales ""EU"""';
+  const o = '"o""wner"';
+  assert.deepEqual(
+    plan.privileges.map((x) => x.sql),
+    [
+      `ALTER SCHEMA ${s} OWNER TO ${o}`,
+      `ALTER FUNCTION ${s}."f"(integer) OWNER TO ${o}`,
+      `GRANT USAGE ON SEQUENCE ${s}."orders_id_seq" TO "app"`,
+      `REVOKE EXECUTE ON FUNCTION ${s}."f"(integer) FROM PUBLIC`,
+      `GRANT EXECUTE ON FUNCTION ${s}."f"(integer) TO "app" WITH GRANT OPTION`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${o} IN SCHEMA ${s} GRANT SELECT ON TABLES TO PUBLIC`,
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${o} IN SCHEMA ${s} GRANT MAINTAIN ON TABLES TO PUBLIC`,
+    ],
+  );
+  assert.deepEqual(
+    plan.privileges.map((x) => x.requiresRoles),
+    [[O], [O], ['app'], [], ['app'], [O], [O]],
+  );
+  assert.equal(plan.privileges[5]?.skipIf, undefined);
+  assert.match(plan.privileges[6]?.skipIf ?? '', /< 170000/);
+  // The grants on the function wait for its OWNER TO.
+  assert.deepEqual(plan.privileges[4]?.dependsOn, [plan.privileges[1]?.id]);
+  // Without owners and privileges in the model: nothing.
+  assert.deepEqual(planSchemaDdl({ ...EMPTY_SCHEMA_MODEL, tables: [] }).privileges, []);
 });
 
 test('PostgreSQL 15: owners and privileges make pg_dump of source and destination identical', async () => {

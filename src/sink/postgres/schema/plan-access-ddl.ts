@@ -36,18 +36,39 @@ function granteeRoles(g: Grantee): string[] {
   }
 }
 
-/** Privileges grouped per grantee and grant option (one GRANT each), in first-seen order. */
-function byGrantee(
-  items: readonly PrivilegeGrant[],
-): { grantee: Grantee; grantable: boolean; privileges: string[] }[] {
-  const groups = new Map<string, { grantee: Grantee; grantable: boolean; privileges: string[] }>();
+interface GrantGroup {
+  readonly grantee: Grantee;
+  readonly grantable: boolean;
+  readonly privileges: string[];
+  /** MAINTAIN (PostgreSQL 17+) goes alone, skipped on an older destination that has no such privilege. */
+  readonly maintain: boolean;
+}
+
+/**
+ * Privileges grouped per grantee and grant option (one GRANT each), in first-seen order; MAINTAIN
+ * in a group of its own.
+ */
+function byGrantee(items: readonly PrivilegeGrant[]): GrantGroup[] {
+  const groups = new Map<string, GrantGroup>();
   for (const i of items) {
-    const k = `${i.grantee.kind === 'role' ? `r:${i.grantee.name}` : 'p'}\u0000${String(i.grantable)}`;
+    const maintain = i.privilege === 'MAINTAIN';
+    const k = `${i.grantee.kind === 'role' ? `r:${i.grantee.name}` : 'p'}\u0000${String(i.grantable)}\u0000${String(maintain)}`;
     const g = groups.get(k);
     if (g) g.privileges.push(i.privilege);
-    else groups.set(k, { grantee: i.grantee, grantable: i.grantable, privileges: [i.privilege] });
+    else groups.set(k, { grantee: i.grantee, grantable: i.grantable, privileges: [i.privilege], maintain });
   }
   return [...groups.values()];
+}
+
+/** Skips a MAINTAIN statement on a destination before PostgreSQL 17 (it has no MAINTAIN privilege). */
+function maintainSkip(g: GrantGroup): { skipIf?: string } {
+  return g.maintain
+    ? { skipIf: "SELECT 1 WHERE pg_catalog.current_setting('server_version_num')::int < 170000" }
+    : {};
+}
+
+function groupId(g: GrantGroup): string {
+  return `${granteeSql(g.grantee)}:${String(g.grantable)}${g.maintain ? ':maintain' : ''}`;
 }
 
 /** What an object is to the statements: its id in the plan, label, GRANT target and ALTER head. */
@@ -88,12 +109,13 @@ export function planAccessDdl(model: SchemaModel): DdlStatement[] {
     if (p === undefined) return;
     for (const g of byGrantee(p.revokes)) {
       grants.push({
-        id: `revoke:${t.id}:${granteeSql(g.grantee)}:${String(g.grantable)}`,
+        id: `revoke:${t.id}:${groupId(g)}`,
         kind: 'grant',
         object: t.object,
         sql: `REVOKE ${g.privileges.join(', ')} ON ${t.on} FROM ${granteeSql(g.grantee)}`,
         dependsOn: after,
         requiresRoles: granteeRoles(g.grantee),
+        ...maintainSkip(g),
       });
     }
     for (const g of byGrantee(p.grants)) {
@@ -201,27 +223,29 @@ function grantStatement(
   idPrefix: string,
   object: string,
   on: string,
-  g: { grantee: Grantee; grantable: boolean; privileges: readonly string[] },
+  g: GrantGroup,
   dependsOn: readonly string[],
 ): DdlStatement {
   return {
-    id: `${idPrefix}:${granteeSql(g.grantee)}:${String(g.grantable)}`,
+    id: `${idPrefix}:${groupId(g)}`,
     kind: 'grant',
     object,
     sql: `GRANT ${g.privileges.join(', ')} ON ${on} TO ${granteeSql(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
     dependsOn,
     requiresRoles: granteeRoles(g.grantee),
+    ...maintainSkip(g),
   };
 }
 
 function defaultPrivilegeStatements(d: DefaultPrivilegeDef): DdlStatement[] {
   const object = `default privileges for role ${quoteIdent(d.role)} in schema ${quoteIdent(d.schema)} on ${d.objects}`;
   return byGrantee(d.grants).map((g) => ({
-    id: `default-privileges:${d.schema}\u0000${d.role}\u0000${d.objects}:${granteeSql(g.grantee)}:${String(g.grantable)}`,
+    id: `default-privileges:${d.schema}\u0000${d.role}\u0000${d.objects}:${groupId(g)}`,
     kind: 'default-privileges',
     object,
     sql: `ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(d.role)} IN SCHEMA ${quoteIdent(d.schema)} GRANT ${g.privileges.join(', ')} ON ${d.objects.toUpperCase()} TO ${granteeSql(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
     dependsOn: [],
     requiresRoles: [d.role, ...granteeRoles(g.grantee)],
+    ...maintainSkip(g),
   }));
 }
