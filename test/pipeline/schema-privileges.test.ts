@@ -27,6 +27,8 @@ const READER = `priv_reader_${suffix}`;
 const WRITER = `priv_writer_${suffix}`;
 /** A role made on the source server only, to be missing on the destination. */
 const GUEST = `priv_guest_${suffix}`;
+/** A destination login that is neither superuser nor a member of the owner roles. */
+const LOADER = `priv_loader_${suffix}`;
 
 /** Databases made per server, dropped before the roles (their objects and default ACLs go with them). */
 const made: { server: TestServer; db: string }[] = [];
@@ -48,6 +50,7 @@ async function createRoles(s: TestServer, names: readonly string[] = [OWNER, REA
     [READER]: 'NOLOGIN NOINHERIT',
     [WRITER]: 'NOLOGIN',
     [GUEST]: 'LOGIN CREATEDB CONNECTION LIMIT 3',
+    [LOADER]: "LOGIN PASSWORD 'loader-Pw-1'",
   };
   for (const n of names) {
     if (have.has(n)) continue;
@@ -385,6 +388,44 @@ test('a role missing on the destination: precheck prints CREATE ROLE, the run sk
   );
   assert.ok(expected.includes('routine noop() owner=postgres acl=default'), expected.join('\n'));
   assert.deepEqual(await accessLines(d, dst, 'app'), expected);
+});
+
+test('a destination user outside the owner roles: the precheck fails with the GRANT, pgdts grants prints it', async () => {
+  const s = testServer(15);
+  await createRoles(s, [OWNER, READER, WRITER, LOADER]);
+  const src = await database(s, 'priv_loader_src');
+  const dst = await database(s, 'priv_loader_dst');
+  await sql(s, src, sourceSql());
+  const file = writeTaskFile({
+    name: 'priv-loader',
+    source: { server: s, db: src },
+    destination: { server: s, db: dst },
+    syncTypes: ['schema'],
+    objects: [{ schema: 'app' }],
+    extra: {
+      ...BOTH,
+      destination: {
+        type: 'postgresql',
+        host: s.host,
+        port: s.port,
+        user: LOADER,
+        password: 'loader-Pw-1',
+        database: dst,
+      },
+    },
+  });
+  const pre = await runCli(['precheck', file]);
+  assert.notEqual(pre.code, 0, pre.stdout + pre.stderr);
+  assert.match(
+    pre.stdout,
+    new RegExp(
+      `FAIL {2}Roles of owners and grants on the destination: ${LOADER} is neither superuser nor a member of "${OWNER}", "${WRITER}"`,
+    ),
+  );
+  assert.ok(pre.stdout.includes(`GRANT "${OWNER}", "${WRITER}" TO "${LOADER}"`), pre.stdout);
+  const g = await runCli(['grants', file]);
+  assert.equal(g.code, 0, g.stdout + g.stderr);
+  assert.ok(g.stdout.includes(`GRANT "${OWNER}", "${WRITER}" TO "${LOADER}";`), g.stdout);
 });
 
 test('under a schema mapping, owners and grants land on the mapped objects', async () => {

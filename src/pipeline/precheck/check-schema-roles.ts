@@ -83,6 +83,7 @@ export async function checkSchemaRoles(
   task: TaskConfig,
   source: Source,
   sink: Sink,
+  destinationUser: string,
 ): Promise<PrecheckResult> {
   const id = 'schema-roles';
   const title = 'Roles of owners and grants on the destination';
@@ -100,8 +101,8 @@ export async function checkSchemaRoles(
         id,
         title,
         status: 'fail',
-        message: `the destination user is neither superuser nor a member of ${cannotAct.map((r) => JSON.stringify(r)).join(', ')}: it cannot make them owners (OWNER TO) or set their default privileges`,
-        fix: cannotAct.map((r) => `GRANT ${quoteIdent(r)} TO <destination user>`).join('; '),
+        message: `${destinationUser} is neither superuser nor a member of ${cannotAct.map((r) => JSON.stringify(r)).join(', ')}: it cannot make them owners (OWNER TO), grant on what they own, or set their default privileges`,
+        fix: `run as a superuser on the destination: GRANT ${cannotAct.map(quoteIdent).join(', ')} TO ${quoteIdent(destinationUser)}`,
       };
     }
     if (missing.length > 0) {

@@ -45,7 +45,7 @@ export async function runPrechecks(task: TaskConfig, c: PrecheckConnectors): Pro
         results.push(await checkSchemaMapping(task, src.connector, targets));
       }
       if (dst.server !== undefined && dst.connector !== undefined && schemaRolesApply(task)) {
-        results.push(await checkSchemaRoles(task, src.connector, dst.connector));
+        results.push(await checkSchemaRoles(task, src.connector, dst.connector, dst.server.user));
       }
     }
     const ctx: PrecheckContext = { task, tables, targets, source: src.server, destination: dst.server };
