@@ -379,6 +379,20 @@ test('a role missing on the destination: precheck prints CREATE ROLE, the run sk
     .split('\n')
     .filter((l) => l.includes(`role "${GUEST}" does not exist on the destination`));
   assert.equal(warnings.length, 1, out);
+  // Each object's skipped grant or ownership is in the schema report, with the reason.
+  const refused = await sql<{ kind: string; object: string; reason: string }>(
+    d,
+    dst,
+    `SELECT kind, object, reason FROM pgdts.schema_object WHERE task_name = 'priv-missing' AND outcome = 'refused' ORDER BY kind, object`,
+  );
+  assert.deepEqual(
+    refused.map((x) => `${x.kind} ${x.object}`),
+    ['grant schema "app"', 'grant table "app"."items"', 'owner procedure "app"."noop"()'],
+  );
+  assert.ok(
+    refused.every((x) => x.reason.includes(`"${GUEST}" missing on the destination`)),
+    JSON.stringify(refused),
+  );
   // Everything but the missing role's grants and ownership: the procedure stays the destination user's.
   const expected = (await accessLines(s, src, 'app')).map((l) =>
     l
