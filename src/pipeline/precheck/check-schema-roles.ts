@@ -7,7 +7,13 @@
  */
 import { quoteIdent } from '../../core/identifier.ts';
 import { listShort, type PrecheckResult } from '../../core/precheck.ts';
-import { accessOf, rolesNamedBy, type RoleDef, type SchemaModel } from '../../core/schema-model.ts';
+import {
+  accessOf,
+  rolesNamedBy,
+  type PrivilegeGrant,
+  type RoleDef,
+  type SchemaModel,
+} from '../../core/schema-model.ts';
 import type { Sink } from '../../core/sink.ts';
 import type { Source } from '../../core/source.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
@@ -42,7 +48,7 @@ export function createRoleSql(r: RoleDef): string {
 /** Objects whose owner or grants name `role`, as labels, in model order. */
 function objectsOf(model: SchemaModel, role: string): string[] {
   const out: string[] = [];
-  const names = (gs: readonly { grantee: { kind: string; name?: string } }[] | undefined) =>
+  const names = (gs: readonly PrivilegeGrant[] | undefined) =>
     (gs ?? []).some((g) => g.grantee.kind === 'role' && g.grantee.name === role);
   for (const a of accessOf(model)) {
     const p = a.access.privileges;
