@@ -195,6 +195,11 @@ export interface SchemaEvent {
   readonly message: string;
   /** Wall time, ms. */
   readonly elapsedMs: number;
+  /**
+   * Roles the destination lacks, for which an owner or privilege statement was skipped
+   * (`schema.owners`, `schema.privileges`): the log names each role once, not each object.
+   */
+  readonly missingRoles?: readonly string[];
 }
 
 /** Creates schema objects from the schema model (pre-data before the copy, post-data after it). */
@@ -203,6 +208,13 @@ export interface SchemaWriter {
   applyPreData(model: SchemaModel, onEvent: (e: SchemaEvent) => void): Promise<void>;
   /** Secondary indexes, foreign keys, triggers, materialized view refreshes, on `jobs` connections. */
   applyPostData(model: SchemaModel, jobs: number, onEvent: (e: SchemaEvent) => void): Promise<void>;
+  /**
+   * Which roles of `names` the destination lacks (pgdts never creates roles), and which of the
+   * others its user is not a member of (nor superuser), each sorted: for the owners and grantees of
+   * `schema.owners` / `schema.privileges`.
+   * @throws {PgdtsError} CONNECTION_FAILED.
+   */
+  inspectRoles(names: readonly string[]): Promise<{ missing: string[]; notMember: string[] }>;
 }
 
 /** A table to (re)start copying. */
@@ -381,8 +393,16 @@ export interface Sink {
   readonly openHasher: (() => Promise<TableHasher>) | undefined;
   /** The checks of the destination side, in report order. */
   prechecks(): readonly Precheck[];
-  /** The grants the task's destination user needs for `task` on the destination tables of `targets`. */
-  accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe>;
+  /**
+   * The grants the task's destination user needs for `task` on the destination tables of `targets`;
+   * `ownerRoles`: roles it must be a member of to give objects to them (`schema.owners`) or set their
+   * default privileges (`schema.privileges`), as the source names them.
+   */
+  accessRecipe(
+    task: TaskConfig,
+    targets: readonly TableTarget[],
+    ownerRoles?: readonly string[],
+  ): Promise<AccessRecipe>;
   /** Closes every connection. Never throws. */
   close(): Promise<void>;
 }

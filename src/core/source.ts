@@ -20,7 +20,7 @@ import type { Change, Relation, TransactionCommit, Tuple } from './change.ts';
 import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { ProgressListener } from './progress.ts';
-import type { SchemaModel } from './schema-model.ts';
+import type { ReadSchemaOptions, SchemaModel } from './schema-model.ts';
 import type { SourceSchemaLookup } from './schema-change.ts';
 import type { QualifiedName } from './identifier.ts';
 import type { SelectedTable, SequenceValue } from './selected-table.ts';
@@ -329,8 +329,11 @@ export interface Source {
    * @throws {PgdtsError} CONFIG_INVALID when a selected schema or table does not exist.
    */
   listTables(objects: readonly ObjectSelector[]): Promise<SelectedTable[]>;
-  /** Reads the selected objects' definitions. @throws {PgdtsError} SCHEMA_SYNC_FAILED. */
-  readSchema(objects: readonly ObjectSelector[]): Promise<SchemaModel>;
+  /**
+   * Reads the selected objects' definitions; with `options`, their owners and privileges and the
+   * roles those name too. @throws {PgdtsError} SCHEMA_SYNC_FAILED.
+   */
+  readSchema(objects: readonly ObjectSelector[], options?: ReadSchemaOptions): Promise<SchemaModel>;
   /** Current values of the selected sequences. */
   readSequences(objects: readonly ObjectSelector[]): Promise<SequenceValue[]>;
   /** A plain snapshot (no slot): enough for a consistent full sync without incremental. */

@@ -1,13 +1,16 @@
 /**
  * `pgdts grants`: the least each side's user needs for a task, as statements a DBA reviews and
  * runs, source first (its publication must exist before the run) — computed by each connector from
- * its catalog and the task's selection.
+ * its catalog and the task's selection (with `schema.owners` / `schema.privileges`, the source's
+ * owner roles the destination user must be a member of).
  */
 import type { AccessRecipe } from '../core/precheck.ts';
 import type { Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
 import { resolveTargets } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
+import { ownerAndDefaultPrivilegeRoles, schemaRolesApply } from './precheck/check-schema-roles.ts';
+import { readSchemaOptions } from './schema-sync.ts';
 
 /**
  * The recipes of both sides, source first.
@@ -21,7 +24,10 @@ export async function accessRecipes(
 ): Promise<AccessRecipe[]> {
   const tables = await c.source.listTables(task.objects);
   const targets = resolveTargets(task, tables);
-  return [await c.source.accessRecipe(task, targets), await c.sink.accessRecipe(task, targets)];
+  const ownerRoles = schemaRolesApply(task)
+    ? ownerAndDefaultPrivilegeRoles(await c.source.readSchema(task.objects, readSchemaOptions(task)), task)
+    : [];
+  return [await c.source.accessRecipe(task, targets), await c.sink.accessRecipe(task, targets, ownerRoles)];
 }
 
 /**

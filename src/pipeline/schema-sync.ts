@@ -7,13 +7,18 @@
 import { PgdtsError } from '../core/errors.ts';
 import { displayName, type QualifiedName } from '../core/identifier.ts';
 import type { ProgressListener } from '../core/progress.ts';
-import type { SchemaModel } from '../core/schema-model.ts';
+import type { ReadSchemaOptions, SchemaModel } from '../core/schema-model.ts';
 import type { CheckpointStore, SchemaEvent, SchemaReportRow, SchemaWriter, Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
 import type { TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { relaxForeignKeysToFilteredTables } from './filtered-foreign-keys.ts';
 import { describeSchemaMappingProblem, mapSchemaModel } from './map-schema-model.ts';
+
+/** What `task` asks schema sync to read besides definitions (`schema.privileges`, `schema.owners`). */
+export function readSchemaOptions(task: Pick<TaskConfig, 'schema'>): ReadSchemaOptions {
+  return { privileges: task.schema.privileges, owners: task.schema.owners };
+}
 
 /** The report's outcome for a statement's. */
 function reportOutcome(outcome: SchemaEvent['outcome']): SchemaReportRow['outcome'] {
@@ -47,6 +52,7 @@ function reporter(
     const had = rows.get(key);
     if (had === undefined || had.outcome === 'created') rows.set(key, r);
   };
+  const warnedRoles = new Set<string>();
   return {
     onStatement: (e) => {
       const outcome = reportOutcome(e.outcome);
@@ -59,6 +65,20 @@ function reporter(
         outcome,
         reason: outcome === 'created' ? undefined : e.message,
       });
+      if (e.missingRoles !== undefined) {
+        // One line per missing role, not per object (the report keeps the objects): a role may own
+        // or hold grants on thousands of them.
+        for (const role of e.missingRoles) {
+          if (warnedRoles.has(role)) continue;
+          warnedRoles.add(role);
+          onProgress({
+            kind: 'log',
+            level: 'warn',
+            message: `schema sync: role ${JSON.stringify(role)} does not exist on the destination: its ownerships and grants are skipped (pgdts precheck prints a CREATE ROLE statement to review; create the role and run schema sync again to apply them)`,
+          });
+        }
+        return;
+      }
       if (e.outcome === 'unavailable' || (e.outcome === 'exists' && !quietExists)) {
         onProgress({ kind: 'log', level: 'warn', message: e.message });
       }
@@ -173,8 +193,8 @@ export async function applyPreDataSchema(
 }
 
 /**
- * Creates secondary indexes, foreign keys and triggers and refreshes materialized views, after the
- * data load, on `task.full.indexJobs` connections in parallel, under the mapped names (the warnings
+ * Creates secondary indexes, foreign keys and triggers and refreshes materialized views, then (with
+ * `schema.owners` / `schema.privileges`) sets owners and applies grants, after the data load, on `task.full.indexJobs` connections in parallel, under the mapped names (the warnings
  * of the mapping were given with the pre-data).
  * @throws {PgdtsError} CONFIG_INVALID when the mapping cannot carry an object over safely;
  *   SCHEMA_SYNC_FAILED naming the object whose DDL failed.
@@ -187,10 +207,15 @@ export async function applyPostDataSchema(
   onProgress: ProgressListener,
 ): Promise<void> {
   const r = reporter('post-data', onProgress);
-  const model = destinationModel(await source.readSchema(task.objects), task, targets, {
-    warn: false,
-    onProgress,
-  });
+  const model = destinationModel(
+    await source.readSchema(task.objects, readSchemaOptions(task)),
+    task,
+    targets,
+    {
+      warn: false,
+      onProgress,
+    },
+  );
   await schemaWriter(sink).applyPostData(model, task.full.indexJobs, r.onStatement);
   await r.finish(sink.checkpoints, task.name, 'schema (post-data)');
 }
@@ -219,7 +244,7 @@ export async function applyTableSchema(
     kind: 'table' as const,
     table: { schema: t.schema, name: t.name },
   }));
-  const model = destinationModel(await source.readSchema(selectors), task, targets, {
+  const model = destinationModel(await source.readSchema(selectors, readSchemaOptions(task)), task, targets, {
     warn: true,
     onProgress,
     refuse: r.refuse,

@@ -119,10 +119,21 @@ export class PostgresSink implements Sink {
     });
   }
 
-  async accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
+  async accessRecipe(
+    task: TaskConfig,
+    targets: readonly TableTarget[],
+    ownerRoles: readonly string[] = [],
+  ): Promise<AccessRecipe> {
     const { major } = await this.serverInfo();
     try {
-      return await destinationAccessRecipe(await this.main.get(), this.params, major, task, targets);
+      return await destinationAccessRecipe(
+        await this.main.get(),
+        this.params,
+        major,
+        task,
+        targets,
+        ownerRoles,
+      );
     } catch (e) {
       throw wrapPgError('DESTINATION_UNSUPPORTED', 'cannot read the destination catalog for the grants', e);
     }
@@ -251,8 +262,35 @@ class PostgresSchemaWriter implements SchemaWriter {
         clients.push(await connect(this.params, { role: 'destination', applicationName: 'pgdts-ddl' }));
       }
       await applySchemaDdlParallel(clients, plan.postData, { onStatement: onEvent });
+      // Owners and grants last, once every object (indexes, triggers included) exists: post-data
+      // statements build on tables the destination user still owns.
+      const first = clients[0];
+      if (plan.privileges.length > 0 && first !== undefined) {
+        await applySchemaDdl(first, plan.privileges, { onStatement: onEvent });
+      }
     } finally {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    }
+  }
+
+  async inspectRoles(names: readonly string[]): Promise<{ missing: string[]; notMember: string[] }> {
+    try {
+      // pg_has_role MEMBER: a superuser is a member of every role (PostgreSQL docs, "System
+      // Information Functions", pg_has_role); OWNER TO needs it (ALTER TABLE, "OWNER TO").
+      const r = await (
+        await this.main.get()
+      ).query<{ n: string; present: boolean; member: boolean }>(
+        `SELECT n, r.oid IS NOT NULL AS present,
+                coalesce(pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'), false) AS member
+           FROM unnest($1::text[]) n LEFT JOIN pg_catalog.pg_roles r ON r.rolname = n ORDER BY n`,
+        [names],
+      );
+      return {
+        missing: r.rows.filter((x) => !x.present).map((x) => x.n),
+        notMember: r.rows.filter((x) => x.present && !x.member).map((x) => x.n),
+      };
+    } catch (e) {
+      throw wrapPgError('CONNECTION_FAILED', `cannot list the roles of ${this.params.database}`, e);
     }
   }
 }

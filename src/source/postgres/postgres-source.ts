@@ -7,7 +7,7 @@
 import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import { PgdtsError } from '../../core/errors.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
-import type { SchemaModel } from '../../core/schema-model.ts';
+import type { ReadSchemaOptions, SchemaModel } from '../../core/schema-model.ts';
 import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts';
 import type {
   ChangeCapture,
@@ -157,8 +157,8 @@ export class PostgresSource implements Source {
     }
   }
 
-  async readSchema(objects: readonly ObjectSelector[]): Promise<SchemaModel> {
-    const model = await introspectSchema(await this.main.get(), objects);
+  async readSchema(objects: readonly ObjectSelector[], options?: ReadSchemaOptions): Promise<SchemaModel> {
+    const model = await introspectSchema(await this.main.get(), objects, options);
     return this.heartbeatTable === undefined ? model : withoutTable(model, this.heartbeatTable);
   }
 
