@@ -274,8 +274,8 @@ export function writeTaskFile(
  * Starts `bin/pgdts run TASK_FILE` (the launcher users run, with its V8 flags) on the node running the
  * bench (first on PATH); its output goes to `<task file>.log`.
  */
-export function startPgdts(ctx: BenchContext, taskFile: string): Running {
-  return start(path.join(ctx.repoDir, 'bin', 'pgdts'), ['run', taskFile], {
+export function startPgdts(ctx: BenchContext, taskFile: string, extraArgs: readonly string[] = []): Running {
+  return start(path.join(ctx.repoDir, 'bin', 'pgdts'), ['run', ...extraArgs, taskFile], {
     cwd: ctx.repoDir,
     env: {
       ...process.env,

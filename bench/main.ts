@@ -1,5 +1,5 @@
 /**
- * Benchmark harness: `npm run bench [W1 W2 W3 W4]` (default: all). Starts two embedded PostgreSQL 15
+ * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4]` (default: all). Starts two embedded PostgreSQL 15
  * servers (source and destination, data in a temporary directory removed at the end), runs the named
  * workloads one after the other and prints, for each, pgdts and its baseline measured in the same run,
  * with the ratio against the target. Ratios matter, not absolute times: the machine may be shared.
@@ -14,9 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedServer } from '../src/embedded/embedded-server.ts';
 import type { BenchContext } from './harness.ts';
-import { benchSizes, w1, w2, w3, w4 } from './workloads.ts';
+import { benchSizes, w1, w1m, w2, w3, w4 } from './workloads.ts';
 
-const WORKLOADS = { W1: w1, W2: w2, W3: w3, W4: w4 } as const;
+const WORKLOADS = { W1: w1, 'W1-M': w1m, W2: w2, W3: w3, W4: w4 } as const;
 type WorkloadName = keyof typeof WORKLOADS;
 
 function isWorkload(s: string): s is WorkloadName {
@@ -29,7 +29,7 @@ if (bad.length > 0) {
   process.stderr.write(`unknown workload(s) ${bad.join(', ')}; known: ${Object.keys(WORKLOADS).join(' ')}\n`);
   process.exit(2);
 }
-const selected: WorkloadName[] = args.length > 0 ? args.filter(isWorkload) : ['W1', 'W2', 'W3', 'W4'];
+const selected: WorkloadName[] = args.length > 0 ? args.filter(isWorkload) : ['W1', 'W1-M', 'W2', 'W3', 'W4'];
 const sizes = benchSizes();
 const root = mkdtempSync(path.join(tmpdir(), 'pgdts-bench-'));
 const t0 = performance.now();

@@ -3,7 +3,7 @@
  * servers, one after the other, and prints a table with the ratio against the target. Sizes and
  * durations come from {@link BenchSizes} (`BENCH_QUICK=1` shrinks them for a smoke run).
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
   TOOLS,
@@ -44,6 +44,8 @@ export interface BenchSizes {
   /** Duration and rate (transactions/s) of the W3 steady load. */
   readonly w3Seconds: number;
   readonly w3Rate: number;
+  /** Table counts of W1-M (one database each, 50 rows per table). */
+  readonly w1mTables: readonly number[];
 }
 
 /** Sizes from the brief, or small ones when BENCH_QUICK=1. */
@@ -55,6 +57,7 @@ export function benchSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
     w2Seconds: Number(env.BENCH_W2_SECONDS ?? (quick ? 5 : 30)),
     w3Seconds: Number(env.BENCH_W3_SECONDS ?? (quick ? 5 : 60)),
     w3Rate: Number(env.BENCH_W3_RATE ?? 1000),
+    w1mTables: (env.BENCH_W1M_TABLES ?? (quick ? '200' : '2000,10000')).split(',').map(Number),
   };
 }
 
@@ -195,6 +198,149 @@ export async function w1(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
         : []),
     ],
   );
+}
+
+// --- W1-M --------------------------------------------------------------------------------------------
+
+/** Partitions of the one partitioned table W1-M adds to its many tables. */
+const W1M_PARTITIONS = 200;
+
+/**
+ * The W1-M source: `tables` tables `public.t_00001...` of 50 rows each with a primary key and one
+ * secondary index, plus one table hash-partitioned into {@link W1M_PARTITIONS} partitions (50 rows
+ * each too). Made in batches of 500 tables per transaction, so the catalog grows as an application's
+ * would.
+ */
+async function manyTablesSource(ctx: BenchContext, db: string, tables: number): Promise<void> {
+  await ctx.source.createDatabase(db);
+  for (let from = 1; from <= tables; from += 500) {
+    const to = Math.min(tables, from + 499);
+    await ctx.source.query(
+      db,
+      `DO $$ BEGIN
+         FOR i IN ${from}..${to} LOOP
+           EXECUTE format('CREATE TABLE public.%I (id int PRIMARY KEY, n int NOT NULL, v text)', 't_' || lpad(i::text, 5, '0'));
+           EXECUTE format('CREATE INDEX ON public.%I (n)', 't_' || lpad(i::text, 5, '0'));
+           EXECUTE format('INSERT INTO public.%I SELECT g, g %% 7, md5(g::text) FROM generate_series(1, 50) g', 't_' || lpad(i::text, 5, '0'));
+         END LOOP;
+       END $$`,
+    );
+  }
+  await ctx.source.query(
+    db,
+    `CREATE TABLE public.parted (id int PRIMARY KEY, n int NOT NULL, v text) PARTITION BY HASH (id);
+     DO $$ BEGIN
+       FOR i IN 0..${W1M_PARTITIONS - 1} LOOP
+         EXECUTE format('CREATE TABLE public.%I PARTITION OF public.parted FOR VALUES WITH (MODULUS ${W1M_PARTITIONS}, REMAINDER %s)', 'parted_' || lpad(i::text, 3, '0'), i);
+       END LOOP;
+     END $$;
+     CREATE INDEX ON public.parted (n);
+     INSERT INTO public.parted SELECT g, g % 7, md5(g::text) FROM generate_series(1, ${50 * W1M_PARTITIONS}) g;
+     ANALYZE;`,
+  );
+}
+
+/** Tables and total rows of the `public` schema of `db` (one query, whatever the table count). */
+async function manyTablesCount(server: BenchContext['source'], db: string): Promise<string> {
+  const r = await one<{ v: string }>(
+    server,
+    db,
+    `SELECT count(*)::text || ' tables, ' || coalesce(sum((xpath('/row/n/text()',
+              query_to_xml(format('SELECT count(*) AS n FROM ONLY public.%I', relname), false, true, '')))[1]::text::bigint), 0)::text || ' rows' AS v
+       FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'`,
+  );
+  return r.v;
+}
+
+/**
+ * Seconds per phase from a `--log-format json` log: a phase lasts from its first line to the first
+ * line of the next one (the last until `endMs`). Returns `schema 1.2 s, full 3.4 s, ...`.
+ */
+function phaseSeconds(logFile: string, endMs: number): string {
+  const starts: { phase: string; at: number }[] = [];
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const j = JSON.parse(line) as { phase?: unknown; time?: unknown };
+      const at = typeof j.time === 'string' ? Date.parse(j.time) : Number(j.time);
+      if (typeof j.phase !== 'string' || !Number.isFinite(at)) continue;
+      if (starts.at(-1)?.phase !== j.phase) starts.push({ phase: j.phase, at });
+    } catch {
+      /* a line that is not pgdts's JSON */
+    }
+  }
+  return starts
+    .map((p, i) => `${p.phase} ${fmt(((starts[i + 1]?.at ?? endMs) - p.at) / 1000, 1)} s`)
+    .join(', ');
+}
+
+/**
+ * W1-M, many small tables (for each count of `sizes.w1mTables`): the source of
+ * {@link manyTablesSource}, copied into empty destination databases by (a) `pgdts run` with
+ * syncTypes [schema, full] and full.jobs 2, timed from spawn to exit, with seconds per phase from its
+ * JSON log; (b) `pg_dump -Fd -j2` then `pg_restore -j2`, the sum of both wall times. Peak RSS of the
+ * pgdts process; of pg_dump or pg_restore.
+ */
+export async function w1m(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
+  for (const n of sizes.w1mTables) {
+    const src = `w1m_src_${n}`;
+    ctx.log(`W1-M: ${n} tables + ${W1M_PARTITIONS} partitions`);
+    await manyTablesSource(ctx, src, n);
+    const expected = await manyTablesCount(ctx.source, src);
+
+    const pgdts = await measure('pgdts [schema, full] jobs 2', async () => {
+      ctx.log(`W1-M ${n}: pgdts run`);
+      const dst = `w1m_pgdts_${n}`;
+      await ctx.destination.createDatabase(dst);
+      const task = writeTaskFile(ctx, `bench_w1m_${n}`, src, dst, ['schema', 'full']);
+      const r = await startPgdts(ctx, task, ['--log-format', 'json']).done;
+      if (r.code !== 0) throw new Error(failure('pgdts run', r));
+      const got = await manyTablesCount(ctx.destination, dst);
+      return {
+        ok: true,
+        label: 'pgdts [schema, full] jobs 2',
+        seconds: r.seconds,
+        peakRssBytes: r.peakRssBytes,
+        note: got === expected ? phaseSeconds(`${task}.log`, Date.now()) : `MISMATCH: ${got} != ${expected}`,
+      };
+    });
+
+    const dump = await measure('pg_dump -Fd -j2 + pg_restore -j2', async () => {
+      ctx.log(`W1-M ${n}: pg_dump + pg_restore`);
+      const dst = `w1m_dump_${n}`;
+      await ctx.destination.createDatabase(dst);
+      const dir = path.join(ctx.workDir, `w1m-dump-${n}`);
+      rmSync(dir, { recursive: true, force: true });
+      const d = await mustRun('pg_dump', TOOLS.pgDump, ['-Fd', '-j2', '-f', dir, src], {
+        env: pgEnv(ctx.source),
+      });
+      const r = await mustRun('pg_restore', TOOLS.pgRestore, ['-j2', '-d', dst, dir], {
+        env: pgEnv(ctx.destination),
+      });
+      rmSync(dir, { recursive: true, force: true });
+      return {
+        ok: true,
+        label: 'pg_dump -Fd -j2 + pg_restore -j2',
+        seconds: d.seconds + r.seconds,
+        peakRssBytes: Math.max(d.peakRssBytes, r.peakRssBytes),
+        note: `dump ${fmt(d.seconds)} s + restore ${fmt(r.seconds)} s`,
+      };
+    });
+
+    const ratio = pgdts.ok && dump.ok ? pgdts.seconds / dump.seconds : undefined;
+    const rss = pgdts.ok ? pgdts.peakRssBytes : undefined;
+    printTable(
+      `W1-M many tables: ${expected} (${n} tables of 50 rows with a PK and an index, ${W1M_PARTITIONS} partitions of one table)`,
+      ['method', 'seconds', 'peak RSS MB', 'status'],
+      [pgdts, dump].map((m) =>
+        m.ok ? [m.label, fmt(m.seconds, 2), mb(m.peakRssBytes), status(m)] : [m.label, '-', '-', status(m)],
+      ),
+      [
+        `time ratio pgdts / (pg_dump+pg_restore) = ${fmt(ratio, 2)}  (target <= 1.0: ${verdict(ratio === undefined ? undefined : ratio <= 1)})`,
+        `pgdts peak RSS = ${mb(rss)} MB  (target < 300 MB: ${verdict(rss === undefined ? undefined : rss < RSS_TARGET)})`,
+      ],
+    );
+  }
 }
 
 // --- streaming helpers --------------------------------------------------------------------------------

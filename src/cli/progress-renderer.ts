@@ -81,12 +81,19 @@ export class EventLines {
   }
 }
 
+/** Most tables the block draws a bar for; the others are counted in one line. */
+export const MAX_TABLE_BARS = 8;
+
 /**
- * A block of progress bars (one per table being copied, and the incremental status), redrawn in
- * place on a terminal. Does nothing when `out` is not a TTY.
+ * A block of progress bars, redrawn in place on a terminal: one per table being copied (at most
+ * {@link MAX_TABLE_BARS}, the others counted in one line), the count of tables copied, and the
+ * incremental status. Its size and drawing cost stay flat with thousands of tables: finished tables
+ * are only counted. Does nothing when `out` is not a TTY.
  */
 export class ProgressDisplay {
+  /** Tables being copied (finished ones are removed and counted in {@link copied}). */
   private readonly tables = new Map<string, TableLine>();
+  private readonly finished = new Set<string>();
   private readonly out: NodeJS.WriteStream;
   readonly active: boolean;
   private drawn = 0;
@@ -107,7 +114,12 @@ export class ProgressDisplay {
         this.phase = e.phase;
         return;
       case 'table':
-        this.tables.set(e.table, { ...e });
+        if (e.done) {
+          this.tables.delete(e.table);
+          this.finished.add(e.table);
+        } else if (!this.finished.has(e.table)) {
+          this.tables.set(e.table, { ...e });
+        }
         return;
       case 'status':
         this.status = statusText(e);
@@ -129,8 +141,9 @@ export class ProgressDisplay {
     if (!this.active) return;
     this.clear();
     const lines: string[] = [];
+    let shown = 0;
     for (const [name, t] of this.tables) {
-      if (t.done) continue;
+      if (shown++ === MAX_TABLE_BARS) break;
       const frac =
         t.estimatedRows > 0
           ? Math.min(1, t.rows / t.estimatedRows)
@@ -140,6 +153,11 @@ export class ProgressDisplay {
       lines.push(
         `  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${name} ${t.rows} rows ${formatBytes(t.bytes)}`,
       );
+    }
+    const more = this.tables.size - MAX_TABLE_BARS;
+    if (more > 0) lines.push(`  ... and ${more} more table${more === 1 ? '' : 's'} being copied`);
+    if (this.finished.size > 0 && (this.phase === 'full' || this.tables.size > 0)) {
+      lines.push(`  ${this.finished.size} table${this.finished.size === 1 ? '' : 's'} copied`);
     }
     if (this.status && this.phase === 'incremental') lines.push(`  ${this.status}`);
     if (lines.length > 0) this.out.write(`${lines.join('\n')}\n`);

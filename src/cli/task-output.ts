@@ -1,8 +1,8 @@
 /**
  * The output of `pgdts run`: progress events as log lines through pino (stdout; `--log-format`,
  * `--log-level`), every line bound to the task's name and current phase, and the progress bars on
- * stderr when it is a terminal. Status ticks are lines in JSON; in text they are lines only when no
- * bar block shows them.
+ * stderr when it is a terminal. Status ticks and finished tables are lines in JSON; in text they are
+ * lines (finished tables at debug level) only when no bar block shows them.
  */
 import type { Logger } from 'pino';
 import type { ProgressEvent } from '../core/progress.ts';
@@ -35,6 +35,12 @@ export class TaskOutput {
     const l = this.lines.line(e);
     if (l === undefined) return;
     if (e.kind === 'status' && this.display.active && this.format === 'pretty') return;
+    // On a terminal the block counts copied tables: a line each would scroll thousands of lines
+    // past; they stay in the log at debug level.
+    if (e.kind === 'table' && this.display.active && this.format === 'pretty') {
+      this.log.debug(l.fields, l.message);
+      return;
+    }
     this.log[l.level](l.fields, l.message);
   }
 

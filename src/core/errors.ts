@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   },
   PRECHECK_FAILED: { summary: 'one or more prechecks failed', retry: 'never' },
   VERIFY_MISMATCH: { summary: 'source and destination differ', retry: 'by-cause' },
+  SCHEMA_CHANGE_UNSUPPORTED: {
+    summary: 'a source schema change the change stream cannot follow: make it on the destination by hand',
+    retry: 'never',
+  },
   CANCELLED: { summary: 'the operation was stopped on request', retry: 'never' },
   INTERNAL: { summary: 'a bug in pgdts', retry: 'never' },
 } as const satisfies Record<string, { summary: string; retry: 'never' | 'by-cause' }>;

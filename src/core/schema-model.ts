@@ -6,9 +6,11 @@
  * Expressions (defaults, checks, view queries, index and trigger definitions, function bodies) are
  * SQL text as PostgreSQL deparses them (pg_get_expr, pg_get_constraintdef, pg_get_viewdef,
  * pg_get_indexdef, pg_get_triggerdef, pg_get_functiondef) with every name schema-qualified.
- * Ownership and privileges are not part of the model: objects belong to the destination user.
+ * Ownership and privileges ({@link ObjectAccess}, {@link DefaultPrivilegeDef}, {@link RoleDef}) are
+ * read only when a task asks for them (`schema.owners`, `schema.privileges`); otherwise objects
+ * belong to the destination user with PostgreSQL's default privileges.
  */
-import type { QualifiedName } from './identifier.ts';
+import { quoteIdent, quoteQualified, type QualifiedName } from './identifier.ts';
 
 /**
  * A reference from one object to another object of the model, used to order creation (a view on a
@@ -32,11 +34,92 @@ export interface ObjectRef {
   readonly name: string;
 }
 
+/** Who a privilege is granted to: PUBLIC (every role) or one role. */
+export type Grantee = { readonly kind: 'public' } | { readonly kind: 'role'; readonly name: string };
+
+/**
+ * One privilege of an ACL, as `aclexplode` returns it (PostgreSQL docs, "5.8 Privileges", and
+ * "System Information Functions", aclexplode). The grantor is not kept: statements run as the
+ * destination user are recorded as granted by the object's owner.
+ */
+export interface PrivilegeGrant {
+  readonly grantee: Grantee;
+  /**
+   * aclexplode's privilege_type, which is also the GRANT keyword: SELECT, INSERT, UPDATE, DELETE,
+   * TRUNCATE, REFERENCES, TRIGGER, EXECUTE, USAGE, CREATE, MAINTAIN (PostgreSQL 17+).
+   */
+  readonly privilege: string;
+  /** `WITH GRANT OPTION`. */
+  readonly grantable: boolean;
+}
+
+/**
+ * An object's privileges as the difference from its built-in default (acldefault: the owner holds
+ * every privilege, PUBLIC holds EXECUTE on routines and USAGE on types): what to GRANT beyond it
+ * and what of it to REVOKE. PostgreSQL docs, "5.8 Privileges", table "ACL Privilege Abbreviations"
+ * and "Summary of Access Privileges".
+ */
+export interface ObjectPrivileges {
+  readonly grants: readonly PrivilegeGrant[];
+  /** Default privileges the source revoked (`REVOKE EXECUTE ... FROM PUBLIC`, an owner's own). */
+  readonly revokes: readonly PrivilegeGrant[];
+}
+
+/**
+ * Owner and privileges of an object, set only when a task asks (`schema.owners`,
+ * `schema.privileges`); absent fields are left to the destination (its user owns what it creates).
+ */
+export interface ObjectAccess {
+  /** Owner role name. */
+  readonly owner?: string | undefined;
+  /** Set when the source's ACL is not the default one (its acl column is not NULL). */
+  readonly privileges?: ObjectPrivileges | undefined;
+}
+
+/** Object kinds `ALTER DEFAULT PRIVILEGES ... ON` takes inside a schema. */
+export type DefaultPrivilegeObjects = 'tables' | 'sequences' | 'functions' | 'types';
+
+/**
+ * `ALTER DEFAULT PRIVILEGES FOR ROLE role IN SCHEMA schema GRANT ... ON objects TO ...`: one
+ * pg_default_acl row of a selected schema (PostgreSQL docs, "ALTER DEFAULT PRIVILEGES", catalog
+ * pg_default_acl). Per-schema entries only add to the global defaults, so they are grants only.
+ */
+export interface DefaultPrivilegeDef {
+  readonly kind: 'default-privileges';
+  /** defaclrole: the role whose future objects get the privileges. */
+  readonly role: string;
+  readonly schema: string;
+  readonly objects: DefaultPrivilegeObjects;
+  readonly grants: readonly PrivilegeGrant[];
+}
+
+/**
+ * A role an owner or a privilege of the model names, with its attributes on the source (pg_roles;
+ * PostgreSQL docs, "CREATE ROLE"): what a DBA needs to review a `CREATE ROLE` for a destination
+ * that lacks it. Never a password.
+ */
+export interface RoleDef {
+  readonly kind: 'role';
+  readonly name: string;
+  readonly login: boolean;
+  readonly inherit: boolean;
+  readonly createDb: boolean;
+  readonly createRole: boolean;
+  readonly superuser: boolean;
+  readonly replication: boolean;
+  readonly bypassRls: boolean;
+  /** rolconnlimit; -1 for no limit. */
+  readonly connectionLimit: number;
+  /** Roles it is a member of (pg_auth_members), sorted. */
+  readonly memberOf: readonly string[];
+}
+
 /** A schema (namespace). */
 export interface SchemaDef {
   readonly kind: 'schema';
   readonly name: string;
   readonly comment: string | undefined;
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** An extension the selected objects use; created with IF NOT EXISTS, skipped when unavailable. */
@@ -55,6 +138,8 @@ export interface EnumTypeDef extends QualifiedName {
   readonly labels: readonly string[];
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** One attribute of a composite type. */
@@ -72,6 +157,8 @@ export interface CompositeTypeDef extends QualifiedName {
   readonly attributes: readonly CompositeAttribute[];
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** `CREATE TYPE ... AS RANGE`. Function names are qualified SQL text (regproc output). */
@@ -86,6 +173,8 @@ export interface RangeTypeDef extends QualifiedName {
   readonly multirangeName: QualifiedName | undefined;
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** A CHECK constraint of a domain. */
@@ -105,6 +194,8 @@ export interface DomainTypeDef extends QualifiedName {
   readonly constraints: readonly DomainConstraint[];
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** A user-defined type. */
@@ -129,6 +220,8 @@ export interface SequenceDef extends QualifiedName {
   /** `OWNED BY` table column, if any. */
   readonly ownedBy: { readonly table: QualifiedName; readonly column: string } | undefined;
   readonly comment: string | undefined;
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** Identity of a column: `GENERATED ALWAYS|BY DEFAULT AS IDENTITY (SEQUENCE NAME ... options)`. */
@@ -165,6 +258,8 @@ export interface ColumnDef {
    * false): `INHERITS` creates it, so the table's own column list leaves it out.
    */
   readonly inherited?: boolean | undefined;
+  /** Column privileges (attacl: `GRANT SELECT (col) ...`), only when the task asks for privileges. */
+  readonly grants?: readonly PrivilegeGrant[] | undefined;
 }
 
 /** A column's storage mode (pg_attribute.attstorage p, e, x, m). */
@@ -240,6 +335,8 @@ export interface TableDef extends QualifiedName {
    * composite type. PostgreSQL docs, CREATE TABLE, "OF type_name".
    */
   readonly ofType?: QualifiedName | undefined;
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /**
@@ -303,6 +400,8 @@ export interface ViewDef extends QualifiedName {
   readonly populated: boolean;
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** A function or procedure. */
@@ -314,6 +413,8 @@ export interface RoutineDef extends QualifiedName {
   readonly definition: string;
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /** A trigger (internal triggers of foreign keys and clones on partitions excluded). */
@@ -388,6 +489,8 @@ export interface AggregateDef extends QualifiedName {
   readonly parallel: 'safe' | 'restricted' | 'unsafe';
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
 }
 
 /**
@@ -616,6 +719,10 @@ export interface SchemaModel {
   readonly rules?: readonly RuleDef[];
   /** Extended statistics objects, sorted by schema and name (absent: none). */
   readonly statistics?: readonly StatisticsDef[];
+  /** Default privileges of selected schemas, sorted by schema, role and objects (absent: none). */
+  readonly defaultPrivileges?: readonly DefaultPrivilegeDef[];
+  /** Roles owners and privileges name, sorted by name (absent: not read). */
+  readonly roles?: readonly RoleDef[];
 }
 
 /** Stable key of a referenced object, e.g. `table:Sales Dept.Order Items`. */
@@ -645,3 +752,54 @@ export const EMPTY_SCHEMA_MODEL: SchemaModel = {
   textSearchConfigurations: [],
   refused: [],
 };
+
+/** Options of reading a schema model: what to read besides the objects' definitions. */
+export interface ReadSchemaOptions {
+  /** Privileges (ACLs, column privileges, default privileges): `schema.privileges`. */
+  readonly privileges?: boolean;
+  /** Owners: `schema.owners`. */
+  readonly owners?: boolean;
+}
+
+/** Role names a model's owners and privileges name (PUBLIC excluded), sorted. */
+export function rolesNamedBy(model: SchemaModel): string[] {
+  const names = new Set<string>();
+  const grants = (gs: readonly PrivilegeGrant[] | undefined): void => {
+    for (const g of gs ?? []) if (g.grantee.kind === 'role') names.add(g.grantee.name);
+  };
+  for (const a of accessOf(model)) {
+    if (a.access.owner !== undefined) names.add(a.access.owner);
+    grants(a.access.privileges?.grants);
+    grants(a.access.privileges?.revokes);
+  }
+  for (const t of model.tables) for (const c of t.columns) grants(c.grants);
+  for (const d of model.defaultPrivileges ?? []) {
+    names.add(d.role);
+    grants(d.grants);
+  }
+  return [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** An object of the model that carries {@link ObjectAccess}, with a label for messages. */
+export interface AccessHolder {
+  /** e.g. `table "s"."t"`. */
+  readonly label: string;
+  readonly access: ObjectAccess;
+}
+
+/** Every object of `model` with owner or privileges set, in model order. */
+export function accessOf(model: SchemaModel): AccessHolder[] {
+  const q = quoteQualified;
+  const out: AccessHolder[] = [];
+  const add = (label: string, access: ObjectAccess | undefined): void => {
+    if (access !== undefined) out.push({ label, access });
+  };
+  for (const s of model.schemas) add(`schema ${quoteIdent(s.name)}`, s.access);
+  for (const t of model.types) add(`${t.kind === 'domain' ? 'domain' : 'type'} ${q(t)}`, t.access);
+  for (const s of model.sequences) add(`sequence ${q(s)}`, s.access);
+  for (const t of model.tables) add(`table ${q(t)}`, t.access);
+  for (const v of model.views) add(`${v.kind.replace('-', ' ')} ${q(v)}`, v.access);
+  for (const r of model.routines) add(`${r.kind} ${q(r)}${r.signature.slice(r.name.length)}`, r.access);
+  for (const a of model.aggregates) add(`aggregate ${q(a)}${a.signature.slice(a.name.length)}`, a.access);
+  return out;
+}

@@ -20,6 +20,7 @@ import type { Lsn } from './lsn.ts';
 import type { DdlBookkeeping, DdlChange, DdlOrigin } from './ddl.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { SchemaModel } from './schema-model.ts';
+import type { DestinationSchemaChanges } from './schema-change.ts';
 import type { SequenceValue } from './selected-table.ts';
 import type { TableTarget } from './table-targets.ts';
 import type { Operation, TaskConfig } from './task-config.ts';
@@ -158,16 +159,48 @@ export interface CheckpointStore {
   writeStatus(taskName: string, status: StatusRow): Promise<void>;
   /** Deletes every checkpoint of the task (release). Safe when none exists. */
   deleteTask(taskName: string): Promise<void>;
+  /**
+   * Records what schema sync did to each object (one row per phase, kind and object; a later run
+   * replaces its rows), so the report outlives the run's log.
+   */
+  writeSchemaReport(taskName: string, rows: readonly SchemaReportRow[]): Promise<void>;
+  /** The recorded schema report, ordered by phase, kind and object. */
+  readSchemaReport(taskName: string): Promise<SchemaReportRow[]>;
+}
+
+/**
+ * One line of the schema sync report: `created` (its statement ran), `skipped` (the object exists
+ * already), `refused` (not created, with the reason: an extension the destination does not have,
+ * a role it lacks, an object kind schema sync does not carry).
+ */
+export interface SchemaReportRow {
+  /** `pre-data`, `post-data`, or `table-join` (a table that joined during incremental sync). */
+  readonly phase: 'pre-data' | 'post-data' | 'table-join';
+  /** Statement kind (`table`, `index`, ...) or the refused object's kind (`text-search-parser`). */
+  readonly kind: string;
+  readonly object: string;
+  readonly outcome: 'created' | 'skipped' | 'refused';
+  /** Why it was refused or skipped, as the log said it; undefined for created objects. */
+  readonly reason: string | undefined;
 }
 
 /** What happened to one schema statement. */
 export interface SchemaEvent {
   /** `applied`; `exists`: its object already existed; `unavailable`: e.g. an extension the destination lacks. */
   readonly outcome: 'applied' | 'exists' | 'unavailable';
+  /** What the statement does, e.g. `table`, `index`, `primary-key`, `comment`, `extension`. */
+  readonly kind: string;
+  /** The object it creates or alters, e.g. `table "sales"."orders"`. */
+  readonly object: string;
   /** Human-readable line for the log. */
   readonly message: string;
   /** Wall time, ms. */
   readonly elapsedMs: number;
+  /**
+   * Roles the destination lacks, for which an owner or privilege statement was skipped
+   * (`schema.owners`, `schema.privileges`): the log names each role once, not each object.
+   */
+  readonly missingRoles?: readonly string[];
 }
 
 /** Creates schema objects from the schema model (pre-data before the copy, post-data after it). */
@@ -176,6 +209,13 @@ export interface SchemaWriter {
   applyPreData(model: SchemaModel, onEvent: (e: SchemaEvent) => void): Promise<void>;
   /** Secondary indexes, foreign keys, triggers, materialized view refreshes, on `jobs` connections. */
   applyPostData(model: SchemaModel, jobs: number, onEvent: (e: SchemaEvent) => void): Promise<void>;
+  /**
+   * Which roles of `names` the destination lacks (pgdts never creates roles), and which of the
+   * others its user is not a member of (nor superuser), each sorted: for the owners and grantees of
+   * `schema.owners` / `schema.privileges`.
+   * @throws {PgdtsError} CONNECTION_FAILED.
+   */
+  inspectRoles(names: readonly string[]): Promise<{ missing: string[]; notMember: string[] }>;
 }
 
 /** A table to (re)start copying. */
@@ -319,6 +359,8 @@ export interface ChangeApplier {
   durablePosition(): Promise<DurablePosition>;
   /** Drops everything not committed. Never throws. */
   rollback(): Promise<void>;
+  /** Reads and alters destination tables inside the open transaction; undefined when not supported. */
+  readonly schemaChanges?: DestinationSchemaChanges;
   /** Closes the applier's connections. Never throws. */
   close(): Promise<void>;
 }
@@ -366,8 +408,16 @@ export interface Sink {
   readonly openHasher: (() => Promise<TableHasher>) | undefined;
   /** The checks of the destination side, in report order. */
   prechecks(): readonly Precheck[];
-  /** The grants the task's destination user needs for `task` on the destination tables of `targets`. */
-  accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe>;
+  /**
+   * The grants the task's destination user needs for `task` on the destination tables of `targets`;
+   * `ownerRoles`: roles it must be a member of to give objects to them (`schema.owners`) or set their
+   * default privileges (`schema.privileges`), as the source names them.
+   */
+  accessRecipe(
+    task: TaskConfig,
+    targets: readonly TableTarget[],
+    ownerRoles?: readonly string[],
+  ): Promise<AccessRecipe>;
   /** Closes every connection. Never throws. */
   close(): Promise<void>;
 }

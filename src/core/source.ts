@@ -21,7 +21,8 @@ import type { DdlEventPayload } from './ddl.ts';
 import type { Lsn } from './lsn.ts';
 import type { AccessRecipe, Precheck, ServerInfo } from './precheck.ts';
 import type { ProgressListener } from './progress.ts';
-import type { SchemaModel } from './schema-model.ts';
+import type { ReadSchemaOptions, SchemaModel } from './schema-model.ts';
+import type { SourceSchemaLookup } from './schema-change.ts';
 import type { QualifiedName } from './identifier.ts';
 import type { SelectedTable, SequenceValue } from './selected-table.ts';
 import type { TableTarget, TargetColumn } from './table-targets.ts';
@@ -354,8 +355,11 @@ export interface Source {
    * @throws {PgdtsError} CONFIG_INVALID when a selected schema or table does not exist.
    */
   listTables(objects: readonly ObjectSelector[]): Promise<SelectedTable[]>;
-  /** Reads the selected objects' definitions. @throws {PgdtsError} SCHEMA_SYNC_FAILED. */
-  readSchema(objects: readonly ObjectSelector[]): Promise<SchemaModel>;
+  /**
+   * Reads the selected objects' definitions; with `options`, their owners and privileges and the
+   * roles those name too. @throws {PgdtsError} SCHEMA_SYNC_FAILED.
+   */
+  readSchema(objects: readonly ObjectSelector[], options?: ReadSchemaOptions): Promise<SchemaModel>;
   /** Current values of the selected sequences. */
   readSequences(objects: readonly ObjectSelector[]): Promise<SequenceValue[]>;
   /** A plain snapshot (no slot): enough for a consistent full sync without incremental. */
@@ -375,6 +379,8 @@ export interface Source {
    * @throws {PgdtsError} REPLICATION_FAILED (retryable on connection loss).
    */
   evaluateRowFilter(req: RowFilterRequest): Promise<boolean[]>;
+  /** Column facts for following schema changes from the stream; undefined when not supported. */
+  readonly schemaLookup?: SourceSchemaLookup;
   /** The checks of the source side, in report order. */
   prechecks(): readonly Precheck[];
   /**

@@ -191,6 +191,19 @@ const retrySchema = z
     message: 'must be less than retry.connectionMinutes',
   });
 
+const flag = z.boolean({ error: 'must be true or false' });
+
+/** What schema sync carries besides the objects' definitions (README "schema"). */
+const schemaOptionsSchema = z.strictObject({
+  /**
+   * GRANTs on schemas, tables, columns, sequences, routines and types, and the selected schemas'
+   * default privileges, for grantees the destination has.
+   */
+  privileges: flag.default(false),
+  /** `ALTER ... OWNER TO` the source's owner, for owners the destination has. */
+  owners: flag.default(false),
+});
+
 /** Keys that were replaced: the message says by what. */
 const REPLACED_KEYS: Readonly<Record<string, string>> = {
   'retry.maxElapsedMs': 'replaced by retry.connectionMinutes and retry.otherMinutes (see README)',
@@ -221,6 +234,7 @@ export const taskConfigSchema = z.strictObject({
   full: fullSchema.default(fullSchema.parse({})),
   incremental: incrementalSchema.default(incrementalSchema.parse({})),
   retry: retrySchema.default(retrySchema.parse({})),
+  schema: schemaOptionsSchema.default(schemaOptionsSchema.parse({})),
 });
 
 type RawTaskConfig = z.infer<typeof taskConfigSchema>;

@@ -4,7 +4,7 @@
  * transaction (after the rows before it), and the session's mapper, snapshot filter and new-table
  * watcher learn about renamed and dropped tables at once, so the rows that follow map onto the new
  * names. A new table in the selection is joined by the caller at the next point between
- * transactions (task invariant T11; apply invariant P8 for the DDL itself).
+ * transactions (task invariant T11; apply invariant P9 for the DDL itself).
  */
 import type { DdlBookkeeping, DdlEventPayload } from '../core/ddl.ts';
 import type { Lsn } from '../core/lsn.ts';

@@ -1,7 +1,8 @@
 /**
  * `pgdts grants`: the least each side's user needs for a task, as statements a DBA reviews and
  * runs, source first (its publication must exist before the run) — computed by each connector from
- * its catalog and the task's selection.
+ * its catalog and the task's selection (with `schema.owners` / `schema.privileges`, the source's
+ * owner roles the destination user must be a member of).
  */
 import { ddlSchemasOf } from '../core/ddl.ts';
 import type { AccessRecipe } from '../core/precheck.ts';
@@ -9,6 +10,8 @@ import type { Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
 import { resolveTargets } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
+import { ownerAndDefaultPrivilegeRoles, schemaRolesApply } from './precheck/check-schema-roles.ts';
+import { readSchemaOptions } from './schema-sync.ts';
 
 /**
  * The recipes of both sides, source first.
@@ -22,6 +25,9 @@ export async function accessRecipes(
 ): Promise<AccessRecipe[]> {
   const tables = await c.source.listTables(task.objects);
   const targets = resolveTargets(task, tables);
+  const ownerRoles = schemaRolesApply(task)
+    ? ownerAndDefaultPrivilegeRoles(await c.source.readSchema(task.objects, readSchemaOptions(task)), task)
+    : [];
   const source = await c.source.accessRecipe(task, targets);
   const schemas = ddlSchemasOf(task);
   // No grant gives it: CREATE EVENT TRIGGER is for superusers only (PostgreSQL docs, "CREATE EVENT TRIGGER").
@@ -31,7 +37,10 @@ export async function accessRecipes(
       : [
           `DDL capture (ddl in objects[].operations, on by default) needs an event trigger on the source, which only a superuser may create: run the task as a superuser to follow DDL on ${schemas.join(', ')} as it happens; otherwise schema changes follow the Relation-message fallback`,
         ];
-  return [{ ...source, notes: [...source.notes, ...ddl] }, await c.sink.accessRecipe(task, targets)];
+  return [
+    { ...source, notes: [...source.notes, ...ddl] },
+    await c.sink.accessRecipe(task, targets, ownerRoles),
+  ];
 }
 
 /**

@@ -27,6 +27,7 @@ import { ChangeMapper, type FilterVerdicts } from './change-mapper.ts';
 import { joinedMessage, NewTableWatcher } from './new-tables.ts';
 import { followDdl } from './ddl-follower.ts';
 import { sleep, withRetry, type RetryPolicy } from './retry.ts';
+import { relationChangeFollower, SchemaChangeError } from './relation-changes.ts';
 import { SnapshotFilter } from './snapshot-filter.ts';
 import type { FlowLimiter } from './throttle.ts';
 import type { FullSyncThrottle } from './task-control.ts';
@@ -63,6 +64,7 @@ const IDLE_WAIT_MS = 100;
  */
 export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<void> {
   let singleRowUpTo: Lsn | undefined;
+  let stopAt: SchemaChangeError | undefined;
   // One per run: the tables that joined stay joined in the sessions after a retry.
   const watcher = new NewTableWatcher({
     task: o.task,
@@ -77,13 +79,13 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
   // A failing DDL is retried by replaying its batch; rows committed before it on each try count as
   // progress, so its own window is kept here: first failure of the same statement at the same LSN.
   const ddlFailingSince = new Map<string, number>();
-  const session_ = (progress: () => void) =>
-    session(o, watcher, progress, singleRowUpTo).catch((e: unknown) => {
-      throw ddlGiveUp(e, ddlFailingSince, o.retry);
-    });
   for (;;) {
     try {
-      await withRetry(o.retry, o.signal, 'incremental sync', session_);
+      await withRetry(o.retry, o.signal, 'incremental sync', (progress) =>
+        session(o, watcher, progress, singleRowUpTo, stopAt).catch((e: unknown) => {
+          throw ddlGiveUp(e, ddlFailingSince, o.retry);
+        }),
+      );
       return;
     } catch (e) {
       // A multi-row statement missed a row: replay once with one statement per change up to there,
@@ -94,6 +96,17 @@ export async function runIncrementalSync(o: IncrementalSyncOptions): Promise<voi
           kind: 'log',
           level: 'warn',
           message: `${e.message}; replaying up to ${formatLsn(e.locateUpTo)} one row at a time to name it`,
+        });
+        continue;
+      }
+      // A schema change it cannot follow: replay once committing every transaction before the one
+      // it was found in, so the next run, after the destination is fixed, starts at that one.
+      if (e instanceof SchemaChangeError && stopAt === undefined) {
+        stopAt = e;
+        o.onProgress({
+          kind: 'log',
+          level: 'warn',
+          message: `${e.message}; committing the transactions before ${formatLsn(e.transactionLsn)} first`,
         });
         continue;
       }
@@ -118,6 +131,7 @@ async function session(
   watcher: NewTableWatcher,
   progress: () => void,
   singleRowUpTo: Lsn | undefined,
+  stopAt: SchemaChangeError | undefined,
 ): Promise<void> {
   const inc = o.task.incremental;
   let applier: ChangeApplier | undefined;
@@ -154,6 +168,7 @@ async function session(
     });
     stream = st;
     o.onProgress({ kind: 'log', level: 'info', message: st.description });
+    const follower = relationChangeFollower(o, a, () => watcher.targets);
 
     let batch = emptyBatch();
     /** Between begin and commit of a source transaction. */
@@ -316,6 +331,10 @@ async function session(
         for (const e of chunk) {
           switch (e.kind) {
             case 'begin':
+              if (stopAt !== undefined && e.finalLsn >= stopAt.transactionLsn) {
+                await commitBatch();
+                throw stopAt;
+              }
               inTransaction = true;
               finalLsn = e.finalLsn;
               if (batch.startedAt === 0) batch.startedAt = Date.now();
@@ -324,6 +343,8 @@ async function session(
             case 'change': {
               const c = filter.filter(e.change, finalLsn);
               if (c === undefined) break;
+              const f = follower?.follow(c, finalLsn);
+              if (f !== undefined) await f;
               const m = mapper.map(c, verdicts);
               batch.bytes += e.bytes;
               if (m.kind === 'skip') a.skip(m.operation);
@@ -355,7 +376,7 @@ async function session(
               }
               break;
             case 'ddl': {
-              // [P8] In the DDL's own source transaction, in order with its rows.
+              // [P9] In the DDL's own source transaction, in order with its rows.
               const f = await followDdl(e.ddl, finalLsn, {
                 task: o.task,
                 watcher,

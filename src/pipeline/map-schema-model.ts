@@ -249,6 +249,14 @@ class ModelMapper {
       ...(model.policies !== undefined ? { policies: policies.sort(byTableAndName) } : {}),
       ...(model.rules !== undefined ? { rules: rules.sort(byTableAndName) } : {}),
       ...(model.statistics !== undefined ? { statistics: statistics.sort(byName) } : {}),
+      ...(model.defaultPrivileges !== undefined
+        ? {
+            defaultPrivileges: model.defaultPrivileges
+              .map((d) => ({ ...d, schema: names.schema(d.schema) }))
+              .sort((a, b) => cmp(a.schema, b.schema) || cmp(a.role, b.role) || cmp(a.objects, b.objects)),
+          }
+        : {}),
+      ...(model.roles !== undefined ? { roles: model.roles } : {}),
     };
     this.collisions();
     return { model: out, problems: this.problems };
@@ -1073,7 +1081,13 @@ class ModelMapper {
       const from =
         this.model.schemas.find((s) => s.name === name && this.names.schema(s.name) === name) ??
         this.model.schemas.find((s) => this.names.schema(s.name) === name);
-      return { kind: 'schema', name, comment: from?.comment };
+      // Owner and privileges of the source schema mapped here (of the first, when several meet).
+      return {
+        kind: 'schema',
+        name,
+        comment: from?.comment,
+        ...(from?.access !== undefined ? { access: from.access } : {}),
+      };
     });
   }
 

@@ -257,7 +257,7 @@ export class NewTableWatcher {
     if (hasSyncType(task, 'schema') && sink.schema !== undefined) {
       await applyTableSchema(
         source,
-        sink.schema,
+        sink,
         task,
         [...this.all, ...joining],
         groupRoots.map((t) => t.source),

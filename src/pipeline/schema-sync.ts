@@ -7,32 +7,103 @@
 import { PgdtsError } from '../core/errors.ts';
 import { displayName, type QualifiedName } from '../core/identifier.ts';
 import type { ProgressListener } from '../core/progress.ts';
-import type { SchemaModel } from '../core/schema-model.ts';
-import type { SchemaEvent, SchemaWriter } from '../core/sink.ts';
+import type { ReadSchemaOptions, SchemaModel } from '../core/schema-model.ts';
+import type { CheckpointStore, SchemaEvent, SchemaReportRow, SchemaWriter, Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
 import type { TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
+import { relaxForeignKeysToFilteredTables } from './filtered-foreign-keys.ts';
 import { describeSchemaMappingProblem, mapSchemaModel } from './map-schema-model.ts';
 
+/** What `task` asks schema sync to read besides definitions (`schema.privileges`, `schema.owners`). */
+export function readSchemaOptions(task: Pick<TaskConfig, 'schema'>): ReadSchemaOptions {
+  return { privileges: task.schema.privileges, owners: task.schema.owners };
+}
+
+/** The report's outcome for a statement's. */
+function reportOutcome(outcome: SchemaEvent['outcome']): SchemaReportRow['outcome'] {
+  switch (outcome) {
+    case 'applied':
+      return 'created';
+    case 'exists':
+      return 'skipped';
+    case 'unavailable':
+      return 'refused';
+  }
+}
+
+/**
+ * Collects the per-object report of one schema step: logs what a user should know about (skipped
+ * and refused objects) as it happens, then writes every row to the bookkeeping and logs counts per
+ * outcome and kind.
+ */
 function reporter(
+  phase: SchemaReportRow['phase'],
   onProgress: ProgressListener,
   quietExists = false,
 ): {
   onStatement: (e: SchemaEvent) => void;
-  summary: () => string;
+  refuse: (r: SchemaReportRow) => void;
+  finish: (checkpoints: CheckpointStore, taskName: string, what: string) => Promise<void>;
 } {
-  const counts = { applied: 0, exists: 0, unavailable: 0 };
+  const rows = new Map<string, SchemaReportRow>();
+  const add = (r: SchemaReportRow) => {
+    const key = `${r.kind}\0${r.object}`;
+    const had = rows.get(key);
+    if (had === undefined || had.outcome === 'created') rows.set(key, r);
+  };
+  const warnedRoles = new Set<string>();
   return {
     onStatement: (e) => {
-      counts[e.outcome]++;
-      // Only what a user should know about: skipped objects. Applied ones are summarised.
+      const outcome = reportOutcome(e.outcome);
+      // An object with several statements of one kind keeps its first outcome other than created:
+      // one refused statement makes the object refused.
+      add({
+        phase,
+        kind: e.kind,
+        object: e.object,
+        outcome,
+        reason: outcome === 'created' ? undefined : e.message,
+      });
+      if (e.missingRoles !== undefined) {
+        // One line per missing role, not per object (the report keeps the objects): a role may own
+        // or hold grants on thousands of them.
+        for (const role of e.missingRoles) {
+          if (warnedRoles.has(role)) continue;
+          warnedRoles.add(role);
+          onProgress({
+            kind: 'log',
+            level: 'warn',
+            message: `schema sync: role ${JSON.stringify(role)} does not exist on the destination: its ownerships and grants are skipped (pgdts precheck prints a CREATE ROLE statement to review; create the role and run schema sync again to apply them)`,
+          });
+        }
+        return;
+      }
       if (e.outcome === 'unavailable' || (e.outcome === 'exists' && !quietExists)) {
         onProgress({ kind: 'log', level: 'warn', message: e.message });
       }
     },
-    summary: () =>
-      `${counts.applied} statements applied, ${counts.exists} already present, ${counts.unavailable} unavailable`,
+    refuse: add,
+    finish: async (checkpoints, taskName, what) => {
+      const all = [...rows.values()];
+      await checkpoints.writeSchemaReport(taskName, all);
+      onProgress({ kind: 'log', level: 'info', message: `${what}: ${summarize(all)}` });
+    },
   };
+}
+
+/** `3 created (2 table, 1 index), 1 skipped (1 table), 0 refused`: counts per outcome and kind. */
+export function summarize(rows: readonly SchemaReportRow[]): string {
+  const outcomes: SchemaReportRow['outcome'][] = ['created', 'skipped', 'refused'];
+  return outcomes
+    .map((o) => {
+      const of = rows.filter((r) => r.outcome === o);
+      const byKind = new Map<string, number>();
+      for (const r of of) byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
+      const kinds = [...byKind].map(([k, n]) => `${n} ${k}`).join(', ');
+      return `${of.length} ${o}${kinds === '' ? '' : ` (${kinds})`}`;
+    })
+    .join(', ');
 }
 
 /**
@@ -45,15 +116,34 @@ function destinationModel(
   source: SchemaModel,
   task: TaskConfig,
   targets: readonly TableTarget[],
-  o: { readonly warn: boolean; readonly onProgress: ProgressListener },
+  o: {
+    readonly warn: boolean;
+    readonly onProgress: ProgressListener;
+    /** Reports each object of `SchemaModel.refused` (with `warn`). */
+    readonly refuse?: (r: SchemaReportRow) => void;
+  },
 ): SchemaModel {
-  const { model, problems } = mapSchemaModel(source, task, targets);
+  const relaxedModel = relaxForeignKeysToFilteredTables(source, targets);
   if (o.warn) {
-    for (const r of source.refused) {
+    for (const k of relaxedModel.relaxed) {
       o.onProgress({
         kind: 'log',
         level: 'warn',
-        message: `schema sync: ${r.kind.replaceAll('-', ' ')} ${displayName(r)} is not created: ${r.reason}`,
+        message: `schema sync: foreign key ${k.name} of ${k.table} references ${k.references}, which objects[].where filters: created NOT VALID (its rows may reference rows the filter leaves out)`,
+      });
+    }
+  }
+  const { model, problems } = mapSchemaModel(relaxedModel.model, task, targets);
+  if (o.warn) {
+    for (const r of source.refused) {
+      const message = `schema sync: ${r.kind.replaceAll('-', ' ')} ${displayName(r)} is not created: ${r.reason}`;
+      o.onProgress({ kind: 'log', level: 'warn', message });
+      o.refuse?.({
+        phase: 'pre-data',
+        kind: r.kind,
+        object: `${r.kind.replaceAll('-', ' ')} ${displayName(r)}`,
+        outcome: 'refused',
+        reason: r.reason,
       });
     }
   }
@@ -87,41 +177,47 @@ function destinationModel(
  */
 export async function applyPreDataSchema(
   source: Source,
-  schema: SchemaWriter,
+  sink: Pick<Sink, 'schema' | 'checkpoints'>,
   task: TaskConfig,
   targets: readonly TableTarget[],
   onProgress: ProgressListener,
 ): Promise<void> {
-  const r = reporter(onProgress);
+  const r = reporter('pre-data', onProgress);
   const model = destinationModel(await source.readSchema(task.objects), task, targets, {
     warn: true,
     onProgress,
+    refuse: r.refuse,
   });
-  await schema.applyPreData(model, r.onStatement);
-  onProgress({ kind: 'log', level: 'info', message: `schema (pre-data): ${r.summary()}` });
+  await schemaWriter(sink).applyPreData(model, r.onStatement);
+  await r.finish(sink.checkpoints, task.name, 'schema (pre-data)');
 }
 
 /**
- * Creates secondary indexes, foreign keys and triggers and refreshes materialized views, after the
- * data load, on `task.full.indexJobs` connections in parallel, under the mapped names (the warnings
+ * Creates secondary indexes, foreign keys and triggers and refreshes materialized views, then (with
+ * `schema.owners` / `schema.privileges`) sets owners and applies grants, after the data load, on `task.full.indexJobs` connections in parallel, under the mapped names (the warnings
  * of the mapping were given with the pre-data).
  * @throws {PgdtsError} CONFIG_INVALID when the mapping cannot carry an object over safely;
  *   SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
 export async function applyPostDataSchema(
   source: Source,
-  schema: SchemaWriter,
+  sink: Pick<Sink, 'schema' | 'checkpoints'>,
   task: TaskConfig,
   targets: readonly TableTarget[],
   onProgress: ProgressListener,
 ): Promise<void> {
-  const r = reporter(onProgress);
-  const model = destinationModel(await source.readSchema(task.objects), task, targets, {
-    warn: false,
-    onProgress,
-  });
-  await schema.applyPostData(model, task.full.indexJobs, r.onStatement);
-  onProgress({ kind: 'log', level: 'info', message: `schema (post-data): ${r.summary()}` });
+  const r = reporter('post-data', onProgress);
+  const model = destinationModel(
+    await source.readSchema(task.objects, readSchemaOptions(task)),
+    task,
+    targets,
+    {
+      warn: false,
+      onProgress,
+    },
+  );
+  await schemaWriter(sink).applyPostData(model, task.full.indexJobs, r.onStatement);
+  await r.finish(sink.checkpoints, task.name, 'schema (post-data)');
 }
 
 /**
@@ -136,26 +232,38 @@ export async function applyPostDataSchema(
  */
 export async function applyTableSchema(
   source: Source,
-  schema: SchemaWriter,
+  sink: Pick<Sink, 'schema' | 'checkpoints'>,
   task: TaskConfig,
   targets: readonly TableTarget[],
   tables: readonly QualifiedName[],
   onProgress: ProgressListener,
 ): Promise<void> {
-  const r = reporter(onProgress, true);
+  const schema = schemaWriter(sink);
+  const r = reporter('table-join', onProgress, true);
   const selectors = tables.map((t) => ({
     kind: 'table' as const,
     table: { schema: t.schema, name: t.name },
   }));
-  const model = destinationModel(await source.readSchema(selectors), task, targets, {
+  const model = destinationModel(await source.readSchema(selectors, readSchemaOptions(task)), task, targets, {
     warn: true,
     onProgress,
+    refuse: r.refuse,
   });
   await schema.applyPreData(model, r.onStatement);
   await schema.applyPostData(model, task.full.indexJobs, r.onStatement);
-  onProgress({
-    kind: 'log',
-    level: 'info',
-    message: `schema of ${tables.map(displayName).join(', ')}: ${r.summary()}`,
-  });
+  await r.finish(sink.checkpoints, task.name, `schema of ${tables.map(displayName).join(', ')}`);
+}
+
+/**
+ * The sink's schema writer.
+ * @throws {PgdtsError} DESTINATION_UNSUPPORTED when the destination cannot create schema objects.
+ */
+function schemaWriter(sink: Pick<Sink, 'schema'>): SchemaWriter {
+  if (sink.schema === undefined) {
+    throw new PgdtsError(
+      'DESTINATION_UNSUPPORTED',
+      'this destination cannot create schema objects (syncTypes: schema)',
+    );
+  }
+  return sink.schema;
 }

@@ -176,9 +176,8 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
 
   if (!reached(phase, 'schema')) {
     if (schema && c.sink.schema !== undefined) {
-      const writer = c.sink.schema;
       c.onProgress({ kind: 'phase', phase: 'schema' });
-      await c.step('schema sync', () => applyPreDataSchema(c.source, writer, task, targets, c.onProgress));
+      await c.step('schema sync', () => applyPreDataSchema(c.source, c.sink, task, targets, c.onProgress));
     }
     await cp.setPhase(task.name, 'schema');
     phase = 'schema';
@@ -237,10 +236,9 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
 
   if (!reached(phase, 'indexed')) {
     if (schema && c.sink.schema !== undefined) {
-      const writer = c.sink.schema;
       c.onProgress({ kind: 'phase', phase: 'indexes' });
       await c.step('schema sync (post-data)', () =>
-        applyPostDataSchema(c.source, writer, task, targets, c.onProgress),
+        applyPostDataSchema(c.source, c.sink, task, targets, c.onProgress),
       );
     }
     if (full) {

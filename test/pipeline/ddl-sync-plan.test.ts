@@ -1,7 +1,7 @@
 /**
  * Sans-I/O parts of DDL sync: parsing the capture's message, planning the destination changes
  * (columns by attnum, renames, constraints, indexes, views, drops, mapped names), the SQL the sink
- * renders with its idempotency checks [P8], and what stops the task (DDL_UNSUPPORTED).
+ * renders with its idempotency checks [P9], and what stops the task (DDL_UNSUPPORTED).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -71,7 +71,7 @@ function plan(m: DdlMessage, objects: unknown[] = [{ schema: 'app' }]): DdlStep[
 
 const applied = (steps: DdlStep[]) => steps.flatMap((s) => (s.kind === 'apply' ? s.changes : []));
 
-test('columns are matched by attnum (in attnum order): type, default, NOT NULL, rename, add, drop [P8]', () => {
+test('columns are matched by attnum (in attnum order): type, default, NOT NULL, rename, add, drop [P9]', () => {
   const steps = plan(
     tableMessage([
       col(1, 'id', 'bigint', { notNull: true }),
@@ -113,7 +113,7 @@ test('columns are matched by attnum (in attnum order): type, default, NOT NULL, 
   ]);
 });
 
-test('names follow the mapping: a schema `as` and a renamed table land in the mapped schema [P8]', () => {
+test('names follow the mapping: a schema `as` and a renamed table land in the mapped schema [P9]', () => {
   const steps = plan(tableMessage(BEFORE, { name: 'orders2' }), [{ schema: 'app', as: 'app2' }]);
   assert.deepEqual(applied(steps), [
     { kind: 'rename-table', table: { schema: 'app2', name: 'orders' }, to: 'orders2' },
@@ -154,7 +154,7 @@ test('what cannot be followed on a selected table stops the task naming statemen
   assert.deepEqual(plan(m, [{ schema: 'app', operations: ['insert', 'update', 'delete', 'truncate'] }]), []);
 });
 
-test('a new table in the selection joins; a dropped one is dropped and leaves the sync; indexes and views [P8, T11]', () => {
+test('a new table in the selection joins; a dropped one is dropped and leaves the sync; indexes and views [P9, T11]', () => {
   const created: DdlMessage = {
     ...tableMessage([col(1, 'id', 'integer')], { tag: 'CREATE TABLE' }),
     objects: [
@@ -291,7 +291,7 @@ test('the capture message parses; its schemas are those of entries with ddl on',
   );
 });
 
-test('the sink SQL is idempotent: IF [NOT] EXISTS forms or a skip check [P8]', () => {
+test('the sink SQL is idempotent: IF [NOT] EXISTS forms or a skip check [P9]', () => {
   const t = { schema: 'app', name: 'orders' };
   assert.equal(
     ddlChangeSql({

@@ -2,7 +2,7 @@
  * DDL sync during incremental sync (objects[].operations `ddl`, on by default): the task's event
  * trigger captures each DDL on the selected schemas as a transactional logical decoding message,
  * and the pipeline applies it in the DDL's own transaction, in order with the rows, mapped through
- * the task's name mapping [P8]. Under a concurrent write load: columns added, dropped, renamed,
+ * the task's name mapping [P9]. Under a concurrent write load: columns added, dropped, renamed,
  * retyped, defaults changed, a CHECK added, an index created and one dropped, a view replaced, one
  * created and dropped, a function created and replaced, a procedure created and dropped, a table
  * created (it joins: T11) and one dropped; the destination schema (pg_dump) and data equal the
@@ -78,7 +78,7 @@ const SCHEMA = `
   CREATE VIEW app.v_orders AS SELECT id, v FROM app.orders;`;
 
 test(
-  'PostgreSQL 15 -> 15: DDL during incremental sync under concurrent writes is followed; pg_dump, data and verify agree; release removes the trigger [P8, T11]',
+  'PostgreSQL 15 -> 15: DDL during incremental sync under concurrent writes is followed; pg_dump, data and verify agree; release removes the trigger [P9, T11]',
   { timeout: 300_000 },
   async () => {
     const s = testServer(15);
@@ -164,7 +164,7 @@ test(
 );
 
 test(
-  'PostgreSQL 17 -> 15: a table renamed on the source under a schema mapping (app as app2) is renamed in the mapped schema, its rows follow [P8]',
+  'PostgreSQL 17 -> 15: a table renamed on the source under a schema mapping (app as app2) is renamed in the mapped schema, its rows follow [P9]',
   { timeout: 300_000 },
   async () => {
     const s = testServer(17);
@@ -230,7 +230,7 @@ test(
 );
 
 test(
-  'PostgreSQL 15 -> 15: a DDL the destination refuses stops the task after retry.otherMinutes naming statement, error and LSN; after a manual fix pgdts run continues [P8]',
+  'PostgreSQL 15 -> 15: a DDL the destination refuses stops the task after retry.otherMinutes naming statement, error and LSN; after a manual fix pgdts run continues [P9]',
   { timeout: 400_000 },
   async () => {
     const s = testServer(15);
@@ -321,7 +321,7 @@ test(
 );
 
 test(
-  'PostgreSQL 15 -> 15: a DDL inside a large transaction streamed in progress (spilled) is applied in order with its rows [P8]',
+  'PostgreSQL 15 -> 15: a DDL inside a large transaction streamed in progress (spilled) is applied in order with its rows [P9]',
   { timeout: 200_000 },
   async () => {
     const s = testServer(15);

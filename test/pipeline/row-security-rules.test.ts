@@ -171,4 +171,14 @@ test('precheck: a destination user that cannot set session_replication_role fail
     pre.stdout,
     /^FAIL {2}Destination row-level security: row-level security policies of Secure App\.Secret Docs, Secure App\.quarantine would apply to rls_norole_\w+ .*\n {6}fix: ALTER ROLE "rls_norole_\w+" BYPASSRLS;/m,
   );
+  // pgdts grants prints the same fix among the destination user's statements, with the reason.
+  const side = await runCli(['grants', file, '--side', 'destination']);
+  assert.equal(side.code, 0, side.stdout + side.stderr);
+  assert.match(side.stdout, /^ALTER ROLE "rls_norole_\w+" BYPASSRLS;$/m, side.stdout);
+  const g = await runCli(['grants', file]);
+  assert.match(
+    g.stdout,
+    /^-- row-level security of Secure App\.Secret Docs, Secure App\.quarantine would apply/m,
+    g.stdout,
+  );
 });

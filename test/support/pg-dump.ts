@@ -5,20 +5,17 @@ import type { TestServer } from './servers.ts';
 
 /**
  * Dumps the schema of `schemas` with Debian's pg_dump 15 (so servers ≤ 15 only), without owners and
- * privileges, dropping comment, blank, SET and \restrict lines (those differ between any two dumps).
+ * privileges unless `o.ownersAndPrivileges`, dropping comment, blank, SET and \restrict lines (those
+ * differ between any two dumps).
  */
-export async function pgDumpSchema(s: TestServer, db: string, schemas: readonly string[]): Promise<string> {
-  const args = [
-    '-h',
-    s.host,
-    '-p',
-    String(s.port),
-    '-U',
-    s.user,
-    '--schema-only',
-    '--no-owner',
-    '--no-privileges',
-  ];
+export async function pgDumpSchema(
+  s: TestServer,
+  db: string,
+  schemas: readonly string[],
+  o: { readonly ownersAndPrivileges?: boolean } = {},
+): Promise<string> {
+  const args = ['-h', s.host, '-p', String(s.port), '-U', s.user, '--schema-only'];
+  if (o.ownersAndPrivileges !== true) args.push('--no-owner', '--no-privileges');
   for (const n of schemas) args.push('-n', `"${n.replaceAll('"', '""')}"`);
   const { stdout } = await promisify(execFile)('/usr/bin/pg_dump', [...args, db], {
     env: { ...process.env, PGPASSWORD: s.password },

@@ -4,7 +4,7 @@
  * as a run does around the data load).
  */
 import type pg from 'pg';
-import type { SchemaModel } from '../../src/core/schema-model.ts';
+import type { ReadSchemaOptions, SchemaModel } from '../../src/core/schema-model.ts';
 import type { ObjectSelector } from '../../src/core/task-config.ts';
 import { connect, resolveEndpoint } from '../../src/pg/connection.ts';
 import {
@@ -21,15 +21,16 @@ export function schemaClient(s: TestServer, db: string): Promise<pg.Client> {
   return connect(resolveEndpoint({ type: 'postgresql', url: urlOf(s, db) }), { role: 'source' });
 }
 
-/** The schema model of `objects` in `db`. */
+/** The schema model of `objects` in `db` (with owners and privileges when `options` asks). */
 export async function introspectDb(
   s: TestServer,
   db: string,
   objects: readonly ObjectSelector[],
+  options: ReadSchemaOptions = {},
 ): Promise<SchemaModel> {
   const c = await schemaClient(s, db);
   try {
-    return await introspectSchema(c, objects);
+    return await introspectSchema(c, objects, options);
   } finally {
     await c.end();
   }
@@ -47,7 +48,8 @@ export async function syncModel(
   try {
     const pre = await applySchemaDdl(clients[0]!, plan.preData);
     const post = await applySchemaDdlParallel(clients, plan.postData);
-    return [...pre, ...post];
+    const access = await applySchemaDdl(clients[0]!, plan.privileges);
+    return [...pre, ...post, ...access];
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }

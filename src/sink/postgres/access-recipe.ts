@@ -3,8 +3,11 @@
  * (PostgreSQL docs, "GRANT", "Client Connection Defaults"): CONNECT; CREATE on the database to
  * create the selected schemas (schema sync; it then owns what it creates) and the `pgdts`
  * bookkeeping schema; on tables and sequences that already exist, the DML and sequence privileges
- * the sync types use; and for incremental sync, from PostgreSQL 15, SET on
- * `session_replication_role` (so triggers and foreign key checks do not run twice).
+ * the sync types use; for incremental sync, from PostgreSQL 15, SET on
+ * `session_replication_role` (so triggers and foreign key checks do not run twice); and BYPASSRLS
+ * when row-level security would apply to its writes (see row-security-subjects.ts).
+ * With `schema.owners` / `schema.privileges`: membership in the owner roles (`OWNER TO` needs it,
+ * and so do GRANTs on objects it then no longer owns, and `ALTER DEFAULT PRIVILEGES FOR ROLE`).
  */
 import type pg from 'pg';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifier.ts';
@@ -12,14 +15,19 @@ import type { AccessRecipe } from '../../core/precheck.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
 import { describeEndpoint, type ConnectionParams } from '../../pg/connection.ts';
+import { rowSecuritySubjects } from './row-security-subjects.ts';
 
-/** The destination recipe of `task` for the destination tables of `targets`, read through `client`. */
+/**
+ * The destination recipe of `task` for the destination tables of `targets`, read through `client`;
+ * `ownerRoles`: the roles of owners and default privileges schema sync sets (see the module doc).
+ */
 export async function destinationAccessRecipe(
   client: pg.Client,
   params: ConnectionParams,
   major: number,
   task: TaskConfig,
   targets: readonly TableTarget[],
+  ownerRoles: readonly string[] = [],
 ): Promise<AccessRecipe> {
   const tables = targets.map((t) => t.table);
   const who = quoteIdent(params.user);
@@ -95,6 +103,31 @@ export async function destinationAccessRecipe(
         `PostgreSQL ${major} lets only superusers set session_replication_role: changes are applied in source order with triggers and foreign key checks active (the precheck fails if the selection has triggers)`,
       );
     }
+  }
+  // Policies that would apply to the user's writes (FORCE ROW LEVEL SECURITY, or tables of another
+  // owner): the writes would fail, so the user must bypass them.
+  if (hasSyncType(task, 'full') || hasSyncType(task, 'incremental')) {
+    const rls = await rowSecuritySubjects(client, task, targets);
+    if (rls.kind === 'subject' && rls.tables.length > 0) {
+      statements.push(`ALTER ROLE ${who} BYPASSRLS`);
+      notes.push(
+        `row-level security of ${rls.tables.join(', ')} would apply to ${params.user}'s writes (FORCE ROW LEVEL SECURITY, or another owner): BYPASSRLS lets them through`,
+      );
+    }
+  }
+  if (hasSyncType(task, 'schema') && (task.schema.owners || task.schema.privileges)) {
+    // Roles are cluster-wide: only those the destination has can be granted; the others are skipped.
+    const present = await client.query<{ n: string; member: boolean }>(
+      `SELECT r.rolname AS n, pg_has_role(${quoteLiteralRole(params.user)}, r.oid, 'MEMBER') AS member
+         FROM pg_roles r WHERE r.rolname = ANY($1::text[]) ORDER BY 1`,
+      [ownerRoles],
+    );
+    const needed = present.rows.filter((r) => !r.member).map((r) => quoteIdent(r.n));
+    if (needed.length > 0) statements.push(`GRANT ${needed.join(', ')} TO ${who}`);
+    const missing = ownerRoles.filter((r) => !present.rows.some((x) => x.n === r));
+    notes.push(
+      `schema.owners / schema.privileges: ${params.user} hands objects to their owners (OWNER TO needs membership in the owner role, which also lets it GRANT on them) and sets default privileges FOR ROLE (membership again); it never creates roles${missing.length > 0 ? `: missing on the destination (ownerships and grants skipped, see pgdts precheck for CREATE ROLE statements): ${missing.join(', ')}` : ''}`,
+    );
   }
   return {
     side: 'destination',

@@ -8,8 +8,10 @@
  * Numbered migrations, in the style of graphile-worker: each runs once, in order.
  */
 import type pg from 'pg';
+import { PgdtsError } from '../../core/errors.ts';
+import { quoteLiteral } from '../../core/identifier.ts';
 import { formatLsn, parseLsn, type Lsn } from '../../core/lsn.ts';
-import type { StatusRow, TableSyncRow, TaskCheckpoint, TaskPhase } from '../../core/sink.ts';
+import type { SchemaReportRow, StatusRow, TableSyncRow, TaskCheckpoint, TaskPhase } from '../../core/sink.ts';
 import type { SourceIdentity } from '../../core/source.ts';
 import { wrapPgError } from '../../pg/connection.ts';
 
@@ -65,6 +67,16 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE pgdts.task ADD COLUMN slot_created boolean`,
   // Lag of the last heartbeat through the stream (source.heartbeat).
   `ALTER TABLE pgdts.status ADD COLUMN heartbeat_lag_ms bigint`,
+  // What schema sync created, skipped or refused, per object.
+  `CREATE TABLE pgdts.schema_object (
+     task_name text NOT NULL REFERENCES pgdts.task(name) ON DELETE CASCADE,
+     phase text NOT NULL,
+     kind text NOT NULL,
+     object text NOT NULL,
+     outcome text NOT NULL CHECK (outcome IN ('created', 'skipped', 'refused')),
+     reason text,
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (task_name, phase, kind, object))`,
 ];
 
 /**
@@ -223,62 +235,81 @@ export async function readTableSync(client: pg.Client, task: string): Promise<Ta
 }
 
 /**
- * Starts (or restarts) the copy of a table: records it as `copying` under `snapshotLsn` with no ranges
- * done. Call inside the transaction that truncates the destination table, so a restart never keeps
- * rows copied under an older snapshot.
+ * Starts (or restarts) the copy of tables: records each as `copying` under `snapshotLsn` with no
+ * ranges done, in two statements whatever the table count. Call inside the transaction that
+ * truncates the destination tables, so a restart never keeps rows copied under an older snapshot.
+ * @param keepEarliestSnapshot keep an earlier snapshot LSN (rows copied under it stay: changes are
+ *   applied from there).
  */
-export async function startTableSync(
+export async function startTableSyncs(
   client: pg.Client,
   task: string,
-  t: {
-    schema: string;
-    name: string;
-    rangesTotal: number;
-    snapshotLsn: Lsn | undefined;
-    /** Keep an earlier snapshot LSN (rows copied under it stay: changes are applied from there). */
-    keepEarliestSnapshot?: boolean;
-  },
+  tables: readonly { schema: string; name: string; rangesTotal: number }[],
+  snapshotLsn: Lsn | undefined,
+  keepEarliestSnapshot: boolean,
 ): Promise<void> {
-  const snapshot =
-    t.keepEarliestSnapshot === true
-      ? 'least(s.snapshot_lsn, EXCLUDED.snapshot_lsn)'
-      : 'EXCLUDED.snapshot_lsn';
+  if (tables.length === 0) return;
+  const snapshot = keepEarliestSnapshot
+    ? 'least(s.snapshot_lsn, EXCLUDED.snapshot_lsn)'
+    : 'EXCLUDED.snapshot_lsn';
+  const schemas = tables.map((t) => t.schema);
+  const names = tables.map((t) => t.name);
   await client.query(
     `INSERT INTO pgdts.table_sync AS s (task_name, schema_name, table_name, state, snapshot_lsn, ranges_total)
-     VALUES ($1, $2, $3, 'copying', $4::pg_lsn, $5)
+     SELECT $1, t.schema_name, t.table_name, 'copying', $4::pg_lsn, t.ranges_total
+       FROM unnest($2::text[], $3::text[], $5::int[]) AS t(schema_name, table_name, ranges_total)
      ON CONFLICT (task_name, schema_name, table_name)
      DO UPDATE SET state = 'copying', snapshot_lsn = ${snapshot}, ranges_total = EXCLUDED.ranges_total,
                    rows = 0, bytes = 0`,
-    [task, t.schema, t.name, t.snapshotLsn === undefined ? null : formatLsn(t.snapshotLsn), t.rangesTotal],
+    [
+      task,
+      schemas,
+      names,
+      snapshotLsn === undefined ? null : formatLsn(snapshotLsn),
+      tables.map((t) => t.rangesTotal),
+    ],
   );
   await client.query(
-    'DELETE FROM pgdts.range_sync WHERE task_name = $1 AND schema_name = $2 AND table_name = $3',
-    [task, t.schema, t.name],
+    `DELETE FROM pgdts.range_sync r USING unnest($2::text[], $3::text[]) AS t(schema_name, table_name)
+      WHERE r.task_name = $1 AND r.schema_name = t.schema_name AND r.table_name = t.table_name`,
+    [task, schemas, names],
   );
 }
 
 /**
- * Records a committed range (call in the transaction that wrote its rows) and marks the table `done`
- * when it was the last one. Returns true when the table is done.
+ * Records a copied range and commits the open transaction, in one round trip (the copy of thousands
+ * of small tables makes one per range and table): the range's marker, the table's row and byte
+ * counts, and `done` once every range of the table is recorded, then COMMIT — so the marker commits
+ * with the range's rows (task invariant T1). Values are inlined as literals: a multi-statement query
+ * cannot take parameters (PostgreSQL docs, "Message Flow", Simple Query).
+ * @returns whether the table is now `done`.
  */
-export async function finishRange(
+export async function finishRangeAndCommit(
   client: pg.Client,
   task: string,
   t: { schema: string; name: string; rangeNo: number; rows: number; bytes: number },
 ): Promise<boolean> {
-  await client.query(
-    `INSERT INTO pgdts.range_sync (task_name, schema_name, table_name, range_no, rows, bytes) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [task, t.schema, t.name, t.rangeNo, t.rows, t.bytes],
-  );
-  const r = await client.query<{ state: string }>(
-    `UPDATE pgdts.table_sync s SET rows = s.rows + $4, bytes = s.bytes + $5,
-            state = CASE WHEN (SELECT count(*) FROM pgdts.range_sync r WHERE r.task_name = s.task_name
-                               AND r.schema_name = s.schema_name AND r.table_name = s.table_name) >= s.ranges_total
+  const int = (n: number) => {
+    if (!Number.isSafeInteger(n)) throw new PgdtsError('INTERNAL', `not an integer count: ${n}`);
+    return String(n);
+  };
+  const [task_, schema, name] = [task, t.schema, t.name].map(quoteLiteral);
+  // The INSERT of the CTE is not visible to the UPDATE's count (one snapshot): + 1 counts it.
+  const results = (await client.query(
+    `WITH marker AS (
+       INSERT INTO pgdts.range_sync (task_name, schema_name, table_name, range_no, rows, bytes)
+       VALUES (${task_}, ${schema}, ${name}, ${int(t.rangeNo)}, ${int(t.rows)}, ${int(t.bytes)})
+       RETURNING 1)
+     UPDATE pgdts.table_sync s SET rows = s.rows + ${int(t.rows)}, bytes = s.bytes + ${int(t.bytes)},
+            state = CASE WHEN (SELECT count(*) FROM pgdts.range_sync r
+                                WHERE r.task_name = s.task_name AND r.schema_name = s.schema_name
+                                  AND r.table_name = s.table_name) + 1 >= s.ranges_total
                          THEN 'done' ELSE 'copying' END
-      WHERE task_name = $1 AND schema_name = $2 AND table_name = $3 RETURNING state`,
-    [task, t.schema, t.name, t.rows, t.bytes],
-  );
-  return r.rows[0]?.state === 'done';
+      WHERE s.task_name = ${task_} AND s.schema_name = ${schema} AND s.table_name = ${name}
+      RETURNING state;
+     COMMIT`,
+  )) as unknown as pg.QueryResult<{ state: string }>[];
+  return results[0]?.rows[0]?.state === 'done';
 }
 
 /** Upserts the task's status row. */
@@ -324,4 +355,43 @@ export async function deleteTaskBookkeeping(client: pg.Client, task: string): Pr
     "SELECT to_regclass('pgdts.applied_position') IS NOT NULL AS ok",
   );
   if (ap.rows[0]?.ok) await client.query('DELETE FROM pgdts.applied_position WHERE task_name = $1', [task]);
+}
+
+/**
+ * Upserts schema report rows of a task, in one statement (a table join reports a few, a schema
+ * phase up to one per statement of its plan).
+ */
+export async function writeSchemaReport(
+  client: pg.Client,
+  task: string,
+  rows: readonly SchemaReportRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO pgdts.schema_object (task_name, phase, kind, object, outcome, reason)
+     SELECT $1, r.phase, r.kind, r.object, r.outcome, r.reason
+       FROM jsonb_to_recordset($2::jsonb) AS r(phase text, kind text, object text, outcome text, reason text)
+     ON CONFLICT (task_name, phase, kind, object) DO UPDATE SET outcome = EXCLUDED.outcome,
+       reason = EXCLUDED.reason, updated_at = now()`,
+    [task, JSON.stringify(rows.map((r) => ({ ...r, reason: r.reason ?? null })))],
+  );
+}
+
+/** The schema report of a task, ordered by phase, kind and object; empty before any schema sync. */
+export async function readSchemaReport(client: pg.Client, task: string): Promise<SchemaReportRow[]> {
+  const t = await client.query<{ ok: boolean }>(
+    "SELECT to_regclass('pgdts.schema_object') IS NOT NULL AS ok",
+  );
+  if (t.rows[0]?.ok !== true) return [];
+  const r = await client.query<{
+    phase: SchemaReportRow['phase'];
+    kind: string;
+    object: string;
+    outcome: SchemaReportRow['outcome'];
+    reason: string | null;
+  }>(
+    'SELECT phase, kind, object, outcome, reason FROM pgdts.schema_object WHERE task_name = $1 ORDER BY phase, kind, object',
+    [task],
+  );
+  return r.rows.map((x) => ({ ...x, reason: x.reason ?? undefined }));
 }

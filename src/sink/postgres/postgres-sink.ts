@@ -25,6 +25,7 @@ import type {
   RowLoader,
   RowWriter,
   SchemaEvent,
+  SchemaReportRow,
   SchemaWriter,
   SequenceWriter,
   Sink,
@@ -48,7 +49,8 @@ import {
   createTask,
   deleteTaskBookkeeping,
   ensureBookkeeping,
-  finishRange,
+  finishRangeAndCommit,
+  readSchemaReport,
   readTableSync,
   readTask,
   setPublicationCreated,
@@ -56,7 +58,8 @@ import {
   setTaskError,
   setTaskPhase,
   setTaskSlot,
-  startTableSync,
+  startTableSyncs,
+  writeSchemaReport,
   writeStatus,
 } from './bookkeeping.ts';
 import { copyIn, truncateTables } from './copy-in.ts';
@@ -116,10 +119,21 @@ export class PostgresSink implements Sink {
     });
   }
 
-  async accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
+  async accessRecipe(
+    task: TaskConfig,
+    targets: readonly TableTarget[],
+    ownerRoles: readonly string[] = [],
+  ): Promise<AccessRecipe> {
     const { major } = await this.serverInfo();
     try {
-      return await destinationAccessRecipe(await this.main.get(), this.params, major, task, targets);
+      return await destinationAccessRecipe(
+        await this.main.get(),
+        this.params,
+        major,
+        task,
+        targets,
+        ownerRoles,
+      );
     } catch (e) {
       throw wrapPgError('DESTINATION_UNSUPPORTED', 'cannot read the destination catalog for the grants', e);
     }
@@ -216,6 +230,16 @@ class PostgresCheckpointStore implements CheckpointStore {
       deleteTaskBookkeeping(c, taskName),
     );
   }
+
+  writeSchemaReport(taskName: string, rows: readonly SchemaReportRow[]): Promise<void> {
+    return this.on(`cannot record the schema report of task ${taskName}`, (c) =>
+      writeSchemaReport(c, taskName, rows),
+    );
+  }
+
+  readSchemaReport(taskName: string): Promise<SchemaReportRow[]> {
+    return this.on(`cannot read the schema report of task ${taskName}`, (c) => readSchemaReport(c, taskName));
+  }
 }
 
 /** Schema sync on the destination: pre-data on the main session, post-data on `jobs` sessions. */
@@ -238,8 +262,35 @@ class PostgresSchemaWriter implements SchemaWriter {
         clients.push(await connect(this.params, { role: 'destination', applicationName: 'pgdts-ddl' }));
       }
       await applySchemaDdlParallel(clients, plan.postData, { onStatement: onEvent });
+      // Owners and grants last, once every object (indexes, triggers included) exists: post-data
+      // statements build on tables the destination user still owns.
+      const first = clients[0];
+      if (plan.privileges.length > 0 && first !== undefined) {
+        await applySchemaDdl(first, plan.privileges, { onStatement: onEvent });
+      }
     } finally {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    }
+  }
+
+  async inspectRoles(names: readonly string[]): Promise<{ missing: string[]; notMember: string[] }> {
+    try {
+      // pg_has_role MEMBER: a superuser is a member of every role (PostgreSQL docs, "System
+      // Information Functions", pg_has_role); OWNER TO needs it (ALTER TABLE, "OWNER TO").
+      const r = await (
+        await this.main.get()
+      ).query<{ n: string; present: boolean; member: boolean }>(
+        `SELECT n, r.oid IS NOT NULL AS present,
+                coalesce(pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'), false) AS member
+           FROM unnest($1::text[]) n LEFT JOIN pg_catalog.pg_roles r ON r.rolname = n ORDER BY n`,
+        [names],
+      );
+      return {
+        missing: r.rows.filter((x) => !x.present).map((x) => x.n),
+        notMember: r.rows.filter((x) => x.present && !x.member).map((x) => x.n),
+      };
+    } catch (e) {
+      throw wrapPgError('CONNECTION_FAILED', `cannot list the roles of ${this.params.database}`, e);
     }
   }
 }
@@ -268,14 +319,13 @@ class PostgresRowLoader implements RowLoader {
         const targets = new Map(tables.map((t) => [displayName(t.target), t.target]));
         await truncateTables(c, [...targets.values()]);
       }
-      for (const t of tables) {
-        await startTableSync(c, taskName, {
-          ...t.table,
-          rangesTotal: t.rangesTotal,
-          snapshotLsn,
-          keepEarliestSnapshot: mode.keepExisting,
-        });
-      }
+      await startTableSyncs(
+        c,
+        taskName,
+        tables.map((t) => ({ schema: t.table.schema, name: t.table.name, rangesTotal: t.rangesTotal })),
+        snapshotLsn,
+        mode.keepExisting,
+      );
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
@@ -367,14 +417,13 @@ class PostgresRowWriter implements RowWriter {
         await pipeline(data, counter, sink);
         rows = sink.rowCount ?? 0;
       }
-      const tableDone = await finishRange(dst, taskName, {
+      const tableDone = await finishRangeAndCommit(dst, taskName, {
         schema: table.schema,
         name: table.name,
         rangeNo: unit.rangeNo,
         rows,
         bytes,
       });
-      await dst.query('COMMIT');
       return { rows, bytes, tableDone };
     } catch (e) {
       await dst.query('ROLLBACK').catch(() => undefined);

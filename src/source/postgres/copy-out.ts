@@ -42,20 +42,32 @@ export async function openSnapshotReader(params: ConnectionParams, snapshotName:
 /** Awaited before each statement (the `full.throttle.queriesPerSecond` limit). */
 export type BeforeStatement = (() => Promise<void> | undefined) | undefined;
 
-/** Picks the COPY format for a table (see {@link CopyFormat}). */
-export async function copyFormatFor(
+/**
+ * Picks the COPY format of each table (see {@link CopyFormat}) in one query, whatever the table count:
+ * binary when every selected column has a built-in, non-composite type (binary COPY of user types
+ * depends on their send/receive functions matching on both sides), else text.
+ * @returns one format per table, in the order of `tables`.
+ */
+export async function copyFormatsFor(
   client: pg.Client,
-  table: SelectedTable,
+  tables: readonly SelectedTable[],
   beforeStatement?: BeforeStatement,
-): Promise<CopyFormat> {
+): Promise<CopyFormat[]> {
+  if (tables.length === 0) return [];
   await beforeStatement?.();
-  const r = await client.query<{ ok: boolean }>(
-    `SELECT coalesce(bool_and(t.oid < 16384 AND (t.typelem = 0 OR t.typelem < 16384) AND t.typtype <> 'c'), true) AS ok
-       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])`,
-    [table.oid, table.columns],
+  const relids = tables.flatMap((t) => t.columns.map(() => t.oid));
+  const names = tables.flatMap((t) => t.columns);
+  const r = await client.query<{ relid: number; ok: boolean }>(
+    `SELECT s.relid::int8 AS relid,
+            coalesce(bool_and(t.oid < 16384 AND (t.typelem = 0 OR t.typelem < 16384) AND t.typtype <> 'c'), true) AS ok
+       FROM unnest($1::oid[], $2::text[]) AS s(relid, attname)
+       JOIN pg_attribute a ON a.attrelid = s.relid AND a.attname = s.attname AND a.attnum > 0 AND NOT a.attisdropped
+       JOIN pg_type t ON t.oid = a.atttypid
+      GROUP BY s.relid`,
+    [relids, names],
   );
-  return r.rows[0]?.ok ? 'binary' : 'text';
+  const ok = new Map(r.rows.map((x) => [Number(x.relid), x.ok]));
+  return tables.map((t) => ((ok.get(Number(t.oid)) ?? true) ? 'binary' : 'text'));
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Lsn } from '../../core/lsn.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import type { CopyUnit, PlanUnitsOptions, Snapshot, SnapshotReader } from '../../core/source.ts';
 import { wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
-import { copyFormatFor, copyOut, openSnapshotReader, planRanges } from './copy-out.ts';
+import { copyFormatsFor, copyOut, openSnapshotReader, planRanges } from './copy-out.ts';
 
 /** What exporting a snapshot returned: its identifier, LSN, and how to end it. */
 export interface ExportedSnapshot {
@@ -35,12 +35,19 @@ export class PostgresSnapshot implements Snapshot {
     const reader = await openSnapshotReader(this.params, this.exported.snapshotName);
     try {
       const units: CopyUnit[] = [];
-      for (const target of targets) {
+      // One query for every table's format: a catalog round trip per table would dominate the
+      // planning of thousands of small tables.
+      const formats = o.formats.includes('binary')
+        ? await copyFormatsFor(
+            reader,
+            targets.map((t) => t.source),
+            o.beforeStatement,
+          )
+        : targets.map(() => 'text' as const);
+      for (const [i, target] of targets.entries()) {
         const t = target.source;
         const ranges = await planRanges(reader, t, o);
-        const format = o.formats.includes('binary')
-          ? await copyFormatFor(reader, t, o.beforeStatement)
-          : 'text';
+        const format = formats[i] ?? 'text';
         ranges.forEach((range, rangeNo) =>
           units.push({
             table: t,

@@ -7,7 +7,7 @@
 import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import { PgdtsError } from '../../core/errors.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
-import type { SchemaModel } from '../../core/schema-model.ts';
+import type { ReadSchemaOptions, SchemaModel } from '../../core/schema-model.ts';
 import type { SelectedTable, SequenceValue } from '../../core/selected-table.ts';
 import type {
   ChangeCapture,
@@ -66,6 +66,8 @@ import { listSelectedTables } from './selected-tables.ts';
 import { readSequences } from './sequences.ts';
 import { SpillDirectory } from './spill-directory.ts';
 import { checkRowFilter, evaluateRowFilter, publicationRowFilters } from './row-filter.ts';
+import { readRelationColumns } from './relation-columns.ts';
+import type { SourceSchemaLookup } from '../../core/schema-change.ts';
 import { displayName, type QualifiedName } from '../../core/identifier.ts';
 
 /** Task-level settings of {@link PostgresSource}. */
@@ -159,8 +161,8 @@ export class PostgresSource implements Source {
     }
   }
 
-  async readSchema(objects: readonly ObjectSelector[]): Promise<SchemaModel> {
-    const model = await introspectSchema(await this.main.get(), objects);
+  async readSchema(objects: readonly ObjectSelector[], options?: ReadSchemaOptions): Promise<SchemaModel> {
+    const model = await introspectSchema(await this.main.get(), objects, options);
     return this.heartbeatTable === undefined ? model : withoutTable(model, this.heartbeatTable);
   }
 
@@ -192,6 +194,16 @@ export class PostgresSource implements Source {
   async evaluateRowFilter(req: RowFilterRequest): Promise<boolean[]> {
     return evaluateRowFilter(await this.main.get(), req);
   }
+
+  readonly schemaLookup: SourceSchemaLookup = {
+    relationColumns: async (table, columns) => {
+      try {
+        return await readRelationColumns(await this.main.get(), table, columns);
+      } catch (e) {
+        throw wrapPgError('REPLICATION_FAILED', `cannot read the columns of ${displayName(table)}`, e);
+      }
+    },
+  };
 
   async accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
     const { major } = await this.serverInfo();

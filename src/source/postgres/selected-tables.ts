@@ -77,10 +77,12 @@ export async function listSelectedTables(
     `WITH sel AS (
        SELECT unnest($1::oid[]) AS oid
      ), withparts AS (
+       -- Each selected table with its partitions at every level. pg_partition_tree lists nothing for
+       -- a table that is neither partitioned nor a partition (PostgreSQL docs, "Partitioning
+       -- Information Functions"); one call per selected table, not one per table and pg_inherits row.
        SELECT oid FROM sel
        UNION
-       SELECT i.inhrelid FROM pg_inherits i JOIN sel ON true
-        WHERE i.inhrelid IN (SELECT relid FROM pg_partition_tree(sel.oid))
+       SELECT t.relid FROM sel CROSS JOIN LATERAL pg_partition_tree(sel.oid) AS t
      )
      SELECT c.oid::text, n.nspname, c.relname, c.relkind::text AS relkind,
             rn.nspname AS root_schema, rc.relname AS root_name,

@@ -1,6 +1,6 @@
 /**
  * Applies decoded changes of incremental sync to a PostgreSQL destination, exactly once. The states
- * and invariants are in apply.md next to this file; tests cite them as [P1]…[P7].
+ * and invariants are in apply.md next to this file; tests cite them as [P1]…[P9].
  *
  * One destination transaction spans many small source transactions (or part of a huge one): changes
  * are buffered and flushed into the OPEN destination transaction when the buffer reaches `flushRows`
@@ -56,6 +56,8 @@ import type { QualifiedName } from '../../../core/identifier.ts';
 import type { DdlBookkeeping, DdlChange, DdlOrigin } from '../../../core/ddl.ts';
 import { ddlChangeSql } from '../schema/ddl-change-sql.ts';
 import { classifyClientError } from '../../../pg/connection.ts';
+import { PostgresSchemaChanges } from './schema-changes.ts';
+import type { DestinationSchemaChanges } from '../../../core/schema-change.ts';
 import { mayUseReplicaRole } from '../replica-role.ts';
 
 /** Options of {@link PostgresChangeApplier}. */
@@ -164,6 +166,8 @@ export class PostgresChangeApplier implements ChangeApplier {
   private undurable: UndurableCommit[] = [];
   private durable: Lsn | undefined;
   private lastFlushPoll = 0;
+  /** Column changes followed from the stream, in the open destination transaction [P8]. */
+  readonly schemaChanges: DestinationSchemaChanges;
 
   constructor(options: ChangeApplierOptions, startPosition?: AppliedPosition) {
     this.client = options.client;
@@ -180,6 +184,17 @@ export class PostgresChangeApplier implements ChangeApplier {
       : [
           'session_replication_role = replica is not allowed for this destination user: changes are applied in source order with triggers and foreign key checks active',
         ];
+    this.schemaChanges = new PostgresSchemaChanges({
+      prepare: async () => {
+        // [P8] Every change buffered before the ALTER is sent first, against the old columns.
+        await this.flush();
+        await this.drain();
+        await this.begin();
+        return this.client;
+      },
+      altered: () => this.tables.clear(),
+      fail: (e) => this.fail(e),
+    });
   }
 
   /**
@@ -340,7 +355,7 @@ export class PostgresChangeApplier implements ChangeApplier {
   }
 
   /**
-   * [P8] Makes a source DDL inside the open destination transaction, after the rows buffered before
+   * [P9] Makes a source DDL inside the open destination transaction, after the rows buffered before
    * it (flushed and awaited first), so it commits with them and the applied position. A change whose
    * effect is there already is skipped (its `skipIf` returns a row, or its IF [NOT] EXISTS form
    * does nothing). The destination table cache is dropped: the next flush reads the new columns.
@@ -561,6 +576,8 @@ export class PostgresChangeApplier implements ChangeApplier {
     this.txnSkipped = undefined;
     this.batchSkips = [];
     this.batchMissingDeletes = 0;
+    // [P8] The rollback may have undone an ALTER: read the tables again.
+    this.tables.clear();
   }
 
   async close(): Promise<void> {

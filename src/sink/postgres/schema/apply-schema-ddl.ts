@@ -25,11 +25,19 @@ export type DdlOutcome =
 /** A report after each statement. */
 export interface DdlEvent {
   readonly statement: DdlStatement;
+  /** The statement's kind and object (copied from it, so the event is a SchemaEvent). */
+  readonly kind: DdlStatement['kind'];
+  readonly object: string;
   readonly outcome: DdlOutcome;
   /** Wall time of the statement, ms. */
   readonly elapsedMs: number;
   /** Human-readable line for the log, e.g. `table "s"."t" already exists, skipped`. */
   readonly message: string;
+  /**
+   * An owner, grant or default privileges statement skipped (`unavailable`) because these roles do
+   * not exist on the destination, sorted: reported once per role rather than once per object.
+   */
+  readonly missingRoles?: readonly string[];
 }
 
 /** Options of {@link applySchemaDdl}. */
@@ -70,10 +78,18 @@ export async function prepareDdlSession(client: pg.Client): Promise<() => Promis
   };
 }
 
-async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
+/**
+ * Roles seen to exist on the destination during one run of statements: owner and grant statements
+ * name the same few roles thousands of times, so each is looked up once.
+ */
+type KnownRoles = Set<string>;
+
+async function runOne(client: pg.Client, s: DdlStatement, known: KnownRoles = new Set()): Promise<DdlEvent> {
   const started = Date.now();
   const event = (outcome: DdlOutcome, message: string): DdlEvent => ({
     statement: s,
+    kind: s.kind,
+    object: s.object,
     outcome,
     elapsedMs: Date.now() - started,
     message,
@@ -88,16 +104,29 @@ async function runOne(client: pg.Client, s: DdlStatement): Promise<DdlEvent> {
       return event('unavailable', `WARNING: ${s.object} is not available on the destination, skipped`);
     }
   }
-  if (s.requiresRoles !== undefined && s.requiresRoles.length > 0) {
+  const unknownRoles = (s.requiresRoles ?? []).filter((n) => !known.has(n));
+  if (unknownRoles.length > 0) {
     const r = await client
       .query<{ missing: string[] }>(
         'SELECT ARRAY(SELECT n FROM unnest($1::text[]) n WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = n) ORDER BY n) AS missing',
-        [s.requiresRoles],
+        [unknownRoles],
       )
       .catch((e: unknown) => {
         throw wrapPgError('SCHEMA_SYNC_FAILED', `checking the roles of ${s.object}`, e);
       });
     const missing = r.rows[0]?.missing ?? [];
+    for (const n of unknownRoles) if (!missing.includes(n)) known.add(n);
+    if (missing.length > 0 && (s.kind === 'owner' || s.kind === 'grant' || s.kind === 'default-privileges')) {
+      // pgdts never creates roles: the precheck prints CREATE ROLE statements for a DBA to review.
+      const roles = missing.map((m) => JSON.stringify(m)).join(', ');
+      return {
+        ...event(
+          'unavailable',
+          `${s.object}: ${s.kind} skipped, role(s) ${roles} missing on the destination`,
+        ),
+        missingRoles: missing,
+      };
+    }
     if (missing.length > 0) {
       return event(
         'unavailable',
@@ -147,9 +176,10 @@ export async function applySchemaDdl(
 ): Promise<DdlEvent[]> {
   const restore = await prepareDdlSession(client);
   const events: DdlEvent[] = [];
+  const known: KnownRoles = new Set();
   try {
     for (const s of statements) {
-      const e = await runOne(client, s);
+      const e = await runOne(client, s, known);
       events.push(e);
       options.onStatement?.(e);
     }

@@ -27,6 +27,7 @@ import {
   type TypeDef,
   type ViewDef,
 } from '../../../core/schema-model.ts';
+import { planAccessDdl } from './plan-access-ddl.ts';
 
 /** What a statement does, for logs and for deciding which errors mean "already exists". */
 export type DdlKind =
@@ -57,7 +58,10 @@ export type DdlKind =
   | 'rule'
   | 'statistics'
   | 'refresh'
-  | 'comment';
+  | 'comment'
+  | 'owner'
+  | 'grant'
+  | 'default-privileges';
 
 /** One DDL statement. */
 export interface DdlStatement {
@@ -109,6 +113,12 @@ export interface SchemaDdlPlan {
    * independent units that may run in parallel in any order respecting `dependsOn`.
    */
   readonly postData: readonly DdlStatement[];
+  /**
+   * After post-data, on one connection in order: `ALTER ... OWNER TO`, then REVOKE / GRANT of
+   * object and column privileges and `ALTER DEFAULT PRIVILEGES` (plan-access-ddl.ts); empty unless
+   * the model carries owners or privileges (`schema.owners`, `schema.privileges`).
+   */
+  readonly privileges: readonly DdlStatement[];
 }
 
 interface Node {
@@ -132,7 +142,7 @@ const RANK = {
 
 /**
  * Plans the DDL that recreates `model` on an empty PostgreSQL database. Pure: no I/O.
- * Names are always quoted. Ownership and privileges are not emitted.
+ * Names are always quoted. Owners and privileges are emitted when the model carries them.
  */
 export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
   const nodes: Node[] = [];
@@ -597,6 +607,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
   return {
     preData: orderNodes(nodes),
     postData: orderNodes(post.map((x) => ({ id: x.id, rank: 0, deps: x.dependsOn, statements: [x] }))),
+    privileges: planAccessDdl(model),
   };
 }
 

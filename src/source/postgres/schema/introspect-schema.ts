@@ -20,6 +20,7 @@ import {
   type IndexDef,
   type ObjectRef,
   type PolicyDef,
+  type ReadSchemaOptions,
   type RuleDef,
   type RoutineDef,
   type SchemaDef,
@@ -36,6 +37,7 @@ import {
 import { selects } from '../../../core/table-targets.ts';
 import type { ObjectSelector } from '../../../core/task-config.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
+import { introspectAccess } from './introspect-access.ts';
 import {
   buildObjectKinds,
   objectKindRefs,
@@ -225,6 +227,9 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
  *   the user types of its columns, the functions its defaults, checks and triggers call (transitively),
  *   and the schemas all of those live in.
  *
+ * With `options` (`schema.owners`, `schema.privileges`), owners, privileges, the selected schemas'
+ * default privileges and the roles they name are read too (introspect-access.ts).
+ *
  * Objects that belong to an extension (pg_depend deptype `e`) are skipped; the extensions themselves
  * are recorded when they live in a selected schema or own a type or function the selection uses.
  * Names in SQL texts are schema-qualified: the session's search_path is emptied while reading and
@@ -235,11 +240,12 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
 export async function introspectSchema(
   client: pg.Client,
   objects: readonly ObjectSelector[],
+  options: ReadSchemaOptions = {},
 ): Promise<SchemaModel> {
   const saved = (await client.query<{ p: string }>("SELECT current_setting('search_path') AS p")).rows[0]?.p;
   await client.query("SELECT set_config('search_path', '', false)");
   try {
-    return await read(client, objects);
+    return await introspectAccess(client, await read(client, objects), options);
   } catch (e) {
     throw wrapPgError('SCHEMA_SYNC_FAILED', 'reading the source schema', e);
   } finally {
