@@ -80,7 +80,9 @@ async function setup(sv: 13 | 15 | 17, dv: 13 | 15 | 17, tag: string): Promise<S
     source: { server: s, db: src },
     destination: { server: d, db: dst },
     syncTypes: ['schema', 'full', 'incremental'],
-    objects: [{ schema: 'app' }],
+    // Without `ddl`: no event trigger, so schema changes reach pgdts only through Relation messages
+    // (the path of a source user without superuser, and of PostgreSQL 13), which this file tests.
+    objects: [{ schema: 'app', operations: ['insert', 'update', 'delete', 'truncate'] }],
     extra: { incremental: { statusIntervalMs: 200, newTableCheckIntervalMs: 1000 } },
   });
   return { s, d, src, dst, file, slot: `pgdts_relch_${tag}` };
