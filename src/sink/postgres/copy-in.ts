@@ -28,3 +28,29 @@ export async function truncateTables(client: pg.Client, tables: readonly Qualifi
   if (tables.length === 0) return;
   await client.query(`TRUNCATE ONLY ${tables.map(quoteQualified).join(', ')}`);
 }
+
+/**
+ * Pairs of `tables` linked by a foreign key on the destination (referencing, referenced), in one
+ * query whatever the table count; tables that do not exist are ignored.
+ */
+export async function foreignKeyLinks(
+  client: pg.Client,
+  tables: readonly QualifiedName[],
+): Promise<[QualifiedName, QualifiedName][]> {
+  const r = await client.query<{ s1: string; n1: string; s2: string; n2: string }>(
+    `WITH t AS (
+       SELECT c.oid FROM unnest($1::text[], $2::text[]) AS s(schema, name)
+         JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema
+         JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.name)
+     SELECT n1.nspname AS s1, c1.relname AS n1, n2.nspname AS s2, c2.relname AS n2
+       FROM pg_catalog.pg_constraint k
+       JOIN pg_catalog.pg_class c1 ON c1.oid = k.conrelid JOIN pg_catalog.pg_namespace n1 ON n1.oid = c1.relnamespace
+       JOIN pg_catalog.pg_class c2 ON c2.oid = k.confrelid JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace
+      WHERE k.contype = 'f' AND k.conrelid IN (SELECT oid FROM t) AND k.confrelid IN (SELECT oid FROM t)`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  return r.rows.map((x) => [
+    { schema: x.s1, name: x.n1 },
+    { schema: x.s2, name: x.n2 },
+  ]);
+}

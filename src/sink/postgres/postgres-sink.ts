@@ -62,7 +62,8 @@ import {
   writeSchemaReport,
   writeStatus,
 } from './bookkeeping.ts';
-import { copyIn, truncateTables } from './copy-in.ts';
+import { copyIn, foreignKeyLinks, truncateTables } from './copy-in.ts';
+import { restartChunks } from './restart-chunks.ts';
 import { mayUseReplicaRole } from './replica-role.ts';
 import { DESTINATION_PRECHECKS } from './precheck/index.ts';
 import { applySchemaDdl, applySchemaDdlParallel, planSchemaDdl } from './schema/index.ts';
@@ -311,25 +312,40 @@ class PostgresRowLoader implements RowLoader {
     mode: LoadMode,
   ): Promise<void> {
     const c = await this.main.get();
-    try {
-      await c.query('BEGIN');
-      if (!mode.keepExisting) {
-        // One statement for all of them: foreign keys between them do not block the TRUNCATE. A
-        // destination table several source tables merge into is emptied once.
-        const targets = new Map(tables.map((t) => [displayName(t.target), t.target]));
-        await truncateTables(c, [...targets.values()]);
+    let links: [QualifiedName, QualifiedName][] = [];
+    if (!mode.keepExisting && tables.length > 1) {
+      try {
+        links = await foreignKeyLinks(
+          c,
+          tables.map((t) => t.target),
+        );
+      } catch (e) {
+        throw wrapPgError('COPY_FAILED', 'cannot read the foreign keys of the tables to copy', e);
       }
-      await startTableSyncs(
-        c,
-        taskName,
-        tables.map((t) => ({ schema: t.table.schema, name: t.table.name, rangesTotal: t.rangesTotal })),
-        snapshotLsn,
-        mode.keepExisting,
-      );
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw wrapPgError('COPY_FAILED', 'cannot reset the tables to copy', e);
+    }
+    // One transaction per chunk, each emptying its tables and resetting their progress together
+    // (T2); a crash between chunks leaves every table either reset or as it was, and not done.
+    for (const chunk of restartChunks(tables, links)) {
+      try {
+        await c.query('BEGIN');
+        if (!mode.keepExisting) {
+          // One statement per chunk: foreign keys among its tables do not block the TRUNCATE. A
+          // destination table several source tables merge into is emptied once.
+          const targets = new Map(chunk.map((t) => [displayName(t.target), t.target]));
+          await truncateTables(c, [...targets.values()]);
+        }
+        await startTableSyncs(
+          c,
+          taskName,
+          chunk.map((t) => ({ schema: t.table.schema, name: t.table.name, rangesTotal: t.rangesTotal })),
+          snapshotLsn,
+          mode.keepExisting,
+        );
+        await c.query('COMMIT');
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw wrapPgError('COPY_FAILED', 'cannot reset the tables to copy', e);
+      }
     }
   }
 

@@ -1,0 +1,95 @@
+/**
+ * Many tables: the full sync resets the tables it copies in chunks of transactions, so a destination
+ * whose lock table is smaller than the tables × locks one TRUNCATE would need still takes them
+ * (PostgreSQL docs, "Lock Management": max_locks_per_transaction). Grouping rules (foreign keys,
+ * merged tables) are checked on the pure chunker.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { TableRestart } from '../../src/core/sink.ts';
+import { restartChunks } from '../../src/sink/postgres/restart-chunks.ts';
+import { startOwnServer, type OwnServer } from '../support/own-server.ts';
+import { runCli, writeTaskFile } from '../support/pgdts-cli.ts';
+import { freshDatabase, sql, testServer } from '../support/servers.ts';
+import { assertSameData } from '../support/table-hashes.ts';
+
+const own: OwnServer[] = [];
+after(async () => {
+  await Promise.all(own.map((o) => o.server.stop()));
+});
+
+const restart = (source: string, target = source): TableRestart => {
+  const [s = '', n = ''] = source.split('.');
+  const [ts = '', tn = ''] = target.split('.');
+  return { table: { schema: s, name: n }, target: { schema: ts, name: tn }, rangesTotal: 1 };
+};
+
+test('chunks keep tables linked by a foreign key and tables merged into one destination together', () => {
+  const tables = [
+    restart('a.t1'),
+    restart('a.t2'),
+    restart('a.t3'),
+    restart('a.t4', 'a.merged'),
+    restart('a.t5', 'a.merged'),
+    restart('a.t6'),
+  ];
+  const links = [
+    [
+      { schema: 'a', name: 't1' },
+      { schema: 'a', name: 't6' },
+    ],
+  ] as const;
+  const chunks = restartChunks(tables, links, 2);
+  const names = chunks.map((c) => c.map((t) => t.table.name));
+  // t1 and t6 (foreign key) are one group, t4 and t5 (one destination table) another.
+  assert.deepEqual(names, [
+    ['t1', 't6'],
+    ['t2', 't3'],
+    ['t4', 't5'],
+  ]);
+  for (const c of chunks) assert.ok(new Set(c.map((t) => `${t.target.schema}.${t.target.name}`)).size <= 2);
+  assert.deepEqual(restartChunks([], []), []);
+  // Every table once, whatever the chunk size.
+  for (const max of [1, 3, 100]) {
+    assert.equal(restartChunks(tables, links, max).flat().length, tables.length);
+  }
+});
+
+test(
+  '1,200 tables into a destination with max_locks_per_transaction = 10: schema and full sync complete, identical',
+  { timeout: 300_000 },
+  async () => {
+    const s = testServer(15);
+    const src = await freshDatabase(s, 'many_src');
+    for (let from = 1; from <= 1200; from += 200) {
+      await sql(
+        s,
+        src,
+        `DO $$ BEGIN
+           FOR i IN ${from}..${from + 199} LOOP
+             EXECUTE format('CREATE TABLE public.%I (id int PRIMARY KEY, v int)', 't_' || i);
+             EXECUTE format('INSERT INTO public.%I SELECT g, g * 2 FROM generate_series(1, 5) g', 't_' || i);
+           END LOOP;
+         END $$`,
+      );
+    }
+    // A lock table of 10 × 52 backends (20 connections, 20 WAL senders, workers) = 520 locks, plus
+    // what spare shared memory lets it grow by: one TRUNCATE of 1,200 tables with their primary keys
+    // needs 2,400 at once and fails with 53200 out of shared memory (tried); chunks of 200 fit.
+    const d = await startOwnServer('locks', {
+      settings: { max_connections: 20, max_locks_per_transaction: 10 },
+    });
+    own.push(d);
+    await d.server.createDatabase('many_dst');
+    const file = writeTaskFile({
+      name: 'many-tables',
+      source: { server: s, db: src },
+      destination: { server: d.test, db: 'many_dst' },
+      syncTypes: ['schema', 'full'],
+      objects: [{ schema: 'public' }],
+    });
+    const r = await runCli(['run', file]);
+    assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
+    await assertSameData({ server: s, db: src }, { server: d.test, db: 'many_dst' }, ['public']);
+  },
+);
