@@ -93,3 +93,43 @@ test(
     await assertSameData({ server: s, db: src }, { server: d.test, db: 'many_dst' }, ['public']);
   },
 );
+
+test(
+  '1,200 tables from a source with max_locks_per_transaction = 10, one copy job: the snapshot reader renews its transaction every 200 tables, the copy is identical',
+  { timeout: 300_000 },
+  async () => {
+    // One job: its reader renews its transaction 6 times on the same snapshot, and the copy must stay
+    // one consistent snapshot. (At this size the lock table's spare room held the 1,200 ACCESS SHARE
+    // locks even without renewing, tried; the renewal matters from several thousand tables.)
+    const o = await startOwnServer('srclocks', {
+      settings: { max_connections: 20, max_locks_per_transaction: 10 },
+    });
+    own.push(o);
+    await o.server.createDatabase('many_src');
+    for (let from = 1; from <= 1200; from += 100) {
+      await sql(
+        o.test,
+        'many_src',
+        `DO $$ BEGIN
+           FOR i IN ${from}..${from + 99} LOOP
+             EXECUTE format('CREATE TABLE public.%I (id int PRIMARY KEY, v int)', 't_' || i);
+             EXECUTE format('INSERT INTO public.%I SELECT g, g * 3 FROM generate_series(1, 4) g', 't_' || i);
+           END LOOP;
+         END $$`,
+      );
+    }
+    const d = testServer(15);
+    const dst = await freshDatabase(d, 'many_dst');
+    const file = writeTaskFile({
+      name: 'many-tables-src',
+      source: { server: o.test, db: 'many_src' },
+      destination: { server: d, db: dst },
+      syncTypes: ['schema', 'full'],
+      objects: [{ schema: 'public' }],
+      extra: { full: { jobs: 1 } },
+    });
+    const r = await runCli(['run', file]);
+    assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
+    await assertSameData({ server: o.test, db: 'many_src' }, { server: d, db: dst }, ['public']);
+  },
+);

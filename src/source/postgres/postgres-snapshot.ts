@@ -4,11 +4,15 @@
  * Synchronization Functions"). The snapshot dies with the connection that exported it.
  */
 import type pg from 'pg';
+import { PassThrough } from 'node:stream';
 import type { Lsn } from '../../core/lsn.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import type { CopyUnit, PlanUnitsOptions, Snapshot, SnapshotReader } from '../../core/source.ts';
 import { wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import { copyFormatsFor, copyOut, openSnapshotReader, planRanges } from './copy-out.ts';
+
+/** Copies a snapshot reader makes in one source transaction before it starts another one. */
+export const READER_TABLES_PER_TRANSACTION = 200;
 
 /** What exporting a snapshot returned: its identifier, LSN, and how to end it. */
 export interface ExportedSnapshot {
@@ -71,8 +75,38 @@ export class PostgresSnapshot implements Snapshot {
 
   async openReader(): Promise<SnapshotReader> {
     const client: pg.Client = await openSnapshotReader(this.params, this.exported.snapshotName);
+    const snapshot = this.exported.snapshotName;
+    let copies = 0;
     return {
-      copy: (unit) => copyOut(client, unit),
+      copy: (unit) => {
+        // Every READER_TABLES_PER_TRANSACTION copies, a new transaction on the same snapshot: the
+        // old one's ACCESS SHARE locks (one per table copied) go, so thousands of tables never hold
+        // the source's lock table at once (PostgreSQL docs, "Lock Management"). The exporting
+        // transaction keeps the snapshot importable.
+        if (++copies % READER_TABLES_PER_TRANSACTION === 0) {
+          // The COPY starts only once the new transaction has imported the snapshot: a COPY outside
+          // it would read other data than the rest of the sync.
+          const out = new PassThrough();
+          void (async () => {
+            try {
+              await client.query('COMMIT');
+              await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+              await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replaceAll("'", "''")}'`);
+            } catch (e) {
+              out.destroy(wrapPgError('COPY_FAILED', 'cannot renew the snapshot reader', e));
+              return;
+            }
+            const data = copyOut(client, unit);
+            data.on('error', (e) => out.destroy(e));
+            out.on('close', () => {
+              if (!data.destroyed) data.destroy();
+            });
+            data.pipe(out);
+          })();
+          return out;
+        }
+        return copyOut(client, unit);
+      },
       close: () => client.end().catch(() => undefined),
     };
   }
