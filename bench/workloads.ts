@@ -89,6 +89,30 @@ async function compareBalances(ctx: BenchContext, srcDb: string, dstDb: string):
 // --- W1 ---------------------------------------------------------------------------------------------
 
 /**
+ * The full-copy baseline: `pg_dump -Fd -j2` of `src`, then `pg_restore -j2` into a new destination
+ * database `dst`; seconds are the sum of both wall times, RSS the larger peak (workers included).
+ */
+async function dumpAndRestore(ctx: BenchContext, src: string, dst: string): Promise<Measurement> {
+  await ctx.destination.createDatabase(dst);
+  const dir = path.join(ctx.workDir, `${dst}-dir`);
+  rmSync(dir, { recursive: true, force: true });
+  const d = await mustRun('pg_dump', TOOLS.pgDump, ['-Fd', '-j2', '-f', dir, src], {
+    env: pgEnv(ctx.source),
+  });
+  const r = await mustRun('pg_restore', TOOLS.pgRestore, ['-j2', '-d', dst, dir], {
+    env: pgEnv(ctx.destination),
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    ok: true,
+    label: 'pg_dump -Fd -j2 + pg_restore -j2',
+    seconds: d.seconds + r.seconds,
+    peakRssBytes: Math.max(d.peakRssBytes, r.peakRssBytes),
+    note: `dump ${fmt(d.seconds)} s + restore ${fmt(r.seconds)} s`,
+  };
+}
+
+/**
  * W1, full copy: `pgbench -i -s w1Scale` on the source, copied into empty destination databases by
  * (a) `pgdts run` with syncTypes [schema, full] and full.jobs 2 — timed from spawn to exit, so node
  * start-up, schema sync, data and index build are all in;
@@ -126,23 +150,7 @@ export async function w1(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
 
   const dump = await measure('pg_dump -Fd -j2 + pg_restore -j2', async () => {
     ctx.log('W1: pg_dump + pg_restore');
-    await ctx.destination.createDatabase('w1_dump');
-    const dir = path.join(ctx.workDir, 'w1-dump');
-    rmSync(dir, { recursive: true, force: true });
-    const d = await mustRun('pg_dump', TOOLS.pgDump, ['-Fd', '-j2', '-f', dir, src], {
-      env: pgEnv(ctx.source),
-    });
-    const r = await mustRun('pg_restore', TOOLS.pgRestore, ['-j2', '-d', 'w1_dump', dir], {
-      env: pgEnv(ctx.destination),
-    });
-    rmSync(dir, { recursive: true, force: true });
-    return {
-      ok: true,
-      label: 'pg_dump -Fd -j2 + pg_restore -j2',
-      seconds: d.seconds + r.seconds,
-      peakRssBytes: Math.max(d.peakRssBytes, r.peakRssBytes),
-      note: `dump ${fmt(d.seconds)} s + restore ${fmt(r.seconds)} s`,
-    };
+    return dumpAndRestore(ctx, src, 'w1_dump');
   });
 
   const pipe = await measure('psql COPY binary pipes (2 at a time)', async () => {
@@ -319,24 +327,7 @@ export async function w1m(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
 
     const dump = await measure('pg_dump -Fd -j2 + pg_restore -j2', async () => {
       ctx.log(`W1-M ${n}: pg_dump + pg_restore`);
-      const dst = `w1m_dump_${n}`;
-      await ctx.destination.createDatabase(dst);
-      const dir = path.join(ctx.workDir, `w1m-dump-${n}`);
-      rmSync(dir, { recursive: true, force: true });
-      const d = await mustRun('pg_dump', TOOLS.pgDump, ['-Fd', '-j2', '-f', dir, src], {
-        env: pgEnv(ctx.source),
-      });
-      const r = await mustRun('pg_restore', TOOLS.pgRestore, ['-j2', '-d', dst, dir], {
-        env: pgEnv(ctx.destination),
-      });
-      rmSync(dir, { recursive: true, force: true });
-      return {
-        ok: true,
-        label: 'pg_dump -Fd -j2 + pg_restore -j2',
-        seconds: d.seconds + r.seconds,
-        peakRssBytes: Math.max(d.peakRssBytes, r.peakRssBytes),
-        note: `dump ${fmt(d.seconds)} s + restore ${fmt(r.seconds)} s`,
-      };
+      return dumpAndRestore(ctx, src, `w1m_dump_${n}`);
     });
 
     const ratio = pgdts.ok && dump.ok ? pgdts.seconds / dump.seconds : undefined;
