@@ -115,7 +115,11 @@ test(
       `SELECT confirmed_flush_lsn < $1::pg_lsn AS kept FROM pg_replication_slots WHERE slot_name = 'pgdts_windows'`,
       [end],
     );
-    assert.deepEqual(slot, { kept: true });
+    assert.deepEqual(
+      slot,
+      { kept: true },
+      `the slot confirmed the unapplied change (end ${end}); the run's log:\n${logs.join('\n')}`,
+    );
     const [row] = await sql<{ last_error: string }>(
       s,
       dst,
