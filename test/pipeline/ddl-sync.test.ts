@@ -14,45 +14,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pg from 'pg';
 import { waitForCatchUp } from '../support/catch-up.ts';
 import { pgDumpSchema } from '../support/pg-dump.ts';
 import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
+import { startWriteLoad } from '../support/write-load.ts';
 
 /** A running write workload on `table` (`id` identity key, `v text`): inserts, updates, deletes. */
-function startWorkload(s: TestServer, db: string, table: string): { stop(): Promise<number> } {
-  let stopping = false;
-  let commits = 0;
-  const run = (async () => {
-    const c = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: db });
-    await c.connect();
-    try {
-      for (let i = 0; !stopping; i++) {
-        await c.query('BEGIN');
-        await c.query(
-          `INSERT INTO ${table} (v) SELECT 'w' || $1::int || '.' || g FROM generate_series(1, 5) g`,
-          [i],
-        );
-        await c.query(`UPDATE ${table} SET v = v || '+' WHERE id % 53 = $1`, [i % 53]);
-        await c.query(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} ORDER BY random() LIMIT 2)`);
-        await c.query('COMMIT');
-        commits++;
-        await new Promise((res) => setTimeout(res, 10));
-      }
-    } finally {
-      await c.end();
-    }
-  })();
-  return {
-    stop: async () => {
-      stopping = true;
-      await run;
-      return commits;
-    },
-  };
-}
+const startWorkload = (s: TestServer, db: string, table: string) =>
+  startWriteLoad(s, db, [table], { updateModulo: 53, deletes: 2, pauseMs: 10 });
 
 /** The task's event triggers and pgdts's capture functions on the source. */
 async function captureObjects(s: TestServer, db: string): Promise<string[]> {

@@ -17,39 +17,11 @@ import { waitForCatchUp } from '../support/catch-up.ts';
 import { runCli, startCli, stopCli, writeTaskFile, type CliRun } from '../support/pgdts-cli.ts';
 import { assertSameData } from '../support/table-hashes.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
+import { startWriteLoad } from '../support/write-load.ts';
 
 /** A write loop on app.t, one short transaction per round; only touches `id` and `v`. */
-function startWorkload(s: TestServer, db: string): { commits: () => number; stop: () => Promise<void> } {
-  let stopping = false;
-  let commits = 0;
-  const run = (async () => {
-    const c = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: db });
-    await c.connect();
-    try {
-      for (let i = 0; !stopping; i++) {
-        await c.query('BEGIN');
-        await c.query(
-          `INSERT INTO app.t (v) SELECT 'w' || $1::int || '.' || g FROM generate_series(1, 5) g`,
-          [i],
-        );
-        await c.query(`UPDATE app.t SET v = v || '+' WHERE id % 53 = $1`, [i % 53]);
-        await c.query(`DELETE FROM app.t WHERE id IN (SELECT id FROM app.t ORDER BY random() LIMIT 1)`);
-        await c.query('COMMIT');
-        commits++;
-        await new Promise((res) => setTimeout(res, 10));
-      }
-    } finally {
-      await c.end();
-    }
-  })();
-  return {
-    commits: () => commits,
-    stop: async () => {
-      stopping = true;
-      await run;
-    },
-  };
-}
+const startWorkload = (s: TestServer, db: string) =>
+  startWriteLoad(s, db, ['app.t'], { updateModulo: 53, deletes: 1, pauseMs: 10 });
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
