@@ -183,10 +183,19 @@ function modelOf(ctx: DdlContext, extra: Partial<SchemaModel>, table?: TableDef)
 
 /** Maps `model`; an error-level problem about one of its objects stops the DDL with `fail`. */
 function mapped(model: SchemaModel, ctx: DdlContext, fail: (why: string) => Error): SchemaModel {
+  const r = mappedOrProblem(model, ctx);
+  if (r.problem !== undefined) throw fail(r.problem);
+  return r.model;
+}
+
+/** `model` on the destination's names, or why the mapping cannot carry it (its first error). */
+function mappedOrProblem(
+  model: SchemaModel,
+  ctx: DdlContext,
+): { readonly model: SchemaModel; readonly problem?: undefined } | { readonly problem: string } {
   const r = mapSchemaModel(model, ctx.task, ctx.targets);
   const error = r.problems.find((p) => p.level === 'error');
-  if (error !== undefined) throw fail(describeSchemaMappingProblem(error));
-  return r.model;
+  return error !== undefined ? { problem: describeSchemaMappingProblem(error) } : { model: r.model };
 }
 
 /** Destination column names of `target`: source name → destination name, null when left out. */
@@ -457,13 +466,12 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           comment: undefined,
           dependsOn: [],
         };
-        let v;
-        try {
-          v = mapped(modelOf(ctx, { views: [view] }), ctx, (why) => new Error(why)).views[0];
-        } catch (e) {
-          warn(o, (e as Error).message);
+        const onDestination = mappedOrProblem(modelOf(ctx, { views: [view] }), ctx);
+        if (onDestination.problem !== undefined) {
+          warn(o, onDestination.problem);
           break;
         }
+        const v = onDestination.model.views[0];
         if (v !== undefined)
           steps.push({
             kind: 'apply',
@@ -477,13 +485,12 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           break;
         }
         const routine = { ...o.routine, comment: undefined, dependsOn: [] };
-        let r;
-        try {
-          r = mapped(modelOf(ctx, { routines: [routine] }), ctx, (why) => new Error(why)).routines[0];
-        } catch (e) {
-          warn(o, (e as Error).message);
+        const onDestination = mappedOrProblem(modelOf(ctx, { routines: [routine] }), ctx);
+        if (onDestination.problem !== undefined) {
+          warn(o, onDestination.problem);
           break;
         }
+        const r = onDestination.model.routines[0];
         if (r !== undefined) {
           steps.push({
             kind: 'apply',
