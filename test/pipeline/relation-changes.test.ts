@@ -17,7 +17,7 @@ import { waitForCatchUp } from '../support/catch-up.ts';
 import { runCli, startCli, stopCli, writeTaskFile, type CliRun } from '../support/pgdts-cli.ts';
 import { assertSameData } from '../support/table-hashes.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
-import { startWriteLoad } from '../support/write-load.ts';
+import { sqlUnderLoad, startWriteLoad } from '../support/write-load.ts';
 
 /** A write loop on app.t, one short transaction per round; only touches `id` and `v`. */
 const startWorkload = (s: TestServer, db: string) =>
@@ -83,7 +83,7 @@ const columns = async (s: TestServer, db: string) =>
 
 /** Runs `ddl` on the source under the workload, then waits a little for more writes after it. */
 async function alterUnderLoad(x: Setup, ddl: string): Promise<void> {
-  await sql(x.s, x.src, ddl);
+  await sqlUnderLoad(x.s, x.src, ddl);
   await sleep(700);
 }
 

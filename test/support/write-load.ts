@@ -58,3 +58,24 @@ export function startWriteLoad(
     },
   };
 }
+
+/**
+ * Runs `text` on `db` of `s` beside a running workload, again after a deadlock (SQLSTATE 40P01), as
+ * an application would: a statement updating many rows locks them in scan order while the workload
+ * deletes rows in random order, so the two can deadlock, and PostgreSQL then rolls back one of them
+ * whole. Other errors are thrown.
+ */
+export async function sqlUnderLoad(s: TestServer, db: string, text: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const c = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: db });
+    await c.connect();
+    try {
+      await c.query(text);
+      return;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== '40P01' || attempt >= 5) throw e;
+    } finally {
+      await c.end();
+    }
+  }
+}
