@@ -130,6 +130,11 @@ export interface ExtensionDef {
   readonly schema: string;
   /** Version installed on the source (informational: the destination's default version is used). */
   readonly version: string;
+  /**
+   * Selected objects that use one of its types or routines, as `kind schema.name` labels, sorted
+   * (absent or empty: it is there because its schema is selected).
+   */
+  readonly usedBy?: readonly string[];
 }
 
 /** `CREATE TYPE ... AS ENUM`: labels in sort order. */

@@ -216,7 +216,26 @@ export interface SchemaWriter {
    * @throws {PgdtsError} CONNECTION_FAILED.
    */
   inspectRoles(names: readonly string[]): Promise<{ missing: string[]; notMember: string[] }>;
+  /**
+   * Whether the destination can have each extension of `names`, sorted by name: for the precheck
+   * of schema sync (an object using an extension the destination lacks cannot be created).
+   * @throws {PgdtsError} CONNECTION_FAILED.
+   */
+  inspectExtensions(names: readonly string[]): Promise<ExtensionAvailability[]>;
 }
+
+/**
+ * One extension on the destination (PostgreSQL docs, "pg_available_extensions",
+ * "pg_available_extension_versions", "CREATE EXTENSION"): `installed` in the database (at
+ * `version`); `creatable` (its files are on the server and the user may create it: a superuser, or a
+ * trusted extension and CREATE on the database); `not-creatable` (files there, the user may not);
+ * `unavailable` (no files on the server).
+ */
+export type ExtensionAvailability =
+  | { readonly name: string; readonly state: 'installed'; readonly version: string }
+  | { readonly name: string; readonly state: 'creatable'; readonly version: string }
+  | { readonly name: string; readonly state: 'not-creatable'; readonly version: string }
+  | { readonly name: string; readonly state: 'unavailable' };
 
 /** A table to (re)start copying. */
 export interface TableRestart {

@@ -1,6 +1,7 @@
 /**
  * Runs every precheck of a task and returns one result per check, in a fixed order: connections,
  * the selection (and, with schema sync under a name mapping, whether the schema maps onto it; with
+ * schema sync, whether the destination can have the extensions the objects use; with
  * `schema.owners` / `schema.privileges`, whether the destination has their roles), then
  * the checks each connector contributes for its side (source, then destination). A check whose
  * prerequisites failed (e.g. the source is unreachable) is left out: the failed prerequisite is the
@@ -13,6 +14,7 @@ import type { Source } from '../../core/source.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
 import { checkConnection } from './check-connection.ts';
+import { checkSchemaExtensions, schemaExtensionsApply } from './check-schema-extensions.ts';
 import { checkSchemaMapping, schemaMappingApplies } from './check-schema-mapping.ts';
 import { checkSchemaRoles, schemaRolesApply } from './check-schema-roles.ts';
 import { checkSelectedObjects } from './check-selected-objects.ts';
@@ -43,6 +45,9 @@ export async function runPrechecks(task: TaskConfig, c: PrecheckConnectors): Pro
       targets = sel.targets;
       if (targets !== undefined && schemaMappingApplies(task, targets)) {
         results.push(await checkSchemaMapping(task, src.connector, targets));
+      }
+      if (dst.server !== undefined && dst.connector !== undefined && schemaExtensionsApply(task)) {
+        results.push(await checkSchemaExtensions(task, src.connector, dst.connector, dst.server.user));
       }
       if (dst.server !== undefined && dst.connector !== undefined && schemaRolesApply(task)) {
         results.push(await checkSchemaRoles(task, src.connector, dst.connector, dst.server.user));

@@ -27,6 +27,7 @@ import type {
   SchemaEvent,
   SchemaReportRow,
   SchemaWriter,
+  ExtensionAvailability,
   SequenceWriter,
   Sink,
   StatusRow,
@@ -292,6 +293,33 @@ class PostgresSchemaWriter implements SchemaWriter {
       };
     } catch (e) {
       throw wrapPgError('CONNECTION_FAILED', `cannot list the roles of ${this.params.database}`, e);
+    }
+  }
+
+  async inspectExtensions(names: readonly string[]): Promise<ExtensionAvailability[]> {
+    try {
+      // A trusted extension needs CREATE on the database; an untrusted one a superuser (PostgreSQL
+      // docs, "CREATE EXTENSION"; pg_available_extension_versions.trusted exists from 13).
+      const r = await (
+        await this.main.get()
+      ).query<{ n: string; installed: string | null; available: string | null; may: boolean }>(
+        `SELECT n, e.extversion AS installed, a.default_version AS available,
+                (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+                  OR (coalesce(v.trusted, false) AND has_database_privilege(current_database(), 'CREATE')) AS may
+           FROM unnest($1::text[]) n
+           LEFT JOIN pg_catalog.pg_extension e ON e.extname = n
+           LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = n
+           LEFT JOIN pg_catalog.pg_available_extension_versions v ON v.name = n AND v.version = a.default_version
+          ORDER BY n`,
+        [names],
+      );
+      return r.rows.map((x): ExtensionAvailability => {
+        if (x.installed !== null) return { name: x.n, state: 'installed', version: x.installed };
+        if (x.available === null) return { name: x.n, state: 'unavailable' };
+        return { name: x.n, state: x.may ? 'creatable' : 'not-creatable', version: x.available };
+      });
+    } catch (e) {
+      throw wrapPgError('CONNECTION_FAILED', `cannot list the extensions of ${this.params.database}`, e);
     }
   }
 }

@@ -82,6 +82,7 @@ test('a well-prepared task passes every check (15 → 17), keyless FULL table wa
     'publication',
     'destination-privileges',
     'destination-tables',
+    'schema-extensions',
   ]) {
     assert.equal(byId(results, id).status, 'pass', formatPrecheckReport(results));
   }
@@ -496,4 +497,75 @@ test('task options: bad row filters, a filter outside the replica identity, one 
   r = await check([{ table: 'app.orders', excludeColumns: ['id'] }], 'selected-objects');
   assert.equal(r.status, 'fail');
   assert.match(r.message, /objects\[0\]\.excludeColumns.*id/);
+});
+
+test('schema-extensions: an extension the destination server lacks fails naming the objects using it; one its user may not create fails with the statement; another version warns', async () => {
+  // pg_walinspect ships with 15 and 17, not 13.
+  const s = await sourceDb();
+  await sql(
+    src,
+    s,
+    `CREATE EXTENSION pg_walinspect;
+     CREATE VIEW app."WAL view" AS SELECT count(*) AS n FROM pg_get_wal_records_info('0/0', '0/0');
+     CREATE EXTENSION citext VERSION '1.4';
+     CREATE TABLE app.names (id int PRIMARY KEY, n citext)`,
+  );
+  const old = testServer(13);
+  const d13 = await freshDatabase(old, 'pre_dst');
+  let results = await precheck(task(urlOf(src, s), urlOf(old, d13), { syncTypes: ['schema', 'full'] }));
+  let r = byId(results, 'schema-extensions');
+  assert.equal(r.status, 'fail', formatPrecheckReport(results));
+  assert.match(
+    r.message,
+    /not available on the destination server: "pg_walinspect" \(used by view app\.WAL view\)/,
+  );
+  assert.doesNotMatch(r.message, /citext/);
+  assert.match(r.fix ?? '', /install the extension files on the destination server/);
+  assert.ok(!prechecksPassed(results));
+
+  // Without schema sync the check does not apply.
+  results = await precheck(task(urlOf(src, s), urlOf(old, d13), { syncTypes: ['full'] }));
+  assert.ok(!results.some((x) => x.id === 'schema-extensions'));
+
+  // On 17 both exist; citext would be created at 1.6 where the source has 1.4.
+  const s2 = await sourceDb();
+  await sql(
+    src,
+    s2,
+    `CREATE EXTENSION citext VERSION '1.4'; CREATE TABLE app.names (id int PRIMARY KEY, n citext)`,
+  );
+  const d17 = await freshDatabase(dst, 'pre_dst');
+  results = await precheck(task(urlOf(src, s2), urlOf(dst, d17), { syncTypes: ['schema', 'full'] }));
+  r = byId(results, 'schema-extensions');
+  assert.equal(r.status, 'warn', formatPrecheckReport(results));
+  assert.match(r.message, /"citext" 1\.4 on the source, 1\.6 to be created on the destination/);
+
+  // An untrusted extension (pageinspect) in a selected schema, for a user with CREATE on the
+  // database but not superuser: it may create citext (trusted), not pageinspect.
+  await sql(src, s2, 'CREATE EXTENSION pageinspect SCHEMA app');
+  const role = `pre_ext_${Math.random().toString(16).slice(2, 8)}`;
+  const pw = 'Plain-Pw-9';
+  await sql(
+    dst,
+    d17,
+    `CREATE ROLE ${role} LOGIN PASSWORD '${pw}'; GRANT CREATE ON DATABASE ${d17} TO ${role}`,
+  );
+  try {
+    results = await precheck(
+      task(urlOf(src, s2), `postgresql://${role}:${pw}@127.0.0.1:${dst.port}/${d17}`, {
+        syncTypes: ['schema', 'full'],
+      }),
+    );
+    r = byId(results, 'schema-extensions');
+    assert.equal(r.status, 'fail', formatPrecheckReport(results));
+    assert.match(
+      r.message,
+      new RegExp(`${role} may not create .*: "pageinspect" \\(in selected schema app\\)`),
+    );
+    assert.doesNotMatch(r.message, /citext/);
+    assert.match(r.fix ?? '', /as a superuser on the destination database: CREATE EXTENSION "pageinspect"/);
+  } finally {
+    await sql(dst, d17, `REVOKE CREATE ON DATABASE ${d17} FROM ${role}`);
+    await sql(dst, 'postgres', `DROP OWNED BY ${role}`).catch(() => undefined);
+  }
 });

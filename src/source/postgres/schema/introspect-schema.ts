@@ -922,11 +922,25 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     .map((n) => ({ kind: 'schema', name: n.nspname, comment: n.comment ?? undefined }));
 
   const usedExt = new Set<string>();
+  const extUsers = new Map<string, string[]>();
   for (const e of extRows) if (selectedSchemas.has(e.nspname)) usedExt.add(e.extname);
-  for (const k of included) for (const e of extDepsOf.get(k) ?? []) usedExt.add(e);
+  for (const k of included) {
+    for (const e of extDepsOf.get(k) ?? []) {
+      usedExt.add(e);
+      // refKey is `kind:schema\0name`: a label for the precheck naming who needs the extension.
+      const [kind = '', rest = ''] = k.split(/:(.*)/su);
+      extUsers.set(e, [...(extUsers.get(e) ?? []), `${kind} ${rest.replace('\u0000', '.')}`]);
+    }
+  }
   const extensions: ExtensionDef[] = extRows
     .filter((e) => usedExt.has(e.extname))
-    .map((e) => ({ kind: 'extension', name: e.extname, schema: e.nspname, version: e.extversion }));
+    .map((e) => ({
+      kind: 'extension',
+      name: e.extname,
+      schema: e.nspname,
+      version: e.extversion,
+      usedBy: [...new Set(extUsers.get(e.extname) ?? [])].sort(),
+    }));
 
   const byName = <T extends { schema: string; name: string }>(a: T, b: T): number =>
     cmp(a.schema, b.schema) || cmp(a.name, b.name);
