@@ -2,14 +2,15 @@
  * Many tables: the full sync resets the tables it copies in chunks of transactions, so a destination
  * whose lock table is smaller than the tables × locks one TRUNCATE would need still takes them
  * (PostgreSQL docs, "Lock Management": max_locks_per_transaction). Grouping rules (foreign keys,
- * merged tables) are checked on the pure chunker.
+ * merged tables) are checked on the pure chunker. A crash (kill -9) in the middle of a copy of
+ * 2,000 small tables resumes without copying a finished table again.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { TableRestart } from '../../src/core/sink.ts';
 import { restartChunks } from '../../src/sink/postgres/restart-chunks.ts';
-import { startOwnServer, type OwnServer } from '../support/own-server.ts';
-import { runCli, writeTaskFile } from '../support/pgdts-cli.ts';
+import { startOwnServer, until, type OwnServer } from '../support/own-server.ts';
+import { runCli, startCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
 
@@ -131,5 +132,86 @@ test(
     const r = await runCli(['run', file]);
     assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
     await assertSameData({ server: o.test, db: 'many_src' }, { server: d, db: dst }, ['public']);
+  },
+);
+
+/**
+ * Per finished table of `task` in the destination: the lowest xmin of its rows (a copy made again
+ * would write them in a new transaction, with a higher one).
+ */
+async function finishedTableXmins(
+  s: ReturnType<typeof testServer>,
+  db: string,
+  task: string,
+): Promise<Map<string, string>> {
+  const [q] = await sql<{ q: string | null }>(
+    s,
+    db,
+    `SELECT string_agg(format('SELECT %L AS t, (SELECT min(xmin::text::bigint) FROM %I.%I)::text AS x',
+                              table_name, schema_name, table_name), ' UNION ALL ') AS q
+       FROM pgdts.table_sync WHERE task_name = $1 AND state = 'done'`,
+    [task],
+  );
+  if (q?.q == null) return new Map();
+  return new Map((await sql<{ t: string; x: string }>(s, db, q.q)).map((r) => [r.t, r.x]));
+}
+
+test(
+  '2,000 tables of 50 rows with a secondary index each: killed (kill -9) in the middle of the copy, the next run copies only the unfinished tables and ends identical',
+  { timeout: 600_000 },
+  async () => {
+    const s = testServer(15);
+    const src = await freshDatabase(s, 'many_kill_src');
+    const dst = await freshDatabase(s, 'many_kill_dst');
+    for (let from = 1; from <= 2000; from += 250) {
+      await sql(
+        s,
+        src,
+        `DO $$ BEGIN
+           FOR i IN ${from}..${from + 249} LOOP
+             EXECUTE format('CREATE TABLE public.%I (id int PRIMARY KEY, v int)', 'k_' || i);
+             EXECUTE format('CREATE INDEX ON public.%I (v)', 'k_' || i);
+             EXECUTE format('INSERT INTO public.%I SELECT g, g * %s FROM generate_series(1, 50) g', 'k_' || i, i);
+           END LOOP;
+         END $$`,
+      );
+    }
+    const file = writeTaskFile({
+      name: 'many-kill',
+      source: { server: s, db: src },
+      destination: { server: s, db: dst },
+      syncTypes: ['schema', 'full'],
+      objects: [{ schema: 'public' }],
+    });
+    const first = startCli(['run', file]);
+    const done = async () =>
+      Number(
+        (
+          await sql<{ n: string }>(
+            s,
+            dst,
+            `SELECT count(*)::text AS n FROM pgdts.table_sync WHERE task_name = 'many-kill' AND state = 'done'`,
+          ).catch(() => [{ n: '0' }])
+        )[0]?.n,
+      );
+    await until(
+      'a few hundred tables to be copied',
+      async () => (await done()) >= 300 || first.child.exitCode !== null,
+      240_000,
+      () => first.output(),
+    );
+    assert.equal(first.child.exitCode, null, `the copy was still running when killed:\n${first.output()}`);
+    first.child.kill('SIGKILL');
+    await first.done;
+    const before = await finishedTableXmins(s, dst, 'many-kill');
+    assert.ok(before.size >= 300 && before.size < 2000, `${before.size} tables done at the kill`);
+
+    const second = await runCli(['run', file]);
+    assert.equal(second.code, 0, second.stdout.slice(-3000) + second.stderr.slice(-3000));
+    const after = await finishedTableXmins(s, dst, 'many-kill');
+    assert.equal(after.size, 2000);
+    const recopied = [...before].filter(([t, x]) => after.get(t) !== x).map(([t]) => t);
+    assert.deepEqual(recopied, [], 'tables finished before the kill were not copied again');
+    await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['public']);
   },
 );
