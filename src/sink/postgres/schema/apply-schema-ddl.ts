@@ -16,9 +16,11 @@ export type DdlOutcome =
   /** Its object already existed (duplicate_* SQLSTATE): skipped. */
   | 'exists'
   /**
-   * Skipped with a warning: CREATE EXTENSION of an extension the destination does not have, or a
+   * Skipped with a warning: CREATE EXTENSION of an extension the destination does not have, a
    * statement naming roles the destination does not have (a policy `TO role`: refused, see
-   * {@link DdlStatement.requiresRoles}).
+   * {@link DdlStatement.requiresRoles}), a `LANGUAGE c` / `internal` function the destination user
+   * may not create (not superuser) or whose code the destination lacks (library or built-in
+   * function missing), and what needs such a function ({@link DdlStatement.needsNative}).
    */
   | 'unavailable';
 
@@ -78,13 +80,35 @@ export async function prepareDdlSession(client: pg.Client): Promise<() => Promis
   };
 }
 
+// Why CREATE FUNCTION of C / internal code fails on a destination that cannot have it: 42501
+// insufficient_privilege (`permission denied for language c`: not superuser), 58P01 undefined_file
+// (the library is missing), 42883 undefined_function (no such symbol in it, no such built-in).
+const NATIVE_REFUSAL = new Set(['42501', '58P01', '42883']);
+
 /**
  * Roles seen to exist on the destination during one run of statements: owner and grant statements
  * name the same few roles thousands of times, so each is looked up once.
  */
 type KnownRoles = Set<string>;
 
-async function runOne(client: pg.Client, s: DdlStatement, known: KnownRoles = new Set()): Promise<DdlEvent> {
+/** `LANGUAGE c` / `internal` function and superuser-only statements refused in one run, by id. */
+type RefusedNative = Map<string, { readonly object: string; readonly reason: string }>;
+
+/** The reason a native function could not be created, for the report. */
+function nativeRefusalReason(s: DdlStatement, e: unknown): string {
+  const what =
+    s.native?.language === 'c'
+      ? `is written in C (library ${JSON.stringify(s.native.library)}, symbol ${JSON.stringify(s.native.symbol)}): creating it needs a superuser on the destination and that library installed there`
+      : `is a LANGUAGE internal function (${JSON.stringify(s.native?.symbol ?? '')}): creating it needs a superuser on the destination and a server that has that built-in function`;
+  return `${what}; the destination said: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+async function runOne(
+  client: pg.Client,
+  s: DdlStatement,
+  known: KnownRoles = new Set(),
+  refusedNative: RefusedNative = new Map(),
+): Promise<DdlEvent> {
   const started = Date.now();
   const event = (outcome: DdlOutcome, message: string): DdlEvent => ({
     statement: s,
@@ -94,6 +118,14 @@ async function runOne(client: pg.Client, s: DdlStatement, known: KnownRoles = ne
     elapsedMs: Date.now() - started,
     message,
   });
+  const blocked = (s.needsNative ?? []).map((id) => refusedNative.get(id)).find((x) => x !== undefined);
+  if (blocked !== undefined) {
+    refusedNative.set(s.id, blocked);
+    return event(
+      'unavailable',
+      `WARNING: ${s.object} refused: it needs ${blocked.object}, which was refused (${blocked.object} ${blocked.reason})`,
+    );
+  }
   if (s.extension !== undefined) {
     const r = await client
       .query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [s.extension])
@@ -151,6 +183,16 @@ async function runOne(client: pg.Client, s: DdlStatement, known: KnownRoles = ne
           return event('exists', `${s.object} already exists, skipped`);
         }
         if (RETRY.has(code) && attempt < 5) continue;
+        if (s.superuserOnly === true && code === '42501') {
+          const reason = `needs a superuser on the destination to be created; the destination said: ${(e as Error).message}`;
+          refusedNative.set(s.id, { object: s.object, reason });
+          return event('unavailable', `WARNING: ${s.object} refused: it ${reason}`);
+        }
+        if (s.native !== undefined && NATIVE_REFUSAL.has(code)) {
+          const reason = nativeRefusalReason(s, e);
+          refusedNative.set(s.id, { object: s.object, reason });
+          return event('unavailable', `WARNING: ${s.object} refused: it ${reason}`);
+        }
       }
       const err = wrapPgError('SCHEMA_SYNC_FAILED', `${s.kind} for ${s.object} failed`, e);
       throw new PgdtsError('SCHEMA_SYNC_FAILED', `${err.message}\nstatement: ${s.sql}`, {
@@ -177,9 +219,10 @@ export async function applySchemaDdl(
   const restore = await prepareDdlSession(client);
   const events: DdlEvent[] = [];
   const known: KnownRoles = new Set();
+  const refusedNative: RefusedNative = new Map();
   try {
     for (const s of statements) {
-      const e = await runOne(client, s, known);
+      const e = await runOne(client, s, known, refusedNative);
       events.push(e);
       options.onStatement?.(e);
     }
