@@ -254,7 +254,16 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     const q = quoteQualified(t);
     const obj = `${t.kind === 'domain' ? 'domain' : 'type'} ${q}`;
     const stmts = [
-      { ...st(id, 'type', obj, typeSql(t)), ...(t.kind === 'base' ? { superuserOnly: true } : {}) },
+      {
+        ...st(id, 'type', obj, typeSql(t)),
+        ...(t.kind === 'base'
+          ? {
+              superuserOnly: true,
+              // CREATE TYPE of a base type checks for a superuser before it finds the type exists.
+              skipIf: `SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = ${quoteLiteral(t.schema)} AND t.typname = ${quoteLiteral(t.name)} AND t.typisdefined`,
+            }
+          : {}),
+      },
     ];
     if (t.kind === 'domain') {
       for (const c of t.constraints.filter((x) => isNotValid(x.definition))) {
@@ -311,7 +320,17 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       RANK.routine,
       [schemaId(r.schema), ...routineDeps(id, r.dependsOn.map(refKey))],
       [
-        { ...st(id, 'routine', obj, r.definition), ...(r.native !== undefined ? { native: r.native } : {}) },
+        {
+          ...st(id, 'routine', obj, r.definition),
+          ...(r.native !== undefined
+            ? {
+                native: r.native,
+                // An equal function is left alone: replacing it would need a superuser again.
+                // (By name, not to_regprocedure: before PostgreSQL 16 it fails on a missing schema.)
+                skipIf: `SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ${quoteLiteral(r.schema)} AND p.proname = ${quoteLiteral(r.name)} AND pg_catalog.btrim(pg_catalog.pg_get_functiondef(p.oid), E' \\n\\t\\r') = ${quoteLiteral(r.definition)}`,
+              }
+            : {}),
+        },
         ...comment(
           id,
           `${r.kind === 'function' ? 'FUNCTION' : 'PROCEDURE'} ${quoteQualified(r)}${args}`,
