@@ -216,6 +216,15 @@ export interface SchemaWriter {
    * @throws {PgdtsError} CONNECTION_FAILED.
    */
   inspectRoles(names: readonly string[]): Promise<{ missing: string[]; notMember: string[] }>;
+  /**
+   * What of `model` schema sync could not create on the destination because it is made of C or
+   * `LANGUAGE internal` code or needs a superuser (functions with `RoutineDef.native`, shell
+   * and base types, text search parsers and templates), each with the reason: the destination user
+   * is not superuser, or a C function's library or symbol, or a built-in function, is missing there.
+   * Objects already there (an equal function, a type or parser of that name) are not listed.
+   * @throws {PgdtsError} CONNECTION_FAILED.
+   */
+  inspectNativeObjects(model: SchemaModel): Promise<{ readonly object: string; readonly reason: string }[]>;
 }
 
 /** A table to (re)start copying. */

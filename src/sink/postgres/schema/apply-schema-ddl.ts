@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { PgdtsError } from '../../../core/errors.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
+import { quoteLiteral } from '../../../core/identifier.ts';
 import type { DdlStatement } from './plan-schema-ddl.ts';
 
 /** What happened to one statement. */
@@ -297,4 +298,57 @@ export async function applySchemaDdlParallel(
   await Promise.all(restores.map((r) => r().catch(() => undefined)));
   if (failure !== undefined) throw failure;
   return events;
+}
+
+/**
+ * Which pre-data statements needing a superuser or C / internal code ({@link DdlStatement.native},
+ * {@link DdlStatement.superuserOnly}) the destination would refuse, without changing it: those whose
+ * `skipIf` finds nothing (an equal function, a type or parser of that name is left alone), each with
+ * the reason. A destination user that is not superuser may create none of them; for a superuser,
+ * each C function is created as `pg_temp.pgdts_native_probe()` from its library and symbol, and each
+ * internal function from its built-in name, in a transaction rolled back (with
+ * `check_function_bodies` on, CREATE FUNCTION loads the library and looks the symbol up: PostgreSQL
+ * docs, "CREATE FUNCTION", "C-Language Functions"). Runs in a session prepared by
+ * {@link prepareDdlSession}, whose settings are restored afterwards.
+ * @throws the driver's error when a catalog query fails (the caller wraps it).
+ */
+export async function inspectNativeStatements(
+  client: pg.Client,
+  statements: readonly DdlStatement[],
+): Promise<{ readonly object: string; readonly reason: string }[]> {
+  const candidates = statements.filter((s) => s.native !== undefined || s.superuserOnly === true);
+  if (candidates.length === 0) return [];
+  const restore = await prepareDdlSession(client);
+  try {
+    const su = await client.query<{ su: boolean; who: string }>(
+      'SELECT rolsuper AS su, current_user AS who FROM pg_catalog.pg_roles WHERE rolname = current_user',
+    );
+    const superuser = su.rows[0]?.su === true;
+    const who = su.rows[0]?.who ?? 'the destination user';
+    const out: { object: string; reason: string }[] = [];
+    for (const s of candidates) {
+      if (s.skipIf !== undefined && ((await client.query(s.skipIf)).rowCount ?? 0) > 0) continue;
+      if (!superuser) {
+        out.push({ object: s.object, reason: `${who} is not superuser on the destination` });
+        continue;
+      }
+      if (s.native === undefined) continue;
+      const as =
+        s.native.language === 'c'
+          ? `LANGUAGE c AS ${quoteLiteral(s.native.library)}, ${quoteLiteral(s.native.symbol)}`
+          : `LANGUAGE internal AS ${quoteLiteral(s.native.symbol)}`;
+      await client.query('BEGIN');
+      try {
+        await client.query("SET LOCAL check_function_bodies = 'on'");
+        await client.query(`CREATE FUNCTION pg_temp.pgdts_native_probe() RETURNS void ${as}`);
+      } catch (e) {
+        out.push({ object: s.object, reason: nativeRefusalReason(s, e) });
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    }
+    return out;
+  } finally {
+    await restore().catch(() => undefined);
+  }
 }
