@@ -3,7 +3,7 @@
  * so no library is needed): a fixed-length base type like int4 (with receive/send, a category, a
  * default, a delimiter) and a variable-length collatable one like text, binary-coercible casts
  * (WITHOUT FUNCTION) between them and built-in types, an operator and an SQL function over the
- * first, a domain over it (its CHECK using the operator), a range type with a CANONICAL function, a text search parser over the
+ * first, domains over it (a CHECK using the operator, one using a cast), a range type with a CANONICAL function, a text search parser over the
  * built-in prsd_* functions and a template over internal functions of its own, with a dictionary and
  * a configuration using them, and a table with columns of all of it. Names are awkward (quotes,
  * spaces, capitals).
@@ -44,8 +44,9 @@ CREATE OPERATOR ${S}.= (FUNCTION = ${S}."My Int Eq", LEFTARG = ${S}."My Int", RI
   COMMUTATOR = OPERATOR(${S}.=), RESTRICT = eqsel, JOIN = eqjoinsel);
 CREATE FUNCTION ${S}."Twice"(v ${S}."My Int") RETURNS ${S}."My Int"
   LANGUAGE sql IMMUTABLE AS $$ SELECT (v::integer * 2)::${S}."My Int" $$;
--- Not VALUE::integer: a domain's CHECK records no dependency on a binary-coercible cast.
 CREATE DOMAIN ${S}."Positive My Int" AS ${S}."My Int" CHECK (NOT VALUE OPERATOR(${S}.=) '0');
+-- pg_depend records no dependency of a CHECK on a binary-coercible cast it applies.
+CREATE DOMAIN ${S}."Small My Int" AS ${S}."My Int" CHECK (VALUE::integer < 1000000);
 
 CREATE TYPE ${S}.my_text;
 CREATE FUNCTION ${S}.my_text_in(cstring) RETURNS ${S}.my_text LANGUAGE internal IMMUTABLE STRICT AS 'textin';
@@ -78,11 +79,12 @@ CREATE TABLE ${BASE_TABLE} (
   label ${S}.my_text,
   span ${S}."Int Span",
   pos ${S}."Positive My Int",
+  small ${S}."Small My Int",
   many ${S}."My Int"[]);
 CREATE INDEX "Span Idx" ON ${BASE_TABLE} USING gist (span);
 INSERT INTO ${BASE_TABLE}
   SELECT g, (g * 3)::${S}."My Int", ('label ' || g)::${S}.my_text, ${S}."Int Span"(g, g + 10, '(]'),
-         g::${S}."Positive My Int", ARRAY[g, g + 1]::integer[]::${S}."My Int"[]
+         g::${S}."Positive My Int", g::${S}."Small My Int", ARRAY[g, g + 1]::integer[]::${S}."My Int"[]
     FROM generate_series(1, 50) g;
 CREATE VIEW ${S}."Base View" AS
   SELECT id, ${S}."Twice"("Small ""N""") AS twice, "Small ""N""" OPERATOR(${S}.=) '9'::${S}."My Int" AS nine,

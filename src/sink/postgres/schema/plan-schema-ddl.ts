@@ -219,6 +219,17 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       ],
     );
   }
+  // A domain's CHECK or DEFAULT may apply a binary-coercible cast (WITHOUT FUNCTION), which
+  // pg_depend does not record: a domain over a type with casts comes after them.
+  const castsByType = new Map<string, string[]>();
+  for (const c of model.casts) {
+    const id = `cast:${c.source}\u0000${c.target}`;
+    for (const end of [c.source, c.target]) castsByType.set(end, [...(castsByType.get(end) ?? []), id]);
+  }
+  const castsOfDomain = (t: TypeDef): string[] =>
+    t.kind === 'domain' && (t.constraints.length > 0 || t.default !== undefined)
+      ? t.dependsOn.filter((d) => d.kind === 'type').flatMap((d) => castsByType.get(quoteQualified(d)) ?? [])
+      : [];
   // Types made of functions that take or return them (base types, ranges with a CANONICAL
   // function): a shell type first, which those functions use instead of the type, as pg_dump does.
   const shellOf = new Map<string, { readonly id: string; readonly deps: ReadonlySet<string> }>();
@@ -278,7 +289,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       }
     }
     stmts.push(...comment(id, `${t.kind === 'domain' ? 'DOMAIN' : 'TYPE'} ${q}`, obj, t.comment));
-    node(id, RANK.type, [schemaId(t.schema), ...t.dependsOn.map(refKey)], stmts);
+    node(id, RANK.type, [schemaId(t.schema), ...t.dependsOn.map(refKey), ...castsOfDomain(t)], stmts);
   }
   for (const s of model.sequences) {
     const id = refKey({ kind: 'sequence', schema: s.schema, name: s.name });

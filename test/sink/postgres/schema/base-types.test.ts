@@ -145,9 +145,9 @@ test('PostgreSQL 15: base types, binary-coercible casts, a canonical range, a te
     s,
     dst,
     `INSERT INTO ${BASE_TABLE} SELECT * FROM (VALUES
-       (1, '3'::${S}."My Int", 'label 1'::${S}.my_text, ${S}."Int Span"(1, 11, '(]'), 1::${S}."Positive My Int", '{1;2}'::${S}."My Int"[]),
-       (2, '6', 'label 2', '(2,12]', 2, '{2;3}'),
-       (3, '9', 'label 3', '(3,13]', 3, '{3;4}')) v`,
+       (1, '3'::${S}."My Int", 'label 1'::${S}.my_text, ${S}."Int Span"(1, 11, '(]'), 1::${S}."Positive My Int", 1::${S}."Small My Int", '{1;2}'::${S}."My Int"[]),
+       (2, '6', 'label 2', '(2,12]', 2, 2, '{2;3}'),
+       (3, '9', 'label 3', '(3,13]', 3, 3, '{3;4}')) v`,
   );
   assert.deepEqual(await sql(s, dst, VIEW), await sql(s, src, VIEW));
   assert.deepEqual((await sql(s, dst, VIEW))[2], {
