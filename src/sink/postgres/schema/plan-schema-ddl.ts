@@ -114,9 +114,11 @@ export interface DdlStatement {
 /** The DDL of a schema sync, in execution order. */
 export interface SchemaDdlPlan {
   /**
-   * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
+   * Before the data load: schemas, extensions, types and domains (a base type, or a range with a
+   * CANONICAL function, as a shell type before its support functions and the full CREATE TYPE after
+   * them), sequences, functions and procedures,
    * aggregates (after their support functions), operators, operator families and classes, casts, collations, conversions, text
-   * search dictionaries and configurations,
+   * search parsers, templates, dictionaries and configurations,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, UNLOGGED, storage parameters (also `toast.*`), INHERITS, column

@@ -209,7 +209,8 @@ async function q<R extends pg.QueryResultRow>(client: pg.Client, text: string): 
 }
 
 /**
- * Reads the user-defined operators, operator families and classes (outside system schemas and
+ * Reads the user-defined operators, operator families and classes, collations, conversions, text
+ * search dictionaries, configurations, parsers and templates (outside system schemas and
  * extensions), all user casts (OID of a user object, neither an extension's nor one a type made for
  * itself) and the dependencies among
  * these and the other objects. Expects the caller's empty search_path, so type and function names
