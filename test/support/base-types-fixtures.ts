@@ -62,6 +62,9 @@ CREATE TYPE ${S}."Int Span" AS RANGE (SUBTYPE = integer, CANONICAL = ${S}."Int S
   SUBTYPE_DIFF = pg_catalog.int4range_subdiff);
 COMMENT ON TYPE ${S}."Int Span" IS 'canonical [) spans';
 
+-- A LANGUAGE c function of a library every server has (plpgsql's call handler).
+CREATE FUNCTION ${S}."C Handler"() RETURNS language_handler LANGUAGE c AS '$libdir/plpgsql', 'plpgsql_call_handler';
+
 CREATE TEXT SEARCH PARSER ${S}."My ""Parser""" (START = prsd_start, GETTOKEN = prsd_nexttoken,
   END = prsd_end, LEXTYPES = prsd_lextype, HEADLINE = prsd_headline);
 COMMENT ON TEXT SEARCH PARSER ${S}."My ""Parser""" IS 'the default parser again';

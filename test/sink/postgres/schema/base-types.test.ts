@@ -70,6 +70,7 @@ test('PostgreSQL 15: base types, binary-coercible casts, a canonical range, a te
   assert.deepEqual(
     model.routines.filter((r) => r.native !== undefined).map((r) => `${r.signature} ${r.native?.symbol}`),
     [
+      'C Handler() plpgsql_call_handler',
       'Int Span Canon("Base ""Ty pes"""."Int Span") int4range_canonical',
       'My Int Eq("Base ""Ty pes"""."My Int", "Base ""Ty pes"""."My Int") int4eq',
       'My Int In(cstring) int4in',
@@ -129,6 +130,7 @@ test('PostgreSQL 15: base types, binary-coercible casts, a canonical range, a te
     `CREATE TYPE ${S}."Int Span" AS RANGE (`,
     `canonical = ${S}."Int Span Canon"`,
     'LANGUAGE internal IMMUTABLE STRICT',
+    `AS '$libdir/plpgsql', 'plpgsql_call_handler'`,
     `CREATE TEXT SEARCH PARSER ${S}."My ""Parser""" (`,
     `CREATE TEXT SEARCH TEMPLATE ${S}."My Template" (`,
     `CREATE DOMAIN ${S}."Positive My Int" AS ${S}."My Int"`,
@@ -208,6 +210,10 @@ test('a destination user that is not superuser: each C / internal function, what
   assert.match(
     refused(`function ${S}."simple init"(internal)`) ?? '',
     /refused: it is a LANGUAGE internal function \("dsimple_init"\): creating it needs a superuser on the destination.*permission denied for language internal/,
+  );
+  assert.match(
+    refused(`function ${S}."C Handler"()`) ?? '',
+    /refused: it is written in C \(library "\$libdir\/plpgsql", symbol "plpgsql_call_handler"\): creating it needs a superuser on the destination and that library installed there.*permission denied for language c/,
   );
   assert.match(
     refused(`function ${S}."My Int In"(cstring)`) ?? '',
