@@ -34,7 +34,7 @@ test('PostgreSQL 13 → 17: a table of base, canonical range, domain and array c
     await sql(
       from,
       src,
-      `INSERT INTO ${BASE_TABLE} VALUES (1000, '12', 'new ''one''', '[5,9]', '4', '5', '{7;8}');
+      `INSERT INTO ${BASE_TABLE} VALUES (1000, '12', 'new ''one''', '[5,9]', '4', '5', '{7;8}', '(0.5,1e300)');
        UPDATE ${BASE_TABLE} SET "Small ""N""" = ("Small ""N"""::integer + 1)::${S}."My Int", span = ${S}."Int Span"(id, id + 2, '()')
         WHERE id <= 10;
        UPDATE ${BASE_TABLE} SET label = NULL, many = '{}' WHERE id BETWEEN 11 AND 15;

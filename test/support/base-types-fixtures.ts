@@ -1,12 +1,13 @@
 /**
  * The "base types" fixture: what is made of `LANGUAGE internal` functions (the server's own C code,
  * so no library is needed): a fixed-length base type like int4 (with receive/send, a category, a
- * default, a delimiter) and a variable-length collatable one like text, binary-coercible casts
- * (WITHOUT FUNCTION) between them and built-in types, an operator and an SQL function over the
- * first, domains over it (a CHECK using the operator, one using a cast), a range type with a CANONICAL function, a text search parser over the
- * built-in prsd_* functions and a template over internal functions of its own, with a dictionary and
- * a configuration using them, and a table with columns of all of it. Names are awkward (quotes,
- * spaces, capitals).
+ * default, a delimiter), a variable-length collatable one like text, an array-like one like point
+ * (ELEMENT, SUBSCRIPT), binary-coercible casts (WITHOUT FUNCTION) between them and built-in types, an
+ * operator and an SQL function over the first, domains over it (a CHECK using the operator, one using
+ * a cast), a range type with a CANONICAL function, a `LANGUAGE c` function (plpgsql's handler), a
+ * text search parser over the built-in prsd_* functions and a template over internal functions of
+ * its own, with a dictionary and a configuration using them, and a table with columns of all of it.
+ * Names are awkward (quotes, spaces, capitals).
  */
 import { sql, type TestServer } from './servers.ts';
 
@@ -55,6 +56,13 @@ CREATE TYPE ${S}.my_text (INPUT = ${S}.my_text_in, OUTPUT = ${S}.my_text_out, IN
   STORAGE = extended, ALIGNMENT = int4, COLLATABLE = true, CATEGORY = 'S');
 CREATE CAST (${S}.my_text AS text) WITHOUT FUNCTION AS IMPLICIT;
 
+-- Fixed-length and array-like (ELEMENT; SUBSCRIPT is set for it from PostgreSQL 14), like point.
+CREATE TYPE ${S}."Pair";
+CREATE FUNCTION ${S}."Pair In"(cstring) RETURNS ${S}."Pair" LANGUAGE internal IMMUTABLE STRICT AS 'point_in';
+CREATE FUNCTION ${S}."Pair Out"(${S}."Pair") RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'point_out';
+CREATE TYPE ${S}."Pair" (INPUT = ${S}."Pair In", OUTPUT = ${S}."Pair Out", INTERNALLENGTH = 16,
+  ALIGNMENT = double, ELEMENT = float8);
+
 CREATE TYPE ${S}."Int Span";
 CREATE FUNCTION ${S}."Int Span Canon"(${S}."Int Span") RETURNS ${S}."Int Span"
   LANGUAGE internal IMMUTABLE STRICT AS 'int4range_canonical';
@@ -83,11 +91,12 @@ CREATE TABLE ${BASE_TABLE} (
   span ${S}."Int Span",
   pos ${S}."Positive My Int",
   small ${S}."Small My Int",
-  many ${S}."My Int"[]);
+  many ${S}."My Int"[],
+  pair ${S}."Pair");
 CREATE INDEX "Span Idx" ON ${BASE_TABLE} USING gist (span);
 INSERT INTO ${BASE_TABLE}
   SELECT g, (g * 3)::${S}."My Int", ('label ' || g)::${S}.my_text, ${S}."Int Span"(g, g + 10, '(]'),
-         g::${S}."Positive My Int", g::${S}."Small My Int", ARRAY[g, g + 1]::integer[]::${S}."My Int"[]
+         g::${S}."Positive My Int", g::${S}."Small My Int", ARRAY[g, g + 1]::integer[]::${S}."My Int"[], ('(' || g || ',' || -g || ')')::${S}."Pair"
     FROM generate_series(1, 50) g;
 CREATE VIEW ${S}."Base View" AS
   SELECT id, ${S}."Twice"("Small ""N""") AS twice, "Small ""N""" OPERATOR(${S}.=) '9'::${S}."My Int" AS nine,

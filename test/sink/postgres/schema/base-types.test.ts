@@ -77,6 +77,8 @@ test('PostgreSQL 15: base types, binary-coercible casts, a canonical range, a te
       'My Int Out("Base ""Ty pes"""."My Int") int4out',
       'My Int Recv(internal) int4recv',
       'My Int Send("Base ""Ty pes"""."My Int") int4send',
+      'Pair In(cstring) point_in',
+      'Pair Out("Base ""Ty pes"""."Pair") point_out',
       'my_text_in(cstring) textin',
       'my_text_out("Base ""Ty pes""".my_text) textout',
       'simple init(internal) dsimple_init',
@@ -127,6 +129,8 @@ test('PostgreSQL 15: base types, binary-coercible casts, a canonical range, a te
     "DELIMITER = ';'",
     'PASSEDBYVALUE',
     'COLLATABLE = true',
+    'ELEMENT = double precision',
+    'SUBSCRIPT = raw_array_subscript_handler',
     `CREATE TYPE ${S}."Int Span" AS RANGE (`,
     `canonical = ${S}."Int Span Canon"`,
     'LANGUAGE internal IMMUTABLE STRICT',
@@ -147,9 +151,9 @@ test('PostgreSQL 15: base types, binary-coercible casts, a canonical range, a te
     s,
     dst,
     `INSERT INTO ${BASE_TABLE} SELECT * FROM (VALUES
-       (1, '3'::${S}."My Int", 'label 1'::${S}.my_text, ${S}."Int Span"(1, 11, '(]'), 1::${S}."Positive My Int", 1::${S}."Small My Int", '{1;2}'::${S}."My Int"[]),
-       (2, '6', 'label 2', '(2,12]', 2, 2, '{2;3}'),
-       (3, '9', 'label 3', '(3,13]', 3, 3, '{3;4}')) v`,
+       (1, '3'::${S}."My Int", 'label 1'::${S}.my_text, ${S}."Int Span"(1, 11, '(]'), 1::${S}."Positive My Int", 1::${S}."Small My Int", '{1;2}'::${S}."My Int"[], '(1,2)'::${S}."Pair"),
+       (2, '6', 'label 2', '(2,12]', 2, 2, '{2;3}', '(2,3)'),
+       (3, '9', 'label 3', '(3,13]', 3, 3, '{3;4}', '(3,4)')) v`,
   );
   assert.deepEqual(await sql(s, dst, VIEW), await sql(s, src, VIEW));
   assert.deepEqual((await sql(s, dst, VIEW))[2], {
@@ -161,8 +165,12 @@ test('PostgreSQL 15: base types, binary-coercible casts, a canonical range, a te
     words: "'dogs':2 'running':4",
   });
   assert.deepEqual(
-    await sql(s, dst, `SELECT many::text AS m, span::text AS sp FROM ${BASE_TABLE} WHERE id = 1`),
-    [{ m: '{1;2}', sp: '[2,12)' }],
+    await sql(
+      s,
+      dst,
+      `SELECT many::text AS m, span::text AS sp, pair[1]::text AS y FROM ${BASE_TABLE} WHERE id = 1`,
+    ),
+    [{ m: '{1;2}', sp: '[2,12)', y: '2' }],
   );
 
   assertAllExist(await syncModel(model, s, dst));
