@@ -2,8 +2,9 @@
  * Catalog reading for the object kinds beyond relations, types and routines: operators
  * (pg_operator), operator families and classes with their members (pg_opfamily, pg_opclass, pg_amop,
  * pg_amproc), casts (pg_cast), collations (pg_collation), conversions (pg_conversion) and text
- * search objects (pg_ts_dict, pg_ts_config, pg_ts_parser, pg_ts_template). PostgreSQL docs, chapter "System Catalogs", and "Interfacing
- * Extensions to Indexes" for how members belong to a class or, loosely, to a family. Used by
+ * search objects (pg_ts_dict, pg_ts_config, pg_ts_parser, pg_ts_template). PostgreSQL docs, chapter
+ * "System Catalogs", and "Interfacing Extensions to Indexes" for how members belong to a class or,
+ * loosely, to a family. Used by
  * introspect-schema.ts, which decides what is selected; this module only reads and builds.
  */
 import type pg from 'pg';

@@ -250,11 +250,13 @@ const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
 /**
  * Introspects the objects the selectors pick.
  *
- * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function,
- *   procedure, aggregate, operator, operator family and class, collation, conversion, text search dictionary and
- *   configuration, parser and template of the schema, the casts from or to its types, with indexes, constraints and triggers of its tables, plus the
- *   types, sequences and functions these need from other schemas (never tables or views: a view on an
- *   unselected table makes the DDL fail, naming the view).
+ * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type (base
+ *   types included), function, procedure, aggregate, operator, operator family and class, collation,
+ *   conversion, text search dictionary, configuration, parser and template of the schema, the casts
+ *   from or to its types, with indexes, constraints and triggers of its tables, plus the types,
+ *   sequences and functions these need from other schemas (and the text search parsers and templates
+ *   its configurations and dictionaries use; never tables or views: a view on an unselected table
+ *   makes the DDL fail, naming the view).
  * - `{kind:'table'}` takes the table with its partitions, the sequences it owns or its defaults use,
  *   the user types of its columns, the functions its defaults, checks and triggers call (transitively),
  *   and the schemas all of those live in.
