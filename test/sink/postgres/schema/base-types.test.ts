@@ -2,7 +2,8 @@
  * Schema sync of what is made of C or `LANGUAGE internal` functions: user-defined base types (shell
  * type, support functions, CREATE TYPE), binary-coercible casts, operators and domains over them, a
  * range type's CANONICAL function, text search parsers and templates. Compared by pg_dump on one
- * version and by introspected models across versions; a second run skips every object as existing;
+ * version and by introspected models across versions; a second run skips every object as existing,
+ * and one after an interruption between a shell type and its CREATE TYPE completes it;
  * a destination user that is not superuser gets each of these objects refused with the reason.
  */
 import assert from 'node:assert/strict';
@@ -262,4 +263,31 @@ test('a destination user that is not superuser: each C / internal function, what
   );
   await sql(s, 'postgres', `DROP DATABASE ${dst}`);
   await sql(s, 'postgres', `DROP ROLE ${role}`);
+});
+
+test('a run interrupted between a shell type and its CREATE TYPE is completed by a re-run: the shell and the equal functions are skipped', async () => {
+  const s = testServer(15);
+  const src = await source(s);
+  const dst = await freshDatabase(s, 'base_dst');
+  const model = await introspect(s, src);
+  const pre = planSchemaDdl(model).preData;
+  const full = pre.findIndex((x) => x.sql.startsWith(`CREATE TYPE ${S}."My Int" (`));
+  const c = await connect(resolveEndpoint({ type: 'postgresql', url: urlOf(s, dst) }), {
+    role: 'destination',
+  });
+  try {
+    await applySchemaDdl(c, pre.slice(0, full));
+  } finally {
+    await c.end();
+  }
+  assert.deepEqual(await sql(s, dst, `SELECT typtype::text AS t FROM pg_type WHERE typname = 'My Int'`), [
+    { t: 'p' },
+  ]);
+  const events = await syncModel(model, s, dst);
+  const outcome = (object: string, kind: string): string | undefined =>
+    events.find((e) => e.object === object && e.kind === kind)?.outcome;
+  assert.equal(outcome(`shell type ${S}."My Int"`, 'type'), 'exists');
+  assert.equal(outcome(`function ${S}."My Int In"(cstring)`, 'routine'), 'exists');
+  assert.equal(outcome(`type ${S}."My Int"`, 'type'), 'applied');
+  assert.equal(await pgDumpSchema(s, dst, [BASE_SCHEMA]), await pgDumpSchema(s, src, [BASE_SCHEMA]));
 });
