@@ -959,7 +959,24 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   );
 
   const kindDefs = buildObjectKinds(kinds, kindRefs, isIn, depsFor);
-  const castDefs: CastDef[] = castSel.map((c) => ({
+  // Casts of types brought from elsewhere (by a table selector, or as a dependency): a domain's
+  // CHECK or a default applying a binary-coercible cast leaves no pg_depend row to follow. Those
+  // whose types and function are all in the model or built in.
+  const castKey = (c: { readonly cast: Omit<CastDef, 'dependsOn'> }): string =>
+    `${c.cast.source}\u0000${c.cast.target}`;
+  const schemaCasts = new Set(castSel.map(castKey));
+  const typeCasts = selectedCasts(
+    kinds,
+    new Set(kinds.casts.flatMap((c) => [c.source_schema, c.target_schema])),
+    (oid) => typeRef.get(oid),
+    (oid) => procRef.get(oid),
+  ).filter(
+    (c) =>
+      !schemaCasts.has(castKey(c)) &&
+      c.needs.some((r) => r.kind === 'type' && isIn(r)) &&
+      c.needs.every((r) => isIn(r) || r.kind === 'table'),
+  );
+  const castDefs: CastDef[] = [...castSel, ...typeCasts].map((c) => ({
     ...c.cast,
     dependsOn: sortRefs(c.needs.filter((r) => isIn(r) || r.kind === 'table')),
   }));

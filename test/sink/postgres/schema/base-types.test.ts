@@ -291,3 +291,52 @@ test('a run interrupted between a shell type and its CREATE TYPE is completed by
   assert.equal(outcome(`type ${S}."My Int"`, 'type'), 'applied');
   assert.equal(await pgDumpSchema(s, dst, [BASE_SCHEMA]), await pgDumpSchema(s, src, [BASE_SCHEMA]));
 });
+
+test('a table selector brings the base types, canonical range and domains of its columns, with their functions and shell types', async () => {
+  const s = testServer(17);
+  const src = await source(s);
+  const dst = await freshDatabase(s, 'base_dst');
+  const selected: ObjectSelector[] = [{ kind: 'table', table: { schema: BASE_SCHEMA, name: 'Base Rows' } }];
+  const model = await introspectDb(s, src, selected);
+  assert.deepEqual(
+    model.types.map((t) => `${t.kind} ${t.name}`),
+    [
+      'range Int Span',
+      'base My Int',
+      'base Pair',
+      'domain Positive My Int',
+      'domain Small My Int',
+      'base my_text',
+    ],
+  );
+  assert.deepEqual(
+    model.routines.map((r) => r.name),
+    [
+      'Int Span Canon',
+      'My Int Eq',
+      'My Int In',
+      'My Int Out',
+      'My Int Recv',
+      'My Int Send',
+      'Pair In',
+      'Pair Out',
+      'my_text_in',
+      'my_text_out',
+    ],
+  );
+  // The casts of those types come along: a domain's CHECK applies one (no pg_depend row says so).
+  assert.deepEqual(
+    model.casts.map((c) => `${c.source} -> ${c.target} ${c.method}`),
+    [`${S}."My Int" -> integer binary`, `${S}.my_text -> text binary`, `integer -> ${S}."My Int" binary`],
+  );
+  const events = await syncModel(model, s, dst);
+  assert.deepEqual(
+    events.filter((e) => e.outcome !== 'applied').map((e) => e.message),
+    [],
+  );
+  await sql(s, dst, `INSERT INTO ${BASE_TABLE} (id, span, small, pos) VALUES (1, '[1,2]', '5', '3')`);
+  assert.deepEqual(
+    await sql(s, dst, `SELECT "Small ""N"""::text AS n, span::text AS sp FROM ${BASE_TABLE}`),
+    [{ n: '7', sp: '[1,3)' }],
+  );
+});
