@@ -9,7 +9,9 @@
 import { listShort, type PrecheckResult } from '../../core/precheck.ts';
 import type { Sink } from '../../core/sink.ts';
 import type { Source } from '../../core/source.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
+import { mapSchemaModel } from '../map-schema-model.ts';
 import { readSchemaOptions } from '../schema-sync.ts';
 
 /** Does the check apply: schema sync. */
@@ -21,20 +23,22 @@ export function schemaNativeApplies(task: TaskConfig): boolean {
  * Reads the selected schema through the source and asks the destination which of its C / internal
  * functions and superuser-only objects it could not create (see `SchemaWriter.inspectNativeObjects`):
  * FAIL naming them with the reasons; PASS when every one can be created or exists already; no result
- * (undefined) when the selection has none. The objects are looked up under their source names (a
- * schema mapping is not applied). Never throws.
+ * (undefined) when the selection has none. With `targets` the objects are looked up under their
+ * destination names (the task's schema mapping applied), else under their source names. Never throws.
  */
 export async function checkSchemaNative(
   task: TaskConfig,
   source: Source,
   sink: Sink,
+  targets?: readonly TableTarget[],
 ): Promise<PrecheckResult | undefined> {
   const id = 'schema-native-code';
   const title = 'C and internal functions, base types, text search parsers and templates on the destination';
   try {
     const writer = sink.schema;
     if (writer === undefined) return undefined;
-    const model = await source.readSchema(task.objects, readSchemaOptions(task));
+    const read = await source.readSchema(task.objects, readSchemaOptions(task));
+    const model = targets !== undefined ? mapSchemaModel(read, task, targets).model : read;
     const count =
       model.routines.filter((r) => r.native !== undefined).length +
       model.types.filter((t) => t.kind === 'base').length +

@@ -51,7 +51,7 @@ export async function runPrechecks(task: TaskConfig, c: PrecheckConnectors): Pro
         results.push(await checkSchemaRoles(task, src.connector, dst.connector, dst.server.user));
       }
       if (dst.server !== undefined && dst.connector !== undefined && schemaNativeApplies(task)) {
-        const native = await checkSchemaNative(task, src.connector, dst.connector);
+        const native = await checkSchemaNative(task, src.connector, dst.connector, targets);
         if (native !== undefined) results.push(native);
       }
     }

@@ -14,6 +14,8 @@ import { openSink, openSource } from '../../../src/connectors/open-connectors.ts
 import type { PrecheckResult } from '../../../src/core/precheck.ts';
 import { parseTaskConfig, type TaskConfig } from '../../../src/core/task-config.ts';
 import { formatPrecheckReport } from '../../../src/pipeline/precheck/format-precheck-report.ts';
+import { mapSchemaModel } from '../../../src/pipeline/map-schema-model.ts';
+import { checkSelectedObjects } from '../../../src/pipeline/precheck/check-selected-objects.ts';
 import { runPrechecks } from '../../../src/pipeline/precheck/run-prechecks.ts';
 import { BASE_SCHEMA, createBaseTypes, S } from '../../support/base-types-fixtures.ts';
 import { introspectDb, syncModel } from '../../support/schema-sync-steps.ts';
@@ -21,13 +23,13 @@ import { freshDatabase, sql, testServer, urlOf } from '../../support/servers.ts'
 
 const s = testServer(15);
 
-function task(source: string, destination: string): TaskConfig {
+function task(source: string, destination: string, as?: string): TaskConfig {
   return parseTaskConfig({
     name: 'precheck-native',
     source: { type: 'postgresql', url: source },
     destination: { type: 'postgresql', url: destination },
     syncTypes: ['schema', 'full'],
-    objects: [{ schema: S }],
+    objects: [{ schema: S, ...(as !== undefined ? { as } : {}) }],
   });
 }
 
@@ -124,4 +126,41 @@ test('a C function whose library the destination lacks: the precheck fails namin
     /view .*"Uses It" refused: it needs function .*"Missing Lib"\(integer\), which was refused/,
   );
   assert.deepEqual(await sql(s, dst, `SELECT count(*)::int AS n FROM ${S}."Plain"`), [{ n: 0 }]);
+});
+
+test('precheck under a schema mapping: objects a superuser created beforehand under the destination names pass for a destination user that is not superuser', async () => {
+  const src = await freshDatabase(s, 'native_src');
+  const dst = await freshDatabase(s, 'native_dst');
+  await createBaseTypes(s, src);
+  const mappedTask = task(urlOf(s, src), urlOf(s, dst), '"Mapped ""Base"""');
+  // What a DBA (a superuser) creates beforehand: the mapped model's pre-data.
+  const source = openSource(mappedTask);
+  try {
+    const { targets } = await checkSelectedObjects(mappedTask, source);
+    assert.ok(targets !== undefined);
+    const model = mapSchemaModel(await source.readSchema(mappedTask.objects), mappedTask, targets).model;
+    assert.ok(model.types.some((t) => t.schema === 'Mapped "Base"' && t.kind === 'base'));
+    await syncModel(model, s, dst);
+  } finally {
+    await source.close();
+  }
+  const role = `native_${dst.slice(-8)}`;
+  await sql(
+    s,
+    'postgres',
+    `CREATE ROLE ${role} LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${dst} TO ${role}`,
+  );
+  try {
+    const url = new URL(urlOf(s, dst));
+    url.username = role;
+    url.password = 'pw';
+    const r = nativeResult(await precheck(task(urlOf(s, src), url.toString(), '"Mapped ""Base"""')));
+    assert.equal(r.status, 'pass', r.message);
+    // Under the source names nothing exists there: refused.
+    const unmapped = nativeResult(await precheck(task(urlOf(s, src), url.toString())));
+    assert.equal(unmapped.status, 'fail');
+  } finally {
+    await sql(s, 'postgres', `DROP DATABASE ${dst}`);
+    await sql(s, 'postgres', `DROP ROLE ${role}`);
+  }
 });
