@@ -166,13 +166,21 @@ export interface CompositeTypeDef extends QualifiedName {
   readonly access?: ObjectAccess | undefined;
 }
 
-/** `CREATE TYPE ... AS RANGE`. Function names are qualified SQL text (regproc output). */
+/**
+ * `CREATE TYPE ... AS RANGE` (PostgreSQL docs, "CREATE TYPE", range types; catalog pg_range).
+ * Function names are qualified SQL text.
+ */
 export interface RangeTypeDef extends QualifiedName {
   readonly kind: 'range';
   readonly subtype: string;
   /** Operator class of the subtype when not the default one, qualified SQL text. */
   readonly subtypeOpclass: string | undefined;
   readonly collation: QualifiedName | undefined;
+  /**
+   * `CANONICAL` function (pg_range.rngcanonical), absent when none. It takes the range type itself,
+   * so the plan creates a shell type (`CREATE TYPE name;`) first, then the function, then the range.
+   */
+  readonly canonical?: string | undefined;
   readonly subtypeDiff: string | undefined;
   /** Multirange type name (PostgreSQL 14+), only when it differs from the name derived by default. */
   readonly multirangeName: QualifiedName | undefined;
@@ -203,8 +211,69 @@ export interface DomainTypeDef extends QualifiedName {
   readonly access?: ObjectAccess | undefined;
 }
 
+/** pg_type.typalign as `CREATE TYPE ... ALIGNMENT` spells it. */
+export type TypeAlignment = 'char' | 'int2' | 'int4' | 'double';
+
+/**
+ * A user-defined base type (pg_type.typtype `b`, not an array, not an extension's): `CREATE TYPE
+ * name (INPUT = ..., OUTPUT = ..., ...)` (PostgreSQL docs, "CREATE TYPE", base types). Its support
+ * functions take or return the type, so the plan creates a shell type (`CREATE TYPE name;`) first,
+ * then those functions (usually `LANGUAGE c` or `internal`: {@link RoutineDef.native}), then the
+ * type; its array type comes with it. Options follow pg_dump's dumpBaseType (each one only when it
+ * differs from CREATE TYPE's default). Function names are regproc text (qualified but in pg_catalog).
+ */
+export interface BaseTypeDef extends QualifiedName {
+  readonly kind: 'base';
+  readonly input: string;
+  readonly output: string;
+  readonly receive: string | undefined;
+  readonly send: string | undefined;
+  readonly typmodIn: string | undefined;
+  readonly typmodOut: string | undefined;
+  readonly analyze: string | undefined;
+  /** `SUBSCRIPT` (PostgreSQL 14+; pg_type.typsubscript), undefined when none. */
+  readonly subscript: string | undefined;
+  /** pg_type.typlen: bytes, `-1` for `variable`, `-2` for a null-terminated C string. */
+  readonly internalLength: number;
+  readonly passedByValue: boolean;
+  readonly alignment: TypeAlignment;
+  readonly storage: ColumnStorage;
+  /** pg_type.typcategory, one character (`U`, user-defined, is the default). */
+  readonly category: string;
+  readonly preferred: boolean;
+  /** `DEFAULT` as text (pg_type.typdefault: a base type's default is a literal), undefined for none. */
+  readonly default: string | undefined;
+  /** `ELEMENT`: the element type (format_type text) of a fixed-length array-like type. */
+  readonly element: string | undefined;
+  /** `DELIMITER` between array elements, one character (`,` is the default). */
+  readonly delimiter: string;
+  readonly collatable: boolean;
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+  /** Owner and privileges (only when the task asks for them). */
+  readonly access?: ObjectAccess | undefined;
+}
+
 /** A user-defined type. */
-export type TypeDef = EnumTypeDef | CompositeTypeDef | RangeTypeDef | DomainTypeDef;
+export type TypeDef = EnumTypeDef | CompositeTypeDef | RangeTypeDef | DomainTypeDef | BaseTypeDef;
+
+/**
+ * Does `t` need a shell type (`CREATE TYPE name;`) before the functions it is made of: a base type
+ * (its I/O functions take or return it), a range type with a `CANONICAL` function (which takes it).
+ * PostgreSQL docs, "CREATE TYPE" (shell types).
+ */
+export function needsShellType(t: TypeDef): boolean {
+  switch (t.kind) {
+    case 'base':
+      return true;
+    case 'range':
+      return t.canonical !== undefined;
+    case 'enum':
+    case 'composite':
+    case 'domain':
+      return false;
+  }
+}
 
 /** Sequence parameters (PostgreSQL docs, CREATE SEQUENCE). Numbers as decimal text: they may exceed 2^53. */
 export interface SequenceOptions {
@@ -418,9 +487,24 @@ export interface RoutineDef extends QualifiedName {
   readonly definition: string;
   readonly comment: string | undefined;
   readonly dependsOn: readonly ObjectRef[];
+  /**
+   * Set for a function in `LANGUAGE c` or `internal` (pg_proc.prolang; absent for every other
+   * language): creating it needs a superuser on the destination, and for C the library there.
+   */
+  readonly native?: NativeCode | undefined;
   /** Owner and privileges (only when the task asks for them). */
   readonly access?: ObjectAccess | undefined;
 }
+
+/**
+ * Where a `LANGUAGE c` or `internal` function's code is (PostgreSQL docs, "CREATE FUNCTION", `AS
+ * 'obj_file', 'link_symbol'`; "C-Language Functions"; "Internal Functions").
+ */
+export type NativeCode =
+  /** pg_proc.probin (e.g. `$libdir/foo`) and prosrc (the C symbol). */
+  | { readonly language: 'c'; readonly library: string; readonly symbol: string }
+  /** prosrc: the name of a function built into the server, e.g. `int4in`. */
+  | { readonly language: 'internal'; readonly symbol: string };
 
 /** A trigger (internal triggers of foreign keys and clones on partitions excluded). */
 export interface TriggerDef {
@@ -657,8 +741,38 @@ export interface TextSearchConfigurationDef extends QualifiedName {
 }
 
 /**
- * An object of a selected schema that schema sync does not create, reported as a warning: text
- * search parsers and templates (their functions are written in C).
+ * `CREATE TEXT SEARCH PARSER` (PostgreSQL docs, "CREATE TEXT SEARCH PARSER"; catalog pg_ts_parser).
+ * Its functions (usually `LANGUAGE c` or `internal`) are routines of the model; names are qualified.
+ */
+export interface TextSearchParserDef extends QualifiedName {
+  readonly kind: 'text-search-parser';
+  readonly start: string;
+  readonly getToken: string;
+  readonly end: string;
+  readonly lexTypes: string;
+  /** `HEADLINE`, undefined when none. */
+  readonly headline: string | undefined;
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/**
+ * `CREATE TEXT SEARCH TEMPLATE` (PostgreSQL docs, "CREATE TEXT SEARCH TEMPLATE"; catalog
+ * pg_ts_template). Function names are qualified.
+ */
+export interface TextSearchTemplateDef extends QualifiedName {
+  readonly kind: 'text-search-template';
+  /** `INIT`, undefined when none. */
+  readonly init: string | undefined;
+  readonly lexize: string;
+  readonly comment: string | undefined;
+  readonly dependsOn: readonly ObjectRef[];
+}
+
+/**
+ * An object of a selected schema that schema sync does not create, reported as a warning. No kind
+ * is refused today (text search parsers and templates, once refused, are created); the list stays
+ * for a kind the model cannot carry.
  */
 export interface RefusedObjectDef extends QualifiedName {
   readonly kind: 'text-search-parser' | 'text-search-template';
@@ -716,6 +830,10 @@ export interface SchemaModel {
   readonly textSearchDictionaries: readonly TextSearchDictionaryDef[];
   /** Text search configurations, sorted by schema and name. */
   readonly textSearchConfigurations: readonly TextSearchConfigurationDef[];
+  /** Text search parsers, sorted by schema and name. */
+  readonly textSearchParsers: readonly TextSearchParserDef[];
+  /** Text search templates, sorted by schema and name. */
+  readonly textSearchTemplates: readonly TextSearchTemplateDef[];
   /** Objects of the selected schemas schema sync cannot create, with the reason, sorted by schema and name. */
   readonly refused: readonly RefusedObjectDef[];
   /** Row-level security policies, sorted by table and name (absent: none). */
@@ -755,6 +873,8 @@ export const EMPTY_SCHEMA_MODEL: SchemaModel = {
   conversions: [],
   textSearchDictionaries: [],
   textSearchConfigurations: [],
+  textSearchParsers: [],
+  textSearchTemplates: [],
   refused: [],
 };
 

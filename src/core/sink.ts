@@ -222,6 +222,15 @@ export interface SchemaWriter {
    * @throws {PgdtsError} CONNECTION_FAILED.
    */
   inspectExtensions(names: readonly string[]): Promise<ExtensionAvailability[]>;
+  /**
+   * What of `model` schema sync could not create on the destination because it is made of C or
+   * `LANGUAGE internal` code or needs a superuser (functions with `RoutineDef.native`, shell
+   * and base types, text search parsers and templates), each with the reason: the destination user
+   * is not superuser, or a C function's library or symbol, or a built-in function, is missing there.
+   * Objects already there (an equal function, a type or parser of that name) are not listed.
+   * @throws {PgdtsError} CONNECTION_FAILED.
+   */
+  inspectNativeObjects(model: SchemaModel): Promise<{ readonly object: string; readonly reason: string }[]>;
 }
 
 /**

@@ -78,6 +78,8 @@ export type SchemaObjectKind =
   | 'operator-class'
   | 'cast'
   | 'conversion'
+  | 'text-search-parser'
+  | 'text-search-template'
   | 'policy'
   | 'rule'
   | 'statistics';
@@ -109,7 +111,7 @@ export interface MappedSchema {
 
 /** One line for a problem, e.g. `check constraint orders_qty_check on app.orders: ...`. */
 export function describeSchemaMappingProblem(p: SchemaMappingProblem): string {
-  const what = p.kind.replace('-', ' ');
+  const what = p.kind.replaceAll('-', ' ');
   const name =
     p.table !== undefined
       ? `${p.name.name} ${p.kind === 'column' ? 'of' : 'on'} ${displayName(p.table)}`
@@ -204,6 +206,29 @@ class ModelMapper {
       parser: this.inSchema(c.parser),
       mappings: c.mappings.map((m) => ({ ...m, dictionaries: m.dictionaries.map((d) => this.inSchema(d)) })),
     }));
+    const textSearchParsers = model.textSearchParsers.map((x) => {
+      const sub: Subject = { kind: 'text-search-parser', name: x, table: undefined };
+      return {
+        ...x,
+        schema: names.schema(x.schema),
+        start: this.text(x.start, sub),
+        getToken: this.text(x.getToken, sub),
+        end: this.text(x.end, sub),
+        lexTypes: this.text(x.lexTypes, sub),
+        headline: this.text(x.headline, sub),
+        dependsOn: this.refs(x.dependsOn),
+      };
+    });
+    const textSearchTemplates = model.textSearchTemplates.map((x) => {
+      const sub: Subject = { kind: 'text-search-template', name: x, table: undefined };
+      return {
+        ...x,
+        schema: names.schema(x.schema),
+        init: this.text(x.init, sub),
+        lexize: this.text(x.lexize, sub),
+        dependsOn: this.refs(x.dependsOn),
+      };
+    });
     const refused = model.refused.map((r) => ({ ...r, schema: names.schema(r.schema) }));
     const out: SchemaModel = {
       schemas: this.schemas([
@@ -220,6 +245,8 @@ class ModelMapper {
         ...conversions,
         ...textSearchDictionaries,
         ...textSearchConfigurations,
+        ...textSearchParsers,
+        ...textSearchTemplates,
       ]),
       extensions,
       types: types.sort(byName),
@@ -245,6 +272,8 @@ class ModelMapper {
       conversions: conversions.sort(byName),
       textSearchDictionaries: textSearchDictionaries.sort(byName),
       textSearchConfigurations: textSearchConfigurations.sort(byName),
+      textSearchParsers: textSearchParsers.sort(byName),
+      textSearchTemplates: textSearchTemplates.sort(byName),
       refused: refused.sort(byName),
       ...(model.policies !== undefined ? { policies: policies.sort(byTableAndName) } : {}),
       ...(model.rules !== undefined ? { rules: rules.sort(byTableAndName) } : {}),
@@ -357,6 +386,7 @@ class ModelMapper {
           ...base,
           subtype: this.text(t.subtype, s),
           subtypeOpclass: this.text(t.subtypeOpclass, s),
+          ...(t.canonical !== undefined ? { canonical: this.text(t.canonical, s) } : {}),
           subtypeDiff: this.text(t.subtypeDiff, s),
           collation: this.collation(t.collation),
           multirangeName: t.multirangeName && {
@@ -372,6 +402,20 @@ class ModelMapper {
           collation: this.collation(t.collation),
           default: this.text(t.default, s),
           constraints: t.constraints.map((c) => ({ ...c, definition: this.text(c.definition, s) })),
+        };
+      case 'base':
+        return {
+          ...t,
+          ...base,
+          input: this.text(t.input, s),
+          output: this.text(t.output, s),
+          receive: this.text(t.receive, s),
+          send: this.text(t.send, s),
+          typmodIn: this.text(t.typmodIn, s),
+          typmodOut: this.text(t.typmodOut, s),
+          analyze: this.text(t.analyze, s),
+          subscript: this.text(t.subscript, s),
+          element: this.text(t.element, s),
         };
     }
   }

@@ -6,8 +6,10 @@
  * What is renamed:
  * - schema-qualified names `schema.name` (and `schema.table.column`) of objects the mapping renames,
  *   and any name of a renamed schema: whatever lives in a renamed schema goes with it;
- * - string constants cast to `regclass`, `regtype`, `regproc`, `regprocedure`, `regnamespace`
- *   (`nextval('app.orders_id_seq'::regclass)`): deparsed text names objects that way;
+ * - string constants cast to `regclass`, `regtype`, `regproc`, `regprocedure`, `regnamespace`,
+ *   `regconfig`, `regdictionary` (`nextval('app.orders_id_seq'::regclass)`): deparsed text names
+ *   objects that way;
+ * - the schema of `OPERATOR(schema.op)`, as deparsed text names a user operator;
  * - with a column scope (the one table a CHECK, index, generated column or partition key belongs to),
  *   unqualified identifiers in operand position that are columns of that table; `new.col` / `old.col`
  *   with row qualifiers (a trigger's WHEN).
@@ -124,7 +126,15 @@ const KEYWORD_FIRST_ARG = new Set(['extract', 'xmlelement', 'xmlpi', 'xmlparse',
 const IS_STOP = new Set(['and', 'or', 'from', 'then', 'else', 'when', 'end']);
 // Names always in scope as range variables.
 const IMPLICIT_RANGE = ['new', 'old', 'excluded'];
-const REG_CASTS = new Set(['regclass', 'regtype', 'regproc', 'regprocedure', 'regnamespace']);
+const REG_CASTS = new Set([
+  'regclass',
+  'regtype',
+  'regproc',
+  'regprocedure',
+  'regnamespace',
+  'regconfig',
+  'regdictionary',
+]);
 
 interface Chain {
   /** Positions in `sig` of the name parts. */
@@ -153,9 +163,16 @@ export function rewriteSqlNames(text: string, names: NameResolver, o: RewriteOpt
   };
   const word = (p: number): string | undefined => (tok(p)?.kind === 'ident' ? tok(p)?.value : undefined);
 
+  // The schema of `OPERATOR(schema.op)`: no chain (nor a range variable), renamed as a schema below.
+  const operatorSchemas: number[] = [];
+  for (let p = 0; p + 4 < sig.length; p++) {
+    if (word(p) === 'operator' && punct(p + 1, '(') && identLike(tok(p + 2)) && punct(p + 3, '.')) {
+      if (tok(p + 4)?.kind === 'op') operatorSchemas.push(p + 2);
+    }
+  }
   // Qualified names (chains of identifiers joined by dots), and the names standing alone.
   const chains: Chain[] = [];
-  const inChain = new Set<number>();
+  const inChain = new Set<number>(operatorSchemas);
   for (let p = 0; p < sig.length; p++) {
     if (!identLike(tok(p)) || inChain.has(p) || punct(p - 1, '.')) continue;
     const parts = [p];
@@ -244,6 +261,12 @@ export function rewriteSqlNames(text: string, names: NameResolver, o: RewriteOpt
       resolved.add(p2);
       renameColumn(p2, n2, rel?.columns);
     }
+  }
+
+  // `OPERATOR(schema.op)` (deparsed text names a user operator so): the operator's schema moves.
+  for (const p of operatorSchemas) {
+    const n = tok(p)?.value;
+    if (n !== undefined && names.keySchemas.has(n)) rename(p, n, names.schema(n));
   }
 
   // Unqualified columns of the scope's table.

@@ -109,7 +109,7 @@ export function summarize(rows: readonly SchemaReportRow[]): string {
 /**
  * The source model on the destination's names. Refuses the task when an object cannot be mapped
  * safely; reports each object left out or changed, and each object schema sync does not create
- * (`SchemaModel.refused`: text search parsers and templates), as a warning (with `warn`).
+ * (`SchemaModel.refused`, empty today), as a warning (with `warn`).
  * @throws {PgdtsError} CONFIG_INVALID naming every object that cannot be mapped and why.
  */
 function destinationModel(

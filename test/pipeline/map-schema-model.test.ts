@@ -1087,3 +1087,104 @@ test('policies and rules: names and columns in their SQL text are mapped; what c
   assert.deepEqual(keep?.table, { schema: 'app2', name: 'customers' });
   assert.equal(keep?.definition, 'CREATE RULE keep AS\n    ON DELETE TO "app2".customers DO INSTEAD NOTHING');
 });
+
+test('base types, a canonical range, text search parsers and templates move with their schema, functions included', () => {
+  const m = model({
+    schemas: [{ kind: 'schema', name: 'bt', comment: undefined }],
+    types: [
+      {
+        kind: 'base',
+        schema: 'bt',
+        name: 'num',
+        input: 'bt.num_in',
+        output: 'bt.num_out',
+        receive: 'bt.num_recv',
+        send: undefined,
+        typmodIn: undefined,
+        typmodOut: undefined,
+        analyze: undefined,
+        subscript: undefined,
+        internalLength: 4,
+        passedByValue: true,
+        alignment: 'int4',
+        storage: 'plain',
+        category: 'U',
+        preferred: false,
+        default: undefined,
+        element: 'bt.other',
+        delimiter: ',',
+        collatable: false,
+        comment: undefined,
+        dependsOn: [{ kind: 'routine', schema: 'bt', name: 'num_in(cstring)' }],
+      },
+      {
+        kind: 'range',
+        schema: 'bt',
+        name: 'span',
+        subtype: 'integer',
+        subtypeOpclass: undefined,
+        collation: undefined,
+        canonical: 'bt.canon',
+        subtypeDiff: undefined,
+        multirangeName: undefined,
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    textSearchParsers: [
+      {
+        kind: 'text-search-parser',
+        schema: 'bt',
+        name: 'pars',
+        start: 'bt.p_start',
+        getToken: 'pg_catalog.prsd_nexttoken',
+        end: 'pg_catalog.prsd_end',
+        lexTypes: 'pg_catalog.prsd_lextype',
+        headline: 'bt.p_head',
+        comment: undefined,
+        dependsOn: [{ kind: 'routine', schema: 'bt', name: 'p_start(internal, integer)' }],
+      },
+    ],
+    textSearchTemplates: [
+      {
+        kind: 'text-search-template',
+        schema: 'bt',
+        name: 'tmpl',
+        init: 'bt.t_init',
+        lexize: 'pg_catalog.dsimple_lexize',
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+  });
+  const r = mapped(m, task([{ schema: 'bt', as: '"Base Two"' }]));
+  assert.deepEqual(problemLines(r), []);
+  const [num, span] = r.model.types;
+  assert.ok(num?.kind === 'base' && span?.kind === 'range');
+  assert.deepEqual(
+    [num.schema, num.input, num.output, num.receive, num.element, num.dependsOn],
+    [
+      'Base Two',
+      '"Base Two".num_in',
+      '"Base Two".num_out',
+      '"Base Two".num_recv',
+      '"Base Two".other',
+      [{ kind: 'routine', schema: 'Base Two', name: 'num_in(cstring)' }],
+    ],
+  );
+  assert.equal(span.canonical, '"Base Two".canon');
+  const p = r.model.textSearchParsers[0]!;
+  assert.deepEqual(
+    [p.schema, p.start, p.getToken, p.headline, p.dependsOn[0]?.schema],
+    ['Base Two', '"Base Two".p_start', 'pg_catalog.prsd_nexttoken', '"Base Two".p_head', 'Base Two'],
+  );
+  const t = r.model.textSearchTemplates[0]!;
+  assert.deepEqual(
+    [t.schema, t.init, t.lexize],
+    ['Base Two', '"Base Two".t_init', 'pg_catalog.dsimple_lexize'],
+  );
+  assert.deepEqual(
+    r.model.schemas.map((x) => x.name),
+    ['Base Two'],
+  );
+});

@@ -166,3 +166,23 @@ test('a renamed table in FROM keeps its old name as alias when columns are quali
     ['qty'],
   );
 });
+
+test('OPERATOR(schema.op) of a renamed schema names the destination schema', () => {
+  assert.equal(
+    rw(`CHECK ((NOT (VALUE OPERATOR("Sales Dept".=) '0'::integer)))`).text,
+    `CHECK ((NOT (VALUE OPERATOR("Verkauf ""Abt""".=) '0'::integer)))`,
+  );
+  assert.equal(rw('SELECT a OPERATOR(app.<~>) b').text, 'SELECT a OPERATOR("app2".<~>) b');
+  assert.equal(rw('SELECT a OPERATOR(pg_catalog.=) b').text, 'SELECT a OPERATOR(pg_catalog.=) b');
+});
+
+test('regconfig and regdictionary constants of a renamed schema name the destination schema', () => {
+  assert.equal(
+    rw(`to_tsvector('"Sales Dept"."My Config"'::regconfig, 'x'::text)`).text,
+    `to_tsvector('"Verkauf ""Abt"""."My Config"'::regconfig, 'x'::text)`,
+  );
+  assert.equal(
+    rw(`ts_lexize('app.dict'::regdictionary, 'x')`).text,
+    `ts_lexize('"app2"."dict"'::regdictionary, 'x')`,
+  );
+});

@@ -3,18 +3,19 @@
  * combine function, with a final function, ordered-set, hypothetical-set, MIN-like with a sort
  * operator, over `*`) with their support functions; operators (binary with commutator, negator and
  * estimators, prefix); an operator family with loose members and operator classes (btree, hash)
- * used by indexes; casts WITH FUNCTION and WITH INOUT (WITHOUT FUNCTION needs a base type, which schema sync does not create); libc and ICU
+ * used by indexes; casts WITH FUNCTION and WITH INOUT (WITHOUT FUNCTION, over base types: base-types-fixtures.ts); libc and ICU
  * (nondeterministic) collations used by a column and a domain; views calling the aggregates and using the
  * operators and casts; a conversion, text search dictionaries and a configuration used by a view;
- * in a second schema a text search template (refused). Names are awkward (spaces, capitals).
+ * in a second schema a text search template over the built-in dsimple_* functions. Names are awkward
+ * (spaces, capitals).
  */
 import { sql, type TestServer } from './servers.ts';
 
 /** The schema the fixture creates. */
 export const KINDS_SCHEMA = 'Obj Kinds';
 
-/** The schema holding what schema sync refuses to create. */
-export const REFUSED_SCHEMA = 'Obj Kinds Refused';
+/** The schema holding a text search template (made of C functions: it needs a superuser). */
+export const TEMPLATE_SCHEMA = 'Obj Kinds Template';
 
 const FIXTURE = `
 CREATE SCHEMA "Obj Kinds";
@@ -128,9 +129,9 @@ CREATE VIEW "Obj Kinds"."Near One" AS
 CREATE VIEW "Obj Kinds"."Search Words" AS
   SELECT to_tsvector('"Obj Kinds"."My Search"'::regconfig, 'The dogs were running 42 times') AS words;
 
--- A text search template needs C functions: schema sync lists it as refused.
-CREATE SCHEMA "Obj Kinds Refused";
-CREATE TEXT SEARCH TEMPLATE "Obj Kinds Refused"."My Template" (INIT = dsimple_init, LEXIZE = dsimple_lexize);
+-- A text search template over the server's own C functions.
+CREATE SCHEMA "Obj Kinds Template";
+CREATE TEXT SEARCH TEMPLATE "Obj Kinds Template"."My Template" (INIT = dsimple_init, LEXIZE = dsimple_lexize);
 `;
 
 /** Creates the fixture in `db` (on PostgreSQL 13 to 17). */

@@ -2,7 +2,9 @@
  * Runs every precheck of a task and returns one result per check, in a fixed order: connections,
  * the selection (and, with schema sync under a name mapping, whether the schema maps onto it; with
  * schema sync, whether the destination can have the extensions the objects use; with
- * `schema.owners` / `schema.privileges`, whether the destination has their roles), then
+ * `schema.owners` / `schema.privileges`, whether the destination has their roles; with schema sync of
+ * C or internal functions, base types, text search parsers or templates, whether the destination can
+ * create them), then
  * the checks each connector contributes for its side (source, then destination). A check whose
  * prerequisites failed (e.g. the source is unreachable) is left out: the failed prerequisite is the
  * line that matters.
@@ -16,6 +18,7 @@ import type { TaskConfig } from '../../core/task-config.ts';
 import { checkConnection } from './check-connection.ts';
 import { checkSchemaExtensions, schemaExtensionsApply } from './check-schema-extensions.ts';
 import { checkSchemaMapping, schemaMappingApplies } from './check-schema-mapping.ts';
+import { checkSchemaNative, schemaNativeApplies } from './check-schema-native.ts';
 import { checkSchemaRoles, schemaRolesApply } from './check-schema-roles.ts';
 import { checkSelectedObjects } from './check-selected-objects.ts';
 
@@ -51,6 +54,10 @@ export async function runPrechecks(task: TaskConfig, c: PrecheckConnectors): Pro
       }
       if (dst.server !== undefined && dst.connector !== undefined && schemaRolesApply(task)) {
         results.push(await checkSchemaRoles(task, src.connector, dst.connector, dst.server.user));
+      }
+      if (dst.server !== undefined && dst.connector !== undefined && schemaNativeApplies(task)) {
+        const native = await checkSchemaNative(task, src.connector, dst.connector, targets);
+        if (native !== undefined) results.push(native);
       }
     }
     const ctx: PrecheckContext = { task, tables, targets, source: src.server, destination: dst.server };

@@ -67,7 +67,12 @@ import { copyIn, foreignKeyLinks, truncateTables } from './copy-in.ts';
 import { restartChunks } from './restart-chunks.ts';
 import { mayUseReplicaRole } from './replica-role.ts';
 import { DESTINATION_PRECHECKS } from './precheck/index.ts';
-import { applySchemaDdl, applySchemaDdlParallel, planSchemaDdl } from './schema/index.ts';
+import {
+  applySchemaDdl,
+  applySchemaDdlParallel,
+  inspectNativeStatements,
+  planSchemaDdl,
+} from './schema/index.ts';
 import { setSequences } from './sequences.ts';
 import { PostgresTaskLease } from './task-lease.ts';
 
@@ -320,6 +325,20 @@ class PostgresSchemaWriter implements SchemaWriter {
       });
     } catch (e) {
       throw wrapPgError('CONNECTION_FAILED', `cannot list the extensions of ${this.params.database}`, e);
+    }
+  }
+
+  async inspectNativeObjects(
+    model: SchemaModel,
+  ): Promise<{ readonly object: string; readonly reason: string }[]> {
+    try {
+      return await inspectNativeStatements(await this.main.get(), planSchemaDdl(model).preData);
+    } catch (e) {
+      throw wrapPgError(
+        'CONNECTION_FAILED',
+        `cannot check the C and internal functions of the schema on ${this.params.database}`,
+        e,
+      );
     }
   }
 }

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { PgdtsError } from '../../../core/errors.ts';
 import { wrapPgError } from '../../../pg/connection.ts';
+import { quoteLiteral } from '../../../core/identifier.ts';
 import type { DdlStatement } from './plan-schema-ddl.ts';
 
 /** What happened to one statement. */
@@ -16,9 +17,11 @@ export type DdlOutcome =
   /** Its object already existed (duplicate_* SQLSTATE): skipped. */
   | 'exists'
   /**
-   * Skipped with a warning: CREATE EXTENSION of an extension the destination does not have, or a
+   * Skipped with a warning: CREATE EXTENSION of an extension the destination does not have, a
    * statement naming roles the destination does not have (a policy `TO role`: refused, see
-   * {@link DdlStatement.requiresRoles}).
+   * {@link DdlStatement.requiresRoles}), a `LANGUAGE c` / `internal` function the destination user
+   * may not create (not superuser) or whose code the destination lacks (library or built-in
+   * function missing), and what needs such a function ({@link DdlStatement.needsNative}).
    */
   | 'unavailable';
 
@@ -78,13 +81,35 @@ export async function prepareDdlSession(client: pg.Client): Promise<() => Promis
   };
 }
 
+// Why CREATE FUNCTION of C / internal code fails on a destination that cannot have it: 42501
+// insufficient_privilege (`permission denied for language c`: not superuser), 58P01 undefined_file
+// (the library is missing), 42883 undefined_function (no such symbol in it, no such built-in).
+const NATIVE_REFUSAL = new Set(['42501', '58P01', '42883']);
+
 /**
  * Roles seen to exist on the destination during one run of statements: owner and grant statements
  * name the same few roles thousands of times, so each is looked up once.
  */
 type KnownRoles = Set<string>;
 
-async function runOne(client: pg.Client, s: DdlStatement, known: KnownRoles = new Set()): Promise<DdlEvent> {
+/** `LANGUAGE c` / `internal` function and superuser-only statements refused in one run, by id. */
+type RefusedNative = Map<string, { readonly object: string; readonly reason: string }>;
+
+/** The reason a native function could not be created, for the report. */
+function nativeRefusalReason(s: DdlStatement, e: unknown): string {
+  const what =
+    s.native?.language === 'c'
+      ? `is written in C (library ${JSON.stringify(s.native.library)}, symbol ${JSON.stringify(s.native.symbol)}): creating it needs a superuser on the destination and that library installed there`
+      : `is a LANGUAGE internal function (${JSON.stringify(s.native?.symbol ?? '')}): creating it needs a superuser on the destination and a server that has that built-in function`;
+  return `${what}; the destination said: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+async function runOne(
+  client: pg.Client,
+  s: DdlStatement,
+  known: KnownRoles = new Set(),
+  refusedNative: RefusedNative = new Map(),
+): Promise<DdlEvent> {
   const started = Date.now();
   const event = (outcome: DdlOutcome, message: string): DdlEvent => ({
     statement: s,
@@ -94,6 +119,14 @@ async function runOne(client: pg.Client, s: DdlStatement, known: KnownRoles = ne
     elapsedMs: Date.now() - started,
     message,
   });
+  const blocked = (s.needsNative ?? []).map((id) => refusedNative.get(id)).find((x) => x !== undefined);
+  if (blocked !== undefined) {
+    refusedNative.set(s.id, blocked);
+    return event(
+      'unavailable',
+      `WARNING: ${s.object} refused: it needs ${blocked.object}, which was refused (${blocked.object} ${blocked.reason})`,
+    );
+  }
   if (s.extension !== undefined) {
     const r = await client
       .query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [s.extension])
@@ -151,6 +184,16 @@ async function runOne(client: pg.Client, s: DdlStatement, known: KnownRoles = ne
           return event('exists', `${s.object} already exists, skipped`);
         }
         if (RETRY.has(code) && attempt < 5) continue;
+        if (s.superuserOnly === true && code === '42501') {
+          const reason = `needs a superuser on the destination to be created; the destination said: ${(e as Error).message}`;
+          refusedNative.set(s.id, { object: s.object, reason });
+          return event('unavailable', `WARNING: ${s.object} refused: it ${reason}`);
+        }
+        if (s.native !== undefined && NATIVE_REFUSAL.has(code)) {
+          const reason = nativeRefusalReason(s, e);
+          refusedNative.set(s.id, { object: s.object, reason });
+          return event('unavailable', `WARNING: ${s.object} refused: it ${reason}`);
+        }
       }
       const err = wrapPgError('SCHEMA_SYNC_FAILED', `${s.kind} for ${s.object} failed`, e);
       throw new PgdtsError('SCHEMA_SYNC_FAILED', `${err.message}\nstatement: ${s.sql}`, {
@@ -177,9 +220,10 @@ export async function applySchemaDdl(
   const restore = await prepareDdlSession(client);
   const events: DdlEvent[] = [];
   const known: KnownRoles = new Set();
+  const refusedNative: RefusedNative = new Map();
   try {
     for (const s of statements) {
-      const e = await runOne(client, s, known);
+      const e = await runOne(client, s, known, refusedNative);
       events.push(e);
       options.onStatement?.(e);
     }
@@ -254,4 +298,57 @@ export async function applySchemaDdlParallel(
   await Promise.all(restores.map((r) => r().catch(() => undefined)));
   if (failure !== undefined) throw failure;
   return events;
+}
+
+/**
+ * Which pre-data statements needing a superuser or C / internal code ({@link DdlStatement.native},
+ * {@link DdlStatement.superuserOnly}) the destination would refuse, without changing it: those whose
+ * `skipIf` finds nothing (an equal function, a type or parser of that name is left alone), each with
+ * the reason. A destination user that is not superuser may create none of them; for a superuser,
+ * each C function is created as `pg_temp.pgdts_native_probe()` from its library and symbol, and each
+ * internal function from its built-in name, in a transaction rolled back (with
+ * `check_function_bodies` on, CREATE FUNCTION loads the library and looks the symbol up: PostgreSQL
+ * docs, "CREATE FUNCTION", "C-Language Functions"). Runs in a session prepared by
+ * {@link prepareDdlSession}, whose settings are restored afterwards.
+ * @throws the driver's error when a catalog query fails (the caller wraps it).
+ */
+export async function inspectNativeStatements(
+  client: pg.Client,
+  statements: readonly DdlStatement[],
+): Promise<{ readonly object: string; readonly reason: string }[]> {
+  const candidates = statements.filter((s) => s.native !== undefined || s.superuserOnly === true);
+  if (candidates.length === 0) return [];
+  const restore = await prepareDdlSession(client);
+  try {
+    const su = await client.query<{ su: boolean; who: string }>(
+      'SELECT rolsuper AS su, current_user AS who FROM pg_catalog.pg_roles WHERE rolname = current_user',
+    );
+    const superuser = su.rows[0]?.su === true;
+    const who = su.rows[0]?.who ?? 'the destination user';
+    const out: { object: string; reason: string }[] = [];
+    for (const s of candidates) {
+      if (s.skipIf !== undefined && ((await client.query(s.skipIf)).rowCount ?? 0) > 0) continue;
+      if (!superuser) {
+        out.push({ object: s.object, reason: `${who} is not superuser on the destination` });
+        continue;
+      }
+      if (s.native === undefined) continue;
+      const as =
+        s.native.language === 'c'
+          ? `LANGUAGE c AS ${quoteLiteral(s.native.library)}, ${quoteLiteral(s.native.symbol)}`
+          : `LANGUAGE internal AS ${quoteLiteral(s.native.symbol)}`;
+      await client.query('BEGIN');
+      try {
+        await client.query("SET LOCAL check_function_bodies = 'on'");
+        await client.query(`CREATE FUNCTION pg_temp.pgdts_native_probe() RETURNS void ${as}`);
+      } catch (e) {
+        out.push({ object: s.object, reason: nativeRefusalReason(s, e) });
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    }
+    return out;
+  } finally {
+    await restore().catch(() => undefined);
+  }
 }

@@ -3,6 +3,7 @@ export { planSchemaDdl, type DdlKind, type DdlStatement, type SchemaDdlPlan } fr
 export {
   applySchemaDdl,
   applySchemaDdlParallel,
+  inspectNativeStatements,
   prepareDdlSession,
   type ApplySchemaDdlOptions,
   type DdlEvent,

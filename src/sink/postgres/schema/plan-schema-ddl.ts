@@ -7,13 +7,16 @@
  */
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../../../core/identifier.ts';
 import {
+  needsShellType,
   refKey,
   operatorClassRefName,
   type AggregateDef,
+  type BaseTypeDef,
   type CastDef,
   type CollationDef,
   type ColumnDef,
   type FunctionMember,
+  type NativeCode,
   type OperatorClassDef,
   type OperatorDef,
   type OperatorMember,
@@ -89,14 +92,33 @@ export interface DdlStatement {
    * destination, the runner skips the statement and reports it as refused (outcome `unavailable`).
    */
   readonly requiresRoles?: readonly string[];
+  /**
+   * For `CREATE FUNCTION` of a `LANGUAGE c` or `internal` function: where its code is. Creating it
+   * needs a superuser (and for C the library) on the destination; when it is refused for that, the
+   * runner reports it as refused (outcome `unavailable`) and refuses what {@link needsNative} it.
+   */
+  readonly native?: NativeCode;
+  /**
+   * A statement only a superuser may run (`CREATE TEXT SEARCH PARSER`, `TEMPLATE`): when the
+   * destination user is not one, the runner reports it as refused, as for {@link native}.
+   */
+  readonly superuserOnly?: boolean;
+  /**
+   * Ids of the statements with {@link native} or {@link superuserOnly} this pre-data statement
+   * needs, directly or through other objects (a base type's I/O functions, for the type, its
+   * columns' tables and its casts; a template, for its dictionaries): refused when one of them was.
+   */
+  readonly needsNative?: readonly string[];
 }
 
 /** The DDL of a schema sync, in execution order. */
 export interface SchemaDdlPlan {
   /**
-   * Before the data load: schemas, extensions, types and domains, sequences, functions and procedures,
+   * Before the data load: schemas, extensions, types and domains (a base type, or a range with a
+   * CANONICAL function, as a shell type before its support functions and the full CREATE TYPE after
+   * them), sequences, functions and procedures,
    * aggregates (after their support functions), operators, operator families and classes, casts, collations, conversions, text
-   * search dictionaries and configurations,
+   * search parsers, templates, dictionaries and configurations,
    * tables (columns, defaults, identity, generated columns, NOT NULL, CHECK, collations, partitions),
    * views, materialized views (WITH NO DATA), sequence OWNED BY,
    * REPLICA IDENTITY FULL/NOTHING, UNLOGGED, storage parameters (also `toast.*`), INHERITS, column
@@ -199,11 +221,63 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       ],
     );
   }
+  // A domain's CHECK or DEFAULT may apply a binary-coercible cast (WITHOUT FUNCTION), which
+  // pg_depend does not record: a domain over a type with casts comes after them.
+  const castsByType = new Map<string, string[]>();
+  for (const c of model.casts) {
+    const id = `cast:${c.source}\u0000${c.target}`;
+    for (const end of [c.source, c.target]) castsByType.set(end, [...(castsByType.get(end) ?? []), id]);
+  }
+  const castsOfDomain = (t: TypeDef): string[] =>
+    t.kind === 'domain' && (t.constraints.length > 0 || t.default !== undefined)
+      ? t.dependsOn.filter((d) => d.kind === 'type').flatMap((d) => castsByType.get(quoteQualified(d)) ?? [])
+      : [];
+  // Types made of functions that take or return them (base types, ranges with a CANONICAL
+  // function): a shell type first, which those functions use instead of the type, as pg_dump does.
+  const shellOf = new Map<string, { readonly id: string; readonly deps: ReadonlySet<string> }>();
+  for (const t of model.types) {
+    if (!needsShellType(t)) continue;
+    const id = refKey({ kind: 'type', schema: t.schema, name: t.name });
+    const q = quoteQualified(t);
+    shellOf.set(id, { id: `shell:${id}`, deps: new Set(t.dependsOn.map(refKey)) });
+    node(
+      `shell:${id}`,
+      RANK.type,
+      [schemaId(t.schema)],
+      [
+        {
+          ...st(`shell:${id}`, 'type', `shell type ${q}`, `CREATE TYPE ${q}`),
+          // A shell or a complete type of that name: nothing to do (CREATE TYPE name fails on both).
+          skipIf: `SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = ${quoteLiteral(t.schema)} AND t.typname = ${quoteLiteral(t.name)}`,
+          // Shell and base types are a superuser's (typecmds.c DefineType: "must be superuser to
+          // create a base type"), also the shell of a range.
+          superuserOnly: true,
+        },
+      ],
+    );
+  }
+  /** A routine's dependencies, a type it is a support function of taken as its shell type. */
+  const routineDeps = (routineId: string, deps: readonly string[]): string[] =>
+    deps.map((d) => {
+      const shell = shellOf.get(d);
+      return shell !== undefined && shell.deps.has(routineId) ? shell.id : d;
+    });
   for (const t of model.types) {
     const id = refKey({ kind: 'type', schema: t.schema, name: t.name });
     const q = quoteQualified(t);
     const obj = `${t.kind === 'domain' ? 'domain' : 'type'} ${q}`;
-    const stmts = [st(id, 'type', obj, typeSql(t))];
+    const stmts = [
+      {
+        ...st(id, 'type', obj, typeSql(t)),
+        ...(t.kind === 'base'
+          ? {
+              superuserOnly: true,
+              // CREATE TYPE of a base type checks for a superuser before it finds the type exists.
+              skipIf: `SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = ${quoteLiteral(t.schema)} AND t.typname = ${quoteLiteral(t.name)} AND t.typisdefined`,
+            }
+          : {}),
+      },
+    ];
     if (t.kind === 'domain') {
       for (const c of t.constraints.filter((x) => isNotValid(x.definition))) {
         stmts.push(
@@ -217,7 +291,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
       }
     }
     stmts.push(...comment(id, `${t.kind === 'domain' ? 'DOMAIN' : 'TYPE'} ${q}`, obj, t.comment));
-    node(id, RANK.type, [schemaId(t.schema), ...t.dependsOn.map(refKey)], stmts);
+    node(id, RANK.type, [schemaId(t.schema), ...t.dependsOn.map(refKey), ...castsOfDomain(t)], stmts);
   }
   for (const s of model.sequences) {
     const id = refKey({ kind: 'sequence', schema: s.schema, name: s.name });
@@ -257,9 +331,19 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
     node(
       id,
       RANK.routine,
-      [schemaId(r.schema), ...r.dependsOn.map(refKey)],
+      [schemaId(r.schema), ...routineDeps(id, r.dependsOn.map(refKey))],
       [
-        st(id, 'routine', obj, r.definition),
+        {
+          ...st(id, 'routine', obj, r.definition),
+          ...(r.native !== undefined
+            ? {
+                native: r.native,
+                // An equal function is left alone: replacing it would need a superuser again.
+                // (By name, not to_regprocedure: before PostgreSQL 16 it fails on a missing schema.)
+                skipIf: `SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ${quoteLiteral(r.schema)} AND p.proname = ${quoteLiteral(r.name)} AND pg_catalog.btrim(pg_catalog.pg_get_functiondef(p.oid), E' \\n\\t\\r') = ${quoteLiteral(r.definition)}`,
+              }
+            : {}),
+        },
         ...comment(
           id,
           `${r.kind === 'function' ? 'FUNCTION' : 'PROCEDURE'} ${quoteQualified(r)}${args}`,
@@ -605,7 +689,7 @@ export function planSchemaDdl(model: SchemaModel): SchemaDdlPlan {
   post.push(...statisticsStatements(model));
 
   return {
-    preData: orderNodes(nodes),
+    preData: orderNodes(withNeededNative(nodes)),
     postData: orderNodes(post.map((x) => ({ id: x.id, rank: 0, deps: x.dependsOn, statements: [x] }))),
     privileges: planAccessDdl(model),
   };
@@ -823,6 +907,52 @@ function isNotValid(definition: string): boolean {
 }
 
 /**
+ * Marks each statement of a node that needs a `LANGUAGE c` / `internal` function or a superuser-only
+ * node (directly or through other nodes) with their statement ids ({@link DdlStatement.needsNative}).
+ * Iterative depth-first walk with memo; a dependency cycle just stops the walk.
+ */
+function withNeededNative(nodes: readonly Node[]): Node[] {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const nativeIds = new Set(
+    nodes
+      .filter((n) => n.statements.some((x) => x.native !== undefined || x.superuserOnly === true))
+      .map((n) => n.id),
+  );
+  if (nativeIds.size === 0) return [...nodes];
+  const memo = new Map<string, ReadonlySet<string>>();
+  const visiting = new Set<string>();
+  const needs = (id: string): ReadonlySet<string> => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const n = byId.get(id);
+    if (n === undefined || visiting.has(id)) return new Set();
+    visiting.add(id);
+    const out = new Set<string>();
+    for (const d of n.deps) {
+      if (d === id) continue;
+      if (nativeIds.has(d)) out.add(d);
+      for (const x of needs(d)) out.add(x);
+    }
+    visiting.delete(id);
+    memo.set(id, out);
+    return out;
+  };
+  return nodes.map((n) => {
+    const ids = [...needs(n.id)].filter((x) => x !== n.id).sort();
+    // The comment on a native function needs the function itself.
+    const own = nativeIds.has(n.id) ? [n.id] : [];
+    if (ids.length === 0 && own.length === 0) return n;
+    return {
+      ...n,
+      statements: n.statements.map((x) => {
+        const all = x.native !== undefined || x.superuserOnly === true ? ids : [...own, ...ids];
+        return all.length > 0 ? { ...x, needsNative: all } : x;
+      }),
+    };
+  });
+}
+
+/**
  * Kahn's algorithm; among ready nodes the lowest rank, then the earliest planned, goes first.
  * O((n + edges) log n), so schemas with tens of thousands of objects plan quickly.
  */
@@ -973,6 +1103,7 @@ function typeSql(t: TypeDef): string {
       const opts = [`SUBTYPE = ${t.subtype}`];
       if (t.subtypeOpclass !== undefined) opts.push(`SUBTYPE_OPCLASS = ${t.subtypeOpclass}`);
       if (t.collation) opts.push(`COLLATION = ${quoteQualified(t.collation)}`);
+      if (t.canonical !== undefined) opts.push(`CANONICAL = ${t.canonical}`);
       if (t.subtypeDiff !== undefined) opts.push(`SUBTYPE_DIFF = ${t.subtypeDiff}`);
       if (t.multirangeName) opts.push(`MULTIRANGE_TYPE_NAME = ${quoteQualified(t.multirangeName)}`);
       return `CREATE TYPE ${q} AS RANGE (${opts.join(', ')})`;
@@ -987,7 +1118,39 @@ function typeSql(t: TypeDef): string {
       }
       return s;
     }
+    case 'base':
+      return baseTypeSql(t);
   }
+}
+
+const ALIGNMENT_SQL = { char: 'char', int2: 'int2', int4: 'int4', double: 'double' } as const;
+
+/**
+ * `CREATE TYPE name (INPUT = ..., ...)` of a base type, over its shell type: the options pg_dump's
+ * dumpBaseType writes, each only when not CREATE TYPE's default (PostgreSQL docs, "CREATE TYPE",
+ * base types). SUBSCRIPT exists from PostgreSQL 14: a 13 destination warns and ignores it.
+ */
+export function baseTypeSql(t: BaseTypeDef): string {
+  const o = [
+    `INTERNALLENGTH = ${t.internalLength === -1 ? 'variable' : String(t.internalLength)}`,
+    `INPUT = ${t.input}`,
+    `OUTPUT = ${t.output}`,
+  ];
+  if (t.receive !== undefined) o.push(`RECEIVE = ${t.receive}`);
+  if (t.send !== undefined) o.push(`SEND = ${t.send}`);
+  if (t.typmodIn !== undefined) o.push(`TYPMOD_IN = ${t.typmodIn}`);
+  if (t.typmodOut !== undefined) o.push(`TYPMOD_OUT = ${t.typmodOut}`);
+  if (t.analyze !== undefined) o.push(`ANALYZE = ${t.analyze}`);
+  if (t.subscript !== undefined) o.push(`SUBSCRIPT = ${t.subscript}`);
+  if (t.collatable) o.push('COLLATABLE = true');
+  if (t.default !== undefined) o.push(`DEFAULT = ${quoteLiteral(t.default)}`);
+  if (t.element !== undefined) o.push(`ELEMENT = ${t.element}`);
+  if (t.category !== 'U') o.push(`CATEGORY = ${quoteLiteral(t.category)}`);
+  if (t.preferred) o.push('PREFERRED = true');
+  if (t.delimiter !== ',') o.push(`DELIMITER = ${quoteLiteral(t.delimiter)}`);
+  o.push(`ALIGNMENT = ${ALIGNMENT_SQL[t.alignment]}`, `STORAGE = ${t.storage}`);
+  if (t.passedByValue) o.push('PASSEDBYVALUE');
+  return `CREATE TYPE ${quoteQualified(t)} (\n    ${o.join(',\n    ')}\n)`;
 }
 
 /**
@@ -1078,6 +1241,55 @@ function planTextObjects(
       [st(id, 'conversion', obj, sql), ...comment(id, `CONVERSION ${q}`, obj, c.comment)],
     );
   }
+  const templateId = (t: QualifiedName): string => `text-search-template:${t.schema}\u0000${t.name}`;
+  const parserId = (p: QualifiedName): string => `text-search-parser:${p.schema}\u0000${p.name}`;
+  // An existing parser or template fails with unique_violation, not duplicate_object: skipIf.
+  const exists = (catalog: string, nsCol: string, nameCol: string, o: QualifiedName): string =>
+    `SELECT 1 FROM pg_catalog.${catalog} x JOIN pg_catalog.pg_namespace n ON n.oid = x.${nsCol} WHERE n.nspname = ${quoteLiteral(o.schema)} AND x.${nameCol} = ${quoteLiteral(o.name)}`;
+  for (const p of model.textSearchParsers) {
+    const id = parserId(p);
+    const q = quoteQualified(p);
+    const obj = `text search parser ${q}`;
+    const opts = [
+      `START = ${p.start}`,
+      `GETTOKEN = ${p.getToken}`,
+      `END = ${p.end}`,
+      `LEXTYPES = ${p.lexTypes}`,
+      ...(p.headline !== undefined ? [`HEADLINE = ${p.headline}`] : []),
+    ];
+    node(
+      id,
+      RANK.routine,
+      [schemaId(p.schema), ...p.dependsOn.map(refKey)],
+      [
+        {
+          ...st(id, 'text-search', obj, `CREATE TEXT SEARCH PARSER ${q} (${opts.join(', ')})`),
+          skipIf: exists('pg_ts_parser', 'prsnamespace', 'prsname', p),
+          superuserOnly: true,
+        },
+        ...comment(id, `TEXT SEARCH PARSER ${q}`, obj, p.comment),
+      ],
+    );
+  }
+  for (const t of model.textSearchTemplates) {
+    const id = templateId(t);
+    const q = quoteQualified(t);
+    const obj = `text search template ${q}`;
+    const opts = [...(t.init !== undefined ? [`INIT = ${t.init}`] : []), `LEXIZE = ${t.lexize}`];
+    node(
+      id,
+      RANK.routine,
+      [schemaId(t.schema), ...t.dependsOn.map(refKey)],
+      [
+        {
+          ...st(id, 'text-search', obj, `CREATE TEXT SEARCH TEMPLATE ${q} (${opts.join(', ')})`),
+          skipIf: exists('pg_ts_template', 'tmplnamespace', 'tmplname', t),
+          superuserOnly: true,
+        },
+        ...comment(id, `TEXT SEARCH TEMPLATE ${q}`, obj, t.comment),
+      ],
+    );
+  }
   const dictId = (d: QualifiedName): string => `text-search-dictionary:${d.schema}\u0000${d.name}`;
   for (const d of model.textSearchDictionaries) {
     const id = dictId(d);
@@ -1090,7 +1302,7 @@ function planTextObjects(
     node(
       id,
       RANK.routine,
-      [schemaId(d.schema)],
+      [schemaId(d.schema), templateId(d.template)],
       [
         {
           ...st(id, 'text-search', obj, `CREATE TEXT SEARCH DICTIONARY ${q} (${opts.join(', ')})`),
@@ -1118,7 +1330,7 @@ function planTextObjects(
     node(
       id,
       RANK.routine,
-      [schemaId(c.schema), ...c.mappings.flatMap((m) => m.dictionaries.map(dictId))],
+      [schemaId(c.schema), parserId(c.parser), ...c.mappings.flatMap((m) => m.dictionaries.map(dictId))],
       [
         {
           ...st(

@@ -2,8 +2,9 @@
  * Catalog reading for the object kinds beyond relations, types and routines: operators
  * (pg_operator), operator families and classes with their members (pg_opfamily, pg_opclass, pg_amop,
  * pg_amproc), casts (pg_cast), collations (pg_collation), conversions (pg_conversion) and text
- * search objects (pg_ts_dict, pg_ts_config; pg_ts_parser and pg_ts_template, which are refused). PostgreSQL docs, chapter "System Catalogs", and "Interfacing
- * Extensions to Indexes" for how members belong to a class or, loosely, to a family. Used by
+ * search objects (pg_ts_dict, pg_ts_config, pg_ts_parser, pg_ts_template). PostgreSQL docs, chapter
+ * "System Catalogs", and "Interfacing Extensions to Indexes" for how members belong to a class or,
+ * loosely, to a family. Used by
  * introspect-schema.ts, which decides what is selected; this module only reads and builds.
  */
 import type pg from 'pg';
@@ -14,9 +15,10 @@ import {
   type CollationDef,
   type ConversionDef,
   type FunctionMember,
-  type RefusedObjectDef,
   type TextSearchConfigurationDef,
   type TextSearchDictionaryDef,
+  type TextSearchParserDef,
+  type TextSearchTemplateDef,
   type ObjectRef,
   type OperatorClassDef,
   type OperatorDef,
@@ -147,6 +149,30 @@ interface ConfigRow {
   comment: string | null;
 }
 
+interface ParserRow {
+  oid: number;
+  nspname: string;
+  name: string;
+  start: string;
+  gettoken: string;
+  end: string;
+  lextypes: string;
+  headline: string | null;
+  /** OIDs of its functions (0 for no HEADLINE). */
+  fn_oids: number[];
+  comment: string | null;
+}
+
+interface TemplateRow {
+  oid: number;
+  nspname: string;
+  name: string;
+  init: string | null;
+  lexize: string;
+  fn_oids: number[];
+  comment: string | null;
+}
+
 interface CastRow {
   oid: number;
   source_oid: number;
@@ -174,8 +200,8 @@ export interface ObjectKindRows {
   readonly conversions: readonly ConversionRow[];
   readonly dictionaries: readonly DictRow[];
   readonly configurations: readonly ConfigRow[];
-  /** Text search parsers and templates. */
-  readonly refused: readonly { nspname: string; name: string; kind: RefusedObjectDef['kind'] }[];
+  readonly parsers: readonly ParserRow[];
+  readonly templates: readonly TemplateRow[];
   readonly deps: readonly KindDepRow[];
 }
 
@@ -184,7 +210,8 @@ async function q<R extends pg.QueryResultRow>(client: pg.Client, text: string): 
 }
 
 /**
- * Reads the user-defined operators, operator families and classes (outside system schemas and
+ * Reads the user-defined operators, operator families and classes, collations, conversions, text
+ * search dictionaries, configurations, parsers and templates (outside system schemas and
  * extensions), all user casts (OID of a user object, neither an extension's nor one a type made for
  * itself) and the dependencies among
  * these and the other objects. Expects the caller's empty search_path, so type and function names
@@ -303,13 +330,22 @@ export async function readObjectKinds(client: pg.Client): Promise<ObjectKindRows
        JOIN pg_ts_parser p ON p.oid = c.cfgparser JOIN pg_namespace pn ON pn.oid = p.prsnamespace
       WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_config', 'c.oid')}`,
   );
-  const refused = await q<{ nspname: string; name: string; kind: RefusedObjectDef['kind'] }>(
+  const parsers = await q<ParserRow>(
     client,
-    `SELECT n.nspname, p.prsname AS name, 'text-search-parser' AS kind
+    `SELECT p.oid::int8::float8 AS oid, n.nspname, p.prsname AS name,
+            ${PROC_NAME('p.prsstart')} AS start, ${PROC_NAME('p.prstoken')} AS gettoken, ${PROC_NAME('p.prsend')} AS "end",
+            ${PROC_NAME('p.prslextype')} AS lextypes, ${PROC_NAME('p.prsheadline')} AS headline,
+            ARRAY[p.prsstart::oid::int8, p.prstoken::oid::int8, p.prsend::oid::int8, p.prslextype::oid::int8, p.prsheadline::oid::int8]::float8[] AS fn_oids,
+            ${COMMENT('pg_ts_parser', 'p.oid')} AS comment
        FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace
-      WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_parser', 'p.oid')}
-     UNION ALL
-     SELECT n.nspname, t.tmplname, 'text-search-template'
+      WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_parser', 'p.oid')}`,
+  );
+  const templates = await q<TemplateRow>(
+    client,
+    `SELECT t.oid::int8::float8 AS oid, n.nspname, t.tmplname AS name,
+            ${PROC_NAME('t.tmplinit')} AS init, ${PROC_NAME('t.tmpllexize')} AS lexize,
+            ARRAY[t.tmplinit::oid::int8, t.tmpllexize::oid::int8]::float8[] AS fn_oids,
+            ${COMMENT('pg_ts_template', 't.oid')} AS comment
        FROM pg_ts_template t JOIN pg_namespace n ON n.oid = t.tmplnamespace
       WHERE NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_ts_template', 't.oid')}`,
   );
@@ -356,7 +392,8 @@ export async function readObjectKinds(client: pg.Client): Promise<ObjectKindRows
     conversions,
     dictionaries,
     configurations,
-    refused,
+    parsers,
+    templates,
     deps,
   };
 }
@@ -536,10 +573,12 @@ export function selectedCasts(
 }
 
 /**
- * The conversions, text search dictionaries and configurations of `schemas`, and their text search
- * parsers and templates as refused objects (they need C functions: PostgreSQL docs, "Text Search
- * Parsers" and "CREATE TEXT SEARCH TEMPLATE").
- * @param procRef the model reference of a function, by OID (for a conversion's function).
+ * The conversions, text search dictionaries, configurations, parsers and templates of `schemas`, and
+ * the parsers and templates of other (non-system) schemas the selected dictionaries and configurations
+ * use. `needs` lists the functions these call (a conversion's, a parser's or template's: usually
+ * `LANGUAGE c` or `internal`), to bring them along. PostgreSQL docs, "CREATE CONVERSION", "CREATE
+ * TEXT SEARCH PARSER", "CREATE TEXT SEARCH TEMPLATE".
+ * @param procRef the model reference of a function, by OID.
  */
 export function schemaTextObjects(
   rows: ObjectKindRows,
@@ -549,60 +588,84 @@ export function schemaTextObjects(
   conversions: ConversionDef[];
   textSearchDictionaries: TextSearchDictionaryDef[];
   textSearchConfigurations: TextSearchConfigurationDef[];
-  refused: RefusedObjectDef[];
+  textSearchParsers: TextSearchParserDef[];
+  textSearchTemplates: TextSearchTemplateDef[];
   needs: ObjectRef[];
 } {
+  const refsOf = (oids: readonly number[]): ObjectRef[] =>
+    oids.flatMap((o) => {
+      const r = o !== 0 ? procRef(o) : undefined;
+      return r ? [r] : [];
+    });
   const conv = rows.conversions.filter((c) => schemas.has(c.nspname));
-  const needs = conv.flatMap((c) => {
-    const r = procRef(c.fn_oid);
-    return r ? [r] : [];
-  });
+  const dicts = rows.dictionaries.filter((d) => schemas.has(d.nspname));
+  const configs = rows.configurations.filter((c) => schemas.has(c.nspname));
+  const key = (schema: string, name: string): string => `${schema}\u0000${name}`;
+  const usedTemplates = new Set(dicts.map((d) => key(d.tmpl_schema, d.tmpl_name)));
+  const usedParsers = new Set(configs.map((c) => key(c.parser_schema, c.parser_name)));
+  const parsers = rows.parsers.filter(
+    (p) => schemas.has(p.nspname) || usedParsers.has(key(p.nspname, p.name)),
+  );
+  const templates = rows.templates.filter(
+    (t) => schemas.has(t.nspname) || usedTemplates.has(key(t.nspname, t.name)),
+  );
+  const needs = [
+    ...refsOf(conv.map((c) => c.fn_oid)),
+    ...refsOf(parsers.flatMap((p) => p.fn_oids)),
+    ...refsOf(templates.flatMap((t) => t.fn_oids)),
+  ];
   return {
-    conversions: conv.map((c) => {
-      const r = procRef(c.fn_oid);
-      return {
-        kind: 'conversion',
-        schema: c.nspname,
-        name: c.name,
-        source: c.source,
-        target: c.target,
-        function: c.fn,
-        default: c.condefault,
-        comment: c.comment ?? undefined,
-        dependsOn: r ? [r] : [],
-      };
-    }),
-    textSearchDictionaries: rows.dictionaries
-      .filter((d) => schemas.has(d.nspname))
-      .map((d) => ({
-        kind: 'text-search-dictionary',
-        schema: d.nspname,
-        name: d.name,
-        template: { schema: d.tmpl_schema, name: d.tmpl_name },
-        options: d.options ?? undefined,
-        comment: d.comment ?? undefined,
+    conversions: conv.map((c) => ({
+      kind: 'conversion',
+      schema: c.nspname,
+      name: c.name,
+      source: c.source,
+      target: c.target,
+      function: c.fn,
+      default: c.condefault,
+      comment: c.comment ?? undefined,
+      dependsOn: refsOf([c.fn_oid]),
+    })),
+    textSearchDictionaries: dicts.map((d) => ({
+      kind: 'text-search-dictionary',
+      schema: d.nspname,
+      name: d.name,
+      template: { schema: d.tmpl_schema, name: d.tmpl_name },
+      options: d.options ?? undefined,
+      comment: d.comment ?? undefined,
+    })),
+    textSearchConfigurations: configs.map((c) => ({
+      kind: 'text-search-configuration',
+      schema: c.nspname,
+      name: c.name,
+      parser: { schema: c.parser_schema, name: c.parser_name },
+      mappings: (c.mappings ?? []).map((m) => ({
+        token: m.token,
+        dictionaries: m.dicts.map(([schema, name]) => ({ schema, name })),
       })),
-    textSearchConfigurations: rows.configurations
-      .filter((c) => schemas.has(c.nspname))
-      .map((c) => ({
-        kind: 'text-search-configuration',
-        schema: c.nspname,
-        name: c.name,
-        parser: { schema: c.parser_schema, name: c.parser_name },
-        mappings: (c.mappings ?? []).map((m) => ({
-          token: m.token,
-          dictionaries: m.dicts.map(([schema, name]) => ({ schema, name })),
-        })),
-        comment: c.comment ?? undefined,
-      })),
-    refused: rows.refused
-      .filter((r) => schemas.has(r.nspname))
-      .map((r) => ({
-        kind: r.kind,
-        schema: r.nspname,
-        name: r.name,
-        reason: `a text search ${r.kind === 'text-search-parser' ? 'parser' : 'template'} is made of C functions, which schema sync does not create: create it on the destination by hand (or with its extension) before the objects using it`,
-      })),
+      comment: c.comment ?? undefined,
+    })),
+    textSearchParsers: parsers.map((p) => ({
+      kind: 'text-search-parser',
+      schema: p.nspname,
+      name: p.name,
+      start: p.start,
+      getToken: p.gettoken,
+      end: p.end,
+      lexTypes: p.lextypes,
+      headline: p.headline ?? undefined,
+      comment: p.comment ?? undefined,
+      dependsOn: refsOf(p.fn_oids),
+    })),
+    textSearchTemplates: templates.map((t) => ({
+      kind: 'text-search-template',
+      schema: t.nspname,
+      name: t.name,
+      init: t.init ?? undefined,
+      lexize: t.lexize,
+      comment: t.comment ?? undefined,
+      dependsOn: refsOf(t.fn_oids),
+    })),
     needs,
   };
 }

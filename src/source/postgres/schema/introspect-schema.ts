@@ -18,6 +18,7 @@ import {
   type FiringState,
   type ForeignKeyDef,
   type IndexDef,
+  type NativeCode,
   type ObjectRef,
   type PolicyDef,
   type ReadSchemaOptions,
@@ -31,6 +32,7 @@ import {
   type TableConstraintDef,
   type TableDef,
   type TriggerDef,
+  type TypeAlignment,
   type TypeDef,
   type ViewDef,
 } from '../../../core/schema-model.ts';
@@ -154,6 +156,26 @@ interface TypeRow {
   rngsubdiff: string | null;
   mr_schema: string | null;
   mr_name: string | null;
+  rngcanonical: string | null;
+  /** Base types (typtype `b`) only: the CREATE TYPE options, as pg_dump's dumpBaseType reads them. */
+  typinput: string | null;
+  typoutput: string | null;
+  typreceive: string | null;
+  typsend: string | null;
+  typmodin: string | null;
+  typmodout: string | null;
+  typanalyze: string | null;
+  typsubscript: string | null;
+  typlen: number;
+  typbyval: boolean;
+  typalign: string;
+  typstorage: string;
+  typcategory: string;
+  typispreferred: boolean;
+  typdefault_text: string | null;
+  typelem_type: string | null;
+  typdelim: string;
+  typcollatable: boolean;
   comment: string | null;
 }
 
@@ -165,6 +187,10 @@ interface ProcRow {
   args: string;
   /** pg_get_functiondef text; null for an aggregate (it has none). */
   def: string | null;
+  /** `c` or `internal` for a function in those languages, else null; with probin and prosrc then. */
+  native_lang: 'c' | 'internal' | null;
+  probin: string | null;
+  prosrc: string | null;
   comment: string | null;
 }
 
@@ -211,18 +237,26 @@ interface DepRow {
   ref_oid: number;
 }
 
+/**
+ * A base type's support function (pg_type column `col`) as regproc text (qualified unless in
+ * pg_catalog, as pg_dump prints it), NULL when none or for another kind of type.
+ */
+const BASE_TYPE_OPTION = (col: string): string =>
+  `CASE WHEN t.typtype = 'b' AND t.${col} <> 0 THEN t.${col}::regproc::text END`;
+
 const COMMENT = (catalog: string, oidExpr: string, sub = '0'): string =>
   `(SELECT description FROM pg_description WHERE classoid = '${catalog}'::regclass AND objoid = ${oidExpr} AND objsubid = ${sub})`;
 
 /**
  * Introspects the objects the selectors pick.
  *
- * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type, function,
- *   procedure, aggregate, operator, operator family and class, collation, conversion, text search dictionary and
- *   configuration of the schema (its text search parsers and templates are listed as refused), the casts from or to
- *   its types, with indexes, constraints and triggers of its tables, plus the
- *   types, sequences and functions these need from other schemas (never tables or views: a view on an
- *   unselected table makes the DDL fail, naming the view).
+ * - `{kind:'schema'}` takes every table, partition, view, materialized view, sequence, type (base
+ *   types included), function, procedure, aggregate, operator, operator family and class, collation,
+ *   conversion, text search dictionary, configuration, parser and template of the schema, the casts
+ *   from or to its types, with indexes, constraints and triggers of its tables, plus the types,
+ *   sequences and functions these need from other schemas (and the text search parsers and templates
+ *   its configurations and dictionaries use; never tables or views: a view on an unselected table
+ *   makes the DDL fail, naming the view).
  * - `{kind:'table'}` takes the table with its partitions, the sequences it owns or its defaults use,
  *   the user types of its columns, the functions its defaults, checks and triggers call (transitively),
  *   and the schemas all of those live in.
@@ -358,6 +392,16 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
             CASE WHEN r.rngsubopc IS NOT NULL AND NOT oc.opcdefault THEN quote_ident(ocn.nspname) || '.' || quote_ident(oc.opcname) END AS rngopc,
             CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END AS rngsubdiff,
             mn.nspname AS mr_schema, mt.typname AS mr_name,
+            CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::regproc::text END AS rngcanonical,
+            ${BASE_TYPE_OPTION('typinput')} AS typinput, ${BASE_TYPE_OPTION('typoutput')} AS typoutput,
+            ${BASE_TYPE_OPTION('typreceive')} AS typreceive, ${BASE_TYPE_OPTION('typsend')} AS typsend,
+            ${BASE_TYPE_OPTION('typmodin')} AS typmodin, ${BASE_TYPE_OPTION('typmodout')} AS typmodout,
+            ${BASE_TYPE_OPTION('typanalyze')} AS typanalyze,
+            ${serverVersion >= 140000 ? BASE_TYPE_OPTION('typsubscript') : 'NULL::text'} AS typsubscript,
+            t.typlen::int AS typlen, t.typbyval, t.typalign::text AS typalign, t.typstorage::text AS typstorage,
+            t.typcategory::text AS typcategory, t.typispreferred, t.typdefault AS typdefault_text,
+            CASE WHEN t.typtype = 'b' AND t.typelem <> 0 THEN format_type(t.typelem, NULL) END AS typelem_type,
+            t.typdelim::text AS typdelim, t.typcollation <> 0 AS typcollatable,
             ${COMMENT('pg_type', 't.oid')} AS comment
        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
        LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
@@ -367,7 +411,9 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
        LEFT JOIN pg_type mt ON mt.oid = (to_jsonb(r) ->> 'rngmultitypid')::oid
        LEFT JOIN pg_namespace mn ON mn.oid = mt.typnamespace
       WHERE NOT ${SYSTEM_SCHEMA} AND (t.typtype IN ('e', 'r', 'd')
-             OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
+             OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+             -- A base type, not the array type made for one (it comes with its element type).
+             OR (t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)))
         AND ${notExtensionMember('pg_type', 't.oid')}`,
   );
   const domainCons = await q<{ contypid: number; conname: string; def: string }>(
@@ -397,8 +443,11 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     `SELECT p.oid::int8::float8 AS oid, n.nspname, p.proname, p.prokind::text AS prokind,
             oidvectortypes(p.proargtypes) AS args,
             CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS def,
+            CASE WHEN l.lanname IN ('c', 'internal') THEN l.lanname::text END AS native_lang,
+            CASE WHEN l.lanname = 'c' THEN p.probin END AS probin,
+            CASE WHEN l.lanname IN ('c', 'internal') THEN p.prosrc END AS prosrc,
             ${COMMENT('pg_proc', 'p.oid')} AS comment
-       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
       WHERE p.prokind IN ('f', 'p', 'a') AND NOT ${SYSTEM_SCHEMA} AND ${notExtensionMember('pg_proc', 'p.oid')}
         -- Constructors of range and multirange types belong to their type (deptype i).
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i')`,
@@ -693,11 +742,36 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
           subtype: t.rngsubtype ?? 'text',
           subtypeOpclass: t.rngopc ?? undefined,
           collation: coll(t.collschema, t.collname),
+          ...(t.rngcanonical !== null ? { canonical: t.rngcanonical } : {}),
           subtypeDiff: t.rngsubdiff ?? undefined,
           multirangeName: mr,
         });
         break;
       }
+      case 'b':
+        typeDefs.push({
+          kind: 'base',
+          ...base,
+          input: t.typinput ?? '',
+          output: t.typoutput ?? '',
+          receive: t.typreceive ?? undefined,
+          send: t.typsend ?? undefined,
+          typmodIn: t.typmodin ?? undefined,
+          typmodOut: t.typmodout ?? undefined,
+          analyze: t.typanalyze ?? undefined,
+          subscript: t.typsubscript ?? undefined,
+          internalLength: t.typlen,
+          passedByValue: t.typbyval,
+          alignment: ALIGNMENT[t.typalign] ?? 'int4',
+          storage: STORAGE[t.typstorage] ?? 'plain',
+          category: t.typcategory,
+          preferred: t.typispreferred,
+          default: t.typdefault_text ?? undefined,
+          element: t.typelem_type ?? undefined,
+          delimiter: t.typdelim,
+          collatable: t.typcollatable,
+        });
+        break;
       case 'd':
         typeDefs.push({
           kind: 'domain',
@@ -875,6 +949,7 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       definition: (p.def ?? '').trim(),
       comment: p.comment ?? undefined,
       dependsOn: depsFor(procRef.get(p.oid)!),
+      ...withNative(nativeCode(p)),
     }));
 
   const aggregateDefs = buildAggregates(
@@ -884,7 +959,24 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   );
 
   const kindDefs = buildObjectKinds(kinds, kindRefs, isIn, depsFor);
-  const castDefs: CastDef[] = castSel.map((c) => ({
+  // Casts of types brought from elsewhere (by a table selector, or as a dependency): a domain's
+  // CHECK or a default applying a binary-coercible cast leaves no pg_depend row to follow. Those
+  // whose types and function are all in the model or built in.
+  const castKey = (c: { readonly cast: Omit<CastDef, 'dependsOn'> }): string =>
+    `${c.cast.source}\u0000${c.cast.target}`;
+  const schemaCasts = new Set(castSel.map(castKey));
+  const typeCasts = selectedCasts(
+    kinds,
+    new Set(kinds.casts.flatMap((c) => [c.source_schema, c.target_schema])),
+    (oid) => typeRef.get(oid),
+    (oid) => procRef.get(oid),
+  ).filter(
+    (c) =>
+      !schemaCasts.has(castKey(c)) &&
+      c.needs.some((r) => r.kind === 'type' && isIn(r)) &&
+      c.needs.every((r) => isIn(r) || r.kind === 'table'),
+  );
+  const castDefs: CastDef[] = [...castSel, ...typeCasts].map((c) => ({
     ...c.cast,
     dependsOn: sortRefs(c.needs.filter((r) => isIn(r) || r.kind === 'table')),
   }));
@@ -915,6 +1007,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     ...kindDefs.operatorFamilies,
     ...kindDefs.operatorClasses,
     ...kindDefs.collations,
+    ...textObjects.textSearchParsers,
+    ...textObjects.textSearchTemplates,
   ])
     schemaNames.add(o.schema);
   const schemas: SchemaDef[] = nsRows
@@ -965,7 +1059,9 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     conversions: textObjects.conversions.sort(byName),
     textSearchDictionaries: textObjects.textSearchDictionaries.sort(byName),
     textSearchConfigurations: textObjects.textSearchConfigurations.sort(byName),
-    refused: textObjects.refused.sort(byName),
+    textSearchParsers: textObjects.textSearchParsers.sort(byName),
+    textSearchTemplates: textObjects.textSearchTemplates.sort(byName),
+    refused: [],
     policies,
     rules,
     statistics,
@@ -1096,6 +1192,16 @@ async function readStatistics(
 
 const STORAGE: Record<string, ColumnStorage> = { p: 'plain', e: 'external', x: 'extended', m: 'main' };
 
+/** pg_type.typalign letters. */
+const ALIGNMENT: Record<string, TypeAlignment> = { c: 'char', s: 'int2', i: 'int4', d: 'double' };
+
+/** A `LANGUAGE c` or `internal` function's code, from its pg_proc row. */
+function nativeCode(p: ProcRow): NativeCode | undefined {
+  if (p.native_lang === 'c') return { language: 'c', library: p.probin ?? '', symbol: p.prosrc ?? '' };
+  if (p.native_lang === 'internal') return { language: 'internal', symbol: p.prosrc ?? '' };
+  return undefined;
+}
+
 const byTableAndName = <T extends { table: QualifiedName; name: string }>(a: T, b: T): number =>
   cmp(a.table.schema, b.table.schema) || cmp(a.table.name, b.table.name) || cmp(a.name, b.name);
 
@@ -1163,6 +1269,11 @@ async function readPoliciesAndRules(
       comment: r.comment ?? undefined,
     }));
   return { policies: policies.sort(byTableAndName), rules: rules.sort(byTableAndName) };
+}
+
+/** `{ native }` when set: left out otherwise, so models of other routines compare as before. */
+function withNative(native: NativeCode | undefined): { native?: NativeCode } {
+  return native !== undefined ? { native } : {};
 }
 
 function signatureOf(p: { proname: string; args: string }): string {

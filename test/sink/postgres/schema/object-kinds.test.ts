@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import type { SchemaModel } from '../../../../src/core/schema-model.ts';
 import type { ObjectSelector } from '../../../../src/core/task-config.ts';
 import { type DdlEvent } from '../../../../src/sink/postgres/schema/apply-schema-ddl.ts';
-import { createObjectKinds, KINDS_SCHEMA, REFUSED_SCHEMA } from '../../../support/object-kinds-fixtures.ts';
+import { createObjectKinds, KINDS_SCHEMA, TEMPLATE_SCHEMA } from '../../../support/object-kinds-fixtures.ts';
 import { introspectDb, syncModel } from '../../../support/schema-sync-steps.ts';
 import { pgDumpSchema } from '../../../support/pg-dump.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../../../support/servers.ts';
@@ -174,27 +174,38 @@ test('PostgreSQL 13 → 17 and 17 → 15: the object kinds introspect equal to t
   await roundTrip(testServer(17), testServer(15));
 });
 
-test('a text search template is listed as refused, with the reason, and the rest of its schema syncs', async () => {
+test('a text search template over built-in functions is created, with nothing refused, and the rest of its schema syncs', async () => {
   const s = testServer(17);
   const src = await source(s);
-  const model = await introspect(s, src, [{ kind: 'schema', schema: REFUSED_SCHEMA }]);
+  const model = await introspect(s, src, [{ kind: 'schema', schema: TEMPLATE_SCHEMA }]);
+  assert.deepEqual(model.refused, []);
   assert.deepEqual(
-    model.refused.map((r) => [r.kind, r.schema, r.name]),
-    [['text-search-template', REFUSED_SCHEMA, 'My Template']],
+    model.textSearchTemplates.map((t) => [t.kind, t.schema, t.name, t.init, t.lexize]),
+    [
+      [
+        'text-search-template',
+        TEMPLATE_SCHEMA,
+        'My Template',
+        'pg_catalog.dsimple_init',
+        'pg_catalog.dsimple_lexize',
+      ],
+    ],
   );
-  assert.match(model.refused[0]!.reason, /C functions/);
   // Another selection does not list it.
-  assert.deepEqual((await introspect(s, src)).refused, []);
+  assert.deepEqual((await introspect(s, src)).textSearchTemplates, []);
   const dst = await freshDatabase(s, 'kinds_dst');
   const events = await sync(model, s, dst);
   assert.ok(events.length > 0 && events.every((e) => e.outcome === 'applied'));
-  assert.deepEqual(await sql(s, dst, `SELECT 1 AS x FROM pg_namespace WHERE nspname = '${REFUSED_SCHEMA}'`), [
-    { x: 1 },
-  ]);
   assert.deepEqual(
-    await sql(s, dst, `SELECT tmplname FROM pg_ts_template WHERE tmplname = 'My Template'`),
-    [],
+    await sql(
+      s,
+      dst,
+      `SELECT tmplinit::text AS init, tmpllexize::text AS lexize FROM pg_ts_template WHERE tmplname = 'My Template'`,
+    ),
+    [{ init: 'dsimple_init', lexize: 'dsimple_lexize' }],
   );
+  assert.deepEqual(await introspect(s, dst, [{ kind: 'schema', schema: TEMPLATE_SCHEMA }]), model);
+  assert.ok((await sync(model, s, dst)).every((e) => e.outcome === 'exists'));
 });
 
 test('a view calling an aggregate of an unselected schema brings the aggregate and its functions along', async () => {

@@ -627,3 +627,153 @@ test('policies, row-level security and rules go to post-data, ENABLE after the p
   assert.deepEqual(postData[0]?.requiresRoles, ['Role A', 'b']);
   assert.deepEqual(postData[1]?.dependsOn, [postData[0]?.id]);
 });
+
+test('a base type: shell type, then its C / internal functions (on the shell), then CREATE TYPE with the options that differ from the defaults; a canonical range and a text search parser and template likewise', () => {
+  const S = 'Base Home';
+  const fn = (name: string, args: string, symbol: string) => ({
+    kind: 'function' as const,
+    schema: S,
+    name,
+    signature: `${name}(${args})`,
+    definition: `CREATE OR REPLACE FUNCTION "Base Home"."${name}"(${args}) LANGUAGE internal AS $function$${symbol}$function$`,
+    comment: undefined,
+    dependsOn: [{ kind: 'type' as const, schema: S, name: args === 'cstring' ? 'num' : 'span' }],
+    native: { language: 'internal' as const, symbol },
+  });
+  const plan = planSchemaDdl({
+    ...EMPTY,
+    schemas: [{ kind: 'schema', name: S, comment: undefined }],
+    types: [
+      {
+        kind: 'base',
+        schema: S,
+        name: 'num',
+        input: '"Base Home"."num in"',
+        output: '"Base Home"."num out"',
+        receive: undefined,
+        send: undefined,
+        typmodIn: undefined,
+        typmodOut: undefined,
+        analyze: undefined,
+        subscript: undefined,
+        internalLength: -1,
+        passedByValue: false,
+        alignment: 'double',
+        storage: 'main',
+        category: 'N',
+        preferred: true,
+        default: "it's",
+        element: undefined,
+        delimiter: '|',
+        collatable: true,
+        comment: undefined,
+        dependsOn: [
+          { kind: 'routine', schema: S, name: 'num in(cstring)' },
+          { kind: 'routine', schema: S, name: 'num out("Base Home".num)' },
+        ],
+      },
+      {
+        kind: 'range',
+        schema: S,
+        name: 'span',
+        subtype: 'integer',
+        subtypeOpclass: undefined,
+        collation: undefined,
+        canonical: '"Base Home".canon',
+        subtypeDiff: undefined,
+        multirangeName: undefined,
+        comment: undefined,
+        dependsOn: [{ kind: 'routine', schema: S, name: 'canon("Base Home".span)' }],
+      },
+    ],
+    routines: [
+      fn('num in', 'cstring', 'int4in'),
+      {
+        ...fn('num out', '"Base Home".num', 'int4out'),
+        dependsOn: [{ kind: 'type', schema: S, name: 'num' }],
+      },
+      fn('canon', '"Base Home".span', 'int4range_canonical'),
+    ],
+    textSearchParsers: [
+      {
+        kind: 'text-search-parser',
+        schema: S,
+        name: 'Pars',
+        start: 'pg_catalog.prsd_start',
+        getToken: 'pg_catalog.prsd_nexttoken',
+        end: 'pg_catalog.prsd_end',
+        lexTypes: 'pg_catalog.prsd_lextype',
+        headline: undefined,
+        comment: 'parses',
+        dependsOn: [],
+      },
+    ],
+    textSearchTemplates: [
+      {
+        kind: 'text-search-template',
+        schema: S,
+        name: 'Tmpl',
+        init: undefined,
+        lexize: 'pg_catalog.dsimple_lexize',
+        comment: undefined,
+        dependsOn: [],
+      },
+    ],
+    textSearchDictionaries: [
+      {
+        kind: 'text-search-dictionary',
+        schema: S,
+        name: 'Dict',
+        template: { schema: S, name: 'Tmpl' },
+        options: undefined,
+        comment: undefined,
+      },
+    ],
+  });
+  const pre = plan.preData;
+  const shell = pre.findIndex((x) => x.sql === 'CREATE TYPE "Base Home"."num"');
+  const full = at(pre, 'CREATE TYPE "Base Home"."num" (');
+  assert.ok(shell >= 0 && shell < at(pre, 'CREATE OR REPLACE FUNCTION "Base Home"."num in"'));
+  assert.ok(at(pre, 'CREATE OR REPLACE FUNCTION "Base Home"."num out"') < full);
+  assert.equal(
+    pre[full]!.sql,
+    `CREATE TYPE "Base Home"."num" (
+    INTERNALLENGTH = variable,
+    INPUT = "Base Home"."num in",
+    OUTPUT = "Base Home"."num out",
+    COLLATABLE = true,
+    DEFAULT = 'it''s',
+    CATEGORY = 'N',
+    PREFERRED = true,
+    DELIMITER = '|',
+    ALIGNMENT = double,
+    STORAGE = main
+)`,
+  );
+  assert.equal(pre[shell]!.superuserOnly, true);
+  assert.deepEqual(pre[full]!.needsNative, [
+    'routine:Base Home\u0000num in(cstring)',
+    'routine:Base Home\u0000num out("Base Home".num)',
+    `shell:type:Base Home\u0000num`,
+  ]);
+  const canon = at(pre, 'CREATE OR REPLACE FUNCTION "Base Home"."canon"');
+  assert.deepEqual(pre[canon]!.native, { language: 'internal', symbol: 'int4range_canonical' });
+  assert.ok(pre.findIndex((x) => x.sql === 'CREATE TYPE "Base Home"."span"') < canon);
+  assert.equal(
+    pre[at(pre, 'CREATE TYPE "Base Home"."span" AS RANGE')]!.sql,
+    'CREATE TYPE "Base Home"."span" AS RANGE (SUBTYPE = integer, CANONICAL = "Base Home".canon)',
+  );
+  assert.ok(canon < at(pre, 'CREATE TYPE "Base Home"."span" AS RANGE'));
+  assert.equal(
+    pre[at(pre, 'CREATE TEXT SEARCH PARSER')]!.sql,
+    'CREATE TEXT SEARCH PARSER "Base Home"."Pars" (START = pg_catalog.prsd_start, GETTOKEN = pg_catalog.prsd_nexttoken, END = pg_catalog.prsd_end, LEXTYPES = pg_catalog.prsd_lextype)',
+  );
+  assert.equal(
+    pre[at(pre, 'CREATE TEXT SEARCH TEMPLATE')]!.sql,
+    'CREATE TEXT SEARCH TEMPLATE "Base Home"."Tmpl" (LEXIZE = pg_catalog.dsimple_lexize)',
+  );
+  assert.ok(at(pre, 'CREATE TEXT SEARCH TEMPLATE') < at(pre, 'CREATE TEXT SEARCH DICTIONARY'));
+  assert.ok(
+    at(pre, 'COMMENT ON TEXT SEARCH PARSER "Base Home"."Pars"') > at(pre, 'CREATE TEXT SEARCH PARSER'),
+  );
+});
