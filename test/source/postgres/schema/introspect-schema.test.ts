@@ -38,7 +38,13 @@ for (const version of [13, 17] as const) {
         ],
       );
       assert.deepEqual(m.extensions, [
-        { kind: 'extension', name: 'citext', schema: 'Ünïcödé', version: m.extensions[0]?.version },
+        {
+          kind: 'extension',
+          name: 'citext',
+          schema: 'Ünïcödé',
+          version: m.extensions[0]?.version,
+          usedBy: ['table Sales Dept.customers', 'table Ünïcödé.Ünïcödé Täble'],
+        },
       ]);
       // Extension members (citext's functions, types) are not the zoo's own objects.
       assert.ok(m.routines.every((r) => r.schema === 'Sales Dept'));
