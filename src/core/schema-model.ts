@@ -515,8 +515,12 @@ export interface TriggerDef {
   readonly definition: string;
   /** pg_trigger.tgenabled. */
   readonly enabled: FiringState;
-  /** Trigger function, to order creation. */
-  readonly function: ObjectRef;
+  /**
+   * Trigger function, to order creation; undefined for one the model does not carry: a built-in
+   * (e.g. `tsvector_update_trigger`, `suppress_redundant_updates_trigger`) or an extension's, which
+   * the destination has by itself or with the extension.
+   */
+  readonly function: ObjectRef | undefined;
   readonly comment: string | undefined;
 }
 

@@ -999,7 +999,7 @@ class ModelMapper {
     if (owner?.duplicate) return [];
     const s: Subject = { kind: 'trigger', name: { schema: tr.table.schema, name: tr.name }, table: tr.table };
     const columns = owner?.columns ?? new Map<string, string | null>();
-    const fn = this.names.ref(tr.function);
+    const fn = tr.function === undefined ? undefined : this.names.ref(tr.function);
     const table = owner?.to ?? this.names.object(tr.table);
     if (!this.mayName(tr.definition, columns.keys())) return [{ ...tr, table, function: fn }];
     let tokens: SqlToken[];

@@ -128,6 +128,13 @@ CREATE VIEW "Obj Kinds"."Near One" AS
     FROM "Obj Kinds"."Mixed Items" WHERE price OPERATOR("Obj Kinds".=~=) 1.4::double precision;
 CREATE VIEW "Obj Kinds"."Search Words" AS
   SELECT to_tsvector('"Obj Kinds"."My Search"'::regconfig, 'The dogs were running 42 times') AS words;
+-- Triggers calling built-in functions (as pagila's film_fulltext_trigger does): no user function.
+CREATE TABLE "Obj Kinds"."Documents" (id integer PRIMARY KEY, body text, words tsvector);
+CREATE TRIGGER "Words Of Body" BEFORE INSERT OR UPDATE ON "Obj Kinds"."Documents" FOR EACH ROW
+  EXECUTE FUNCTION tsvector_update_trigger('words', 'pg_catalog.english', 'body');
+CREATE TRIGGER "No Empty Updates" BEFORE UPDATE ON "Obj Kinds"."Documents" FOR EACH ROW
+  EXECUTE FUNCTION suppress_redundant_updates_trigger();
+INSERT INTO "Obj Kinds"."Documents" (id, body) VALUES (1, 'The dogs were running');
 
 -- A text search template over the server's own C functions.
 CREATE SCHEMA "Obj Kinds Template";

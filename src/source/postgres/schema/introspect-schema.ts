@@ -982,9 +982,18 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   }));
 
   const triggerDefs: TriggerDef[] = [];
+  /** Extensions whose functions triggers call (no other dependency records them). */
+  const triggerExtensions: { ext: string; label: string }[] = [];
   for (const t of trigs) {
+    // A trigger calling a built-in or extension function has no reference: it is kept all the same
+    // (pg_dump does), created after its table like every trigger.
+    if (!includedRelOids.has(t.tgrelid)) continue;
     const fn = procRef.get(t.tgfoid);
-    if (!includedRelOids.has(t.tgrelid) || !fn) continue;
+    const ext = fn === undefined ? extOf.get(`proc:${t.tgfoid}`) : undefined;
+    if (ext !== undefined) {
+      const tn = qn(t.tgrelid);
+      triggerExtensions.push({ ext, label: `trigger ${t.tgname} on ${tn.schema}.${tn.name}` });
+    }
     triggerDefs.push({
       kind: 'trigger',
       name: t.tgname,
@@ -1025,6 +1034,10 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
       const [kind = '', rest = ''] = k.split(/:(.*)/su);
       extUsers.set(e, [...(extUsers.get(e) ?? []), `${kind} ${rest.replace('\u0000', '.')}`]);
     }
+  }
+  for (const { ext, label } of triggerExtensions) {
+    usedExt.add(ext);
+    extUsers.set(ext, [...(extUsers.get(ext) ?? []), label]);
   }
   const extensions: ExtensionDef[] = extRows
     .filter((e) => usedExt.has(e.extname))
