@@ -105,16 +105,20 @@ export type DdlObject =
       readonly index: Pick<IndexDef, 'schema' | 'name' | 'table' | 'definition' | 'unique'>;
       /** The index backs a constraint (created with it): followed through the constraint. */
       readonly constraint: boolean;
+      /** Its name as the capture last recorded it (absent: new, or not known). */
+      readonly previous?: QualifiedName;
     }
   | {
       readonly kind: 'view';
       readonly identity: string;
       readonly view: Pick<ViewDef, 'schema' | 'name' | 'query' | 'columns'>;
+      readonly previous?: QualifiedName;
     }
   | {
       readonly kind: 'routine';
       readonly identity: string;
       readonly routine: Pick<RoutineDef, 'kind' | 'schema' | 'name' | 'signature' | 'definition'>;
+      readonly previous?: Pick<RoutineDef, 'schema' | 'name' | 'signature'>;
     }
   | {
       readonly kind: 'type';
@@ -373,6 +377,13 @@ function triggerOf(v: unknown): TriggerDef {
   };
 }
 
+/** `{ previous }` of a view or index when the capture sent its last recorded name, else nothing. */
+function previousName(v: unknown): { previous?: QualifiedName } {
+  if (v === undefined || v === null) return {};
+  const p = obj(v, 'previous');
+  return { previous: { schema: str(p['schema'], 'schema'), name: str(p['name'], 'name') } };
+}
+
 function objectOf(v: unknown): DdlObject {
   const o = obj(v, 'object');
   const identity = str(o['identity'], 'identity');
@@ -433,6 +444,7 @@ function objectOf(v: unknown): DdlObject {
         unique: i['unique'] === true,
       },
       constraint: i['constraint'] === true,
+      ...previousName(o['previous']),
     };
   }
   if (o['view'] !== undefined && o['view'] !== null) {
@@ -449,6 +461,7 @@ function objectOf(v: unknown): DdlObject {
           comment: undefined,
         })),
       },
+      ...previousName(o['previous']),
     };
   }
   if (o['routine'] !== undefined && o['routine'] !== null) {
@@ -463,6 +476,18 @@ function objectOf(v: unknown): DdlObject {
         signature: str(r['signature'], 'routine signature'),
         definition: str(r['definition'], 'routine definition'),
       },
+      ...(o['previous'] === undefined || o['previous'] === null
+        ? {}
+        : (() => {
+            const p = obj(o['previous'], 'previous');
+            return {
+              previous: {
+                schema: str(p['schema'], 'schema'),
+                name: str(p['name'], 'name'),
+                signature: str(p['signature'], 'signature'),
+              },
+            };
+          })()),
     };
   }
   const previous = o['previous'] === null || o['previous'] === undefined ? undefined : o['previous'];
@@ -589,6 +614,22 @@ export type DdlChange =
       readonly routineKind: 'function' | 'procedure';
       /** `name(argtypes)` without schema. */
       readonly signature: string;
+    }
+  /** ALTER VIEW / INDEX ... RENAME TO. */
+  | {
+      readonly kind: 'rename-relation';
+      readonly relation: 'view' | 'index';
+      readonly name: QualifiedName;
+      readonly to: string;
+    }
+  /** ALTER FUNCTION / PROCEDURE ... RENAME TO. */
+  | {
+      readonly kind: 'rename-routine';
+      readonly routine: QualifiedName;
+      readonly routineKind: 'function' | 'procedure';
+      /** The argument types as oidvectortypes prints them, e.g. `integer, text`. */
+      readonly args: string;
+      readonly to: string;
     }
   /** CREATE TYPE / CREATE DOMAIN, rendered by schema sync's planner (plan-schema-ddl.ts). */
   | { readonly kind: 'create-type'; readonly type: TypeDef }

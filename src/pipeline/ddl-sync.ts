@@ -16,7 +16,8 @@
  * - A table new in the selection joins the sync (task invariant T11, new-tables.ts) at the next point
  *   between transactions; a dropped selected table is dropped on the destination and leaves the sync.
  * - CREATE INDEX / DROP INDEX, CREATE [OR REPLACE] VIEW / DROP VIEW, CREATE [OR REPLACE] FUNCTION or
- *   PROCEDURE / DROP FUNCTION or PROCEDURE are followed as such.
+ *   PROCEDURE / DROP FUNCTION or PROCEDURE are followed as such; ALTER INDEX / VIEW / FUNCTION /
+ *   PROCEDURE ... RENAME by the name the capture last recorded for the object.
  * - CREATE [OR REPLACE] TRIGGER, ALTER TRIGGER ... RENAME and DROP TRIGGER on a synchronised table,
  *   and ALTER TABLE ... ENABLE [REPLICA | ALWAYS] / DISABLE TRIGGER (the trigger states of the table's
  *   snapshot against its previous one).
@@ -372,6 +373,7 @@ const TABLE_TAGS = new Set(['ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'S
  */
 export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
   const steps: DdlStep[] = [];
+  const ownedLater: DdlChange[] = [];
   const targetOf = (q: QualifiedName) => ctx.targets.find((t) => same(t.source, q));
   const ddlOn = (t: TableTarget) => ddlEnabled(ctx.task.objects, t.entry);
   const warn = (o: DdlObject, why: string) =>
@@ -447,6 +449,25 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
       case 'index': {
         const target = targetOf(o.index.table);
         if (target === undefined || !ddlOn(target)) break;
+        if (o.previous !== undefined && o.previous.name !== o.index.name) {
+          // ALTER INDEX ... RENAME (of a constraint's index too: it renames the constraint).
+          if (o.previous.schema !== o.index.schema) {
+            warn(o, 'moving an index to another schema is not followed');
+            break;
+          }
+          steps.push({
+            kind: 'apply',
+            changes: [
+              {
+                kind: 'rename-relation',
+                relation: 'index',
+                name: { schema: target.table.schema, name: o.previous.name },
+                to: o.index.name,
+              },
+            ],
+          });
+          break;
+        }
         // Created with a constraint (PRIMARY KEY, UNIQUE, EXCLUDE): followed with the constraint.
         if (o.constraint) break;
         if (m.tag !== 'CREATE INDEX') {
@@ -479,6 +500,24 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         break;
       }
       case 'view': {
+        if (m.tag !== 'CREATE VIEW' && o.previous !== undefined && o.previous.name !== o.view.name) {
+          if (o.previous.schema !== o.view.schema) {
+            warn(o, 'moving a view to another schema is not followed');
+            break;
+          }
+          steps.push({
+            kind: 'apply',
+            changes: [
+              {
+                kind: 'rename-relation',
+                relation: 'view',
+                name: { schema: schemaOf(ctx, o.view.schema), name: o.previous.name },
+                to: o.view.name,
+              },
+            ],
+          });
+          break;
+        }
         if (m.tag !== 'CREATE VIEW') {
           warn(o, `${m.tag} of a view is not followed`);
           break;
@@ -505,6 +544,31 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         break;
       }
       case 'routine': {
+        const was = o.previous;
+        if (
+          m.tag !== 'CREATE FUNCTION' &&
+          m.tag !== 'CREATE PROCEDURE' &&
+          was !== undefined &&
+          was.name !== o.routine.name
+        ) {
+          if (was.schema !== o.routine.schema) {
+            warn(o, 'moving a routine to another schema is not followed');
+            break;
+          }
+          steps.push({
+            kind: 'apply',
+            changes: [
+              {
+                kind: 'rename-routine',
+                routine: { schema: schemaOf(ctx, was.schema), name: was.name },
+                routineKind: o.routine.kind,
+                args: was.signature.slice(was.name.length + 1, -1),
+                to: o.routine.name,
+              },
+            ],
+          });
+          break;
+        }
         if (m.tag !== 'CREATE FUNCTION' && m.tag !== 'CREATE PROCEDURE') {
           warn(o, `${m.tag} of a routine is not followed`);
           break;
@@ -534,6 +598,19 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         steps.push(...typeSteps(m, ctx, o, warn));
         break;
       case 'sequence':
+        if (m.tag === 'ALTER TABLE') {
+          // ADD COLUMN ... serial: its sequence before the column (whose default names it), OWNED BY
+          // once the column is there (the capture reports the sequence again after the table).
+          const serial = serialSequence(ctx, o);
+          if (serial !== undefined) {
+            steps.push({
+              kind: 'apply',
+              changes: [{ kind: 'create-sequence', sequence: { ...serial, ownedBy: undefined } }],
+            });
+            if (serial.ownedBy !== undefined) ownedLater.push({ kind: 'alter-sequence', sequence: serial });
+          }
+          break;
+        }
         steps.push(...sequenceSteps(m, ctx, o, warn));
         break;
       case 'trigger':
@@ -551,6 +628,7 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         break;
     }
   }
+  if (ownedLater.length > 0) steps.push({ kind: 'apply', changes: ownedLater });
   return steps;
 }
 
@@ -722,6 +800,19 @@ function sequenceFollows(ctx: DdlContext, q: SequenceDef): boolean {
     (owner !== undefined && ddlEnabled(ctx.task.objects, owner.entry)) ||
     (q.ownedBy === undefined && schemaFollows(ctx, q))
   );
+}
+
+/**
+ * The sequence a serial column added by ALTER TABLE creates (new to the capture: no previous
+ * version), mapped, when its table is synchronised with `ddl` on; undefined otherwise.
+ */
+function serialSequence(
+  ctx: DdlContext,
+  o: Extract<DdlObject, { kind: 'sequence' }>,
+): SequenceDef | undefined {
+  if (o.identityColumn || o.previous !== undefined || !sequenceFollows(ctx, o.sequence)) return undefined;
+  const onDestination = mappedOrProblem(modelOf(ctx, { sequences: [o.sequence] }), ctx);
+  return onDestination.problem === undefined ? onDestination.model.sequences[0] : undefined;
 }
 
 /** CREATE / ALTER SEQUENCE: parameters, OWNED BY and RENAME. */

@@ -317,6 +317,56 @@ test('a sequence: CREATE with OWNED BY, ALTER of its parameters, RENAME, DROP; a
   );
   // A serial's sequence comes with its CREATE TABLE (the table joins), not on its own.
   assert.deepEqual(plan('CREATE TABLE', [object(seq())]), []);
+  // ALTER TABLE ... ADD COLUMN serial: the sequence before the column, OWNED BY after it.
+  const serial = seq({
+    name: 'items_seq_seq',
+    type: 'integer',
+    owned_schema: 'app',
+    owned_table: 'items',
+    owned_column: 'seq',
+  });
+  const columns = [
+    { attnum: 1, name: 'id', type: 'integer', default: null, not_null: true, identity: '', generated: null },
+    { attnum: 2, name: 'name', type: 'text', default: null, not_null: false, identity: '', generated: null },
+  ];
+  const added = {
+    attnum: 3,
+    name: 'seq',
+    type: 'integer',
+    default: "nextval('app.items_seq_seq'::regclass)",
+    not_null: true,
+    identity: '',
+    generated: null,
+  };
+  const table = (cols: unknown[]) => ({
+    relid: 2,
+    schema: 'app',
+    name: 'items',
+    relkind: 'r',
+    columns: cols,
+    constraints: [],
+  });
+  const withSerial = plan(
+    'ALTER TABLE',
+    [
+      object(serial),
+      {
+        object_type: 'table',
+        schema: 'app',
+        identity: 'app.items',
+        table: table([...columns, added]),
+        previous: table(columns),
+      },
+      object(serial, serial),
+    ],
+    mapping,
+  );
+  assert.deepEqual(sqlOf(applied(withSerial)), [
+    'CREATE SEQUENCE "app2"."items_seq_seq" AS integer INCREMENT BY 3 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 5 NO CYCLE',
+    `ALTER TABLE "app2"."items" ADD COLUMN IF NOT EXISTS "seq" integer DEFAULT nextval('"app2"."items_seq_seq"'::regclass) NOT NULL`,
+    'ALTER SEQUENCE "app2"."items_seq_seq" AS integer INCREMENT BY 3 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 5 NO CYCLE',
+    'ALTER SEQUENCE "app2"."items_seq_seq" OWNED BY "app2"."items"."seq"',
+  ]);
   const dropped = plan(
     'DROP SEQUENCE',
     [
@@ -457,4 +507,79 @@ test('types outside a schema entry, and base types, stay warnings', () => {
   );
   const base = plan('CREATE TYPE', [typeObject({ schema: 'app', name: 'b', typtype: 'b' })]);
   assert.match(warnings(base)[0] ?? '', /CREATE TYPE of type objects is not followed/);
+});
+
+test('ALTER VIEW / INDEX / FUNCTION ... RENAME follow as renames, by the name the capture last recorded [P9]', () => {
+  const mapping = [{ schema: 'app', as: 'app2' }];
+  const view = plan(
+    'ALTER VIEW',
+    [
+      {
+        object_type: 'view',
+        schema: 'app',
+        identity: 'app.v2',
+        view: { schema: 'app', name: 'v2', query: ' SELECT items.id FROM app.items;', columns: ['id'] },
+        previous: { schema: 'app', name: 'v1' },
+      },
+    ],
+    mapping,
+  );
+  assert.deepEqual(sqlOf(applied(view)), ['ALTER VIEW "app2"."v1" RENAME TO "v2"']);
+  assert.match(
+    ddlChangeSql(applied(view)[0]!).skipIf ?? '',
+    /to_regclass\('"app2"\."v2"'\) IS NOT NULL AND to_regclass\('"app2"\."v1"'\) IS NULL/,
+  );
+  const index = (name: string, constraint: boolean) => ({
+    object_type: 'index',
+    schema: 'app',
+    identity: `app.${name}`,
+    index: {
+      schema: 'app',
+      name,
+      table_schema: 'app',
+      table_name: 'items',
+      definition: `CREATE UNIQUE INDEX ${name} ON app.items USING btree (id)`,
+      unique: true,
+      constraint,
+    },
+    previous: { schema: 'app', name: 'items_pkey' },
+  });
+  assert.deepEqual(sqlOf(applied(plan('ALTER INDEX', [index('items_pk', true)], mapping))), [
+    'ALTER INDEX "app2"."items_pkey" RENAME TO "items_pk"',
+  ]);
+  const routine = plan(
+    'ALTER FUNCTION',
+    [
+      {
+        object_type: 'function',
+        schema: 'app',
+        identity: 'app.f2(integer,text)',
+        routine: {
+          schema: 'app',
+          name: 'f2',
+          prokind: 'f',
+          signature: 'f2(integer, text)',
+          definition: 'CREATE OR REPLACE FUNCTION app.f2(x integer, y text) ...',
+        },
+        previous: { schema: 'app', name: 'f1', signature: 'f1(integer, text)' },
+      },
+    ],
+    mapping,
+  );
+  assert.deepEqual(sqlOf(applied(routine)), ['ALTER FUNCTION "app2"."f1"(integer, text) RENAME TO "f2"']);
+  assert.match(
+    ddlChangeSql(applied(routine)[0]!).skipIf ?? '',
+    /to_regprocedure\('"app2"\."f2"\(integer, text\)'\) IS NOT NULL/,
+  );
+  // Another ALTER (options, owner) of a view stays a warning.
+  const other = plan('ALTER VIEW', [
+    {
+      object_type: 'view',
+      schema: 'app',
+      identity: 'app.v2',
+      view: { schema: 'app', name: 'v2', query: ' SELECT 1;', columns: ['x'] },
+      previous: { schema: 'app', name: 'v2' },
+    },
+  ]);
+  assert.match(warnings(other)[0] ?? '', /ALTER VIEW of a view is not followed/);
 });

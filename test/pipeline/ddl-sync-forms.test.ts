@@ -1,10 +1,12 @@
 /**
  * DDL sync of sequences, types and triggers during incremental sync [P9]: under a concurrent write
- * load, on the source a sequence is created, altered, renamed and one dropped; an enum is created,
+ * load, on the source a sequence is created, altered, renamed and one dropped, a serial column added;
+ * an enum is created,
  * gets values (one used at once by a new column), one renamed; a composite type gains, loses and
  * renames attributes; a domain is created, gets a constraint, a default, a renamed constraint, and
  * a column of it; a range type is created and dropped; a trigger is created, replaced, made ENABLE
- * ALWAYS, another created, renamed and dropped. The destination's schema (pg_dump, with the mapped
+ * ALWAYS, another created, renamed and dropped; a view, an index, a primary key's index and two
+ * functions (one a trigger's) renamed. The destination's schema (pg_dump, with the mapped
  * schema name) and data equal the source's, under a schema mapping (`app` as `app2`), and with a
  * PostgreSQL 13 destination.
  */
@@ -32,6 +34,7 @@ const DDL = [
   "SELECT nextval('app.counter')",
   'ALTER SEQUENCE app.counter RENAME TO counter2',
   'CREATE SEQUENCE app.owned AS integer OWNED BY app.items.id',
+  'ALTER TABLE app.items ADD COLUMN seq serial',
   'CREATE SEQUENCE app.gone',
   'DROP SEQUENCE app.gone',
   "CREATE TYPE app.mood AS ENUM ('sad', 'ok')",
@@ -63,6 +66,16 @@ const DDL = [
   'CREATE TRIGGER items_upd AFTER UPDATE ON app.items FOR EACH ROW EXECUTE FUNCTION app.keep()',
   'ALTER TABLE app.items ENABLE REPLICA TRIGGER items_upd',
   'DROP TRIGGER items_del2 ON app.items',
+  // Renames of views, indexes (one backing the primary key) and routines.
+  'CREATE VIEW app.v1 AS SELECT id, name FROM app.items',
+  'ALTER VIEW app.v1 RENAME TO v2',
+  'CREATE INDEX items_name ON app.items (name)',
+  'ALTER INDEX app.items_name RENAME TO items_name2',
+  'ALTER INDEX app.items_pkey RENAME TO items_pk',
+  'ALTER TABLE app.items ADD COLUMN extra int',
+  "CREATE FUNCTION app.f1(x int, y text) RETURNS int LANGUAGE sql AS 'SELECT x'",
+  'ALTER FUNCTION app.f1(int, text) RENAME TO f2',
+  'ALTER FUNCTION app.keep() RENAME TO keep2',
 ];
 
 /** Runs the scenario from `s` to `d`, the source schema `app` landing in `to`. */

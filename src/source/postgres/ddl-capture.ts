@@ -13,7 +13,8 @@
  * To tell a RENAME COLUMN from a DROP + ADD, the function keeps the last snapshot of each table in a
  * state table of the task (`pgdts_ddl.state_<key>`, filled at installation) and sends it along as
  * `previous`: columns are matched by attnum, which survives renames and type changes. Types,
- * sequences and triggers are kept the same way in `pgdts_ddl.objects_<key>` (by catalog and OID):
+ * sequences and triggers (and the names of views, indexes and routines, for RENAME) are kept the
+ * same way in `pgdts_ddl.objects_<key>` (by catalog and OID):
  * enum labels are matched by their pg_enum OID (RENAME VALUE), composite attributes by attnum, domain
  * constraints by OID, and a changed name is a RENAME. Their snapshots are what
  * schema/introspect-schema.ts reads: pg_enum labels in sort order, format_type of attributes and
@@ -149,6 +150,19 @@ function triggerSnapshotSql(oidExpr: string): string {
    WHERE t.oid = ${oidExpr} AND NOT t.tgisinternal AND t.tgparentid = 0)`;
 }
 
+/** A relation's name as of now (`oidExpr`): views and indexes are kept by name only, for RENAME. */
+function relationNameSql(oidExpr: string): string {
+  return `(SELECT jsonb_build_object('schema', n.nspname::text, 'name', c.relname::text)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ${oidExpr})`;
+}
+
+/** A function's or procedure's name and signature as of now (`oidExpr`), for RENAME. */
+function routineNameSql(oidExpr: string): string {
+  return `(SELECT jsonb_build_object('schema', n.nspname::text, 'name', p.proname::text,
+                     'signature', p.proname::text || '(' || oidvectortypes(p.proargtypes) || ')')
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = ${oidExpr} AND p.prokind IN ('f', 'p'))`;
+}
+
 /** The SQL installing (or refreshing) the capture of `taskName` for `schemas`, as one script. */
 export function ddlCaptureInstallSql(taskName: string, schemas: readonly string[]): string {
   const n = ddlCaptureNames(taskName);
@@ -165,6 +179,15 @@ export function ddlCaptureInstallSql(taskName: string, schemas: readonly string[
               ON CONFLICT (classid, objid) DO UPDATE SET snapshot = EXCLUDED.snapshot;
           END IF;
           o := o || jsonb_build_object('${field}', snap, 'previous', prev);`;
+  // The name of object `key` of catalog `cls` as the capture last recorded it (then recorded anew).
+  const previousName = (cls: string, key: string, snapshot: string) => `
+        snap := ${snapshot};
+        SELECT s.snapshot INTO prev FROM ${objects} s WHERE s.classid = '${cls}'::regclass AND s.objid = ${key};
+        IF snap IS NOT NULL THEN
+          INSERT INTO ${objects} (classid, objid, snapshot) VALUES ('${cls}'::regclass, ${key}, snap)
+            ON CONFLICT (classid, objid) DO UPDATE SET snapshot = EXCLUDED.snapshot;
+        END IF;
+        o := o || jsonb_build_object('previous', prev);`;
   return `
 CREATE SCHEMA IF NOT EXISTS ${quoteIdent(DDL_CAPTURE_SCHEMA)};
 CREATE TABLE IF NOT EXISTS ${state} (relid oid PRIMARY KEY, snapshot jsonb NOT NULL);
@@ -243,14 +266,19 @@ BEGIN
               FROM pg_index i
               JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
               JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-             WHERE i.indexrelid = r.objid));
+             WHERE i.indexrelid = r.objid));${previousName('pg_class', 'r.objid', relationNameSql('r.objid'))}
+          -- A renamed constraint index renames its constraint: the table's snapshot follows.
+          IF TG_TAG = 'ALTER INDEX' THEN
+            UPDATE ${state} s SET snapshot = ${snap}(s.relid)
+             WHERE s.relid = (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = r.objid);
+          END IF;
         ELSIF rk = 'v' THEN
           o := o || jsonb_build_object('view', (
             SELECT jsonb_build_object('schema', n.nspname::text, 'name', c.relname::text,
                      'query', pg_get_viewdef(c.oid),
                      'columns', (SELECT jsonb_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
                                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped))
-              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.objid));
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.objid));${previousName('pg_class', 'r.objid', relationNameSql('r.objid'))}
         ELSIF rk = 'S' THEN${withPrevious('pg_class', 'r.objid', 'sequence', sequenceSnapshotSql('r.objid'))}
         ELSIF rk = 'c' THEN
           -- ALTER TYPE ... ADD / DROP / RENAME / ALTER ATTRIBUTE works on the type's relation.${withPrevious('pg_type', 'tid', 'type', typeSnapshotSql('tid'))}
@@ -262,9 +290,12 @@ BEGIN
         IF tid IS NOT NULL AND tid <> 0 THEN${withPrevious('pg_type', 'tid', 'type', typeSnapshotSql('tid'))}
         END IF;
       ELSIF r.classid = 'pg_trigger'::regclass THEN${withPrevious('pg_trigger', 'r.objid', 'trigger', triggerSnapshotSql('r.objid'))}
-        -- The table's trigger states as of now, so its next ALTER TABLE compares ENABLE states with them.
-        UPDATE ${state} s SET snapshot = ${snap}(s.relid)
-         WHERE s.relid = (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = r.objid);
+        -- The table's trigger states as of now, so its next ALTER TABLE compares ENABLE states with
+        -- them; only for a trigger's own DDL (in an ALTER TABLE the table's row must keep its previous).
+        IF TG_TAG IN ('CREATE TRIGGER', 'ALTER TRIGGER') THEN
+          UPDATE ${state} s SET snapshot = ${snap}(s.relid)
+           WHERE s.relid = (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = r.objid);
+        END IF;
       ELSIF r.classid = 'pg_proc'::regclass THEN
         o := o || jsonb_build_object('routine', (
           SELECT jsonb_build_object('schema', n.nspname::text, 'name', p.proname::text,
@@ -272,7 +303,7 @@ BEGIN
                    'signature', p.proname::text || '(' || oidvectortypes(p.proargtypes) || ')',
                    'definition', pg_get_functiondef(p.oid))
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE p.oid = r.objid AND p.prokind IN ('f', 'p')));
+           WHERE p.oid = r.objid AND p.prokind IN ('f', 'p')));${previousName('pg_proc', 'r.objid', routineNameSql('r.objid'))}
       END IF;
       objs := objs || jsonb_build_array(o);
     END LOOP;
@@ -312,6 +343,14 @@ INSERT INTO ${objects} (classid, objid, snapshot)
     SELECT 'pg_class'::regclass, oc.oid, ${sequenceSnapshotSql('oc.oid')}
       FROM pg_class oc JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
      WHERE on_.nspname = ANY (${schemaArray}) AND oc.relkind = 'S'
+    UNION ALL
+    SELECT 'pg_class'::regclass, oc.oid, ${relationNameSql('oc.oid')}
+      FROM pg_class oc JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
+     WHERE on_.nspname = ANY (${schemaArray}) AND oc.relkind IN ('v', 'i', 'I')
+    UNION ALL
+    SELECT 'pg_proc'::regclass, op.oid, ${routineNameSql('op.oid')}
+      FROM pg_proc op JOIN pg_namespace on_ ON on_.oid = op.pronamespace
+     WHERE on_.nspname = ANY (${schemaArray}) AND op.prokind IN ('f', 'p')
     UNION ALL
     SELECT 'pg_trigger'::regclass, ot.oid, ${triggerSnapshotSql('ot.oid')}
       FROM pg_trigger ot JOIN pg_class oc ON oc.oid = ot.tgrelid JOIN pg_namespace on_ ON on_.oid = oc.relnamespace

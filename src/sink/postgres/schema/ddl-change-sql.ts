@@ -132,6 +132,23 @@ export function ddlChangeStatements(c: DdlChange): DdlChangeStatement[] {
           `DROP ${c.routineKind === 'procedure' ? 'PROCEDURE' : 'FUNCTION'} IF EXISTS ${quoteIdent(c.routine.schema)}.${c.signature}`,
         ),
       ];
+    case 'rename-relation':
+      return [
+        {
+          sql: `ALTER ${c.relation === 'view' ? 'VIEW' : 'INDEX'} ${quoteQualified(c.name)} RENAME TO ${quoteIdent(c.to)}`,
+          skipIf: `${relationExists({ schema: c.name.schema, name: c.to })} AND to_regclass(${quoteLiteral(quoteQualified(c.name))}) IS NULL`,
+        },
+      ];
+    case 'rename-routine': {
+      const was = `${quoteQualified(c.routine)}(${c.args})`;
+      const is = `${quoteQualified({ schema: c.routine.schema, name: c.to })}(${c.args})`;
+      return [
+        {
+          sql: `ALTER ${c.routineKind === 'procedure' ? 'PROCEDURE' : 'FUNCTION'} ${was} RENAME TO ${quoteIdent(c.to)}`,
+          skipIf: `SELECT 1 WHERE to_regprocedure(${quoteLiteral(is)}) IS NOT NULL AND to_regprocedure(${quoteLiteral(was)}) IS NULL`,
+        },
+      ];
+    }
     case 'create-type':
       // CREATE TYPE / DOMAIN and a domain's NOT VALID constraints commit together: a type that is
       // there already was made by them (or by hand).
