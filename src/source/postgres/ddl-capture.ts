@@ -400,7 +400,7 @@ export async function installDdlCapture(
 }
 
 /**
- * Drops the capture of `taskName`: its event triggers, functions and state table; the schema too
+ * Drops the capture of `taskName`: its event triggers, functions and state tables; the schema too
  * when nothing else is left in it. Safe twice.
  * @returns whether the event triggers were there.
  */
