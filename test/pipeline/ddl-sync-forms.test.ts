@@ -8,7 +8,7 @@
  * ALWAYS, another created, renamed and dropped; a view, an index, a primary key's index and two
  * functions (one a trigger's) renamed. The destination's schema (pg_dump, with the mapped
  * schema name) and data equal the source's, under a schema mapping (`app` as `app2`), and with a
- * PostgreSQL 13 destination.
+ * PostgreSQL 13 destination (from 15, and from 17 by the introspected schema models).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,6 +18,9 @@ import { startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { tableHashes } from '../support/table-hashes.ts';
 import { startWriteLoad } from '../support/write-load.ts';
+import pg from 'pg';
+import type { SchemaModel } from '../../src/core/schema-model.ts';
+import { introspectSchema } from '../../src/source/postgres/schema/introspect-schema.ts';
 
 const SCHEMA = `
   CREATE SCHEMA app;
@@ -53,6 +56,7 @@ const DDL = [
   'CREATE DOMAIN app.posint AS int CHECK (VALUE > 0)',
   'ALTER DOMAIN app.posint ADD CONSTRAINT small CHECK (VALUE < 1000000)',
   'ALTER DOMAIN app.posint SET DEFAULT 1',
+  'ALTER DOMAIN app.posint SET NOT NULL',
   'ALTER DOMAIN app.posint RENAME CONSTRAINT posint_check TO positive',
   'ALTER TABLE app.orders ADD COLUMN score app.posint DEFAULT 5',
   'UPDATE app.orders SET score = 9 WHERE id % 13 = 0',
@@ -78,7 +82,21 @@ const DDL = [
   'ALTER FUNCTION app.keep() RENAME TO keep2',
 ];
 
-/** Runs the scenario from `s` to `d`, the source schema `app` landing in `to`. */
+/** The schema model of `schema` as schema sync reads it (introspect-schema.ts). */
+async function schemaModel(s: TestServer, db: string, schema: string): Promise<SchemaModel> {
+  const c = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: db });
+  await c.connect();
+  try {
+    return await introspectSchema(c, [{ kind: 'schema', schema }]);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Runs the scenario from `s` to `d`, the source schema `app` landing in `to`; the schemas are
+ * compared by pg_dump (servers up to 15) or, from a newer source, by their introspected models.
+ */
 async function followForms(s: TestServer, d: TestServer, name: string, to: string): Promise<string> {
   const src = await freshDatabase(s, `${name}_src`);
   const dst = await freshDatabase(d, `${name}_dst`);
@@ -112,9 +130,19 @@ async function followForms(s: TestServer, d: TestServer, name: string, to: strin
   }
   const out = r.output();
   assert.doesNotMatch(out, /not followed/, out);
-  // Schema: the source's dump with its schema named as the destination's.
-  const mapped = (await pgDumpSchema(s, src, ['app'])).replace(/\bapp\b(?=[.;]| AUTHORIZATION)/gu, to);
-  assert.equal(await pgDumpSchema(d, dst, [to]), mapped);
+  if (s.version <= 15) {
+    // Schema: the source's dump with its schema named as the destination's.
+    const mapped = (await pgDumpSchema(s, src, ['app'])).replace(/\bapp\b(?=[.;]| AUTHORIZATION)/gu, to);
+    assert.equal(await pgDumpSchema(d, dst, [to]), mapped);
+  } else {
+    assert.equal(to, 'app', 'models are compared without a mapping');
+    // pg_get_viewdef of PostgreSQL 17 leaves out the table qualifiers 13 prints: queries apart.
+    const noQueries = (m: SchemaModel): SchemaModel => ({
+      ...m,
+      views: m.views.map((v) => ({ ...v, query: '' })),
+    });
+    assert.deepEqual(noQueries(await schemaModel(d, dst, to)), noQueries(await schemaModel(s, src, 'app')));
+  }
   // Data: the same rows in each table.
   const [a, b] = await Promise.all([tableHashes(s, src, ['app']), tableHashes(d, dst, [to])]);
   assert.ok(a.size > 0);
@@ -152,5 +180,13 @@ test(
   { timeout: 300_000 },
   async () => {
     await followForms(testServer(15), testServer(13), 'ddlforms_13', 'app');
+  },
+);
+
+test(
+  'PostgreSQL 17 -> 13: the capture of a PostgreSQL 17 source (domain NOT NULL as a constraint row there) follows the same forms; the schema models agree [P9]',
+  { timeout: 300_000 },
+  async () => {
+    await followForms(testServer(17), testServer(13), 'ddlforms_17', 'app');
   },
 );
