@@ -455,6 +455,19 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
             warn(o, 'moving an index to another schema is not followed');
             break;
           }
+          // An index the mapping left out (it uses a left-out column) is not on the destination.
+          const kept = mappedOrProblem(
+            modelOf(ctx, {
+              indexes: [
+                { kind: 'index', ...o.index, parentIndex: undefined, clustered: false, comment: undefined },
+              ],
+            }),
+            ctx,
+          );
+          if (kept.problem !== undefined || kept.model.indexes.length === 0) {
+            warn(o, kept.problem ?? 'the index uses a column the task leaves out');
+            break;
+          }
           steps.push({
             kind: 'apply',
             changes: [

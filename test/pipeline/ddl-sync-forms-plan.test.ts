@@ -547,6 +547,24 @@ test('ALTER VIEW / INDEX / FUNCTION ... RENAME follow as renames, by the name th
   assert.deepEqual(sqlOf(applied(plan('ALTER INDEX', [index('items_pk', true)], mapping))), [
     'ALTER INDEX "app2"."items_pkey" RENAME TO "items_pk"',
   ]);
+  // An index on a column the task leaves out is not on the destination: its rename is a warning.
+  const leftOut = plan(
+    'ALTER INDEX',
+    [
+      {
+        ...index('items_name2', false),
+        index: {
+          ...index('items_name2', false).index,
+          definition: 'CREATE INDEX items_name2 ON app.items USING btree (name)',
+          unique: false,
+        },
+        previous: { schema: 'app', name: 'items_name' },
+      },
+    ],
+    [{ table: 'app.items', excludeColumns: ['name'] }],
+  );
+  assert.deepEqual(applied(leftOut), []);
+  assert.match(warnings(leftOut)[0] ?? '', /leaves out/);
   const routine = plan(
     'ALTER FUNCTION',
     [
