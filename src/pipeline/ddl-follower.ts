@@ -29,7 +29,8 @@ export interface DdlFollowerContext {
 /**
  * Follows the DDL `ddl` of the source transaction committing at `finalLsn`.
  * @returns whether a table joined the selection (the caller joins new tables before the next
- *   transaction it reads).
+ *   transaction it reads) and whether the destination transaction must commit once this source
+ *   transaction is complete (a new enum value, usable only after its transaction commits).
  * @throws {PgdtsError} DDL_UNSUPPORTED (not retryable) for a DDL on a selected table that cannot be
  *   followed; SCHEMA_SYNC_FAILED (retryable) when the destination refuses a statement.
  */
@@ -37,11 +38,12 @@ export async function followDdl(
   ddl: DdlEventPayload,
   finalLsn: Lsn,
   ctx: DdlFollowerContext,
-): Promise<{ readonly join: boolean }> {
+): Promise<{ readonly join: boolean; readonly commit: boolean }> {
   const targets = ctx.watcher.targets.filter((t) => !ctx.filter.holds(t.source, finalLsn));
   const steps = planDdl(ddl.message, { task: ctx.task, targets, lsn: ddl.lsn });
   const origin = { statement: ddl.message.query, lsn: ddl.lsn };
   let join = false;
+  let commit = false;
   for (const [i, s] of steps.entries()) {
     switch (s.kind) {
       case 'apply': {
@@ -58,6 +60,9 @@ export async function followDdl(
       }
       case 'join':
         join = true;
+        break;
+      case 'commit':
+        commit = true;
         break;
       case 'retarget':
         ctx.mapper.replaceTarget(s.target.source, s.to);
@@ -94,5 +99,5 @@ export async function followDdl(
       message: `DDL followed: ${ddl.message.tag} (${ddl.message.query.trim().slice(0, 200)})`,
     });
   }
-  return { join };
+  return { join, commit };
 }

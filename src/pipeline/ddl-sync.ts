@@ -16,7 +16,19 @@
  * - A table new in the selection joins the sync (task invariant T11, new-tables.ts) at the next point
  *   between transactions; a dropped selected table is dropped on the destination and leaves the sync.
  * - CREATE INDEX / DROP INDEX, CREATE [OR REPLACE] VIEW / DROP VIEW, CREATE [OR REPLACE] FUNCTION or
- *   PROCEDURE / DROP FUNCTION or PROCEDURE are followed as such.
+ *   PROCEDURE / DROP FUNCTION or PROCEDURE are followed as such; ALTER INDEX / VIEW / FUNCTION /
+ *   PROCEDURE ... RENAME by the name the capture last recorded for the object.
+ * - CREATE [OR REPLACE] TRIGGER, ALTER TRIGGER ... RENAME and DROP TRIGGER on a synchronised table,
+ *   and ALTER TABLE ... ENABLE [REPLICA | ALWAYS] / DISABLE TRIGGER (the trigger states of the table's
+ *   snapshot against its previous one).
+ * - CREATE / ALTER / DROP SEQUENCE of a sequence a schema entry selects or a synchronised table owns:
+ *   parameters, OWNED BY and RENAME (values are copied periodically, not here).
+ * - CREATE / ALTER / DROP TYPE and DOMAIN in a schema a schema entry selects: the type's snapshot
+ *   against its previous one by stable keys (enum label OIDs: ADD VALUE, RENAME VALUE; composite
+ *   attnums: ADD / DROP / RENAME / ALTER ATTRIBUTE; domain constraint OIDs: ADD / DROP / RENAME
+ *   CONSTRAINT; SET / DROP DEFAULT, SET / DROP NOT NULL), and RENAME. A new enum value is usable only
+ *   once its transaction commits (PostgreSQL docs, ALTER TYPE, Notes): a `commit` step ends the
+ *   destination transaction after its source transaction.
  * - What cannot be followed stops the task on a selected table (never a silent divergence:
  *   DDL_UNSUPPORTED, not retryable, naming statement, table and LSN) and is a warning otherwise.
  */
@@ -28,12 +40,16 @@ import {
   type DdlMessage,
   type DdlObject,
   type DdlTableSnapshot,
+  type DdlTypeVersion,
 } from '../core/ddl.ts';
 import { PgdtsError } from '../core/errors.ts';
 import { displayName, quoteIdent, type QualifiedName } from '../core/identifier.ts';
 import { formatLsn, type Lsn } from '../core/lsn.ts';
 import {
   EMPTY_SCHEMA_MODEL,
+  type FiringState,
+  type SequenceDef,
+  type TypeDef,
   type ColumnDef,
   type ForeignKeyDef,
   type IndexDef,
@@ -41,7 +57,7 @@ import {
   type SchemaModel,
   type TableDef,
 } from '../core/schema-model.ts';
-import { entryOf, targetName, targetSchema, type TableTarget } from '../core/table-targets.ts';
+import { entryOf, selects, targetName, targetSchema, type TableTarget } from '../core/table-targets.ts';
 import type { TaskConfig } from '../core/task-config.ts';
 import { describeSchemaMappingProblem, mapSchemaModel } from './map-schema-model.ts';
 
@@ -57,6 +73,11 @@ export type DdlStep =
   | { readonly kind: 'retarget'; readonly target: TableTarget; readonly to: TableTarget }
   /** The source table of `target` was dropped (and dropped on the destination by an `apply` before). */
   | { readonly kind: 'dropped'; readonly target: TableTarget }
+  /**
+   * Commit the destination transaction once this source transaction is complete: a value added to
+   * an enum cannot be used before its transaction commits, and later source transactions use it.
+   */
+  | { readonly kind: 'commit' }
   /** Not followed: say so and go on. */
   | { readonly kind: 'warn'; readonly message: string };
 
@@ -352,6 +373,7 @@ const TABLE_TAGS = new Set(['ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'S
  */
 export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
   const steps: DdlStep[] = [];
+  const ownedLater: DdlChange[] = [];
   const targetOf = (q: QualifiedName) => ctx.targets.find((t) => same(t.source, q));
   const ddlOn = (t: TableTarget) => ddlEnabled(ctx.task.objects, t.entry);
   const warn = (o: DdlObject, why: string) =>
@@ -377,6 +399,8 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           throw unsupported(m, ctx, target.source, `${m.tag} is not followed on tables`);
         }
         const { changes, updated } = tableChanges(m, ctx, target, t);
+        // Trigger states on the old name too (a RENAME comes last).
+        changes.push(...triggerStateChanges(t, target.table));
         if (t.previous !== undefined && t.schema !== t.previous.schema) {
           throw unsupported(m, ctx, target.source, 'moving a table to another schema is not followed');
         }
@@ -409,7 +433,10 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         else if (m.tag === 'ALTER TABLE') {
           // Storage parameters, statistics, replica identity, trigger states...: nothing of the
           // table's columns or constraints changed, so nothing pgdts follows; said, not hidden.
-          warn(o, 'this ALTER TABLE changes nothing pgdts follows (columns, constraints, name)');
+          warn(
+            o,
+            'this ALTER TABLE changes nothing pgdts follows (columns, constraints, trigger states, name)',
+          );
         }
         // The rows that follow map by the table's columns as of now.
         steps.push(
@@ -422,6 +449,38 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
       case 'index': {
         const target = targetOf(o.index.table);
         if (target === undefined || !ddlOn(target)) break;
+        if (o.previous !== undefined && o.previous.name !== o.index.name) {
+          // ALTER INDEX ... RENAME (of a constraint's index too: it renames the constraint).
+          if (o.previous.schema !== o.index.schema) {
+            warn(o, 'moving an index to another schema is not followed');
+            break;
+          }
+          // An index the mapping left out (it uses a left-out column) is not on the destination.
+          const kept = mappedOrProblem(
+            modelOf(ctx, {
+              indexes: [
+                { kind: 'index', ...o.index, parentIndex: undefined, clustered: false, comment: undefined },
+              ],
+            }),
+            ctx,
+          );
+          if (kept.problem !== undefined || kept.model.indexes.length === 0) {
+            warn(o, kept.problem ?? 'the index uses a column the task leaves out');
+            break;
+          }
+          steps.push({
+            kind: 'apply',
+            changes: [
+              {
+                kind: 'rename-relation',
+                relation: 'index',
+                name: { schema: target.table.schema, name: o.previous.name },
+                to: o.index.name,
+              },
+            ],
+          });
+          break;
+        }
         // Created with a constraint (PRIMARY KEY, UNIQUE, EXCLUDE): followed with the constraint.
         if (o.constraint) break;
         if (m.tag !== 'CREATE INDEX') {
@@ -454,6 +513,24 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         break;
       }
       case 'view': {
+        if (m.tag !== 'CREATE VIEW' && o.previous !== undefined && o.previous.name !== o.view.name) {
+          if (o.previous.schema !== o.view.schema) {
+            warn(o, 'moving a view to another schema is not followed');
+            break;
+          }
+          steps.push({
+            kind: 'apply',
+            changes: [
+              {
+                kind: 'rename-relation',
+                relation: 'view',
+                name: { schema: schemaOf(ctx, o.view.schema), name: o.previous.name },
+                to: o.view.name,
+              },
+            ],
+          });
+          break;
+        }
         if (m.tag !== 'CREATE VIEW') {
           warn(o, `${m.tag} of a view is not followed`);
           break;
@@ -480,6 +557,31 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         break;
       }
       case 'routine': {
+        const was = o.previous;
+        if (
+          m.tag !== 'CREATE FUNCTION' &&
+          m.tag !== 'CREATE PROCEDURE' &&
+          was !== undefined &&
+          was.name !== o.routine.name
+        ) {
+          if (was.schema !== o.routine.schema) {
+            warn(o, 'moving a routine to another schema is not followed');
+            break;
+          }
+          steps.push({
+            kind: 'apply',
+            changes: [
+              {
+                kind: 'rename-routine',
+                routine: { schema: schemaOf(ctx, was.schema), name: was.name },
+                routineKind: o.routine.kind,
+                args: was.signature.slice(was.name.length + 1, -1),
+                to: o.routine.name,
+              },
+            ],
+          });
+          break;
+        }
         if (m.tag !== 'CREATE FUNCTION' && m.tag !== 'CREATE PROCEDURE') {
           warn(o, `${m.tag} of a routine is not followed`);
           break;
@@ -505,6 +607,28 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         }
         break;
       }
+      case 'type':
+        steps.push(...typeSteps(m, ctx, o, warn));
+        break;
+      case 'sequence':
+        if (m.tag === 'ALTER TABLE') {
+          // ADD COLUMN ... serial: its sequence before the column (whose default names it), OWNED BY
+          // once the column is there (the capture reports the sequence again after the table).
+          const serial = serialSequence(ctx, o);
+          if (serial !== undefined) {
+            steps.push({
+              kind: 'apply',
+              changes: [{ kind: 'create-sequence', sequence: { ...serial, ownedBy: undefined } }],
+            });
+            if (serial.ownedBy !== undefined) ownedLater.push({ kind: 'alter-sequence', sequence: serial });
+          }
+          break;
+        }
+        steps.push(...sequenceSteps(m, ctx, o, warn));
+        break;
+      case 'trigger':
+        steps.push(...triggerSteps(m, ctx, o, warn));
+        break;
       case 'dropped':
         steps.push(...droppedSteps(m, ctx, o, warn));
         break;
@@ -517,6 +641,7 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
         break;
     }
   }
+  if (ownedLater.length > 0) steps.push({ kind: 'apply', changes: ownedLater });
   return steps;
 }
 
@@ -570,20 +695,50 @@ function droppedSteps(
           ],
         },
       ];
+    case 'trigger': {
+      if (!o.original) return [];
+      // address_names of a trigger: schema, table, trigger.
+      const [schema, table] = o.names ?? [];
+      const on = ctx.targets.find(
+        (t) => schema !== undefined && table !== undefined && same(t.source, { schema, name: table }),
+      );
+      if (on === undefined || !ddlEnabled(ctx.task.objects, on.entry)) return [];
+      return [{ kind: 'apply', changes: [{ kind: 'drop-trigger', table: on.table, name: o.name }] }];
+    }
+    case 'sequence':
+      if (!o.original || !schemaFollows(ctx, q)) return [];
+      return [
+        {
+          kind: 'apply',
+          changes: [{ kind: 'drop-sequence', sequence: { schema: schemaOf(ctx, o.schema), name: o.name } }],
+        },
+      ];
+    case 'type':
+      if (!o.original) return [];
+      if (!schemaFollows(ctx, q)) {
+        warn(o, `DROP of a type is followed in schemas a schema entry selects with ddl on`);
+        return [];
+      }
+      return [
+        {
+          kind: 'apply',
+          changes: [
+            {
+              kind: 'drop-type',
+              type: { schema: schemaOf(ctx, o.schema), name: o.name },
+              domain: m.tag === 'DROP DOMAIN',
+            },
+          ],
+        },
+      ];
     case 'table column':
     case 'table constraint':
-    case 'trigger':
-    case 'sequence':
-    case 'type':
+    case 'composite type':
+    case 'composite type column':
+    case 'domain constraint':
     case 'default value':
     case 'index column':
-      // Along with a table or column (handled there), or not followed.
-      if (
-        o.original &&
-        (o.objectType === 'trigger' || o.objectType === 'type' || o.objectType === 'sequence')
-      ) {
-        warn(o, `DROP of a ${o.objectType} is not followed`);
-      }
+      // Along with a table, column or type (handled there from its snapshot).
       return [];
     default:
       if (o.original) warn(o, `DROP of ${o.objectType} objects is not followed`);
@@ -594,4 +749,297 @@ function droppedSteps(
 /** The destination schema of source schema `s` (views and routines go with their schema). */
 function schemaOf(ctx: DdlContext, s: string): string {
   return targetSchema(ctx.task, s);
+}
+
+/**
+ * Does a schema entry with `ddl` on select `q` (a type or a free-standing sequence: they go with
+ * their schema, as schema sync and the sequence copy take them)?
+ */
+function schemaFollows(ctx: DdlContext, q: QualifiedName): boolean {
+  return ctx.task.objects.some(
+    (o, i) => o.kind === 'schema' && selects(o, q) && ddlEnabled(ctx.task.objects, i),
+  );
+}
+
+/** ENABLE / DISABLE TRIGGER: each trigger whose state differs from the previous snapshot's (origin when unknown). */
+function triggerStateChanges(t: DdlTableSnapshot, dest: QualifiedName): DdlChange[] {
+  if (t.previous === undefined) return [];
+  const was = new Map<string, FiringState>((t.previous.triggers ?? []).map((x) => [x.name, x.enabled]));
+  return (t.triggers ?? []).flatMap((x): DdlChange[] =>
+    (was.get(x.name) ?? 'origin') === x.enabled
+      ? []
+      : [{ kind: 'set-trigger-state', table: dest, name: x.name, enabled: x.enabled }],
+  );
+}
+
+/** CREATE [OR REPLACE] TRIGGER, ALTER TRIGGER ... RENAME on a synchronised table with `ddl` on. */
+function triggerSteps(
+  m: DdlMessage,
+  ctx: DdlContext,
+  o: Extract<DdlObject, { kind: 'trigger' }>,
+  warn: (o: DdlObject, why: string) => void,
+): DdlStep[] {
+  const target = ctx.targets.find((t) => same(t.source, o.trigger.table));
+  if (target === undefined || !ddlEnabled(ctx.task.objects, target.entry)) return [];
+  const onDestination = mappedOrProblem(modelOf(ctx, { triggers: [o.trigger] }), ctx);
+  if (onDestination.problem !== undefined) {
+    warn(o, onDestination.problem);
+    return [];
+  }
+  const tr = onDestination.model.triggers[0];
+  if (tr === undefined) {
+    warn(o, 'the trigger uses a column the task leaves out');
+    return [];
+  }
+  if (m.tag === 'CREATE TRIGGER')
+    return [{ kind: 'apply', changes: [{ kind: 'replace-trigger', trigger: tr }] }];
+  if (m.tag === 'ALTER TRIGGER' && o.previous !== undefined && o.previous.name !== o.trigger.name) {
+    return [
+      {
+        kind: 'apply',
+        changes: [{ kind: 'rename-trigger', table: tr.table, from: o.previous.name, to: tr.name }],
+      },
+    ];
+  }
+  warn(o, `${m.tag} of a trigger is not followed (only CREATE [OR REPLACE], RENAME and DROP)`);
+  return [];
+}
+
+/** Is a sequence followed: owned by a synchronised table with `ddl` on, or selected by a schema entry? */
+function sequenceFollows(ctx: DdlContext, q: SequenceDef): boolean {
+  const owner =
+    q.ownedBy === undefined ? undefined : ctx.targets.find((t) => same(t.source, q.ownedBy!.table));
+  return (
+    (owner !== undefined && ddlEnabled(ctx.task.objects, owner.entry)) ||
+    (q.ownedBy === undefined && schemaFollows(ctx, q))
+  );
+}
+
+/**
+ * The sequence a serial column added by ALTER TABLE creates (new to the capture: no previous
+ * version), mapped, when its table is synchronised with `ddl` on; undefined otherwise.
+ */
+function serialSequence(
+  ctx: DdlContext,
+  o: Extract<DdlObject, { kind: 'sequence' }>,
+): SequenceDef | undefined {
+  if (o.identityColumn || o.previous !== undefined || !sequenceFollows(ctx, o.sequence)) return undefined;
+  const onDestination = mappedOrProblem(modelOf(ctx, { sequences: [o.sequence] }), ctx);
+  return onDestination.problem === undefined ? onDestination.model.sequences[0] : undefined;
+}
+
+/** CREATE / ALTER SEQUENCE: parameters, OWNED BY and RENAME. */
+function sequenceSteps(
+  m: DdlMessage,
+  ctx: DdlContext,
+  o: Extract<DdlObject, { kind: 'sequence' }>,
+  warn: (o: DdlObject, why: string) => void,
+): DdlStep[] {
+  // An identity column's sequence follows its column; a serial's is created with its table (a CREATE
+  // TABLE joins the sync, schema sync makes it).
+  if (o.identityColumn || (m.tag !== 'CREATE SEQUENCE' && m.tag !== 'ALTER SEQUENCE')) return [];
+  const s = o.sequence;
+  if (!sequenceFollows(ctx, s) && (o.previous === undefined || !sequenceFollows(ctx, o.previous))) {
+    warn(o, 'the sequence is neither selected by a schema entry nor owned by a synchronised table');
+    return [];
+  }
+  const onDestination = mappedOrProblem(modelOf(ctx, { sequences: [s] }), ctx);
+  if (onDestination.problem !== undefined) {
+    warn(o, onDestination.problem);
+    return [];
+  }
+  const mappedSequence = onDestination.model.sequences[0];
+  if (mappedSequence === undefined) return [];
+  // OWNED BY a table the destination does not have would fail: left off.
+  const d: SequenceDef =
+    s.ownedBy !== undefined && !ctx.targets.some((t) => same(t.source, s.ownedBy!.table))
+      ? { ...mappedSequence, ownedBy: undefined }
+      : mappedSequence;
+  const dest = { schema: d.schema, name: d.name };
+  const prev = o.previous;
+  if (m.tag === 'CREATE SEQUENCE') {
+    return [{ kind: 'apply', changes: [{ kind: 'create-sequence', sequence: d }] }];
+  }
+  if (prev === undefined) {
+    // Unknown to the capture (made before it recorded sequences): made if missing, then set.
+    return [
+      {
+        kind: 'apply',
+        changes: [
+          { kind: 'create-sequence', sequence: { ...d, ownedBy: undefined } },
+          { kind: 'alter-sequence', sequence: d },
+        ],
+      },
+    ];
+  }
+  if (prev.schema !== s.schema) {
+    warn(o, 'moving a sequence to another schema is not followed');
+    return [];
+  }
+  const changes: DdlChange[] = [];
+  if (prev.name !== s.name) {
+    changes.push({ kind: 'rename-sequence', sequence: { schema: d.schema, name: prev.name }, to: d.name });
+  }
+  if (JSON.stringify([prev.options, prev.ownedBy]) !== JSON.stringify([s.options, s.ownedBy])) {
+    changes.push({ kind: 'alter-sequence', sequence: { ...d, ...dest } });
+  }
+  if (changes.length === 0) {
+    warn(
+      o,
+      'this ALTER SEQUENCE changes nothing pgdts follows (parameters, OWNED BY, name; values are copied periodically)',
+    );
+    return [];
+  }
+  return [{ kind: 'apply', changes }];
+}
+
+/** The parts of a type as (key → item) for the diff of two versions. */
+function partsOf<T>(v: DdlTypeVersion, items: readonly T[]): Map<number, T> {
+  return new Map(items.map((x, i) => [v.keys[i] ?? -1 - i, x]));
+}
+
+/** An empty version of `t` (for a type the capture did not know): every part of `t` is new. */
+function emptyVersion(t: TypeDef): DdlTypeVersion {
+  switch (t.kind) {
+    case 'enum':
+      return { def: { ...t, labels: [] }, keys: [] };
+    case 'composite':
+      return { def: { ...t, attributes: [] }, keys: [] };
+    case 'domain':
+      return { def: { ...t, constraints: [] }, keys: [] };
+    case 'range':
+      return { def: t, keys: [] };
+  }
+}
+
+/**
+ * CREATE TYPE / DOMAIN, ALTER TYPE / DOMAIN (the changes from the previous version to this one, by
+ * stable keys) and RENAME, on the destination's names (mapSchemaModel: schema, attribute and base
+ * types, defaults and constraints).
+ */
+function typeSteps(
+  m: DdlMessage,
+  ctx: DdlContext,
+  o: Extract<DdlObject, { kind: 'type' }>,
+  warn: (o: DdlObject, why: string) => void,
+): DdlStep[] {
+  const now = o.type;
+  if (!schemaFollows(ctx, now.def)) {
+    warn(o, `types are followed in schemas a schema entry selects with ddl on; ${now.def.schema} is not`);
+    return [];
+  }
+  const mappedNow = mappedOrProblem(modelOf(ctx, { types: [now.def] }), ctx);
+  if (mappedNow.problem !== undefined) {
+    warn(o, mappedNow.problem);
+    return [];
+  }
+  const d = mappedNow.model.types[0];
+  if (d === undefined) return [];
+  const dest = { schema: d.schema, name: d.name };
+  const domain = d.kind === 'domain';
+  if (m.tag === 'CREATE TYPE' || m.tag === 'CREATE DOMAIN') {
+    return [{ kind: 'apply', changes: [{ kind: 'create-type', type: d }] }];
+  }
+  const changes: DdlChange[] = [];
+  let prev = o.previous;
+  if (prev === undefined || prev.def.kind !== now.def.kind) {
+    // Unknown to the capture: made if missing, then every part of it added where missing.
+    changes.push({ kind: 'create-type', type: d });
+    prev = emptyVersion(now.def);
+  } else if (prev.def.schema !== now.def.schema) {
+    warn(o, `moving a type to another schema is not followed`);
+    return [];
+  } else if (prev.def.name !== now.def.name) {
+    changes.push({
+      kind: 'rename-type',
+      type: { schema: d.schema, name: prev.def.name },
+      domain,
+      to: d.name,
+    });
+  }
+  const p = prev.def;
+  switch (d.kind) {
+    case 'enum': {
+      const before = p.kind === 'enum' ? partsOf(prev, p.labels) : new Map<number, string>();
+      const labels = d.labels;
+      labels.forEach((label, i) => {
+        const was = before.get(now.keys[i] ?? -1);
+        if (was !== undefined) {
+          if (was !== label) changes.push({ kind: 'rename-enum-value', type: dest, from: was, to: label });
+          return;
+        }
+        // After its left neighbour (there by now); the first one before its right neighbour when that
+        // one was there already, else at the end.
+        const left = i > 0 ? labels[i - 1] : undefined;
+        const right = left === undefined && before.has(now.keys[i + 1] ?? -1) ? labels[i + 1] : undefined;
+        changes.push({ kind: 'add-enum-value', type: dest, value: label, before: right, after: left });
+      });
+      break;
+    }
+    case 'composite': {
+      const before = partsOf(prev, p.kind === 'composite' ? p.attributes : []);
+      const after = partsOf(now, d.attributes);
+      for (const [k, a] of before)
+        if (!after.has(k)) changes.push({ kind: 'drop-attribute', type: dest, name: a.name });
+      for (const [k, a] of after) {
+        const was = before.get(k);
+        if (was === undefined) {
+          changes.push({ kind: 'add-attribute', type: dest, attribute: a });
+          continue;
+        }
+        if (was.name !== a.name)
+          changes.push({ kind: 'rename-attribute', type: dest, from: was.name, to: a.name });
+        const source =
+          o.type.def.kind === 'composite' ? o.type.def.attributes[now.keys.indexOf(k)] : undefined;
+        if (
+          source !== undefined &&
+          (was.type !== source.type || JSON.stringify(was.collation) !== JSON.stringify(source.collation))
+        ) {
+          changes.push({ kind: 'alter-attribute-type', type: dest, attribute: a });
+        }
+      }
+      break;
+    }
+    case 'domain': {
+      const was = p.kind === 'domain' ? p : undefined;
+      const source = o.type.def.kind === 'domain' ? o.type.def : undefined;
+      if (o.previous === undefined || was?.default !== source?.default) {
+        changes.push({ kind: 'set-domain-default', domain: dest, default: d.default });
+      }
+      if (o.previous === undefined || was?.notNull !== d.notNull) {
+        changes.push({ kind: 'set-domain-not-null', domain: dest, notNull: d.notNull });
+      }
+      const before = partsOf(prev, was?.constraints ?? []);
+      const sourceAfter = partsOf(now, source?.constraints ?? []);
+      const after = partsOf(now, d.constraints);
+      for (const [k, c] of before) {
+        const s = sourceAfter.get(k);
+        if (s === undefined || s.definition !== c.definition) {
+          // Gone, or changed (VALIDATE CONSTRAINT ends its NOT VALID): dropped, added below.
+          changes.push({ kind: 'drop-domain-constraint', domain: dest, name: c.name });
+        } else if (s.name !== c.name) {
+          changes.push({ kind: 'rename-domain-constraint', domain: dest, from: c.name, to: s.name });
+        }
+      }
+      for (const [k, c] of after) {
+        const b = before.get(k);
+        if (b === undefined || b.definition !== sourceAfter.get(k)?.definition) {
+          changes.push({ kind: 'add-domain-constraint', domain: dest, constraint: c });
+        }
+      }
+      break;
+    }
+    case 'range':
+      break;
+  }
+  if (changes.length === 0) {
+    warn(
+      o,
+      `this ${m.tag} changes nothing pgdts follows (labels, attributes, default, NOT NULL, constraints, name)`,
+    );
+    return [];
+  }
+  const steps: DdlStep[] = [{ kind: 'apply', changes }];
+  if (changes.some((c) => c.kind === 'add-enum-value')) steps.push({ kind: 'commit' });
+  return steps;
 }

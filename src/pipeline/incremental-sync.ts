@@ -187,6 +187,8 @@ async function session(
     let lastNewTableCheck = Date.now();
     /** A DDL created a table in the selection: join at the next point between transactions. */
     let joinDue = false;
+    /** A followed DDL needs its destination transaction committed at its source commit (ddl-follower.ts). */
+    let commitDue = false;
 
     /** [T7] acknowledges the durable position, or the watermark when everything is durable. */
     const acknowledge = async () => {
@@ -368,10 +370,12 @@ async function session(
               batch.txns++;
               batch.lastCommitTimeMs = e.commit.commitTimeMs;
               if (
+                commitDue ||
                 batch.rows >= inc.batchMaxRows ||
                 batch.bytes >= inc.batchMaxBytes ||
                 Date.now() - batch.startedAt >= inc.batchMaxMs
               ) {
+                commitDue = false;
                 await commitBatch();
               }
               break;
@@ -386,6 +390,7 @@ async function session(
                 onProgress: o.onProgress,
               });
               if (f.join) joinDue = true;
+              if (f.commit) commitDue = true;
               break;
             }
             case 'watermark':

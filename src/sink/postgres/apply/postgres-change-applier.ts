@@ -54,7 +54,7 @@ import { coalesceChanges } from './coalesce-changes.ts';
 import { DestinationTables } from './destination-tables.ts';
 import type { QualifiedName } from '../../../core/identifier.ts';
 import type { DdlBookkeeping, DdlChange, DdlOrigin } from '../../../core/ddl.ts';
-import { ddlChangeSql } from '../schema/ddl-change-sql.ts';
+import { ddlChangeStatements } from '../schema/ddl-change-sql.ts';
 import { classifyClientError } from '../../../pg/connection.ts';
 import { PostgresSchemaChanges } from './schema-changes.ts';
 import type { DestinationSchemaChanges } from '../../../core/schema-change.ts';
@@ -377,8 +377,7 @@ export class PostgresChangeApplier implements ChangeApplier {
     if (this.buffer.length > 0) await this.flush();
     await this.drain();
     await this.begin();
-    for (const c of changes) {
-      const st = ddlChangeSql(c);
+    for (const st of changes.flatMap(ddlChangeStatements)) {
       try {
         if (st.skipIf !== undefined && ((await this.client.query(st.skipIf)).rowCount ?? 0) > 0) continue;
         await this.client.query(st.sql);

@@ -15,6 +15,7 @@ import {
   type CastDef,
   type CollationDef,
   type ColumnDef,
+  type CompositeAttribute,
   type FunctionMember,
   type NativeCode,
   type OperatorClassDef,
@@ -858,7 +859,7 @@ function policySql(p: PolicyDef): string {
 }
 
 /** The ALTER TABLE clause that gives a trigger or rule its firing state; none for the default. */
-function enableClause(e: FiringState): string | undefined {
+export function enableClause(e: FiringState): string | undefined {
   switch (e) {
     case 'origin':
       return undefined;
@@ -1028,7 +1029,8 @@ function orderNodes(nodes: readonly Node[]): DdlStatement[] {
   return out;
 }
 
-function sequenceOptionsSql(o: SequenceOptions): string {
+/** `INCREMENT BY ... NO CYCLE`: the parameters of CREATE / ALTER SEQUENCE (without AS). */
+export function sequenceOptionsSql(o: SequenceOptions): string {
   return `INCREMENT BY ${o.increment} MINVALUE ${o.min} MAXVALUE ${o.max} START WITH ${o.start} CACHE ${o.cache} ${o.cycle ? 'CYCLE' : 'NO CYCLE'}`;
 }
 
@@ -1087,18 +1089,18 @@ function typedTableSql(t: TableDef, head: string, tail: string): string {
   return `${head} OF ${quoteQualified(t.ofType!)}${list}${tail}`;
 }
 
+/** `name type [COLLATE c]`: an attribute of CREATE TYPE ... AS (...) or ALTER TYPE ... ADD ATTRIBUTE. */
+export function compositeAttributeSql(a: CompositeAttribute): string {
+  return `${quoteIdent(a.name)} ${a.type}${a.collation ? ` COLLATE ${quoteQualified(a.collation)}` : ''}`;
+}
+
 function typeSql(t: TypeDef): string {
   const q = quoteQualified(t);
   switch (t.kind) {
     case 'enum':
       return `CREATE TYPE ${q} AS ENUM (${t.labels.map(quoteLiteral).join(', ')})`;
     case 'composite':
-      return `CREATE TYPE ${q} AS (${t.attributes
-        .map(
-          (a) =>
-            `${quoteIdent(a.name)} ${a.type}${a.collation ? ` COLLATE ${quoteQualified(a.collation)}` : ''}`,
-        )
-        .join(', ')})`;
+      return `CREATE TYPE ${q} AS (${t.attributes.map(compositeAttributeSql).join(', ')})`;
     case 'range': {
       const opts = [`SUBTYPE = ${t.subtype}`];
       if (t.subtypeOpclass !== undefined) opts.push(`SUBTYPE_OPCLASS = ${t.subtypeOpclass}`);
