@@ -908,6 +908,9 @@ function emptyVersion(t: TypeDef): DdlTypeVersion {
     case 'domain':
       return { def: { ...t, constraints: [] }, keys: [] };
     case 'range':
+    case 'base':
+      // No parts of their own to add one by one (the capture does not record base types: their
+      // CREATE during sync is a warning).
       return { def: t, keys: [] };
   }
 }
@@ -1030,6 +1033,7 @@ function typeSteps(
       break;
     }
     case 'range':
+    case 'base':
       break;
   }
   if (changes.length === 0) {
