@@ -399,6 +399,19 @@ export function planDdl(m: DdlMessage, ctx: DdlContext): DdlStep[] {
           throw unsupported(m, ctx, target.source, `${m.tag} is not followed on tables`);
         }
         const { changes, updated } = tableChanges(m, ctx, target, t);
+        if (target.mergeInto) {
+          // Other source tables fill the same destination table: a column added is added for all
+          // (their rows leave it to its default), anything else would break their rows or data.
+          const other = changes.filter((c) => c.kind !== 'add-column');
+          if (other.length > 0 || (t.previous !== undefined && t.name !== t.previous.name)) {
+            throw unsupported(
+              m,
+              ctx,
+              target.source,
+              `${other.length > 0 ? [...new Set(other.map((c) => c.kind))].join(', ') : 'rename-table'} on a table merged with others into ${displayName(target.table)} (mergeInto): only added columns are followed there`,
+            );
+          }
+        }
         // Trigger states on the old name too (a RENAME comes last).
         changes.push(...triggerStateChanges(t, target.table));
         if (t.previous !== undefined && t.schema !== t.previous.schema) {

@@ -333,3 +333,40 @@ test('the sink SQL is idempotent: IF [NOT] EXISTS forms or a skip check [P9]', (
     'DROP FUNCTION IF EXISTS "app"."f"(integer)',
   );
 });
+
+test('a table merged with others (mergeInto): an added column is followed, a dropped or renamed one stops the task', () => {
+  const task = taskOf([
+    { table: 'app.orders', as: 'app.all_orders', mergeInto: true },
+    { table: 'app.orders_b', as: 'app.all_orders', mergeInto: true },
+  ]);
+  const ordersB = { ...selectedTable('app', 'orders_b'), columns: ['id', 'v', 'note'] };
+  const { targets } = planTargets(task, [orders, ordersB]);
+  const run = (m: DdlMessage) => planDdl(m, { task, targets, lsn: LSN });
+  assert.deepEqual(applied(run(tableMessage([...BEFORE, col(4, 'extra', 'integer')]))), [
+    {
+      kind: 'add-column',
+      table: { schema: 'app', name: 'all_orders' },
+      column: {
+        name: 'extra',
+        type: 'integer',
+        default: undefined,
+        notNull: false,
+        identity: undefined,
+        generated: undefined,
+      },
+    },
+  ]);
+  assert.throws(
+    () => run(tableMessage([BEFORE[0] as DdlColumn, BEFORE[1] as DdlColumn])),
+    (e: unknown) =>
+      e instanceof PgdtsError &&
+      e.code === 'DDL_UNSUPPORTED' &&
+      /selected table app\.orders: drop-column on a table merged with others into app\.all_orders \(mergeInto\)/.test(
+        e.message,
+      ),
+  );
+  assert.throws(
+    () => run(tableMessage(BEFORE, { name: 'orders_renamed' })),
+    (e: unknown) => e instanceof PgdtsError && /rename-table on a table merged with others/.test(e.message),
+  );
+});
