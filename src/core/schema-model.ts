@@ -888,6 +888,12 @@ export interface ReadSchemaOptions {
   readonly privileges?: boolean;
   /** Owners: `schema.owners`. */
   readonly owners?: boolean;
+  /**
+   * Tables outside the selectors that the destination has already (the task's synchronised tables,
+   * when a table joins while streaming): foreign keys of selected tables referencing them are kept,
+   * as foreign keys between selected tables are; others referencing unselected tables are left out.
+   */
+  readonly referenceable?: readonly QualifiedName[];
 }
 
 /** Role names a model's owners and privileges name (PUBLIC excluded), sorted. */

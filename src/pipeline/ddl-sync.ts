@@ -685,7 +685,9 @@ function droppedSteps(
       return [{ kind: 'apply', changes: [{ kind: 'drop-index', index: { schema: dest, name: o.name } }] }];
     }
     case 'view':
-      if (!o.original) return [];
+      // Dropped by a CASCADE too (a column or function it used went): the destination drops run
+      // without CASCADE, so the view goes first, in the order the source reports its drops
+      // (dependents before what they depend on).
       return [
         {
           kind: 'apply',
@@ -694,7 +696,7 @@ function droppedSteps(
       ];
     case 'function':
     case 'procedure':
-      if (!o.original) return [];
+      // Also when dropped by a CASCADE (e.g. of a type it took): see view.
       return [
         {
           kind: 'apply',
@@ -709,9 +711,13 @@ function droppedSteps(
         },
       ];
     case 'trigger': {
-      if (!o.original) return [];
-      // address_names of a trigger: schema, table, trigger.
+      // Also when dropped by a CASCADE (of its function): see view. address_names of a trigger: schema, table, trigger.
       const [schema, table] = o.names ?? [];
+      // With its table: the table's drop takes it.
+      const withTable = m.objects.some(
+        (x) => x.kind === 'dropped' && x.objectType === 'table' && x.schema === schema && x.name === table,
+      );
+      if (!o.original && withTable) return [];
       const on = ctx.targets.find(
         (t) => schema !== undefined && table !== undefined && same(t.source, { schema, name: table }),
       );

@@ -244,11 +244,19 @@ export async function applyTableSchema(
     kind: 'table' as const,
     table: { schema: t.schema, name: t.name },
   }));
-  const model = destinationModel(await source.readSchema(selectors, readSchemaOptions(task)), task, targets, {
-    warn: true,
-    onProgress,
-    refuse: r.refuse,
-  });
+  // Foreign keys to the tables already synchronised come along (they exist on the destination).
+  const joining = new Set(tables.map(displayName));
+  const referenceable = targets.map((t) => t.source).filter((t) => !joining.has(displayName(t)));
+  const model = destinationModel(
+    await source.readSchema(selectors, { ...readSchemaOptions(task), referenceable }),
+    task,
+    targets,
+    {
+      warn: true,
+      onProgress,
+      refuse: r.refuse,
+    },
+  );
   await schema.applyPreData(model, r.onStatement);
   await schema.applyPostData(model, task.full.indexJobs, r.onStatement);
   await r.finish(sink.checkpoints, task.name, `schema of ${tables.map(displayName).join(', ')}`);

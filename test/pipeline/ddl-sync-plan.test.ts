@@ -370,3 +370,52 @@ test('a table merged with others (mergeInto): an added column is followed, a dro
     (e: unknown) => e instanceof PgdtsError && /rename-table on a table merged with others/.test(e.message),
   );
 });
+
+test('a view, function or trigger dropped by a CASCADE on the source is dropped first on the destination, whose drops run without CASCADE', () => {
+  // ALTER TABLE app.orders DROP COLUMN note CASCADE: the sql_drop message lists the column and the
+  // view that used it (and a DROP FUNCTION ... CASCADE the trigger calling it).
+  const m = parseDdlMessage(
+    JSON.stringify({
+      task: 't',
+      event: 'sql_drop',
+      tag: 'ALTER TABLE',
+      query: 'ALTER TABLE app.orders DROP COLUMN note CASCADE',
+      search_path: 'public',
+      objects: [
+        {
+          dropped: true,
+          object_type: 'view',
+          schema: 'app',
+          name: 'order notes',
+          args: [],
+          identity: 'app."order notes"',
+          original: false,
+        },
+        {
+          dropped: true,
+          object_type: 'trigger',
+          schema: 'app',
+          name: 'touch',
+          args: [],
+          names: ['app', 'orders', 'touch'],
+          identity: 'touch on app.orders',
+          original: false,
+        },
+        {
+          dropped: true,
+          object_type: 'table column',
+          schema: 'app',
+          name: 'orders',
+          args: [],
+          names: ['app', 'orders', 'note'],
+          identity: 'app.orders.note',
+          original: true,
+        },
+      ],
+    }),
+  );
+  assert.deepEqual(applied(plan(m, [{ schema: 'app', as: 'app2' }])), [
+    { kind: 'drop-view', view: { schema: 'app2', name: 'order notes' } },
+    { kind: 'drop-trigger', table: { schema: 'app2', name: 'orders' }, name: 'touch' },
+  ]);
+});

@@ -74,6 +74,7 @@ for (const [sv, dv] of [
           src,
           `${TABLE('app.fresh', 10_000)} ${TABLE('other.log_2', 3_000)}
            CREATE INDEX fresh_v ON app.fresh (v);
+           ALTER TABLE app.fresh ADD COLUMN order_id bigint CONSTRAINT fresh_order_fk REFERENCES app.orders;
            CREATE TABLE app.tmp_x (id int PRIMARY KEY); INSERT INTO app.tmp_x VALUES (1);
            CREATE TABLE other.unrelated (id int PRIMARY KEY); INSERT INTO other.unrelated VALUES (1);
            CREATE TABLE app.nokey (v text); INSERT INTO app.nokey VALUES ('a'), ('b');`,
@@ -119,10 +120,19 @@ for (const [sv, dv] of [
         ['app.fresh', 'app.nokey', 'app.orders', 'other.log_1', 'other.log_2'],
       );
       assert.ok(synced.every((x) => x.lsn !== null));
-      // Schema sync created the joined table with its secondary index.
+      // Schema sync created the joined table with its secondary index, and its foreign key to a table
+      // synchronised already.
       assert.deepEqual(await sql(d, dst, "SELECT indexname FROM pg_indexes WHERE indexname = 'fresh_v'"), [
         { indexname: 'fresh_v' },
       ]);
+      assert.deepEqual(
+        await sql(
+          d,
+          dst,
+          "SELECT conname, confrelid::regclass::text AS refs FROM pg_constraint WHERE conrelid = 'app.fresh'::regclass AND contype = 'f'",
+        ),
+        [{ conname: 'fresh_order_fk', refs: 'app.orders' }],
+      );
       // Neither the excluded table nor the one outside the glob went anywhere.
       assert.deepEqual(
         await sql(d, dst, "SELECT relname FROM pg_class WHERE relname IN ('tmp_x', 'unrelated')"),

@@ -279,7 +279,7 @@ export async function introspectSchema(
   const saved = (await client.query<{ p: string }>("SELECT current_setting('search_path') AS p")).rows[0]?.p;
   await client.query("SELECT set_config('search_path', '', false)");
   try {
-    return await introspectAccess(client, await read(client, objects), options);
+    return await introspectAccess(client, await read(client, objects, options.referenceable ?? []), options);
   } catch (e) {
     throw wrapPgError('SCHEMA_SYNC_FAILED', 'reading the source schema', e);
   } finally {
@@ -291,7 +291,11 @@ async function q<R extends pg.QueryResultRow>(client: pg.Client, text: string): 
   return (await client.query<R>(text)).rows;
 }
 
-async function read(client: pg.Client, objects: readonly ObjectSelector[]): Promise<SchemaModel> {
+async function read(
+  client: pg.Client,
+  objects: readonly ObjectSelector[],
+  referenceableTables: readonly QualifiedName[],
+): Promise<SchemaModel> {
   const serverVersion = Number(
     (await q<{ v: string }>(client, "SELECT current_setting('server_version_num') AS v"))[0]?.v ?? 0,
   );
@@ -675,6 +679,14 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
   const depsFor = (ref: ObjectRef): ObjectRef[] =>
     sortRefs([...(depsOf.get(refKey(ref))?.values() ?? [])].filter(isIn));
 
+  // Tables the destination has already, outside the selectors (options.referenceable).
+  const referenceable = new Set(
+    referenceableTables.flatMap((t) => {
+      const r = relByName.get(`${t.schema}\u0000${t.name}`);
+      return r !== undefined && (r.relkind === 'r' || r.relkind === 'p') ? [r.oid] : [];
+    }),
+  );
+
   // ---- build the model
   const idxById = new Map(idx.map((i) => [i.oid, i]));
   const idxByRel = groupBy(idx, (i) => i.indrelid);
@@ -863,7 +875,8 @@ async function read(client: pg.Client, objects: readonly ObjectSelector[]): Prom
     for (const c of consByRel.get(r.oid) ?? []) {
       // Foreign keys cloned onto partitions (conparentid) are recreated by PostgreSQL itself.
       if (c.contype === 'f') {
-        if (c.conparentid !== 0 || !includedRelOids.has(c.confrelid)) continue;
+        if (c.conparentid !== 0 || !(includedRelOids.has(c.confrelid) || referenceable.has(c.confrelid)))
+          continue;
         foreignKeys.push({
           kind: 'foreign-key',
           name: c.conname,
