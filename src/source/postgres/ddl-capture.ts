@@ -170,24 +170,25 @@ export function ddlCaptureInstallSql(taskName: string, schemas: readonly string[
   const snap = q(n.snapshotFunction);
   const state = q(n.stateTable);
   const objects = q(n.objectStateTable);
-  // The snapshot of object `key` of catalog `cls` with its previous one (then recorded), into `o`.
-  const withPrevious = (cls: string, key: string, field: string, snapshot: string) => `
+  // Takes object `key` of catalog `cls` now (`snap`) and as last recorded (`prev`), then records `snap`.
+  const recordSnapshot = (cls: string, key: string, snapshot: string) => `
           snap := ${snapshot};
           SELECT s.snapshot INTO prev FROM ${objects} s WHERE s.classid = '${cls}'::regclass AND s.objid = ${key};
           IF snap IS NOT NULL THEN
             INSERT INTO ${objects} (classid, objid, snapshot) VALUES ('${cls}'::regclass, ${key}, snap)
               ON CONFLICT (classid, objid) DO UPDATE SET snapshot = EXCLUDED.snapshot;
-          END IF;
+          END IF;`;
+  // The snapshot of object `key` of catalog `cls` with its previous one (then recorded), into `o`.
+  const withPrevious = (
+    cls: string,
+    key: string,
+    field: string,
+    snapshot: string,
+  ) => `${recordSnapshot(cls, key, snapshot)}
           o := o || jsonb_build_object('${field}', snap, 'previous', prev);`;
   // The name of object `key` of catalog `cls` as the capture last recorded it (then recorded anew).
-  const previousName = (cls: string, key: string, snapshot: string) => `
-        snap := ${snapshot};
-        SELECT s.snapshot INTO prev FROM ${objects} s WHERE s.classid = '${cls}'::regclass AND s.objid = ${key};
-        IF snap IS NOT NULL THEN
-          INSERT INTO ${objects} (classid, objid, snapshot) VALUES ('${cls}'::regclass, ${key}, snap)
-            ON CONFLICT (classid, objid) DO UPDATE SET snapshot = EXCLUDED.snapshot;
-        END IF;
-        o := o || jsonb_build_object('previous', prev);`;
+  const previousName = (cls: string, key: string, snapshot: string) => `${recordSnapshot(cls, key, snapshot)}
+          o := o || jsonb_build_object('previous', prev);`;
   return `
 CREATE SCHEMA IF NOT EXISTS ${quoteIdent(DDL_CAPTURE_SCHEMA)};
 CREATE TABLE IF NOT EXISTS ${state} (relid oid PRIMARY KEY, snapshot jsonb NOT NULL);

@@ -43,6 +43,20 @@ function nativeResult(results: readonly PrecheckResult[]): PrecheckResult {
   return r;
 }
 
+/** A new role with CREATE on `dst` but not superuser, and the URL of `dst` as that role. */
+async function plainDestinationUser(dst: string): Promise<{ role: string; url: URL }> {
+  const role = `native_${dst.slice(-8)}`;
+  await sql(
+    s,
+    'postgres',
+    `CREATE ROLE ${role} LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${dst} TO ${role}`,
+  );
+  const url = new URL(urlOf(s, dst));
+  url.username = role;
+  url.password = 'pw';
+  return { role, url };
+}
+
 test('precheck: a superuser destination passes; one that is not superuser fails naming the base types, functions, parser and template', async () => {
   const src = await freshDatabase(s, 'native_src');
   const dst = await freshDatabase(s, 'native_dst');
@@ -51,16 +65,8 @@ test('precheck: a superuser destination passes; one that is not superuser fails 
   assert.equal(ok.status, 'pass', ok.message);
   assert.match(ok.message, /^18 object\(s\) made of C or internal code can be created/);
 
-  const role = `native_${dst.slice(-8)}`;
-  await sql(
-    s,
-    'postgres',
-    `CREATE ROLE ${role} LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${dst} TO ${role}`,
-  );
+  const { role, url } = await plainDestinationUser(dst);
   try {
-    const url = new URL(urlOf(s, dst));
-    url.username = role;
-    url.password = 'pw';
     const r = nativeResult(await precheck(task(urlOf(s, src), url.toString())));
     assert.equal(r.status, 'fail');
     assert.match(r.message, /schema sync would refuse 22 object\(s\) \(and what uses them\): /);
@@ -144,16 +150,8 @@ test('precheck under a schema mapping: objects a superuser created beforehand un
   } finally {
     await source.close();
   }
-  const role = `native_${dst.slice(-8)}`;
-  await sql(
-    s,
-    'postgres',
-    `CREATE ROLE ${role} LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${dst} TO ${role}`,
-  );
+  const { role, url } = await plainDestinationUser(dst);
   try {
-    const url = new URL(urlOf(s, dst));
-    url.username = role;
-    url.password = 'pw';
     const r = nativeResult(await precheck(task(urlOf(s, src), url.toString(), '"Mapped ""Base"""')));
     assert.equal(r.status, 'pass', r.message);
     // Under the source names nothing exists there: refused.
