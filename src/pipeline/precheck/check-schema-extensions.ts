@@ -9,9 +9,8 @@ import { quoteIdent } from '../../core/identifier.ts';
 import { listShort, type PrecheckResult } from '../../core/precheck.ts';
 import type { ExtensionDef } from '../../core/schema-model.ts';
 import type { ExtensionAvailability, Sink } from '../../core/sink.ts';
-import type { Source } from '../../core/source.ts';
+import type { SchemaModel } from '../../core/schema-model.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
-import { readSchemaOptions } from '../schema-sync.ts';
 
 /** Does the check apply: the task syncs the schema. */
 export function schemaExtensionsApply(task: TaskConfig): boolean {
@@ -32,7 +31,8 @@ function neededBy(e: ExtensionDef): string {
  */
 export async function checkSchemaExtensions(
   task: TaskConfig,
-  source: Source,
+  /** The selected objects' schema model as schema sync reads it (read once for every check). */
+  readModel: () => Promise<SchemaModel>,
   sink: Sink,
   destinationUser: string,
 ): Promise<PrecheckResult> {
@@ -43,7 +43,7 @@ export async function checkSchemaExtensions(
     if (writer === undefined) {
       return { id, title, status: 'fail', message: 'the destination does not support schema sync' };
     }
-    const model = await source.readSchema(task.objects, readSchemaOptions(task));
+    const model = await readModel();
     if (model.extensions.length === 0) {
       return { id, title, status: 'pass', message: 'the selected objects use no extension' };
     }

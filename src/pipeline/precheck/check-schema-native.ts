@@ -7,12 +7,11 @@
  * FUNCTION", "CREATE TYPE", "CREATE TEXT SEARCH PARSER", "CREATE TEXT SEARCH TEMPLATE".
  */
 import { listShort, type PrecheckResult } from '../../core/precheck.ts';
+import type { SchemaModel } from '../../core/schema-model.ts';
 import type { Sink } from '../../core/sink.ts';
-import type { Source } from '../../core/source.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
 import { mapSchemaModel } from '../map-schema-model.ts';
-import { readSchemaOptions } from '../schema-sync.ts';
 
 /** Does the check apply: schema sync. */
 export function schemaNativeApplies(task: TaskConfig): boolean {
@@ -28,7 +27,8 @@ export function schemaNativeApplies(task: TaskConfig): boolean {
  */
 export async function checkSchemaNative(
   task: TaskConfig,
-  source: Source,
+  /** The selected objects' schema model as schema sync reads it (read once for every check). */
+  readModel: () => Promise<SchemaModel>,
   sink: Sink,
   targets?: readonly TableTarget[],
 ): Promise<PrecheckResult | undefined> {
@@ -37,7 +37,7 @@ export async function checkSchemaNative(
   try {
     const writer = sink.schema;
     if (writer === undefined) return undefined;
-    const read = await source.readSchema(task.objects, readSchemaOptions(task));
+    const read = await readModel();
     const model = targets !== undefined ? mapSchemaModel(read, task, targets).model : read;
     const count =
       model.routines.filter((r) => r.native !== undefined).length +

@@ -15,9 +15,7 @@ import {
   type SchemaModel,
 } from '../../core/schema-model.ts';
 import type { Sink } from '../../core/sink.ts';
-import type { Source } from '../../core/source.ts';
 import { hasSyncType, type TaskConfig } from '../../core/task-config.ts';
-import { readSchemaOptions } from '../schema-sync.ts';
 
 /** Does the check apply: schema sync with owners or privileges. */
 export function schemaRolesApply(task: TaskConfig): boolean {
@@ -87,7 +85,8 @@ export function ownerAndDefaultPrivilegeRoles(model: SchemaModel, task: TaskConf
  */
 export async function checkSchemaRoles(
   task: TaskConfig,
-  source: Source,
+  /** The selected objects' schema model as schema sync reads it (read once for every check). */
+  readModel: () => Promise<SchemaModel>,
   sink: Sink,
   destinationUser: string,
 ): Promise<PrecheckResult> {
@@ -98,7 +97,7 @@ export async function checkSchemaRoles(
     if (writer === undefined) {
       return { id, title, status: 'fail', message: 'the destination does not support schema sync' };
     }
-    const model = await source.readSchema(task.objects, readSchemaOptions(task));
+    const model = await readModel();
     const named = rolesNamedBy(model);
     const { missing, notMember } = await writer.inspectRoles(named);
     const cannotAct = ownerAndDefaultPrivilegeRoles(model, task).filter((r) => notMember.includes(r));

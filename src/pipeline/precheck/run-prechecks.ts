@@ -10,6 +10,8 @@
  * line that matters.
  */
 import type { PrecheckContext, PrecheckResult } from '../../core/precheck.ts';
+import type { SchemaModel } from '../../core/schema-model.ts';
+import { readSchemaOptions } from '../schema-sync.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
 import type { Sink } from '../../core/sink.ts';
 import type { Source } from '../../core/source.ts';
@@ -49,14 +51,18 @@ export async function runPrechecks(task: TaskConfig, c: PrecheckConnectors): Pro
       if (targets !== undefined && schemaMappingApplies(task, targets)) {
         results.push(await checkSchemaMapping(task, src.connector, targets));
       }
+      // One read of the source schema for the checks that need it (seconds with many tables).
+      const source = src.connector;
+      let model: Promise<SchemaModel> | undefined;
+      const readModel = () => (model ??= source.readSchema(task.objects, readSchemaOptions(task)));
       if (dst.server !== undefined && dst.connector !== undefined && schemaExtensionsApply(task)) {
-        results.push(await checkSchemaExtensions(task, src.connector, dst.connector, dst.server.user));
+        results.push(await checkSchemaExtensions(task, readModel, dst.connector, dst.server.user));
       }
       if (dst.server !== undefined && dst.connector !== undefined && schemaRolesApply(task)) {
-        results.push(await checkSchemaRoles(task, src.connector, dst.connector, dst.server.user));
+        results.push(await checkSchemaRoles(task, readModel, dst.connector, dst.server.user));
       }
       if (dst.server !== undefined && dst.connector !== undefined && schemaNativeApplies(task)) {
-        const native = await checkSchemaNative(task, src.connector, dst.connector, targets);
+        const native = await checkSchemaNative(task, readModel, dst.connector, targets);
         if (native !== undefined) results.push(native);
       }
     }
