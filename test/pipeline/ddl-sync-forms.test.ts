@@ -17,7 +17,7 @@ import { pgDumpSchema } from '../support/pg-dump.ts';
 import { startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { tableHashes } from '../support/table-hashes.ts';
-import { startWriteLoad } from '../support/write-load.ts';
+import { sqlUnderLoad, startWriteLoad } from '../support/write-load.ts';
 import pg from 'pg';
 import type { SchemaModel } from '../../src/core/schema-model.ts';
 import { introspectSchema } from '../../src/source/postgres/schema/introspect-schema.ts';
@@ -116,8 +116,8 @@ async function followForms(s: TestServer, d: TestServer, name: string, to: strin
     workload = startWriteLoad(s, src, ['app.orders'], { updateModulo: 53, deletes: 2, pauseMs: 10 });
     await new Promise((res) => setTimeout(res, 300));
     for (const stmt of DDL) {
-      await sql(s, src, stmt);
-      await sql(s, src, `UPDATE app.items SET name = name || '.' WHERE id % 17 = 0`);
+      await sqlUnderLoad(s, src, stmt);
+      await sqlUnderLoad(s, src, `UPDATE app.items SET name = name || '.' WHERE id % 17 = 0`);
       await new Promise((res) => setTimeout(res, 50));
     }
     const commits = await workload.stop();

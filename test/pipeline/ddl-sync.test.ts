@@ -19,7 +19,7 @@ import { pgDumpSchema } from '../support/pg-dump.ts';
 import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, type TestServer } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
-import { startWriteLoad } from '../support/write-load.ts';
+import { sqlUnderLoad, startWriteLoad } from '../support/write-load.ts';
 
 /** A running write workload on `table` (`id` identity key, `v text`): inserts, updates, deletes. */
 const startWorkload = (s: TestServer, db: string, table: string) =>
@@ -95,14 +95,14 @@ test(
         'DROP VIEW app.v_tmp',
       ];
       for (const stmt of ddl) {
-        await sql(s, src, stmt);
+        await sqlUnderLoad(s, src, stmt);
         // Rows in between, writing the new shape.
-        await sql(s, src, `UPDATE app.orders SET qty = qty + 1 WHERE id % 101 = 0`);
+        await sqlUnderLoad(s, src, `UPDATE app.orders SET qty = qty + 1 WHERE id % 101 = 0`);
         await new Promise((res) => setTimeout(res, 100));
       }
       await r.waitFor(/table app\.fresh joined: 500 rows copied/, 120_000);
-      await sql(s, src, `INSERT INTO app.fresh SELECT g, 'g' || g FROM generate_series(501, 600) g`);
-      await sql(s, src, `INSERT INTO app.orders (v, qty, remark) VALUES ('last', 3, 'r')`);
+      await sqlUnderLoad(s, src, `INSERT INTO app.fresh SELECT g, 'g' || g FROM generate_series(501, 600) g`);
+      await sqlUnderLoad(s, src, `INSERT INTO app.orders (v, qty, remark) VALUES ('last', 3, 'r')`);
       const commits = await workload.stop();
       workload = undefined;
       assert.ok(commits > 0, 'the workload wrote during the DDL');
@@ -164,9 +164,9 @@ test(
          INSERT INTO app.orders_renamed (v) VALUES ('in the rename'); COMMIT`,
       );
       workload = startWorkload(s, src, 'app.orders_renamed');
-      await sql(s, src, 'ALTER TABLE app.orders_renamed ADD COLUMN tag text');
+      await sqlUnderLoad(s, src, 'ALTER TABLE app.orders_renamed ADD COLUMN tag text');
       await new Promise((res) => setTimeout(res, 500));
-      await sql(s, src, `UPDATE app.orders_renamed SET tag = 't' || id WHERE id % 7 = 0`);
+      await sqlUnderLoad(s, src, `UPDATE app.orders_renamed SET tag = 't' || id WHERE id % 7 = 0`);
       await workload.stop();
       workload = undefined;
       await waitForCatchUp(s, src, 'pgdts_ddlmap_17', 120_000, () => r.output());

@@ -281,7 +281,23 @@ export async function introspectSchema(
   try {
     return await introspectAccess(client, await read(client, objects, options.referenceable ?? []), options);
   } catch (e) {
-    throw wrapPgError('SCHEMA_SYNC_FAILED', 'reading the source schema', e);
+    const err = wrapPgError('SCHEMA_SYNC_FAILED', 'reading the source schema', e);
+    // Catalog functions (pg_get_indexdef, pg_get_expr, format_type...) look objects up as of now,
+    // not as of the query's snapshot: a DDL committed meanwhile on the live source makes them fail
+    // with XX000 ("could not open relation", "cache lookup failed"), as pg_dump can. Read again.
+    if (err.sqlState === 'XX000') {
+      throw new PgdtsError(
+        'SCHEMA_SYNC_FAILED',
+        `${err.message}; a concurrent DDL on the source, read again`,
+        {
+          cause: e,
+          retryable: true,
+          retryWindow: 'other',
+          sqlState: 'XX000',
+        },
+      );
+    }
+    throw err;
   } finally {
     await client.query("SELECT set_config('search_path', $1, false)", [saved ?? '"$user", public']);
   }
