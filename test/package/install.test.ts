@@ -71,9 +71,11 @@ test(
       );
       assert.ok(listing.includes('package/bin/pgdts'));
       assert.ok(listing.includes('package/bin/pgdts.js'));
+      // `pgdts serve` starts the embedded store without --store.
+      assert.ok(listing.includes('package/dist/embedded/embedded-server.js'));
       for (const f of listing) {
         assert.ok(!/^package\/(src|test|bench)\//.test(f), `the tarball ships ${f}`);
-        assert.ok(!/^package\/dist\/(demo|embedded)\//.test(f), `the tarball ships ${f}`);
+        assert.ok(!/^package\/dist\/demo\//.test(f), `the tarball ships ${f}`);
         assert.ok(!f.endsWith('.ts'), `the tarball ships ${f}`);
       }
 

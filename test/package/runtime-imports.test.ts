@@ -1,8 +1,10 @@
 /**
  * What the installed CLI loads: every module reachable from src/cli/main.ts through static and dynamic
- * imports. None may live in src/embedded or src/demo (the package leaves them out, and they need the
- * embedded PostgreSQL devDependencies), and every package it imports must be a runtime dependency in
- * package.json (a devDependency is absent from an installed package).
+ * imports. None may live in src/demo (the package leaves it out, and it needs the embedded PostgreSQL
+ * devDependencies); from src/embedded only the embedded server itself, which `pgdts serve` starts as its
+ * default store (from the optional dependency pg17), and only through src/control. Every package it
+ * imports must be a runtime dependency in package.json (a devDependency is absent from an installed
+ * package).
  */
 import assert from 'node:assert/strict';
 import { builtinModules } from 'node:module';
@@ -64,13 +66,26 @@ function packageName(spec: string): string {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? spec);
 }
 
-test('the CLI imports nothing from src/embedded or src/demo, and only runtime dependencies', () => {
+/** The modules of src/embedded the installed CLI may load: the embedded store of `pgdts serve`. */
+const EMBEDDED_ALLOWED = new Set(['embedded/embedded-server.ts', 'embedded/leftover-server.ts']);
+
+test('the CLI imports nothing from src/demo, from src/embedded only the embedded server, and only runtime dependencies', () => {
   const { files, packages } = importGraph(path.join(SRC, 'cli', 'main.ts'));
   assert.ok(files.size > 20, `only ${files.size} modules found: the import scan is broken`);
   for (const f of files) {
     const rel = path.relative(SRC, f);
     assert.ok(!rel.startsWith('..'), `${f} is outside src/`);
-    assert.ok(!/^(embedded|demo)\//.test(rel), `the CLI loads ${rel}`);
+    assert.ok(!/^demo\//.test(rel), `the CLI loads ${rel}`);
+    assert.ok(!/^embedded\//.test(rel) || EMBEDDED_ALLOWED.has(rel), `the CLI loads ${rel}`);
+  }
+  // Only the control plane's store starts an embedded server; `pgdts run` and the rest never do.
+  for (const f of files) {
+    const rel = path.relative(SRC, f);
+    if (/^(embedded|control)\//.test(rel) || rel === 'cli/main.ts') continue;
+    for (const spec of runtimeSpecifiers(f)) {
+      const target = path.relative(SRC, path.resolve(path.dirname(f), spec));
+      assert.ok(!/^embedded\//.test(target), `${rel} loads ${target}: only src/control may`);
+    }
   }
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
@@ -85,13 +100,17 @@ test('the CLI imports nothing from src/embedded or src/demo, and only runtime de
   }
 });
 
-test('the embedded PostgreSQL binaries and tsx are devDependencies only', () => {
+test('the embedded PostgreSQL binaries and tsx are devDependencies only, but pg17 (the serve store) is optional', () => {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
     devDependencies: Record<string, string>;
+    optionalDependencies: Record<string, string>;
   };
-  for (const dev of ['pg13', 'pg15', 'pg17', 'tsx', 'typescript']) {
+  for (const dev of ['pg13', 'pg15', 'tsx', 'typescript']) {
     assert.ok(!(dev in pkg.dependencies), `${dev} is a runtime dependency`);
     assert.ok(dev in pkg.devDependencies, `${dev} is not a devDependency`);
   }
+  // Optional: npm skips it where it cannot install (not Linux x64); `pgdts serve` then asks for --store.
+  assert.ok(!('pg17' in pkg.dependencies), 'pg17 is a required runtime dependency');
+  assert.ok('pg17' in pkg.optionalDependencies, 'pg17 is not an optional dependency');
 });
