@@ -2,7 +2,7 @@
  * What the installed CLI loads: every module reachable from src/cli/main.ts through static and dynamic
  * imports. None may live in src/demo (the package leaves it out, and it needs the embedded PostgreSQL
  * devDependencies); from src/embedded only the embedded server itself, which `pgdts serve` starts as its
- * default store (from the optional dependency pg17), and only through src/control. Every package it
+ * default store where the pg17 binaries are installed (a clone), and only through src/control. Every package it
  * imports must be a runtime dependency in package.json (a devDependency is absent from an installed
  * package).
  */
@@ -100,17 +100,13 @@ test('the CLI imports nothing from src/demo, from src/embedded only the embedded
   }
 });
 
-test('the embedded PostgreSQL binaries and tsx are devDependencies only, but pg17 (the serve store) is optional', () => {
+test('the embedded PostgreSQL binaries and tsx are devDependencies only', () => {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
     devDependencies: Record<string, string>;
-    optionalDependencies: Record<string, string>;
   };
-  for (const dev of ['pg13', 'pg15', 'tsx', 'typescript']) {
+  for (const dev of ['pg13', 'pg15', 'pg17', 'tsx', 'typescript']) {
     assert.ok(!(dev in pkg.dependencies), `${dev} is a runtime dependency`);
     assert.ok(dev in pkg.devDependencies, `${dev} is not a devDependency`);
   }
-  // Optional: npm skips it where it cannot install (not Linux x64); `pgdts serve` then asks for --store.
-  assert.ok(!('pg17' in pkg.dependencies), 'pg17 is a required runtime dependency');
-  assert.ok('pg17' in pkg.optionalDependencies, 'pg17 is not an optional dependency');
 });
