@@ -108,6 +108,7 @@ test('healthz needs no token; every other route answers 401 without the token or
     }
   }
   assert.deepEqual(await storedIds(), [], 'a request without the token stored nothing');
+  assertRefused(await call('GET', '/api/v1/no-such-route'), 404, 'NOT_FOUND');
 });
 
 test('create, list, show, patch and delete a data source; secrets are write-only', async () => {
@@ -219,6 +220,7 @@ test('bad input on every route is refused naming the field and the rule, and not
       /65535/,
     ],
     [good('x1', { heartbeat: 'yes' }), 'heartbeat', /true or false/],
+    [good('x1', { heartbeat: true, attributes: 'standby' }), 'heartbeat', /needs a primary/],
     [good('x1', { sslmode: 'on' }), 'sslmode', /verify-full/],
     [good('x1', { sslmode: 'verify-full' }), 'caCertificate', /required with sslmode verify-full/],
     [good('x1', { caCertificate: 'not a pem' }), 'caCertificate', /PEM/],

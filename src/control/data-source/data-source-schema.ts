@@ -117,7 +117,8 @@ interface CrossRule {
 }
 
 /**
- * The rules that span fields: a standby exactly with `primary+standby`; a CA certificate for
+ * The rules that span fields: a standby exactly with `primary+standby`; no heartbeat on a standby
+ * (it is written into the server); a CA certificate for
  * verify-ca / verify-full (libpq refuses those modes without a root certificate); a client key exactly
  * with a client certificate; a key password only with a key.
  */
@@ -131,6 +132,10 @@ export function crossFieldProblems(d: DataSource): CrossRule[] {
       path: 'standby',
       message: `is only allowed with attributes primary+standby, not ${d.attributes}`,
     });
+  }
+  if (d.heartbeat && d.attributes === 'standby') {
+    // The heartbeat is a row written into the source (a standby is read-only).
+    out.push({ path: 'heartbeat', message: 'needs a primary: a standby cannot be written to' });
   }
   if ((d.sslmode === 'verify-ca' || d.sslmode === 'verify-full') && d.caCertificate === null) {
     out.push({ path: 'caCertificate', message: `is required with sslmode ${d.sslmode}` });
