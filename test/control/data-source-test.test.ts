@@ -137,3 +137,25 @@ test('a user without REPLICATION as a source fails the replication check, with t
   const d = (await serve.call('POST', '/api/v1/data-sources/plain1/test?role=destination')).body as Report;
   assert.equal(d.status, 'pass', JSON.stringify(d));
 });
+
+test('with primary+standby the standby is tested too: a refused standby port fails its network step', async () => {
+  const port = await freePort();
+  const r = await addAndTest('pair1', {
+    attributes: 'primary+standby',
+    standby: { host: '127.0.0.1', port },
+  });
+  assert.equal(r.status, 'fail');
+  assert.equal(check(r, 'authentication').status, 'pass');
+  const net = check(r, 'standby-network');
+  assert.equal(net.status, 'fail');
+  assert.match(net.title, new RegExp(`^Standby: TCP connection to 127\\.0\\.0\\.1:${port}$`));
+  assert.match(net.message, new RegExp(`127\\.0\\.0\\.1:${port}.*ECONNREFUSED`));
+  // A standby that is the same server passes all three steps.
+  const same = await addAndTest('pair2', {
+    attributes: 'primary+standby',
+    standby: { host: '127.0.0.1', port: server.port },
+  });
+  for (const id of ['standby-network', 'standby-tls', 'standby-authentication']) {
+    assert.equal(check(same, id).status, 'pass', JSON.stringify(same));
+  }
+});

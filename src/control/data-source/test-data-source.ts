@@ -5,7 +5,8 @@
  * (TCP), TLS and authentication; the step that failed says host, port and cause, with the fix the
  * connector's error gives. Then the server version and, for the role asked, the connector's checks
  * that need no table selection (for a source: wal_level, replication slots, WAL senders, the
- * REPLICATION attribute, pgoutput streaming).
+ * REPLICATION attribute, pgoutput streaming). With `primary+standby`, the standby's connection steps
+ * follow (ids `standby-network`, `standby-tls`, `standby-authentication`).
  */
 import { openSinkAt, openSourceAt } from '../../connectors/open-connectors.ts';
 import { PgdtsError } from '../../core/errors.ts';
@@ -68,12 +69,32 @@ export async function testDataSource(d: DataSource, role: TestRole): Promise<Dat
   } finally {
     await conn.connector?.close();
   }
+  if (d.standby !== null) checks.push(...(await standbySteps(role, d, task)));
   const status = checks.some((c) => c.status === 'fail')
     ? 'fail'
     : checks.some((c) => c.status === 'warn')
       ? 'warn'
       : 'pass';
   return { id: d.id, role, status, checks };
+}
+
+/**
+ * The network, TLS and authentication steps against the standby of a `primary+standby` data source
+ * (ids prefixed `standby-`): a task falls back to it, so it must accept the same credentials.
+ */
+async function standbySteps(role: TestRole, d: DataSource, task: TaskConfig): Promise<DataSourceCheck[]> {
+  if (d.standby === null) return [];
+  const params = connectionParamsOf(d, 'standby');
+  const conn = await checkConnection(role, () =>
+    role === 'source' ? openSourceAt(task, params) : openSinkAt(task, params),
+  );
+  await conn.connector?.close();
+  const standby: DataSource = { ...d, host: d.standby.host, port: d.standby.port };
+  return connectionSteps(role, conn.result, conn.error, standby).map((c) => ({
+    ...c,
+    id: `standby-${c.id}`,
+    title: `Standby: ${c.title}`,
+  }));
 }
 
 /** The step of a connect that failed, from the cause's socket code or SQLSTATE. */
