@@ -1,5 +1,6 @@
 /**
- * The `pgdts` command line: run, precheck, verify, grants, release. Exit codes: 0 success (and clean stop on
+ * The `pgdts` command line: run, precheck, verify, grants, release, and the control plane's serve and
+ * source (control-commands.ts). Exit codes: 0 success (and clean stop on
  * SIGINT/SIGTERM), 1 a check or verification failed, 2 a task or usage error.
  */
 import { Command } from 'commander';
@@ -17,6 +18,7 @@ import { reloadTaskFile } from './reload-task-file.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, parseLogOptions } from '../log/logger.ts';
 import { ProgressDisplay } from './progress-renderer.ts';
 import { TaskOutput } from './task-output.ts';
+import { addControlCommands } from './control-commands.ts';
 
 function fail(e: unknown): never {
   if (e instanceof PgdtsError) {
@@ -172,5 +174,7 @@ program
     );
     process.exit(0);
   });
+
+addControlCommands(program, version);
 
 program.parseAsync(process.argv).catch(fail);

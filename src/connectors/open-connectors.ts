@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
 import { publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
-import { resolveEndpoint } from '../pg/connection.ts';
+import { resolveEndpoint, type ConnectionParams } from '../pg/connection.ts';
 import { PostgresSink } from '../sink/postgres/postgres-sink.ts';
 import { PostgresSource } from '../source/postgres/postgres-source.ts';
 
@@ -27,9 +27,17 @@ export function defaultSpillDir(taskName: string, env: NodeJS.ProcessEnv = proce
  * @throws {PgdtsError} CONFIG_INVALID when the endpoint cannot be resolved (bad URL, unset passwordEnv).
  */
 export function openSource(task: TaskConfig): Source {
+  return openSourceAt(task, resolveEndpoint(task.source, process.env, 'source'));
+}
+
+/**
+ * The task's source connector on connection parameters resolved by the caller (the control plane
+ * builds them from a stored data source, certificates as PEM text, without environment fallbacks).
+ */
+export function openSourceAt(task: TaskConfig, params: ConnectionParams): Source {
   switch (task.source.type) {
     case 'postgresql':
-      return new PostgresSource(resolveEndpoint(task.source, process.env, 'source'), {
+      return new PostgresSource(params, {
         taskName: task.name,
         slotName: slotNameOf(task),
         publicationName: publicationNameOf(task),
@@ -47,9 +55,14 @@ export function openSource(task: TaskConfig): Source {
  * @throws {PgdtsError} CONFIG_INVALID when the endpoint cannot be resolved.
  */
 export function openSink(task: TaskConfig): Sink {
+  return openSinkAt(task, resolveEndpoint(task.destination, process.env, 'destination'));
+}
+
+/** The task's sink connector on connection parameters resolved by the caller (see {@link openSourceAt}). */
+export function openSinkAt(task: TaskConfig, params: ConnectionParams): Sink {
   switch (task.destination.type) {
     case 'postgresql':
-      return new PostgresSink(resolveEndpoint(task.destination, process.env, 'destination'));
+      return new PostgresSink(params);
   }
 }
 

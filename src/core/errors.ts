@@ -48,6 +48,13 @@ export const ERROR_CODES = {
     retry: 'never',
   },
   CANCELLED: { summary: 'the operation was stopped on request', retry: 'never' },
+  NOT_FOUND: { summary: 'the control plane has no object with that id', retry: 'never' },
+  CONFLICT: { summary: 'an object with that id exists already in the control plane', retry: 'never' },
+  UNAUTHORIZED: { summary: 'the API request has no valid bearer token', retry: 'never' },
+  STORE_FAILED: {
+    summary: 'the control plane store (its PostgreSQL database) could not be reached or updated',
+    retry: 'by-cause',
+  },
   INTERNAL: { summary: 'a bug in pgdts', retry: 'never' },
 } as const satisfies Record<string, { summary: string; retry: 'never' | 'by-cause' }>;
 

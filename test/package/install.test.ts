@@ -71,9 +71,11 @@ test(
       );
       assert.ok(listing.includes('package/bin/pgdts'));
       assert.ok(listing.includes('package/bin/pgdts.js'));
+      // `pgdts serve` starts the embedded store without --store.
+      assert.ok(listing.includes('package/dist/embedded/embedded-server.js'));
       for (const f of listing) {
         assert.ok(!/^package\/(src|test|bench)\//.test(f), `the tarball ships ${f}`);
-        assert.ok(!/^package\/dist\/(demo|embedded)\//.test(f), `the tarball ships ${f}`);
+        assert.ok(!/^package\/dist\/demo\//.test(f), `the tarball ships ${f}`);
         assert.ok(!f.endsWith('.ts'), `the tarball ships ${f}`);
       }
 
@@ -143,6 +145,18 @@ test(
       const r = await timed('pgdts run', () => run(bin, ['run', file], { cwd: tmp, env }));
       assert.match(r.stdout, /task installed done/, r.stdout + r.stderr);
       await assertSameData({ server: s, db: src }, { server: s, db: dst }, ['app']);
+
+      // The control plane loads from the package; its embedded store needs the pg17 binaries of a
+      // clone, so without --store serve says to pass one.
+      const serve = await run(bin, ['serve', '--data-dir', path.join(tmp, 'state')], { cwd: tmp, env }).then(
+        () => assert.fail('serve without --store and without pg17 started'),
+        (e: { code?: number; stderr?: string }) => e,
+      );
+      assert.equal(serve.code, 2, serve.stderr);
+      assert.match(
+        serve.stderr ?? '',
+        /cannot start its embedded store: .*pg17.*\n.*pass --store postgresql:\/\//,
+      );
       t.diagnostic(timings.join(', '));
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -1,8 +1,10 @@
 /**
  * What the installed CLI loads: every module reachable from src/cli/main.ts through static and dynamic
- * imports. None may live in src/embedded or src/demo (the package leaves them out, and they need the
- * embedded PostgreSQL devDependencies), and every package it imports must be a runtime dependency in
- * package.json (a devDependency is absent from an installed package).
+ * imports. None may live in src/demo (the package leaves it out, and it needs the embedded PostgreSQL
+ * devDependencies); from src/embedded only the embedded server itself, which `pgdts serve` starts as its
+ * default store where the pg17 binaries are installed (a clone), and only through src/control. Every package it
+ * imports must be a runtime dependency in package.json (a devDependency is absent from an installed
+ * package).
  */
 import assert from 'node:assert/strict';
 import { builtinModules } from 'node:module';
@@ -64,13 +66,26 @@ function packageName(spec: string): string {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? spec);
 }
 
-test('the CLI imports nothing from src/embedded or src/demo, and only runtime dependencies', () => {
+/** The modules of src/embedded the installed CLI may load: the embedded store of `pgdts serve`. */
+const EMBEDDED_ALLOWED = new Set(['embedded/embedded-server.ts', 'embedded/leftover-server.ts']);
+
+test('the CLI imports nothing from src/demo, from src/embedded only the embedded server, and only runtime dependencies', () => {
   const { files, packages } = importGraph(path.join(SRC, 'cli', 'main.ts'));
   assert.ok(files.size > 20, `only ${files.size} modules found: the import scan is broken`);
   for (const f of files) {
     const rel = path.relative(SRC, f);
     assert.ok(!rel.startsWith('..'), `${f} is outside src/`);
-    assert.ok(!/^(embedded|demo)\//.test(rel), `the CLI loads ${rel}`);
+    assert.ok(!/^demo\//.test(rel), `the CLI loads ${rel}`);
+    assert.ok(!/^embedded\//.test(rel) || EMBEDDED_ALLOWED.has(rel), `the CLI loads ${rel}`);
+  }
+  // Only the control plane's store starts an embedded server; `pgdts run` and the rest never do.
+  for (const f of files) {
+    const rel = path.relative(SRC, f);
+    if (/^(embedded|control)\//.test(rel) || rel === 'cli/main.ts') continue;
+    for (const spec of runtimeSpecifiers(f)) {
+      const target = path.relative(SRC, path.resolve(path.dirname(f), spec));
+      assert.ok(!/^embedded\//.test(target), `${rel} loads ${target}: only src/control may`);
+    }
   }
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;

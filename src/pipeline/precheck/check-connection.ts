@@ -11,6 +11,8 @@ export interface ConnectionCheck<C> {
   readonly result: PrecheckResult;
   readonly connector: C | undefined;
   readonly server: ServerInfo | undefined;
+  /** Why it failed (a CONNECTION_FAILED or CONFIG_INVALID error, usually), when it did. */
+  readonly error?: unknown;
 }
 
 /**
@@ -46,6 +48,7 @@ export async function checkConnection<C extends { description: string; serverInf
       result: { id, title, status: 'fail', message, ...(fix !== undefined ? { fix } : {}) },
       connector,
       server: undefined,
+      error: e,
     };
   }
 }

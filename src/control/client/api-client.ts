@@ -1,0 +1,89 @@
+/**
+ * The `pgdts source ...` commands' view of the API: one function per route, over fetch. An answer
+ * other than 2xx becomes the PgdtsError the server described (its code, message and field issues);
+ * an unreachable server a CONNECTION_FAILED naming the URL.
+ */
+import { ERROR_CODES, PgdtsError, type ErrorCode } from '../../core/errors.ts';
+import type { FieldIssue } from '../api/api-error.ts';
+import type { DataSourceView } from '../data-source/data-source-schema.ts';
+import type { DataSourceTestReport, TestRole } from '../data-source/test-data-source.ts';
+
+/** Default `--server`. */
+export const DEFAULT_SERVER = 'http://127.0.0.1:8432';
+
+/** A client of one serve process. */
+export class ApiClient {
+  readonly #base: string;
+  readonly #token: string | undefined;
+
+  /** @param token the bearer token; undefined sends none (the server answers 401). */
+  constructor(server: string, token: string | undefined) {
+    this.#base = server.replace(/\/+$/, '');
+    this.#token = token;
+  }
+
+  /** GET /api/v1/data-sources */
+  async listDataSources(): Promise<DataSourceView[]> {
+    return ((await this.#call('GET', '/api/v1/data-sources')) as { items: DataSourceView[] }).items;
+  }
+
+  /** GET /api/v1/data-sources/{id} */
+  async getDataSource(id: string): Promise<DataSourceView> {
+    return (await this.#call('GET', `/api/v1/data-sources/${encodeURIComponent(id)}`)) as DataSourceView;
+  }
+
+  /** POST /api/v1/data-sources */
+  async createDataSource(body: Record<string, unknown>): Promise<DataSourceView> {
+    return (await this.#call('POST', '/api/v1/data-sources', body)) as DataSourceView;
+  }
+
+  /** DELETE /api/v1/data-sources/{id} */
+  async deleteDataSource(id: string): Promise<void> {
+    await this.#call('DELETE', `/api/v1/data-sources/${encodeURIComponent(id)}`);
+  }
+
+  /** POST /api/v1/data-sources/{id}/test?role= */
+  async testDataSource(id: string, role: TestRole): Promise<DataSourceTestReport> {
+    return (await this.#call(
+      'POST',
+      `/api/v1/data-sources/${encodeURIComponent(id)}/test?role=${role}`,
+    )) as DataSourceTestReport;
+  }
+
+  async #call(method: string, route: string, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.#base}${route}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new PgdtsError(
+        'CONNECTION_FAILED',
+        `cannot reach pgdts serve at ${this.#base}: ${cause?.code ?? cause?.message ?? String(e)}`,
+        { cause: e, hint: 'start `pgdts serve`, or pass --server URL' },
+      );
+    }
+    const text = await res.text();
+    const parsed: unknown = text === '' ? null : JSON.parse(text);
+    if (res.ok) return parsed;
+    throw errorOf(res.status, parsed);
+  }
+}
+
+/** The PgdtsError of an error answer (`{code, message, details}`), field issues in its message. */
+function errorOf(status: number, body: unknown): PgdtsError {
+  const b = (body ?? {}) as {
+    code?: string;
+    message?: string;
+    details?: { issues?: FieldIssue[]; hint?: string };
+  };
+  const code: ErrorCode = b.code !== undefined && b.code in ERROR_CODES ? (b.code as ErrorCode) : 'INTERNAL';
+  const hint = b.details?.hint;
+  return new PgdtsError(code, b.message ?? `HTTP ${status}`, hint !== undefined ? { hint } : {});
+}
