@@ -49,7 +49,11 @@ export const ERROR_CODES = {
   },
   CANCELLED: { summary: 'the operation was stopped on request', retry: 'never' },
   NOT_FOUND: { summary: 'the control plane has no object with that id', retry: 'never' },
-  CONFLICT: { summary: 'an object with that id exists already in the control plane', retry: 'never' },
+  CONFLICT: {
+    summary:
+      'the request conflicts with the control plane: an id that exists, or a task state that does not allow it',
+    retry: 'never',
+  },
   UNAUTHORIZED: { summary: 'the API request has no valid bearer token', retry: 'never' },
   STORE_FAILED: {
     summary: 'the control plane store (its PostgreSQL database) could not be reached or updated',

@@ -209,21 +209,31 @@ const REPLACED_KEYS: Readonly<Record<string, string>> = {
   'retry.maxElapsedMs': 'replaced by retry.connectionMinutes and retry.otherMinutes (see README)',
 };
 
-/** zod schema of a task file. */
-export const taskConfigSchema = z.strictObject({
-  name: z
-    .string()
-    .min(1, 'must be 1-64 characters')
-    .max(64, 'must be 1-64 characters')
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only, starting with a letter or digit'),
-  source: sourceSchema,
-  destination: endpointSchema,
+/** The task name of a task file: it names the slot, the publication and the bookkeeping rows. */
+export const taskNameSchema = z
+  .string()
+  .min(1, 'must be 1-64 characters')
+  .max(64, 'must be 1-64 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only, starting with a letter or digit');
+
+/**
+ * The keys of a task other than `name`, `source` and `destination`: one definition for a task file
+ * and for a control plane task (src/control/task/task-definition-schema.ts), whose endpoints name
+ * data sources instead.
+ */
+export const taskBodyShape = {
   syncTypes: z
     .array(syncType)
     .min(1, 'must list at least one of schema, full, incremental')
     .refine((a) => new Set(a).size === a.length, 'must not repeat an entry'),
   // Entries are checked one by one below: a schema entry and a table entry allow different keys.
-  objects: z.array(z.unknown()).min(1, 'must select at least one schema or table'),
+  objects: z
+    .array(z.unknown())
+    .min(1, 'must select at least one schema or table')
+    .meta({
+      description:
+        '{schema, exclude?, as?, operations?} or {table, as?, columns?, excludeColumns?, operations?, where?, mergeInto?} entries (README "Task file reference")',
+    }),
   mapping: z.array(mappingRuleSchema).default([]),
   /** A selected table that already exists in the destination: a precheck error, or used as it is. */
   conflictingTables: z
@@ -235,6 +245,14 @@ export const taskConfigSchema = z.strictObject({
   incremental: incrementalSchema.default(incrementalSchema.parse({})),
   retry: retrySchema.default(retrySchema.parse({})),
   schema: schemaOptionsSchema.default(schemaOptionsSchema.parse({})),
+};
+
+/** zod schema of a task file. */
+export const taskConfigSchema = z.strictObject({
+  name: taskNameSchema,
+  source: sourceSchema,
+  destination: endpointSchema,
+  ...taskBodyShape,
 });
 
 type RawTaskConfig = z.infer<typeof taskConfigSchema>;
@@ -330,7 +348,33 @@ function pathOf(path: readonly PropertyKey[]): string {
  * @throws {ConfigError} naming the first invalid key and its rule (all problems are listed in the message).
  */
 export function parseTaskConfig(doc: unknown): TaskConfig {
-  const r = taskConfigSchema.safeParse(doc);
+  return parseTaskDocument(taskConfigSchema, doc);
+}
+
+/** A document of a schema made with {@link taskBodyShape}, its objects and mapping parsed. */
+export type ParsedTaskDocument<T extends { objects: unknown[]; mapping: { from: string; to: string }[] }> =
+  Omit<T, 'objects' | 'mapping'> & {
+    readonly objects: readonly ObjectSelector[];
+    readonly mapping: readonly MappingRule[];
+  };
+
+/**
+ * Validates `doc` with `schema` (a task file's, or another one built from {@link taskBodyShape})
+ * and the rules zod cannot express: each `objects` entry, the mapping rules, the start position and
+ * the heartbeat.
+ * @throws {ConfigError} naming the first invalid key and its rule (all problems are listed in the message).
+ */
+export function parseTaskDocument<
+  S extends z.ZodType<{
+    objects: unknown[];
+    mapping: { from: string; to: string }[];
+    syncTypes: ('schema' | 'full' | 'incremental')[];
+    full: unknown;
+    incremental: z.output<typeof incrementalSchema>;
+    source: { heartbeat?: z.output<typeof heartbeatSchema> | undefined };
+  }>,
+>(schema: S, doc: unknown): ParsedTaskDocument<z.output<S>> {
+  const r = schema.safeParse(doc);
   if (!r.success) {
     const issues = r.error.issues.map((i) => {
       if (i.code === 'unrecognized_keys') {
@@ -349,11 +393,12 @@ export function parseTaskConfig(doc: unknown): TaskConfig {
     if (issues.length > 1) err.message = issues.map((i) => `${i.path}: ${i.rule}`).join('; ');
     throw err;
   }
-  const objects = r.data.objects.map((o, i) => parseObject(o, `objects[${i}]`));
-  const mapping = r.data.mapping.map((m, i) => parseMappingRule(m, `mapping[${i}]`));
-  checkStartPosition(r.data);
-  checkHeartbeat(r.data, objects);
-  return { ...r.data, objects, mapping };
+  const data = r.data;
+  const objects = data.objects.map((o, i) => parseObject(o, `objects[${i}]`));
+  const mapping = data.mapping.map((m, i) => parseMappingRule(m, `mapping[${i}]`));
+  checkStartPosition(data);
+  checkHeartbeat(data, objects);
+  return { ...data, objects, mapping };
 }
 
 function zodIssues(e: z.ZodError, at: string): ConfigError {

@@ -48,7 +48,17 @@ test('migrations are applied once and recorded in pgdts_control.schema_migration
   );
   assert.deepEqual(
     tables.map((r) => r.t),
-    ['api_token', 'data_source', 'schema_migration'],
+    [
+      'alert',
+      'api_token',
+      'data_source',
+      'precheck_item',
+      'schema_migration',
+      'task',
+      'task_log',
+      'task_table',
+      'worker',
+    ],
   );
 });
 

@@ -11,6 +11,7 @@ import type { DataSource } from '../data-source/data-source-schema.ts';
 import type { Sealed, SecretBox } from '../secrets/secret-box.ts';
 import { migrateStore, type MigrationOutcome } from './migrate-store.ts';
 import { STORE_SCHEMA } from './migrations.ts';
+import { TaskStore } from './task-store.ts';
 
 /** A data source as stored, with its timestamps. */
 export interface StoredDataSource {
@@ -52,11 +53,17 @@ export class ControlStore {
   readonly #box: SecretBox;
   /** What opening the store migrated. */
   readonly migration: MigrationOutcome;
+  /** The task queries. */
+  readonly tasks: TaskStore;
+  /** The store's URL (with its password: never log it; describeUrl shows it). */
+  readonly url: string;
 
-  private constructor(pool: pg.Pool, box: SecretBox, migration: MigrationOutcome) {
+  private constructor(pool: pg.Pool, box: SecretBox, migration: MigrationOutcome, url: string) {
     this.#pool = pool;
     this.#box = box;
     this.migration = migration;
+    this.tasks = new TaskStore(pool);
+    this.url = url;
   }
 
   /**
@@ -73,7 +80,7 @@ export class ControlStore {
       const client = await pool.connect();
       try {
         const migration = await migrateStore(client);
-        return new ControlStore(pool, box, migration);
+        return new ControlStore(pool, box, migration, url);
       } finally {
         client.release();
       }
@@ -147,14 +154,24 @@ export class ControlStore {
     return row === undefined ? undefined : this.#fromRow(row);
   }
 
-  /** Deletes `id`; false when it did not exist. */
+  /**
+   * Deletes `id`; false when it did not exist.
+   * @throws {PgdtsError} CONFLICT when a task names it.
+   */
   async deleteDataSource(id: string): Promise<boolean> {
-    const r = await this.#query(
-      `DELETE FROM ${STORE_SCHEMA}.data_source WHERE id = $1`,
-      [id],
-      `delete data source ${id}`,
-    );
-    return (r.rowCount ?? 0) > 0;
+    try {
+      const r = await this.#pool.query(`DELETE FROM ${STORE_SCHEMA}.data_source WHERE id = $1`, [id]);
+      return (r.rowCount ?? 0) > 0;
+    } catch (e) {
+      if ((e as { code?: unknown }).code === '23503') {
+        const tasks = await this.tasks.usingDataSource(id);
+        throw new PgdtsError('CONFLICT', `data source ${id} is used by task ${tasks.join(', ')}`, {
+          cause: e,
+          hint: 'release and delete those tasks first',
+        });
+      }
+      throw storeError(`cannot delete data source ${id}`, e);
+    }
   }
 
   /** The SHA-256 of the API token, or undefined before one was set. */

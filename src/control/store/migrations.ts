@@ -50,7 +50,101 @@ CREATE TABLE ${STORE_SCHEMA}.api_token (
 );
 `;
 
+/**
+ * 0002: tasks (definition, lifecycle state, the status their worker observed), precheck items, per-table
+ * progress, log lines, workers and alerts. See src/control/task/task-states.md.
+ */
+const M0002_TASKS = `
+CREATE TABLE ${STORE_SCHEMA}.task (
+  id text PRIMARY KEY CHECK (id ~ '^t[0-9a-z]{12}$'),
+  -- The second key of the task's advisory lock (task-states.md S9).
+  lock_key integer GENERATED ALWAYS AS IDENTITY UNIQUE,
+  name text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 64),
+  source_id text NOT NULL REFERENCES ${STORE_SCHEMA}.data_source (id),
+  destination_id text NOT NULL REFERENCES ${STORE_SCHEMA}.data_source (id),
+  -- The definition as given (no secret: endpoints name data sources).
+  definition jsonb NOT NULL,
+  revision integer NOT NULL DEFAULT 1,
+  state text NOT NULL CHECK (state IN ('created', 'prechecking', 'precheck-failed', 'precheck-passed',
+    'running', 'paused', 'completed', 'failed', 'released')),
+  state_changed_at timestamptz NOT NULL DEFAULT now(),
+  precheck_revision integer,
+  precheck_started_at timestamptz,
+  precheck_finished_at timestamptz,
+  ignored_items text[] NOT NULL DEFAULT '{}',
+  -- First start: from then on the task may own a slot and a publication on the source.
+  started_at timestamptz,
+  worker_id text,
+  run_started_at timestamptz,
+  status jsonb,
+  status_at timestamptz,
+  last_error jsonb,
+  errors_total bigint NOT NULL DEFAULT 0,
+  retries_total bigint NOT NULL DEFAULT 0,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON ${STORE_SCHEMA}.task (state);
+
+CREATE TABLE ${STORE_SCHEMA}.precheck_item (
+  task_id text NOT NULL REFERENCES ${STORE_SCHEMA}.task (id) ON DELETE CASCADE,
+  item text NOT NULL,
+  position integer NOT NULL,
+  title text NOT NULL,
+  status text NOT NULL CHECK (status IN ('pass', 'warn', 'fail')),
+  message text NOT NULL,
+  fix text,
+  ignorable boolean NOT NULL,
+  PRIMARY KEY (task_id, item)
+);
+
+CREATE TABLE ${STORE_SCHEMA}.task_table (
+  task_id text NOT NULL REFERENCES ${STORE_SCHEMA}.task (id) ON DELETE CASCADE,
+  table_name text NOT NULL,
+  rows bigint NOT NULL,
+  bytes bigint NOT NULL,
+  estimated_rows bigint NOT NULL,
+  ranges_done integer NOT NULL,
+  ranges_total integer NOT NULL,
+  done boolean NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (task_id, table_name)
+);
+
+CREATE TABLE ${STORE_SCHEMA}.task_log (
+  task_id text NOT NULL REFERENCES ${STORE_SCHEMA}.task (id) ON DELETE CASCADE,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  time timestamptz NOT NULL,
+  level text NOT NULL,
+  message text NOT NULL,
+  fields jsonb NOT NULL DEFAULT '{}',
+  PRIMARY KEY (task_id, seq)
+);
+
+CREATE TABLE ${STORE_SCHEMA}.worker (
+  id text PRIMARY KEY,
+  host text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  seen_at timestamptz NOT NULL DEFAULT now(),
+  stopped_at timestamptz
+);
+
+CREATE TABLE ${STORE_SCHEMA}.alert (
+  task_id text NOT NULL REFERENCES ${STORE_SCHEMA}.task (id) ON DELETE CASCADE,
+  rule text NOT NULL,
+  state text NOT NULL CHECK (state IN ('firing', 'resolved')),
+  since timestamptz NOT NULL,
+  message text NOT NULL,
+  delivered_at timestamptz,
+  delivery_error text,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (task_id, rule)
+);
+`;
+
 /** Every migration, in order; versions are 1, 2, 3... without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'data_sources', sql: M0001_DATA_SOURCES },
+  { version: 2, name: 'tasks', sql: M0002_TASKS },
 ];

@@ -1,0 +1,259 @@
+/**
+ * A task of the control plane: the task file's keys (src/core/task-config.ts, `taskBodyShape`, one
+ * definition for both) with `source: {dataSource: ID}` and `destination: {dataSource: ID}` instead of
+ * connection settings, a free `name` (1-64 characters, not unique: the task's generated id names its
+ * slot, publication and bookkeeping), and `alerts`. These zod schemas validate API input and generate
+ * the OpenAPI document.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../../core/errors.ts';
+import { heartbeatSchema } from '../../core/heartbeat-config.ts';
+import {
+  parseTaskConfig,
+  parseTaskDocument,
+  taskBodyShape,
+  type ParsedTaskDocument,
+  type TaskConfig,
+} from '../../core/task-config.ts';
+import { dataSourceId, type DataSource } from '../data-source/data-source-schema.ts';
+
+/** A task id: `t` and 12 lower-case letters or digits, generated on create. */
+export const TASK_ID = /^t[0-9a-z]{12}$/;
+
+/** zod schema of a task id in a route. */
+export const taskId = z
+  .string()
+  .regex(TASK_ID, { error: 'must be a task id (t and 12 lower-case letters or digits)' })
+  .meta({ description: 'generated task id', example: 't3k9x0c2m4q8z' });
+
+/** Alert rule types (the DTS seed's "synchronization fails or the latency exceeds the threshold"). */
+export const ALERT_RULE_TYPES = ['task-failed', 'latency'] as const;
+
+/** One alert rule of a task. */
+export const alertRuleSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      /** Fires when the task fails, or has been retrying an error for `retryingMinutes`. */
+      type: z.literal('task-failed'),
+      retryingMinutes: z
+        .number({ error: 'must be a number of minutes' })
+        .min(0.1, { error: 'must be at least 0.1 minutes' })
+        .max(1440, { error: 'must be at most 1440 minutes' })
+        .default(5)
+        .meta({ description: 'also fire after retrying this long without progress, minutes' }),
+    }),
+    z.strictObject({
+      /** Fires when the incremental lag stays above `thresholdSeconds` for `forMinutes`. */
+      type: z.literal('latency'),
+      thresholdSeconds: z
+        .number({ error: 'must be a number of seconds' })
+        .min(1, { error: 'must be at least 1 second' })
+        .max(86_400, { error: 'must be at most 86400 seconds' }),
+      forMinutes: z
+        .number({ error: 'must be a number of minutes' })
+        .min(0, { error: 'must be at least 0' })
+        .max(1440, { error: 'must be at most 1440 minutes' })
+        .default(0),
+    }),
+  ],
+  { error: `must have type ${ALERT_RULE_TYPES.join(' or ')}` },
+);
+
+/** A validated alert rule. */
+export type AlertRule = z.output<typeof alertRuleSchema>;
+
+/** `alerts` of a task: rules, and the webhooks every alert is POSTed to. */
+export const alertsSchema = z
+  .strictObject({
+    webhooks: z
+      .array(
+        z
+          .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+          .max(2048, { error: 'must be at most 2048 characters' }),
+      )
+      .max(10, { error: 'at most 10 webhooks' })
+      .default([]),
+    rules: z
+      .array(alertRuleSchema)
+      .max(10, { error: 'at most 10 rules' })
+      .refine((a) => new Set(a.map((r) => r.type)).size === a.length, {
+        error: 'at most one rule of each type',
+      })
+      .default([]),
+  })
+  .refine((a) => a.rules.length === 0 || a.webhooks.length > 0, {
+    path: ['webhooks'],
+    error: 'alert rules need at least one webhook to deliver to',
+  });
+
+/** A validated `alerts`. */
+export type AlertsConfig = z.output<typeof alertsSchema>;
+
+/** zod schema of a task definition (POST /api/v1/tasks). */
+export const taskDefinitionSchema = z
+  .strictObject({
+    name: z
+      .string({ error: 'must be a string' })
+      .min(1, { error: 'must be 1-64 characters' })
+      .max(64, { error: 'must be 1-64 characters' }),
+    source: z.strictObject({
+      dataSource: dataSourceId,
+      /** As a task file's `source.heartbeat`; a data source with `heartbeat: true` implies the default. */
+      heartbeat: heartbeatSchema.optional(),
+    }),
+    destination: z.strictObject({ dataSource: dataSourceId }),
+    ...taskBodyShape,
+    alerts: alertsSchema.default({ webhooks: [], rules: [] }),
+  })
+  .meta({ id: 'TaskDefinition' });
+
+/** A task definition as given (before defaults): what is stored and answered. */
+export type TaskDefinitionInput = z.input<typeof taskDefinitionSchema>;
+
+/** A validated task definition. */
+export type TaskDefinition = ParsedTaskDocument<z.output<typeof taskDefinitionSchema>>;
+
+/**
+ * Validates a task definition: zod's rules and the task file's cross-key rules (objects, mapping,
+ * start position, heartbeat).
+ * @throws {ConfigError} naming the first invalid key and its rule.
+ */
+export function parseTaskDefinition(doc: unknown): TaskDefinition {
+  return parseTaskDocument(taskDefinitionSchema, doc);
+}
+
+/**
+ * The keys a running task takes changes of (the seeds' "modify while running": throttling and alert
+ * rules), plus its name. A change of any other key needs the task stopped and prechecked again.
+ */
+export const LIVE_KEYS = ['name', 'alerts', 'full.throttle', 'incremental.throttle'] as const;
+
+/**
+ * The keys (dotted) whose values differ between two definitions, at the depth of {@link LIVE_KEYS}
+ * (`full.throttle` is one key; `full.jobs` another).
+ */
+export function changedKeys(a: TaskDefinitionInput, b: TaskDefinitionInput): string[] {
+  const out: string[] = [];
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) {
+    const va = (a as Record<string, unknown>)[k];
+    const vb = (b as Record<string, unknown>)[k];
+    if ((k === 'full' || k === 'incremental') && isObject(va ?? {}) && isObject(vb ?? {})) {
+      const ra = (va ?? {}) as Record<string, unknown>;
+      const rb = (vb ?? {}) as Record<string, unknown>;
+      for (const kk of new Set([...Object.keys(ra), ...Object.keys(rb)])) {
+        if (!sameJson(ra[kk], rb[kk])) out.push(`${k}.${kk}`);
+      }
+    } else if (!sameJson(va, vb)) {
+      out.push(k);
+    }
+  }
+  return out.sort();
+}
+
+function isObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep equality of JSON values (key order ignored). */
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (isObject(v)) {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .filter(([, x]) => x !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : 1))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  }
+  return v;
+}
+
+/**
+ * Applies a JSON merge patch (RFC 7396) to a stored definition: objects merge key by key, `null`
+ * removes a key (its default applies again), anything else replaces.
+ */
+export function mergeDefinitionPatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return patch;
+  const out: Record<string, unknown> = isObject(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = mergeDefinitionPatch(out[k], v);
+  }
+  return out;
+}
+
+/**
+ * The rules a definition must meet against its data sources: both exist (the caller looked them
+ * up), source and destination differ, and with a data source `schema` only that schema's objects
+ * are selected from it.
+ * @throws {ConfigError} naming the key.
+ */
+export function checkAgainstDataSources(
+  def: TaskDefinition,
+  source: DataSource,
+  destination: DataSource,
+): void {
+  if (source.id === destination.id) {
+    throw new ConfigError('destination.dataSource', 'must be another data source than source.dataSource');
+  }
+  if (source.attributes === 'standby' && def.syncTypes.includes('incremental')) {
+    throw new ConfigError(
+      'source.dataSource',
+      `data source ${source.id} is a standby: incremental sync needs a primary (a logical replication slot on a standby needs PostgreSQL 16 and is not supported)`,
+    );
+  }
+  if (destination.attributes === 'standby') {
+    throw new ConfigError(
+      'destination.dataSource',
+      `data source ${destination.id} is a standby: a destination must accept writes`,
+    );
+  }
+  if (source.schema !== null) {
+    def.objects.forEach((o, i) => {
+      const schema = o.kind === 'schema' ? o.schema : o.table.schema;
+      if (schema !== source.schema) {
+        throw new ConfigError(
+          `objects[${i}]`,
+          `data source ${source.id} allows only objects of schema ${source.schema}, not ${schema}`,
+        );
+      }
+    });
+  }
+}
+
+/**
+ * The engine's task of a stored task: the task file shape with the data sources' addresses (no
+ * password: connections take their parameters from the data sources, connection-params-of.ts) and
+ * the task id as its name.
+ * @throws {ConfigError} when the stored definition no longer validates (a newer rule).
+ */
+export function engineTaskOf(
+  id: string,
+  input: TaskDefinitionInput,
+  source: DataSource,
+  destination: DataSource,
+): TaskConfig {
+  const { alerts: _alerts, source: src, destination: _dst, name: _name, ...body } = input;
+  const heartbeat = src.heartbeat ?? (source.heartbeat && source.attributes !== 'standby' ? {} : undefined);
+  const endpoint = (d: DataSource) => ({
+    type: 'postgresql' as const,
+    host: d.host,
+    port: d.port,
+    user: d.username,
+    database: d.database,
+  });
+  const withHeartbeat =
+    heartbeat !== undefined && body.syncTypes.includes('incremental') ? { heartbeat } : {};
+  return parseTaskConfig({
+    ...body,
+    name: id,
+    source: { ...endpoint(source), ...withHeartbeat },
+    destination: endpoint(destination),
+  });
+}
