@@ -8,36 +8,13 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../core/errors.ts';
 import { formatPrecheckReport } from '../pipeline/precheck/format-precheck-report.ts';
-import { API_TOKEN_ENV } from '../control/api/api-token.ts';
-import { ApiClient, DEFAULT_SERVER } from '../control/client/api-client.ts';
+import { DEFAULT_SERVER } from '../control/client/api-client.ts';
 import type { DataSourceView } from '../control/data-source/data-source-schema.ts';
-import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, startServe } from '../control/serve.ts';
-
-/** Options every `pgdts source` command takes. */
-interface ClientOptions {
-  readonly server: string;
-  readonly json?: boolean;
-}
-
-function client(o: ClientOptions): ApiClient {
-  const token = process.env[API_TOKEN_ENV];
-  return new ApiClient(o.server, token === undefined || token === '' ? undefined : token);
-}
-
-function printJson(v: unknown): void {
-  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-}
-
-/** Columns padded to their widest cell. */
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
+import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, startServe, startWorkerProcess } from '../control/serve.ts';
+import { DEFAULT_LEASE_TIMEOUT_MS } from '../control/worker/task-lock-session.ts';
+import { DEFAULT_POLL_MS } from '../control/worker/task-worker.ts';
+import { addTaskCommands } from './task-commands.ts';
+import { client, printJson, table, type ClientOptions } from './api-command-helpers.ts';
 
 /** The lines of `pgdts source show`. */
 function describeSource(d: DataSourceView): string {
@@ -83,7 +60,41 @@ function fromFile(option: string, file: string | undefined): string | undefined 
   }
 }
 
-/** Adds `serve` and `source` to the program. */
+/** `--poll-ms` and `--lease-timeout`, checked. @throws {ConfigError} naming the option. */
+function workerTimes(o: { pollMs: string; leaseTimeout: string }): {
+  pollMs: number;
+  leaseTimeoutMs: number;
+} {
+  const ms = (option: string, v: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(option, `must be an integer number of ms from ${min} to ${max}, got "${v}"`);
+    }
+    return n;
+  };
+  return {
+    pollMs: ms('--poll-ms', o.pollMs, 100, 60_000),
+    leaseTimeoutMs: ms('--lease-timeout', o.leaseTimeout, 3_000, 3_600_000),
+  };
+}
+
+/** SIGINT/SIGTERM stop cleanly (once), then exit 0. */
+function stopOnSignals(out: (line: string) => void, stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`${sig} received, stopping`);
+    void stop().then(() => {
+      out('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+}
+
+/** Adds `serve`, `worker`, `source` and `task` to the program. */
 export function addControlCommands(program: Command, version: string): void {
   program
     .command('serve')
@@ -96,29 +107,65 @@ export function addControlCommands(program: Command, version: string): void {
       'postgresql:// URL of the store database (default: embedded PostgreSQL in --data-dir)',
     )
     .option('--data-dir <dir>', 'embedded store and secret key file', DEFAULT_DATA_DIR)
-    .action(async (o: { listen: string; store?: string; dataDir: string }) => {
-      const out = (line: string) => process.stderr.write(`pgdts serve: ${line}\n`);
-      const running = await startServe({
-        listen: o.listen,
+    .option('--no-worker', 'serve the API only: tasks run on `pgdts worker` processes')
+    .option('--poll-ms <ms>', 'how often the worker looks at the store, ms', String(DEFAULT_POLL_MS))
+    .option(
+      '--lease-timeout <ms>',
+      "within how long a lost worker's tasks are taken over, ms",
+      String(DEFAULT_LEASE_TIMEOUT_MS),
+    )
+    .action(
+      async (o: {
+        listen: string;
+        store?: string;
+        dataDir: string;
+        worker: boolean;
+        pollMs: string;
+        leaseTimeout: string;
+      }) => {
+        const out = (line: string) => process.stderr.write(`pgdts serve: ${line}\n`);
+        const running = await startServe({
+          listen: o.listen,
+          store: o.store,
+          dataDir: o.dataDir,
+          env: process.env,
+          version,
+          out,
+          worker: o.worker,
+          ...workerTimes(o),
+        });
+        stopOnSignals(out, () => running.stop());
+      },
+    );
+
+  program
+    .command('worker')
+    .description('run tasks of a shared store (the one of `pgdts serve --store`), without the API')
+    .requiredOption('--store <url>', 'postgresql:// URL of the store database')
+    .option(
+      '--data-dir <dir>',
+      'where the secret key file is, unless PGDTS_SECRET_KEY is set',
+      DEFAULT_DATA_DIR,
+    )
+    .option('--poll-ms <ms>', 'how often the worker looks at the store, ms', String(DEFAULT_POLL_MS))
+    .option(
+      '--lease-timeout <ms>',
+      "within how long a lost worker's tasks are taken over, ms",
+      String(DEFAULT_LEASE_TIMEOUT_MS),
+    )
+    .action(async (o: { store: string; dataDir: string; pollMs: string; leaseTimeout: string }) => {
+      const out = (line: string) => process.stderr.write(`pgdts worker: ${line}\n`);
+      const running = await startWorkerProcess({
         store: o.store,
         dataDir: o.dataDir,
         env: process.env,
-        version,
         out,
+        ...workerTimes(o),
       });
-      let stopping = false;
-      const stop = (sig: string) => {
-        if (stopping) return;
-        stopping = true;
-        out(`${sig} received, stopping`);
-        void running.stop().then(() => {
-          out('stopped');
-          process.exit(0);
-        });
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      stopOnSignals(out, () => running.stop());
     });
+
+  addTaskCommands(program);
 
   const source = program.command('source').description('data sources registered in a pgdts serve (its API)');
   const withClient = (c: Command) =>

@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import type { ProgressEvent } from '../core/progress.ts';
 import type { LogFormat } from '../log/logger.ts';
-import { EventLines, type ProgressDisplay } from './progress-renderer.ts';
+import { EventLines } from '../log/event-lines.ts';
+import type { ProgressDisplay } from './progress-renderer.ts';
 
 /** Routes a task's events to the logger and the display. */
 export class TaskOutput {

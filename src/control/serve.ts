@@ -14,6 +14,7 @@ import { buildApi } from './api/api-server.ts';
 import { API_TOKEN_ENV, ApiToken } from './api/api-token.ts';
 import { loadSecretKey, SecretBox } from './secrets/secret-box.ts';
 import { ControlStore, describeUrl } from './store/control-store.ts';
+import { TaskWorker } from './worker/task-worker.ts';
 
 /** Default `--listen`. */
 export const DEFAULT_LISTEN = '127.0.0.1:8432';
@@ -34,6 +35,11 @@ export interface ServeOptions {
   readonly version: string;
   /** Writes one line for the operator. */
   readonly out: (line: string) => void;
+  /** Run a worker in this process (default true; `--no-worker`). */
+  readonly worker?: boolean;
+  /** The worker's poll interval and lease timeout, ms (defaults in task-worker.ts). */
+  readonly pollMs?: number;
+  readonly leaseTimeoutMs?: number;
 }
 
 /** A running serve process. */
@@ -78,7 +84,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   let embedded: EmbeddedServer | undefined;
   let store: ControlStore | undefined;
   let app: FastifyInstance | undefined;
+  let worker: TaskWorker | undefined;
   const stop = async () => {
+    // The worker first: its tasks stop cleanly and stay running for another worker (S11).
+    await worker?.stop();
     await app?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
@@ -117,11 +126,62 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     app = await buildApi({ store, token, version: o.version });
     const address = await app.listen({ host: listen.host, port: listen.port });
     o.out(`listening on ${address}`);
+    if (o.worker !== false) worker = await startWorker(store, o);
     return { url: address, stop };
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+/** Options of {@link startWorkerProcess}. */
+export interface WorkerProcessOptions {
+  /** URL of the store database (the one `pgdts serve --store` uses). */
+  readonly store: string;
+  /** Where the secret key file is, unless PGDTS_SECRET_KEY is set. */
+  readonly dataDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly out: (line: string) => void;
+  readonly pollMs?: number;
+  readonly leaseTimeoutMs?: number;
+}
+
+/**
+ * `pgdts worker`: a worker on a shared store, without the API. It needs the store's secret key (the
+ * same PGDTS_SECRET_KEY, or a copy of the key file in its --data-dir) to read the data sources'
+ * passwords; a key file is never created here.
+ * @throws {PgdtsError} CONFIG_INVALID for a missing or bad key; STORE_FAILED for the store.
+ */
+export async function startWorkerProcess(o: WorkerProcessOptions): Promise<{ stop(): Promise<void> }> {
+  const dataDir = path.resolve(o.dataDir);
+  const { key, source } = loadSecretKey(o.env, dataDir, { create: false });
+  o.out(source.kind === 'env' ? 'secret key: from PGDTS_SECRET_KEY' : `secret key: ${source.file}`);
+  o.out(`store: ${describeUrl(o.store)}`);
+  const store = await ControlStore.open(o.store, new SecretBox(key));
+  try {
+    const worker = await startWorker(store, o);
+    return {
+      stop: async () => {
+        await worker.stop();
+        await store.close().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startWorker(
+  store: ControlStore,
+  o: { readonly out: (line: string) => void; readonly pollMs?: number; readonly leaseTimeoutMs?: number },
+): Promise<TaskWorker> {
+  return TaskWorker.start({
+    store,
+    log: (level, message) => o.out(`${level === 'info' ? '' : `${level}: `}${message}`),
+    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+    ...(o.leaseTimeoutMs !== undefined ? { leaseTimeoutMs: o.leaseTimeoutMs } : {}),
+  });
 }
 
 /**

@@ -112,6 +112,17 @@ export class ConfigError extends PgdtsError {
   }
 }
 
+/**
+ * The task's lease is held by another run (sink lease, e.g. sink/postgres/task-lease.ts): not a failure
+ * of the task itself. `pgdts run` reports it; a control plane worker lets the task go and tries later.
+ */
+export class LeaseHeldError extends PgdtsError {
+  constructor(message: string, hint: string) {
+    super('CHECKPOINT_CONFLICT', message, { hint });
+    this.name = 'LeaseHeldError';
+  }
+}
+
 /** Raised when a stop was requested (SIGINT/SIGTERM); never retried, never a failure. */
 export class CancelledError extends PgdtsError {
   constructor(message = 'stopped on request') {

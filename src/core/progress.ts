@@ -3,6 +3,7 @@
  * plain lines otherwise) and the status writer persists them.
  */
 import type { ApplyTally } from './sink.ts';
+import type { RetryWindow } from './sqlstate.ts';
 
 /** Phase names shown to users, in order. */
 export type Phase = 'precheck' | 'schema' | 'full' | 'indexes' | 'sequences' | 'incremental' | 'done';
@@ -23,7 +24,13 @@ export type ProgressEvent =
       readonly estimatedRows: number;
       readonly done: boolean;
     }
-  | { readonly kind: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly message: string }
+  | {
+      readonly kind: 'log';
+      readonly level: 'info' | 'warn' | 'error';
+      readonly message: string;
+      /** Set on the line of a retry: the error retried and its window (pipeline/retry.ts). */
+      readonly retry?: { readonly code: string; readonly window: RetryWindow };
+    }
   | {
       readonly kind: 'status';
       /** Source WAL position minus flushed LSN, bytes. */
@@ -32,6 +39,8 @@ export type ProgressEvent =
       readonly lagMs: number;
       /** Rows applied per second over the last interval. */
       readonly rowsPerSec: number;
+      /** Change data (pgoutput tuple bytes) applied per second over the last interval. */
+      readonly bytesPerSec: number;
       /** WAL retained by the replication slot, bytes. */
       readonly retainedWalBytes: number;
       readonly flushedLsn: string;

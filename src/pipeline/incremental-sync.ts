@@ -178,8 +178,11 @@ async function session(
     let watermark: Lsn | undefined;
     let lastCommitTimeMs = applied?.commitTimeMs ?? Date.now();
     let rowsApplied = 0;
+    /** Change bytes applied (pgoutput tuple data), for bytes/s. */
+    let bytesApplied = 0;
+    let bytesPerSec = 0;
     let tally: ApplyTally = applied?.tally ?? EMPTY_TALLY;
-    let rateWindow = { at: Date.now(), rows: 0 };
+    let rateWindow = { at: Date.now(), rows: 0, bytes: 0 };
     let rowsPerSec = 0;
     let lastStatus = 0;
     let lastSequences = Date.now();
@@ -215,6 +218,7 @@ async function session(
       tally = (await a.commitBatch()).tally;
       lastCommitTimeMs = batch.lastCommitTimeMs ?? lastCommitTimeMs;
       rowsApplied += batch.rows;
+      bytesApplied += batch.bytes;
       batch = emptyBatch();
       progress();
       await acknowledge();
@@ -228,7 +232,8 @@ async function session(
         const dt = (now - rateWindow.at) / 1000;
         if (dt >= 1) {
           rowsPerSec = (rowsApplied - rateWindow.rows) / dt;
-          rateWindow = { at: now, rows: rowsApplied };
+          bytesPerSec = (bytesApplied - rateWindow.bytes) / dt;
+          rateWindow = { at: now, rows: rowsApplied, bytes: bytesApplied };
         }
         const pos = await o.source.changes.position();
         const lagBytes = lsnDiffBytes(pos.currentLsn, acknowledged);
@@ -240,6 +245,7 @@ async function session(
           lagBytes,
           lagMs,
           rowsPerSec,
+          bytesPerSec,
           retainedWalBytes,
           flushedLsn: formatLsn(acknowledged),
           rowsApplied,

@@ -105,6 +105,7 @@ function retryPolicy(task: TaskConfig, o: RunTaskOptions): RetryPolicy {
       o.onProgress({
         kind: 'log',
         level: 'warn',
+        retry: { code: e.code, window: w },
         message: `${what}: ${e.code}: ${e.message}; retrying in ${ms} ms (${w === 'connection' ? 'a connection failure' : 'not a connection failure'}: retried for up to ${minutes(w)} min, retry.${WINDOW_KEYS[w]})`,
       }),
     onGiveUp: (e, what, w, ms) =>

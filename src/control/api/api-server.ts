@@ -29,6 +29,7 @@ import { TEST_ROLES, testDataSource } from '../data-source/test-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import { apiErrorOf, apiErrorSchema, fieldIssuesOf, httpStatusOf, invalidInput } from './api-error.ts';
 import type { ApiToken } from './api-token.ts';
+import { registerTaskRoutes } from './task-routes.ts';
 
 /** What the API needs. */
 export interface ApiDeps {
@@ -59,7 +60,13 @@ const testReportSchema = z
   .meta({ id: 'DataSourceTestReport' });
 
 const idParams = z.strictObject({ id: dataSourceId });
-const errors = { 400: apiErrorSchema, 401: apiErrorSchema, 404: apiErrorSchema, 409: apiErrorSchema };
+const errors = {
+  400: apiErrorSchema,
+  401: apiErrorSchema,
+  404: apiErrorSchema,
+  409: apiErrorSchema,
+  503: apiErrorSchema,
+};
 
 /** Builds the API (not listening yet). */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -205,5 +212,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return { ...report, checks: [...report.checks] };
     },
   );
+  registerTaskRoutes(app, deps.store);
   return app;
 }

@@ -7,6 +7,7 @@ import { ERROR_CODES, PgdtsError, type ErrorCode } from '../../core/errors.ts';
 import type { FieldIssue } from '../api/api-error.ts';
 import type { DataSourceView } from '../data-source/data-source-schema.ts';
 import type { DataSourceTestReport, TestRole } from '../data-source/test-data-source.ts';
+import type { PrecheckReport, TaskLogs, TaskStatus, TaskTables, TaskView } from '../api/task-routes.ts';
 
 /** Default `--server`. */
 export const DEFAULT_SERVER = 'http://127.0.0.1:8432';
@@ -48,6 +49,91 @@ export class ApiClient {
       'POST',
       `/api/v1/data-sources/${encodeURIComponent(id)}/test?role=${role}`,
     )) as DataSourceTestReport;
+  }
+
+  /** GET /api/v1/tasks */
+  async listTasks(): Promise<TaskView[]> {
+    return ((await this.#call('GET', '/api/v1/tasks')) as { items: TaskView[] }).items;
+  }
+
+  /** POST /api/v1/tasks */
+  async createTask(definition: unknown): Promise<TaskView> {
+    return (await this.#call('POST', '/api/v1/tasks', definition)) as TaskView;
+  }
+
+  /** GET /api/v1/tasks/{id} */
+  async getTask(id: string): Promise<TaskView> {
+    return (await this.#call('GET', `/api/v1/tasks/${encodeURIComponent(id)}`)) as TaskView;
+  }
+
+  /** PATCH /api/v1/tasks/{id} (a JSON merge patch of the definition) */
+  async patchTask(id: string, patch: unknown): Promise<TaskView> {
+    return (await this.#call('PATCH', `/api/v1/tasks/${encodeURIComponent(id)}`, patch)) as TaskView;
+  }
+
+  /** DELETE /api/v1/tasks/{id} */
+  async deleteTask(id: string): Promise<void> {
+    await this.#call('DELETE', `/api/v1/tasks/${encodeURIComponent(id)}`);
+  }
+
+  /** POST /api/v1/tasks/{id}/precheck (runs it, answers the report) */
+  async precheckTask(id: string): Promise<PrecheckReport> {
+    return (await this.#call('POST', `/api/v1/tasks/${encodeURIComponent(id)}/precheck`)) as PrecheckReport;
+  }
+
+  /** GET /api/v1/tasks/{id}/precheck */
+  async getPrecheck(id: string): Promise<PrecheckReport> {
+    return (await this.#call('GET', `/api/v1/tasks/${encodeURIComponent(id)}/precheck`)) as PrecheckReport;
+  }
+
+  /** POST /api/v1/tasks/{id}/precheck/items/{item}/ignore */
+  async ignorePrecheckItem(id: string, item: string): Promise<TaskView> {
+    return (await this.#call(
+      'POST',
+      `/api/v1/tasks/${encodeURIComponent(id)}/precheck/items/${encodeURIComponent(item)}/ignore`,
+    )) as TaskView;
+  }
+
+  /** POST /api/v1/tasks/{id}/{start|pause|resume} */
+  async actOnTask(id: string, action: 'start' | 'pause' | 'resume'): Promise<TaskView> {
+    return (await this.#call('POST', `/api/v1/tasks/${encodeURIComponent(id)}/${action}`)) as TaskView;
+  }
+
+  /** POST /api/v1/tasks/{id}/release */
+  async releaseTask(id: string): Promise<{
+    task: TaskView;
+    slotDropped: boolean;
+    publicationDropped: boolean;
+    ddlCaptureDropped: boolean;
+  }> {
+    return (await this.#call('POST', `/api/v1/tasks/${encodeURIComponent(id)}/release`)) as {
+      task: TaskView;
+      slotDropped: boolean;
+      publicationDropped: boolean;
+      ddlCaptureDropped: boolean;
+    };
+  }
+
+  /** GET /api/v1/tasks/{id}/status */
+  async taskStatus(id: string): Promise<TaskStatus> {
+    return (await this.#call('GET', `/api/v1/tasks/${encodeURIComponent(id)}/status`)) as TaskStatus;
+  }
+
+  /** GET /api/v1/tasks/{id}/tables */
+  async taskTables(id: string): Promise<TaskTables> {
+    return (await this.#call('GET', `/api/v1/tasks/${encodeURIComponent(id)}/tables`)) as TaskTables;
+  }
+
+  /** GET /api/v1/tasks/{id}/logs?after=&since= */
+  async taskLogs(id: string, o: { after?: number; since?: string } = {}): Promise<TaskLogs> {
+    const q = new URLSearchParams();
+    if (o.after !== undefined) q.set('after', String(o.after));
+    if (o.since !== undefined) q.set('since', o.since);
+    const qs = q.toString();
+    return (await this.#call(
+      'GET',
+      `/api/v1/tasks/${encodeURIComponent(id)}/logs${qs === '' ? '' : `?${qs}`}`,
+    )) as TaskLogs;
   }
 
   async #call(method: string, route: string, body?: unknown): Promise<unknown> {

@@ -6,7 +6,7 @@
  * hex), else from the key file `<data-dir>/secret.key`, created with mode 0600 on first start.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PgdtsError } from '../../core/errors.ts';
 
@@ -51,11 +51,13 @@ export function parseSecretKey(text: string, what: string): Buffer {
  * The secret key: `env.PGDTS_SECRET_KEY` when set, else `<dataDir>/secret.key`, which is created (32
  * random bytes, base64, mode 0600) when missing. A key file readable by group or others is refused,
  * as PostgreSQL refuses such a server key.
- * @throws {PgdtsError} CONFIG_INVALID for an invalid key or an unsafe/unreadable key file.
+ * With `create: false` a missing key file is an error (a worker must use the store's key).
+ * @throws {PgdtsError} CONFIG_INVALID for an invalid key or an unsafe/unreadable/missing key file.
  */
 export function loadSecretKey(
   env: NodeJS.ProcessEnv,
   dataDir: string,
+  o: { readonly create?: boolean } = {},
 ): { key: Buffer; source: SecretKeySource } {
   const fromEnv = env[SECRET_KEY_ENV];
   if (fromEnv !== undefined && fromEnv !== '') {
@@ -63,17 +65,29 @@ export function loadSecretKey(
   }
   const file = path.resolve(dataDir, SECRET_KEY_FILE);
   let created = false;
-  try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    // `wx`: never overwrite a key another process created meanwhile (its secrets would be lost).
-    writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
-    chmodSync(file, 0o600);
-    created = true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new PgdtsError('CONFIG_INVALID', `cannot create the secret key file ${file}: ${String(e)}`, {
-        cause: e,
-      });
+  if (o.create === false && !existsSync(file)) {
+    // A worker on another machine must use the store's key: a new one could not read a secret.
+    throw new PgdtsError(
+      'CONFIG_INVALID',
+      `no secret key: ${SECRET_KEY_ENV} is not set and ${file} does not exist`,
+      {
+        hint: `give the key of the store's pgdts serve: set ${SECRET_KEY_ENV}, or copy its secret.key into --data-dir (mode 0600)`,
+      },
+    );
+  }
+  if (o.create !== false) {
+    try {
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      // `wx`: never overwrite a key another process created meanwhile (its secrets would be lost).
+      writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+      chmodSync(file, 0o600);
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new PgdtsError('CONFIG_INVALID', `cannot create the secret key file ${file}: ${String(e)}`, {
+          cause: e,
+        });
+      }
     }
   }
   const mode = statSync(file).mode & 0o777;

@@ -191,6 +191,15 @@ export class TaskStore {
     return row === undefined ? undefined : taskOf(row);
   }
 
+  /** Points `id` at other data sources (a task that never ran). */
+  async setEndpoints(id: string, sourceId: string, destinationId: string): Promise<void> {
+    await this.#query(
+      `UPDATE ${T} SET source_id = $2, destination_id = $3, updated_at = now() WHERE id = $1`,
+      [id, sourceId, destinationId],
+      `change the data sources of task ${id}`,
+    );
+  }
+
   /** Deletes `id` if its state is still `state`; false when it changed or the task is gone. */
   async delete(id: string, state: TaskState): Promise<boolean> {
     const r = await this.#query(

@@ -15,6 +15,7 @@ import {
   type ParsedTaskDocument,
   type TaskConfig,
 } from '../../core/task-config.ts';
+import { changedKeys } from '../../pipeline/task-control.ts';
 import { dataSourceId, type DataSource } from '../data-source/data-source-schema.ts';
 
 /** A task id: `t` and 12 lower-case letters or digits, generated on create. */
@@ -130,48 +131,31 @@ export function parseTaskDefinition(doc: unknown): TaskDefinition {
 export const LIVE_KEYS = ['name', 'alerts', 'full.throttle', 'incremental.throttle'] as const;
 
 /**
- * The keys (dotted) whose values differ between two definitions, at the depth of {@link LIVE_KEYS}
- * (`full.throttle` is one key; `full.jobs` another).
+ * The keys (dotted, `incremental.batchMaxRows`) that differ between two definitions and that a running
+ * task cannot take (not under one of {@link LIVE_KEYS}).
  */
-export function changedKeys(a: TaskDefinitionInput, b: TaskDefinitionInput): string[] {
-  const out: string[] = [];
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const k of keys) {
-    const va = (a as Record<string, unknown>)[k];
-    const vb = (b as Record<string, unknown>)[k];
-    if ((k === 'full' || k === 'incremental') && isObject(va ?? {}) && isObject(vb ?? {})) {
-      const ra = (va ?? {}) as Record<string, unknown>;
-      const rb = (vb ?? {}) as Record<string, unknown>;
-      for (const kk of new Set([...Object.keys(ra), ...Object.keys(rb)])) {
-        if (!sameJson(ra[kk], rb[kk])) out.push(`${k}.${kk}`);
-      }
-    } else if (!sameJson(va, vb)) {
-      out.push(k);
-    }
+export function nonLiveChanges(a: TaskDefinitionInput, b: TaskDefinitionInput): string[] {
+  // An absent object and one holding only live keys differ only in those keys.
+  const [x, y] = alignObjects(a, b);
+  return changedKeys(x, y).filter((k) => !LIVE_KEYS.some((l) => k === l || k.startsWith(`${l}.`)));
+}
+
+/** `a` and `b` with an absent key replaced by `{}` where the other side holds an object. */
+function alignObjects(a: unknown, b: unknown): [unknown, unknown] {
+  if (!isObject(a) && !isObject(b)) return [a, b];
+  const ra = (isObject(a) ? a : a === undefined ? {} : a) as Record<string, unknown>;
+  const rb = (isObject(b) ? b : b === undefined ? {} : b) as Record<string, unknown>;
+  if (!isObject(ra) || !isObject(rb)) return [a, b];
+  const oa: Record<string, unknown> = {};
+  const ob: Record<string, unknown> = {};
+  for (const k of new Set([...Object.keys(ra), ...Object.keys(rb)])) {
+    [oa[k], ob[k]] = alignObjects(ra[k], rb[k]);
   }
-  return out.sort();
+  return [oa, ob];
 }
 
 function isObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Deep equality of JSON values (key order ignored). */
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (isObject(v)) {
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>)
-        .filter(([, x]) => x !== undefined)
-        .sort(([x], [y]) => (x < y ? -1 : 1))
-        .map(([k, x]) => [k, canonical(x)]),
-    );
-  }
-  return v;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { PgdtsError } from '../../core/errors.ts';
+import { LeaseHeldError } from '../../core/errors.ts';
 import type { TaskLease } from '../../core/sink.ts';
 import { connect, isUsable, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 
@@ -68,14 +68,11 @@ export class PostgresTaskLease implements TaskLease {
       const who = holder
         ? ` (held by destination backend ${holder.pid}${holder.app ? `, ${holder.app}` : ''})`
         : '';
-      throw new PgdtsError(
-        'CHECKPOINT_CONFLICT',
+      throw new LeaseHeldError(
         first
           ? `task ${this.taskName} is already running${who}: one run of a task at a time`
           : `task ${this.taskName} was taken over by another run while this one was disconnected${who}`,
-        {
-          hint: 'stop the other run (or wait until it ends); a run killed with SIGKILL frees the task at once',
-        },
+        'stop the other run (or wait until it ends); a run killed with SIGKILL frees the task at once',
       );
     }
     this.client = client;

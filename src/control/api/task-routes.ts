@@ -1,0 +1,406 @@
+/**
+ * The task routes of the REST API (issue 9 item 4): `/api/v1/tasks` (list, create), `/{id}` (read,
+ * JSON merge patch, delete), `/{id}/precheck` (run, read), `/{id}/precheck/items/{item}/ignore`,
+ * `/{id}/{start|pause|resume|release}`, and what the task's worker observed: `/{id}/status`,
+ * `/{id}/tables`, `/{id}/logs`. Request and response shapes are zod schemas, so they are also the
+ * OpenAPI document's. The lifecycle is task-service.ts's.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ControlStore } from '../store/control-store.ts';
+import type { StoredAlert, StoredTask } from '../store/task-store.ts';
+import { taskDefinitionSchema, taskId } from '../task/task-definition-schema.ts';
+import { TaskService, type PrecheckOutcomeView } from '../task/task-service.ts';
+import { TASK_STATES } from '../task/task-state.ts';
+import { lastErrorSchema, RUN_PHASES, runStatusSchema } from '../task/task-status.ts';
+import { apiErrorSchema } from './api-error.ts';
+
+const errors = {
+  400: apiErrorSchema,
+  401: apiErrorSchema,
+  404: apiErrorSchema,
+  409: apiErrorSchema,
+  503: apiErrorSchema,
+};
+
+const iso = () => z.string().meta({ description: 'ISO 8601, UTC' });
+
+/** A task as the API answers it. */
+export const taskViewSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    state: z.enum(TASK_STATES),
+    /** Incremented on every change of the definition. */
+    revision: z.int(),
+    definition: z.record(z.string(), z.unknown()).meta({ description: 'the TaskDefinition as given' }),
+    precheck: z.object({
+      revision: z.int().nullable(),
+      startedAt: iso().nullable(),
+      finishedAt: iso().nullable(),
+      /** The last precheck read the current definition. */
+      current: z.boolean(),
+    }),
+    ignoredItems: z.array(z.string()),
+    startedAt: iso().nullable(),
+    workerId: z.string().nullable(),
+    lastError: lastErrorSchema.nullable(),
+    stateChangedAt: iso(),
+    createdAt: iso(),
+    updatedAt: iso(),
+  })
+  .meta({ id: 'Task' });
+
+/** The API's view of a task. */
+export type TaskView = z.output<typeof taskViewSchema>;
+
+const precheckItemSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  status: z.enum(['pass', 'warn', 'fail']),
+  message: z.string(),
+  fix: z.string().optional(),
+  ignorable: z.boolean(),
+  ignored: z.boolean(),
+});
+
+/** The precheck report of a task. */
+export const precheckReportSchema = z
+  .object({
+    taskId: z.string(),
+    state: z.enum(TASK_STATES),
+    /** No item fails and every warning is ignored, for the current definition. */
+    passed: z.boolean(),
+    revision: z.int().nullable(),
+    current: z.boolean(),
+    finishedAt: iso().nullable(),
+    items: z.array(precheckItemSchema),
+  })
+  .meta({ id: 'PrecheckReport' });
+
+const alertViewSchema = z.object({
+  rule: z.string(),
+  state: z.enum(['firing', 'resolved']),
+  since: iso(),
+  message: z.string(),
+  deliveredAt: iso().nullable(),
+  deliveryError: z.string().nullable(),
+});
+
+/** `GET .../status`. */
+export const taskStatusSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    state: z.enum(TASK_STATES),
+    phase: z.enum(RUN_PHASES).nullable(),
+    /** Source WAL position minus the flushed LSN, bytes. */
+    lagBytes: z.number().nullable(),
+    /** Now minus the commit time of the last applied transaction, ms. */
+    lagMs: z.number().nullable(),
+    /** Rows per second of the phase running (full or incremental). */
+    rowsPerSecond: z.number().nullable(),
+    bytesPerSecond: z.number().nullable(),
+    retainedWalBytes: z.number().nullable(),
+    lastError: lastErrorSchema.nullable(),
+    workerId: z.string().nullable(),
+    /** When the worker last wrote the status. */
+    statusAt: iso().nullable(),
+    errorsTotal: z.number(),
+    retriesTotal: z.number(),
+    run: runStatusSchema.nullable(),
+    alerts: z.array(alertViewSchema),
+  })
+  .meta({ id: 'TaskStatus' });
+
+const tableViewSchema = z.object({
+  table: z.string(),
+  /** `copying`, `copied` (full sync done for it), `streaming` (incremental sync runs). */
+  phase: z.enum(['copying', 'copied', 'streaming']),
+  rows: z.number(),
+  bytes: z.number(),
+  estimatedRows: z.number(),
+  /** rows / estimatedRows while copying (0..1), 1 when copied; null without an estimate. */
+  progress: z.number().nullable(),
+  rangesDone: z.int(),
+  rangesTotal: z.int(),
+});
+
+const logLineSchema = z.object({
+  seq: z.number(),
+  time: iso(),
+  level: z.string(),
+  message: z.string(),
+  fields: z.record(z.string(), z.unknown()),
+});
+
+const idParams = z.strictObject({ id: taskId });
+
+/** `GET .../precheck`, `POST .../precheck`. */
+export type PrecheckReport = z.output<typeof precheckReportSchema>;
+/** `GET .../status`. */
+export type TaskStatus = z.output<typeof taskStatusSchema>;
+/** `GET .../tables`. */
+export interface TaskTables {
+  readonly items: z.output<typeof tableViewSchema>[];
+}
+/** `GET .../logs`. */
+export interface TaskLogs {
+  readonly items: z.output<typeof logLineSchema>[];
+  readonly next: number;
+}
+
+/** The view of a stored task. */
+export function taskViewOf(t: StoredTask): TaskView {
+  const d = (x: Date | null) => (x === null ? null : x.toISOString());
+  return {
+    id: t.id,
+    name: t.name,
+    state: t.state,
+    revision: t.revision,
+    definition: t.definition,
+    precheck: {
+      revision: t.precheckRevision,
+      startedAt: d(t.precheckStartedAt),
+      finishedAt: d(t.precheckFinishedAt),
+      current: t.precheckRevision === t.revision && t.precheckFinishedAt !== null,
+    },
+    ignoredItems: [...t.ignoredItems],
+    startedAt: d(t.startedAt),
+    workerId: t.workerId,
+    lastError: t.lastError,
+    stateChangedAt: t.stateChangedAt.toISOString(),
+    createdAt: t.createdAt.toISOString(),
+    updatedAt: t.updatedAt.toISOString(),
+  };
+}
+
+function precheckViewOf(p: PrecheckOutcomeView): z.output<typeof precheckReportSchema> {
+  const t = p.task;
+  return {
+    taskId: t.id,
+    state: t.state,
+    passed: t.state === 'precheck-passed' && t.precheckRevision === t.revision,
+    revision: t.precheckRevision,
+    current: t.precheckRevision === t.revision && t.precheckFinishedAt !== null,
+    finishedAt: t.precheckFinishedAt?.toISOString() ?? null,
+    items: p.items.map((i) => ({
+      id: i.id,
+      title: i.title,
+      status: i.status,
+      message: i.message,
+      ...(i.fix !== undefined ? { fix: i.fix } : {}),
+      ignorable: i.ignorable,
+      ignored: i.ignored,
+    })),
+  };
+}
+
+function alertView(a: StoredAlert): z.output<typeof alertViewSchema> {
+  return {
+    rule: a.rule,
+    state: a.state,
+    since: a.since.toISOString(),
+    message: a.message,
+    deliveredAt: a.deliveredAt?.toISOString() ?? null,
+    deliveryError: a.deliveryError,
+  };
+}
+
+/** Registers the task routes on `app`. */
+export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const service = new TaskService(store);
+
+  r.get(
+    '/api/v1/tasks',
+    { schema: { response: { 200: z.object({ items: z.array(taskViewSchema) }), ...errors } } },
+    async () => ({ items: (await store.tasks.list()).map(taskViewOf) }),
+  );
+  r.post(
+    '/api/v1/tasks',
+    {
+      // zod validates the shape (and documents it); the definition is stored as given, before defaults.
+      preValidation: (req, _reply, done) => {
+        (req as { rawBody?: unknown }).rawBody = structuredClone(req.body);
+        done();
+      },
+      schema: { body: taskDefinitionSchema, response: { 201: taskViewSchema, ...errors } },
+    },
+    async (req, reply) => {
+      const t = await service.create((req as { rawBody?: unknown }).rawBody);
+      return reply.code(201).send(taskViewOf(t));
+    },
+  );
+  r.get(
+    '/api/v1/tasks/:id',
+    { schema: { params: idParams, response: { 200: taskViewSchema, ...errors } } },
+    async (req) => taskViewOf(await service.get(req.params.id)),
+  );
+  r.patch(
+    '/api/v1/tasks/:id',
+    {
+      schema: {
+        params: idParams,
+        body: z.record(z.string(), z.unknown()).meta({
+          description:
+            'a JSON merge patch (RFC 7396) of the TaskDefinition: null removes a key; name, alerts, full.throttle and incremental.throttle change while the task runs, any other key needs it stopped and moves it back to created',
+        }),
+        response: { 200: taskViewSchema, ...errors },
+      },
+    },
+    async (req) => taskViewOf(await service.patch(req.params.id, req.body)),
+  );
+  r.delete(
+    '/api/v1/tasks/:id',
+    { schema: { params: idParams, response: { 204: z.null(), ...errors } } },
+    async (req, reply) => {
+      await service.delete(req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+  r.post(
+    '/api/v1/tasks/:id/precheck',
+    { schema: { params: idParams, response: { 200: precheckReportSchema, ...errors } } },
+    async (req) => precheckViewOf(await service.precheck(req.params.id)),
+  );
+  r.get(
+    '/api/v1/tasks/:id/precheck',
+    { schema: { params: idParams, response: { 200: precheckReportSchema, ...errors } } },
+    async (req) => precheckViewOf(await service.precheckReport(req.params.id)),
+  );
+  r.post(
+    '/api/v1/tasks/:id/precheck/items/:item/ignore',
+    {
+      schema: {
+        params: z.strictObject({
+          id: taskId,
+          item: z.string().regex(/^[a-z0-9-]{1,64}$/, { error: 'must be a precheck item id' }),
+        }),
+        response: { 200: taskViewSchema, ...errors },
+      },
+    },
+    async (req) => taskViewOf(await service.ignore(req.params.id, req.params.item)),
+  );
+  for (const action of ['start', 'pause', 'resume'] as const) {
+    r.post(
+      `/api/v1/tasks/:id/${action}`,
+      { schema: { params: idParams, response: { 200: taskViewSchema, ...errors } } },
+      async (req) => taskViewOf(await service.act(req.params.id, action)),
+    );
+  }
+  r.post(
+    '/api/v1/tasks/:id/release',
+    {
+      schema: {
+        params: idParams,
+        response: {
+          200: z.object({
+            task: taskViewSchema,
+            slotDropped: z.boolean(),
+            publicationDropped: z.boolean(),
+            ddlCaptureDropped: z.boolean(),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (req) => {
+      const { task, report } = await service.release(req.params.id);
+      return {
+        task: taskViewOf(task),
+        slotDropped: report?.slotDropped ?? false,
+        publicationDropped: report?.publicationDropped ?? false,
+        ddlCaptureDropped: report?.ddlCaptureDropped ?? false,
+      };
+    },
+  );
+  r.get(
+    '/api/v1/tasks/:id/status',
+    { schema: { params: idParams, response: { 200: taskStatusSchema, ...errors } } },
+    async (req) => {
+      const t = await service.get(req.params.id);
+      const run = t.status;
+      const incremental = run?.phase === 'incremental';
+      return {
+        id: t.id,
+        name: t.name,
+        state: t.state,
+        phase: run?.phase ?? null,
+        lagBytes: run?.lagBytes ?? null,
+        lagMs: run?.lagMs ?? null,
+        rowsPerSecond:
+          run === null ? null : incremental ? run.incremental.rowsPerSecond : run.full.rowsPerSecond,
+        bytesPerSecond:
+          run === null ? null : incremental ? run.incremental.bytesPerSecond : run.full.bytesPerSecond,
+        retainedWalBytes: run?.retainedWalBytes ?? null,
+        lastError: t.lastError,
+        workerId: t.workerId,
+        statusAt: t.statusAt?.toISOString() ?? null,
+        errorsTotal: t.errorsTotal,
+        retriesTotal: t.retriesTotal,
+        run,
+        alerts: (await store.tasks.alerts(t.id)).map(alertView),
+      };
+    },
+  );
+  r.get(
+    '/api/v1/tasks/:id/tables',
+    {
+      schema: {
+        params: idParams,
+        response: { 200: z.object({ items: z.array(tableViewSchema) }), ...errors },
+      },
+    },
+    async (req) => {
+      const t = await service.get(req.params.id);
+      const streaming = t.status?.phase === 'incremental';
+      const items = (await store.tasks.tables(t.id)).map((x) => ({
+        table: x.table,
+        phase: !x.done ? ('copying' as const) : streaming ? ('streaming' as const) : ('copied' as const),
+        rows: x.rows,
+        bytes: x.bytes,
+        estimatedRows: x.estimatedRows,
+        progress: x.done ? 1 : x.estimatedRows > 0 ? Math.min(1, x.rows / x.estimatedRows) : null,
+        rangesDone: x.rangesDone,
+        rangesTotal: x.rangesTotal,
+      }));
+      return { items };
+    },
+  );
+  r.get(
+    '/api/v1/tasks/:id/logs',
+    {
+      schema: {
+        params: idParams,
+        querystring: z.strictObject({
+          since: z.iso
+            .datetime({
+              offset: true,
+              error: 'must be an ISO 8601 time with offset, e.g. 2026-12-02T10:00:00Z',
+            })
+            .optional()
+            .meta({ description: 'lines at or after this time' }),
+          after: z.coerce.number({ error: 'must be a line sequence number' }).int().min(0).optional().meta({
+            description: 'lines after this seq (the `next` of the previous answer), to follow a log',
+          }),
+          limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+        }),
+        response: { 200: z.object({ items: z.array(logLineSchema), next: z.number() }), ...errors },
+      },
+    },
+    async (req) => {
+      const t = await service.get(req.params.id);
+      const lines = await store.tasks.logs(t.id, {
+        limit: req.query.limit,
+        ...(req.query.after !== undefined ? { afterSeq: req.query.after } : {}),
+        ...(req.query.since !== undefined ? { since: new Date(req.query.since) } : {}),
+      });
+      return {
+        items: lines.map((l) => ({ ...l, time: l.time.toISOString(), fields: { ...l.fields } })),
+        next: lines.at(-1)?.seq ?? req.query.after ?? 0,
+      };
+    },
+  );
+}
