@@ -32,6 +32,8 @@ export class RunObserver {
   #logs: TaskLogLine[] = [];
   #dropped = 0;
   #retries = 0;
+  /** The `phase` field of log lines: `start` until the first phase event (as pgdts run). */
+  #logPhase = 'start';
   readonly #lines = new EventLines();
   /** Full sync rate window: rows and bytes at the previous take. */
   #window = { at: Date.now(), rows: 0, bytes: 0 };
@@ -43,6 +45,8 @@ export class RunObserver {
 
   /** Takes one event (never throws). */
   handle(e: ProgressEvent): void {
+    // As pgdts run does: a phase's own line carries the new phase.
+    if (e.kind === 'phase') this.#logPhase = e.phase;
     const line = this.#lines.line(e);
     if (line !== undefined) this.log(line.level, line.message, { ...line.fields });
     switch (e.kind) {
@@ -103,7 +107,7 @@ export class RunObserver {
       time: new Date(this.now()),
       level,
       message,
-      fields: { phase: this.#status.phase, ...fields },
+      fields: { phase: this.#logPhase, ...fields },
     });
   }
 
