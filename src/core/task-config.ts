@@ -227,13 +227,10 @@ export const taskBodyShape = {
     .min(1, 'must list at least one of schema, full, incremental')
     .refine((a) => new Set(a).size === a.length, 'must not repeat an entry'),
   // Entries are checked one by one below: a schema entry and a table entry allow different keys.
-  objects: z
-    .array(z.unknown())
-    .min(1, 'must select at least one schema or table')
-    .meta({
-      description:
-        '{schema, exclude?, as?, operations?} or {table, as?, columns?, excludeColumns?, operations?, where?, mergeInto?} entries (README "Task file reference")',
-    }),
+  objects: z.array(z.unknown()).min(1, 'must select at least one schema or table').meta({
+    description:
+      '{schema, exclude?, as?, operations?} or {table, as?, columns?, excludeColumns?, operations?, where?, mergeInto?} entries (README "Task file reference")',
+  }),
   mapping: z.array(mappingRuleSchema).default([]),
   /** A selected table that already exists in the destination: a precheck error, or used as it is. */
   conflictingTables: z
