@@ -436,3 +436,14 @@ test('[A5] evaluate never throws: a store failure is logged', async () => {
   assert.equal(lines.length, 1);
   assert.match(lines[0] ?? '', new RegExp(`^error alerts of task ${t.id}: cannot read the alerts of task`));
 });
+
+test('bad options are refused with CONFIG_INVALID naming the option', () => {
+  assert.throws(() => new TaskAlerts(store.tasks, { timeoutMs: 0 }), {
+    code: 'CONFIG_INVALID',
+    message: /^timeoutMs: must be a positive number of ms$/,
+  });
+  assert.throws(() => new TaskAlerts(store.tasks, { retryDelaysMs: [100, -1] }), {
+    code: 'CONFIG_INVALID',
+    message: /^retryDelaysMs: /,
+  });
+});

@@ -212,7 +212,8 @@ export class TaskAlerts {
     ) {
       // A9: stored, never delivered: the runner that stored it stopped before it could deliver.
       this.#log('info', `alert ${rule.type} of task ${task.id}: delivering the stored ${stored.state} again`);
-      this.#enqueue(key, { task, rule, snapshot: stored, webhooks, storeFirst: false });
+      const snapshot = { state: stored.state, since: stored.since, message: stored.message };
+      this.#enqueue(key, { task, rule, snapshot, webhooks, storeFirst: false });
     }
   }
 
@@ -282,7 +283,13 @@ export class TaskAlerts {
   /** Stores a transition, sends it to every webhook, stores the outcome. */
   async #run(job: Job): Promise<void> {
     const { task, rule, snapshot } = job;
-    const row = { taskId: task.id, rule: rule.type, ...snapshot };
+    const row = {
+      taskId: task.id,
+      rule: rule.type,
+      state: snapshot.state,
+      since: snapshot.since,
+      message: snapshot.message,
+    };
     // Stored before it is sent: a worker taking the task over meanwhile does not send it again
     // (A2). When this write fails nothing is sent; the next evaluation decides again.
     if (job.storeFirst) await this.#tasks.setAlert({ ...row, deliveredAt: null, deliveryError: null });
