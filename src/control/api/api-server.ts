@@ -29,6 +29,7 @@ import { TEST_ROLES, testDataSource } from '../data-source/test-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import { apiErrorOf, apiErrorSchema, fieldIssuesOf, httpStatusOf, invalidInput } from './api-error.ts';
 import type { ApiToken } from './api-token.ts';
+import { registerMetricsRoute } from './metrics-route.ts';
 import { registerTaskRoutes } from './task-routes.ts';
 
 /** What the API needs. */
@@ -141,6 +142,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     { schema: { security: [], response: { 200: z.object({ status: z.literal('ok') }) } } },
     () => ({ status: 'ok' as const }),
   );
+  await registerMetricsRoute(app, deps.store);
   r.get(
     '/api/v1/data-sources',
     { schema: { response: { 200: z.object({ items: z.array(dataSourceViewSchema) }), ...errors } } },
