@@ -14,6 +14,7 @@ import { buildApi } from './api/api-server.ts';
 import { API_TOKEN_ENV, ApiToken } from './api/api-token.ts';
 import { loadSecretKey, SecretBox } from './secrets/secret-box.ts';
 import { ControlStore, describeUrl } from './store/control-store.ts';
+import { TaskAlerts } from './alerts/task-alerts.ts';
 import { TaskWorker } from './worker/task-worker.ts';
 
 /** Default `--listen`. */
@@ -176,9 +177,11 @@ async function startWorker(
   store: ControlStore,
   o: { readonly out: (line: string) => void; readonly pollMs?: number; readonly leaseTimeoutMs?: number },
 ): Promise<TaskWorker> {
+  const log = (level: string, message: string) => o.out(`${level === 'info' ? '' : `${level}: `}${message}`);
   return TaskWorker.start({
     store,
-    log: (level, message) => o.out(`${level === 'info' ? '' : `${level}: `}${message}`),
+    log,
+    alerts: new TaskAlerts(store.tasks, { log }),
     ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
     ...(o.leaseTimeoutMs !== undefined ? { leaseTimeoutMs: o.leaseTimeoutMs } : {}),
   });

@@ -245,10 +245,14 @@ export class TaskWorker {
           await this.#write(r);
           await store.tasks.transition(t.id, 'running', 'completed');
           break;
-        case 'stopped':
+        case 'stopped': {
           r.observer.log('info', `task stopped: ${r.stopReason ?? 'on request'} (committed work is kept)`);
           await this.#write(r);
+          // Paused or released: its firing alerts resolve (a hand-over leaves them to the next worker).
+          const now = await store.tasks.get(t.id);
+          if (now !== undefined && now.state !== 'running') await this.#o.alerts?.evaluate(now);
           break;
+        }
         case 'lease-held':
           // Not the task's failure: another run holds the destination lease (S9). Try again later.
           r.observer.log('warn', `${error?.message ?? ''}; trying again in ${LEASE_HELD_BACKOFF_MS} ms`);
