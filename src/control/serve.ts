@@ -126,8 +126,9 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     }
     app = await buildApi({ store, token, version: o.version });
     const address = await app.listen({ host: listen.host, port: listen.port });
-    o.out(`listening on ${address}`);
     if (o.worker !== false) worker = await startWorker(store, o);
+    // Last: "listening" says the process is ready, worker included (tests and scripts wait for it).
+    o.out(`listening on ${address}`);
     return { url: address, stop };
   } catch (e) {
     await stop();
