@@ -30,6 +30,8 @@ let storeUrl: string;
 let srcDb: string;
 let dstDb: string;
 const workers: CliRun[] = [];
+/** Worker id → its process. */
+const byWorkerId = new Map<string, CliRun>();
 
 async function startWorker(): Promise<{ run: CliRun; id: string }> {
   const run = startCli(
@@ -39,6 +41,7 @@ async function startWorker(): Promise<{ run: CliRun; id: string }> {
   workers.push(run);
   await run.waitFor(/worker (\S+) started/, 60_000);
   const id = /worker (\S+) started/.exec(run.output())?.[1] ?? '';
+  byWorkerId.set(id, run);
   return { run, id };
 }
 
@@ -210,4 +213,85 @@ test('the worker running a task is SIGKILLed under writes, twice: the other take
   }
   const released = await serve.call('POST', `${base}/release`);
   assert.equal(released.status, 200, released.text);
+});
+
+test('[S10] a worker whose lock session on the store is cut stops its task; another worker takes it over', async () => {
+  const src2 = await freshDatabase(source, 'ctl_cut_src');
+  const dst2 = await freshDatabase(destination, 'ctl_cut_dst');
+  await sql(
+    source,
+    src2,
+    `CREATE TABLE public.kv (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+     INSERT INTO public.kv (v) SELECT 'k' || g FROM generate_series(1, 2000) g;`,
+  );
+  for (const [id, s, db] of [
+    ['src2', source, src2],
+    ['dst2', destination, dst2],
+  ] as const) {
+    const r = await serve.call('POST', '/api/v1/data-sources', {
+      body: {
+        id,
+        type: 'postgresql',
+        host: s.host,
+        port: s.port,
+        username: s.user,
+        password: s.password,
+        database: db,
+      },
+    });
+    assert.equal(r.status, 201, r.text);
+  }
+  const created = await serve.call('POST', '/api/v1/tasks', {
+    body: {
+      name: 'cut',
+      source: { dataSource: 'src2' },
+      destination: { dataSource: 'dst2' },
+      syncTypes: ['schema', 'full', 'incremental'],
+      objects: [{ table: 'public.kv' }],
+    },
+  });
+  const id = (created.body as { id: string }).id;
+  const base = `/api/v1/tasks/${id}`;
+  assert.equal(((await serve.call('POST', `${base}/precheck`)).body as { passed: boolean }).passed, true);
+  // Two workers at least (the first test leaves one running).
+  await startWorker();
+  await startWorker();
+  assert.equal((await serve.call('POST', `${base}/start`)).status, 200);
+  const status = async () =>
+    (await serve.call('GET', `${base}/status`)).body as { workerId: string | null; phase: string | null };
+  await until('streaming', async () => (await status()).phase === 'incremental', 120_000);
+  const load = startWriteLoad(source, src2, ['public.kv'], { updateModulo: 20, deletes: 1, pauseMs: 20 });
+  try {
+    const holderId = (await status()).workerId ?? '';
+    const holderRun = byWorkerId.get(holderId);
+    assert.ok(holderRun, `the task runs on a worker of this test: ${holderId}`);
+    // Cut that worker's lock session (as a network partition or a store restart would): the store
+    // frees its locks at once, so the worker must stop the task before another may run it.
+    const storeDb = storeUrl.split('/').at(-1) ?? '';
+    const session = await sql<{ pid: number }>(
+      destination,
+      storeDb,
+      `SELECT l.pid FROM pg_locks l JOIN pgdts_control.task t ON l.objid = t.lock_key::oid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = hashtext('pgdts.control.task')::oid AND t.id = $1`,
+      [id],
+    );
+    assert.equal(session.length, 1, 'one session holds the task lock');
+    await sql(destination, storeDb, 'SELECT pg_terminate_backend($1)', [session[0]?.pid]);
+    await holderRun.waitFor(/lock session on the store was lost; stopping its tasks/, 30_000);
+    await until(
+      'another worker taking the task over',
+      async () => {
+        const w = (await status()).workerId;
+        return w !== null && w !== holderId;
+      },
+      LEASE_TIMEOUT_MS,
+    );
+    await load.stop();
+    await waitForCatchUp(source, src2, `pgdts_${id}`, 120_000);
+    await assertSameData({ server: source, db: src2 }, { server: destination, db: dst2 }, ['public']);
+    assert.match(holderRun.output(), /lock session on the store was lost/);
+  } finally {
+    await load.stop().catch(() => undefined);
+  }
+  assert.equal((await serve.call('POST', `${base}/release`)).status, 200);
 });
