@@ -264,9 +264,33 @@ test('walk-through: data sources, task created, prechecked, started, watched, pa
   assert.equal(deleted.status, 204);
   assertError(await call('GET', base), 404, 'NOT_FOUND');
 
-  // Never a password in an answer or a line of serve.
+  // Never a password in an answer (log lines included) or a line of serve.
   for (const text of [...bodies, serve.run.output()]) {
-    assert.ok(!text.includes(source.password) || source.password === '', 'no password in output');
+    assert.ok(!text.includes(source.password), 'no source password in output');
+    assert.ok(!text.includes(destination.password), 'no destination password in output');
+  }
+  // The OpenAPI document describes the task routes from the same zod schemas.
+  const doc = (await call('GET', '/openapi.json')).body as {
+    paths: Record<string, Record<string, unknown>>;
+    components: { schemas: Record<string, unknown> };
+  };
+  for (const p of [
+    '/api/v1/tasks',
+    '/api/v1/tasks/{id}',
+    '/api/v1/tasks/{id}/precheck',
+    '/api/v1/tasks/{id}/precheck/items/{item}/ignore',
+    '/api/v1/tasks/{id}/start',
+    '/api/v1/tasks/{id}/pause',
+    '/api/v1/tasks/{id}/resume',
+    '/api/v1/tasks/{id}/release',
+    '/api/v1/tasks/{id}/status',
+    '/api/v1/tasks/{id}/tables',
+    '/api/v1/tasks/{id}/logs',
+  ]) {
+    assert.ok(doc.paths[p], `OpenAPI has ${p}`);
+  }
+  for (const c of ['TaskDefinition', 'Task', 'TaskStatus', 'PrecheckReport', 'TaskRunStatus']) {
+    assert.ok(doc.components.schemas[c], `OpenAPI has ${c}`);
   }
 });
 
@@ -302,6 +326,48 @@ test('bad task input is refused naming the field, and nothing is stored', async 
       `${field} named in ${r.text}`,
     );
   }
+  // PATCH, querystrings and item ids are checked the same way; a refused PATCH changes nothing.
+  const made = await call('POST', '/api/v1/tasks', good);
+  assert.equal(made.status, 201, made.text);
+  const t = made.body as { id: string; revision: number };
+  for (const [patch, field] of [
+    [{ full: { jobs: 0 } }, 'full.jobs'],
+    [{ objects: [] }, 'objects'],
+    [{ source: { dataSource: 'nope' } }, 'source.dataSource'],
+    [{ alerts: { webhooks: ['ftp://x'] } }, 'alerts.webhooks[0]'],
+  ] as const) {
+    const r = await call('PATCH', `/api/v1/tasks/${t.id}`, patch);
+    assert.equal(r.status, 400, `${field}: ${r.text}`);
+    const issues = (r.body as { details: { issues?: { field: string }[] } | null }).details?.issues ?? [];
+    assert.ok(
+      issues.some((i) => i.field === field),
+      `${field} named in ${r.text}`,
+    );
+  }
+  const unchanged = (await call('GET', `/api/v1/tasks/${t.id}`)).body as {
+    revision: number;
+    definition: unknown;
+  };
+  assert.equal(unchanged.revision, t.revision);
+  assert.deepEqual(unchanged.definition, good);
+  assertError(
+    await call('GET', `/api/v1/tasks/${t.id}/logs?since=yesterday`),
+    400,
+    'CONFIG_INVALID',
+    /since/,
+  );
+  assertError(await call('GET', `/api/v1/tasks/${t.id}/logs?limit=0`), 400, 'CONFIG_INVALID', /limit/);
+  assertError(
+    await call('POST', `/api/v1/tasks/${t.id}/precheck/items/Bad%20Item/ignore`),
+    400,
+    'CONFIG_INVALID',
+    /item/,
+  );
+  assert.equal(
+    (await call('DELETE', `/api/v1/tasks/${t.id}`)).status,
+    204,
+    'a task that never ran is deleted',
+  );
   assertError(await call('GET', '/api/v1/tasks/not-an-id'), 400, 'CONFIG_INVALID');
   assertError(await call('GET', '/api/v1/tasks/t000000000000'), 404, 'NOT_FOUND');
   assertError(await call('POST', '/api/v1/tasks/t000000000000/start'), 404, 'NOT_FOUND');
