@@ -1,0 +1,123 @@
+/** Task definitions of the control plane (src/control/task/task-definition-schema.ts), without servers. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { DataSource } from '../../src/control/data-source/data-source-schema.ts';
+import {
+  checkAgainstDataSources,
+  engineTaskOf,
+  mergeDefinitionPatch,
+  nonLiveChanges,
+  parseTaskDefinition,
+  type TaskDefinitionInput,
+} from '../../src/control/task/task-definition-schema.ts';
+import { newTaskId } from '../../src/control/task/task-service.ts';
+import { configRefusal } from '../support/config-refusal.ts';
+
+function ds(id: string, extra: Partial<DataSource> = {}): DataSource {
+  return {
+    id,
+    type: 'postgresql',
+    region: null,
+    attributes: 'primary',
+    standby: null,
+    heartbeat: false,
+    host: `${id}.example.com`,
+    port: 5432,
+    username: 'repl',
+    password: 'secret-pw',
+    database: 'app',
+    schema: null,
+    sslmode: 'prefer',
+    caCertificate: null,
+    clientCertificate: null,
+    clientKey: null,
+    clientKeyPassword: null,
+    remarks: null,
+    ...extra,
+  };
+}
+
+const def: TaskDefinitionInput = {
+  name: 'Orders → warehouse (nightly)',
+  source: { dataSource: 'src' },
+  destination: { dataSource: 'dst' },
+  syncTypes: ['schema', 'full', 'incremental'],
+  objects: [{ schema: 'sales' }, { table: 'crm.customers', as: 'crm.clients', where: 'active' }],
+};
+
+test('the engine task of a stored task: its id as name, the data sources as endpoints, no password', () => {
+  const id = newTaskId();
+  assert.match(id, /^t[0-9a-z]{12}$/);
+  const t = engineTaskOf(id, def, ds('src'), ds('dst'));
+  assert.equal(t.name, id);
+  assert.deepEqual(
+    [t.source.host, t.source.user, t.source.database, t.destination.host],
+    ['src.example.com', 'repl', 'app', 'dst.example.com'],
+  );
+  assert.equal(t.source.password, undefined);
+  assert.equal(JSON.stringify(t).includes('secret-pw'), false);
+  assert.equal(t.objects.length, 2);
+  assert.equal(t.source.heartbeat, undefined);
+  // A data source with heartbeat gives the task the default heartbeat; the definition's own wins.
+  assert.deepEqual(engineTaskOf(id, def, ds('src', { heartbeat: true }), ds('dst')).source.heartbeat, {
+    intervalMs: 10_000,
+  });
+  const own = engineTaskOf(
+    id,
+    { ...def, source: { dataSource: 'src', heartbeat: { intervalMs: 2000 } } },
+    ds('src'),
+    ds('dst'),
+  );
+  assert.deepEqual(own.source.heartbeat, { intervalMs: 2000 });
+  // Without incremental sync there is no heartbeat (the task file refuses one).
+  assert.equal(
+    engineTaskOf(id, { ...def, syncTypes: ['full'] }, ds('src', { heartbeat: true }), ds('dst')).source
+      .heartbeat,
+    undefined,
+  );
+});
+
+test('rules against the data sources name the key: schema restriction, standby, same data source', () => {
+  const parsed = parseTaskDefinition(def);
+  const e1 = configRefusal(() => checkAgainstDataSources(parsed, ds('src', { schema: 'sales' }), ds('dst')));
+  assert.equal(e1.path, 'objects[1]');
+  assert.match(e1.message, /allows only objects of schema sales, not crm/);
+  const e2 = configRefusal(() =>
+    checkAgainstDataSources(parsed, ds('src', { attributes: 'standby' }), ds('dst')),
+  );
+  assert.equal(e2.path, 'source.dataSource');
+  const e3 = configRefusal(() =>
+    checkAgainstDataSources(parsed, ds('src'), ds('dst', { attributes: 'standby' })),
+  );
+  assert.equal(e3.path, 'destination.dataSource');
+  const e4 = configRefusal(() => checkAgainstDataSources(parsed, ds('src'), ds('src')));
+  assert.equal(e4.path, 'destination.dataSource');
+  // The task file's own rules apply too, naming the key.
+  const e5 = configRefusal(() => parseTaskDefinition({ ...def, objects: [{ table: 'nodot' }] }));
+  assert.equal(e5.path, 'objects[0].table');
+  const e6 = configRefusal(() =>
+    parseTaskDefinition({ ...def, incremental: { startTime: '2026-01-01T00:00:00Z' } }),
+  );
+  assert.equal(e6.path, 'incremental.startTime');
+});
+
+test('[S4] live keys: name, alerts and throttles; anything else needs a stopped task', () => {
+  const live = mergeDefinitionPatch(def, {
+    name: 'renamed',
+    full: { throttle: { rowsPerSecond: 10 } },
+    incremental: { throttle: { megabytesPerSecond: 2 } },
+    alerts: { webhooks: ['http://127.0.0.1:9/x'], rules: [{ type: 'task-failed' }] },
+  }) as TaskDefinitionInput;
+  assert.deepEqual(nonLiveChanges(def, live), []);
+  const other = mergeDefinitionPatch(live, {
+    full: { jobs: 2 },
+    incremental: { throttle: null, batchMaxRows: 10 },
+  }) as TaskDefinitionInput;
+  assert.deepEqual(nonLiveChanges(live, other), ['full.jobs', 'incremental.batchMaxRows']);
+  assert.equal(
+    (other.incremental as { throttle?: unknown }).throttle,
+    undefined,
+    'null removes a key (RFC 7396)',
+  );
+  assert.deepEqual(nonLiveChanges(def, { ...def, objects: [{ schema: 'sales' }] }), ['objects']);
+});
