@@ -21,6 +21,9 @@ export interface Observations {
   readonly retries: number;
 }
 
+/** How often a status line goes to the task's log, ms. */
+const STATUS_LINE_EVERY_MS = 60_000;
+
 /** Most log lines buffered between two writes; beyond, the oldest are dropped (and counted). */
 const MAX_BUFFERED_LINES = 5_000;
 
@@ -34,6 +37,7 @@ export class RunObserver {
   #retries = 0;
   /** The `phase` field of log lines: `start` until the first phase event (as pgdts run). */
   #logPhase = 'start';
+  #lastStatusLine = -Infinity;
   readonly #lines = new EventLines();
   /** Full sync rate window: rows and bytes at the previous take. */
   #window = { at: Date.now(), rows: 0, bytes: 0 };
@@ -48,7 +52,13 @@ export class RunObserver {
     // As pgdts run does: a phase's own line carries the new phase.
     if (e.kind === 'phase') this.#logPhase = e.phase;
     const line = this.#lines.line(e);
-    if (line !== undefined) this.log(line.level, line.message, { ...line.fields });
+    // The status is the task's status route; its line once a minute keeps a history without
+    // crowding the kept lines out.
+    const statusLine = e.kind === 'status' && this.now() - this.#lastStatusLine >= STATUS_LINE_EVERY_MS;
+    if (line !== undefined && (e.kind !== 'status' || statusLine)) {
+      if (statusLine) this.#lastStatusLine = this.now();
+      this.log(line.level, line.message, { ...line.fields });
+    }
     switch (e.kind) {
       case 'phase':
         this.#status = { ...this.#status, phase: e.phase };
