@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { startServe, type Serve } from '../support/control-serve.ts';
+import { addDataSources, createPrecheckedTask, startServe, type Serve } from '../support/control-serve.ts';
 import { until } from '../support/own-server.ts';
 import { freshDatabase, sql, testServer } from '../support/servers.ts';
 
@@ -73,44 +73,26 @@ const seen = (type: string, state: string) =>
   delivered.filter((d) => d.rule.type === type && d.state === state).length;
 
 test('latency and task-failed alerts fire and resolve, delivered to a webhook by the worker', async () => {
-  for (const [id, s, db] of [
+  await addDataSources(serve, [
     ['src', source, srcDb],
     ['dst', destination, dstDb],
-  ] as const) {
-    const r = await serve.call('POST', '/api/v1/data-sources', {
-      body: {
-        id,
-        type: 'postgresql',
-        host: s.host,
-        port: s.port,
-        username: s.user,
-        password: s.password,
-        database: db,
-      },
-    });
-    assert.equal(r.status, 201, r.text);
-  }
-  const created = await serve.call('POST', '/api/v1/tasks', {
-    body: {
-      name: 'alerted',
-      source: { dataSource: 'src' },
-      destination: { dataSource: 'dst' },
-      syncTypes: ['schema', 'full', 'incremental'],
-      objects: [{ schema: 'app' }],
-      incremental: { throttle: { rowsPerSecond: 20 } },
-      alerts: {
-        webhooks: [receiverUrl],
-        rules: [
-          { type: 'latency', thresholdSeconds: 2, forMinutes: 0 },
-          { type: 'task-failed', retryingMinutes: 5 },
-        ],
-      },
+  ]);
+  const id = await createPrecheckedTask(serve, {
+    name: 'alerted',
+    source: { dataSource: 'src' },
+    destination: { dataSource: 'dst' },
+    syncTypes: ['schema', 'full', 'incremental'],
+    objects: [{ schema: 'app' }],
+    incremental: { throttle: { rowsPerSecond: 20 } },
+    alerts: {
+      webhooks: [receiverUrl],
+      rules: [
+        { type: 'latency', thresholdSeconds: 2, forMinutes: 0 },
+        { type: 'task-failed', retryingMinutes: 5 },
+      ],
     },
   });
-  assert.equal(created.status, 201, created.text);
-  const id = (created.body as { id: string }).id;
   const base = `/api/v1/tasks/${id}`;
-  assert.equal(((await serve.call('POST', `${base}/precheck`)).body as { passed: boolean }).passed, true);
   assert.equal((await serve.call('POST', `${base}/start`)).status, 200);
   await until(
     'incremental sync',

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { startServe } from '../support/control-serve.ts';
+import { addDataSources, startServe } from '../support/control-serve.ts';
 import { until } from '../support/own-server.ts';
 import { freshDatabase, sql, testServer, urlOf } from '../support/servers.ts';
 import { assertSameData } from '../support/table-hashes.ts';
@@ -29,23 +29,10 @@ test('a task without incremental sync completes; an edit after the precheck need
     PGDTS_API_TOKEN: `token-${randomBytes(8).toString('hex')}`,
   });
   try {
-    for (const [id, db] of [
-      ['one', srcDb],
-      ['two', dstDb],
-    ] as const) {
-      const r = await serve.call('POST', '/api/v1/data-sources', {
-        body: {
-          id,
-          type: 'postgresql',
-          host: server.host,
-          port: server.port,
-          username: server.user,
-          password: server.password,
-          database: db,
-        },
-      });
-      assert.equal(r.status, 201, r.text);
-    }
+    await addDataSources(serve, [
+      ['one', server, srcDb],
+      ['two', server, dstDb],
+    ]);
     const created = await serve.call('POST', '/api/v1/tasks', {
       body: {
         name: 'one-shot copy',

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { waitForCatchUp } from '../support/catch-up.ts';
-import { startServe, type Serve } from '../support/control-serve.ts';
+import { addDataSources, createPrecheckedTask, startServe, type Serve } from '../support/control-serve.ts';
 import { until } from '../support/own-server.ts';
 import { startCli, type CliRun } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer, urlOf } from '../support/servers.ts';
@@ -69,39 +69,20 @@ after(async () => {
 });
 
 test('the worker running a task is SIGKILLed under writes, twice: the other takes over, the destination ends identical', async () => {
-  for (const [id, s, db] of [
+  await addDataSources(serve, [
     ['src', source, srcDb],
     ['dst', destination, dstDb],
-  ] as const) {
-    const r = await serve.call('POST', '/api/v1/data-sources', {
-      body: {
-        id,
-        type: 'postgresql',
-        host: s.host,
-        port: s.port,
-        username: s.user,
-        password: s.password,
-        database: db,
-      },
-    });
-    assert.equal(r.status, 201, r.text);
-  }
-  const created = await serve.call('POST', '/api/v1/tasks', {
-    body: {
-      name: 'take-over',
-      source: { dataSource: 'src' },
-      destination: { dataSource: 'dst' },
-      syncTypes: ['schema', 'full', 'incremental'],
-      objects: [{ schema: 'shop' }],
-      // Slow the copy so that a kill lands in the middle of it.
-      full: { jobs: 1, throttle: { rowsPerSecond: 40000 } },
-    },
+  ]);
+  const id = await createPrecheckedTask(serve, {
+    name: 'take-over',
+    source: { dataSource: 'src' },
+    destination: { dataSource: 'dst' },
+    syncTypes: ['schema', 'full', 'incremental'],
+    objects: [{ schema: 'shop' }],
+    // Slow the copy so that a kill lands in the middle of it.
+    full: { jobs: 1, throttle: { rowsPerSecond: 40000 } },
   });
-  assert.equal(created.status, 201, created.text);
-  const id = (created.body as { id: string }).id;
   const base = `/api/v1/tasks/${id}`;
-  const pre = await serve.call('POST', `${base}/precheck`);
-  assert.equal((pre.body as { passed: boolean }).passed, true, pre.text);
 
   const a = await startWorker();
   const b = await startWorker();
@@ -224,35 +205,18 @@ test('[S10] a worker whose lock session on the store is cut stops its task; anot
     `CREATE TABLE public.kv (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
      INSERT INTO public.kv (v) SELECT 'k' || g FROM generate_series(1, 2000) g;`,
   );
-  for (const [id, s, db] of [
+  await addDataSources(serve, [
     ['src2', source, src2],
     ['dst2', destination, dst2],
-  ] as const) {
-    const r = await serve.call('POST', '/api/v1/data-sources', {
-      body: {
-        id,
-        type: 'postgresql',
-        host: s.host,
-        port: s.port,
-        username: s.user,
-        password: s.password,
-        database: db,
-      },
-    });
-    assert.equal(r.status, 201, r.text);
-  }
-  const created = await serve.call('POST', '/api/v1/tasks', {
-    body: {
-      name: 'cut',
-      source: { dataSource: 'src2' },
-      destination: { dataSource: 'dst2' },
-      syncTypes: ['schema', 'full', 'incremental'],
-      objects: [{ table: 'public.kv' }],
-    },
+  ]);
+  const id = await createPrecheckedTask(serve, {
+    name: 'cut',
+    source: { dataSource: 'src2' },
+    destination: { dataSource: 'dst2' },
+    syncTypes: ['schema', 'full', 'incremental'],
+    objects: [{ table: 'public.kv' }],
   });
-  const id = (created.body as { id: string }).id;
   const base = `/api/v1/tasks/${id}`;
-  assert.equal(((await serve.call('POST', `${base}/precheck`)).body as { passed: boolean }).passed, true);
   // Two workers at least (the first test leaves one running).
   await startWorker();
   await startWorker();

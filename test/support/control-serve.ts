@@ -4,6 +4,7 @@
  */
 import { freePort } from '../../src/embedded/embedded-server.ts';
 import { startCli, type CliRun } from './pgdts-cli.ts';
+import type { TestServer } from './servers.ts';
 
 /** A running `pgdts serve`. */
 export interface Serve {
@@ -57,4 +58,45 @@ export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): P
         );
     },
   };
+}
+
+/**
+ * Registers one data source per `[id, server, database]` through the API (superuser of the test
+ * server, password included) and asserts each is created.
+ */
+export async function addDataSources(
+  serve: Serve,
+  sources: readonly (readonly [string, TestServer, string])[],
+): Promise<void> {
+  for (const [id, s, database] of sources) {
+    const r = await serve.call('POST', '/api/v1/data-sources', {
+      body: {
+        id,
+        type: 'postgresql',
+        host: s.host,
+        port: s.port,
+        username: s.user,
+        password: s.password,
+        database,
+      },
+    });
+    if (r.status !== 201) throw new Error(`data source ${id} not created: ${r.status} ${r.text}`);
+  }
+}
+
+/**
+ * Creates a task from `definition` through the API and runs its precheck, which must pass.
+ * @returns the task id.
+ */
+export async function createPrecheckedTask(
+  serve: Serve,
+  definition: Record<string, unknown>,
+): Promise<string> {
+  const created = await serve.call('POST', '/api/v1/tasks', { body: definition });
+  if (created.status !== 201) throw new Error(`task not created: ${created.status} ${created.text}`);
+  const id = (created.body as { id: string }).id;
+  const pre = await serve.call('POST', `/api/v1/tasks/${id}/precheck`);
+  if ((pre.body as { passed?: boolean }).passed !== true)
+    throw new Error(`precheck did not pass: ${pre.text}`);
+  return id;
 }

@@ -33,6 +33,15 @@ export const apiErrorSchema = z
   })
   .meta({ id: 'Error' });
 
+/** The error answers every route documents (OpenAPI `responses`). */
+export const API_ERRORS = {
+  400: apiErrorSchema,
+  401: apiErrorSchema,
+  404: apiErrorSchema,
+  409: apiErrorSchema,
+  503: apiErrorSchema,
+} as const;
+
 /** The HTTP status of an error code. */
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {

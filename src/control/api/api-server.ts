@@ -27,7 +27,7 @@ import {
 } from '../data-source/data-source-schema.ts';
 import { TEST_ROLES, testDataSource } from '../data-source/test-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
-import { apiErrorOf, apiErrorSchema, fieldIssuesOf, httpStatusOf, invalidInput } from './api-error.ts';
+import { API_ERRORS, apiErrorOf, fieldIssuesOf, httpStatusOf, invalidInput } from './api-error.ts';
 import type { ApiToken } from './api-token.ts';
 import { registerMetricsRoute } from './metrics-route.ts';
 import { registerTaskRoutes } from './task-routes.ts';
@@ -61,13 +61,7 @@ const testReportSchema = z
   .meta({ id: 'DataSourceTestReport' });
 
 const idParams = z.strictObject({ id: dataSourceId });
-const errors = {
-  400: apiErrorSchema,
-  401: apiErrorSchema,
-  404: apiErrorSchema,
-  409: apiErrorSchema,
-  503: apiErrorSchema,
-};
+const errors = API_ERRORS;
 
 /** Builds the API (not listening yet). */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {

@@ -14,15 +14,9 @@ import { taskDefinitionSchema, taskId } from '../task/task-definition-schema.ts'
 import { TaskService, type PrecheckOutcomeView } from '../task/task-service.ts';
 import { TASK_STATES } from '../task/task-state.ts';
 import { lastErrorSchema, RUN_PHASES, runStatusSchema } from '../task/task-status.ts';
-import { apiErrorSchema } from './api-error.ts';
+import { API_ERRORS } from './api-error.ts';
 
-const errors = {
-  400: apiErrorSchema,
-  401: apiErrorSchema,
-  404: apiErrorSchema,
-  409: apiErrorSchema,
-  503: apiErrorSchema,
-};
+const errors = API_ERRORS;
 
 const iso = () => z.string().meta({ description: 'ISO 8601, UTC' });
 
