@@ -29,7 +29,9 @@ import { TEST_ROLES, testDataSource } from '../data-source/test-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import { apiErrorOf, apiErrorSchema, fieldIssuesOf, httpStatusOf, invalidInput } from './api-error.ts';
 import type { ApiToken } from './api-token.ts';
+import { isApiPath, registerConsole } from './console-static.ts';
 import { registerMetricsRoute } from './metrics-route.ts';
+import { registerSourceObjectsRoute } from './source-objects-route.ts';
 import { registerTaskRoutes } from './task-routes.ts';
 
 /** What the API needs. */
@@ -105,7 +107,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, details: null }),
   );
   app.addHook('onRequest', (req, _reply, done) => {
-    if (req.url === '/healthz' || deps.token.accepts(req.headers.authorization)) {
+    // The console's static files need no token; the API calls it makes send it.
+    if (req.url === '/healthz' || !isApiPath(req.url) || deps.token.accepts(req.headers.authorization)) {
       done();
       return;
     }
@@ -215,5 +218,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
   registerTaskRoutes(app, deps.store);
+  registerSourceObjectsRoute(app, deps.store);
+  await registerConsole(app);
   return app;
 }
