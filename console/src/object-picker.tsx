@@ -1,0 +1,152 @@
+/**
+ * The objects step: the source's schemas and tables loaded through the API
+ * (`GET /api/v1/data-sources/{id}/tables`), selected a whole schema or a table at a time; a selected
+ * table takes a destination name (`as`) and a WHERE filter (`where`).
+ */
+import { Alert, Badge, Button, Checkbox, Group, Stack, Table, Text, TextInput } from '@mantine/core';
+import { useCallback, useEffect, useState } from 'react';
+import { ApiError, type ApiClient, type SourceObjects } from './api-client.ts';
+import { useTexts } from './dictionary.ts';
+import type { PickedTable } from './task-definition.ts';
+
+/** Picks schemas and tables of data source `source`. */
+export function ObjectPicker(props: {
+  api: ApiClient;
+  source: string;
+  schemas: string[];
+  tables: PickedTable[];
+  onChange: (schemas: string[], tables: PickedTable[]) => void;
+}) {
+  const t = useTexts();
+  const [objects, setObjects] = useState<SourceObjects | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const load = useCallback(async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setObjects(await props.api.sourceObjects(props.source));
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  }, [props.api, props.source]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const picked = (schema: string, table: string) =>
+    props.tables.find((x) => x.schema === schema && x.table === table);
+  const toggleSchema = (s: string, on: boolean) =>
+    props.onChange(on ? [...props.schemas, s] : props.schemas.filter((x) => x !== s), props.tables);
+  const toggleTable = (schema: string, table: string, on: boolean) =>
+    props.onChange(
+      props.schemas,
+      on
+        ? [...props.tables, { schema, table, as: '', where: '' }]
+        : props.tables.filter((x) => !(x.schema === schema && x.table === table)),
+    );
+  const edit = (schema: string, table: string, change: Partial<PickedTable>) =>
+    props.onChange(
+      props.schemas,
+      props.tables.map((x) => (x.schema === schema && x.table === table ? { ...x, ...change } : x)),
+    );
+
+  return (
+    <Stack>
+      <Group>
+        <Text fw={500}>
+          {t('sourceObjects')}: {props.source}
+        </Text>
+        <Button size="compact-sm" variant="default" onClick={() => void load()} loading={busy}>
+          {t('loadTables')}
+        </Button>
+      </Group>
+      {error !== null && (
+        <Alert color="red" role="alert">
+          {error}
+        </Alert>
+      )}
+      {objects?.schemas.map((s) => {
+        const whole = props.schemas.includes(s);
+        const tables = objects.tables.filter((x) => x.schema === s);
+        return (
+          <Stack key={s} gap={4}>
+            <Checkbox
+              label={`${s} (${t('wholeSchema')})`}
+              aria-label={`schema ${s}`}
+              checked={whole}
+              onChange={(e) => toggleSchema(s, e.currentTarget.checked)}
+            />
+            {tables.length > 0 && (
+              <Table withTableBorder ml="lg" w="auto">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>{t('selected')}</Table.Th>
+                    <Table.Th>{t('table')}</Table.Th>
+                    <Table.Th>{t('rows')}</Table.Th>
+                    <Table.Th>{t('primaryKey')}</Table.Th>
+                    <Table.Th>{t('renameTo')}</Table.Th>
+                    <Table.Th>{t('whereFilter')}</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {tables.map((x) => {
+                    const p = picked(s, x.table);
+                    const label = `${s}.${x.table}`;
+                    return (
+                      <Table.Tr key={x.table} data-table={label}>
+                        <Table.Td>
+                          <Checkbox
+                            aria-label={`table ${label}`}
+                            checked={whole || p !== undefined}
+                            disabled={whole}
+                            onChange={(e) => toggleTable(s, x.table, e.currentTarget.checked)}
+                          />
+                        </Table.Td>
+                        <Table.Td>{x.table}</Table.Td>
+                        <Table.Td>{x.estimatedRows ?? ''}</Table.Td>
+                        <Table.Td>
+                          {x.hasPrimaryKey ? (
+                            <Badge color="green" variant="light">
+                              PK
+                            </Badge>
+                          ) : (
+                            <Badge color="yellow" variant="light">
+                              {`no PK, replica identity ${x.replicaIdentity}`}
+                            </Badge>
+                          )}
+                        </Table.Td>
+                        <Table.Td>
+                          <TextInput
+                            size="xs"
+                            aria-label={`${t('renameTo')} ${label}`}
+                            placeholder={label}
+                            disabled={p === undefined}
+                            value={p?.as ?? ''}
+                            onChange={(e) => edit(s, x.table, { as: e.currentTarget.value })}
+                          />
+                        </Table.Td>
+                        <Table.Td>
+                          <TextInput
+                            size="xs"
+                            aria-label={`${t('whereFilter')} ${label}`}
+                            placeholder="id > 100"
+                            disabled={p === undefined}
+                            value={p?.where ?? ''}
+                            onChange={(e) => edit(s, x.table, { where: e.currentTarget.value })}
+                          />
+                        </Table.Td>
+                      </Table.Tr>
+                    );
+                  })}
+                </Table.Tbody>
+              </Table>
+            )}
+          </Stack>
+        );
+      })}
+    </Stack>
+  );
+}
