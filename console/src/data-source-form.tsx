@@ -17,7 +17,7 @@ import {
   Textarea,
   TextInput,
 } from '@mantine/core';
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError, type ApiClient, type DataSourceInput, type DataSourceView } from './api-client.ts';
 import { useTexts } from './dictionary.ts';
 
@@ -117,6 +117,13 @@ export function DataSourceForm(props: {
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((old) => ({ ...old, [k]: v }));
   const err = (field: string) => error?.issuesOf(field);
+  const form = useRef<HTMLFormElement | null>(null);
+  // The first field the API named comes into view, focused.
+  useEffect(() => {
+    const first = form.current?.querySelector<HTMLElement>('[aria-invalid="true"]');
+    first?.scrollIntoView({ block: 'center' });
+    first?.focus();
+  }, [error]);
   const text = (k: keyof FormState, label: string, o: { required?: boolean; description?: string } = {}) => (
     <TextInput
       label={label}
@@ -145,6 +152,7 @@ export function DataSourceForm(props: {
       error.issues.some((i) => !FIELDS.some((k) => i.field === k || i.field.startsWith(`${k}.`))));
   return (
     <form
+      ref={form}
       onSubmit={(e) => {
         e.preventDefault();
         void submit();

@@ -8,6 +8,9 @@ import { ApiError, type ApiClient, type PrecheckReport } from './api-client.ts';
 import { useTexts } from './dictionary.ts';
 import { StatusBadge } from './status-badge.tsx';
 
+/** Failures first, then warnings, then passes (the precheck's order within each). */
+const SEVERITY = { fail: 0, warn: 1, pass: 2 } as const;
+
 /** The precheck of task `taskId`, starting from `report`. */
 export function PrecheckPanel(props: {
   api: ApiClient;
@@ -47,37 +50,39 @@ export function PrecheckPanel(props: {
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
-          {r.items.map((i) => (
-            <Table.Tr key={i.id} data-item={i.id}>
-              <Table.Td>{i.title}</Table.Td>
-              <Table.Td>
-                <Group gap={4}>
-                  <StatusBadge value={i.status} />
-                  {i.ignored && <StatusBadge value={t('ignored')} />}
-                </Group>
-              </Table.Td>
-              <Table.Td>{i.message}</Table.Td>
-              <Table.Td>{i.fix ?? ''}</Table.Td>
-              <Table.Td>
-                {i.status === 'warn' && i.ignorable && !i.ignored && (
-                  <Button
-                    size="compact-sm"
-                    variant="light"
-                    color="yellow"
-                    loading={busy === i.id}
-                    onClick={() =>
-                      void run(i.id, async () => {
-                        await props.api.ignore(props.taskId, i.id);
-                        props.onReport(await props.api.lastPrecheck(props.taskId));
-                      })
-                    }
-                  >
-                    {t('ignore')}
-                  </Button>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
+          {[...r.items]
+            .sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status])
+            .map((i) => (
+              <Table.Tr key={i.id} data-item={i.id}>
+                <Table.Td>{i.title}</Table.Td>
+                <Table.Td>
+                  <Group gap={4}>
+                    <StatusBadge value={i.status} />
+                    {i.ignored && <StatusBadge value={t('ignored')} />}
+                  </Group>
+                </Table.Td>
+                <Table.Td>{i.message}</Table.Td>
+                <Table.Td>{i.fix ?? ''}</Table.Td>
+                <Table.Td>
+                  {i.status === 'warn' && i.ignorable && !i.ignored && (
+                    <Button
+                      size="compact-sm"
+                      variant="light"
+                      color="yellow"
+                      loading={busy === i.id}
+                      onClick={() =>
+                        void run(i.id, async () => {
+                          await props.api.ignore(props.taskId, i.id);
+                          props.onReport(await props.api.lastPrecheck(props.taskId));
+                        })
+                      }
+                    >
+                      {t('ignore')}
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
         </Table.Tbody>
       </Table>
       {error !== null && (

@@ -14,6 +14,7 @@ import {
   Progress,
   SimpleGrid,
   Stack,
+  Stepper,
   Table,
   Text,
   Title,
@@ -37,6 +38,21 @@ import { TimeChart, type ChartSeries } from './time-chart.tsx';
 
 /** Points kept per chart series (10 minutes at one a second). */
 const MAX_POINTS = 600;
+/** The phases of a run, in order (task-status.ts RUN_PHASES). */
+const PHASES: readonly NonNullable<TaskStatus['phase']>[] = [
+  'precheck',
+  'schema',
+  'full',
+  'indexes',
+  'sequences',
+  'incremental',
+  'done',
+];
+
+interface Throttle {
+  readonly rowsPerSecond?: number;
+}
+
 const NOT_STARTED = new Set(['created', 'prechecking', 'precheck-failed', 'precheck-passed']);
 
 interface Samples {
@@ -67,6 +83,11 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
   const [incRows, setIncRows] = useState<number | ''>('');
   const [throttleNote, setThrottleNote] = useState<string | null>(null);
   const logNext = useRef(0);
+  const logBox = useRef<HTMLPreElement | null>(null);
+  // The newest log line stays in view.
+  useEffect(() => {
+    logBox.current?.scrollTo({ top: logBox.current.scrollHeight });
+  }, [logs]);
 
   useEffect(() => {
     let stopped = false;
@@ -103,6 +124,16 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
       clearInterval(timer);
     };
   }, [api, id]);
+
+  // The throttle fields start from the definition's limits.
+  const loaded = task !== null;
+  useEffect(() => {
+    if (!loaded || task === null) return;
+    const d = task.definition as { full?: { throttle?: Throttle }; incremental?: { throttle?: Throttle } };
+    setFullRows(d.full?.throttle?.rowsPerSecond ?? '');
+    setIncRows(d.incremental?.throttle?.rowsPerSecond ?? '');
+    // Only on the first load: later polls must not overwrite what is being typed.
+  }, [loaded]);
 
   const notStarted = task !== null && NOT_STARTED.has(task.state);
   useEffect(() => {
@@ -200,6 +231,17 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
             onStarted={() => undefined}
           />
         </Card>
+      )}
+      {status?.phase != null && (
+        <Stepper
+          active={status.phase === 'done' ? PHASES.length : PHASES.indexOf(status.phase)}
+          size="xs"
+          aria-label={t('phase')}
+        >
+          {PHASES.map((p) => (
+            <Stepper.Step key={p} label={p} />
+          ))}
+        </Stepper>
       )}
       <SimpleGrid cols={4}>
         <Card withBorder>
@@ -308,7 +350,7 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
         <Title order={5} mb="xs">
           {t('logs')}
         </Title>
-        <Code block mah={240} style={{ overflow: 'auto' }} data-testid="logs">
+        <Code block mah={240} style={{ overflow: 'auto' }} data-testid="logs" ref={logBox}>
           {logs
             .slice(-50)
             .map((l) => `${l.time} ${l.level} ${l.message}`)
