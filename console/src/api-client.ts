@@ -110,6 +110,10 @@ export class ApiClient {
   createDataSource(d: DataSourceInput): Promise<DataSourceView> {
     return this.call('POST', '/api/v1/data-sources', d);
   }
+  /** `PATCH /api/v1/data-sources/{id}` (`null` clears an optional field). */
+  patchDataSource(id: string, patch: Record<string, unknown>): Promise<DataSourceView> {
+    return this.call('PATCH', `/api/v1/data-sources/${encodeURIComponent(id)}`, patch);
+  }
   /** `DELETE /api/v1/data-sources/{id}`. */
   async deleteDataSource(id: string): Promise<void> {
     await this.call('DELETE', `/api/v1/data-sources/${encodeURIComponent(id)}`);

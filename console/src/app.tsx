@@ -2,7 +2,8 @@
  * The console's shell: the login gate (the API token in sessionStorage), the header with the
  * navigation and the language switch, and the page of the current route.
  */
-import { AppShell, Button, Group, NavLink, SegmentedControl, Title } from '@mantine/core';
+import { AppShell, Burger, Button, Group, NavLink, SegmentedControl, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
 import { useMemo, useState } from 'react';
 import { ApiClient, TOKEN_KEY } from './api-client.ts';
 import { DataSourcesPage } from './data-sources-page.tsx';
@@ -27,6 +28,8 @@ export function App() {
     setLangState(l);
   };
   const path = useLocation();
+  // On a narrow window the navigation folds behind a burger button.
+  const [navOpen, nav] = useDisclosure(false);
   const route = routeOf(path);
   const api = useMemo(() => (token === null ? null : new ApiClient(token)), [token]);
   const t = (k: Parameters<typeof translate>[1]) => translate(lang, k);
@@ -55,11 +58,20 @@ export function App() {
           }}
         />
       ) : (
-        <AppShell header={{ height: 56 }} navbar={{ width: 200, breakpoint: 'sm' }} padding="md">
+        <AppShell
+          header={{ height: 56 }}
+          navbar={{ width: 200, breakpoint: 'sm', collapsed: { mobile: !navOpen } }}
+          padding="md"
+        >
           <AppShell.Header>
-            <Group h="100%" px="md" justify="space-between">
-              <Title order={3}>{t('appTitle')}</Title>
-              <Group>
+            <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+              <Group wrap="nowrap" gap="xs">
+                <Burger opened={navOpen} onClick={nav.toggle} hiddenFrom="sm" size="sm" aria-label="menu" />
+                <Title order={3} style={{ whiteSpace: 'nowrap' }}>
+                  {t('appTitle')}
+                </Title>
+              </Group>
+              <Group wrap="nowrap" gap="xs">
                 {languageSwitch}
                 <Button
                   variant="subtle"
@@ -89,6 +101,7 @@ export function App() {
                 active={active}
                 onClick={(e) => {
                   e.preventDefault();
+                  nav.close();
                   navigate(href);
                 }}
               />

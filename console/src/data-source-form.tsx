@@ -1,5 +1,6 @@
 /**
- * The form of a new data source, with the fields of the OMS data source form. The rules are the
+ * The form of a new data source, or of changes to one (PATCH: the fields that differ; an empty
+ * optional field clears it; an empty secret keeps it), with the fields of the OMS data source form. The rules are the
  * API's (data-source-schema.ts): the form sends what was typed and shows each rule the API answers
  * (`details.issues[].field`) under the field it names; any other error above the buttons.
  */
@@ -105,14 +106,69 @@ function dataSourceBodyOf(f: FormState): DataSourceInput {
   return body;
 }
 
-/** Creates a data source; `onCreated` after the API stored it. */
+/** The fields a PATCH may change (the secrets apart). */
+const EDITABLE = [
+  'region',
+  'attributes',
+  'standby',
+  'heartbeat',
+  'host',
+  'port',
+  'username',
+  'database',
+  'schema',
+  'sslmode',
+  'caCertificate',
+  'clientCertificate',
+  'remarks',
+] as const;
+
+/** The PATCH of `existing` to what the form holds: changed fields, and the secrets typed. */
+function patchOf(f: FormState, existing: DataSourceView): Record<string, unknown> {
+  const body = dataSourceBodyOf(f);
+  const patch: Record<string, unknown> = {};
+  for (const k of EDITABLE) {
+    const v = body[k] ?? null;
+    if (JSON.stringify(v) !== JSON.stringify(existing[k])) patch[k] = v;
+  }
+  for (const k of ['password', 'clientKey', 'clientKeyPassword'] as const) {
+    if (body[k] !== undefined) patch[k] = body[k];
+  }
+  return patch;
+}
+
+/** The form state of an existing data source (secrets empty: kept unless typed). */
+function stateOf(d: DataSourceView): FormState {
+  return {
+    ...EMPTY,
+    id: d.id,
+    region: d.region ?? '',
+    attributes: d.attributes,
+    standbyHost: d.standby?.host ?? '',
+    standbyPort: d.standby?.port ?? 5432,
+    heartbeat: d.heartbeat,
+    host: d.host,
+    port: d.port,
+    username: d.username,
+    database: d.database,
+    schema: d.schema ?? '',
+    sslmode: d.sslmode,
+    caCertificate: d.caCertificate ?? '',
+    clientCertificate: d.clientCertificate ?? '',
+    remarks: d.remarks ?? '',
+  };
+}
+
+/** Creates a data source, or changes `existing`; `onSaved` after the API stored it. */
 export function DataSourceForm(props: {
   api: ApiClient;
-  onCreated: (d: DataSourceView) => void;
+  existing?: DataSourceView | undefined;
+  onSaved: (d: DataSourceView) => void;
   onCancel: () => void;
 }) {
   const t = useTexts();
-  const [f, setF] = useState<FormState>(EMPTY);
+  const existing = props.existing;
+  const [f, setF] = useState<FormState>(() => (existing === undefined ? EMPTY : stateOf(existing)));
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((old) => ({ ...old, [k]: v }));
@@ -124,11 +180,16 @@ export function DataSourceForm(props: {
     first?.scrollIntoView({ block: 'center' });
     first?.focus();
   }, [error]);
-  const text = (k: keyof FormState, label: string, o: { required?: boolean; description?: string } = {}) => (
+  const text = (
+    k: keyof FormState,
+    label: string,
+    o: { required?: boolean; description?: string; disabled?: boolean } = {},
+  ) => (
     <TextInput
       label={label}
       name={k}
       required={o.required === true}
+      disabled={o.disabled === true}
       description={o.description}
       value={String(f[k])}
       onChange={(e) => set(k, e.currentTarget.value as never)}
@@ -139,7 +200,11 @@ export function DataSourceForm(props: {
     setBusy(true);
     setError(null);
     try {
-      props.onCreated(await props.api.createDataSource(dataSourceBodyOf(f)));
+      props.onSaved(
+        existing === undefined
+          ? await props.api.createDataSource(dataSourceBodyOf(f))
+          : await props.api.patchDataSource(existing.id, patchOf(f, existing)),
+      );
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e)));
     } finally {
@@ -160,7 +225,11 @@ export function DataSourceForm(props: {
     >
       <Stack gap="sm">
         <SimpleGrid cols={2}>
-          {text('id', t('identifier'), { required: true, description: t('identifierHint') })}
+          {text('id', t('identifier'), {
+            required: true,
+            description: t('identifierHint'),
+            disabled: existing !== undefined,
+          })}
           {text('region', t('region'))}
           <Select
             label={t('attributes')}
@@ -208,6 +277,7 @@ export function DataSourceForm(props: {
           {text('username', t('username'), { required: true })}
           <PasswordInput
             label={t('password')}
+            description={existing?.passwordSet === true ? t('keepSecret') : undefined}
             name="password"
             value={f.password}
             onChange={(e) => set('password', e.currentTarget.value)}
@@ -226,6 +296,7 @@ export function DataSourceForm(props: {
           />
           <PasswordInput
             label={t('clientKeyPassword')}
+            description={existing?.clientKeyPasswordSet === true ? t('keepSecret') : undefined}
             name="clientKeyPassword"
             value={f.clientKeyPassword}
             onChange={(e) => set('clientKeyPassword', e.currentTarget.value)}
@@ -236,6 +307,7 @@ export function DataSourceForm(props: {
           <Stack key={k} gap={4}>
             <Textarea
               label={t(k)}
+              description={k === 'clientKey' && existing?.clientKeySet === true ? t('keepSecret') : undefined}
               name={k}
               autosize
               minRows={1}

@@ -17,6 +17,7 @@ export function DataSourcesPage(props: { api: ApiClient }) {
   const [items, setItems] = useState<DataSourceView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<DataSourceView | null>(null);
   const [testing, setTesting] = useState<DataSourceView | null>(null);
   const [lastTests, setLastTests] = useState<Record<string, DataSourceTestReport>>({});
   const reload = useCallback(async () => {
@@ -49,67 +50,90 @@ export function DataSourcesPage(props: { api: ApiClient }) {
           {error}
         </Alert>
       )}
-      <Table striped highlightOnHover withTableBorder aria-label={t('dataSources')}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t('identifier')}</Table.Th>
-            <Table.Th>{t('type')}</Table.Th>
-            <Table.Th>{t('hostPort')}</Table.Th>
-            <Table.Th>{t('database')}</Table.Th>
-            <Table.Th>{t('region')}</Table.Th>
-            <Table.Th>{t('attributes')}</Table.Th>
-            <Table.Th>{t('remarks')}</Table.Th>
-            <Table.Th>{t('lastTest')}</Table.Th>
-            <Table.Th>{t('actions')}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {items?.length === 0 && (
+      <Table.ScrollContainer minWidth={960}>
+        <Table striped highlightOnHover withTableBorder aria-label={t('dataSources')}>
+          <Table.Thead>
             <Table.Tr>
-              <Table.Td colSpan={9}>{t('none')}</Table.Td>
+              <Table.Th>{t('identifier')}</Table.Th>
+              <Table.Th>{t('type')}</Table.Th>
+              <Table.Th>{t('hostPort')}</Table.Th>
+              <Table.Th>{t('database')}</Table.Th>
+              <Table.Th>{t('region')}</Table.Th>
+              <Table.Th>{t('attributes')}</Table.Th>
+              <Table.Th>{t('remarks')}</Table.Th>
+              <Table.Th>{t('lastTest')}</Table.Th>
+              <Table.Th>{t('actions')}</Table.Th>
             </Table.Tr>
-          )}
-          {items?.map((d) => {
-            const last = lastTests[d.id];
-            return (
-              <Table.Tr key={d.id} data-row={d.id}>
-                <Table.Td>{d.id}</Table.Td>
-                <Table.Td>{d.type}</Table.Td>
-                <Table.Td>
-                  {d.host}:{d.port}
-                </Table.Td>
-                <Table.Td>{d.database}</Table.Td>
-                <Table.Td>{d.region ?? ''}</Table.Td>
-                <Table.Td>{d.attributes}</Table.Td>
-                <Table.Td>{d.remarks ?? ''}</Table.Td>
-                <Table.Td>{last !== undefined && <StatusBadge value={last.status} />}</Table.Td>
-                <Table.Td>
-                  <Group gap="xs" wrap="nowrap">
-                    <Button size="compact-sm" variant="light" onClick={() => setTesting(d)}>
-                      {t('testConnection')}
-                    </Button>
-                    <ConfirmButton
-                      label={t('delete')}
-                      color="red"
-                      question={t('confirmDeleteDataSource', { id: d.id })}
-                      onConfirm={() => remove(d.id)}
-                    />
-                  </Group>
-                </Table.Td>
+          </Table.Thead>
+          <Table.Tbody>
+            {items?.length === 0 && (
+              <Table.Tr>
+                <Table.Td colSpan={9}>{t('none')}</Table.Td>
               </Table.Tr>
-            );
-          })}
-        </Table.Tbody>
-      </Table>
+            )}
+            {items?.map((d) => {
+              const last = lastTests[d.id];
+              return (
+                <Table.Tr key={d.id} data-row={d.id}>
+                  <Table.Td>{d.id}</Table.Td>
+                  <Table.Td>{d.type}</Table.Td>
+                  <Table.Td>
+                    {d.host}:{d.port}
+                  </Table.Td>
+                  <Table.Td>{d.database}</Table.Td>
+                  <Table.Td>{d.region ?? ''}</Table.Td>
+                  <Table.Td>{d.attributes}</Table.Td>
+                  <Table.Td>{d.remarks ?? ''}</Table.Td>
+                  <Table.Td>{last !== undefined && <StatusBadge value={last.status} />}</Table.Td>
+                  <Table.Td>
+                    <Group gap="xs" wrap="nowrap">
+                      <Button size="compact-sm" variant="light" onClick={() => setTesting(d)}>
+                        {t('testConnection')}
+                      </Button>
+                      <Button size="compact-sm" variant="light" color="gray" onClick={() => setEditing(d)}>
+                        {t('edit')}
+                      </Button>
+                      <ConfirmButton
+                        label={t('delete')}
+                        color="red"
+                        question={t('confirmDeleteDataSource', { id: d.id })}
+                        onConfirm={() => remove(d.id)}
+                      />
+                    </Group>
+                  </Table.Td>
+                </Table.Tr>
+              );
+            })}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
       <Modal opened={adding} onClose={() => setAdding(false)} title={t('addDataSource')} size="xl">
         <DataSourceForm
           api={props.api}
           onCancel={() => setAdding(false)}
-          onCreated={() => {
+          onSaved={() => {
             setAdding(false);
             void reload();
           }}
         />
+      </Modal>
+      <Modal
+        opened={editing !== null}
+        onClose={() => setEditing(null)}
+        title={t('editDataSource', { id: editing?.id ?? '' })}
+        size="xl"
+      >
+        {editing !== null && (
+          <DataSourceForm
+            api={props.api}
+            existing={editing}
+            onCancel={() => setEditing(null)}
+            onSaved={() => {
+              setEditing(null);
+              void reload();
+            }}
+          />
+        )}
       </Modal>
       <Modal
         opened={testing !== null}

@@ -39,52 +39,54 @@ export function PrecheckPanel(props: {
       <Alert color={r.passed ? 'green' : 'yellow'} data-testid="precheck-summary">
         {r.passed ? t('precheckPassed') : t('precheckNotPassed')}
       </Alert>
-      <Table withTableBorder aria-label={t('stepPrecheck')}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t('check')}</Table.Th>
-            <Table.Th>{t('status')}</Table.Th>
-            <Table.Th>{t('message')}</Table.Th>
-            <Table.Th>{t('fix')}</Table.Th>
-            <Table.Th>{t('actions')}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {[...r.items]
-            .sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status])
-            .map((i) => (
-              <Table.Tr key={i.id} data-item={i.id}>
-                <Table.Td>{i.title}</Table.Td>
-                <Table.Td>
-                  <Group gap={4}>
-                    <StatusBadge value={i.status} />
-                    {i.ignored && <StatusBadge value={t('ignored')} />}
-                  </Group>
-                </Table.Td>
-                <Table.Td>{i.message}</Table.Td>
-                <Table.Td>{i.fix ?? ''}</Table.Td>
-                <Table.Td>
-                  {i.status === 'warn' && i.ignorable && !i.ignored && (
-                    <Button
-                      size="compact-sm"
-                      variant="light"
-                      color="yellow"
-                      loading={busy === i.id}
-                      onClick={() =>
-                        void run(i.id, async () => {
-                          await props.api.ignore(props.taskId, i.id);
-                          props.onReport(await props.api.lastPrecheck(props.taskId));
-                        })
-                      }
-                    >
-                      {t('ignore')}
-                    </Button>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-        </Table.Tbody>
-      </Table>
+      <Table.ScrollContainer minWidth={960}>
+        <Table withTableBorder aria-label={t('stepPrecheck')}>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>{t('check')}</Table.Th>
+              <Table.Th>{t('status')}</Table.Th>
+              <Table.Th>{t('message')}</Table.Th>
+              <Table.Th>{t('fix')}</Table.Th>
+              <Table.Th>{t('actions')}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {[...r.items]
+              .sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status])
+              .map((i) => (
+                <Table.Tr key={i.id} data-item={i.id}>
+                  <Table.Td>{i.title}</Table.Td>
+                  <Table.Td>
+                    <Group gap={4}>
+                      <StatusBadge value={i.status} />
+                      {i.ignored && <StatusBadge value={t('ignored')} />}
+                    </Group>
+                  </Table.Td>
+                  <Table.Td>{i.message}</Table.Td>
+                  <Table.Td>{i.fix ?? ''}</Table.Td>
+                  <Table.Td>
+                    {i.status === 'warn' && i.ignorable && !i.ignored && (
+                      <Button
+                        size="compact-sm"
+                        variant="light"
+                        color="yellow"
+                        loading={busy === i.id}
+                        onClick={() =>
+                          void run(i.id, async () => {
+                            await props.api.ignore(props.taskId, i.id);
+                            props.onReport(await props.api.lastPrecheck(props.taskId));
+                          })
+                        }
+                      >
+                        {t('ignore')}
+                      </Button>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
       {error !== null && (
         <Alert color="red" role="alert">
           {error}

@@ -58,52 +58,54 @@ export function TasksPage(props: { api: ApiClient }) {
           {error}
         </Alert>
       )}
-      <Table striped highlightOnHover withTableBorder aria-label={t('tasks')}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>ID</Table.Th>
-            <Table.Th>{t('name')}</Table.Th>
-            <Table.Th>{t('state')}</Table.Th>
-            <Table.Th>{t('phase')}</Table.Th>
-            <Table.Th>{t('lag')}</Table.Th>
-            <Table.Th>{t('rowsPerSecond')}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {tasks?.length === 0 && (
+      <Table.ScrollContainer minWidth={960}>
+        <Table striped highlightOnHover withTableBorder aria-label={t('tasks')}>
+          <Table.Thead>
             <Table.Tr>
-              <Table.Td colSpan={6}>{t('none')}</Table.Td>
+              <Table.Th>ID</Table.Th>
+              <Table.Th>{t('name')}</Table.Th>
+              <Table.Th>{t('state')}</Table.Th>
+              <Table.Th>{t('phase')}</Table.Th>
+              <Table.Th>{t('lag')}</Table.Th>
+              <Table.Th>{t('rowsPerSecond')}</Table.Th>
             </Table.Tr>
-          )}
-          {shown.map((x) => {
-            const s = statuses[x.id];
-            return (
-              <Table.Tr key={x.id} data-task={x.id}>
-                <Table.Td>
-                  <Anchor
-                    href={`/tasks/${x.id}`}
-                    onClick={(e) => {
-                      e.preventDefault();
-                      navigate(`/tasks/${x.id}`);
-                    }}
-                  >
-                    {x.id}
-                  </Anchor>
-                </Table.Td>
-                <Table.Td>{x.name}</Table.Td>
-                <Table.Td>
-                  <StatusBadge value={x.state} />
-                </Table.Td>
-                <Table.Td>{s?.phase ?? '–'}</Table.Td>
-                <Table.Td>
-                  {formatMs(s?.lagMs)} / {formatBytes(s?.lagBytes)}
-                </Table.Td>
-                <Table.Td>{formatNumber(s?.rowsPerSecond)}</Table.Td>
+          </Table.Thead>
+          <Table.Tbody>
+            {tasks?.length === 0 && (
+              <Table.Tr>
+                <Table.Td colSpan={6}>{t('none')}</Table.Td>
               </Table.Tr>
-            );
-          })}
-        </Table.Tbody>
-      </Table>
+            )}
+            {shown.map((x) => {
+              const s = statuses[x.id];
+              return (
+                <Table.Tr key={x.id} data-task={x.id}>
+                  <Table.Td>
+                    <Anchor
+                      href={`/tasks/${x.id}`}
+                      onClick={(e) => {
+                        e.preventDefault();
+                        navigate(`/tasks/${x.id}`);
+                      }}
+                    >
+                      {x.id}
+                    </Anchor>
+                  </Table.Td>
+                  <Table.Td>{x.name}</Table.Td>
+                  <Table.Td>
+                    <StatusBadge value={x.state} />
+                  </Table.Td>
+                  <Table.Td>{s?.phase ?? '–'}</Table.Td>
+                  <Table.Td>
+                    {formatMs(s?.lagMs)} / {formatBytes(s?.lagBytes)}
+                  </Table.Td>
+                  <Table.Td>{formatNumber(s?.rowsPerSecond)}</Table.Td>
+                </Table.Tr>
+              );
+            })}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
     </Stack>
   );
 }

@@ -212,6 +212,14 @@ test(
     dialog = await testConnection('dst', 'destination');
     await dialog.locator('tr[data-check="authentication"] [data-status="pass"]').waitFor();
     await page.keyboard.press('Escape');
+    // Edit: a changed remark is saved; the empty password field keeps the stored password (the
+    // source test below logs in with it).
+    await page.locator('tr[data-row="src"]').getByRole('button', { name: 'Edit' }).click();
+    dialog = page.getByRole('dialog');
+    assert.equal(await dialog.getByRole('textbox', { name: /^Identifier/ }).isDisabled(), true);
+    await dialog.getByRole('textbox', { name: /^Remarks/ }).fill('shop primary');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.locator('tr[data-row="src"]').getByText('shop primary').waitFor();
     dialog = await testConnection('src', 'source');
     await dialog.getByRole('button', { name: 'Test connection' }).waitFor();
     assert.equal(await dialog.locator('tr[data-check] [data-status="fail"]').count(), 0);
@@ -356,5 +364,13 @@ test(
 
     await page.getByRole('link', { name: 'Tasks' }).click();
     await page.locator(`tr[data-task="${taskId}"] [data-status="released"]`).waitFor();
+
+    // A narrow window: the navigation folds behind the menu button.
+    await page.setViewportSize({ width: 420, height: 800 });
+    await page.getByRole('button', { name: 'menu' }).click();
+    await page.getByRole('link', { name: 'Data sources' }).click();
+    await page.getByRole('heading', { name: 'Data sources' }).waitFor();
+    await shot('narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
   },
 );
