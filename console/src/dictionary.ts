@@ -83,6 +83,7 @@ export const dictionary = {
   back: { en: 'Back', zh: '上一步' },
   sourceObjects: { en: 'Source objects', zh: '源库对象' },
   wholeSchema: { en: 'Whole schema', zh: '整个 schema' },
+  destinationSchema: { en: 'Destination schema', zh: '目标 schema' },
   table: { en: 'Table', zh: '表' },
   rows: { en: 'Rows', zh: '行数' },
   primaryKey: { en: 'Primary key', zh: '主键' },

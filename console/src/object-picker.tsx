@@ -1,21 +1,22 @@
 /**
  * The objects step: the source's schemas and tables loaded through the API
- * (`GET /api/v1/data-sources/{id}/tables`), selected a whole schema or a table at a time; a selected
- * table takes a destination name (`as`) and a WHERE filter (`where`).
+ * (`GET /api/v1/data-sources/{id}/tables`), selected a whole schema (with a destination schema and
+ * tables left out) or a table at a time; a selected table takes a destination name (`as`) and a
+ * WHERE filter (`where`).
  */
 import { Alert, Badge, Button, Checkbox, Group, Stack, Table, Text, TextInput } from '@mantine/core';
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError, type ApiClient, type SourceObjects } from './api-client.ts';
 import { useTexts } from './dictionary.ts';
-import type { PickedTable } from './task-definition.ts';
+import type { PickedSchema, PickedTable } from './task-definition.ts';
 
 /** Picks schemas and tables of data source `source`. */
 export function ObjectPicker(props: {
   api: ApiClient;
   source: string;
-  schemas: string[];
+  schemas: PickedSchema[];
   tables: PickedTable[];
-  onChange: (schemas: string[], tables: PickedTable[]) => void;
+  onChange: (schemas: PickedSchema[], tables: PickedTable[]) => void;
 }) {
   const t = useTexts();
   const [objects, setObjects] = useState<SourceObjects | null>(null);
@@ -39,7 +40,17 @@ export function ObjectPicker(props: {
   const picked = (schema: string, table: string) =>
     props.tables.find((x) => x.schema === schema && x.table === table);
   const toggleSchema = (s: string, on: boolean) =>
-    props.onChange(on ? [...props.schemas, s] : props.schemas.filter((x) => x !== s), props.tables);
+    props.onChange(
+      on
+        ? [...props.schemas, { schema: s, as: '', exclude: [] }]
+        : props.schemas.filter((x) => x.schema !== s),
+      props.tables,
+    );
+  const editSchema = (s: string, change: (p: PickedSchema) => PickedSchema) =>
+    props.onChange(
+      props.schemas.map((x) => (x.schema === s ? change(x) : x)),
+      props.tables,
+    );
   const toggleTable = (schema: string, table: string, on: boolean) =>
     props.onChange(
       props.schemas,
@@ -69,16 +80,30 @@ export function ObjectPicker(props: {
         </Alert>
       )}
       {objects?.schemas.map((s) => {
-        const whole = props.schemas.includes(s);
+        const whole = props.schemas.find((x) => x.schema === s);
         const tables = objects.tables.filter((x) => x.schema === s);
         return (
           <Stack key={s} gap={4}>
-            <Checkbox
-              label={`${s} (${t('wholeSchema')})`}
-              aria-label={`schema ${s}`}
-              checked={whole}
-              onChange={(e) => toggleSchema(s, e.currentTarget.checked)}
-            />
+            <Group>
+              <Checkbox
+                label={`${s} (${t('wholeSchema')})`}
+                aria-label={`schema ${s}`}
+                checked={whole !== undefined}
+                onChange={(e) => toggleSchema(s, e.currentTarget.checked)}
+              />
+              {whole !== undefined && (
+                <TextInput
+                  size="xs"
+                  aria-label={`${t('destinationSchema')} ${s}`}
+                  placeholder={`${t('destinationSchema')}: ${s}`}
+                  value={whole.as}
+                  onChange={(e) => {
+                    const as = e.currentTarget.value;
+                    editSchema(s, (x) => ({ ...x, as }));
+                  }}
+                />
+              )}
+            </Group>
             {tables.length > 0 && (
               <Table withTableBorder ml="lg" w="auto">
                 <Table.Thead>
@@ -100,9 +125,19 @@ export function ObjectPicker(props: {
                         <Table.Td>
                           <Checkbox
                             aria-label={`table ${label}`}
-                            checked={whole || p !== undefined}
-                            disabled={whole}
-                            onChange={(e) => toggleTable(s, x.table, e.currentTarget.checked)}
+                            checked={whole !== undefined ? !whole.exclude.includes(x.table) : p !== undefined}
+                            onChange={(e) => {
+                              const on = e.currentTarget.checked;
+                              if (whole === undefined) toggleTable(s, x.table, on);
+                              // In a whole schema, unchecking a table leaves it out.
+                              else
+                                editSchema(s, (w) => ({
+                                  ...w,
+                                  exclude: on
+                                    ? w.exclude.filter((n) => n !== x.table)
+                                    : [...w.exclude, x.table],
+                                }));
+                            }}
                           />
                         </Table.Td>
                         <Table.Td>{x.table}</Table.Td>

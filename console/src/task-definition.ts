@@ -14,6 +14,15 @@ export interface PickedTable {
   readonly where: string;
 }
 
+/** A schema selected whole: its destination schema and the tables left out. */
+export interface PickedSchema {
+  readonly schema: string;
+  /** Destination schema, empty for the same name. */
+  readonly as: string;
+  /** Table names left out. */
+  readonly exclude: readonly string[];
+}
+
 /** What the wizard's steps hold. */
 export interface WizardState {
   name: string;
@@ -21,7 +30,7 @@ export interface WizardState {
   destination: string | null;
   syncTypes: ('schema' | 'full' | 'incremental')[];
   /** Schemas selected whole. */
-  schemas: string[];
+  schemas: PickedSchema[];
   /** Tables selected one by one (not in a whole schema). */
   tables: PickedTable[];
   conflictingTables: 'precheck-error' | 'ignore';
@@ -50,9 +59,13 @@ function throttle(rows: number | '', mb: number | ''): Record<string, number> | 
 /** The task definition of a wizard state (only the keys set: the API's defaults apply to the rest). */
 export function definitionOf(w: WizardState): TaskDefinitionInput {
   const objects: Record<string, unknown>[] = [
-    ...w.schemas.map((s) => ({ schema: s })),
+    ...w.schemas.map((s) => ({
+      schema: quoteName(s.schema),
+      ...(s.exclude.length > 0 ? { exclude: s.exclude.map(quoteName) } : {}),
+      ...(s.as.trim() !== '' ? { as: s.as.trim() } : {}),
+    })),
     ...w.tables
-      .filter((x) => !w.schemas.includes(x.schema))
+      .filter((x) => !w.schemas.some((s) => s.schema === x.schema))
       .map((x) => ({
         table: `${quoteName(x.schema)}.${quoteName(x.table)}`,
         ...(x.as.trim() !== '' ? { as: x.as.trim() } : {}),

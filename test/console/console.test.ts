@@ -239,7 +239,20 @@ test(
     await choose(/^Source data source/, /^src /);
     await choose(/^Destination data source/, /^dst /);
     await page.getByRole('button', { name: 'Next' }).click();
-    // Objects: two tables of app, orders renamed and filtered.
+    // Objects: a whole schema with a table left out and a destination schema, as the API request shows.
+    await page.getByLabel('schema app', { exact: true }).check();
+    await page.getByLabel('table app.events', { exact: true }).uncheck();
+    await page.getByLabel('Destination schema app', { exact: true }).fill('archive');
+    await page.getByRole('button', { name: 'Show API request' }).click();
+    const schemaRequest = await page.getByTestId('api-request').innerText();
+    assert.deepEqual(
+      (JSON.parse(schemaRequest.slice(schemaRequest.indexOf('{'))) as { objects: unknown }).objects,
+      [{ schema: 'app', exclude: ['events'], as: 'archive' }],
+    );
+    await page.keyboard.press('Escape');
+    await page.getByTestId('api-request').waitFor({ state: 'detached' });
+    await page.getByLabel('schema app', { exact: true }).uncheck();
+    // Instead two tables of app, orders renamed and filtered.
     await page.getByLabel('table app.orders', { exact: true }).check();
     await page.getByLabel('table app.events', { exact: true }).check();
     await page.getByLabel('Destination name (schema.table) app.orders').fill('app.orders_archive');
