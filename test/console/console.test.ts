@@ -162,7 +162,22 @@ test(
     const index = await fetch(`${serve.url}/tasks/t000000000000`);
     assert.equal(index.status, 200);
     assert.match(await index.text(), /<div id="root">/);
-    assert.equal((await fetch(`${serve.url}/api/v1/tasks`)).status, 401);
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(await (await fetch(`${serve.url}/`)).text())?.[1];
+    assert.ok(script !== undefined);
+    const asset = await fetch(`${serve.url}${script}`);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('content-type') ?? '', /javascript/);
+    // Every API path needs the token, however it is spelled (the router decodes %61 to a).
+    for (const p of [
+      '/api/v1/tasks',
+      '/%61pi/v1/tasks',
+      '/api/v1/%74asks',
+      '/api/nothing',
+      '/metrics',
+      '/openapi.json',
+    ]) {
+      assert.equal((await fetch(`${serve.url}${p}`)).status, 401, p);
+    }
     const unknown = await serve.call('GET', '/api/v1/nothing');
     assert.equal(unknown.status, 404, unknown.text);
 

@@ -107,8 +107,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, details: null }),
   );
   app.addHook('onRequest', (req, _reply, done) => {
-    // The console's static files need no token; the API calls it makes send it.
-    if (req.url === '/healthz' || !isApiPath(req.url) || deps.token.accepts(req.headers.authorization)) {
+    // The console's static files need no token; the API calls it makes send it. Both the route
+    // matched and the raw URL decide (the router decodes: /%61pi/... is an API route).
+    const api = isApiPath(req.url) || isApiPath(req.routeOptions.url ?? req.url);
+    if (req.url === '/healthz' || !api || deps.token.accepts(req.headers.authorization)) {
       done();
       return;
     }
