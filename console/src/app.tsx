@@ -66,7 +66,13 @@ export function App() {
           <AppShell.Header>
             <Group h="100%" px="md" justify="space-between" wrap="nowrap">
               <Group wrap="nowrap" gap="xs">
-                <Burger opened={navOpen} onClick={nav.toggle} hiddenFrom="sm" size="sm" aria-label="menu" />
+                <Burger
+                  opened={navOpen}
+                  onClick={nav.toggle}
+                  hiddenFrom="sm"
+                  size="sm"
+                  aria-label={t('menu')}
+                />
                 <Title order={3} style={{ whiteSpace: 'nowrap' }}>
                   {t('appTitle')}
                 </Title>

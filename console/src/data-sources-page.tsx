@@ -198,7 +198,7 @@ function TestPanel(props: { api: ApiClient; id: string; onReport: (r: DataSource
         </Alert>
       )}
       {report !== null && (
-        <Table withTableBorder aria-label="checks">
+        <Table withTableBorder aria-label={t('testConnection')}>
           <Table.Thead>
             <Table.Tr>
               <Table.Th>{t('check')}</Table.Th>

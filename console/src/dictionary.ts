@@ -139,6 +139,9 @@ export const dictionary = {
   ranges: { en: 'ranges', zh: '分片' },
   definition: { en: 'Definition', zh: '任务定义' },
   openTask: { en: 'Open', zh: '查看' },
+  errorsRetries: { en: 'Errors / retries', zh: '错误 / 重试' },
+  noPrimaryKey: { en: 'no PK, replica identity {ri}', zh: '无主键，REPLICA IDENTITY {ri}' },
+  menu: { en: 'menu', zh: '菜单' },
 } as const satisfies Record<string, Record<Language, string>>;
 
 /** A key of the {@link dictionary}. */

@@ -149,7 +149,7 @@ export function ObjectPicker(props: {
                             </Badge>
                           ) : (
                             <Badge color="yellow" variant="light">
-                              {`no PK, replica identity ${x.replicaIdentity}`}
+                              {t('noPrimaryKey', { ri: x.replicaIdentity })}
                             </Badge>
                           )}
                         </Table.Td>

@@ -259,7 +259,7 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
           <Text fw={600}>{formatBytes(status?.retainedWalBytes)}</Text>
         </Card>
         <Card withBorder>
-          <Text size="xs">errors / retries</Text>
+          <Text size="xs">{t('errorsRetries')}</Text>
           <Text fw={600}>
             {status?.errorsTotal ?? 0} / {status?.retriesTotal ?? 0}
           </Text>
