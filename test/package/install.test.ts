@@ -73,6 +73,9 @@ test(
       assert.ok(listing.includes('package/bin/pgdts.js'));
       // `pgdts serve` starts the embedded store without --store.
       assert.ok(listing.includes('package/dist/embedded/embedded-server.js'));
+      // The web console `pgdts serve` serves at / (npm run build builds it).
+      assert.ok(listing.includes('package/dist/console/index.html'), listing.join('\n'));
+      assert.ok(listing.some((f) => /^package\/dist\/console\/assets\/index-[\w-]+\.js$/.test(f)));
       for (const f of listing) {
         assert.ok(!/^package\/(src|test|bench)\//.test(f), `the tarball ships ${f}`);
         assert.ok(!/^package\/dist\/demo\//.test(f), `the tarball ships ${f}`);

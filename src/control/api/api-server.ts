@@ -29,7 +29,9 @@ import { TEST_ROLES, testDataSource } from '../data-source/test-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import { API_ERRORS, apiErrorOf, fieldIssuesOf, httpStatusOf, invalidInput } from './api-error.ts';
 import type { ApiToken } from './api-token.ts';
+import { isApiPath, registerConsole } from './console-static.ts';
 import { registerMetricsRoute } from './metrics-route.ts';
+import { registerSourceObjectsRoute } from './source-objects-route.ts';
 import { registerTaskRoutes } from './task-routes.ts';
 
 /** What the API needs. */
@@ -99,7 +101,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, details: null }),
   );
   app.addHook('onRequest', (req, _reply, done) => {
-    if (req.url === '/healthz' || deps.token.accepts(req.headers.authorization)) {
+    // The console's static files need no token; the API calls it makes send it. Both the route
+    // matched and the raw URL decide (the router decodes: /%61pi/... is an API route).
+    const api = isApiPath(req.url) || isApiPath(req.routeOptions.url ?? req.url);
+    if (req.url === '/healthz' || !api || deps.token.accepts(req.headers.authorization)) {
       done();
       return;
     }
@@ -209,5 +214,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
   registerTaskRoutes(app, deps.store);
+  registerSourceObjectsRoute(app, deps.store);
+  await registerConsole(app);
   return app;
 }

@@ -1,0 +1,31 @@
+/** A coloured badge for a check status (pass / warn / fail) or a task state. */
+import { Badge } from '@mantine/core';
+
+const COLORS: Record<string, string> = {
+  pass: 'green',
+  warn: 'yellow',
+  fail: 'red',
+  running: 'blue',
+  'precheck-passed': 'green',
+  'precheck-failed': 'red',
+  prechecking: 'cyan',
+  paused: 'yellow',
+  failed: 'red',
+  completed: 'teal',
+  released: 'gray',
+  created: 'gray',
+};
+
+/** `value` as a badge, coloured by {@link COLORS}. */
+export function StatusBadge(props: { value: string }) {
+  return (
+    <Badge
+      color={COLORS[props.value] ?? 'gray'}
+      variant="light"
+      data-status={props.value}
+      style={{ flexShrink: 0, minWidth: 'max-content' }}
+    >
+      {props.value}
+    </Badge>
+  );
+}

@@ -1,0 +1,404 @@
+/**
+ * The web console in a real browser (Debian's chromium driven by playwright-core) against a real
+ * `pgdts serve` and the real PostgreSQL test servers: log in with the token; add data sources (an
+ * invalid identifier is named under its field; a wrong password makes Test connection show the
+ * failed authentication check and its reason; that one is deleted and added again right); create a
+ * task through the wizard with a renamed table and a row filter; precheck, ignore the
+ * replica-identity warning, precheck again, start; watch per-table progress reach 100 % and the lag
+ * chart get points; change the throttle while it runs; pause and resume; release. The destination
+ * then holds the renamed table with exactly the source rows the filter keeps. Screenshots of each
+ * page go to docs/console/ (README "Web console").
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { waitForCatchUp } from '../support/catch-up.ts';
+import { startServe, type Serve } from '../support/control-serve.ts';
+import { until } from '../support/own-server.ts';
+import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../support/servers.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SHOTS = path.join(ROOT, 'docs/console');
+const CHROMIUM = '/usr/bin/chromium';
+const source = testServer(15);
+const destination = testServer(17);
+const TOKEN = `token-${randomBytes(12).toString('hex')}`;
+/** The row filter the task gets, and the same condition checked on the source. */
+const WHERE = 'id % 3 = 0';
+
+let serve: Serve;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+let srcDb: string;
+let dstDb: string;
+
+function newest(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
+    const p = path.join(dir, e.name);
+    return Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }, 0);
+}
+
+/** Builds dist/console unless it is newer than every file of console/ (npm test built it already). */
+function ensureConsoleBuilt(): void {
+  const index = path.join(ROOT, 'dist/console/index.html');
+  if (existsSync(index) && statSync(index).mtimeMs >= newest(path.join(ROOT, 'console'))) return;
+  const r = spawnSync(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--config',
+      'console/vite.config.ts',
+      '--logLevel',
+      'warn',
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, `vite build failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+async function shot(name: string): Promise<void> {
+  // The whole page from its top (the header is fixed: a scrolled page would show it in the middle).
+  await page.evaluate('window.scrollTo(0, 0)');
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Picks `option` in the Mantine Select labelled `label`. */
+async function choose(label: RegExp, option: RegExp): Promise<void> {
+  await page.getByRole('combobox', { name: label }).click();
+  await page.getByRole('option', { name: option }).click();
+}
+
+/** Fills the data source form and saves it. */
+async function addDataSource(id: string, s: TestServer, db: string, password: string): Promise<void> {
+  await page.getByRole('button', { name: 'Add data source' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('textbox', { name: /^Identifier/ }).fill(id);
+  await dialog.getByRole('textbox', { name: /^Host/ }).fill(s.host);
+  await dialog.getByRole('textbox', { name: /^Port/ }).fill(String(s.port));
+  await dialog.getByRole('textbox', { name: /^Username/ }).fill(s.user);
+  await dialog
+    .getByLabel(/^Password/)
+    .first()
+    .fill(password);
+  await dialog.getByRole('textbox', { name: /^Database/ }).fill(db);
+  await dialog.getByRole('textbox', { name: /^Remarks/ }).fill(`test ${id}`);
+  await dialog.getByRole('button', { name: 'Save' }).click();
+}
+
+/** Opens Test connection of data source `id`, runs it for `role`, and returns the dialog. */
+async function testConnection(id: string, role: 'source' | 'destination') {
+  await page.locator(`tr[data-row="${id}"]`).getByRole('button', { name: 'Test connection' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByText(role, { exact: true }).click();
+  await dialog.getByRole('button', { name: 'Test connection' }).click();
+  await dialog.locator('tr[data-check]').first().waitFor();
+  return dialog;
+}
+
+/** Clicks `action` on the task page and confirms it. */
+async function confirmAction(action: string): Promise<void> {
+  await page.getByRole('button', { name: action, exact: true }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+}
+
+before(async () => {
+  ensureConsoleBuilt();
+  mkdirSync(SHOTS, { recursive: true });
+  srcDb = await freshDatabase(source, 'console_src');
+  dstDb = await freshDatabase(destination, 'console_dst');
+  const storeDb = await freshDatabase(destination, 'console_store');
+  await sql(
+    source,
+    srcDb,
+    `CREATE SCHEMA app;
+     CREATE TABLE app.orders (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, v text);
+     INSERT INTO app.orders (v) SELECT 'o' || g FROM generate_series(1, 6000) g;
+     -- No primary key, replica identity full: the precheck's replica-identity warning (ignorable).
+     CREATE TABLE app.events (id bigint, v text);
+     ALTER TABLE app.events REPLICA IDENTITY FULL;
+     INSERT INTO app.events SELECT g, 'e' || g FROM generate_series(1, 500) g;
+     ANALYZE;`,
+  );
+  serve = await startServe(['--store', urlOf(destination, storeDb), '--poll-ms', '200'], {
+    PGDTS_API_TOKEN: TOKEN,
+  });
+  profile = mkdtempSync(path.join(tmpdir(), 'pgdts-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+    viewport: { width: 1280, height: 800 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(30_000);
+});
+
+after(async () => {
+  await context?.close();
+  await serve?.stop();
+  if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
+});
+
+test(
+  'console walk-through: data sources, wizard, precheck, start, watch, pause, resume, release',
+  { timeout: 240_000 },
+  async () => {
+    // Static files need no token; an unknown console path answers index.html; the API still needs it.
+    const index = await fetch(`${serve.url}/tasks/t000000000000`);
+    assert.equal(index.status, 200);
+    assert.match(await index.text(), /<div id="root">/);
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(await (await fetch(`${serve.url}/`)).text())?.[1];
+    assert.ok(script !== undefined);
+    const asset = await fetch(`${serve.url}${script}`);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('content-type') ?? '', /javascript/);
+    // Every API path needs the token, however it is spelled (the router decodes %61 to a).
+    for (const p of [
+      '/api/v1/tasks',
+      '/%61pi/v1/tasks',
+      '/api/v1/%74asks',
+      '/api/nothing',
+      '/metrics',
+      '/openapi.json',
+    ]) {
+      assert.equal((await fetch(`${serve.url}${p}`)).status, 401, p);
+    }
+    const unknown = await serve.call('GET', '/api/v1/nothing');
+    assert.equal(unknown.status, 404, unknown.text);
+
+    // Log in: a wrong token is refused with the API's message; the right one is kept in sessionStorage.
+    await page.goto(serve.url);
+    await page.getByLabel(/^API token/).fill('not-the-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').getByText('the bearer token is not the API token').waitFor();
+    await page.getByLabel(/^API token/).fill(TOKEN);
+    await shot('login');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Data sources' }).waitFor();
+    assert.equal(await page.evaluate('sessionStorage.getItem("pgdts.token")'), TOKEN);
+    assert.ok(!page.url().includes(TOKEN));
+
+    // An invalid identifier: the API's rule is shown under the field, nothing is stored.
+    await page.getByRole('button', { name: 'Add data source' }).click();
+    let dialog = page.getByRole('dialog');
+    await dialog.getByRole('textbox', { name: /^Identifier/ }).fill('bad id!');
+    await dialog.getByRole('textbox', { name: /^Host/ }).fill(source.host);
+    await dialog.getByRole('textbox', { name: /^Username/ }).fill(source.user);
+    await dialog.getByRole('textbox', { name: /^Database/ }).fill(srcDb);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByText('must be 1-32 letters and digits (no spaces or other characters)').waitFor();
+    assert.equal(
+      await dialog.getByRole('textbox', { name: /^Identifier/ }).getAttribute('aria-invalid'),
+      'true',
+    );
+    await shot('data-source-form');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    await addDataSource('src', source, srcDb, source.password);
+    await page.locator('tr[data-row="src"]').waitFor();
+    // The destination with a wrong password: its test fails at authentication, with the reason.
+    await addDataSource('dst', destination, dstDb, 'wrong-password');
+    await page.locator('tr[data-row="dst"]').waitFor();
+    dialog = await testConnection('dst', 'destination');
+    const auth = dialog.locator('tr[data-check="authentication"]');
+    await auth.locator('[data-status="fail"]').waitFor();
+    assert.match((await auth.innerText()).toLowerCase(), /password authentication failed/);
+    await shot('test-connection-failed');
+    await page.keyboard.press('Escape');
+    await page.locator('tr[data-row="dst"]').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('tr[data-row="dst"]').waitFor({ state: 'detached' });
+    await addDataSource('dst', destination, dstDb, destination.password);
+    dialog = await testConnection('dst', 'destination');
+    await dialog.locator('tr[data-check="authentication"] [data-status="pass"]').waitFor();
+    await page.keyboard.press('Escape');
+    // Edit: a changed remark is saved; the empty password field keeps the stored password (the
+    // source test below logs in with it).
+    await page.locator('tr[data-row="src"]').getByRole('button', { name: 'Edit' }).click();
+    dialog = page.getByRole('dialog');
+    assert.equal(await dialog.getByRole('textbox', { name: /^Identifier/ }).isDisabled(), true);
+    await dialog.getByRole('textbox', { name: /^Remarks/ }).fill('shop primary');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.locator('tr[data-row="src"]').getByText('shop primary').waitFor();
+    dialog = await testConnection('src', 'source');
+    await dialog.getByRole('button', { name: 'Test connection' }).waitFor();
+    assert.equal(await dialog.locator('tr[data-check] [data-status="fail"]').count(), 0);
+    await shot('test-connection');
+    await page.keyboard.press('Escape');
+    await shot('data-sources');
+
+    // The same page in Chinese, from the one dictionary.
+    await page.getByText('中文').click();
+    await page.getByRole('heading', { name: '数据源' }).waitFor();
+    await shot('data-sources-zh');
+    await page.getByText('English').click();
+
+    // The wizard: basics.
+    await page.getByRole('link', { name: 'New task' }).click();
+    await page.getByRole('textbox', { name: /^Task name/ }).fill('orders to the archive');
+    await choose(/^Source data source/, /^src /);
+    await choose(/^Destination data source/, /^dst /);
+    await page.getByRole('button', { name: 'Next' }).click();
+    // Objects: a whole schema with a table left out and a destination schema, as the API request shows.
+    await page.getByLabel('schema app', { exact: true }).check();
+    await page.getByLabel('table app.events', { exact: true }).uncheck();
+    await page.getByLabel('Destination schema app', { exact: true }).fill('archive');
+    await page.getByRole('button', { name: 'Show API request' }).click();
+    const schemaRequest = await page.getByTestId('api-request').innerText();
+    assert.deepEqual(
+      (JSON.parse(schemaRequest.slice(schemaRequest.indexOf('{'))) as { objects: unknown }).objects,
+      [{ schema: 'app', exclude: ['events'], as: 'archive' }],
+    );
+    await page.keyboard.press('Escape');
+    await page.getByTestId('api-request').waitFor({ state: 'detached' });
+    await page.getByLabel('schema app', { exact: true }).uncheck();
+    // Instead two tables of app, orders renamed and filtered.
+    await page.getByLabel('table app.orders', { exact: true }).check();
+    await page.getByLabel('table app.events', { exact: true }).check();
+    await page.getByLabel('Destination name (schema.table) app.orders').fill('app.orders_archive');
+    await page.getByLabel('WHERE filter app.orders').fill(WHERE);
+    await shot('wizard-objects');
+    await page.getByRole('button', { name: 'Next' }).click();
+    // Advanced: a full sync throttle high enough not to slow the test.
+    await page.getByRole('textbox', { name: /^Full sync: rows per second/ }).fill('1000000');
+    await page.getByRole('button', { name: 'Show API request' }).click();
+    const request = page.getByTestId('api-request');
+    const text = await request.innerText();
+    const definition = JSON.parse(text.slice(text.indexOf('{'))) as unknown;
+    assert.deepEqual(definition, {
+      name: 'orders to the archive',
+      source: { dataSource: 'src' },
+      destination: { dataSource: 'dst' },
+      syncTypes: ['schema', 'full', 'incremental'],
+      objects: [{ table: 'app.orders', as: 'app.orders_archive', where: WHERE }, { table: 'app.events' }],
+      full: { throttle: { rowsPerSecond: 1000000 } },
+    });
+    await shot('wizard-api-request');
+    await page.keyboard.press('Escape');
+
+    // Precheck: the replica-identity warning blocks Start until ignored.
+    await page.getByRole('button', { name: 'Create task and precheck' }).click();
+    const warn = page.locator('tr[data-item="replica-identity"]');
+    await warn.locator('[data-status="warn"]').waitFor({ timeout: 60_000 });
+    assert.equal(await page.getByRole('button', { name: 'Start' }).isDisabled(), true);
+    assert.equal(await page.locator('tr[data-item] [data-status="fail"]').count(), 0);
+    await shot('wizard-precheck');
+    await warn.getByRole('button', { name: 'Ignore' }).click();
+    await warn.getByText('ignored').waitFor();
+    await page.getByRole('button', { name: 'Precheck again' }).click();
+    await page.getByTestId('precheck-summary').getByText('Precheck passed').waitFor({ timeout: 60_000 });
+    await shot('wizard-precheck-passed');
+    await page.getByRole('button', { name: 'Start' }).click();
+
+    // The task page: progress to 100 %, lag chart points in incremental sync.
+    await page.waitForURL(/\/tasks\/t[0-9a-z]{12}$/);
+    const taskId = /\/tasks\/(t[0-9a-z]{12})$/.exec(page.url())?.[1] ?? '';
+    const slot = `pgdts_${taskId}`;
+    for (const table of ['app.orders', 'app.events']) {
+      await page.locator(`tr[data-table="${table}"][data-progress="100"]`).waitFor({ timeout: 90_000 });
+    }
+    await page.getByTestId('phase').getByText('incremental').waitFor({ timeout: 90_000 });
+    await until(
+      'lag chart points',
+      async () => Number(await page.getByRole('img', { name: 'lag chart' }).getAttribute('data-points')) >= 4,
+      30_000,
+    );
+    // Changes during incremental sync: rows the filter keeps and rows it drops.
+    await sql(
+      source,
+      srcDb,
+      `INSERT INTO app.orders (v) SELECT 'n' || g FROM generate_series(1, 300) g; UPDATE app.orders SET v = 'u' WHERE id <= 30;`,
+    );
+
+    // A throttle change while it runs, applied without a restart.
+    await page.getByRole('textbox', { name: /^Incremental: rows per second/ }).fill('50000');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Applied', { exact: true }).waitFor();
+    assert.deepEqual(
+      ((await serve.call('GET', `/api/v1/tasks/${taskId}`)).body as { definition: { incremental?: unknown } })
+        .definition.incremental,
+      { throttle: { rowsPerSecond: 50000 } },
+    );
+
+    // Pause and resume, with confirmation.
+    await confirmAction('Pause');
+    await page.locator('[data-status="paused"]').waitFor();
+    await sql(
+      source,
+      srcDb,
+      `INSERT INTO app.orders (v) SELECT 'p' || g FROM generate_series(1, 90) g; DELETE FROM app.orders WHERE id IN (3, 6, 7);`,
+    );
+    await confirmAction('Resume');
+    await page.locator('[data-status="running"]').first().waitFor();
+    await waitForCatchUp(source, srcDb, slot, 90_000, () => serve.run.output());
+
+    // The destination: the renamed table with exactly the rows the filter keeps.
+    const want = await sql<{ id: string; v: string }>(
+      source,
+      srcDb,
+      `SELECT id::text, v FROM app.orders WHERE ${WHERE} ORDER BY id`,
+    );
+    const got = await sql<{ id: string; v: string }>(
+      destination,
+      dstDb,
+      'SELECT id::text, v FROM app.orders_archive ORDER BY id',
+    );
+    assert.equal(got.length, want.length);
+    assert.deepEqual(got, want);
+    assert.ok(want.length > 2000);
+    const orders = await sql<{ n: string }>(
+      destination,
+      dstDb,
+      "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname = 'app' AND tablename = 'orders'",
+    );
+    assert.equal(orders[0]?.n, '0', 'no table under the source name');
+    const events = await sql<{ n: string }>(destination, dstDb, 'SELECT count(*)::text AS n FROM app.events');
+    assert.equal(events[0]?.n, '500');
+
+    await until(
+      'lag chart points after resume',
+      async () =>
+        Number(await page.getByRole('img', { name: 'lag chart' }).getAttribute('data-points')) >= 10,
+      30_000,
+    );
+    await shot('task');
+    // The task list while it runs, and back to the task.
+    await page.getByRole('link', { name: 'Tasks' }).click();
+    await page.locator(`tr[data-task="${taskId}"] [data-status="running"]`).waitFor();
+    await shot('tasks');
+    await page.getByRole('link', { name: taskId }).click();
+    await page.getByRole('button', { name: 'Release', exact: true }).waitFor();
+
+    // Release: slot and publication dropped.
+    await confirmAction('Release');
+    await page.locator('[data-status="released"]').waitFor({ timeout: 60_000 });
+    const slots = await sql(source, srcDb, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    assert.equal(slots.length, 0);
+
+    await page.getByRole('link', { name: 'Tasks' }).click();
+    await page.locator(`tr[data-task="${taskId}"] [data-status="released"]`).waitFor();
+
+    // A narrow window: the navigation folds behind the menu button.
+    await page.setViewportSize({ width: 420, height: 800 });
+    await page.getByRole('button', { name: 'menu' }).click();
+    await page.getByRole('link', { name: 'Data sources' }).click();
+    await page.getByRole('heading', { name: 'Data sources' }).waitFor();
+    await shot('narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  },
+);
