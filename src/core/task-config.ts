@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { checkHeartbeat, heartbeatSchema } from './heartbeat-config.ts';
+import { checkKafkaDestination, kafkaDestinationSchema } from './kafka-destination-config.ts';
 import { parseIdentifierPath, type QualifiedName } from './identifier.ts';
 import { checkStartPosition, existingSlotSchema, startTimeSchema } from './start-position.ts';
 import { fullThrottleSchema, incrementalThrottleSchema } from './throttle-config.ts';
@@ -217,7 +218,9 @@ export const taskConfigSchema = z.strictObject({
     .max(64, 'must be 1-64 characters')
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only, starting with a letter or digit'),
   source: sourceSchema,
-  destination: endpointSchema,
+  destination: z.discriminatedUnion('type', [endpointSchema, kafkaDestinationSchema], {
+    error: 'must be postgresql or kafka',
+  }),
   syncTypes: z
     .array(syncType)
     .min(1, 'must list at least one of schema, full, incremental')
@@ -279,8 +282,8 @@ export interface MappingRule {
   readonly to: { readonly schema: string; readonly name: string };
 }
 
-/** Connection settings of one side, with the password resolved (never print this object). */
-export type EndpointConfig = RawTaskConfig['destination'];
+/** Connection settings of a PostgreSQL side, with the password resolved (never print this object). */
+export type EndpointConfig = z.infer<typeof endpointSchema>;
 
 /** A validated task. */
 export interface TaskConfig extends Omit<RawTaskConfig, 'objects' | 'mapping'> {
@@ -353,6 +356,7 @@ export function parseTaskConfig(doc: unknown): TaskConfig {
   const mapping = r.data.mapping.map((m, i) => parseMappingRule(m, `mapping[${i}]`));
   checkStartPosition(r.data);
   checkHeartbeat(r.data, objects);
+  if (r.data.destination.type === 'kafka') checkKafkaDestination(r.data.destination);
   return { ...r.data, objects, mapping };
 }
 

@@ -146,7 +146,15 @@ export class KafkaBroker {
     const clusterId = randomBytes(16).toString('base64url');
     const format = spawnSync(
       'java',
-      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+      [
+        ...jvm,
+        'kafka.tools.StorageTool',
+        'format',
+        `--cluster-id=${clusterId}`,
+        '-c',
+        props,
+        '--ignore-formatted',
+      ],
       { encoding: 'utf8' },
     );
     if (format.status !== 0) {
