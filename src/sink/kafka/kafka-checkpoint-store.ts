@@ -121,6 +121,10 @@ export class TaskWriter {
       idempotent: true,
       acks: -1,
       transactionalId: this.transactionalId,
+      // -1/-1: a fresh InitProducerId that fences the id's current producer (the client's default,
+      // 0/0, asks to bump producer 0 epoch 0, which the coordinator refuses as fenced).
+      producerId: -1n,
+      producerEpoch: -1,
       // The transaction timeout InitProducerId asks for is the client's request timeout.
       timeout: TRANSACTION_TIMEOUT_MS,
       retries: 20,

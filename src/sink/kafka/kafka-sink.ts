@@ -79,6 +79,8 @@ export class KafkaSink implements Sink {
         ...this.base,
         idempotent: true,
         acks: -1,
+        producerId: -1n,
+        producerEpoch: -1,
         ...(compression !== 'none' ? { compression } : {}),
       });
     }
