@@ -205,13 +205,18 @@ function timestamptzMicros(t: string): number {
   return timestampMicros(m[1]) - offsetSeconds(m[2]) * 1_000_000;
 }
 
-/** ISO-8601 text of `micros` since the epoch in UTC, fraction digits as needed (Java ISO_INSTANT style). */
-function isoUtc(micros: number, withDate: boolean): string {
+/**
+ * ISO-8601 text of `micros` since the epoch in UTC with a `Z`: with `digits` fraction digits
+ * (Debezium 2.2+ pads ZonedTimestamp to the column's precision, DBZ-5996), or as many as needed
+ * when `digits` is undefined (Java ISO_OFFSET_TIME style).
+ */
+function isoUtc(micros: number, withDate: boolean, digits?: number): string {
   const ms = Math.floor(micros / 1000);
   const rest = micros - ms * 1000;
   const iso = new Date(ms).toISOString(); // 2024-01-02T03:04:05.678Z
   const base = iso.slice(0, 19);
-  const frac = `${iso.slice(20, 23)}${String(rest).padStart(3, '0')}`.replace(/0+$/, '');
+  const all = `${iso.slice(20, 23)}${String(rest).padStart(3, '0')}`;
+  const frac = digits === undefined ? all.replace(/0+$/, '') : all.slice(0, digits);
   const text = frac === '' ? base : `${base}.${frac}`;
   return `${withDate ? text : text.slice(11)}Z`;
 }
@@ -375,7 +380,8 @@ export function columnCodec(typeOid: number, typeModifier: number): ColumnCodec 
     case OID.timestamptz:
       return {
         type: { type: 'string', name: 'io.debezium.time.ZonedTimestamp', version: 1 },
-        encode: (t) => (isInfinite(t) ? t : isoUtc(timestamptzMicros(t), true)),
+        encode: (t) =>
+          isInfinite(t) ? t : isoUtc(timestamptzMicros(t), true, Math.min(6, precisionOf(typeModifier))),
       };
     case OID.interval:
       return {
