@@ -36,6 +36,11 @@ export class EventRouter {
     return t;
   }
 
+  /** Creates `topic` when missing (the transaction metadata topic). */
+  async ensureTopic(topic: string): Promise<void> {
+    await this.catalog.ensure(topic);
+  }
+
   /** The records of `events` about `table`, with topic and partition. */
   async route(table: EventTable, events: readonly EventRecord[]): Promise<MessageToProduce[]> {
     const t = await this.topicOf(table);

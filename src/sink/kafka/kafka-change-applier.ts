@@ -292,7 +292,8 @@ export class KafkaChangeApplier implements ChangeApplier {
     };
     const key = Buffer.from(jsonText(wrap(keySchema, { id })));
     const message = { topic, partition: 0, key, value: Buffer.from(jsonText(wrap(null, value))) };
-    this.routing = this.routing.then(() => {
+    this.routing = this.routing.then(async () => {
+      await this.p.router.ensureTopic(topic);
       this.pending.push(message);
     });
   }

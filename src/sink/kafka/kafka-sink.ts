@@ -92,7 +92,8 @@ export class KafkaSink implements Sink {
       const m = await this.admin.metadata({ topics: [] });
       return {
         major: 0,
-        version: `Kafka cluster ${m.id} (${m.brokers.size} brokers)`,
+        product: 'Kafka',
+        version: `cluster ${m.id}, ${m.brokers.size} broker(s)`,
         user: this.d.sasl?.username ?? '',
         isSuperuser: false,
       };
@@ -131,7 +132,11 @@ export class KafkaSink implements Sink {
             ),
           ];
           const missing: string[] = [];
-          for (const t of [...topics, this.d.offsetsTopic])
+          for (const t of [
+            ...topics,
+            this.d.offsetsTopic,
+            ...(this.d.transactionTopic !== null ? [this.d.transactionTopic] : []),
+          ])
             if ((await this.catalog.describe(t)) === undefined) missing.push(t);
           return missing.length === 0
             ? { status: 'pass', message: `all ${topics.length} topics and ${this.d.offsetsTopic} exist` }

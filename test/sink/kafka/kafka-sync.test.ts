@@ -70,8 +70,9 @@ function decodedAfter(a: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-test('full and incremental sync into Kafka: Debezium events per key match the source, key-hash partitions, tombstones', async () => {
+test('full and incremental sync into Kafka: Debezium events per key match the source, key-hash partitions, tombstones, transaction metadata', async () => {
   const s = testServer(15);
+  const txTopicTag = `tx${Date.now()}`;
   const db = await freshDatabase(s, 'kafka_src');
   await sql(
     s,
@@ -91,8 +92,25 @@ test('full and incremental sync into Kafka: Debezium events per key match the so
     db,
     syncTypes: ['full', 'incremental'],
     objects: [{ schema: 'public' }],
-    destination: { partitionPolicy: 'key-hash', newTopicPartitions: 3, tombstones: true },
+    destination: {
+      partitionPolicy: 'key-hash',
+      newTopicPartitions: 3,
+      tombstones: true,
+      transactionTopic: `${txTopicTag}.transactions`,
+    },
   });
+  const pre = await runCli(['precheck', task.file]);
+  // Exit 1 only for the keyless table (insert-only here: its updates and deletes would fail on the source).
+  assert.equal(pre.code, 1, pre.stdout + pre.stderr);
+  assert.match(
+    pre.stdout,
+    /PASS {2}Destination reachable and authenticated: connected to kafka .* \(Kafka cluster /,
+  );
+  assert.match(pre.stdout, /WARN {2}Destination Kafka topics: 4 topics will be created/);
+  assert.deepEqual(
+    pre.stdout.split('\n').filter((l) => l.startsWith('FAIL')),
+    ['FAIL  Replica identity of selected tables: no primary key and no usable replica identity: public.logs'],
+  );
   const r = startCli(['run', task.file]);
   try {
     await r.waitFor(/streaming from/, 120_000);
@@ -172,6 +190,36 @@ test('full and incremental sync into Kafka: Debezium events per key match the so
   assert.equal(ops.get('c'), 2, 'the insert and the create half of the key change');
   assert.equal(ops.get('u'), 30, 'every updated row (some deleted later)');
   assert.equal(items.filter((e) => e.value === null).length, ops.get('d'), 'a tombstone per delete');
+
+  // Transaction metadata: one BEGIN and one END per source transaction of the incremental phase
+  // (the statements above are one transaction), END counting its events per table; each change
+  // event carries its transaction block.
+  const tx = await readEvents([`${txTopicTag}.transactions`], { readCommitted: false });
+  const statuses = tx.map((e) => (e.value as { status: string }).status);
+  assert.deepEqual(statuses, ['BEGIN', 'END']);
+  const end = tx[1]?.value as {
+    id: string;
+    event_count: number;
+    data_collections: { data_collection: string; event_count: number }[];
+  };
+  const streamed = items.filter((e) => e.value !== null && (e.value as Envelope).op !== 'r');
+  assert.equal(end.event_count, streamed.length + 1, 'every change event of items and the one of logs');
+  assert.deepEqual(
+    end.data_collections.sort((a, b) => a.data_collection.localeCompare(b.data_collection)),
+    [
+      { data_collection: 'public.items', event_count: streamed.length },
+      { data_collection: 'public.logs', event_count: 1 },
+    ],
+  );
+  assert.deepEqual(tx[0]?.key, { id: end.id });
+  const blocks = streamed.map(
+    (e) => (e.value as { transaction: { id: string; total_order: number } }).transaction,
+  );
+  assert.ok(blocks.every((b) => b.id === end.id));
+  // total_order numbers the transaction's events 1..n (items' and the logs' one), each once.
+  const orders = blocks.map((b) => b.total_order);
+  assert.equal(new Set(orders).size, orders.length);
+  assert.ok(orders.every((n) => n >= 1 && n <= end.event_count));
 
   // The keyless table: no key, partition 0, every row once.
   assert.equal(logs.length, 21);
