@@ -44,7 +44,7 @@ for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
         const started = Date.now();
         await r.waitFor(/streaming from/, 60_000);
         t.diagnostic(`run ${i + 1} streaming after ${Date.now() - started} ms`);
-        load ??= startWriteLoad(s, db, ['public.k'], { updateModulo: 7, deletes: 1, pauseMs: 20 });
+        load ??= startWriteLoad(s, db, ['public.k'], { updateModulo: 50, deletes: 1, pauseMs: 20 });
         // Kill while batches are in flight: the load commits a transaction every few ms.
         await new Promise((res) => setTimeout(res, 300 + Math.floor(Math.random() * 700)));
         assert.equal(r.child.exitCode, null, `still running when killed:\n${r.output()}`);
