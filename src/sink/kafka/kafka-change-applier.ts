@@ -35,7 +35,7 @@ import type {
   TransactionBlock,
 } from './change-event.ts';
 import type { EventRouter } from './event-router.ts';
-import { kafkaError } from './kafka-client.ts';
+import { kafkaError, produceChunks } from './kafka-client.ts';
 import type { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
 import { jsonText, type JsonValue } from './json-text.ts';
 
@@ -242,7 +242,7 @@ export class KafkaChangeApplier implements ChangeApplier {
     this.queued = 0;
     if (messages.length === 0) return;
     try {
-      await this.p.producer.send({ messages, acks: -1 });
+      for (const chunk of produceChunks(messages)) await this.p.producer.send({ messages: chunk, acks: -1 });
     } catch (e) {
       throw kafkaError('APPLY_FAILED', `send ${messages.length} change events`, e);
     }

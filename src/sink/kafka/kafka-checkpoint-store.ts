@@ -36,7 +36,7 @@ import type {
 import type { SourceIdentity } from '../../core/source.ts';
 import type { KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
 import { kafkaClientProperties } from '../../core/kafka-destination-config.ts';
-import { kafkaError, type KafkaBaseOptions, type TopicCatalog } from './kafka-client.ts';
+import { kafkaError, produceChunks, type KafkaBaseOptions, type TopicCatalog } from './kafka-client.ts';
 import { readTopic } from './read-topic.ts';
 
 /** Topic configuration of the offsets topic: compacted, so it keeps the latest value of each key. */
@@ -161,7 +161,9 @@ export class TaskWriter {
         }
       }
       this.fresh = false;
-      if (records.length > 0) await txn.send({ messages: records });
+      // Several produce requests: one per batch would exceed the broker's message.max.bytes for a
+      // big source transaction.
+      for (const chunk of produceChunks(records)) await txn.send({ messages: chunk });
       await txn.commit();
     } catch (e) {
       if (txn !== undefined && !txn.completed) await txn.abort().catch(() => undefined);

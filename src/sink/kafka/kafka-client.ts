@@ -12,6 +12,38 @@ import { kafkaClientProperties, type KafkaDestinationConfig } from '../../core/k
 /** Options every client of the destination shares. */
 export type KafkaBaseOptions = BaseOptions;
 
+/** Most key and value bytes of one produce request (the broker's message.max.bytes is 1 MB by default). */
+export const PRODUCE_REQUEST_BYTES = 512 * 1024;
+/** Most records of one produce request. */
+export const PRODUCE_REQUEST_RECORDS = 2_000;
+
+/**
+ * `messages` cut into produce requests of at most {@link PRODUCE_REQUEST_BYTES} key and value bytes
+ * and {@link PRODUCE_REQUEST_RECORDS} records, order kept (a record larger than the limit goes alone).
+ */
+export function produceChunks<M extends { readonly key?: Buffer; readonly value?: Buffer }>(
+  messages: readonly M[],
+): M[][] {
+  const out: M[][] = [];
+  let chunk: M[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = (m.key?.length ?? 0) + (m.value?.length ?? 0) + 64;
+    if (
+      chunk.length > 0 &&
+      (bytes + size > PRODUCE_REQUEST_BYTES || chunk.length >= PRODUCE_REQUEST_RECORDS)
+    ) {
+      out.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) out.push(chunk);
+  return out;
+}
+
 /** Protocol errors (Kafka protocol, "Error Codes") after which the writer is no longer the task's. */
 const FENCED = ['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_NOT_FOUND'];
 /** Protocol errors that need the operator: ACLs (KIP-11), a bad configuration. */

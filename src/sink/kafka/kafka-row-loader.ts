@@ -16,7 +16,7 @@ import type { LoadMode, RowLoader, RowWriter, TableRestart } from '../../core/si
 import type { ChangeEventEncoder, EventTable } from './change-event.ts';
 import { CopyTextRows } from './copy-text-rows.ts';
 import type { EventRouter } from './event-router.ts';
-import { kafkaError } from './kafka-client.ts';
+import { kafkaError, produceChunks } from './kafka-client.ts';
 import type { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
 
 /** Rows sent per produce call. */
@@ -118,7 +118,8 @@ export class KafkaRowLoader implements RowLoader {
       batch = [];
       if (messages.length === 0) return;
       try {
-        await this.p.producer().send({ messages, acks: -1 });
+        for (const chunk of produceChunks(messages))
+          await this.p.producer().send({ messages: chunk, acks: -1 });
       } catch (e) {
         throw kafkaError(
           'COPY_FAILED',

@@ -1,7 +1,8 @@
 /**
  * The lease of a Kafka task (kafka-sink.md K1): a second run of the same task takes the lease
  * (its transactional id fences the first run's producer); the first run stops with
- * CHECKPOINT_CONFLICT at its next write instead of going on, and the second streams every change.
+ * CHECKPOINT_CONFLICT at its next write instead of going on, and the second streams every change
+ * (a 5000-row source transaction too: several produce requests in one Kafka transaction).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -38,16 +39,25 @@ test('a second run of a Kafka task takes it over: the first stops with CHECKPOIN
     /CHECKPOINT_CONFLICT: .*another run of the task holds its lease now/,
   );
   await second.waitFor(/streaming from/, 60_000);
-  await sql(s, db, `INSERT INTO public.l VALUES (3, 'three'); UPDATE public.l SET v = 'uno' WHERE id = 1`);
+  // One source transaction of 5000 rows (about 3 MB of events): more than one produce request
+  // (message.max.bytes is 1 MB) inside one Kafka transaction.
+  await sql(
+    s,
+    db,
+    `INSERT INTO public.l VALUES (3, 'three'); UPDATE public.l SET v = 'uno' WHERE id = 1;
+     INSERT INTO public.l SELECT g, repeat('x', 200) FROM generate_series(4, 5003) g`,
+  );
   await waitForCatchUp(s, db, task.slot, 60_000, () => second.output());
   await stopCli(second);
   const rows = finalRows(await readEvents([`${task.topicPrefix}.public.l`], { readCommitted: true }), true);
+  assert.equal(rows.size, 5003);
   assert.deepEqual(
-    [...rows.values()].sort((a, b) => Number(a.id) - Number(b.id)),
+    [1, 2, 3, 5003].map((id) => rows.get(JSON.stringify({ id }))),
     [
       { id: 1, v: 'uno' },
       { id: 2, v: 'two' },
       { id: 3, v: 'three' },
+      { id: 5003, v: 'x'.repeat(200) },
     ],
   );
   const rel = await runCli(['release', task.file]);
