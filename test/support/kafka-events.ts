@@ -4,9 +4,11 @@
  * partition is read up to the end offset listed when reading started and nothing more arrived for
  * a while. Independent of the sink's own offsets reader (src/sink/kafka/read-topic.ts).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Admin, Consumer } from '@platformatic/kafka';
-import { kafkaBootstrap } from './kafka-broker.ts';
+import { KAFKA_LIB_DIR, kafkaBootstrap } from './kafka-broker.ts';
 
 /** One record as read. */
 export interface ReadEvent {
@@ -111,6 +113,60 @@ export async function readEvents(
         ? -1
         : 1,
   );
+}
+
+/**
+ * Every committed record of `topic`, read by Kafka's own Java consumer (kafka-console-consumer,
+ * `isolation.level=read_committed`): the reference for exactly-once checks. Partition and offset
+ * are not printed by it: records come per partition in offset order (what {@link finalRows} needs),
+ * with `partition` and `offset` set to -1.
+ */
+export function readCommittedWithJava(topic: string): ReadEvent[] {
+  const r = spawnSync(
+    'java',
+    [
+      '-Xmx256m',
+      '-cp',
+      path.join(KAFKA_LIB_DIR, '*'),
+      'org.apache.kafka.tools.consumer.ConsoleConsumer',
+      '--bootstrap-server',
+      kafkaBootstrap(),
+      '--topic',
+      topic,
+      '--from-beginning',
+      '--isolation-level',
+      'read_committed',
+      '--timeout-ms',
+      '5000',
+      '--property',
+      'print.key=true',
+      '--property',
+      'key.separator=\t',
+      '--property',
+      'print.partition=true',
+    ],
+    { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 },
+  );
+  const out: ReadEvent[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /^Partition:(\d+)\t(.*)\t(.*)$/.exec(line);
+    if (!m) continue;
+    const key = m[2] === 'null' ? null : (JSON.parse(m[2] ?? '') as unknown);
+    out.push({
+      topic,
+      partition: Number(m[1]),
+      offset: -1n,
+      key,
+      keyBytes: m[2] === 'null' ? undefined : Buffer.from(m[2] ?? ''),
+      value: m[3] === 'null' ? null : (JSON.parse(m[3] ?? '') as unknown),
+    });
+  }
+  if (out.length === 0) throw new Error(`kafka-console-consumer read nothing from ${topic}: ${r.stderr}`);
+  // Stable sort by partition: the console consumer interleaves partitions, keeping each one's order.
+  return out
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.partition - b.e.partition || a.i - b.i)
+    .map((x) => x.e);
 }
 
 /** A Debezium envelope as the tests look at it. */

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitForCatchUp } from '../../support/catch-up.ts';
-import { finalRows, readEvents, type Envelope } from '../../support/kafka-events.ts';
+import { finalRows, readCommittedWithJava, readEvents, type Envelope } from '../../support/kafka-events.ts';
 import { writeKafkaTaskFile } from '../../support/kafka-task.ts';
 import { runCli, startCli, stopCli } from '../../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer } from '../../support/servers.ts';
@@ -62,7 +62,13 @@ for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
     await stopCli(last);
 
     const topic = `${task.topicPrefix}.public.k`;
-    const events = await readEvents([topic], { readCommitted: guarantee === 'exactly-once' });
+    // Exactly-once is judged by Kafka's own Java consumer in read_committed (the JavaScript client's
+    // filter of aborted transactions keeps one aborted range per producer id per fetch, and the task's
+    // producer id stays the same across restarts: it would show records of aborted transactions).
+    const events =
+      guarantee === 'exactly-once'
+        ? readCommittedWithJava(topic)
+        : await readEvents([topic], { readCommitted: false });
     // Nothing lost: the final state of every key is the source's.
     const source = await sql<{ id: string; v: string }>(
       s,
@@ -70,7 +76,23 @@ for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
       `SELECT id::text AS id, v FROM public.k ORDER BY id`,
     );
     const rows = finalRows(events, true);
-    assert.equal(rows.size, source.length, 'as many keys left as source rows');
+    const sourceIds = new Set(source.map((r) => Number(r.id)));
+    const extra = [...rows.keys()]
+      .filter((k) => !sourceIds.has((JSON.parse(k) as { id: number }).id))
+      .slice(0, 3);
+    const history = (k: string) =>
+      events
+        .filter((e) => JSON.stringify(e.key) === k)
+        .map(
+          (e) =>
+            `${e.partition}@${e.offset}:${e.value === null ? 'tombstone' : `${(e.value as Envelope).op} tx${String((e.value as Envelope).source.txId)} lsn${String((e.value as Envelope).source.lsn)}`}`,
+        )
+        .join(' ');
+    assert.equal(
+      rows.size,
+      source.length,
+      `as many keys left as source rows; keys the source no longer has: ${extra.map((k) => `${k}: ${history(k)}`).join('; ')}`,
+    );
     for (const row of source) {
       assert.deepEqual(
         rows.get(JSON.stringify({ id: Number(row.id) })),

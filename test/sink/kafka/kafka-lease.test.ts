@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitForCatchUp } from '../../support/catch-up.ts';
-import { finalRows, readEvents } from '../../support/kafka-events.ts';
+import { finalRows, readCommittedWithJava } from '../../support/kafka-events.ts';
 import { writeKafkaTaskFile } from '../../support/kafka-task.ts';
 import { runCli, startCli, stopCli } from '../../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer } from '../../support/servers.ts';
@@ -49,7 +49,7 @@ test('a second run of a Kafka task takes it over: the first stops with CHECKPOIN
   );
   await waitForCatchUp(s, db, task.slot, 60_000, () => second.output());
   await stopCli(second);
-  const rows = finalRows(await readEvents([`${task.topicPrefix}.public.l`], { readCommitted: true }), true);
+  const rows = finalRows(readCommittedWithJava(`${task.topicPrefix}.public.l`), true);
   assert.equal(rows.size, 5003);
   assert.deepEqual(
     [1, 2, 3, 5003].map((id) => rows.get(JSON.stringify({ id }))),
