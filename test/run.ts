@@ -1,7 +1,9 @@
 /**
  * Test entry point: starts the real PostgreSQL servers (13, 15, 17; wal_level=logical) once for the whole
  * run, hands their addresses to node's test runner through PGDTS_TEST_SERVERS, and stops them afterwards.
- * Usage: `node --import tsx test/run.ts [file-or-dir-filter ...]`.
+ * Usage: `node --import tsx test/run.ts [file-or-dir-filter ...]`. When a selected file is a Kafka
+ * test, one Kafka broker is started too (test/support/kafka-broker.ts), its address handed over in
+ * PGDTS_TEST_KAFKA.
  *
  * `--test-timeout` ({@link DEFAULT_TEST_TIMEOUT_MS}, or `PGDTS_TEST_TIMEOUT_MS`) makes a hang fail
  * instead of stalling CI until CI's own limit. Node 22 and later apply it to each test, and a test's
@@ -15,6 +17,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EmbeddedServer, type EmbeddedVersion } from '../src/embedded/embedded-server.ts';
+import { KAFKA_ENV, KafkaBroker, needsKafka } from './support/kafka-broker.ts';
 
 function findTests(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -43,8 +46,10 @@ const files = findTests('test')
   .sort();
 const root = mkdtempSync(path.join(tmpdir(), 'pgdts-test-'));
 const servers: EmbeddedServer[] = [];
+let broker: KafkaBroker | undefined;
 let code: number;
 try {
+  if (files.some(needsKafka)) broker = await KafkaBroker.start(path.join(root, 'kafka'));
   const versions: EmbeddedVersion[] = [13, 15, 17];
   for (const version of versions) {
     servers.push(
@@ -61,6 +66,7 @@ try {
     PGDTS_TEST_SERVERS: JSON.stringify(
       servers.map((s) => ({ version: s.version, port: s.port, password: s.password })),
     ),
+    ...(broker !== undefined ? { [KAFKA_ENV]: broker.bootstrap } : {}),
   };
   code = await new Promise<number>((resolve) => {
     const child = spawn(
@@ -79,6 +85,7 @@ try {
     child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
   });
 } finally {
+  await broker?.stop();
   for (const s of servers) await s.stop().catch(() => undefined);
   rmSync(root, { recursive: true, force: true });
 }

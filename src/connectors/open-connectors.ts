@@ -9,6 +9,8 @@ import type { Sink } from '../core/sink.ts';
 import type { Source } from '../core/source.ts';
 import { publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
 import { resolveEndpoint, type ConnectionParams } from '../pg/connection.ts';
+import type { KafkaDestinationConfig } from '../core/kafka-destination-config.ts';
+import { KafkaSink } from '../sink/kafka/kafka-sink.ts';
 import { PostgresSink } from '../sink/postgres/postgres-sink.ts';
 import { PostgresSource } from '../source/postgres/postgres-source.ts';
 
@@ -55,15 +57,28 @@ export function openSourceAt(task: TaskConfig, params: ConnectionParams): Source
  * @throws {PgdtsError} CONFIG_INVALID when the endpoint cannot be resolved.
  */
 export function openSink(task: TaskConfig): Sink {
-  return openSinkAt(task, resolveEndpoint(task.destination, process.env, 'destination'));
+  const d = task.destination;
+  if (d.type === 'kafka') return openKafkaSink(task, d);
+  return openSinkAt(task, resolveEndpoint(d, process.env, 'destination'));
 }
 
-/** The task's sink connector on connection parameters resolved by the caller (see {@link openSourceAt}). */
+/**
+ * The task's sink connector on connection parameters resolved by the caller (see {@link openSourceAt});
+ * a Kafka destination takes its settings from the task (`params` are a PostgreSQL endpoint's).
+ */
 export function openSinkAt(task: TaskConfig, params: ConnectionParams): Sink {
   switch (task.destination.type) {
     case 'postgresql':
       return new PostgresSink(params);
+    case 'kafka':
+      return openKafkaSink(task, task.destination);
   }
+}
+
+/** A Kafka sink: its events name the source database (`source.db`), resolved from the task's source. */
+function openKafkaSink(task: TaskConfig, d: KafkaDestinationConfig): Sink {
+  const sourceDb = resolveEndpoint(task.source, process.env, 'source').database;
+  return new KafkaSink(d, { taskName: task.name, sourceDb, env: process.env });
 }
 
 /** Runs `fn` with the task's connectors and closes them afterwards, whatever happens. */

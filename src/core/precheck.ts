@@ -35,6 +35,8 @@ export interface ServerInfo {
   readonly major: number;
   /** Version as the server reports it (for messages), e.g. `15.18`. */
   readonly version: string;
+  /** What the server is, for messages; default `PostgreSQL`. */
+  readonly product?: string;
   /** The session user. */
   readonly user: string;
   readonly isSuperuser: boolean;

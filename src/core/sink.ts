@@ -314,6 +314,8 @@ export interface SourceTransactionBegin {
   readonly xid: number;
   /** Commit LSN of the transaction, known at Begin. */
   readonly finalLsn: Lsn;
+  /** Commit time on the source, ms since the Unix epoch (known at Begin); undefined when not told. */
+  readonly commitTimeMs?: number;
 }
 
 /** What {@link ChangeApplier.commitBatch} committed. */

@@ -75,6 +75,17 @@ export interface CopyUnit {
   readonly where: string | undefined;
   /** The destination table the rows go to. */
   readonly target: QualifiedName;
+  /**
+   * Type of each column of `columns`, in the same order (source type OID and atttypmod), for a sink
+   * that decodes the rows (Kafka); undefined when the source did not say.
+   */
+  readonly columnTypes?: readonly ColumnType[];
+}
+
+/** A column's type on the source: pg_attribute.atttypid and atttypmod (-1 when none). */
+export interface ColumnType {
+  readonly typeOid: number;
+  readonly typeModifier: number;
 }
 
 /** Options of {@link Snapshot.planUnits}: sizes in bytes. */

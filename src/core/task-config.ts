@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { checkHeartbeat, heartbeatSchema } from './heartbeat-config.ts';
+import { checkKafkaDestination, kafkaDestinationSchema } from './kafka-destination-config.ts';
 import { parseIdentifierPath, type QualifiedName } from './identifier.ts';
 import { checkStartPosition, existingSlotSchema, startTimeSchema } from './start-position.ts';
 import { fullThrottleSchema, incrementalThrottleSchema } from './throttle-config.ts';
@@ -248,7 +249,9 @@ export const taskBodyShape = {
 export const taskConfigSchema = z.strictObject({
   name: taskNameSchema,
   source: sourceSchema,
-  destination: endpointSchema,
+  destination: z.discriminatedUnion('type', [endpointSchema, kafkaDestinationSchema], {
+    error: 'must be postgresql or kafka',
+  }),
   ...taskBodyShape,
 });
 
@@ -294,8 +297,8 @@ export interface MappingRule {
   readonly to: { readonly schema: string; readonly name: string };
 }
 
-/** Connection settings of one side, with the password resolved (never print this object). */
-export type EndpointConfig = RawTaskConfig['destination'];
+/** Connection settings of a PostgreSQL side, with the password resolved (never print this object). */
+export type EndpointConfig = z.infer<typeof endpointSchema>;
 
 /** A validated task. */
 export interface TaskConfig extends Omit<RawTaskConfig, 'objects' | 'mapping'> {
@@ -345,7 +348,9 @@ function pathOf(path: readonly PropertyKey[]): string {
  * @throws {ConfigError} naming the first invalid key and its rule (all problems are listed in the message).
  */
 export function parseTaskConfig(doc: unknown): TaskConfig {
-  return parseTaskDocument(taskConfigSchema, doc);
+  const task = parseTaskDocument(taskConfigSchema, doc);
+  if (task.destination.type === 'kafka') checkKafkaDestination(task.destination);
+  return task;
 }
 
 /** A document of a schema made with {@link taskBodyShape}, its objects and mapping parsed. */

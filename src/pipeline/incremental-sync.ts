@@ -346,7 +346,7 @@ async function session(
               inTransaction = true;
               finalLsn = e.finalLsn;
               if (batch.startedAt === 0) batch.startedAt = Date.now();
-              a.beginTransaction({ xid: e.xid, finalLsn: e.finalLsn });
+              a.beginTransaction({ xid: e.xid, finalLsn: e.finalLsn, commitTimeMs: e.commitTimeMs });
               break;
             case 'change': {
               const c = filter.filter(e.change, finalLsn);

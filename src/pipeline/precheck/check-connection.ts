@@ -36,7 +36,7 @@ export async function checkConnection<C extends { description: string; serverInf
         id,
         title,
         status: warnings.length > 0 ? 'warn' : 'pass',
-        message: `connected to ${connector.description} (PostgreSQL ${server.version}${server.isSuperuser ? ', superuser' : ''})${warnings.map((w) => `; ${w}`).join('')}`,
+        message: `connected to ${connector.description} (${server.product ?? 'PostgreSQL'} ${server.version}${server.isSuperuser ? ', superuser' : ''})${warnings.map((w) => `; ${w}`).join('')}`,
       },
       connector,
       server,

@@ -11,7 +11,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { PgdtsError } from '../../core/errors.ts';
 import { quoteIdent, quoteQualified } from '../../core/identifier.ts';
 import type { SelectedTable } from '../../core/selected-table.ts';
-import type { CopyFormat, CopyRange, CopyUnit } from '../../core/source.ts';
+import type { ColumnType, CopyFormat, CopyRange, CopyUnit } from '../../core/source.ts';
 import { connect, serverMajorVersion, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 
 /**
@@ -68,6 +68,37 @@ export async function copyFormatsFor(
   );
   const ok = new Map(r.rows.map((x) => [Number(x.relid), x.ok]));
   return tables.map((t) => ((ok.get(Number(t.oid)) ?? true) ? 'binary' : 'text'));
+}
+
+/**
+ * The type (atttypid, atttypmod) of each copied column of each target, in `columns` order: one
+ * catalog query for all tables. A column the catalog does not show (dropped meanwhile) gets text
+ * (OID 25).
+ */
+export async function columnTypesFor(
+  client: pg.Client,
+  targets: readonly {
+    readonly source: SelectedTable;
+    readonly columns: readonly { readonly source: string }[];
+  }[],
+  beforeStatement?: BeforeStatement,
+): Promise<ColumnType[][]> {
+  if (targets.length === 0) return [];
+  await beforeStatement?.();
+  const relids = targets.flatMap((t) => t.columns.map(() => t.source.oid));
+  const names = targets.flatMap((t) => t.columns.map((c) => c.source));
+  const r = await client.query<{ relid: string; attname: string; typid: number; typmod: number }>(
+    `SELECT s.relid::int8 AS relid, s.attname, a.atttypid::int4 AS typid, a.atttypmod AS typmod
+       FROM unnest($1::oid[], $2::text[]) AS s(relid, attname)
+       JOIN pg_attribute a ON a.attrelid = s.relid AND a.attname = s.attname AND a.attnum > 0 AND NOT a.attisdropped`,
+    [relids, names],
+  );
+  const byKey = new Map(
+    r.rows.map((x) => [`${x.relid}/${x.attname}`, { typeOid: x.typid, typeModifier: x.typmod }]),
+  );
+  return targets.map((t) =>
+    t.columns.map((c) => byKey.get(`${t.source.oid}/${c.source}`) ?? { typeOid: 25, typeModifier: -1 }),
+  );
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Lsn } from '../../core/lsn.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import type { CopyUnit, PlanUnitsOptions, Snapshot, SnapshotReader } from '../../core/source.ts';
 import { wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
-import { copyFormatsFor, copyOut, openSnapshotReader, planRanges } from './copy-out.ts';
+import { columnTypesFor, copyFormatsFor, copyOut, openSnapshotReader, planRanges } from './copy-out.ts';
 
 /** Copies a snapshot reader makes in one source transaction before it starts another one. */
 export const READER_TABLES_PER_TRANSACTION = 200;
@@ -48,6 +48,7 @@ export class PostgresSnapshot implements Snapshot {
             o.beforeStatement,
           )
         : targets.map(() => 'text' as const);
+      const types = await columnTypesFor(reader, targets, o.beforeStatement);
       for (const [i, target] of targets.entries()) {
         const t = target.source;
         const ranges = await planRanges(reader, t, o);
@@ -61,6 +62,7 @@ export class PostgresSnapshot implements Snapshot {
             columns: target.columns,
             where: target.where,
             target: target.table,
+            columnTypes: types[i] ?? [],
           }),
         );
       }

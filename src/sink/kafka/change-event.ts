@@ -1,0 +1,335 @@
+/**
+ * Debezium change events (Debezium documentation, `connectors/postgresql.adoc`, "Data change
+ * events"), as Kafka Connect's JsonConverter writes them with `schemas.enable` false (the payload
+ * alone) or true (`{schema, payload}`).
+ *
+ * - key: a struct of the table's key columns (see {@link EventTable.columns}); no key (null) for a
+ *   table without one;
+ * - value: the envelope `before`, `after`, `source`, `transaction`, `op`, `ts_ms`, `ts_us`, `ts_ns`;
+ *   `op` is `r` (full sync row), `c`, `u`, `d` or `t` (truncate);
+ * - `source`: `version`, `connector` (`postgresql`), `name` (the logical server name: the task name),
+ *   `ts_ms`/`ts_us`/`ts_ns` (source commit time), `snapshot`, `db`, `sequence`, `schema`, `table`,
+ *   `txId`, `lsn`, `xmin` (always null: pgoutput does not send it);
+ * - a tombstone (the key and a null value) follows each delete when enabled.
+ *
+ * An unchanged TOASTed value (the source did not send it) is written as the placeholder text, like
+ * Debezium's `unavailable.value.placeholder`, never as null.
+ */
+import { UNCHANGED_TOAST, type Tuple } from '../../core/change.ts';
+import { columnCodec, type ColumnCodec, type ConnectSchema } from './debezium-value.ts';
+import { jsonText, type JsonValue } from './json-text.ts';
+
+/** The Debezium version whose event format this follows (`source.version`). */
+export const DEBEZIUM_FORMAT_VERSION = '3.6.1.Final';
+
+/** A column of an event's table. */
+export interface EventColumn {
+  readonly name: string;
+  readonly typeOid: number;
+  readonly typeModifier: number;
+  /** Part of the event key. */
+  readonly isKey: boolean;
+}
+
+/** The table an event is about, as the sink names it (after `objects[].as` and `mapping`). */
+export interface EventTable {
+  readonly schema: string;
+  readonly name: string;
+  readonly columns: readonly EventColumn[];
+}
+
+/** Where in the source an event comes from (the `source` block). */
+export interface EventSource {
+  /** `true` for full sync rows, `false` for changes (Debezium: also `first`/`last`). */
+  readonly snapshot: 'true' | 'false';
+  /** Source commit time (changes) or read time (full sync), ms since the epoch. */
+  readonly tsMs: number;
+  readonly txId: number | null;
+  /** LSN of the change's WAL record, or of the snapshot for full sync rows. */
+  readonly lsn: bigint | null;
+  /** Commit LSN of the previous transaction the sink saw, if any (`sequence[0]`). */
+  readonly lastCommitLsn: bigint | null;
+}
+
+/** A Kafka record to produce, before its topic and partition are chosen. */
+export interface EventRecord {
+  /** JSON key, or undefined for a keyless table (and for truncate events). */
+  readonly key: Buffer | undefined;
+  /** JSON value; undefined for a tombstone. */
+  readonly value: Buffer | undefined;
+}
+
+/** Options of {@link ChangeEventEncoder}. */
+export interface ChangeEventEncoderOptions {
+  /** `source.name`: Debezium's `topic.prefix` (the task name). */
+  readonly serverName: string;
+  /** `source.db`: the source database. */
+  readonly db: string;
+  /** JsonConverter `schemas.enable`. */
+  readonly schemas: boolean;
+  /** Text written for an unchanged TOASTed value. */
+  readonly placeholder: string;
+  /** A null-value record after each delete. */
+  readonly tombstones: boolean;
+}
+
+/** Per table: codecs and the schemas of key and value (when `schemas`). */
+interface TablePlan {
+  readonly table: EventTable;
+  readonly codecs: readonly ColumnCodec[];
+  readonly keyIndexes: readonly number[];
+  readonly keySchema: JsonValue;
+  readonly valueSchema: JsonValue;
+}
+
+/** The Connect schema of the `source` block (io.debezium.connector.postgresql.Source). */
+const SOURCE_SCHEMA: ConnectSchema = {
+  type: 'struct',
+  name: 'io.debezium.connector.postgresql.Source',
+  optional: false,
+  field: 'source',
+  fields: [
+    { type: 'string', optional: false, field: 'version' },
+    { type: 'string', optional: false, field: 'connector' },
+    { type: 'string', optional: false, field: 'name' },
+    { type: 'int64', optional: false, field: 'ts_ms' },
+    {
+      type: 'string',
+      optional: true,
+      name: 'io.debezium.data.Enum',
+      version: 1,
+      parameters: {
+        allowed: 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental',
+      },
+      field: 'snapshot',
+    },
+    { type: 'string', optional: false, field: 'db' },
+    { type: 'string', optional: true, field: 'sequence' },
+    { type: 'int64', optional: true, field: 'ts_us' },
+    { type: 'int64', optional: true, field: 'ts_ns' },
+    { type: 'string', optional: false, field: 'schema' },
+    { type: 'string', optional: false, field: 'table' },
+    { type: 'int64', optional: true, field: 'txId' },
+    { type: 'int64', optional: true, field: 'lsn' },
+    { type: 'int64', optional: true, field: 'xmin' },
+  ],
+};
+
+const TRANSACTION_SCHEMA: ConnectSchema = {
+  type: 'struct',
+  name: 'event.block',
+  version: 1,
+  optional: true,
+  field: 'transaction',
+  fields: [
+    { type: 'string', optional: false, field: 'id' },
+    { type: 'int64', optional: false, field: 'total_order' },
+    { type: 'int64', optional: false, field: 'data_collection_order' },
+  ],
+};
+
+/** Position of an event inside its source transaction (`transaction` block), when enabled. */
+export interface TransactionBlock {
+  /** `<txId>:<commit LSN>`, as Debezium's PostgreSQL connector writes it. */
+  readonly id: string;
+  readonly totalOrder: number;
+  readonly dataCollectionOrder: number;
+}
+
+function schemaJson(s: ConnectSchema): JsonValue {
+  const o: Record<string, JsonValue> = { type: s.type };
+  if (s.fields !== undefined) o.fields = s.fields.map(schemaJson);
+  if (s.items !== undefined) o.items = schemaJson(s.items);
+  o.optional = s.optional;
+  if (s.name !== undefined) o.name = s.name;
+  if (s.version !== undefined) o.version = s.version;
+  if (s.parameters !== undefined) o.parameters = { ...s.parameters };
+  if (s.field !== undefined) o.field = s.field;
+  return o;
+}
+
+/** Builds the key and value records of change events; one per sink, tables cached by identity. */
+export class ChangeEventEncoder {
+  private readonly plans = new WeakMap<EventTable, TablePlan>();
+
+  constructor(private readonly o: ChangeEventEncoderOptions) {}
+
+  private plan(table: EventTable): TablePlan {
+    let p = this.plans.get(table);
+    if (p !== undefined) return p;
+    const codecs = table.columns.map((c) => columnCodec(c.typeOid, c.typeModifier));
+    const keyIndexes = table.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+    const prefix = `${this.o.serverName}.${table.schema}.${table.name}`;
+    const field = (i: number, keyPart: boolean): ConnectSchema => ({
+      ...(codecs[i]?.type ?? { type: 'string' }),
+      // pgoutput does not say which columns are NOT NULL: only key columns are known to be.
+      optional: !(keyPart || table.columns[i]?.isKey === true),
+      field: table.columns[i]?.name ?? '',
+    });
+    const rowSchema = (f: string): ConnectSchema => ({
+      type: 'struct',
+      fields: table.columns.map((_, i) => field(i, false)),
+      optional: true,
+      name: `${prefix}.Value`,
+      field: f,
+    });
+    p = {
+      table,
+      codecs,
+      keyIndexes,
+      keySchema: schemaJson({
+        type: 'struct',
+        fields: keyIndexes.map((i) => field(i, true)),
+        optional: false,
+        name: `${prefix}.Key`,
+      }),
+      valueSchema: schemaJson({
+        type: 'struct',
+        fields: [
+          rowSchema('before'),
+          rowSchema('after'),
+          SOURCE_SCHEMA,
+          TRANSACTION_SCHEMA,
+          { type: 'string', optional: false, field: 'op' },
+          { type: 'int64', optional: true, field: 'ts_ms' },
+          { type: 'int64', optional: true, field: 'ts_us' },
+          { type: 'int64', optional: true, field: 'ts_ns' },
+        ],
+        optional: false,
+        name: `${prefix}.Envelope`,
+        version: 2,
+      }),
+    };
+    this.plans.set(table, p);
+    return p;
+  }
+
+  private row(p: TablePlan, t: Tuple, only?: readonly number[]): JsonValue {
+    const o: Record<string, JsonValue> = {};
+    const keep = only === undefined ? undefined : new Set(only);
+    p.table.columns.forEach((c, i) => {
+      const d = keep === undefined || keep.has(i) ? t[i] : null;
+      if (d === undefined || d === null) o[c.name] = null;
+      else if (d === UNCHANGED_TOAST) o[c.name] = this.o.placeholder;
+      else o[c.name] = p.codecs[i]?.encode(d) ?? d;
+    });
+    return o;
+  }
+
+  private wrap(schema: JsonValue, payload: JsonValue): Buffer {
+    return Buffer.from(jsonText(this.o.schemas ? { schema, payload } : payload));
+  }
+
+  /** The JSON key of a row of `table` (undefined when the table has no key columns). */
+  key(table: EventTable, t: Tuple): Buffer | undefined {
+    const p = this.plan(table);
+    if (p.keyIndexes.length === 0) return undefined;
+    const o: Record<string, JsonValue> = {};
+    for (const i of p.keyIndexes) {
+      const c = p.table.columns[i];
+      const d = t[i];
+      if (c === undefined) continue;
+      o[c.name] =
+        d === undefined || d === null
+          ? null
+          : d === UNCHANGED_TOAST
+            ? this.o.placeholder
+            : (p.codecs[i]?.encode(d) ?? d);
+    }
+    return this.wrap(p.keySchema, o);
+  }
+
+  /** Whether the key columns of `a` and `b` differ (an UPDATE that changed the key). */
+  keyChanged(table: EventTable, a: Tuple, b: Tuple): boolean {
+    return this.plan(table).keyIndexes.some((i) => a[i] !== b[i]);
+  }
+
+  /**
+   * The records of one event: the event and, for a delete with tombstones on, the tombstone.
+   * `before`: the old row (`beforeKeyOnly`: only its key columns are known, the others are written
+   * as null); `after`: the new row.
+   */
+  event(
+    table: EventTable,
+    op: 'r' | 'c' | 'u' | 'd',
+    before: { readonly tuple: Tuple; readonly keyOnly: boolean } | undefined,
+    after: Tuple | undefined,
+    source: EventSource,
+    transaction?: TransactionBlock,
+  ): EventRecord[] {
+    const p = this.plan(table);
+    const keyTuple = after ?? before?.tuple;
+    const key = keyTuple === undefined ? undefined : this.key(table, keyTuple);
+    const value = this.wrap(p.valueSchema, {
+      before:
+        before === undefined ? null : this.row(p, before.tuple, before.keyOnly ? p.keyIndexes : undefined),
+      after: after === undefined ? null : this.row(p, after),
+      source: this.source(table, source),
+      transaction:
+        transaction === undefined
+          ? null
+          : {
+              id: transaction.id,
+              total_order: transaction.totalOrder,
+              data_collection_order: transaction.dataCollectionOrder,
+            },
+      op,
+      ...now(),
+    });
+    const out: EventRecord[] = [{ key, value }];
+    if (op === 'd' && this.o.tombstones) out.push({ key, value: undefined });
+    return out;
+  }
+
+  /** A truncate event (`op: t`): no key, no before or after (Debezium's truncate event). */
+  truncate(table: EventTable, source: EventSource, transaction?: TransactionBlock): EventRecord {
+    const p = this.plan(table);
+    return {
+      key: undefined,
+      value: this.wrap(p.valueSchema, {
+        before: null,
+        after: null,
+        source: this.source(table, source),
+        transaction:
+          transaction === undefined
+            ? null
+            : {
+                id: transaction.id,
+                total_order: transaction.totalOrder,
+                data_collection_order: transaction.dataCollectionOrder,
+              },
+        op: 't',
+        ...now(),
+      }),
+    };
+  }
+
+  private source(table: EventTable, s: EventSource): JsonValue {
+    const tsUs = BigInt(s.tsMs) * 1000n;
+    return {
+      version: DEBEZIUM_FORMAT_VERSION,
+      connector: 'postgresql',
+      name: this.o.serverName,
+      ts_ms: s.tsMs,
+      snapshot: s.snapshot,
+      db: this.o.db,
+      sequence: JSON.stringify([
+        s.lastCommitLsn === null ? null : s.lastCommitLsn.toString(),
+        s.lsn === null ? null : s.lsn.toString(),
+      ]),
+      ts_us: tsUs,
+      ts_ns: tsUs * 1000n,
+      schema: table.schema,
+      table: table.name,
+      txId: s.txId,
+      lsn: s.lsn,
+      xmin: null,
+    };
+  }
+}
+
+/** `ts_ms`, `ts_us`, `ts_ns` of the moment the event is made (microsecond clock). */
+function now(): { ts_ms: number; ts_us: bigint; ts_ns: bigint } {
+  const us = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  return { ts_ms: Number(us / 1000n), ts_us: us, ts_ns: us * 1000n };
+}

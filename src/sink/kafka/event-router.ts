@@ -1,0 +1,54 @@
+/**
+ * Turns encoded events into records to produce: the topic of their table (created when missing) and
+ * the partition of `destination.partitionPolicy` (see topic-router.ts).
+ */
+import type { MessageToProduce } from '@platformatic/kafka';
+import type { KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
+import type { EventRecord, EventTable } from './change-event.ts';
+import type { TopicCatalog } from './kafka-client.ts';
+import { partitionOf, topicOf, type TopicNames } from './topic-router.ts';
+
+/** Routes the records of one sink. */
+export class EventRouter {
+  private readonly topics = new WeakMap<
+    EventTable,
+    { topic: string; names: TopicNames; partitions: number }
+  >();
+
+  constructor(
+    private readonly d: KafkaDestinationConfig,
+    private readonly catalog: TopicCatalog,
+    /** `#{source_db_name}`. */
+    private readonly db: string,
+  ) {}
+
+  /**
+   * The topic of `table` and its partition count, the topic created when missing.
+   * @throws {PgdtsError} from topic creation (DESTINATION_UNSUPPORTED, CONNECTION_FAILED...).
+   */
+  async topicOf(table: EventTable): Promise<{ topic: string; names: TopicNames; partitions: number }> {
+    const known = this.topics.get(table);
+    if (known !== undefined) return known;
+    const names = { db: this.db, schema: table.schema, table: table.name };
+    const topic = topicOf(this.d.topic, names);
+    const t = { topic, names, partitions: await this.catalog.ensure(topic) };
+    this.topics.set(table, t);
+    return t;
+  }
+
+  /** Creates `topic` when missing (the transaction metadata topic). */
+  async ensureTopic(topic: string): Promise<void> {
+    await this.catalog.ensure(topic);
+  }
+
+  /** The records of `events` about `table`, with topic and partition. */
+  async route(table: EventTable, events: readonly EventRecord[]): Promise<MessageToProduce[]> {
+    const t = await this.topicOf(table);
+    return events.map((e) => ({
+      topic: t.topic,
+      partition: partitionOf(this.d.partitionPolicy, t.partitions, t.names, e.key),
+      ...(e.key !== undefined ? { key: e.key } : {}),
+      ...(e.value !== undefined ? { value: e.value } : {}),
+    }));
+  }
+}

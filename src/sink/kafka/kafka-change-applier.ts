@@ -1,0 +1,369 @@
+/**
+ * Incremental sync into Kafka: each change becomes Debezium change events (change-event.ts) on its
+ * table's topic; `commitBatch` makes the batch's events and its applied position durable together,
+ * as `destination.deliveryGuarantee` says (see kafka-sink.md for the states and invariants):
+ *
+ * - `at-least-once`: events are sent by an idempotent producer with `acks=all` as the batch grows;
+ *   the position record is written (in a transaction of the task's writer) only after the broker
+ *   acknowledged every event before it. A crash between the two repeats the batch on restart.
+ * - `exactly-once`: the batch's events and its position record are sent in one Kafka transaction
+ *   (KIP-98, as Kafka Connect's exactly-once source support does, KIP-618); the events are held
+ *   until the batch commits. A crash aborts the open transaction: read_committed consumers never see
+ *   its events, and the restart resumes from the position committed with the last batch.
+ */
+import type { MessageToProduce, Producer } from '@platformatic/kafka';
+import type { Change, Relation, TransactionCommit } from '../../core/change.ts';
+import { PgdtsError } from '../../core/errors.ts';
+import type { Lsn } from '../../core/lsn.ts';
+import {
+  EMPTY_TALLY,
+  type AppliedBatch,
+  type AppliedPosition,
+  type ApplyTally,
+  type ChangeApplier,
+  type DurablePosition,
+  type SourceTransactionBegin,
+} from '../../core/sink.ts';
+import type { DdlBookkeeping, DdlChange, DdlOrigin } from '../../core/ddl.ts';
+import type { Operation } from '../../core/task-config.ts';
+import type { KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
+import type {
+  ChangeEventEncoder,
+  EventRecord,
+  EventSource,
+  EventTable,
+  TransactionBlock,
+} from './change-event.ts';
+import type { EventRouter } from './event-router.ts';
+import { kafkaError, produceChunks } from './kafka-client.ts';
+import type { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
+import { jsonText, type JsonValue } from './json-text.ts';
+
+/** At-least-once: events held before they are sent (one produce call). */
+const SEND_EVERY_RECORDS = 2_000;
+
+/** Collaborators of {@link KafkaChangeApplier}. */
+export interface KafkaChangeApplierParts {
+  readonly taskName: string;
+  readonly d: KafkaDestinationConfig;
+  readonly store: KafkaCheckpointStore;
+  readonly encoder: ChangeEventEncoder;
+  readonly router: EventRouter;
+  /** The idempotent producer of at-least-once events. */
+  readonly producer: Producer;
+  readonly startPosition: AppliedPosition | undefined;
+}
+
+interface OpenTransaction {
+  readonly xid: number;
+  readonly finalLsn: Lsn;
+  readonly commitTimeMs: number;
+  /** Events so far, and per table (`schema.table`) for the END record. */
+  events: number;
+  readonly perTable: Map<string, number>;
+}
+
+/** Applies changes as Kafka records (see the file comment). */
+export class KafkaChangeApplier implements ChangeApplier {
+  readonly startPosition: AppliedPosition | undefined;
+  readonly warnings: readonly string[] = [];
+  private pending: MessageToProduce[] = [];
+  /** Events added since the last send (at-least-once). */
+  private queued = 0;
+  private tally: ApplyTally;
+  private txn: OpenTransaction | undefined;
+  /** The last complete transaction added and not committed yet. */
+  private lastComplete: { endLsn: Lsn; commitTimeMs: number } | undefined;
+  private committed: AppliedPosition | undefined;
+  private pendingTxns = 0;
+  private lastCommitLsn: bigint | null = null;
+  /** Changes of the open transaction routed but not yet in `pending` (routing awaits topic creation). */
+  private routing: Promise<void> = Promise.resolve();
+  private routingError: unknown;
+
+  constructor(private readonly p: KafkaChangeApplierParts) {
+    this.startPosition = p.startPosition;
+    this.committed = p.startPosition;
+    this.tally = p.startPosition?.tally ?? EMPTY_TALLY;
+  }
+
+  get pendingTransactions(): number {
+    return this.pendingTxns;
+  }
+
+  beginTransaction(begin: SourceTransactionBegin): void {
+    this.txn = {
+      xid: begin.xid,
+      finalLsn: begin.finalLsn,
+      commitTimeMs: begin.commitTimeMs ?? Date.now(),
+      events: 0,
+      perTable: new Map(),
+    };
+    if (this.p.d.transactionTopic !== null) this.queueTransactionEvent('BEGIN', this.txn);
+  }
+
+  private source(change: Change, t: OpenTransaction): EventSource {
+    return {
+      snapshot: 'false',
+      tsMs: t.commitTimeMs,
+      txId: t.xid,
+      lsn: change.lsn ?? t.finalLsn,
+      lastCommitLsn: this.lastCommitLsn,
+    };
+  }
+
+  private block(t: OpenTransaction, table: Relation): TransactionBlock | undefined {
+    if (this.p.d.transactionTopic === null) return undefined;
+    t.events++;
+    const name = `${table.schema}.${table.name}`;
+    const n = (t.perTable.get(name) ?? 0) + 1;
+    t.perTable.set(name, n);
+    return { id: `${t.xid}:${t.finalLsn}`, totalOrder: t.events, dataCollectionOrder: n };
+  }
+
+  /** The records of one change. */
+  private events(change: Change, t: OpenTransaction): { table: EventTable; records: EventRecord[] }[] {
+    const e = this.p.encoder;
+    switch (change.kind) {
+      case 'insert':
+        return [
+          {
+            table: change.relation,
+            records: e.event(
+              change.relation,
+              'c',
+              undefined,
+              change.newTuple,
+              this.source(change, t),
+              this.block(t, change.relation),
+            ),
+          },
+        ];
+      case 'update': {
+        const old = change.oldTuple;
+        if (old !== undefined && e.keyChanged(change.relation, old, change.newTuple)) {
+          // Debezium: a key change is a delete of the old key (and its tombstone), then a create.
+          return [
+            {
+              table: change.relation,
+              records: [
+                ...e.event(
+                  change.relation,
+                  'd',
+                  { tuple: old, keyOnly: change.oldKind !== 'full' },
+                  undefined,
+                  this.source(change, t),
+                  this.block(t, change.relation),
+                ),
+                ...e.event(
+                  change.relation,
+                  'c',
+                  undefined,
+                  change.newTuple,
+                  this.source(change, t),
+                  this.block(t, change.relation),
+                ),
+              ],
+            },
+          ];
+        }
+        const before =
+          old !== undefined && change.oldKind === 'full' ? { tuple: old, keyOnly: false } : undefined;
+        return [
+          {
+            table: change.relation,
+            records: e.event(
+              change.relation,
+              'u',
+              before,
+              change.newTuple,
+              this.source(change, t),
+              this.block(t, change.relation),
+            ),
+          },
+        ];
+      }
+      case 'delete':
+        return [
+          {
+            table: change.relation,
+            records: e.event(
+              change.relation,
+              'd',
+              { tuple: change.oldTuple, keyOnly: change.oldKind === 'key' },
+              undefined,
+              this.source(change, t),
+              this.block(t, change.relation),
+            ),
+          },
+        ];
+      case 'truncate':
+        return change.relations.map((r) => ({
+          table: r,
+          records: [e.truncate(r, this.source(change, t), this.block(t, r))],
+        }));
+    }
+  }
+
+  add(change: Change): Promise<void> | undefined {
+    const t = this.txn;
+    if (t === undefined) throw new PgdtsError('INTERNAL', 'a change outside a source transaction');
+    let events;
+    try {
+      events = this.events(change, t);
+    } catch (e) {
+      throw new PgdtsError(
+        'APPLY_FAILED',
+        `cannot encode a change of ${tableOf(change)}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    this.routing = this.routing.then(async () => {
+      for (const ev of events) this.pending.push(...(await this.p.router.route(ev.table, ev.records)));
+    });
+    this.routing = this.routing.catch((e: unknown) => {
+      this.routingError ??= e;
+    });
+    for (const ev of events) this.queued += ev.records.length;
+    if (this.p.d.deliveryGuarantee === 'at-least-once' && this.queued >= SEND_EVERY_RECORDS)
+      return this.send();
+    return undefined;
+  }
+
+  /** At-least-once: sends what is pending and waits for the broker's acknowledgement. */
+  private async send(): Promise<void> {
+    await this.routing;
+    if (this.routingError !== undefined)
+      throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
+    const messages = this.pending;
+    this.pending = [];
+    this.queued = 0;
+    if (messages.length === 0) return;
+    try {
+      for (const chunk of produceChunks(messages)) await this.p.producer.send({ messages: chunk, acks: -1 });
+    } catch (e) {
+      throw kafkaError('APPLY_FAILED', `send ${messages.length} change events`, e);
+    }
+  }
+
+  skip(operation: Operation): void {
+    this.tally = {
+      ...this.tally,
+      skipped: { ...this.tally.skipped, [operation]: this.tally.skipped[operation] + 1 },
+    };
+  }
+
+  commitTransaction(commit: TransactionCommit): void {
+    const t = this.txn;
+    if (t !== undefined && this.p.d.transactionTopic !== null) this.queueTransactionEvent('END', t);
+    this.txn = undefined;
+    this.lastComplete = { endLsn: commit.endLsn, commitTimeMs: commit.commitTimeMs };
+    this.lastCommitLsn = commit.commitLsn;
+    this.pendingTxns++;
+  }
+
+  /** A BEGIN or END record of Debezium's transaction metadata topic. */
+  private queueTransactionEvent(status: 'BEGIN' | 'END', t: OpenTransaction): void {
+    const topic = this.p.d.transactionTopic;
+    if (topic === null) return;
+    const id = `${t.xid}:${t.finalLsn}`;
+    const value: JsonValue =
+      status === 'BEGIN'
+        ? { status, id, ts_ms: t.commitTimeMs, event_count: null, data_collections: null }
+        : {
+            status,
+            id,
+            ts_ms: t.commitTimeMs,
+            event_count: t.events,
+            data_collections: [...t.perTable].map(([data_collection, event_count]) => ({
+              data_collection,
+              event_count,
+            })),
+          };
+    const wrap = (schema: JsonValue, payload: JsonValue): JsonValue =>
+      this.p.d.schemas ? { schema, payload } : payload;
+    const keySchema: JsonValue = {
+      type: 'struct',
+      fields: [{ type: 'string', optional: false, field: 'id' }],
+      optional: false,
+      name: 'io.debezium.connector.common.TransactionMetadataKey',
+    };
+    const key = Buffer.from(jsonText(wrap(keySchema, { id })));
+    const message = { topic, partition: 0, key, value: Buffer.from(jsonText(wrap(null, value))) };
+    this.routing = this.routing.then(async () => {
+      await this.p.router.ensureTopic(topic);
+      this.pending.push(message);
+    });
+  }
+
+  applyDdl(
+    _changes: readonly DdlChange[],
+    origin: DdlOrigin,
+    _bookkeeping?: readonly DdlBookkeeping[],
+  ): Promise<void> {
+    // A Kafka destination has no tables to alter: the events of the following changes carry the
+    // new columns. Table bookkeeping (a renamed or dropped table's copy progress) is not kept here.
+    void origin;
+    return Promise.resolve();
+  }
+
+  async commitBatch(): Promise<AppliedBatch> {
+    const last = this.lastComplete;
+    if (last === undefined) {
+      return {
+        appliedLsn: this.committed?.lsn ?? (0n as Lsn),
+        commitTimeMs: this.committed?.commitTimeMs,
+        tally: this.tally,
+      };
+    }
+    const position: AppliedPosition = {
+      lsn: last.endLsn,
+      commitTimeMs: last.commitTimeMs,
+      tally: this.tally,
+    };
+    const record = this.p.store.positionRecord(this.p.taskName, position);
+    if (this.p.d.deliveryGuarantee === 'exactly-once') {
+      await this.routing;
+      if (this.routingError !== undefined)
+        throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
+      const data = this.pending;
+      this.pending = [];
+      await this.p.store.commitWith(this.p.taskName, data, [record]);
+    } else {
+      await this.send();
+      await this.p.store.commitWith(this.p.taskName, [], [record]);
+    }
+    this.committed = position;
+    this.lastComplete = undefined;
+    this.pendingTxns = 0;
+    return { appliedLsn: position.lsn, commitTimeMs: position.commitTimeMs, tally: this.tally };
+  }
+
+  durablePosition(): Promise<DurablePosition> {
+    return Promise.resolve({ lsn: this.committed?.lsn, complete: this.pendingTxns === 0 });
+  }
+
+  async rollback(): Promise<void> {
+    await this.routing.catch(() => undefined);
+    this.pending = [];
+    this.queued = 0;
+    this.routingError = undefined;
+    this.routing = Promise.resolve();
+    this.txn = undefined;
+    this.lastComplete = undefined;
+    this.pendingTxns = 0;
+    this.tally = this.committed?.tally ?? EMPTY_TALLY;
+  }
+
+  async close(): Promise<void> {
+    await this.rollback();
+  }
+}
+
+function tableOf(c: Change): string {
+  return c.kind === 'truncate'
+    ? c.relations.map((r) => `${r.schema}.${r.name}`).join(', ')
+    : `${c.relation.schema}.${c.relation.name}`;
+}

@@ -1,0 +1,195 @@
+/**
+ * The Kafka sink connector: a task's destination is a Kafka cluster, its changes Debezium-compatible
+ * change events (change-event.ts) on topics routed and partitioned as the task file says
+ * (topic-router.ts), its checkpoints in a compacted topic of the same cluster
+ * (kafka-checkpoint-store.ts). Capabilities: full sync rows (`rows`, as read events) and incremental
+ * changes (`openApplier`); no schema, sequences or verify. States and invariants: kafka-sink.md.
+ */
+import { Admin, Producer } from '@platformatic/kafka';
+import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
+import type { ChangeApplier, OpenApplierOptions, RowLoader, Sink } from '../../core/sink.ts';
+import type { TableTarget } from '../../core/table-targets.ts';
+import type { TaskConfig } from '../../core/task-config.ts';
+import { kafkaClientProperties, type KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
+import { ChangeEventEncoder } from './change-event.ts';
+import { EventRouter } from './event-router.ts';
+import { KafkaChangeApplier } from './kafka-change-applier.ts';
+import { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
+import { kafkaBaseOptions, kafkaError, TopicCatalog, type KafkaBaseOptions } from './kafka-client.ts';
+import { KafkaRowLoader } from './kafka-row-loader.ts';
+import { topicOf } from './topic-router.ts';
+
+/** Options of {@link KafkaSink} besides the destination itself. */
+export interface KafkaSinkOptions {
+  readonly taskName: string;
+  /** The source database (`source.db`, `#{source_db_name}`). */
+  readonly sourceDb: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** A Kafka destination (see the file comment). Clients connect lazily. */
+export class KafkaSink implements Sink {
+  readonly description: string;
+  readonly checkpoints: KafkaCheckpointStore;
+  readonly schema = undefined;
+  readonly sequences = undefined;
+  readonly openHasher = undefined;
+  readonly rows: RowLoader;
+  private readonly base: KafkaBaseOptions;
+  private readonly admin: Admin;
+  private readonly catalog: TopicCatalog;
+  private readonly encoder: ChangeEventEncoder;
+  private readonly router: EventRouter;
+  private producer: Producer | undefined;
+
+  /**
+   * @throws {PgdtsError} CONFIG_INVALID when `sasl.passwordEnv` is unset or a TLS file is unreadable.
+   */
+  constructor(
+    private readonly d: KafkaDestinationConfig,
+    private readonly o: KafkaSinkOptions,
+  ) {
+    this.description = `kafka ${d.bootstrapServers.join(',')}`;
+    this.base = kafkaBaseOptions(d, o.taskName, o.env);
+    this.admin = new Admin(this.base);
+    this.catalog = new TopicCatalog(this.admin, d);
+    this.checkpoints = new KafkaCheckpointStore(d, this.base, this.catalog);
+    this.encoder = new ChangeEventEncoder({
+      serverName: o.taskName,
+      db: o.sourceDb,
+      schemas: d.schemas,
+      placeholder: d.unavailableValuePlaceholder,
+      tombstones: d.tombstones,
+    });
+    this.router = new EventRouter(d, this.catalog, o.sourceDb);
+    this.rows = new KafkaRowLoader({
+      store: this.checkpoints,
+      encoder: this.encoder,
+      router: this.router,
+      producer: () => this.dataProducer(),
+    });
+  }
+
+  /** The idempotent producer of events sent outside transactions (`acks=all`). */
+  private dataProducer(): Producer {
+    if (this.producer === undefined) {
+      const p = kafkaClientProperties(this.d);
+      const compression = p.compression ?? this.d.compression;
+      this.producer = new Producer({
+        ...this.base,
+        idempotent: true,
+        acks: -1,
+        producerId: -1n,
+        producerEpoch: -1,
+        ...(compression !== 'none' ? { compression } : {}),
+      });
+    }
+    return this.producer;
+  }
+
+  async serverInfo(): Promise<ServerInfo> {
+    try {
+      const m = await this.admin.metadata({ topics: [] });
+      return {
+        major: 0,
+        product: 'Kafka',
+        version: `cluster ${m.id}, ${m.brokers.size} broker(s)`,
+        user: this.d.sasl?.username ?? '',
+        isSuperuser: false,
+      };
+    } catch (e) {
+      throw kafkaError('CONNECTION_FAILED', `connect to ${this.description}`, e);
+    }
+  }
+
+  /** `o` has no effect: events describe changes, there is no destination row to conflict with. */
+  async openApplier(taskName: string, o?: OpenApplierOptions): Promise<ChangeApplier> {
+    void o;
+    return new KafkaChangeApplier({
+      taskName,
+      d: this.d,
+      store: this.checkpoints,
+      encoder: this.encoder,
+      router: this.router,
+      producer: this.dataProducer(),
+      startPosition: await this.checkpoints.readAppliedPosition(taskName),
+    });
+  }
+
+  prechecks(): readonly Precheck[] {
+    return [
+      {
+        id: 'kafka-topics',
+        title: 'Destination Kafka topics',
+        needs: ['destination', 'targets'],
+        run: async (ctx) => {
+          const targets = ctx.targets ?? [];
+          const topics = [
+            ...new Set(
+              targets.map((t) =>
+                topicOf(this.d.topic, { db: this.o.sourceDb, schema: t.table.schema, table: t.table.name }),
+              ),
+            ),
+          ];
+          const missing: string[] = [];
+          for (const t of [
+            ...topics,
+            this.d.offsetsTopic,
+            ...(this.d.transactionTopic !== null ? [this.d.transactionTopic] : []),
+          ])
+            if ((await this.catalog.describe(t)) === undefined) missing.push(t);
+          return missing.length === 0
+            ? { status: 'pass', message: `all ${topics.length} topics and ${this.d.offsetsTopic} exist` }
+            : {
+                status: 'warn',
+                message: `${missing.length} topics will be created (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}) with ${this.d.newTopicPartitions} partitions`,
+                fix: 'nothing to do if the destination user may create topics; otherwise create them first',
+              };
+        },
+      },
+    ];
+  }
+
+  accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
+    const topics = [
+      ...new Set(
+        targets.map((t) =>
+          topicOf(this.d.topic, { db: this.o.sourceDb, schema: t.table.schema, table: t.table.name }),
+        ),
+      ),
+    ];
+    const user = `User:${this.d.sasl?.username ?? 'ANONYMOUS'}`;
+    const bootstrap = this.d.bootstrapServers[0] ?? '';
+    const acl = (op: string, resource: string) =>
+      `kafka-acls.sh --bootstrap-server ${bootstrap} --add --allow-principal ${user} ${op} ${resource}`;
+    return Promise.resolve({
+      side: 'destination',
+      target: this.description,
+      runAs: 'a Kafka administrator',
+      statements: [
+        ...[
+          ...topics,
+          this.d.offsetsTopic,
+          ...(this.d.transactionTopic !== null ? [this.d.transactionTopic] : []),
+        ].map((t) =>
+          acl('--operation Describe --operation Create --operation Write --operation Read', `--topic ${t}`),
+        ),
+        acl(
+          '--operation Describe --operation Write',
+          `--transactional-id ${this.checkpoints.transactionalIdOf(task.name)}`,
+        ),
+        acl('--operation IdempotentWrite', '--cluster'),
+      ],
+      notes: ['Read on the topics is for consumers and for reading the offsets topic back on start.'],
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([
+      this.checkpoints.close(),
+      this.producer?.close().catch(() => undefined),
+      this.admin.close().catch(() => undefined),
+    ]);
+    this.producer = undefined;
+  }
+}
