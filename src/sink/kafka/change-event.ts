@@ -265,14 +265,7 @@ export class ChangeEventEncoder {
         before === undefined ? null : this.row(p, before.tuple, before.keyOnly ? p.keyIndexes : undefined),
       after: after === undefined ? null : this.row(p, after),
       source: this.source(table, source),
-      transaction:
-        transaction === undefined
-          ? null
-          : {
-              id: transaction.id,
-              total_order: transaction.totalOrder,
-              data_collection_order: transaction.dataCollectionOrder,
-            },
+      transaction: transactionField(transaction),
       op,
       ...now(),
     });
@@ -290,14 +283,7 @@ export class ChangeEventEncoder {
         before: null,
         after: null,
         source: this.source(table, source),
-        transaction:
-          transaction === undefined
-            ? null
-            : {
-                id: transaction.id,
-                total_order: transaction.totalOrder,
-                data_collection_order: transaction.dataCollectionOrder,
-              },
+        transaction: transactionField(transaction),
         op: 't',
         ...now(),
       }),
@@ -332,4 +318,13 @@ export class ChangeEventEncoder {
 function now(): { ts_ms: number; ts_us: bigint; ts_ns: bigint } {
   const us = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
   return { ts_ms: Number(us / 1000n), ts_us: us, ts_ns: us * 1000n };
+}
+
+/** The envelope's `transaction` field of a change in a transaction block, or null. */
+function transactionField(
+  t: TransactionBlock | undefined,
+): { id: string; total_order: number; data_collection_order: number } | null {
+  return t === undefined
+    ? null
+    : { id: t.id, total_order: t.totalOrder, data_collection_order: t.dataCollectionOrder };
 }
