@@ -10,9 +10,12 @@ import { ConfigError } from '../core/errors.ts';
 import { formatPrecheckReport } from '../pipeline/precheck/format-precheck-report.ts';
 import { DEFAULT_SERVER } from '../control/client/api-client.ts';
 import type { DataSourceView } from '../control/data-source/data-source-schema.ts';
-import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, startServe, startWorkerProcess } from '../control/serve.ts';
-import { DEFAULT_LEASE_TIMEOUT_MS } from '../control/worker/task-lock-session.ts';
-import { DEFAULT_POLL_MS } from '../control/worker/task-worker.ts';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_LEASE_TIMEOUT_MS,
+  DEFAULT_LISTEN,
+  DEFAULT_POLL_MS,
+} from '../control/control-defaults.ts';
 import { addTaskCommands } from './task-commands.ts';
 import { client, printJson, table, type ClientOptions } from './api-command-helpers.ts';
 
@@ -124,6 +127,9 @@ export function addControlCommands(program: Command, version: string): void {
         leaseTimeout: string;
       }) => {
         const out = (line: string) => process.stderr.write(`pgdts serve: ${line}\n`);
+        // Loaded here, not at the top: the API server and the worker are heavy to import (see
+        // control-defaults.ts) and only these two commands need them.
+        const { startServe } = await import('../control/serve.ts');
         const running = await startServe({
           listen: o.listen,
           store: o.store,
@@ -155,6 +161,7 @@ export function addControlCommands(program: Command, version: string): void {
     )
     .action(async (o: { store: string; dataDir: string; pollMs: string; leaseTimeout: string }) => {
       const out = (line: string) => process.stderr.write(`pgdts worker: ${line}\n`);
+      const { startWorkerProcess } = await import('../control/serve.ts');
       const running = await startWorkerProcess({
         store: o.store,
         dataDir: o.dataDir,

@@ -10,7 +10,6 @@ import type { Source } from '../core/source.ts';
 import { publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
 import { resolveEndpoint, type ConnectionParams } from '../pg/connection.ts';
 import type { KafkaDestinationConfig } from '../core/kafka-destination-config.ts';
-import { KafkaSink } from '../sink/kafka/kafka-sink.ts';
 import { PostgresSink } from '../sink/postgres/postgres-sink.ts';
 import { PostgresSource } from '../source/postgres/postgres-source.ts';
 
@@ -53,10 +52,12 @@ export function openSourceAt(task: TaskConfig, params: ConnectionParams): Source
 }
 
 /**
- * The task's sink connector (connects lazily).
+ * The task's sink connector (connects lazily). Asynchronous because a Kafka sink's module is loaded
+ * only when a task needs it: its client library takes about a second of CPU to import, which every
+ * other command would pay at start.
  * @throws {PgdtsError} CONFIG_INVALID when the endpoint cannot be resolved.
  */
-export function openSink(task: TaskConfig): Sink {
+export async function openSink(task: TaskConfig): Promise<Sink> {
   const d = task.destination;
   if (d.type === 'kafka') return openKafkaSink(task, d);
   return openSinkAt(task, resolveEndpoint(d, process.env, 'destination'));
@@ -66,7 +67,7 @@ export function openSink(task: TaskConfig): Sink {
  * The task's sink connector on connection parameters resolved by the caller (see {@link openSourceAt});
  * a Kafka destination takes its settings from the task (`params` are a PostgreSQL endpoint's).
  */
-export function openSinkAt(task: TaskConfig, params: ConnectionParams): Sink {
+export async function openSinkAt(task: TaskConfig, params: ConnectionParams): Promise<Sink> {
   switch (task.destination.type) {
     case 'postgresql':
       return new PostgresSink(params);
@@ -76,7 +77,8 @@ export function openSinkAt(task: TaskConfig, params: ConnectionParams): Sink {
 }
 
 /** A Kafka sink: its events name the source database (`source.db`), resolved from the task's source. */
-function openKafkaSink(task: TaskConfig, d: KafkaDestinationConfig): Sink {
+async function openKafkaSink(task: TaskConfig, d: KafkaDestinationConfig): Promise<Sink> {
+  const { KafkaSink } = await import('../sink/kafka/kafka-sink.ts');
   const sourceDb = resolveEndpoint(task.source, process.env, 'source').database;
   return new KafkaSink(d, { taskName: task.name, sourceDb, env: process.env });
 }
@@ -89,7 +91,7 @@ export async function withConnectors<T>(
   const source = openSource(task);
   let sink: Sink | undefined;
   try {
-    sink = openSink(task);
+    sink = await openSink(task);
     return await fn({ source, sink });
   } finally {
     await Promise.all([source.close(), sink?.close()]);

@@ -17,10 +17,6 @@ import { ControlStore, describeUrl } from './store/control-store.ts';
 import { TaskAlerts } from './alerts/task-alerts.ts';
 import { TaskWorker } from './worker/task-worker.ts';
 
-/** Default `--listen`. */
-export const DEFAULT_LISTEN = '127.0.0.1:8432';
-/** Default `--data-dir`. */
-export const DEFAULT_DATA_DIR = './.pgdts';
 /** Database of the embedded store. */
 const EMBEDDED_DATABASE = 'pgdts';
 

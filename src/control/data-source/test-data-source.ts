@@ -11,6 +11,8 @@
 import { openSinkAt, openSourceAt } from '../../connectors/open-connectors.ts';
 import { PgdtsError } from '../../core/errors.ts';
 import type { PrecheckContext, PrecheckResult, PrecheckStatus } from '../../core/precheck.ts';
+import type { Sink } from '../../core/sink.ts';
+import type { Source } from '../../core/source.ts';
 import { parseTaskConfig, type TaskConfig } from '../../core/task-config.ts';
 import { checkConnection } from '../../pipeline/precheck/check-connection.ts';
 import { connectionParamsOf } from './connection-params-of.ts';
@@ -41,7 +43,7 @@ export interface DataSourceTestReport {
 export async function testDataSource(d: DataSource, role: TestRole): Promise<DataSourceTestReport> {
   const task = probeTask(d);
   const params = connectionParamsOf(d);
-  const conn = await checkConnection(role, () =>
+  const conn = await checkConnection<Source | Sink>(role, () =>
     role === 'source' ? openSourceAt(task, params) : openSinkAt(task, params),
   );
   const checks: DataSourceCheck[] = [...connectionSteps(role, conn.result, conn.error, d)];
@@ -85,7 +87,7 @@ export async function testDataSource(d: DataSource, role: TestRole): Promise<Dat
 async function standbySteps(role: TestRole, d: DataSource, task: TaskConfig): Promise<DataSourceCheck[]> {
   if (d.standby === null) return [];
   const params = connectionParamsOf(d, 'standby');
-  const conn = await checkConnection(role, () =>
+  const conn = await checkConnection<Source | Sink>(role, () =>
     role === 'source' ? openSourceAt(task, params) : openSinkAt(task, params),
   );
   await conn.connector?.close();

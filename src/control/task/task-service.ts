@@ -14,7 +14,8 @@ import { invalidInput } from '../api/api-error.ts';
 import { connectionParamsOf } from '../data-source/connection-params-of.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import type { StoredPrecheckItem, StoredTask } from '../store/task-store.ts';
-import { DEFAULT_LEASE_TIMEOUT_MS, TaskLockSession } from '../worker/task-lock-session.ts';
+import { DEFAULT_LEASE_TIMEOUT_MS } from '../control-defaults.ts';
+import { TaskLockSession } from '../worker/task-lock-session.ts';
 import {
   checkAgainstDataSources,
   engineTaskOf,
@@ -242,8 +243,8 @@ export class TaskService {
       if (fresh.startedAt !== null) {
         const { src, dst } = await this.#dataSources(fresh);
         const task = engineTaskOf(id, fresh.definition, src.source, dst.source);
+        const sink = await openSinkAt(task, connectionParamsOf(dst.source));
         const source = openSourceAt(task, connectionParamsOf(src.source));
-        const sink = openSinkAt(task, connectionParamsOf(dst.source));
         try {
           report = await releaseTask(task, { source, sink });
         } finally {

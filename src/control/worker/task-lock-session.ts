@@ -10,9 +10,6 @@ import { PgdtsError } from '../../core/errors.ts';
 import { wrapPgError } from '../../pg/connection.ts';
 import { describeUrl } from '../store/control-store.ts';
 
-/** Default lease timeout, ms: a lost worker's tasks are taken over within it. */
-export const DEFAULT_LEASE_TIMEOUT_MS = 30_000;
-
 const LOCK = "hashtext('pgdts.control.task'), $1::int";
 
 /** One lock session. Create with {@link TaskLockSession.open}. */

@@ -20,7 +20,8 @@ import type { StoredTask } from '../store/task-store.ts';
 import { engineTaskOf } from '../task/task-definition-schema.ts';
 import type { LastError, TaskLogLine } from '../task/task-status.ts';
 import { RunObserver } from './run-observer.ts';
-import { DEFAULT_LEASE_TIMEOUT_MS, TaskLockSession } from './task-lock-session.ts';
+import { DEFAULT_LEASE_TIMEOUT_MS, DEFAULT_POLL_MS } from '../control-defaults.ts';
+import { TaskLockSession } from './task-lock-session.ts';
 
 /** What a worker calls to evaluate a task's alert rules (control/alerts). */
 export interface AlertHook {
@@ -44,8 +45,6 @@ export interface WorkerOptions {
   readonly alerts?: AlertHook;
 }
 
-/** Default poll interval, ms. */
-export const DEFAULT_POLL_MS = 1_000;
 /** How long a task whose destination lease is held elsewhere is left alone, ms. */
 const LEASE_HELD_BACKOFF_MS = 5_000;
 
@@ -215,7 +214,7 @@ export class TaskWorker {
       const task = engineTaskOf(t.id, t.definition, src.source, dst.source);
       r.control = new TaskControl(task);
       source = openSourceAt(task, connectionParamsOf(src.source));
-      sink = openSinkAt(task, connectionParamsOf(dst.source));
+      sink = await openSinkAt(task, connectionParamsOf(dst.source));
       const { signal } = r.controller;
       await runTask(task, {
         source,

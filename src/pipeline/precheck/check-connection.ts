@@ -17,17 +17,17 @@ export interface ConnectionCheck<C> {
 
 /**
  * Opens one side of the task (`source` or `destination`) and asks for its version. Never throws.
- * @param open builds the connector (may throw a ConfigError, e.g. an unset passwordEnv).
+ * @param open builds the connector (may throw or reject with a ConfigError, e.g. an unset passwordEnv).
  */
 export async function checkConnection<C extends { description: string; serverInfo(): Promise<ServerInfo> }>(
   role: 'source' | 'destination',
-  open: () => C,
+  open: () => C | Promise<C>,
 ): Promise<ConnectionCheck<C>> {
   const id = `${role}-connection`;
   const title = `${role === 'source' ? 'Source' : 'Destination'} reachable and authenticated`;
   let connector: C | undefined;
   try {
-    connector = open();
+    connector = await open();
     const server = await connector.serverInfo();
     // Resolution warnings (e.g. a password file ignored for its permissions) make the check a warn.
     const warnings = server.warnings ?? [];

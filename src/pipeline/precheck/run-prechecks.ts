@@ -27,7 +27,7 @@ import { checkSelectedObjects } from './check-selected-objects.ts';
 /** How the prechecks get the task's connectors (building one may fail: that is a check result). */
 export interface PrecheckConnectors {
   readonly openSource: () => Source;
-  readonly openSink: () => Sink;
+  readonly openSink: () => Sink | Promise<Sink>;
 }
 
 /**
