@@ -1,9 +1,10 @@
 /** The CLI's contract: exit codes, clear errors naming the key or the server, no password in output. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { freePort } from '../../src/embedded/embedded-server.ts';
 import { runCli, startCli, stopCli, writeTaskFile } from '../support/pgdts-cli.ts';
 import { freshDatabase, sql, testServer } from '../support/servers.ts';
@@ -35,6 +36,51 @@ test('the launcher runs node with its V8 flags, which PGDTS_NODE_OPTIONS replace
     assert.equal(r.code, 0, r.stderr);
   }
   // That the default flags reach the running process is checked by the 1M-row test [T8].
+});
+
+test('a command of a PostgreSQL task loads neither the Kafka client nor the API server (they cost seconds of start-up on a busy machine)', async () => {
+  // A module resolve hook (node:module register) logs every import of the two libraries to a file;
+  // PGDTS_NODE_OPTIONS hands it to the node the launcher starts.
+  const dir = mkdtempSync(path.join(tmpdir(), 'pgdts-imports-'));
+  const log = path.join(dir, 'imports.log');
+  const hooks = path.join(dir, 'hooks.mjs');
+  writeFileSync(
+    hooks,
+    `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  if (specifier === '@platformatic/kafka' || specifier === 'fastify') appendFileSync(${JSON.stringify(log)}, specifier + '\\n');
+  return next(specifier, context);
+}`,
+  );
+  const register = path.join(dir, 'register.mjs');
+  writeFileSync(
+    register,
+    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+  );
+  const env = { PGDTS_NODE_OPTIONS: `--max-semi-space-size=16 --import ${register}` };
+  const imported = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+  const s = testServer(15);
+  const db = await freshDatabase(s, 'lazy_imports');
+  await sql(s, db, 'CREATE TABLE public.t (id int PRIMARY KEY)');
+  const pgTask = writeTaskFile({
+    name: 'lazy-imports',
+    source: { server: s, db },
+    destination: { server: s, db },
+    syncTypes: ['full'],
+    objects: [{ table: 'public.t' }],
+  });
+  for (const args of [['--version'], ['precheck', pgTask]]) {
+    const r = await runCli(args, env);
+    assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr);
+    assert.equal(imported(), '', `pgdts ${args.join(' ')} imported them`);
+  }
+  // The hook does see them where they are needed: `pgdts serve --help` parses, a Kafka task's
+  // precheck opens the Kafka sink.
+  const kafkaTask = taskFile(
+    `name: lazy-kafka\nsource: {type: postgresql, url: 'postgresql://u@127.0.0.1:1/db'}\ndestination: {type: kafka, bootstrapServers: ['127.0.0.1:1'], topic: t}\nsyncTypes: [full]\nobjects: [{table: public.t}]\n`,
+  );
+  await runCli(['precheck', kafkaTask], env);
+  assert.match(imported(), /@platformatic\/kafka/);
 });
 
 test('a bad task file is refused before anything is touched, naming the key and the rule', async () => {
