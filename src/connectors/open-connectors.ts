@@ -10,7 +10,9 @@ import type { Source } from '../core/source.ts';
 import { publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
 import { resolveEndpoint, type ConnectionParams } from '../pg/connection.ts';
 import type { KafkaDestinationConfig } from '../core/kafka-destination-config.ts';
+import { kafkaConnectionOf, type KafkaConnection } from '../sink/kafka/kafka-connection.ts';
 import { KafkaSink } from '../sink/kafka/kafka-sink.ts';
+import { PgdtsError } from '../core/errors.ts';
 import { PostgresSink } from '../sink/postgres/postgres-sink.ts';
 import { PostgresSource } from '../source/postgres/postgres-source.ts';
 
@@ -75,10 +77,26 @@ export function openSinkAt(task: TaskConfig, params: ConnectionParams): Sink {
   }
 }
 
-/** A Kafka sink: its events name the source database (`source.db`), resolved from the task's source. */
+/**
+ * A Kafka sink of a task file: its events name the source database (`source.db`), resolved from the
+ * task's source; its connection from the destination (password from the environment, TLS files).
+ */
 function openKafkaSink(task: TaskConfig, d: KafkaDestinationConfig): Sink {
   const sourceDb = resolveEndpoint(task.source, process.env, 'source').database;
-  return new KafkaSink(d, { taskName: task.name, sourceDb, env: process.env });
+  return openKafkaSinkAt(task, kafkaConnectionOf(d, process.env), sourceDb);
+}
+
+/**
+ * The Kafka sink of a task whose destination is `type: kafka`, on a connection resolved by the caller
+ * (the control plane builds it from a stored data source: password and PEM text, no files).
+ * @param sourceDb the source database, which events name (`source.db`, `#{source_db_name}`).
+ * @throws {PgdtsError} INTERNAL when the task's destination is not Kafka.
+ */
+export function openKafkaSinkAt(task: TaskConfig, connection: KafkaConnection, sourceDb: string): Sink {
+  if (task.destination.type !== 'kafka') {
+    throw new PgdtsError('INTERNAL', `task ${task.name}: its destination is not kafka`);
+  }
+  return new KafkaSink(task.destination, { taskName: task.name, sourceDb, connection });
 }
 
 /** Runs `fn` with the task's connectors and closes them afterwards, whatever happens. */

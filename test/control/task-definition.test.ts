@@ -1,7 +1,7 @@
 /** Task definitions of the control plane (src/control/task/task-definition-schema.ts), without servers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DataSource } from '../../src/control/data-source/data-source-schema.ts';
+import type { PostgresqlDataSource } from '../../src/control/data-source/data-source-schema.ts';
 import {
   checkAgainstDataSources,
   engineTaskOf,
@@ -13,7 +13,7 @@ import {
 import { newTaskId } from '../../src/control/task/task-service.ts';
 import { configRefusal } from '../support/config-refusal.ts';
 
-function ds(id: string, extra: Partial<DataSource> = {}): DataSource {
+function ds(id: string, extra: Partial<PostgresqlDataSource> = {}): PostgresqlDataSource {
   return {
     id,
     type: 'postgresql',
