@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { freePort } from '../../src/embedded/embedded-server.ts';
 import { addDataSources, startServe } from '../support/control-serve.ts';
+import { runCli } from '../support/pgdts-cli.ts';
 import { kafkaBootstrap } from '../support/kafka-broker.ts';
 import { finalRows, readEvents, type Envelope } from '../support/kafka-events.ts';
 import { until } from '../support/own-server.ts';
@@ -114,6 +115,36 @@ test('a kafka data source, tested, and a task from PostgreSQL into it', async ()
     assert.equal(network?.status, 'fail');
     assert.ok(network.message.includes(`${downAt}: ECONNREFUSED`), network.message);
     assert.ok(network.fix !== undefined);
+    // The CLI: source add --type kafka (the password from the environment), show, test.
+    const env = { PGDTS_API_TOKEN: serve.token, BUS_PASSWORD: saslPassword };
+    const added = await runCli(
+      [
+        'source',
+        'add',
+        'cli1',
+        '--server',
+        serve.url,
+        '--type',
+        'kafka',
+        '--bootstrap-servers',
+        kafkaBootstrap(),
+        '--sasl-mechanism',
+        'plain',
+        '--sasl-username',
+        'app',
+        '--sasl-password-env',
+        'BUS_PASSWORD',
+      ],
+      env,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const shown = await runCli(['source', 'show', 'cli1', '--server', serve.url], env);
+    assert.match(shown.stdout, /bootstrapServers:\s+127\.0\.0\.1:\d+/);
+    assert.match(shown.stdout, /sasl:\s+plain as app/);
+    assert.match(shown.stdout, /saslPassword:\s+set/);
+    const tested = await runCli(['source', 'test', 'bus', '--server', serve.url], env);
+    assert.equal(tested.code, 0, tested.stdout + tested.stderr);
+    assert.match(tested.stdout, /metadata/i);
     const asSource = (await serve.call('POST', '/api/v1/data-sources/bus/test?role=source')).body as {
       checks: Check[];
     };
@@ -243,6 +274,7 @@ test('a kafka data source, tested, and a task from PostgreSQL into it', async ()
       (await serve.call('GET', '/api/v1/data-sources')).text,
       (await serve.call('GET', '/api/v1/data-sources/down')).text,
       (await serve.call('GET', `${at}/logs`)).text,
+      shown.stdout,
       serve.run.output(),
     ].join('\n');
     assert.ok(!all.includes(saslPassword), 'the SASL password leaked');
