@@ -178,6 +178,11 @@ export class KafkaBroker {
     return new KafkaBroker(child, `127.0.0.1:${port}`, logFile);
   }
 
+  /** The JVM's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Stops the broker (SIGTERM, then SIGKILL after 10 s). Never throws. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

@@ -65,6 +65,29 @@ function readSettings(env: NodeJS.ProcessEnv): { rows: number; seconds: number |
   return { rows, seconds };
 }
 
+/** The broker's process id while the demo runs: a SIGKILLed demo leaves its detached JVM running. */
+const BROKER_PID_FILE = path.join(DEMO_DIR, 'kafka.pid');
+
+/**
+ * Kills the broker a SIGKILLed earlier run left running (its pid file), if that process is still a
+ * Kafka JVM (Linux /proc; the demo runs on Linux x64 only), so that its ports and data go.
+ */
+function stopLeftoverBroker(): void {
+  if (!existsSync(BROKER_PID_FILE)) return;
+  const pid = Number(readFileSync(BROKER_PID_FILE, 'utf8').trim());
+  rmSync(BROKER_PID_FILE, { force: true });
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // gone already
+  }
+  if (!cmdline.includes('kafka.Kafka')) return; // the pid was reused by another program
+  process.kill(pid, 'SIGKILL');
+  say(`stopped the Kafka broker (PID ${pid}) that a killed demo run had left running`);
+}
+
 /** The source's superuser password, shared with the PostgreSQL demo (kept mode 0600). */
 function demoPassword(): string {
   const file = path.join(DEMO_DIR, 'password');
@@ -298,6 +321,7 @@ export async function runKafkaDemo(): Promise<number> {
     mkdirSync(DEMO_DIR, { recursive: true });
     password = demoPassword();
     const kafkaDir = path.join(DEMO_DIR, 'kafka');
+    stopLeftoverBroker();
     rmSync(kafkaDir, { recursive: true, force: true });
     say('starting a PostgreSQL 17 source and an Apache Kafka 4.3.0 broker (KRaft, one JVM)');
     const [s, b] = await Promise.allSettled([
@@ -310,6 +334,7 @@ export async function runKafkaDemo(): Promise<number> {
     if (b.status === 'rejected') throw b.reason;
     if (source === undefined || broker === undefined)
       throw new PgdtsError('INTERNAL', 'servers did not start');
+    if (broker.pid !== undefined) writeFileSync(BROKER_PID_FILE, String(broker.pid));
     say(
       `source on 127.0.0.1:${source.port}, Kafka on ${broker.bootstrap} (log ${path.relative(process.cwd(), broker.logFile)})`,
     );
@@ -378,6 +403,7 @@ export async function runKafkaDemo(): Promise<number> {
       );
     }
     await Promise.all([source?.stop().catch(() => undefined), broker?.stop()]);
+    rmSync(BROKER_PID_FILE, { force: true });
     if (source !== undefined || broker !== undefined) say('servers stopped');
   }
 }
