@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../core/errors.ts';
 import { formatPrecheckReport } from '../pipeline/precheck/format-precheck-report.ts';
 import { DEFAULT_SERVER } from '../control/client/api-client.ts';
-import type { DataSourceView } from '../control/data-source/data-source-schema.ts';
+import type { AnyDataSourceView } from '../control/data-source/data-source-schema.ts';
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_LEASE_TIMEOUT_MS,
@@ -20,7 +20,24 @@ import { addTaskCommands } from './task-commands.ts';
 import { client, printJson, table, type ClientOptions } from './api-command-helpers.ts';
 
 /** The lines of `pgdts source show`. */
-function describeSource(d: DataSourceView): string {
+function describeSource(d: AnyDataSourceView): string {
+  if (d.type === 'kafka') {
+    const kafkaRows: [string, string][] = [
+      ['id', d.id],
+      ['type', d.type],
+      ['region', d.region ?? '-'],
+      ['bootstrapServers', d.bootstrapServers.join(', ')],
+      ['sasl', d.sasl === null ? '-' : `${d.sasl.mechanism} as ${d.sasl.username}`],
+      ['saslPassword', d.sasl?.passwordSet === true ? 'set' : 'not set'],
+      ['tls', d.tls === null ? 'not used' : d.tls.ca === null ? 'system CAs' : 'ca set'],
+      ['tlsClientCert', d.tls?.cert != null ? 'set' : 'not set'],
+      ['tlsClientKey', d.tls?.keySet === true ? 'set' : 'not set'],
+      ['remarks', d.remarks ?? '-'],
+      ['createdAt', d.createdAt],
+      ['updatedAt', d.updatedAt],
+    ];
+    return kafkaRows.map(([k, v]) => `${`${k}:`.padEnd(19)}${v}`).join('\n');
+  }
   const rows: [string, string][] = [
     ['id', d.id],
     ['type', d.type],
@@ -182,50 +199,56 @@ export function addControlCommands(program: Command, version: string): void {
     source
       .command('add')
       .argument('<id>', 'letters and digits, 1-32 characters')
-      .description('register a PostgreSQL data source')
-      .requiredOption('--host <host>', 'host name or IP address')
-      .option('--port <port>', 'port', '5432')
-      .requiredOption('--username <user>', 'database user')
-      .option('--password-env <name>', 'environment variable holding the password')
-      .requiredOption('--database <name>', 'database')
-      .option('--schema <name>', 'only objects of this schema can be selected')
+      .description(
+        'register a data source: a PostgreSQL server, or a Kafka cluster (--type kafka, a destination)',
+      )
+      .option('--type <type>', 'postgresql or kafka', 'postgresql')
+      .option('--host <host>', 'postgresql: host name or IP address (required)')
+      .option('--port <port>', 'postgresql: port', '5432')
+      .option('--username <user>', 'postgresql: database user (required)')
+      .option('--password-env <name>', 'postgresql: environment variable holding the password')
+      .option('--database <name>', 'postgresql: database (required)')
+      .option('--schema <name>', 'postgresql: only objects of this schema can be selected')
       .option('--region <region>', 'region')
-      .option('--attributes <attributes>', 'primary, primary+standby or standby', 'primary')
-      .option('--standby <host:port>', 'the standby (with primary+standby)')
-      .option('--heartbeat', 'tasks write heartbeats into this primary')
-      .option('--sslmode <mode>', 'disable, allow, prefer, require, verify-ca or verify-full', 'prefer')
-      .option('--ca-certificate <file>', 'CA certificate (PEM file)')
-      .option('--client-certificate <file>', 'client certificate (PEM file)')
-      .option('--client-key <file>', 'client private key (PEM file)')
-      .option('--client-key-password-env <name>', 'environment variable holding the client key passphrase')
+      .option('--attributes <attributes>', 'postgresql: primary, primary+standby or standby', 'primary')
+      .option('--standby <host:port>', 'postgresql: the standby (with primary+standby)')
+      .option('--heartbeat', 'postgresql: tasks write heartbeats into this primary')
+      .option(
+        '--sslmode <mode>',
+        'postgresql: disable, allow, prefer, require, verify-ca or verify-full',
+        'prefer',
+      )
+      .option('--ca-certificate <file>', 'postgresql: CA certificate (PEM file)')
+      .option('--client-certificate <file>', 'postgresql: client certificate (PEM file)')
+      .option('--client-key <file>', 'postgresql: client private key (PEM file)')
+      .option(
+        '--client-key-password-env <name>',
+        'postgresql: environment variable holding the client key passphrase',
+      )
+      .option('--bootstrap-servers <list>', 'kafka: host:port of the brokers, comma-separated (required)')
+      .option('--sasl-mechanism <mechanism>', 'kafka: plain, scram-sha-256 or scram-sha-512')
+      .option('--sasl-username <user>', 'kafka: SASL user (with --sasl-mechanism)')
+      .option('--sasl-password-env <name>', 'kafka: environment variable holding the SASL password')
+      .option('--tls', 'kafka: TLS to the brokers (implied by the --tls-* options)')
+      .option('--tls-ca <file>', 'kafka: CA certificates to trust (PEM file); default the system ones')
+      .option('--tls-cert <file>', 'kafka: client certificate (PEM file)')
+      .option('--tls-key <file>', 'kafka: client private key (PEM file)')
+      .option('--tls-server-name <name>', 'kafka: name checked in the broker certificates')
       .option('--remarks <text>', 'remarks'),
   ).action(async (id: string, o: Record<string, string | boolean | undefined> & ClientOptions) => {
     const str = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
-    const standby = str('standby');
-    const sm = standby === undefined ? undefined : /^(.+):(\d+)$/.exec(standby);
-    if (standby !== undefined && (sm === null || sm === undefined)) {
-      throw new ConfigError('--standby', `must be HOST:PORT, got "${standby}"`);
+    const type = str('type');
+    let body: Record<string, unknown>;
+    switch (type) {
+      case 'postgresql':
+        body = postgresqlBody(id, str, o.heartbeat === true);
+        break;
+      case 'kafka':
+        body = kafkaBody(id, str, o.tls === true);
+        break;
+      default:
+        throw new ConfigError('--type', `must be postgresql or kafka, got "${type ?? ''}"`);
     }
-    const body: Record<string, unknown> = {
-      id,
-      type: 'postgresql',
-      host: str('host'),
-      port: Number(str('port')),
-      username: str('username'),
-      password: fromEnv('--password-env', str('passwordEnv')),
-      database: str('database'),
-      schema: str('schema'),
-      region: str('region'),
-      attributes: str('attributes'),
-      standby: sm === undefined || sm === null ? undefined : { host: sm[1], port: Number(sm[2]) },
-      heartbeat: o.heartbeat === true,
-      sslmode: str('sslmode'),
-      caCertificate: fromFile('--ca-certificate', str('caCertificate')),
-      clientCertificate: fromFile('--client-certificate', str('clientCertificate')),
-      clientKey: fromFile('--client-key', str('clientKey')),
-      clientKeyPassword: fromEnv('--client-key-password-env', str('clientKeyPasswordEnv')),
-      remarks: str('remarks'),
-    };
     const created = await client(o).createDataSource(
       Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)),
     );
@@ -241,16 +264,29 @@ export function addControlCommands(program: Command, version: string): void {
       process.stdout.write(
         `${table(
           ['ID', 'TYPE', 'ATTRIBUTES', 'HOST:PORT', 'DATABASE', 'USERNAME', 'REGION', 'REMARKS'],
-          items.map((d) => [
-            d.id,
-            d.type,
-            d.attributes,
-            `${d.host}:${d.port}`,
-            d.database,
-            d.username,
-            d.region ?? '-',
-            d.remarks ?? '',
-          ]),
+          items.map((d) =>
+            d.type === 'kafka'
+              ? [
+                  d.id,
+                  d.type,
+                  '-',
+                  d.bootstrapServers.join(','),
+                  '-',
+                  d.sasl?.username ?? '-',
+                  d.region ?? '-',
+                  d.remarks ?? '',
+                ]
+              : [
+                  d.id,
+                  d.type,
+                  d.attributes,
+                  `${d.host}:${d.port}`,
+                  d.database,
+                  d.username,
+                  d.region ?? '-',
+                  d.remarks ?? '',
+                ],
+          ),
         )}\n`,
       );
     }
@@ -270,12 +306,15 @@ export function addControlCommands(program: Command, version: string): void {
     source
       .command('test')
       .argument('<id>')
-      .option('--role <role>', 'the role to check its prerequisites for: source or destination', 'source')
+      .option(
+        '--role <role>',
+        'the role to check its prerequisites for: source or destination (default source; destination for kafka)',
+      )
       .description(
         'connect to a data source and check network, TLS, authentication, version and privileges; exit 1 on a failed check',
       ),
-  ).action(async (id: string, o: ClientOptions & { role: string }) => {
-    if (o.role !== 'source' && o.role !== 'destination') {
+  ).action(async (id: string, o: ClientOptions & { role?: string }) => {
+    if (o.role !== undefined && o.role !== 'source' && o.role !== 'destination') {
       throw new ConfigError('--role', `must be source or destination, got "${o.role}"`);
     }
     const report = await client(o).testDataSource(id, o.role);
@@ -292,4 +331,81 @@ export function addControlCommands(program: Command, version: string): void {
       process.exit(0);
     },
   );
+}
+
+/** The body of `source add` for a PostgreSQL data source. */
+function postgresqlBody(
+  id: string,
+  str: (k: string) => string | undefined,
+  heartbeat: boolean,
+): Record<string, unknown> {
+  for (const [k, option] of [
+    ['host', '--host'],
+    ['username', '--username'],
+    ['database', '--database'],
+  ] as const) {
+    if (str(k) === undefined) throw new ConfigError(option, 'is required for a postgresql data source');
+  }
+  const standby = str('standby');
+  const sm = standby === undefined ? undefined : /^(.+):(\d+)$/.exec(standby);
+  if (standby !== undefined && (sm === null || sm === undefined)) {
+    throw new ConfigError('--standby', `must be HOST:PORT, got "${standby}"`);
+  }
+  return {
+    id,
+    type: 'postgresql',
+    host: str('host'),
+    port: Number(str('port')),
+    username: str('username'),
+    password: fromEnv('--password-env', str('passwordEnv')),
+    database: str('database'),
+    schema: str('schema'),
+    region: str('region'),
+    attributes: str('attributes'),
+    standby: sm === undefined || sm === null ? undefined : { host: sm[1], port: Number(sm[2]) },
+    heartbeat,
+    sslmode: str('sslmode'),
+    caCertificate: fromFile('--ca-certificate', str('caCertificate')),
+    clientCertificate: fromFile('--client-certificate', str('clientCertificate')),
+    clientKey: fromFile('--client-key', str('clientKey')),
+    clientKeyPassword: fromEnv('--client-key-password-env', str('clientKeyPasswordEnv')),
+    remarks: str('remarks'),
+  };
+}
+
+/** The body of `source add --type kafka`: brokers, SASL (password from the environment), TLS files. */
+function kafkaBody(
+  id: string,
+  str: (k: string) => string | undefined,
+  tls: boolean,
+): Record<string, unknown> {
+  const servers = str('bootstrapServers');
+  if (servers === undefined)
+    throw new ConfigError('--bootstrap-servers', 'is required for a kafka data source');
+  const mechanism = str('saslMechanism');
+  const username = str('saslUsername');
+  if ((mechanism === undefined) !== (username === undefined)) {
+    throw new ConfigError('--sasl-mechanism', '--sasl-mechanism and --sasl-username go together');
+  }
+  const tlsFiles = {
+    ca: fromFile('--tls-ca', str('tlsCa')),
+    cert: fromFile('--tls-cert', str('tlsCert')),
+    key: fromFile('--tls-key', str('tlsKey')),
+    serverName: str('tlsServerName'),
+  };
+  const withTls = tls || Object.values(tlsFiles).some((v) => v !== undefined);
+  return {
+    id,
+    type: 'kafka',
+    bootstrapServers: servers.split(',').map((x) => x.trim()),
+    sasl:
+      mechanism === undefined
+        ? undefined
+        : { mechanism, username, password: fromEnv('--sasl-password-env', str('saslPasswordEnv')) },
+    tls: withTls
+      ? Object.fromEntries(Object.entries(tlsFiles).filter(([, v]) => v !== undefined))
+      : undefined,
+    region: str('region'),
+    remarks: str('remarks'),
+  };
 }

@@ -10,6 +10,8 @@ import type { Source } from '../core/source.ts';
 import { publicationNameOf, slotNameOf, type TaskConfig } from '../core/task-config.ts';
 import { resolveEndpoint, type ConnectionParams } from '../pg/connection.ts';
 import type { KafkaDestinationConfig } from '../core/kafka-destination-config.ts';
+import { kafkaConnectionOf, type KafkaConnection } from '../sink/kafka/kafka-connection.ts';
+import { PgdtsError } from '../core/errors.ts';
 import { PostgresSink } from '../sink/postgres/postgres-sink.ts';
 import { PostgresSource } from '../source/postgres/postgres-source.ts';
 
@@ -76,11 +78,32 @@ export async function openSinkAt(task: TaskConfig, params: ConnectionParams): Pr
   }
 }
 
-/** A Kafka sink: its events name the source database (`source.db`), resolved from the task's source. */
+/**
+ * A Kafka sink of a task file: its events name the source database (`source.db`), resolved from the
+ * task's source; its connection from the destination (password from the environment, TLS files).
+ */
 async function openKafkaSink(task: TaskConfig, d: KafkaDestinationConfig): Promise<Sink> {
-  const { KafkaSink } = await import('../sink/kafka/kafka-sink.ts');
   const sourceDb = resolveEndpoint(task.source, process.env, 'source').database;
-  return new KafkaSink(d, { taskName: task.name, sourceDb, env: process.env });
+  return openKafkaSinkAt(task, kafkaConnectionOf(d, process.env), sourceDb);
+}
+
+/**
+ * The Kafka sink of a task whose destination is `type: kafka`, on a connection resolved by the caller
+ * (the control plane builds it from a stored data source: password and PEM text, no files).
+ * @param sourceDb the source database, which events name (`source.db`, `#{source_db_name}`).
+ * Asynchronous: the Kafka sink's module is loaded on first use (see {@link openSink}).
+ * @throws {PgdtsError} INTERNAL when the task's destination is not Kafka.
+ */
+export async function openKafkaSinkAt(
+  task: TaskConfig,
+  connection: KafkaConnection,
+  sourceDb: string,
+): Promise<Sink> {
+  if (task.destination.type !== 'kafka') {
+    throw new PgdtsError('INTERNAL', `task ${task.name}: its destination is not kafka`);
+  }
+  const { KafkaSink } = await import('../sink/kafka/kafka-sink.ts');
+  return new KafkaSink(task.destination, { taskName: task.name, sourceDb, connection });
 }
 
 /** Runs `fn` with the task's connectors and closes them afterwards, whatever happens. */

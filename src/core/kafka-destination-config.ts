@@ -44,7 +44,8 @@ export const CLIENT_PROPERTIES = [
 
 const PROPERTY_PREFIX = 'properties.';
 
-const hostPort = z
+/** `host:port` of a broker (a name, an IPv4 address or a bracketed IPv6 address). */
+export const hostPort = z
   .string()
   .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port')
   .refine((s) => {
@@ -75,9 +76,15 @@ const topicTemplate = z
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
+/** SASL mechanisms (KIP-43 PLAIN, KIP-84 SCRAM). */
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/** One of {@link SASL_MECHANISMS}. */
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
 const saslSchema = z
   .strictObject({
-    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
+    mechanism: z.enum(SASL_MECHANISMS, {
       error: 'must be plain, scram-sha-256 or scram-sha-512',
     }),
     username: z.string().min(1),
@@ -99,25 +106,76 @@ const tlsSchema = z.strictObject({
   serverName: z.string().min(1).optional(),
 });
 
+/** The keys that say where the cluster is and how to log in: a control plane data source holds them. */
+export const KAFKA_CONNECTION_KEYS = ['bootstrapServers', 'sasl', 'tls'] as const;
+
+/**
+ * The keys of a Kafka destination besides `type` and {@link KAFKA_CONNECTION_KEYS}: topic and
+ * partition rules, event format and delivery. A control plane task gives them in its `destination`
+ * (task-definition-schema.ts), its data source the connection.
+ */
+export const kafkaDeliveryShape = {
+  /** Fixed topic, or a template with #{source_db_name} #{source_schema_name} #{source_table_name}. */
+  topic: topicTemplate.default('pgdts.#{source_schema_name}.#{source_table_name}'),
+  partitionPolicy: z
+    .enum(PARTITION_POLICIES, { error: `must be one of ${PARTITION_POLICIES.join(', ')}` })
+    .default('key-hash'),
+  /** Partitions of a topic pgdts creates. */
+  newTopicPartitions: z.number().int().min(1).max(10_000).default(1),
+  /** Replication factor of a topic pgdts creates; default the broker's `default.replication.factor`. */
+  replicationFactor: z.number().int().min(1).max(32).optional(),
+  deliveryGuarantee: z
+    .enum(['at-least-once', 'exactly-once'], { error: 'must be at-least-once or exactly-once' })
+    .default('at-least-once'),
+  /** Debezium JsonConverter `schemas.enable`: each key and value as `{schema, payload}`. */
+  schemas: z.boolean({ error: 'must be true or false' }).default(false),
+  /** A record with the key and a null value after each delete (log compaction). */
+  tombstones: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Topic of BEGIN/END transaction metadata events (Debezium `provide.transaction.metadata`). */
+  transactionTopic: topicName.nullable().default(null),
+  /** Written for an unchanged TOASTed value the source did not send. */
+  unavailableValuePlaceholder: z.string().default(DEBEZIUM_UNAVAILABLE_VALUE),
+  /** Compacted topic holding the tasks' checkpoints and positions. */
+  offsetsTopic: topicName.default('pgdts.offsets'),
+  compression: z.enum(COMPRESSIONS, { error: `must be one of ${COMPRESSIONS.join(', ')}` }).default('none'),
+  /** Connect timeout, ms. */
+  connectTimeoutMs: z.number().int().min(100).max(600_000).optional(),
+};
+
+/**
+ * Refuses, as zod issues, the keys of `d` that are neither in `known` nor a supported
+ * `properties.*` client property with a string, number or boolean value.
+ */
+export function refineKafkaPropertyKeys(
+  d: Readonly<Record<string, unknown>>,
+  known: Readonly<Record<string, true>>,
+  ctx: z.core.$RefinementCtx,
+): void {
+  for (const [key, value] of Object.entries(d)) {
+    if (key in known) continue;
+    if (!key.startsWith(PROPERTY_PREFIX)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: 'unknown key (allowed keys are listed in README)',
+      });
+      continue;
+    }
+    const prop = key.slice(PROPERTY_PREFIX.length);
+    if (!(CLIENT_PROPERTIES as readonly string[]).includes(prop)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `not a client property pgdts passes on; supported: ${CLIENT_PROPERTIES.map((p) => PROPERTY_PREFIX + p).join(', ')}`,
+      });
+    } else if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: 'must be a string, number or boolean' });
+    }
+  }
+}
+
 const kafkaDestinationKnownKeys: Readonly<Record<string, true>> = Object.fromEntries(
-  [
-    'type',
-    'bootstrapServers',
-    'topic',
-    'partitionPolicy',
-    'newTopicPartitions',
-    'replicationFactor',
-    'deliveryGuarantee',
-    'schemas',
-    'tombstones',
-    'transactionTopic',
-    'unavailableValuePlaceholder',
-    'offsetsTopic',
-    'compression',
-    'sasl',
-    'tls',
-    'connectTimeoutMs',
-  ].map((k) => [k, true]),
+  ['type', ...KAFKA_CONNECTION_KEYS, ...Object.keys(kafkaDeliveryShape)].map((k) => [k, true]),
 );
 
 /** zod schema of a Kafka `destination`. */
@@ -125,58 +183,12 @@ export const kafkaDestinationSchema = z
   .object({
     type: z.literal('kafka'),
     bootstrapServers: z.array(hostPort).min(1, 'must list at least one host:port'),
-    /** Fixed topic, or a template with #{source_db_name} #{source_schema_name} #{source_table_name}. */
-    topic: topicTemplate.default('pgdts.#{source_schema_name}.#{source_table_name}'),
-    partitionPolicy: z
-      .enum(PARTITION_POLICIES, { error: `must be one of ${PARTITION_POLICIES.join(', ')}` })
-      .default('key-hash'),
-    /** Partitions of a topic pgdts creates. */
-    newTopicPartitions: z.number().int().min(1).max(10_000).default(1),
-    /** Replication factor of a topic pgdts creates; default the broker's `default.replication.factor`. */
-    replicationFactor: z.number().int().min(1).max(32).optional(),
-    deliveryGuarantee: z
-      .enum(['at-least-once', 'exactly-once'], { error: 'must be at-least-once or exactly-once' })
-      .default('at-least-once'),
-    /** Debezium JsonConverter `schemas.enable`: each key and value as `{schema, payload}`. */
-    schemas: z.boolean({ error: 'must be true or false' }).default(false),
-    /** A record with the key and a null value after each delete (log compaction). */
-    tombstones: z.boolean({ error: 'must be true or false' }).default(true),
-    /** Topic of BEGIN/END transaction metadata events (Debezium `provide.transaction.metadata`). */
-    transactionTopic: topicName.nullable().default(null),
-    /** Written for an unchanged TOASTed value the source did not send. */
-    unavailableValuePlaceholder: z.string().default(DEBEZIUM_UNAVAILABLE_VALUE),
-    /** Compacted topic holding the tasks' checkpoints and positions. */
-    offsetsTopic: topicName.default('pgdts.offsets'),
-    compression: z.enum(COMPRESSIONS, { error: `must be one of ${COMPRESSIONS.join(', ')}` }).default('none'),
+    ...kafkaDeliveryShape,
     sasl: saslSchema.optional(),
     tls: tlsSchema.optional(),
-    /** Connect timeout, ms. */
-    connectTimeoutMs: z.number().int().min(100).max(600_000).optional(),
   })
   .catchall(z.unknown())
-  .superRefine((d, ctx) => {
-    for (const [key, value] of Object.entries(d)) {
-      if (key in kafkaDestinationKnownKeys) continue;
-      if (!key.startsWith(PROPERTY_PREFIX)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message: 'unknown key (allowed keys are listed in README)',
-        });
-        continue;
-      }
-      const prop = key.slice(PROPERTY_PREFIX.length);
-      if (!(CLIENT_PROPERTIES as readonly string[]).includes(prop)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message: `not a client property pgdts passes on; supported: ${CLIENT_PROPERTIES.map((p) => PROPERTY_PREFIX + p).join(', ')}`,
-        });
-      } else if (!['string', 'number', 'boolean'].includes(typeof value)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: 'must be a string, number or boolean' });
-      }
-    }
-  });
+  .superRefine((d, ctx) => refineKafkaPropertyKeys(d, kafkaDestinationKnownKeys, ctx));
 
 /** A validated Kafka destination (with `properties.*` keys as written). */
 export type KafkaDestinationConfig = z.infer<typeof kafkaDestinationSchema>;

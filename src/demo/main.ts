@@ -30,6 +30,7 @@ import { withConnectors } from '../connectors/open-connectors.ts';
 import { releaseTask } from '../pipeline/release-task.ts';
 import { runTask } from '../pipeline/task-runner.ts';
 import { formatVerifyReport, verifyTask, type VerifyReport } from '../pipeline/verify/index.ts';
+import { runKafkaDemo } from './kafka-demo.ts';
 import { createSampleDatabase, SAMPLE_SCHEMAS, type SampleDatabaseSummary } from './sample-database.ts';
 import { startWriteWorkload, type WriteWorkload, type WriteWorkloadStats } from './write-workload.ts';
 
@@ -555,6 +556,7 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// `npm run demo -- --kafka`: the Kafka destination's demo (kafka-demo.ts).
+process.exitCode = process.argv.slice(2).includes('--kafka') ? await runKafkaDemo() : await main();
 // Idle pg sockets or timers must not keep a finished demo alive.
 process.exit();

@@ -135,10 +135,11 @@ test('a restarted store keeps its data sources, secrets decrypted with the same 
   const s2 = await ControlStore.open(urlOf(server, db), new SecretBox(key));
   try {
     assert.deepEqual(s2.migration.applied, []);
-    const got = await s2.getDataSource('keep1');
-    assert.equal(got?.source.password, 'kept-secret');
-    assert.equal(got?.source.region, 'eu');
-    assert.equal(got?.source.port, 5433);
+    const got = (await s2.getDataSource('keep1'))?.source;
+    assert.equal(got?.type, 'postgresql');
+    assert.equal(got.password, 'kept-secret');
+    assert.equal(got.region, 'eu');
+    assert.equal(got.port, 5433);
   } finally {
     await s2.close();
   }

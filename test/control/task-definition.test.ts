@@ -1,7 +1,10 @@
 /** Task definitions of the control plane (src/control/task/task-definition-schema.ts), without servers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DataSource } from '../../src/control/data-source/data-source-schema.ts';
+import type {
+  KafkaDataSource,
+  PostgresqlDataSource,
+} from '../../src/control/data-source/data-source-schema.ts';
 import {
   checkAgainstDataSources,
   engineTaskOf,
@@ -13,7 +16,7 @@ import {
 import { newTaskId } from '../../src/control/task/task-service.ts';
 import { configRefusal } from '../support/config-refusal.ts';
 
-function ds(id: string, extra: Partial<DataSource> = {}): DataSource {
+function ds(id: string, extra: Partial<PostgresqlDataSource> = {}): PostgresqlDataSource {
   return {
     id,
     type: 'postgresql',
@@ -120,4 +123,48 @@ test('[S4] live keys: name, alerts and throttles; anything else needs a stopped 
     'null removes a key (RFC 7396)',
   );
   assert.deepEqual(nonLiveChanges(def, { ...def, objects: [{ schema: 'sales' }] }), ['objects']);
+});
+
+test('a kafka data source: a destination whose engine task takes the definition keys, never a source', () => {
+  const bus: KafkaDataSource = {
+    id: 'bus',
+    type: 'kafka',
+    region: null,
+    bootstrapServers: ['k1.example.com:9092', 'k2.example.com:9092'],
+    sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'sasl-secret' },
+    tls: { ca: null, cert: null, key: null, serverName: null },
+    remarks: null,
+  };
+  const toKafka = {
+    ...def,
+    destination: { dataSource: 'bus', topic: 'x.#{source_table_name}', 'properties.linger.ms': 5 },
+    syncTypes: ['full', 'incremental'],
+  } as TaskDefinitionInput;
+  const parsed = parseTaskDefinition(toKafka);
+  checkAgainstDataSources(parsed, ds('src'), bus);
+  const t = engineTaskOf(newTaskId(), toKafka, ds('src'), bus);
+  assert.equal(t.destination.type, 'kafka');
+  if (t.destination.type !== 'kafka') return;
+  assert.deepEqual(t.destination.bootstrapServers, bus.bootstrapServers);
+  assert.equal(t.destination.topic, 'x.#{source_table_name}');
+  assert.equal(t.destination['properties.linger.ms'], 5);
+  // The login stays with the data source (open-data-source.ts), out of the engine task.
+  assert.equal(t.destination.sasl, undefined);
+  assert.ok(!JSON.stringify(t).includes('sasl-secret'));
+  // Kafka keys towards PostgreSQL, an unknown key, and Kafka as a source are refused naming the key.
+  const e1 = configRefusal(() =>
+    checkAgainstDataSources(
+      parseTaskDefinition({ ...def, destination: { dataSource: 'dst', topic: 'x' } }),
+      ds('src'),
+      ds('dst'),
+    ),
+  );
+  assert.equal(e1.path, 'destination.topic');
+  const e2 = configRefusal(() =>
+    parseTaskDefinition({ ...def, destination: { dataSource: 'bus', bootstrapServers: ['a:1'] } }),
+  );
+  assert.match(e2.message, /destination\.bootstrapServers/);
+  const e3 = configRefusal(() => checkAgainstDataSources(parsed, bus, ds('dst')));
+  assert.equal(e3.path, 'source.dataSource');
+  assert.match(e3.message, /Kafka is a destination only/);
 });

@@ -5,20 +5,13 @@
  * through test/kafka/pom.xml (`mvn -q -f test/kafka/pom.xml dependency:copy-dependencies`, which
  * .ci/run runs) into test/kafka/lib.
  *
+ * The broker itself is src/demo/kafka-broker.ts (the Kafka demo starts it too).
  * Storage is formatted with `kafka.tools.StorageTool format -t <cluster id> -c <properties>`
  * (Kafka docs, "KRaft: Provisioning Nodes"); the broker then runs as `kafka.Kafka <properties>`.
  * Every internal topic (consumer offsets, transaction state log, share state) has replication
  * factor 1 and min.insync.replicas 1, so transactions (KIP-98) work on one broker.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** Folder of the broker's jars (git-ignored). */
-export const KAFKA_LIB_DIR = fileURLToPath(new URL('../kafka/lib', import.meta.url));
+export { KAFKA_LIB_DIR, KafkaBroker } from '../../src/demo/kafka-broker.ts';
 
 /** Environment variable through which test/run.ts hands the broker's address to the test files. */
 export const KAFKA_ENV = 'PGDTS_TEST_KAFKA';
@@ -33,160 +26,4 @@ export function kafkaBootstrap(): string {
   const v = process.env[KAFKA_ENV];
   if (!v) throw new Error(`${KAFKA_ENV} is not set: run the Kafka tests through test/run.ts`);
   return v;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
-/** A running test broker. */
-export class KafkaBroker {
-  private constructor(
-    private readonly child: ChildProcess,
-    /** `127.0.0.1:<port>` of the PLAINTEXT listener. */
-    readonly bootstrap: string,
-    /** The broker's log file (log4j2), for a failing test to look at. */
-    readonly logFile: string,
-  ) {}
-
-  /**
-   * Formats `dataDir` and starts the broker on free loopback ports; resolves once it accepts
-   * connections and has logged that it started.
-   * @throws {Error} with what to do when Java or the jars are missing, or the broker does not start
-   *   within 60 s (its log tail included).
-   */
-  static async start(dataDir: string): Promise<KafkaBroker> {
-    const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
-    if (java.error !== undefined || java.status !== 0) {
-      throw new Error(
-        'the Kafka tests need Java 17 or later on PATH (apt-get install openjdk-17-jre-headless); `java -version` failed',
-      );
-    }
-    if (!existsSync(KAFKA_LIB_DIR) || !readdirSync(KAFKA_LIB_DIR).some((f) => f.startsWith('kafka_2.13-'))) {
-      throw new Error(
-        `the Kafka tests need the broker's jars in ${KAFKA_LIB_DIR}: run \`mvn -q -f test/kafka/pom.xml dependency:copy-dependencies\` (Maven, apt-get install maven)`,
-      );
-    }
-    mkdirSync(dataDir, { recursive: true });
-    const port = await freePort();
-    let controllerPort = await freePort();
-    while (controllerPort === port) controllerPort = await freePort();
-    const logDir = path.join(dataDir, 'logs');
-    const props = path.join(dataDir, 'server.properties');
-    const log4j = path.join(dataDir, 'log4j2.properties');
-    const logFile = path.join(dataDir, 'broker.log');
-    writeFileSync(
-      props,
-      [
-        'process.roles=broker,controller',
-        'node.id=1',
-        `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-        'controller.listener.names=CONTROLLER',
-        'inter.broker.listener.name=PLAINTEXT',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-        `log.dirs=${logDir}`,
-        'num.partitions=1',
-        'default.replication.factor=1',
-        'min.insync.replicas=1',
-        'offsets.topic.replication.factor=1',
-        'offsets.topic.num.partitions=3',
-        'transaction.state.log.replication.factor=1',
-        'transaction.state.log.min.isr=1',
-        'transaction.state.log.num.partitions=3',
-        'share.coordinator.state.topic.replication.factor=1',
-        'share.coordinator.state.topic.min.isr=1',
-        'group.initial.rebalance.delay.ms=0',
-        'auto.create.topics.enable=false',
-        'log.flush.interval.messages=9223372036854775807',
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(
-      log4j,
-      [
-        'appender.file.type = File',
-        'appender.file.name = file',
-        `appender.file.fileName = ${logFile}`,
-        'appender.file.layout.type = PatternLayout',
-        'appender.file.layout.pattern = [%d] %p %m (%c)%n',
-        'rootLogger.level = INFO',
-        'rootLogger.appenderRef.file.ref = file',
-        'logger.kafka.name = kafka',
-        'logger.kafka.level = WARN',
-        'logger.apache.name = org.apache.kafka',
-        'logger.apache.level = WARN',
-        'logger.started.name = kafka.server.KafkaRaftServer',
-        'logger.started.level = INFO',
-        '',
-      ].join('\n'),
-    );
-    const classpath = path.join(KAFKA_LIB_DIR, '*');
-    const jvm = ['-Xmx512m', '-Xms128m', `-Dlog4j2.configurationFile=${log4j}`, '-cp', classpath];
-    const clusterId = randomBytes(16).toString('base64url');
-    const format = spawnSync(
-      'java',
-      [
-        ...jvm,
-        'kafka.tools.StorageTool',
-        'format',
-        `--cluster-id=${clusterId}`,
-        '-c',
-        props,
-        '--ignore-formatted',
-      ],
-      { encoding: 'utf8' },
-    );
-    if (format.status !== 0) {
-      throw new Error(`formatting the Kafka storage failed: ${format.stderr || format.stdout}`);
-    }
-    const child = spawn('java', [...jvm, 'kafka.Kafka', props], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) {
-        throw new Error(`the Kafka broker exited with code ${child.exitCode}: ${stderr} (log ${logFile})`);
-      }
-      if (await canConnect(port)) break;
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`the Kafka broker did not start within 60 s: ${stderr} (log ${logFile})`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    return new KafkaBroker(child, `127.0.0.1:${port}`, logFile);
-  }
-
-  /** Stops the broker (SIGTERM, then SIGKILL after 10 s). Never throws. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
 }

@@ -21,6 +21,7 @@ import {
   createDataSourceSchema,
   dataSourceId,
   dataSourceViewSchema,
+  foreignPatchFields,
   mergePatch,
   patchDataSourceSchema,
   viewOf,
@@ -176,6 +177,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const s = await deps.store.getDataSource(req.params.id);
       if (s === undefined) throw notFound(req.params.id);
+      const foreign = foreignPatchFields(s.source, req.body);
+      if (foreign.length > 0) {
+        throw invalidInput(foreign.map((f) => ({ field: f.path, rule: f.message })));
+      }
       // The merged data source passes the rules of a new one (cross-field rules included).
       const merged = createDataSourceSchema.safeParse(mergePatch(s.source, req.body));
       if (!merged.success) throw invalidInput(fieldIssuesOf(merged.error.issues));
@@ -200,8 +205,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         querystring: z.strictObject({
           role: z
             .enum(TEST_ROLES, { error: `must be ${TEST_ROLES.join(' or ')}` })
-            .default('source')
-            .meta({ description: 'test the prerequisites of this role in a task' }),
+            .optional()
+            .meta({
+              description:
+                'test the prerequisites of this role in a task; default source, destination for a kafka data source',
+            }),
         }),
         response: { 200: testReportSchema, ...errors },
       },
@@ -209,7 +217,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const s = await deps.store.getDataSource(req.params.id);
       if (s === undefined) throw notFound(req.params.id);
-      const report = await testDataSource(s.source, req.query.role);
+      const role = req.query.role ?? (s.source.type === 'kafka' ? 'destination' : 'source');
+      const report = await testDataSource(s.source, role);
       return { ...report, checks: [...report.checks] };
     },
   );

@@ -59,14 +59,24 @@ export function registerSourceObjectsRoute(app: FastifyInstance, store: ControlS
           hint: 'GET /api/v1/data-sources lists them',
         });
       }
-      const client = await connect(connectionParamsOf(s.source), { role: 'source' });
+      const source = s.source;
+      if (source.type !== 'postgresql') {
+        throw new PgdtsError(
+          'CONFIG_INVALID',
+          `data source ${source.id} is ${source.type}: it offers no tables`,
+          {
+            hint: 'list the tables of a postgresql data source',
+          },
+        );
+      }
+      const client = await connect(connectionParamsOf(source), { role: 'source' });
       try {
         const schemas = await client.query<{ nspname: string }>(
           `SELECT nspname FROM pg_namespace
             WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
               AND ($1::text IS NULL OR nspname = $1)
             ORDER BY nspname`,
-          [s.source.schema],
+          [source.schema],
         );
         const tables = await client.query<{
           nspname: string;
@@ -84,7 +94,7 @@ export function registerSourceObjectsRoute(app: FastifyInstance, store: ControlS
               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
               AND ($1::text IS NULL OR n.nspname = $1)
             ORDER BY n.nspname, c.relname`,
-          [s.source.schema],
+          [source.schema],
         );
         return {
           dataSource: s.source.id,

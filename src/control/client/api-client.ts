@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, PgdtsError, type ErrorCode } from '../../core/errors.ts';
 import type { FieldIssue } from '../api/api-error.ts';
-import type { DataSourceView } from '../data-source/data-source-schema.ts';
+import type { AnyDataSourceView } from '../data-source/data-source-schema.ts';
 import type { DataSourceTestReport, TestRole } from '../data-source/test-data-source.ts';
 import type { PrecheckReport, TaskLogs, TaskStatus, TaskTables, TaskView } from '../api/task-routes.ts';
 
@@ -24,18 +24,18 @@ export class ApiClient {
   }
 
   /** GET /api/v1/data-sources */
-  async listDataSources(): Promise<DataSourceView[]> {
-    return ((await this.#call('GET', '/api/v1/data-sources')) as { items: DataSourceView[] }).items;
+  async listDataSources(): Promise<AnyDataSourceView[]> {
+    return ((await this.#call('GET', '/api/v1/data-sources')) as { items: AnyDataSourceView[] }).items;
   }
 
   /** GET /api/v1/data-sources/{id} */
-  async getDataSource(id: string): Promise<DataSourceView> {
-    return (await this.#call('GET', `/api/v1/data-sources/${encodeURIComponent(id)}`)) as DataSourceView;
+  async getDataSource(id: string): Promise<AnyDataSourceView> {
+    return (await this.#call('GET', `/api/v1/data-sources/${encodeURIComponent(id)}`)) as AnyDataSourceView;
   }
 
   /** POST /api/v1/data-sources */
-  async createDataSource(body: Record<string, unknown>): Promise<DataSourceView> {
-    return (await this.#call('POST', '/api/v1/data-sources', body)) as DataSourceView;
+  async createDataSource(body: Record<string, unknown>): Promise<AnyDataSourceView> {
+    return (await this.#call('POST', '/api/v1/data-sources', body)) as AnyDataSourceView;
   }
 
   /** DELETE /api/v1/data-sources/{id} */
@@ -43,11 +43,11 @@ export class ApiClient {
     await this.#call('DELETE', `/api/v1/data-sources/${encodeURIComponent(id)}`);
   }
 
-  /** POST /api/v1/data-sources/{id}/test?role= */
-  async testDataSource(id: string, role: TestRole): Promise<DataSourceTestReport> {
+  /** POST /api/v1/data-sources/{id}/test?role= (no role: the data source type's default). */
+  async testDataSource(id: string, role: TestRole | undefined): Promise<DataSourceTestReport> {
     return (await this.#call(
       'POST',
-      `/api/v1/data-sources/${encodeURIComponent(id)}/test?role=${role}`,
+      `/api/v1/data-sources/${encodeURIComponent(id)}/test${role === undefined ? '' : `?role=${role}`}`,
     )) as DataSourceTestReport;
   }
 

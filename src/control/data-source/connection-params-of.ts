@@ -8,13 +8,16 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import type { ConnectionParams } from '../../pg/connection.ts';
-import type { DataSource } from './data-source-schema.ts';
+import type { PostgresqlDataSource } from './data-source-schema.ts';
 
 /** pgdts's default connect limit for a data source test, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /** The parameters to connect to `d` (its primary, or the standby when `server` says so). */
-export function connectionParamsOf(d: DataSource, server: 'main' | 'standby' = 'main'): ConnectionParams {
+export function connectionParamsOf(
+  d: PostgresqlDataSource,
+  server: 'main' | 'standby' = 'main',
+): ConnectionParams {
   const at = server === 'standby' && d.standby !== null ? d.standby : { host: d.host, port: d.port };
   return {
     host: at.host,
@@ -29,7 +32,7 @@ export function connectionParamsOf(d: DataSource, server: 'main' | 'standby' = '
   };
 }
 
-function tlsOptionsOf(d: DataSource): ConnectionOptions {
+function tlsOptionsOf(d: PostgresqlDataSource): ConnectionOptions {
   const o: ConnectionOptions = {};
   if (d.caCertificate === null) {
     o.rejectUnauthorized = false;

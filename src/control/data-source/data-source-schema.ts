@@ -1,11 +1,15 @@
 /**
- * A data source of the control plane: a PostgreSQL server registered once and named by tasks, with
- * the fields of the OMS "PostgreSQL data source" form (../../../../shared/seeds/oms-postgresql-data-source.md).
+ * A data source of the control plane, registered once and named by tasks: a PostgreSQL server, with
+ * the fields of the OMS "PostgreSQL data source" form (../../../../shared/seeds/oms-postgresql-data-source.md),
+ * or a Kafka cluster (a destination only), with the connection keys of the Kafka destination
+ * (bootstrapServers, sasl, tls: src/core/kafka-destination-config.ts). `type` tells them apart.
  * These zod schemas are the one definition: they validate API input and generate the OpenAPI document.
- * Secrets (`password`, `clientKey`, `clientKeyPassword`) are write-only: accepted on input, stored
- * encrypted, answered as `passwordSet` / `clientKeySet` / `clientKeyPasswordSet`.
+ * Secrets (`password`, `clientKey`, `clientKeyPassword`; Kafka's `sasl.password`, `tls.key`) are
+ * write-only: accepted on input, stored encrypted, answered as `passwordSet` / `clientKeySet` /
+ * `clientKeyPasswordSet` (`sasl.passwordSet`, `tls.keySet`).
  */
 import { z } from 'zod';
+import { hostPort, SASL_MECHANISMS, type SaslMechanism } from '../../core/kafka-destination-config.ts';
 import { SSL_MODES } from '../../core/task-config.ts';
 
 /** `primary`: a primary server; `primary+standby`: a primary with a standby; `standby`: a standby only. */
@@ -14,8 +18,11 @@ export const DATA_SOURCE_ATTRIBUTES = ['primary', 'primary+standby', 'standby'] 
 /** One of {@link DATA_SOURCE_ATTRIBUTES}. */
 export type DataSourceAttributes = (typeof DATA_SOURCE_ATTRIBUTES)[number];
 
-/** Data source types; `kafka` comes with that destination. */
-export const DATA_SOURCE_TYPES = ['postgresql'] as const;
+/** Data source types: `postgresql` (a source or a destination), `kafka` (a destination only). */
+export const DATA_SOURCE_TYPES = ['postgresql', 'kafka'] as const;
+
+/** One of {@link DATA_SOURCE_TYPES}. */
+export type DataSourceType = (typeof DATA_SOURCE_TYPES)[number];
 
 const PEM = /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/;
 const pem = (what: string) =>
@@ -88,10 +95,13 @@ const editable = {
   remarks: z.string().max(1024, { error: 'must be at most 1024 characters' }).nullable(),
 };
 
-/** The stored data source (secrets in plain text here, in memory only). */
-export interface DataSource {
+/** A stored data source (secrets in plain text here, in memory only), by type. */
+export type DataSource = PostgresqlDataSource | KafkaDataSource;
+
+/** A PostgreSQL server. */
+export interface PostgresqlDataSource {
   readonly id: string;
-  readonly type: (typeof DATA_SOURCE_TYPES)[number];
+  readonly type: 'postgresql';
   readonly region: string | null;
   readonly attributes: DataSourceAttributes;
   readonly standby: { readonly host: string; readonly port: number } | null;
@@ -122,7 +132,7 @@ interface CrossRule {
  * verify-ca / verify-full (libpq refuses those modes without a root certificate); a client key exactly
  * with a client certificate; a key password only with a key.
  */
-export function crossFieldProblems(d: DataSource): CrossRule[] {
+export function crossFieldProblems(d: PostgresqlDataSource): CrossRule[] {
   const out: CrossRule[] = [];
   if (d.attributes === 'primary+standby' && d.standby === null) {
     out.push({ path: 'standby', message: 'is required with attributes primary+standby (host and port)' });
@@ -159,15 +169,15 @@ export function crossFieldProblems(d: DataSource): CrossRule[] {
 }
 
 /** Adds the {@link crossFieldProblems} of a complete data source as zod issues. */
-function refineCross(d: DataSource, ctx: z.core.$RefinementCtx): void {
+function refineCross(d: PostgresqlDataSource, ctx: z.core.$RefinementCtx): void {
   for (const p of crossFieldProblems(d)) ctx.addIssue({ code: 'custom', path: [p.path], message: p.message });
 }
 
-/** Body of `POST /api/v1/data-sources`. */
-export const createDataSourceSchema = z
+/** Body of `POST /api/v1/data-sources` with `type: postgresql`. */
+export const createPostgresqlDataSourceSchema = z
   .strictObject({
     id: dataSourceId,
-    type: z.enum(DATA_SOURCE_TYPES, { error: `must be ${DATA_SOURCE_TYPES.join(' or ')}` }),
+    type: z.literal('postgresql'),
     region: editable.region.default(null),
     attributes: editable.attributes.default('primary'),
     standby: editable.standby.default(null),
@@ -186,11 +196,132 @@ export const createDataSourceSchema = z
     remarks: editable.remarks.default(null),
   })
   .superRefine(refineCross)
+  .meta({ id: 'PostgresqlDataSourceCreate' });
+
+/** A Kafka cluster: a task destination only (its routing and delivery keys are the task's). */
+export interface KafkaDataSource {
+  readonly id: string;
+  readonly type: 'kafka';
+  readonly region: string | null;
+  /** `host:port` of each bootstrap broker. */
+  readonly bootstrapServers: readonly string[];
+  readonly sasl: {
+    readonly mechanism: SaslMechanism;
+    readonly username: string;
+    readonly password: string;
+  } | null;
+  /** TLS on every broker connection (PEM text); `{}` trusts the system's certificate authorities. */
+  readonly tls: {
+    readonly ca: string | null;
+    readonly cert: string | null;
+    readonly key: string | null;
+    readonly serverName: string | null;
+  } | null;
+  readonly remarks: string | null;
+}
+
+const kafkaEditable = {
+  bootstrapServers: z
+    .array(hostPort, { error: 'must be a list of host:port' })
+    .min(1, { error: 'must list at least one host:port' })
+    .max(64, { error: 'at most 64 brokers' })
+    .meta({ description: 'host:port of each bootstrap broker', example: ['10.0.0.7:9092'] }),
+  mechanism: z.enum(SASL_MECHANISMS, { error: `must be one of ${SASL_MECHANISMS.join(', ')}` }),
+  username: z
+    .string({ error: 'must be a string' })
+    .min(1, { error: 'must not be empty' })
+    .max(255, { error: 'must be at most 255 characters' }),
+  password: z
+    .string({ error: 'is required with sasl (write-only: give it again when sasl changes)' })
+    .min(1, { error: 'must not be empty' })
+    .max(1024)
+    .meta({ description: 'write-only: stored encrypted, never returned (see passwordSet)', writeOnly: true }),
+  ca: pem('CA certificate')
+    .nullable()
+    .meta({ description: 'trusted CA certificates; null: the system ones' }),
+  cert: pem('client certificate').nullable(),
+  key: pem('client private key').nullable().meta({ description: 'write-only', writeOnly: true }),
+  serverName: host
+    .nullable()
+    .meta({ description: 'name checked in the broker certificates; null: the host' }),
+};
+
+/** Adds the rules across the fields of a Kafka data source: tls.cert and tls.key go together. */
+function refineKafka(
+  d: { tls: { cert: string | null; key: string | null } | null },
+  ctx: z.core.$RefinementCtx,
+) {
+  if (d.tls !== null && (d.tls.cert === null) !== (d.tls.key === null)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tls', d.tls.key === null ? 'key' : 'cert'],
+      message: 'tls.cert and tls.key go together: give both or neither',
+    });
+  }
+}
+
+/** Body of `POST /api/v1/data-sources` with `type: kafka`. */
+export const createKafkaDataSourceSchema = z
+  .strictObject({
+    id: dataSourceId,
+    type: z.literal('kafka'),
+    region: editable.region.default(null),
+    bootstrapServers: kafkaEditable.bootstrapServers,
+    sasl: z
+      .strictObject({
+        mechanism: kafkaEditable.mechanism,
+        username: kafkaEditable.username,
+        password: kafkaEditable.password,
+      })
+      .nullable()
+      .default(null)
+      .meta({ description: 'SASL login; null: none' }),
+    tls: z
+      .strictObject({
+        ca: kafkaEditable.ca.default(null),
+        cert: kafkaEditable.cert.default(null),
+        key: kafkaEditable.key.default(null),
+        serverName: kafkaEditable.serverName.default(null),
+      })
+      .nullable()
+      .default(null)
+      .meta({ description: 'TLS to the brokers; null: plaintext' }),
+    remarks: editable.remarks.default(null),
+  })
+  .superRefine(refineKafka)
+  .meta({ id: 'KafkaDataSourceCreate' });
+
+/** Body of `POST /api/v1/data-sources`: the fields of its `type`. */
+export const createDataSourceSchema = z
+  .discriminatedUnion('type', [createPostgresqlDataSourceSchema, createKafkaDataSourceSchema], {
+    error: `type must be ${DATA_SOURCE_TYPES.join(' or ')}`,
+  })
   .meta({ id: 'DataSourceCreate' });
 
+/** The fields only one type has, for the PATCH rule that a field must be of the stored type. */
+const KAFKA_ONLY = ['bootstrapServers', 'sasl', 'tls'] as const;
+const POSTGRESQL_ONLY = [
+  'attributes',
+  'standby',
+  'heartbeat',
+  'host',
+  'port',
+  'username',
+  'password',
+  'database',
+  'schema',
+  'sslmode',
+  'caCertificate',
+  'clientCertificate',
+  'clientKey',
+  'clientKeyPassword',
+] as const;
+
 /**
- * Body of `PATCH /api/v1/data-sources/{id}`: any editable field; `null` clears an optional one (a
- * secret included). The merged result must pass the same rules as a new data source.
+ * Body of `PATCH /api/v1/data-sources/{id}`: any editable field of the data source's type; `null`
+ * clears an optional one (a secret included). For Kafka, `sasl` and `tls` replace the stored ones as
+ * a whole, except that an absent `sasl.password` or `tls.key` keeps the stored secret. The merged
+ * result must pass the same rules as a new data source.
  */
 export const patchDataSourceSchema = z
   .strictObject({
@@ -209,6 +340,24 @@ export const patchDataSourceSchema = z
     clientCertificate: editable.clientCertificate.optional(),
     clientKey: editable.clientKey.optional(),
     clientKeyPassword: editable.clientKeyPassword.optional(),
+    bootstrapServers: kafkaEditable.bootstrapServers.optional(),
+    sasl: z
+      .strictObject({
+        mechanism: kafkaEditable.mechanism,
+        username: kafkaEditable.username,
+        password: kafkaEditable.password.optional(),
+      })
+      .nullable()
+      .optional(),
+    tls: z
+      .strictObject({
+        ca: kafkaEditable.ca.optional(),
+        cert: kafkaEditable.cert.optional(),
+        key: kafkaEditable.key.optional(),
+        serverName: kafkaEditable.serverName.optional(),
+      })
+      .nullable()
+      .optional(),
     remarks: editable.remarks.optional(),
   })
   .meta({ id: 'DataSourcePatch' });
@@ -216,17 +365,49 @@ export const patchDataSourceSchema = z
 /** A validated PATCH body. */
 export type DataSourcePatch = z.output<typeof patchDataSourceSchema>;
 
-/** Applies a PATCH to a stored data source (absent keys keep their value, `null` clears). */
-export function mergePatch(d: DataSource, p: DataSourcePatch): DataSource {
-  const defined = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
-  return { ...d, ...defined };
+/** The fields of `p` that data sources of `d`'s type do not have. */
+export function foreignPatchFields(d: DataSource, p: DataSourcePatch): CrossRule[] {
+  const foreign: readonly string[] = d.type === 'kafka' ? POSTGRESQL_ONLY : KAFKA_ONLY;
+  return Object.keys(p)
+    .filter((k) => p[k as keyof DataSourcePatch] !== undefined && foreign.includes(k))
+    .map((k) => ({ path: k, message: `is not a field of a ${d.type} data source` }));
 }
 
-/** A data source as the API answers it: every field but the secrets, which say whether they are set. */
-export const dataSourceViewSchema = z
+/**
+ * Applies a PATCH to a stored data source (absent keys keep their value, `null` clears); fields of the
+ * other type are left out (see {@link foreignPatchFields}, checked before).
+ */
+export function mergePatch(d: DataSource, p: DataSourcePatch): DataSource {
+  const own = (keys: readonly string[]) =>
+    Object.fromEntries(Object.entries(p).filter(([k, v]) => v !== undefined && keys.includes(k)));
+  switch (d.type) {
+    case 'postgresql':
+      return { ...d, ...own(['region', 'remarks', ...POSTGRESQL_ONLY]) };
+    case 'kafka': {
+      const sasl =
+        p.sasl === undefined || p.sasl === null
+          ? (p.sasl ?? d.sasl)
+          : { ...p.sasl, password: p.sasl.password ?? d.sasl?.password };
+      const tls =
+        p.tls === undefined || p.tls === null
+          ? (p.tls ?? d.tls)
+          : {
+              ca: p.tls.ca ?? null,
+              cert: p.tls.cert ?? null,
+              // An absent key keeps the stored one (it is write-only: the client cannot send it back).
+              key: p.tls.key === undefined ? (d.tls?.key ?? null) : p.tls.key,
+              serverName: p.tls.serverName ?? null,
+            };
+      return { ...d, ...own(['region', 'remarks', 'bootstrapServers']), sasl, tls } as KafkaDataSource;
+    }
+  }
+}
+
+/** A PostgreSQL data source as the API answers it: every field but the secrets, which say whether they are set. */
+export const postgresqlDataSourceViewSchema = z
   .object({
     id: z.string(),
-    type: z.enum(DATA_SOURCE_TYPES),
+    type: z.literal('postgresql'),
     region: z.string().nullable(),
     attributes: z.enum(DATA_SOURCE_ATTRIBUTES),
     standby: z.object({ host: z.string(), port: z.int() }).nullable(),
@@ -246,33 +427,94 @@ export const dataSourceViewSchema = z
     createdAt: z.string().meta({ description: 'ISO 8601, UTC' }),
     updatedAt: z.string().meta({ description: 'ISO 8601, UTC' }),
   })
+  .meta({ id: 'PostgresqlDataSource' });
+
+/** A Kafka data source as the API answers it (`sasl.passwordSet`, `tls.keySet` for the secrets). */
+export const kafkaDataSourceViewSchema = z
+  .object({
+    id: z.string(),
+    type: z.literal('kafka'),
+    region: z.string().nullable(),
+    bootstrapServers: z.array(z.string()),
+    sasl: z
+      .object({ mechanism: z.enum(SASL_MECHANISMS), username: z.string(), passwordSet: z.boolean() })
+      .nullable(),
+    tls: z
+      .object({
+        ca: z.string().nullable(),
+        cert: z.string().nullable(),
+        keySet: z.boolean(),
+        serverName: z.string().nullable(),
+      })
+      .nullable(),
+    remarks: z.string().nullable(),
+    createdAt: z.string().meta({ description: 'ISO 8601, UTC' }),
+    updatedAt: z.string().meta({ description: 'ISO 8601, UTC' }),
+  })
+  .meta({ id: 'KafkaDataSource' });
+
+/** A data source as the API answers it, by `type`. */
+export const dataSourceViewSchema = z
+  .discriminatedUnion('type', [postgresqlDataSourceViewSchema, kafkaDataSourceViewSchema])
   .meta({ id: 'DataSource' });
 
-/** The API's view of a data source. */
-export type DataSourceView = z.output<typeof dataSourceViewSchema>;
+/** The API's view of a PostgreSQL data source. */
+export type PostgresqlDataSourceView = z.output<typeof postgresqlDataSourceViewSchema>;
+
+/**
+ * The view of a PostgreSQL data source under the name the web console imports (console/src/api-client.ts):
+ * the console's form knows PostgreSQL fields only; {@link AnyDataSourceView} is what the API answers.
+ */
+export type DataSourceView = PostgresqlDataSourceView;
+
+/** The API's view of a Kafka data source. */
+export type KafkaDataSourceView = z.output<typeof kafkaDataSourceViewSchema>;
+
+/** The API's view of any data source. */
+export type AnyDataSourceView = z.output<typeof dataSourceViewSchema>;
 
 /** The view of `d` (never its secrets). */
-export function viewOf(d: DataSource, times: { createdAt: Date; updatedAt: Date }): DataSourceView {
-  return {
-    id: d.id,
-    type: d.type,
-    region: d.region,
-    attributes: d.attributes,
-    standby: d.standby,
-    heartbeat: d.heartbeat,
-    host: d.host,
-    port: d.port,
-    username: d.username,
-    passwordSet: d.password !== null,
-    database: d.database,
-    schema: d.schema,
-    sslmode: d.sslmode,
-    caCertificate: d.caCertificate,
-    clientCertificate: d.clientCertificate,
-    clientKeySet: d.clientKey !== null,
-    clientKeyPasswordSet: d.clientKeyPassword !== null,
-    remarks: d.remarks,
-    createdAt: times.createdAt.toISOString(),
-    updatedAt: times.updatedAt.toISOString(),
-  };
+export function viewOf(d: DataSource, times: { createdAt: Date; updatedAt: Date }): AnyDataSourceView {
+  const stamps = { createdAt: times.createdAt.toISOString(), updatedAt: times.updatedAt.toISOString() };
+  switch (d.type) {
+    case 'kafka':
+      return {
+        id: d.id,
+        type: d.type,
+        region: d.region,
+        bootstrapServers: [...d.bootstrapServers],
+        sasl:
+          d.sasl === null
+            ? null
+            : { mechanism: d.sasl.mechanism, username: d.sasl.username, passwordSet: d.sasl.password !== '' },
+        tls:
+          d.tls === null
+            ? null
+            : { ca: d.tls.ca, cert: d.tls.cert, keySet: d.tls.key !== null, serverName: d.tls.serverName },
+        remarks: d.remarks,
+        ...stamps,
+      };
+    case 'postgresql':
+      return {
+        id: d.id,
+        type: d.type,
+        region: d.region,
+        attributes: d.attributes,
+        standby: d.standby,
+        heartbeat: d.heartbeat,
+        host: d.host,
+        port: d.port,
+        username: d.username,
+        passwordSet: d.password !== null,
+        database: d.database,
+        schema: d.schema,
+        sslmode: d.sslmode,
+        caCertificate: d.caCertificate,
+        clientCertificate: d.clientCertificate,
+        clientKeySet: d.clientKey !== null,
+        clientKeyPasswordSet: d.clientKeyPassword !== null,
+        remarks: d.remarks,
+        ...stamps,
+      };
+  }
 }

@@ -16,7 +16,8 @@ import type { Source } from '../../core/source.ts';
 import { parseTaskConfig, type TaskConfig } from '../../core/task-config.ts';
 import { checkConnection } from '../../pipeline/precheck/check-connection.ts';
 import { connectionParamsOf } from './connection-params-of.ts';
-import type { DataSource } from './data-source-schema.ts';
+import type { DataSource, PostgresqlDataSource } from './data-source-schema.ts';
+import { testKafkaDataSource } from './test-kafka-data-source.ts';
 
 /** The role a data source is tested for. */
 export const TEST_ROLES = ['source', 'destination'] as const;
@@ -24,7 +25,7 @@ export const TEST_ROLES = ['source', 'destination'] as const;
 /** One of {@link TEST_ROLES}. */
 export type TestRole = (typeof TEST_ROLES)[number];
 
-/** One line of a data source test: a precheck result. */
+/** One line of a data source test: a precheck result (the `network` step of Kafka included). */
 export type DataSourceCheck = PrecheckResult;
 
 /** The answer of a data source test. */
@@ -41,6 +42,19 @@ export interface DataSourceTestReport {
  * @throws {PgdtsError} INTERNAL only for a bug (e.g. the synthetic task refused).
  */
 export async function testDataSource(d: DataSource, role: TestRole): Promise<DataSourceTestReport> {
+  switch (d.type) {
+    case 'postgresql':
+      return testPostgresqlDataSource(d, role);
+    case 'kafka':
+      return testKafkaDataSource(d, role);
+  }
+}
+
+/** {@link testDataSource} of a PostgreSQL data source. */
+async function testPostgresqlDataSource(
+  d: PostgresqlDataSource,
+  role: TestRole,
+): Promise<DataSourceTestReport> {
   const task = probeTask(d);
   const params = connectionParamsOf(d);
   const conn = await checkConnection<Source | Sink>(role, () =>
@@ -84,14 +98,18 @@ export async function testDataSource(d: DataSource, role: TestRole): Promise<Dat
  * The network, TLS and authentication steps against the standby of a `primary+standby` data source
  * (ids prefixed `standby-`): a task falls back to it, so it must accept the same credentials.
  */
-async function standbySteps(role: TestRole, d: DataSource, task: TaskConfig): Promise<DataSourceCheck[]> {
+async function standbySteps(
+  role: TestRole,
+  d: PostgresqlDataSource,
+  task: TaskConfig,
+): Promise<DataSourceCheck[]> {
   if (d.standby === null) return [];
   const params = connectionParamsOf(d, 'standby');
   const conn = await checkConnection<Source | Sink>(role, () =>
     role === 'source' ? openSourceAt(task, params) : openSinkAt(task, params),
   );
   await conn.connector?.close();
-  const standby: DataSource = { ...d, host: d.standby.host, port: d.standby.port };
+  const standby: PostgresqlDataSource = { ...d, host: d.standby.host, port: d.standby.port };
   return connectionSteps(role, conn.result, conn.error, standby).map((c) => ({
     ...c,
     id: `standby-${c.id}`,
@@ -128,7 +146,7 @@ function connectionSteps(
   role: TestRole,
   r: PrecheckResult,
   error: unknown,
-  d: DataSource,
+  d: PostgresqlDataSource,
 ): DataSourceCheck[] {
   const where = `${d.host}:${d.port}`;
   const tlsPass: DataSourceCheck = {
@@ -178,7 +196,7 @@ function connectionSteps(
  * full and incremental sync (replication slot, REPLICATION, wal_level), no DDL capture (that is a
  * task option), `d.schema` (or public) selected.
  */
-function probeTask(d: DataSource): TaskConfig {
+function probeTask(d: PostgresqlDataSource): TaskConfig {
   const endpoint = { type: 'postgresql', host: d.host, port: d.port, user: d.username, database: d.database };
   try {
     return parseTaskConfig({

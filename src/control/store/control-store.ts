@@ -7,7 +7,8 @@
 import pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
 import { wrapPgError } from '../../pg/connection.ts';
-import type { DataSource } from '../data-source/data-source-schema.ts';
+import type { SaslMechanism } from '../../core/kafka-destination-config.ts';
+import type { DataSource, KafkaDataSource, PostgresqlDataSource } from '../data-source/data-source-schema.ts';
 import type { Sealed, SecretBox } from '../secrets/secret-box.ts';
 import { migrateStore, type MigrationOutcome } from './migrate-store.ts';
 import { STORE_SCHEMA } from './migrations.ts';
@@ -20,18 +21,23 @@ export interface StoredDataSource {
   readonly updatedAt: Date;
 }
 
-/** The secret fields, and the column prefix of each. */
+/** The secret fields of a PostgreSQL data source, and the column prefix of each. */
 const SECRETS = [
   ['password', 'password'],
   ['clientKey', 'client_key'],
   ['clientKeyPassword', 'client_key_password'],
-] as const satisfies readonly (readonly [keyof DataSource, string])[];
+] as const satisfies readonly (readonly [keyof PostgresqlDataSource, string])[];
 
-/** The plain columns, in insert order, with the field each holds. */
-const COLUMNS = [
+/** The columns of both types, in insert order, with the field each holds. */
+const SHARED_COLUMNS = [
   ['id', 'id'],
   ['type', 'type'],
   ['region', 'region'],
+  ['remarks', 'remarks'],
+] as const satisfies readonly (readonly [keyof DataSource, string])[];
+
+/** The plain columns of a PostgreSQL data source, in insert order, with the field each holds. */
+const COLUMNS = [
   ['attributes', 'attributes'],
   ['heartbeat', 'heartbeat'],
   ['host', 'host'],
@@ -42,8 +48,21 @@ const COLUMNS = [
   ['sslmode', 'sslmode'],
   ['caCertificate', 'ca_certificate'],
   ['clientCertificate', 'client_certificate'],
-  ['remarks', 'remarks'],
-] as const satisfies readonly (readonly [keyof DataSource, string])[];
+] as const satisfies readonly (readonly [keyof PostgresqlDataSource, string])[];
+
+/** The column prefixes of a Kafka data source's secrets (sasl.password, tls.key). */
+const KAFKA_SECRETS = ['sasl_password', 'tls_key'] as const;
+
+/** What column `kafka` holds: a Kafka data source's settings without its secrets. */
+interface KafkaColumn {
+  readonly bootstrapServers: readonly string[];
+  readonly sasl: { readonly mechanism: SaslMechanism; readonly username: string } | null;
+  readonly tls: {
+    readonly ca: string | null;
+    readonly cert: string | null;
+    readonly serverName: string | null;
+  } | null;
+}
 
 type Row = Record<string, unknown>;
 
@@ -206,37 +225,82 @@ export class ControlStore {
     }
   }
 
-  /** Column names and values of `d`: plain columns, the standby, then each secret sealed. */
+  /**
+   * Column names and values of `d`: the shared columns, then by type: PostgreSQL's plain columns, the
+   * standby and each secret sealed; Kafka's settings as JSON and its secrets sealed. The other type's
+   * columns are NULL, so that an UPDATE clears nothing it should keep.
+   */
   #columnsOf(d: DataSource): { names: string[]; values: unknown[] } {
-    const names: string[] = COLUMNS.map(([, c]) => c);
-    const values: unknown[] = COLUMNS.map(([f]) => d[f]);
-    names.push('standby_host', 'standby_port');
-    values.push(d.standby?.host ?? null, d.standby?.port ?? null);
-    for (const [field, col] of SECRETS) {
-      const plain = d[field];
-      const sealed = plain === null ? null : this.#box.seal(plain);
+    const names: string[] = SHARED_COLUMNS.map(([, c]) => c);
+    const values: unknown[] = SHARED_COLUMNS.map(([f]) => d[f]);
+    const sealed = (col: string, plain: string | null) => {
+      const x = plain === null ? null : this.#box.seal(plain);
       names.push(`${col}_ciphertext`, `${col}_iv`, `${col}_tag`);
-      values.push(sealed?.ciphertext ?? null, sealed?.iv ?? null, sealed?.tag ?? null);
+      values.push(x?.ciphertext ?? null, x?.iv ?? null, x?.tag ?? null);
+    };
+    switch (d.type) {
+      case 'postgresql': {
+        names.push(...COLUMNS.map(([, c]) => c), 'standby_host', 'standby_port', 'kafka');
+        values.push(...COLUMNS.map(([f]) => d[f]), d.standby?.host ?? null, d.standby?.port ?? null, null);
+        for (const [field, col] of SECRETS) sealed(col, d[field]);
+        for (const col of KAFKA_SECRETS) sealed(col, null);
+        break;
+      }
+      case 'kafka': {
+        const kafka: KafkaColumn = {
+          bootstrapServers: d.bootstrapServers,
+          sasl: d.sasl === null ? null : { mechanism: d.sasl.mechanism, username: d.sasl.username },
+          tls: d.tls === null ? null : { ca: d.tls.ca, cert: d.tls.cert, serverName: d.tls.serverName },
+        };
+        names.push(...COLUMNS.map(([, c]) => c), 'standby_host', 'standby_port', 'kafka');
+        values.push(...COLUMNS.map(([f]) => (f === 'heartbeat' ? false : null)), null, null, kafka);
+        for (const [, col] of SECRETS) sealed(col, null);
+        sealed('sasl_password', d.sasl?.password ?? null);
+        sealed('tls_key', d.tls?.key ?? null);
+        break;
+      }
     }
     return { names, values };
   }
 
   #fromRow(row: Row): StoredDataSource {
+    const open = (col: string, what: string) => {
+      const s = sealedOf(row, col);
+      return s === undefined ? null : this.#box.open(s, `${what} of data source ${String(row.id)}`);
+    };
+    const shared = {
+      id: String(row.id),
+      region: (row.region as string | null) ?? null,
+      remarks: (row.remarks as string | null) ?? null,
+    };
+    const times = { createdAt: row.created_at as Date, updatedAt: row.updated_at as Date };
+    if (row.type === 'kafka') {
+      const k = row.kafka as KafkaColumn;
+      const password = open('sasl_password', 'sasl.password');
+      const source: KafkaDataSource = {
+        ...shared,
+        type: 'kafka',
+        bootstrapServers: k.bootstrapServers,
+        sasl: k.sasl === null ? null : { ...k.sasl, password: password ?? '' },
+        tls: k.tls === null ? null : { ...k.tls, key: open('tls_key', 'tls.key') },
+      };
+      return { source, ...times };
+    }
     const plain = Object.fromEntries(COLUMNS.map(([f, c]) => [f, row[c] ?? null]));
-    const secrets = Object.fromEntries(
-      SECRETS.map(([f, c]) => {
-        const s = sealedOf(row, c);
-        return [f, s === undefined ? null : this.#box.open(s, `${f} of data source ${String(row.id)}`)];
-      }),
-    );
+    const secrets = Object.fromEntries(SECRETS.map(([f, c]) => [f, open(c, f)]));
     const standby =
       typeof row.standby_host === 'string'
         ? { host: row.standby_host, port: Number(row.standby_port) }
         : null;
     return {
-      source: { ...plain, ...secrets, standby } as unknown as DataSource,
-      createdAt: row.created_at as Date,
-      updatedAt: row.updated_at as Date,
+      source: {
+        ...shared,
+        type: 'postgresql',
+        ...plain,
+        ...secrets,
+        standby,
+      } as unknown as PostgresqlDataSource,
+      ...times,
     };
   }
 }

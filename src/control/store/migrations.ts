@@ -143,8 +143,35 @@ CREATE TABLE ${STORE_SCHEMA}.alert (
 );
 `;
 
+/**
+ * 0003: Kafka data sources. PostgreSQL's connection columns become nullable (a check keeps them
+ * required for type postgresql); the Kafka settings without secrets go into `kafka` (JSON:
+ * bootstrapServers, sasl {mechanism, username}, tls {ca, cert, serverName}), the SASL password and
+ * the TLS client key into sealed columns like the PostgreSQL secrets.
+ */
+const M0003_KAFKA_DATA_SOURCES = `
+ALTER TABLE ${STORE_SCHEMA}.data_source DROP CONSTRAINT data_source_type_check;
+ALTER TABLE ${STORE_SCHEMA}.data_source
+  ADD CONSTRAINT data_source_type_check CHECK (type IN ('postgresql', 'kafka')),
+  ALTER COLUMN attributes DROP NOT NULL,
+  ALTER COLUMN host DROP NOT NULL,
+  ALTER COLUMN port DROP NOT NULL,
+  ALTER COLUMN username DROP NOT NULL,
+  ALTER COLUMN database DROP NOT NULL,
+  ALTER COLUMN sslmode DROP NOT NULL,
+  ADD CONSTRAINT data_source_postgresql_fields CHECK (type <> 'postgresql' OR (
+    attributes IS NOT NULL AND host IS NOT NULL AND port IS NOT NULL AND username IS NOT NULL
+    AND database IS NOT NULL AND sslmode IS NOT NULL)),
+  ADD COLUMN kafka jsonb,
+  ADD CONSTRAINT data_source_kafka_fields CHECK ((type = 'kafka') = (kafka IS NOT NULL)),
+  ADD COLUMN sasl_password_ciphertext bytea, ADD COLUMN sasl_password_iv bytea,
+  ADD COLUMN sasl_password_tag bytea,
+  ADD COLUMN tls_key_ciphertext bytea, ADD COLUMN tls_key_iv bytea, ADD COLUMN tls_key_tag bytea;
+`;
+
 /** Every migration, in order; versions are 1, 2, 3... without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'data_sources', sql: M0001_DATA_SOURCES },
   { version: 2, name: 'tasks', sql: M0002_TASKS },
+  { version: 3, name: 'kafka_data_sources', sql: M0003_KAFKA_DATA_SOURCES },
 ];

@@ -16,7 +16,12 @@ import {
   type TaskConfig,
 } from '../../core/task-config.ts';
 import { changedKeys } from '../../pipeline/task-control.ts';
-import { dataSourceId, type DataSource } from '../data-source/data-source-schema.ts';
+import { kafkaDeliveryShape, refineKafkaPropertyKeys } from '../../core/kafka-destination-config.ts';
+import {
+  dataSourceId,
+  type DataSource,
+  type PostgresqlDataSource,
+} from '../data-source/data-source-schema.ts';
 
 /** A task id: `t` and 12 lower-case letters or digits, generated on create. */
 export const TASK_ID = /^t[0-9a-z]{12}$/;
@@ -91,6 +96,42 @@ export const alertsSchema = z
 /** A validated `alerts`. */
 export type AlertsConfig = z.output<typeof alertsSchema>;
 
+/** The keys a task's `destination` takes besides `dataSource`: those of a Kafka destination's delivery. */
+const KAFKA_TASK_KEYS: readonly string[] = Object.keys(kafkaDeliveryShape);
+
+/**
+ * `destination` of a task: its data source, and with a kafka data source the Kafka destination's
+ * routing and delivery keys (topic, partitionPolicy, ..., `properties.*`), without their defaults
+ * (the stored definition is the input; the engine task applies them). The data source's type is
+ * only known in {@link checkAgainstDataSources}, which refuses these keys for a postgresql one.
+ */
+const destinationSchema = z
+  .object({
+    dataSource: dataSourceId,
+    ...(Object.fromEntries(
+      Object.entries(kafkaDeliveryShape).map(([k, v]) => [
+        k,
+        (v instanceof z.ZodDefault ? v.unwrap() : v).optional(),
+      ]),
+    ) as unknown as {
+      [K in keyof typeof kafkaDeliveryShape]: z.ZodOptional<
+        z.ZodType<z.output<(typeof kafkaDeliveryShape)[K]>, z.input<(typeof kafkaDeliveryShape)[K]>>
+      >;
+    }),
+  })
+  .catchall(z.unknown())
+  .superRefine((d, ctx) =>
+    refineKafkaPropertyKeys(
+      d,
+      Object.fromEntries(['dataSource', ...KAFKA_TASK_KEYS].map((k) => [k, true as const])),
+      ctx,
+    ),
+  )
+  .meta({
+    description:
+      'the destination data source; with a kafka one also the Kafka destination keys (topic, partitionPolicy, newTopicPartitions, replicationFactor, deliveryGuarantee, schemas, tombstones, transactionTopic, unavailableValuePlaceholder, offsetsTopic, compression, connectTimeoutMs, properties.*)',
+  });
+
 /** zod schema of a task definition (POST /api/v1/tasks). */
 export const taskDefinitionSchema = z
   .strictObject({
@@ -103,7 +144,7 @@ export const taskDefinitionSchema = z
       /** As a task file's `source.heartbeat`; a data source with `heartbeat: true` implies the default. */
       heartbeat: heartbeatSchema.optional(),
     }),
-    destination: z.strictObject({ dataSource: dataSourceId }),
+    destination: destinationSchema,
     ...taskBodyShape,
     alerts: alertsSchema.default({ webhooks: [], rules: [] }),
   })
@@ -174,8 +215,9 @@ export function mergeDefinitionPatch(target: unknown, patch: unknown): unknown {
 
 /**
  * The rules a definition must meet against its data sources: both exist (the caller looked them
- * up), source and destination differ, and with a data source `schema` only that schema's objects
- * are selected from it.
+ * up), source and destination differ, the source is PostgreSQL (Kafka is a destination only), the
+ * Kafka destination keys only with a kafka destination, and with a data source `schema` only that
+ * schema's objects are selected from it.
  * @throws {ConfigError} naming the key.
  */
 export function checkAgainstDataSources(
@@ -186,25 +228,40 @@ export function checkAgainstDataSources(
   if (source.id === destination.id) {
     throw new ConfigError('destination.dataSource', 'must be another data source than source.dataSource');
   }
-  if (source.attributes === 'standby' && def.syncTypes.includes('incremental')) {
+  const src = postgresqlSourceOf(source);
+  if (src.attributes === 'standby' && def.syncTypes.includes('incremental')) {
     throw new ConfigError(
       'source.dataSource',
-      `data source ${source.id} is a standby: incremental sync needs a primary (a logical replication slot on a standby needs PostgreSQL 16 and is not supported)`,
+      `data source ${src.id} is a standby: incremental sync needs a primary (a logical replication slot on a standby needs PostgreSQL 16 and is not supported)`,
     );
   }
-  if (destination.attributes === 'standby') {
-    throw new ConfigError(
-      'destination.dataSource',
-      `data source ${destination.id} is a standby: a destination must accept writes`,
-    );
+  switch (destination.type) {
+    case 'postgresql': {
+      if (destination.attributes === 'standby') {
+        throw new ConfigError(
+          'destination.dataSource',
+          `data source ${destination.id} is a standby: a destination must accept writes`,
+        );
+      }
+      const kafkaKey = Object.keys(def.destination).find((k) => k !== 'dataSource');
+      if (kafkaKey !== undefined) {
+        throw new ConfigError(
+          `destination.${kafkaKey}`,
+          `is a Kafka destination key, and data source ${destination.id} is postgresql`,
+        );
+      }
+      break;
+    }
+    case 'kafka':
+      break;
   }
-  if (source.schema !== null) {
+  if (src.schema !== null) {
     def.objects.forEach((o, i) => {
       const schema = o.kind === 'schema' ? o.schema : o.table.schema;
-      if (schema !== source.schema) {
+      if (schema !== src.schema) {
         throw new ConfigError(
           `objects[${i}]`,
-          `data source ${source.id} allows only objects of schema ${source.schema}, not ${schema}`,
+          `data source ${src.id} allows only objects of schema ${src.schema}, not ${schema}`,
         );
       }
     });
@@ -212,10 +269,28 @@ export function checkAgainstDataSources(
 }
 
 /**
+ * `d` as a task source.
+ * @throws {ConfigError} `source.dataSource` when it is a kafka data source.
+ */
+export function postgresqlSourceOf(d: DataSource): PostgresqlDataSource {
+  switch (d.type) {
+    case 'postgresql':
+      return d;
+    case 'kafka':
+      throw new ConfigError(
+        'source.dataSource',
+        `data source ${d.id} is kafka: Kafka is a destination only, a task reads from a postgresql data source`,
+      );
+  }
+}
+
+/**
  * The engine's task of a stored task: the task file shape with the data sources' addresses (no
- * password: connections take their parameters from the data sources, connection-params-of.ts) and
- * the task id as its name.
- * @throws {ConfigError} when the stored definition no longer validates (a newer rule).
+ * password, SASL login or TLS material: connections take them from the data sources,
+ * open-data-source.ts) and the task id as its name. A kafka destination gets the data source's
+ * bootstrap servers and the definition's destination keys.
+ * @throws {ConfigError} when the stored definition no longer validates (a newer rule), or its source
+ *   is a kafka data source.
  */
 export function engineTaskOf(
   id: string,
@@ -223,9 +298,11 @@ export function engineTaskOf(
   source: DataSource,
   destination: DataSource,
 ): TaskConfig {
-  const { alerts: _alerts, source: src, destination: _dst, name: _name, ...body } = input;
-  const heartbeat = src.heartbeat ?? (source.heartbeat && source.attributes !== 'standby' ? {} : undefined);
-  const endpoint = (d: DataSource) => ({
+  const { alerts: _alerts, source: src, destination: dst, name: _name, ...body } = input;
+  const pgSource = postgresqlSourceOf(source);
+  const heartbeat =
+    src.heartbeat ?? (pgSource.heartbeat && pgSource.attributes !== 'standby' ? {} : undefined);
+  const endpoint = (d: PostgresqlDataSource) => ({
     type: 'postgresql' as const,
     host: d.host,
     port: d.port,
@@ -234,10 +311,14 @@ export function engineTaskOf(
   });
   const withHeartbeat =
     heartbeat !== undefined && body.syncTypes.includes('incremental') ? { heartbeat } : {};
+  const { dataSource: _id, ...kafkaKeys } = dst;
   return parseTaskConfig({
     ...body,
     name: id,
-    source: { ...endpoint(source), ...withHeartbeat },
-    destination: endpoint(destination),
+    source: { ...endpoint(pgSource), ...withHeartbeat },
+    destination:
+      destination.type === 'postgresql'
+        ? endpoint(destination)
+        : { type: 'kafka', bootstrapServers: [...destination.bootstrapServers], ...kafkaKeys },
   });
 }

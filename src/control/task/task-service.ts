@@ -6,12 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openSinkAt, openSourceAt } from '../../connectors/open-connectors.ts';
 import { ConfigError, PgdtsError } from '../../core/errors.ts';
 import { runPrechecks } from '../../pipeline/precheck/index.ts';
 import { releaseTask, type ReleaseReport } from '../../pipeline/release-task.ts';
 import { invalidInput } from '../api/api-error.ts';
-import { connectionParamsOf } from '../data-source/connection-params-of.ts';
+import { openSinkOf, openSourceOf } from '../data-source/open-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import type { StoredPrecheckItem, StoredTask } from '../store/task-store.ts';
 import { DEFAULT_LEASE_TIMEOUT_MS } from '../control-defaults.ts';
@@ -31,6 +30,9 @@ export function newTaskId(): string {
   const n = randomBytes(8).readBigUInt64BE() % 36n ** 12n;
   return `t${n.toString(36).padStart(12, '0')}`;
 }
+
+/** The task id the engine task of a definition being validated gets (any valid id would do). */
+const VALIDATION_TASK_ID = 't000000000000';
 
 /** How long release waits for the worker of a paused task to let it go, ms. */
 const RELEASE_WAIT_MS = 60_000;
@@ -125,8 +127,8 @@ export class TaskService {
       const { src, dst } = await this.#dataSources(started);
       const task = engineTaskOf(id, started.definition, src.source, dst.source);
       const results = await runPrechecks(task, {
-        openSource: () => openSourceAt(task, connectionParamsOf(src.source)),
-        openSink: () => openSinkAt(task, connectionParamsOf(dst.source)),
+        openSource: () => openSourceOf(task, src.source),
+        openSink: () => openSinkOf(task, dst.source, src.source),
       });
       items = results.map((r) => ({ ...r, ignorable: r.status === 'warn' }));
     } catch (e) {
@@ -243,8 +245,8 @@ export class TaskService {
       if (fresh.startedAt !== null) {
         const { src, dst } = await this.#dataSources(fresh);
         const task = engineTaskOf(id, fresh.definition, src.source, dst.source);
-        const sink = await openSinkAt(task, connectionParamsOf(dst.source));
-        const source = openSourceAt(task, connectionParamsOf(src.source));
+        const sink = await openSinkOf(task, dst.source, src.source);
+        const source = openSourceOf(task, src.source);
         try {
           report = await releaseTask(task, { source, sink });
         } finally {
@@ -286,6 +288,9 @@ export class TaskService {
     }
     try {
       checkAgainstDataSources(def, src.source, dst.source);
+      // The engine task's rules too (a Kafka destination's keys, e.g. transactional.id only with
+      // exactly-once), so that a definition the worker would refuse is refused here, naming the key.
+      engineTaskOf(VALIDATION_TASK_ID, input as TaskDefinitionInput, src.source, dst.source);
     } catch (e) {
       throw asInvalidInput(e);
     }

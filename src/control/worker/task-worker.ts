@@ -7,14 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { openSinkAt, openSourceAt } from '../../connectors/open-connectors.ts';
 import { CancelledError, ConfigError, LeaseHeldError, PgdtsError } from '../../core/errors.ts';
 import type { Sink } from '../../core/sink.ts';
 import type { Source } from '../../core/source.ts';
 import { hasSyncType } from '../../core/task-config.ts';
 import { TaskControl } from '../../pipeline/task-control.ts';
 import { runTask } from '../../pipeline/task-runner.ts';
-import { connectionParamsOf } from '../data-source/connection-params-of.ts';
+import { openSinkOf, openSourceOf } from '../data-source/open-data-source.ts';
 import type { ControlStore } from '../store/control-store.ts';
 import type { StoredTask } from '../store/task-store.ts';
 import { engineTaskOf } from '../task/task-definition-schema.ts';
@@ -213,8 +212,8 @@ export class TaskWorker {
       }
       const task = engineTaskOf(t.id, t.definition, src.source, dst.source);
       r.control = new TaskControl(task);
-      source = openSourceAt(task, connectionParamsOf(src.source));
-      sink = await openSinkAt(task, connectionParamsOf(dst.source));
+      source = openSourceOf(task, src.source);
+      sink = await openSinkOf(task, dst.source, src.source);
       const { signal } = r.controller;
       await runTask(task, {
         source,

@@ -3,11 +3,11 @@
  * (brokers, SASL, TLS, `properties.*`), topic creation, and the translation of the client's errors
  * into pgdts error codes with their retry classification.
  */
-import { readFileSync } from 'node:fs';
 import type { Admin } from '@platformatic/kafka';
 import { GenericError, type BaseOptions } from '@platformatic/kafka';
 import { PgdtsError, type ErrorCode } from '../../core/errors.ts';
 import { kafkaClientProperties, type KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
+import type { KafkaConnection } from './kafka-connection.ts';
 
 /** Options every client of the destination shares. */
 export type KafkaBaseOptions = BaseOptions;
@@ -60,59 +60,39 @@ const REFUSED = [
 ];
 
 /**
- * The base client options of `d`: brokers, client id, timeouts, SASL (password from `passwordEnv`
- * when given) and TLS (PEM files read now).
- * @throws {PgdtsError} CONFIG_INVALID when `sasl.passwordEnv` is unset or a TLS file cannot be read.
+ * The base client options of `d` on connection `c`: brokers, client id, timeouts, SASL and TLS.
  */
 export function kafkaBaseOptions(
   d: KafkaDestinationConfig,
   taskName: string,
-  env: NodeJS.ProcessEnv,
+  c: KafkaConnection,
 ): KafkaBaseOptions {
   const p = kafkaClientProperties(d);
-  const read = (key: string, file: string | undefined) => {
-    if (file === undefined) return undefined;
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new PgdtsError(
-        'CONFIG_INVALID',
-        `destination.tls.${key}: cannot read ${file}: ${(e as Error).message}`,
-      );
-    }
-  };
-  let sasl: KafkaBaseOptions['sasl'];
-  if (d.sasl !== undefined) {
-    const password = d.sasl.password ?? env[d.sasl.passwordEnv ?? ''];
-    if (password === undefined) {
-      throw new PgdtsError(
-        'CONFIG_INVALID',
-        `destination.sasl.passwordEnv: environment variable ${d.sasl.passwordEnv ?? ''} is not set`,
-      );
-    }
-    sasl = {
-      mechanism:
-        d.sasl.mechanism === 'plain'
-          ? 'PLAIN'
-          : d.sasl.mechanism === 'scram-sha-256'
-            ? 'SCRAM-SHA-256'
-            : 'SCRAM-SHA-512',
-      username: d.sasl.username,
-      password,
-    };
-  }
-  const tls =
-    d.tls === undefined
+  const sasl: KafkaBaseOptions['sasl'] =
+    c.sasl === undefined
       ? undefined
       : {
-          ...(d.tls.ca !== undefined ? { ca: read('ca', d.tls.ca) } : {}),
-          ...(d.tls.cert !== undefined ? { cert: read('cert', d.tls.cert) } : {}),
-          ...(d.tls.key !== undefined ? { key: read('key', d.tls.key) } : {}),
-          ...(d.tls.serverName !== undefined ? { servername: d.tls.serverName } : {}),
+          mechanism:
+            c.sasl.mechanism === 'plain'
+              ? 'PLAIN'
+              : c.sasl.mechanism === 'scram-sha-256'
+                ? 'SCRAM-SHA-256'
+                : 'SCRAM-SHA-512',
+          username: c.sasl.username,
+          password: c.sasl.password,
+        };
+  const tls =
+    c.tls === undefined
+      ? undefined
+      : {
+          ...(c.tls.ca !== undefined ? { ca: c.tls.ca } : {}),
+          ...(c.tls.cert !== undefined ? { cert: c.tls.cert } : {}),
+          ...(c.tls.key !== undefined ? { key: c.tls.key } : {}),
+          ...(c.tls.serverName !== undefined ? { servername: c.tls.serverName } : {}),
         };
   return {
     clientId: p.clientId ?? `pgdts-${taskName}`,
-    bootstrapBrokers: d.bootstrapServers,
+    bootstrapBrokers: [...c.bootstrapServers],
     ...(p.requestTimeoutMs !== undefined ? { requestTimeout: p.requestTimeoutMs } : {}),
     ...(d.connectTimeoutMs !== undefined ? { connectTimeout: d.connectTimeoutMs } : {}),
     retries: p.retries ?? 3,

@@ -16,6 +16,7 @@ import { EventRouter } from './event-router.ts';
 import { KafkaChangeApplier } from './kafka-change-applier.ts';
 import { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
 import { kafkaBaseOptions, kafkaError, TopicCatalog, type KafkaBaseOptions } from './kafka-client.ts';
+import type { KafkaConnection } from './kafka-connection.ts';
 import { KafkaRowLoader } from './kafka-row-loader.ts';
 import { topicOf } from './topic-router.ts';
 
@@ -24,7 +25,8 @@ export interface KafkaSinkOptions {
   readonly taskName: string;
   /** The source database (`source.db`, `#{source_db_name}`). */
   readonly sourceDb: string;
-  readonly env: NodeJS.ProcessEnv;
+  /** The cluster and the login (kafka-connection.ts): `d`'s own, or a control plane data source's. */
+  readonly connection: KafkaConnection;
 }
 
 /** A Kafka destination (see the file comment). Clients connect lazily. */
@@ -42,15 +44,13 @@ export class KafkaSink implements Sink {
   private readonly router: EventRouter;
   private producer: Producer | undefined;
 
-  /**
-   * @throws {PgdtsError} CONFIG_INVALID when `sasl.passwordEnv` is unset or a TLS file is unreadable.
-   */
+  /** `d`'s bootstrapServers, sasl and tls are not used: `o.connection` says them. */
   constructor(
     private readonly d: KafkaDestinationConfig,
     private readonly o: KafkaSinkOptions,
   ) {
-    this.description = `kafka ${d.bootstrapServers.join(',')}`;
-    this.base = kafkaBaseOptions(d, o.taskName, o.env);
+    this.description = `kafka ${o.connection.bootstrapServers.join(',')}`;
+    this.base = kafkaBaseOptions(d, o.taskName, o.connection);
     this.admin = new Admin(this.base);
     this.catalog = new TopicCatalog(this.admin, d);
     this.checkpoints = new KafkaCheckpointStore(d, this.base, this.catalog);
@@ -94,7 +94,7 @@ export class KafkaSink implements Sink {
         major: 0,
         product: 'Kafka',
         version: `cluster ${m.id}, ${m.brokers.size} broker(s)`,
-        user: this.d.sasl?.username ?? '',
+        user: this.o.connection.sasl?.username ?? '',
         isSuperuser: false,
       };
     } catch (e) {
@@ -158,8 +158,8 @@ export class KafkaSink implements Sink {
         ),
       ),
     ];
-    const user = `User:${this.d.sasl?.username ?? 'ANONYMOUS'}`;
-    const bootstrap = this.d.bootstrapServers[0] ?? '';
+    const user = `User:${this.o.connection.sasl?.username ?? 'ANONYMOUS'}`;
+    const bootstrap = this.o.connection.bootstrapServers[0] ?? '';
     const acl = (op: string, resource: string) =>
       `kafka-acls.sh --bootstrap-server ${bootstrap} --add --allow-principal ${user} ${op} ${resource}`;
     return Promise.resolve({
