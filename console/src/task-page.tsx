@@ -1,6 +1,7 @@
 /**
- * A task's page: state and phase, per-table progress bars, live charts of lag (ms and bytes) and
- * throughput (rows/s, bytes/s) from its /status polled every second, recent log lines
+ * A task's page: state and phase with the phase timeline (when this page saw each phase begin),
+ * per-table progress bars, live charts of lag (ms and bytes), throughput (rows/s, bytes/s) and the
+ * WAL the slot retains on the source, from its /status polled every second, recent log lines
  * (/logs?after=), alerts, Pause / Resume / Release with confirmation, a throttle change applied
  * while it runs (PATCH), and its precheck while it has not started.
  */
@@ -60,6 +61,7 @@ interface Samples {
   lagBytes: [number, number][];
   rows: [number, number][];
   bytes: [number, number][];
+  wal: [number, number][];
 }
 
 function push(a: [number, number][], at: number, v: number | null): [number, number][] {
@@ -76,7 +78,15 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
   const [status, setStatus] = useState<TaskStatus | null>(null);
   const [tables, setTables] = useState<TaskTables['items']>([]);
   const [logs, setLogs] = useState<TaskLogs['items']>([]);
-  const [samples, setSamples] = useState<Samples>({ lagMs: [], lagBytes: [], rows: [], bytes: [] });
+  const [samples, setSamples] = useState<Samples>({
+    lagMs: [],
+    lagBytes: [],
+    rows: [],
+    bytes: [],
+    wal: [],
+  });
+  /** When this page first saw each phase (ms since the epoch): the status holds only the current one. */
+  const [phaseSeen, setPhaseSeen] = useState<Partial<Record<NonNullable<TaskStatus['phase']>, number>>>({});
   const [error, setError] = useState<string | null>(null);
   const [precheck, setPrecheck] = useState<PrecheckReport | null>(null);
   const [fullRows, setFullRows] = useState<number | ''>('');
@@ -110,8 +120,11 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
                 lagBytes: push(old.lagBytes, at, st.lagBytes),
                 rows: push(old.rows, at, st.state === 'running' ? st.rowsPerSecond : null),
                 bytes: push(old.bytes, at, st.state === 'running' ? st.bytesPerSecond : null),
+                wal: push(old.wal, at, st.retainedWalBytes),
               },
         );
+        const phase = st.phase;
+        if (phase !== null) setPhaseSeen((old) => (old[phase] !== undefined ? old : { ...old, [phase]: at }));
         setError(null);
       } catch (e) {
         if (!stopped) setError(e instanceof ApiError ? e.message : String(e));
@@ -171,6 +184,7 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
     { name: 'rows/s', axis: 0, points: samples.rows },
     { name: 'bytes/s', axis: 1, points: samples.bytes },
   ];
+  const walSeries: ChartSeries[] = [{ name: 'retained WAL', axis: 0, points: samples.wal }];
   const state = task?.state;
   const name = task?.name ?? id;
   return (
@@ -236,11 +250,19 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
         <Stepper
           active={status.phase === 'done' ? PHASES.length : PHASES.indexOf(status.phase)}
           size="xs"
-          aria-label={t('phase')}
+          aria-label={t('phaseTimeline')}
         >
-          {PHASES.map((p) => (
-            <Stepper.Step key={p} label={p} />
-          ))}
+          {PHASES.map((p) => {
+            const seen = phaseSeen[p];
+            return (
+              <Stepper.Step
+                key={p}
+                label={p}
+                data-phase={p}
+                description={seen === undefined ? undefined : new Date(seen).toLocaleTimeString()}
+              />
+            );
+          })}
         </Stepper>
       )}
       <SimpleGrid cols={4}>
@@ -299,6 +321,10 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
         <Card withBorder>
           <Title order={5}>{t('throughputChart')}</Title>
           <TimeChart label="throughput chart" series={rateSeries} units={['rows/s', 'bytes/s']} />
+        </Card>
+        <Card withBorder>
+          <Title order={5}>{t('retainedWalChart')}</Title>
+          <TimeChart label="retained WAL chart" series={walSeries} units={['bytes']} />
         </Card>
       </SimpleGrid>
       <SimpleGrid cols={2}>
