@@ -2,7 +2,9 @@
  * `GET /api/v1/tasks` of the real API (buildApi on a real store in a fresh test database, listening
  * on loopback, called with fetch) carries each task's run summary (phase, lag in bytes and ms,
  * rows/s, status time) as its worker last wrote it, the same values `GET .../status` answers, so
- * the console's list needs one call instead of one per task; null before a worker wrote any.
+ * the console's list needs one call instead of one per task; null before a worker wrote any. And
+ * `GET /api/v1/tasks/{id}/alerts`: each state an alert entered, newest first, its delivery updated
+ * in place, while /status shows only the current state.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -109,7 +111,54 @@ test('the list carries each task run summary, as /status answers it', async () =
   }
 });
 
-test('the list item is in the OpenAPI document', async () => {
-  const doc = (await get('/openapi.json')).body as { components: { schemas: Record<string, unknown> } };
+test('the alert history: each state entered, newest first; /status has the current one', async () => {
+  const t = await createTask(store, {
+    name: 'alerting',
+    alerts: { webhooks: ['http://127.0.0.1:9/hook'], rules: [{ type: 'latency', thresholdSeconds: 30 }] },
+  });
+  const at = (s: number) => new Date(Date.UTC(2026, 11, 2, 10, 0, s));
+  const base = { taskId: t.id, rule: 'latency', deliveredAt: null, deliveryError: null };
+  await store.tasks.setAlert({ ...base, state: 'firing', since: at(0), message: 'lag 40 s' });
+  // The delivery of the same state updates its row, not a new one.
+  await store.tasks.setAlert({
+    ...base,
+    state: 'firing',
+    since: at(0),
+    message: 'lag 40 s',
+    deliveredAt: at(1),
+  });
+  await store.tasks.setAlert({ ...base, state: 'resolved', since: at(20), message: 'lag 2 s' });
+  await store.tasks.setAlert({ ...base, state: 'firing', since: at(40), message: 'lag 50 s' });
+
+  const h = await get(`/api/v1/tasks/${t.id}/alerts`);
+  assert.equal(h.status, 200);
+  const items = (
+    h.body as { items: { state: string; since: string; message: string; deliveredAt: string | null }[] }
+  ).items;
+  assert.deepEqual(
+    items.map((x) => [x.state, x.since, x.message, x.deliveredAt]),
+    [
+      ['firing', at(40).toISOString(), 'lag 50 s', null],
+      ['resolved', at(20).toISOString(), 'lag 2 s', null],
+      ['firing', at(0).toISOString(), 'lag 40 s', at(1).toISOString()],
+    ],
+  );
+  const limited = (await get(`/api/v1/tasks/${t.id}/alerts?limit=1`)).body as { items: unknown[] };
+  assert.equal(limited.items.length, 1);
+  const status = (await get(`/api/v1/tasks/${t.id}/status`)).body as { alerts: { since: string }[] };
+  assert.deepEqual(
+    status.alerts.map((a) => a.since),
+    [at(40).toISOString()],
+  );
+  assert.equal((await get('/api/v1/tasks/t000000000000/alerts')).status, 404);
+  assert.equal((await get(`/api/v1/tasks/${t.id}/alerts?limit=0`)).status, 400);
+});
+
+test('the list item and the alert history are in the OpenAPI document', async () => {
+  const doc = (await get('/openapi.json')).body as {
+    paths: Record<string, Record<string, unknown>>;
+    components: { schemas: Record<string, unknown> };
+  };
   assert.ok(doc.components.schemas.TaskListItem);
+  assert.ok(doc.paths['/api/v1/tasks/{id}/alerts']?.get);
 });

@@ -2,7 +2,7 @@
  * The task routes of the REST API (issue 9 item 4): `/api/v1/tasks` (list, create), `/{id}` (read,
  * JSON merge patch, delete), `/{id}/precheck` (run, read), `/{id}/precheck/items/{item}/ignore`,
  * `/{id}/{start|pause|resume|release}`, and what the task's worker observed: `/{id}/status`,
- * `/{id}/tables`, `/{id}/logs`. Request and response shapes are zod schemas, so they are also the
+ * `/{id}/tables`, `/{id}/logs`, `/{id}/alerts` (the alert history, newest first). Request and response shapes are zod schemas, so they are also the
  * OpenAPI document's. The lifecycle is task-service.ts's.
  */
 import type { FastifyInstance } from 'fastify';
@@ -169,6 +169,10 @@ const idParams = z.strictObject({ id: taskId });
 export type PrecheckReport = z.output<typeof precheckReportSchema>;
 /** `GET .../status`. */
 export type TaskStatus = z.output<typeof taskStatusSchema>;
+/** `GET .../alerts`: each state an alert entered, newest first. */
+export interface TaskAlerts {
+  readonly items: z.output<typeof alertViewSchema>[];
+}
 /** `GET .../tables`. */
 export interface TaskTables {
   readonly items: z.output<typeof tableViewSchema>[];
@@ -375,6 +379,27 @@ export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): v
         run,
         alerts: (await store.tasks.alerts(t.id)).map(alertView),
       };
+    },
+  );
+  r.get(
+    '/api/v1/tasks/:id/alerts',
+    {
+      schema: {
+        params: idParams,
+        querystring: z.strictObject({
+          limit: z.coerce
+            .number({ error: 'must be a number' })
+            .int()
+            .min(1, { error: 'must be 1-1000' })
+            .max(1000, { error: 'must be 1-1000' })
+            .default(100),
+        }),
+        response: { 200: z.object({ items: z.array(alertViewSchema) }), ...errors },
+      },
+    },
+    async (req) => {
+      const t = await service.get(req.params.id);
+      return { items: (await store.tasks.alertHistory(t.id, req.query.limit)).map(alertView) };
     },
   );
   r.get(
