@@ -10,6 +10,7 @@ import type { SourceObjects } from '../../src/control/api/source-objects-route.t
 import type { ValidateFilterResult } from '../../src/control/api/validate-filter-route.ts';
 import type {
   PrecheckReport,
+  TaskAlerts,
   TaskListItem,
   TaskLogs,
   TaskStatus,
@@ -23,6 +24,7 @@ export type {
   DataSourceView,
   PrecheckReport,
   SourceObjects,
+  TaskAlerts,
   TaskDefinitionInput,
   TaskListItem,
   TaskLogs,
@@ -188,6 +190,10 @@ export class ApiClient {
   /** `GET /api/v1/tasks/{id}/status`. */
   status(id: string): Promise<TaskStatus> {
     return this.call('GET', `/api/v1/tasks/${id}/status`);
+  }
+  /** `GET /api/v1/tasks/{id}/alerts`: the alert history, newest first. */
+  alerts(id: string): Promise<TaskAlerts> {
+    return this.call('GET', `/api/v1/tasks/${id}/alerts?limit=50`);
   }
   /** `GET /api/v1/tasks/{id}/tables`. */
   tables(id: string): Promise<TaskTables> {

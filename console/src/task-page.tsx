@@ -2,7 +2,7 @@
  * A task's page: state and phase with the phase timeline (when this page saw each phase begin),
  * per-table progress bars, live charts of lag (ms and bytes), throughput (rows/s, bytes/s) and the
  * WAL the slot retains on the source, from its /status polled every second, recent log lines
- * (/logs?after=), alerts, Pause / Resume / Release with confirmation, a throttle change applied
+ * (/logs?after=), alerts now and their history (/alerts), Pause / Resume / Release with confirmation, a throttle change applied
  * while it runs (PATCH), and its precheck while it has not started.
  */
 import {
@@ -25,6 +25,7 @@ import {
   ApiError,
   type ApiClient,
   type PrecheckReport,
+  type TaskAlerts,
   type TaskLogs,
   type TaskStatus,
   type TaskTables,
@@ -78,6 +79,7 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
   const [status, setStatus] = useState<TaskStatus | null>(null);
   const [tables, setTables] = useState<TaskTables['items']>([]);
   const [logs, setLogs] = useState<TaskLogs['items']>([]);
+  const [alertHistory, setAlertHistory] = useState<TaskAlerts['items']>([]);
   const [samples, setSamples] = useState<Samples>({
     lagMs: [],
     lagBytes: [],
@@ -103,13 +105,19 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
     let stopped = false;
     const poll = async () => {
       try {
-        const [tk, st, tb] = await Promise.all([api.task(id), api.status(id), api.tables(id)]);
+        const [tk, st, tb, al] = await Promise.all([
+          api.task(id),
+          api.status(id),
+          api.tables(id),
+          api.alerts(id),
+        ]);
         const lg = await api.logs(id, logNext.current);
         if (stopped) return;
         logNext.current = lg.next;
         setTask(tk);
         setStatus(st);
         setTables(tb.items);
+        setAlertHistory(al.items);
         if (lg.items.length > 0) setLogs((old) => [...old, ...lg.items].slice(-200));
         const at = st.statusAt === null ? Date.now() : Date.parse(st.statusAt);
         setSamples((old) =>
@@ -372,6 +380,30 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
           )}
         </Card>
       </SimpleGrid>
+      <Card withBorder>
+        <Title order={5} mb="xs">
+          {t('alertHistory')}
+        </Title>
+        {alertHistory.length === 0 ? (
+          <Text size="sm">{t('none')}</Text>
+        ) : (
+          <Table aria-label={t('alertHistory')}>
+            <Table.Tbody>
+              {alertHistory.map((a) => (
+                <Table.Tr key={`${a.rule}:${a.state}:${a.since}`} data-alert={a.rule}>
+                  <Table.Td>{new Date(a.since).toLocaleString()}</Table.Td>
+                  <Table.Td>{a.rule}</Table.Td>
+                  <Table.Td>
+                    <StatusBadge value={a.state} />
+                  </Table.Td>
+                  <Table.Td>{a.message}</Table.Td>
+                  <Table.Td>{a.deliveryError ?? (a.deliveredAt !== null ? '✓' : '')}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+      </Card>
       <Card withBorder>
         <Title order={5} mb="xs">
           {t('logs')}
