@@ -40,7 +40,7 @@ after(async () => {
 
 async function get(route: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${url}${route}`, { headers: { authorization: `Bearer ${TOKEN}` } });
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }
 
 interface Item {
