@@ -7,8 +7,11 @@
 import type { DataSourceView } from '../../src/control/data-source/data-source-schema.ts';
 import type { DataSourceTestReport } from '../../src/control/data-source/test-data-source.ts';
 import type { SourceObjects } from '../../src/control/api/source-objects-route.ts';
+import type { ValidateFilterResult } from '../../src/control/api/validate-filter-route.ts';
 import type {
   PrecheckReport,
+  TaskAlerts,
+  TaskListItem,
   TaskLogs,
   TaskStatus,
   TaskTables,
@@ -21,11 +24,14 @@ export type {
   DataSourceView,
   PrecheckReport,
   SourceObjects,
+  TaskAlerts,
   TaskDefinitionInput,
+  TaskListItem,
   TaskLogs,
   TaskStatus,
   TaskTables,
   TaskView,
+  ValidateFilterResult,
 };
 
 /** One `details.issues` entry of a CONFIG_INVALID answer. */
@@ -47,11 +53,23 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
-  /** The rules given for `field` (and its sub-fields, `standby.host` for `standby`). */
+  /**
+   * The rules given for `field` (and its sub-fields, `standby.host` for `standby`). Indexes match in
+   * either spelling: zod's issues say `objects.0.where`, the task file rules `objects[0].where`.
+   */
   issuesOf(field: string): string | undefined {
-    const r = this.issues.filter((i) => i.field === field || i.field.startsWith(`${field}.`));
+    const f = dotted(field);
+    const r = this.issues.filter((i) => {
+      const g = dotted(i.field);
+      return g === f || g.startsWith(`${f}.`);
+    });
     return r.length === 0 ? undefined : r.map((i) => i.rule).join('; ');
   }
+}
+
+/** A field path with `[0]` indexes written `.0`. */
+function dotted(field: string): string {
+  return field.replace(/\[(\d+)\]/g, '.$1');
 }
 
 /** `sessionStorage` key of the API token. */
@@ -126,9 +144,16 @@ export class ApiClient {
   sourceObjects(id: string): Promise<SourceObjects> {
     return this.call('GET', `/api/v1/data-sources/${encodeURIComponent(id)}/tables`);
   }
-  /** `GET /api/v1/tasks`. */
-  async tasks(): Promise<TaskView[]> {
-    return (await this.call<{ items: TaskView[] }>('GET', '/api/v1/tasks')).items;
+  /** `POST /api/v1/data-sources/{id}/validate-filter`: is `where` a valid condition on the table? */
+  validateFilter(
+    id: string,
+    body: { schema: string; table: string; where: string },
+  ): Promise<ValidateFilterResult> {
+    return this.call('POST', `/api/v1/data-sources/${encodeURIComponent(id)}/validate-filter`, body);
+  }
+  /** `GET /api/v1/tasks`: the tasks with their run summaries. */
+  async tasks(): Promise<TaskListItem[]> {
+    return (await this.call<{ items: TaskListItem[] }>('GET', '/api/v1/tasks')).items;
   }
   /** `POST /api/v1/tasks`. */
   createTask(d: TaskDefinitionInput): Promise<TaskView> {
@@ -165,6 +190,10 @@ export class ApiClient {
   /** `GET /api/v1/tasks/{id}/status`. */
   status(id: string): Promise<TaskStatus> {
     return this.call('GET', `/api/v1/tasks/${id}/status`);
+  }
+  /** `GET /api/v1/tasks/{id}/alerts`: the alert history, newest first. */
+  alerts(id: string): Promise<TaskAlerts> {
+    return this.call('GET', `/api/v1/tasks/${id}/alerts?limit=50`);
   }
   /** `GET /api/v1/tasks/{id}/tables`. */
   tables(id: string): Promise<TaskTables> {

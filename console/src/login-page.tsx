@@ -1,5 +1,5 @@
 /** The login form: the API token, checked with one API call before it is kept. */
-import { Alert, Button, Center, Group, Paper, PasswordInput, Stack, Title } from '@mantine/core';
+import { Button, Center, Group, Paper, PasswordInput, Stack, Title } from '@mantine/core';
 import { useState, type ReactNode } from 'react';
 import { ApiClient, ApiError } from './api-client.ts';
 import { useTexts } from './dictionary.ts';
@@ -43,12 +43,9 @@ export function LoginPage(props: { onLogin: (token: string) => void; languageSwi
               onChange={(e) => setToken(e.currentTarget.value)}
               autoFocus
               required
+              // The API's refusal is about the token: it shows under the field.
+              error={error}
             />
-            {error !== null && (
-              <Alert color="red" role="alert">
-                {error}
-              </Alert>
-            )}
             <Button type="submit" loading={busy}>
               {t('login')}
             </Button>

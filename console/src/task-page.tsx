@@ -1,7 +1,8 @@
 /**
- * A task's page: state and phase, per-table progress bars, live charts of lag (ms and bytes) and
- * throughput (rows/s, bytes/s) from its /status polled every second, recent log lines
- * (/logs?after=), alerts, Pause / Resume / Release with confirmation, a throttle change applied
+ * A task's page: state and phase with the phase timeline (when this page saw each phase begin),
+ * per-table progress bars, live charts of lag (ms and bytes), throughput (rows/s, bytes/s) and the
+ * WAL the slot retains on the source, from its /status polled every second, recent log lines
+ * (/logs?after=), alerts now and their history (/alerts), Pause / Resume / Release with confirmation, a throttle change applied
  * while it runs (PATCH), and its precheck while it has not started.
  */
 import {
@@ -24,6 +25,7 @@ import {
   ApiError,
   type ApiClient,
   type PrecheckReport,
+  type TaskAlerts,
   type TaskLogs,
   type TaskStatus,
   type TaskTables,
@@ -60,6 +62,7 @@ interface Samples {
   lagBytes: [number, number][];
   rows: [number, number][];
   bytes: [number, number][];
+  wal: [number, number][];
 }
 
 function push(a: [number, number][], at: number, v: number | null): [number, number][] {
@@ -76,7 +79,16 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
   const [status, setStatus] = useState<TaskStatus | null>(null);
   const [tables, setTables] = useState<TaskTables['items']>([]);
   const [logs, setLogs] = useState<TaskLogs['items']>([]);
-  const [samples, setSamples] = useState<Samples>({ lagMs: [], lagBytes: [], rows: [], bytes: [] });
+  const [alertHistory, setAlertHistory] = useState<TaskAlerts['items']>([]);
+  const [samples, setSamples] = useState<Samples>({
+    lagMs: [],
+    lagBytes: [],
+    rows: [],
+    bytes: [],
+    wal: [],
+  });
+  /** When this page first saw each phase (ms since the epoch): the status holds only the current one. */
+  const [phaseSeen, setPhaseSeen] = useState<Partial<Record<NonNullable<TaskStatus['phase']>, number>>>({});
   const [error, setError] = useState<string | null>(null);
   const [precheck, setPrecheck] = useState<PrecheckReport | null>(null);
   const [fullRows, setFullRows] = useState<number | ''>('');
@@ -93,13 +105,19 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
     let stopped = false;
     const poll = async () => {
       try {
-        const [tk, st, tb] = await Promise.all([api.task(id), api.status(id), api.tables(id)]);
+        const [tk, st, tb, al] = await Promise.all([
+          api.task(id),
+          api.status(id),
+          api.tables(id),
+          api.alerts(id),
+        ]);
         const lg = await api.logs(id, logNext.current);
         if (stopped) return;
         logNext.current = lg.next;
         setTask(tk);
         setStatus(st);
         setTables(tb.items);
+        setAlertHistory(al.items);
         if (lg.items.length > 0) setLogs((old) => [...old, ...lg.items].slice(-200));
         const at = st.statusAt === null ? Date.now() : Date.parse(st.statusAt);
         setSamples((old) =>
@@ -110,8 +128,11 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
                 lagBytes: push(old.lagBytes, at, st.lagBytes),
                 rows: push(old.rows, at, st.state === 'running' ? st.rowsPerSecond : null),
                 bytes: push(old.bytes, at, st.state === 'running' ? st.bytesPerSecond : null),
+                wal: push(old.wal, at, st.retainedWalBytes),
               },
         );
+        const phase = st.phase;
+        if (phase !== null) setPhaseSeen((old) => (old[phase] !== undefined ? old : { ...old, [phase]: at }));
         setError(null);
       } catch (e) {
         if (!stopped) setError(e instanceof ApiError ? e.message : String(e));
@@ -171,6 +192,7 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
     { name: 'rows/s', axis: 0, points: samples.rows },
     { name: 'bytes/s', axis: 1, points: samples.bytes },
   ];
+  const walSeries: ChartSeries[] = [{ name: 'retained WAL', axis: 0, points: samples.wal }];
   const state = task?.state;
   const name = task?.name ?? id;
   return (
@@ -236,11 +258,19 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
         <Stepper
           active={status.phase === 'done' ? PHASES.length : PHASES.indexOf(status.phase)}
           size="xs"
-          aria-label={t('phase')}
+          aria-label={t('phaseTimeline')}
         >
-          {PHASES.map((p) => (
-            <Stepper.Step key={p} label={p} />
-          ))}
+          {PHASES.map((p) => {
+            const seen = phaseSeen[p];
+            return (
+              <Stepper.Step
+                key={p}
+                label={p}
+                data-phase={p}
+                description={seen === undefined ? undefined : new Date(seen).toLocaleTimeString()}
+              />
+            );
+          })}
         </Stepper>
       )}
       <SimpleGrid cols={4}>
@@ -300,6 +330,10 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
           <Title order={5}>{t('throughputChart')}</Title>
           <TimeChart label="throughput chart" series={rateSeries} units={['rows/s', 'bytes/s']} />
         </Card>
+        <Card withBorder>
+          <Title order={5}>{t('retainedWalChart')}</Title>
+          <TimeChart label="retained WAL chart" series={walSeries} units={['bytes']} />
+        </Card>
       </SimpleGrid>
       <SimpleGrid cols={2}>
         <Card withBorder>
@@ -346,6 +380,30 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
           )}
         </Card>
       </SimpleGrid>
+      <Card withBorder>
+        <Title order={5} mb="xs">
+          {t('alertHistory')}
+        </Title>
+        {alertHistory.length === 0 ? (
+          <Text size="sm">{t('none')}</Text>
+        ) : (
+          <Table aria-label={t('alertHistory')}>
+            <Table.Tbody>
+              {alertHistory.map((a) => (
+                <Table.Tr key={`${a.rule}:${a.state}:${a.since}`} data-alert={a.rule}>
+                  <Table.Td>{new Date(a.since).toLocaleString()}</Table.Td>
+                  <Table.Td>{a.rule}</Table.Td>
+                  <Table.Td>
+                    <StatusBadge value={a.state} />
+                  </Table.Td>
+                  <Table.Td>{a.message}</Table.Td>
+                  <Table.Td>{a.deliveryError ?? (a.deliveredAt !== null ? '✓' : '')}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        )}
+      </Card>
       <Card withBorder>
         <Title order={5} mb="xs">
           {t('logs')}

@@ -1,8 +1,11 @@
 /**
- * The task wizard, as the DTS console's: (1) name, source and destination data sources, sync types;
- * (2) objects (object-picker.tsx); (3) advanced: conflicting tables, key conflicts, throttles,
- * alert rules; (4) the task created (or patched, after going back) and prechecked
- * (precheck-panel.tsx), then started. "Show API request" shows the definition it sends.
+ * The task wizard, as the DTS console's: (1) name, source and destination data sources (or a new
+ * one added in a dialog with the data source form, without leaving the wizard), sync types;
+ * (2) objects (object-picker.tsx: renames one by one and in bulk, operations, WHERE filters);
+ * (3) advanced: conflicting tables, key conflicts, retry windows, throttles, heartbeat, alert
+ * rules; (4) the task created (or patched, after going back) and prechecked (precheck-panel.tsx),
+ * then started. "Show API request" shows the definition it sends. An API error naming a field
+ * goes back to the field's step and shows under it; one naming no field shows above the buttons.
  */
 import {
   Alert,
@@ -20,7 +23,7 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import {
   ApiError,
   type ApiClient,
@@ -28,6 +31,7 @@ import {
   type PrecheckReport,
   type TaskDefinitionInput,
 } from './api-client.ts';
+import { DataSourceForm } from './data-source-form.tsx';
 import { useTexts } from './dictionary.ts';
 import { ObjectPicker } from './object-picker.tsx';
 import { PrecheckPanel } from './precheck-panel.tsx';
@@ -41,6 +45,7 @@ const INITIAL: WizardState = {
   syncTypes: ['schema', 'full', 'incremental'],
   schemas: [],
   tables: [],
+  mapping: [],
   conflictingTables: 'precheck-error',
   onConflict: 'error',
   fullRowsPerSecond: '',
@@ -50,7 +55,24 @@ const INITIAL: WizardState = {
   webhook: '',
   alertTaskFailed: false,
   latencySeconds: '',
+  retryConnectionMinutes: '',
+  retryOtherMinutes: '',
+  heartbeat: false,
+  heartbeatIntervalMs: '',
+  heartbeatTable: '',
 };
+
+/** The step whose fields hold the API field `field` (objects and mapping: 1; basics: 0; else 2). */
+function stepOf(field: string): number {
+  if (/^(objects|mapping)\b/.test(field)) return 1;
+  if (field === 'source.heartbeat' || field.startsWith('source.heartbeat.')) return 2;
+  if (/^(name|source|destination|syncTypes)\b/.test(field)) return 0;
+  return 2;
+}
+
+/** The API fields the wizard shows next to an input (the others show above the buttons). */
+const PLACED =
+  /^(name|source|destination|syncTypes|objects|mapping|conflictingTables|onConflict|full\.throttle|incremental\.throttle|alerts|retry)\b/;
 
 /** The wizard page. */
 export function TaskWizard(props: { api: ApiClient }) {
@@ -63,13 +85,20 @@ export function TaskWizard(props: { api: ApiClient }) {
   const [showRequest, setShowRequest] = useState(false);
   const [created, setCreated] = useState<{ id: string; definition: TaskDefinitionInput } | null>(null);
   const [report, setReport] = useState<PrecheckReport | null>(null);
+  /** The role of the data source being added inline, or null. */
+  const [adding, setAdding] = useState<'source' | 'destination' | null>(null);
   const set = <K extends keyof WizardState>(k: K, v: WizardState[K]) => setW((old) => ({ ...old, [k]: v }));
 
+  const loadSources = useCallback(
+    () =>
+      props.api.dataSources().then(setSources, (e: unknown) => {
+        setError(e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e)));
+      }),
+    [props.api],
+  );
   useEffect(() => {
-    props.api.dataSources().then(setSources, (e: unknown) => {
-      setError(e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e)));
-    });
-  }, [props.api]);
+    void loadSources();
+  }, [loadSources]);
 
   const definition = definitionOf(w);
   const err = (field: string) => error?.issuesOf(field);
@@ -95,7 +124,10 @@ export function TaskWizard(props: { api: ApiClient }) {
       setReport(await props.api.precheck(id));
       setStep(3);
     } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e)));
+      const ae = e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e));
+      setError(ae);
+      const first = ae.issues[0];
+      if (first !== undefined) setStep(stepOf(first.field));
     } finally {
       setBusy(false);
     }
@@ -123,22 +155,26 @@ export function TaskWizard(props: { api: ApiClient }) {
               onChange={(e) => set('name', e.currentTarget.value)}
               error={err('name')}
             />
-            <Select
-              label={t('sourceDataSource')}
-              required
-              data={dsOptions}
-              value={w.source}
-              onChange={(v) => set('source', v)}
-              error={err('source')}
-            />
-            <Select
-              label={t('destinationDataSource')}
-              required
-              data={dsOptions}
-              value={w.destination}
-              onChange={(v) => set('destination', v)}
-              error={err('destination')}
-            />
+            {(['source', 'destination'] as const).map((role) => (
+              <Group key={role} align="flex-end" wrap="nowrap">
+                <Select
+                  style={{ flex: 1 }}
+                  label={t(role === 'source' ? 'sourceDataSource' : 'destinationDataSource')}
+                  required
+                  data={dsOptions}
+                  value={w[role]}
+                  onChange={(v) => set(role, v)}
+                  error={err(`${role}.dataSource`) ?? (role === 'destination' ? err(role) : undefined)}
+                />
+                <Button
+                  variant="light"
+                  onClick={() => setAdding(role)}
+                  aria-label={t(role === 'source' ? 'newSourceDataSource' : 'newDestinationDataSource')}
+                >
+                  {t('newDataSource')}
+                </Button>
+              </Group>
+            ))}
             <Checkbox.Group
               label={t('syncTypes')}
               value={w.syncTypes}
@@ -161,6 +197,9 @@ export function TaskWizard(props: { api: ApiClient }) {
               schemas={w.schemas}
               tables={w.tables}
               onChange={(schemas, tables) => setW((old) => ({ ...old, schemas, tables }))}
+              mapping={w.mapping}
+              onMapping={(m) => set('mapping', m)}
+              error={error}
             />
           )}
         </Stepper.Step>
@@ -209,6 +248,55 @@ export function TaskWizard(props: { api: ApiClient }) {
                 error={err(field)}
               />
             ))}
+            {(
+              [
+                ['retryConnectionMinutes', 'retryConnection', 'retry.connectionMinutes', 720, 10, 1440],
+                ['retryOtherMinutes', 'retryOther', 'retry.otherMinutes', 10, 1, 1440],
+              ] as const
+            ).map(([k, label, field, def, min, max]) => (
+              <NumberInput
+                key={k}
+                label={t(label)}
+                description={t('defaultValue', { value: String(def) })}
+                min={min}
+                max={max}
+                allowDecimal={false}
+                value={w[k]}
+                onChange={(v) => set(k, typeof v === 'number' ? v : '')}
+                error={err(field)}
+              />
+            ))}
+            <Checkbox
+              mt="md"
+              label={t('heartbeatOn')}
+              description={t('heartbeatHint')}
+              checked={w.heartbeat}
+              onChange={(e) => set('heartbeat', e.currentTarget.checked)}
+              error={w.heartbeat ? undefined : err('source.heartbeat')}
+            />
+            <SimpleGrid cols={2}>
+              <NumberInput
+                label={t('heartbeatInterval')}
+                description={t('defaultValue', { value: '10000' })}
+                min={1000}
+                allowDecimal={false}
+                disabled={!w.heartbeat}
+                value={w.heartbeatIntervalMs}
+                onChange={(v) => set('heartbeatIntervalMs', typeof v === 'number' ? v : '')}
+                error={
+                  err('source.heartbeat.intervalMs') ?? (w.heartbeat ? err('source.heartbeat') : undefined)
+                }
+              />
+              <TextInput
+                label={t('heartbeatTable')}
+                description={t('heartbeatTableHint')}
+                placeholder="public.pgdts_heartbeat"
+                disabled={!w.heartbeat}
+                value={w.heartbeatTable}
+                onChange={(e) => set('heartbeatTable', e.currentTarget.value)}
+                error={err('source.heartbeat.table')}
+              />
+            </SimpleGrid>
             <TextInput
               label={t('alertWebhook')}
               placeholder="https://alerts.example.com/pgdts"
@@ -242,17 +330,19 @@ export function TaskWizard(props: { api: ApiClient }) {
           )}
         </Stepper.Step>
       </Stepper>
-      {error !== null && (
+      {error !== null && (error.issues.length === 0 || error.issues.some((i) => !PLACED.test(i.field))) && (
         <Alert color="red" role="alert" title={error.code}>
           {error.issues.length === 0 ? (
             error.message
           ) : (
             <List size="sm">
-              {error.issues.map((i) => (
-                <List.Item key={`${i.field}:${i.rule}`}>
-                  {i.field}: {i.rule}
-                </List.Item>
-              ))}
+              {error.issues
+                .filter((i) => !PLACED.test(i.field))
+                .map((i) => (
+                  <List.Item key={`${i.field}:${i.rule}`}>
+                    {i.field}: {i.rule}
+                  </List.Item>
+                ))}
             </List>
           )}
         </Alert>
@@ -274,6 +364,20 @@ export function TaskWizard(props: { api: ApiClient }) {
           </Button>
         )}
       </Group>
+      <Modal opened={adding !== null} onClose={() => setAdding(null)} title={t('addDataSource')} size="xl">
+        {adding !== null && (
+          <DataSourceForm
+            api={props.api}
+            onCancel={() => setAdding(null)}
+            onSaved={(d) => {
+              const role = adding;
+              setAdding(null);
+              // The new data source is listed and chosen for the role it was added for.
+              void loadSources().then(() => set(role, d.id));
+            }}
+          />
+        )}
+      </Modal>
       <Modal opened={showRequest} onClose={() => setShowRequest(false)} title={t('showApiRequest')} size="lg">
         <Code block data-testid="api-request">
           {`POST /api/v1/tasks\nContent-Type: application/json\n\n${JSON.stringify(definition, null, 2)}`}

@@ -1,7 +1,10 @@
-/** The task list: state, phase, lag and rows/s of each task (its /status, every 2 s), filterable. */
-import { Alert, Anchor, Button, Group, Stack, Table, TextInput, Title } from '@mantine/core';
+/**
+ * The task list: state, phase, lag and rows/s of each task, from one `GET /api/v1/tasks` every 2 s
+ * (each item carries its run summary), filtered by a text (id, name, state or phase) and a state.
+ */
+import { Alert, Anchor, Button, Group, Select, Stack, Table, TextInput, Title } from '@mantine/core';
 import { useEffect, useState } from 'react';
-import { ApiError, type ApiClient, type TaskStatus, type TaskView } from './api-client.ts';
+import { ApiError, type ApiClient, type TaskListItem } from './api-client.ts';
 import { useTexts } from './dictionary.ts';
 import { formatBytes, formatMs, formatNumber } from './format.ts';
 import { navigate } from './router.ts';
@@ -10,19 +13,17 @@ import { StatusBadge } from './status-badge.tsx';
 /** The tasks page. */
 export function TasksPage(props: { api: ApiClient }) {
   const t = useTexts();
-  const [tasks, setTasks] = useState<TaskView[] | null>(null);
-  const [statuses, setStatuses] = useState<Record<string, TaskStatus>>({});
+  const [tasks, setTasks] = useState<TaskListItem[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState('');
+  const [stateFilter, setStateFilter] = useState<string | null>(null);
   useEffect(() => {
     let stopped = false;
     const poll = async () => {
       try {
         const list = await props.api.tasks();
-        const st = await Promise.all(list.map((x) => props.api.status(x.id)));
         if (stopped) return;
         setTasks(list);
-        setStatuses(Object.fromEntries(st.map((s) => [s.id, s])));
         setError(null);
       } catch (e) {
         if (!stopped) setError(e instanceof ApiError ? e.message : String(e));
@@ -37,8 +38,15 @@ export function TasksPage(props: { api: ApiClient }) {
   }, [props.api]);
   const f = filter.trim().toLowerCase();
   const shown = (tasks ?? []).filter(
-    (x) => f === '' || x.name.toLowerCase().includes(f) || x.id.includes(f) || x.state.includes(f),
+    (x) =>
+      (stateFilter === null || x.state === stateFilter) &&
+      (f === '' ||
+        x.name.toLowerCase().includes(f) ||
+        x.id.includes(f) ||
+        x.state.includes(f) ||
+        (x.summary.phase ?? '').includes(f)),
   );
+  const states = [...new Set((tasks ?? []).map((x) => x.state))].sort();
   return (
     <Stack>
       <Group justify="space-between">
@@ -49,6 +57,14 @@ export function TasksPage(props: { api: ApiClient }) {
             placeholder={t('filter')}
             value={filter}
             onChange={(e) => setFilter(e.currentTarget.value)}
+          />
+          <Select
+            aria-label={t('stateFilter')}
+            placeholder={t('stateFilter')}
+            data={states}
+            value={stateFilter}
+            onChange={setStateFilter}
+            clearable
           />
           <Button onClick={() => navigate('/tasks/new')}>{t('newTask')}</Button>
         </Group>
@@ -77,7 +93,7 @@ export function TasksPage(props: { api: ApiClient }) {
               </Table.Tr>
             )}
             {shown.map((x) => {
-              const s = statuses[x.id];
+              const s = x.summary;
               return (
                 <Table.Tr key={x.id} data-task={x.id}>
                   <Table.Td>
@@ -95,11 +111,11 @@ export function TasksPage(props: { api: ApiClient }) {
                   <Table.Td>
                     <StatusBadge value={x.state} />
                   </Table.Td>
-                  <Table.Td>{s?.phase ?? '–'}</Table.Td>
+                  <Table.Td>{s.phase ?? '–'}</Table.Td>
                   <Table.Td>
-                    {formatMs(s?.lagMs)} / {formatBytes(s?.lagBytes)}
+                    {formatMs(s.lagMs)} / {formatBytes(s.lagBytes)}
                   </Table.Td>
-                  <Table.Td>{formatNumber(s?.rowsPerSecond)}</Table.Td>
+                  <Table.Td>{formatNumber(s.rowsPerSecond)}</Table.Td>
                 </Table.Tr>
               );
             })}

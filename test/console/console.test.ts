@@ -76,9 +76,8 @@ async function choose(label: RegExp, option: RegExp): Promise<void> {
   await page.getByRole('option', { name: option }).click();
 }
 
-/** Fills the data source form and saves it. */
-async function addDataSource(id: string, s: TestServer, db: string, password: string): Promise<void> {
-  await page.getByRole('button', { name: 'Add data source' }).click();
+/** Fills the data source form of the open dialog and saves it. */
+async function fillDataSourceForm(id: string, s: TestServer, db: string, password: string): Promise<void> {
   const dialog = page.getByRole('dialog');
   await dialog.getByRole('textbox', { name: /^Identifier/ }).fill(id);
   await dialog.getByRole('textbox', { name: /^Host/ }).fill(s.host);
@@ -91,6 +90,45 @@ async function addDataSource(id: string, s: TestServer, db: string, password: st
   await dialog.getByRole('textbox', { name: /^Database/ }).fill(db);
   await dialog.getByRole('textbox', { name: /^Remarks/ }).fill(`test ${id}`);
   await dialog.getByRole('button', { name: 'Save' }).click();
+}
+
+/** Adds a data source on the data sources page. */
+async function addDataSource(id: string, s: TestServer, db: string, password: string): Promise<void> {
+  await page.getByRole('button', { name: 'Add data source' }).click();
+  await fillDataSourceForm(id, s, db, password);
+}
+
+/** What has the focus: its name attribute, tag, accessible label (label element or aria-label) and text. */
+async function focused(): Promise<{ name: string; tag: string; label: string; text: string }> {
+  return page.evaluate(`(() => {
+    const el = document.activeElement;
+    const label = (el.labels && el.labels[0] ? el.labels[0].textContent : el.getAttribute('aria-label')) || '';
+    return { name: el.getAttribute('name') || '', tag: el.tagName, label: label.trim(), text: (el.textContent || '').trim() };
+  })()`);
+}
+
+/**
+ * Presses Tab until the field named `name` has the focus (at most `max` times); every form field
+ * passed on the way must have a label.
+ */
+async function tabTo(name: string, max = 12): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const f = await focused();
+    if (['INPUT', 'TEXTAREA', 'SELECT'].includes(f.tag))
+      assert.notEqual(f.label, '', `field ${f.name} has a label`);
+    if (f.name === name) return;
+  }
+  assert.fail(`Tab did not reach field ${name}`);
+}
+
+/** The definition the "Show API request" dialog shows (the dialog is closed again). */
+async function apiRequest(): Promise<Record<string, unknown>> {
+  await page.getByRole('button', { name: 'Show API request' }).click();
+  const text = await page.getByTestId('api-request').innerText();
+  await page.keyboard.press('Escape');
+  await page.getByTestId('api-request').waitFor({ state: 'detached' });
+  return JSON.parse(text.slice(text.indexOf('{'))) as Record<string, unknown>;
 }
 
 /** Opens Test connection of data source `id`, runs it for `role`, and returns the dialog. */
@@ -181,14 +219,25 @@ test(
     const unknown = await serve.call('GET', '/api/v1/nothing');
     assert.equal(unknown.status, 404, unknown.text);
 
-    // Log in: a wrong token is refused with the API's message; the right one is kept in sessionStorage.
+    // Log in with the keyboard only: the token field has the focus, Enter submits; a wrong token is
+    // refused with the API's message under the field; Tab reaches Log in, Enter on it logs in; the
+    // token is kept in sessionStorage.
     await page.goto(serve.url);
-    await page.getByLabel(/^API token/).fill('not-the-token');
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('alert').getByText('the bearer token is not the API token').waitFor();
-    await page.getByLabel(/^API token/).fill(TOKEN);
+    await page.getByLabel(/^API token/).waitFor();
+    assert.equal((await focused()).label.startsWith('API token'), true);
+    await page.keyboard.type('not-the-token');
+    await page.keyboard.press('Enter');
+    // Under the field: in the token input's own wrapper.
+    await page
+      .locator('.mantine-InputWrapper-root', { has: page.getByLabel(/^API token/) })
+      .getByText('the bearer token is not the API token')
+      .waitFor();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(TOKEN);
     await shot('login');
-    await page.getByRole('button', { name: 'Log in' }).click();
+    for (let i = 0; i < 4 && (await focused()).text !== 'Log in'; i++) await page.keyboard.press('Tab');
+    assert.equal((await focused()).text, 'Log in');
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Data sources' }).waitFor();
     assert.equal(await page.evaluate('sessionStorage.getItem("pgdts.token")'), TOKEN);
     assert.ok(!page.url().includes(TOKEN));
@@ -209,8 +258,25 @@ test(
     await shot('data-source-form');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
 
-    await addDataSource('src', source, srcDb, source.password);
+    // The source with the keyboard: Tab from field to field (each has a label), Enter saves.
+    await page.getByRole('button', { name: 'Add data source' }).click();
+    dialog = page.getByRole('dialog');
+    await dialog.getByRole('textbox', { name: /^Identifier/ }).focus();
+    await page.keyboard.type('src');
+    for (const [name, value] of [
+      ['host', source.host],
+      ['port', String(source.port)],
+      ['username', source.user],
+      ['password', source.password],
+      ['database', srcDb],
+    ] as const) {
+      await tabTo(name);
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type(value);
+    }
+    await page.keyboard.press('Enter');
     await page.locator('tr[data-row="src"]').waitFor();
+    await dialog.waitFor({ state: 'detached' });
     // The destination with a wrong password: its test fails at authentication, with the reason.
     await addDataSource('dst', destination, dstDb, 'wrong-password');
     await page.locator('tr[data-row="dst"]').waitFor();
@@ -223,10 +289,6 @@ test(
     await page.locator('tr[data-row="dst"]').getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('tr[data-row="dst"]').waitFor({ state: 'detached' });
-    await addDataSource('dst', destination, dstDb, destination.password);
-    dialog = await testConnection('dst', 'destination');
-    await dialog.locator('tr[data-check="authentication"] [data-status="pass"]').waitFor();
-    await page.keyboard.press('Escape');
     // Edit: a changed remark is saved; the empty password field keeps the stored password (the
     // source test below logs in with it).
     await page.locator('tr[data-row="src"]').getByRole('button', { name: 'Edit' }).click();
@@ -252,42 +314,89 @@ test(
     await page.getByRole('link', { name: 'New task' }).click();
     await page.getByRole('textbox', { name: /^Task name/ }).fill('orders to the archive');
     await choose(/^Source data source/, /^src /);
-    await choose(/^Destination data source/, /^dst /);
+    // The destination is added again, right this time, without leaving the wizard: the new data
+    // source is chosen.
+    await page.getByRole('button', { name: 'New destination data source' }).click();
+    await fillDataSourceForm('dst', destination, dstDb, destination.password);
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await until(
+      'the new destination chosen',
+      async () =>
+        /^dst \(/.test(await page.getByRole('combobox', { name: /^Destination data source/ }).inputValue()),
+      10_000,
+    );
     await page.getByRole('button', { name: 'Next' }).click();
     // Objects: a whole schema with a table left out and a destination schema, as the API request shows.
     await page.getByLabel('schema app', { exact: true }).check();
     await page.getByLabel('table app.events', { exact: true }).uncheck();
     await page.getByLabel('Destination schema app', { exact: true }).fill('archive');
-    await page.getByRole('button', { name: 'Show API request' }).click();
-    const schemaRequest = await page.getByTestId('api-request').innerText();
-    assert.deepEqual(
-      (JSON.parse(schemaRequest.slice(schemaRequest.indexOf('{'))) as { objects: unknown }).objects,
-      [{ schema: 'app', exclude: ['events'], as: 'archive' }],
-    );
-    await page.keyboard.press('Escape');
-    await page.getByTestId('api-request').waitFor({ state: 'detached' });
+    await page.getByLabel('update schema app', { exact: true }).uncheck();
+    assert.deepEqual((await apiRequest()).objects, [
+      {
+        schema: 'app',
+        exclude: ['events'],
+        as: 'archive',
+        operations: ['insert', 'delete', 'truncate', 'ddl'],
+      },
+    ]);
     await page.getByLabel('schema app', { exact: true }).uncheck();
     // Instead two tables of app, orders renamed and filtered.
     await page.getByLabel('table app.orders', { exact: true }).check();
     await page.getByLabel('table app.events', { exact: true }).check();
     await page.getByLabel('Destination name (schema.table) app.orders').fill('app.orders_archive');
-    await page.getByLabel('WHERE filter app.orders').fill(WHERE);
+    // A WHERE filter is checked on the source when the field is left: the server's reason under it.
+    const whereField = page.getByLabel('WHERE filter app.orders');
+    await whereField.fill('amount > 1');
+    await page.keyboard.press('Tab');
+    await page.locator('tr[data-table="app.orders"]').getByText('column "amount" does not exist').waitFor();
+    assert.equal(await whereField.getAttribute('aria-invalid'), 'true');
+    await whereField.fill(WHERE);
+    await page.keyboard.press('Tab');
+    await page.locator('tr[data-table="app.orders"]').getByText('Valid on the source').waitFor();
+    // TRUNCATE is not applied to app.events (checked on the destination below).
+    await page.getByLabel('truncate app.events', { exact: true }).uncheck();
+    // Bulk rename: a table name prefix for schema app; the preview shows it, the table's own name wins.
+    await choose(/^In schema/, /^app$/);
+    await page.getByRole('textbox', { name: /^Text$/ }).fill('hist_');
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await page.locator('tr[data-preview="app.events"] [data-destination="app.hist_events"]').waitFor();
+    await page.locator('tr[data-preview="app.orders"] [data-destination="app.orders_archive"]').waitFor();
+    // A hand-written rule the API refuses: after Create, the wizard comes back here and shows the
+    // API's rule under the field it names.
+    await page.getByRole('button', { name: 'Add a rule by hand' }).click();
+    await page.getByRole('textbox', { name: 'Rule 2: from' }).fill('app');
+    await page.getByRole('textbox', { name: 'Rule 2: to' }).fill('app.x');
     await shot('wizard-objects');
     await page.getByRole('button', { name: 'Next' }).click();
-    // Advanced: a full sync throttle high enough not to slow the test.
+    // Advanced: a full sync throttle high enough not to slow the test, retry windows, a heartbeat.
     await page.getByRole('textbox', { name: /^Full sync: rows per second/ }).fill('1000000');
-    await page.getByRole('button', { name: 'Show API request' }).click();
-    const request = page.getByTestId('api-request');
-    const text = await request.innerText();
-    const definition = JSON.parse(text.slice(text.indexOf('{'))) as unknown;
+    await page.getByRole('textbox', { name: /^Retry connection failures for/ }).fill('60');
+    await page.getByRole('textbox', { name: /^Retry other errors for/ }).fill('5');
+    await page.getByLabel(/^Heartbeat on the source/).check();
+    await page.getByRole('textbox', { name: /^Heartbeat interval/ }).fill('2000');
+    await page.getByRole('button', { name: 'Create task and precheck' }).click();
+    const ruleFrom = page.getByRole('textbox', { name: 'Rule 2: from' });
+    await page.getByText('must be schema.table, each part letters, digits, _ and * (unquoted)').waitFor();
+    assert.equal(await ruleFrom.getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByRole('alert').count(), 0, 'the error is under its field only');
+    await page.getByRole('button', { name: 'Remove rule 2' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    const definition = await apiRequest();
     assert.deepEqual(definition, {
       name: 'orders to the archive',
-      source: { dataSource: 'src' },
+      source: { dataSource: 'src', heartbeat: { intervalMs: 2000 } },
       destination: { dataSource: 'dst' },
       syncTypes: ['schema', 'full', 'incremental'],
-      objects: [{ table: 'app.orders', as: 'app.orders_archive', where: WHERE }, { table: 'app.events' }],
+      objects: [
+        { table: 'app.orders', as: 'app.orders_archive', where: WHERE },
+        { table: 'app.events', operations: ['insert', 'update', 'delete', 'ddl'] },
+      ],
+      mapping: [{ from: 'app.*', to: 'app.hist_*' }],
       full: { throttle: { rowsPerSecond: 1000000 } },
+      retry: { connectionMinutes: 60, otherMinutes: 5 },
     });
+    await page.getByRole('button', { name: 'Show API request' }).click();
+    await page.getByTestId('api-request').waitFor();
     await shot('wizard-api-request');
     await page.keyboard.press('Escape');
 
@@ -318,11 +427,17 @@ test(
       async () => Number(await page.getByRole('img', { name: 'lag chart' }).getAttribute('data-points')) >= 4,
       30_000,
     );
+    // The retained WAL chart gets points; the timeline says when incremental sync began.
+    assert.ok(
+      Number(await page.getByRole('img', { name: 'retained WAL chart' }).getAttribute('data-points')) >= 1,
+    );
+    assert.match(await page.locator('[data-phase="incremental"]').innerText(), /\d:\d\d/);
     // Changes during incremental sync: rows the filter keeps and rows it drops.
     await sql(
       source,
       srcDb,
-      `INSERT INTO app.orders (v) SELECT 'n' || g FROM generate_series(1, 300) g; UPDATE app.orders SET v = 'u' WHERE id <= 30;`,
+      `INSERT INTO app.orders (v) SELECT 'n' || g FROM generate_series(1, 300) g; UPDATE app.orders SET v = 'u' WHERE id <= 30;
+       TRUNCATE app.events;`,
     );
 
     // A throttle change while it runs, applied without a restart.
@@ -367,7 +482,12 @@ test(
       "SELECT count(*)::text AS n FROM pg_tables WHERE schemaname = 'app' AND tablename = 'orders'",
     );
     assert.equal(orders[0]?.n, '0', 'no table under the source name');
-    const events = await sql<{ n: string }>(destination, dstDb, 'SELECT count(*)::text AS n FROM app.events');
+    // app.events under its mapped name; the TRUNCATE on the source was not applied (operations).
+    const events = await sql<{ n: string }>(
+      destination,
+      dstDb,
+      'SELECT count(*)::text AS n FROM app.hist_events',
+    );
     assert.equal(events[0]?.n, '500');
 
     await until(
@@ -378,9 +498,39 @@ test(
     );
     await shot('task');
     // The task list while it runs, and back to the task.
+    // The task list: one GET /api/v1/tasks per poll carries each task's phase and lag (no /status per
+    // task); the text filter and the state filter.
+    const calls: string[] = [];
+    const onRequest = (r: { url(): string }) => void calls.push(new URL(r.url()).pathname);
+    page.on('request', onRequest);
     await page.getByRole('link', { name: 'Tasks' }).click();
-    await page.locator(`tr[data-task="${taskId}"] [data-status="running"]`).waitFor();
+    const row = page.locator(`tr[data-task="${taskId}"]`);
+    await row.locator('[data-status="running"]').waitFor();
+    await row.getByText('incremental', { exact: true }).waitFor();
+    await until(
+      'two polls of the list',
+      () => Promise.resolve(calls.filter((c) => c === '/api/v1/tasks').length >= 2),
+      10_000,
+    );
+    page.off('request', onRequest);
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith('/api/') && c !== '/api/v1/tasks'),
+      [],
+      'the list page calls only GET /api/v1/tasks',
+    );
+    await page.getByRole('textbox', { name: 'Filter' }).fill('no such task');
+    await row.waitFor({ state: 'detached' });
+    await page.getByRole('textbox', { name: 'Filter' }).fill('archive');
+    await row.waitFor();
+    await choose(/^State filter/, /^running$/);
+    await row.waitFor();
     await shot('tasks');
+    // An 800 px wide window: nothing wider than the window (wide tables scroll inside their box).
+    await page.setViewportSize({ width: 800, height: 800 });
+    await row.waitFor();
+    assert.ok(Number(await page.evaluate('document.documentElement.scrollWidth')) <= 800);
+    await shot('narrow-800');
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('link', { name: taskId }).click();
     await page.getByRole('button', { name: 'Release', exact: true }).waitFor();
 
@@ -391,7 +541,13 @@ test(
     assert.equal(slots.length, 0);
 
     await page.getByRole('link', { name: 'Tasks' }).click();
+    await page.getByRole('textbox', { name: 'Filter' }).fill('');
     await page.locator(`tr[data-task="${taskId}"] [data-status="released"]`).waitFor();
+    // The destination data source added in the wizard passes its connection test.
+    await page.getByRole('link', { name: 'Data sources' }).click();
+    dialog = await testConnection('dst', 'destination');
+    await dialog.locator('tr[data-check="authentication"] [data-status="pass"]').waitFor();
+    await page.keyboard.press('Escape');
 
     // A narrow window: the navigation folds behind the menu button.
     await page.setViewportSize({ width: 420, height: 800 });

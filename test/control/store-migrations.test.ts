@@ -50,6 +50,7 @@ test('migrations are applied once and recorded in pgdts_control.schema_migration
     tables.map((r) => r.t),
     [
       'alert',
+      'alert_event',
       'api_token',
       'data_source',
       'precheck_item',

@@ -34,6 +34,7 @@ import { isApiPath, registerConsole } from './console-static.ts';
 import { registerMetricsRoute } from './metrics-route.ts';
 import { registerSourceObjectsRoute } from './source-objects-route.ts';
 import { registerTaskRoutes } from './task-routes.ts';
+import { registerValidateFilterRoute } from './validate-filter-route.ts';
 
 /** What the API needs. */
 export interface ApiDeps {
@@ -224,6 +225,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
   registerTaskRoutes(app, deps.store);
   registerSourceObjectsRoute(app, deps.store);
+  registerValidateFilterRoute(app, deps.store);
   await registerConsole(app);
   return app;
 }

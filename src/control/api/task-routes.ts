@@ -2,7 +2,7 @@
  * The task routes of the REST API (issue 9 item 4): `/api/v1/tasks` (list, create), `/{id}` (read,
  * JSON merge patch, delete), `/{id}/precheck` (run, read), `/{id}/precheck/items/{item}/ignore`,
  * `/{id}/{start|pause|resume|release}`, and what the task's worker observed: `/{id}/status`,
- * `/{id}/tables`, `/{id}/logs`. Request and response shapes are zod schemas, so they are also the
+ * `/{id}/tables`, `/{id}/logs`, `/{id}/alerts` (the alert history, newest first). Request and response shapes are zod schemas, so they are also the
  * OpenAPI document's. The lifecycle is task-service.ts's.
  */
 import type { FastifyInstance } from 'fastify';
@@ -82,6 +82,40 @@ const alertViewSchema = z.object({
   deliveryError: z.string().nullable(),
 });
 
+/** What the task list shows of a task's run: from the status its worker last wrote (null before). */
+const taskSummarySchema = z.object({
+  phase: z.enum(RUN_PHASES).nullable(),
+  /** Source WAL position minus the flushed LSN, bytes. */
+  lagBytes: z.number().nullable(),
+  /** Now minus the commit time of the last applied transaction, ms. */
+  lagMs: z.number().nullable(),
+  /** Rows per second of the phase running (full or incremental). */
+  rowsPerSecond: z.number().nullable(),
+  /** When the worker last wrote the status. */
+  statusAt: iso().nullable(),
+});
+
+/** An item of `GET /api/v1/tasks`: the task and a summary of its run (one store query for the list). */
+export const taskListItemSchema = taskViewSchema
+  .extend({ summary: taskSummarySchema })
+  .meta({ id: 'TaskListItem' });
+
+/** An item of `GET /api/v1/tasks`. */
+export type TaskListItem = z.output<typeof taskListItemSchema>;
+
+/** The run summary of a stored task (what its worker last wrote). */
+function summaryOf(t: StoredTask): z.output<typeof taskSummarySchema> {
+  const run = t.status;
+  const incremental = run?.phase === 'incremental';
+  return {
+    phase: run?.phase ?? null,
+    lagBytes: run?.lagBytes ?? null,
+    lagMs: run?.lagMs ?? null,
+    rowsPerSecond: run === null ? null : incremental ? run.incremental.rowsPerSecond : run.full.rowsPerSecond,
+    statusAt: t.statusAt?.toISOString() ?? null,
+  };
+}
+
 /** `GET .../status`. */
 export const taskStatusSchema = z
   .object({
@@ -135,6 +169,10 @@ const idParams = z.strictObject({ id: taskId });
 export type PrecheckReport = z.output<typeof precheckReportSchema>;
 /** `GET .../status`. */
 export type TaskStatus = z.output<typeof taskStatusSchema>;
+/** `GET .../alerts`: each state an alert entered, newest first. */
+export interface TaskAlerts {
+  readonly items: z.output<typeof alertViewSchema>[];
+}
 /** `GET .../tables`. */
 export interface TaskTables {
   readonly items: z.output<typeof tableViewSchema>[];
@@ -209,8 +247,12 @@ export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): v
 
   r.get(
     '/api/v1/tasks',
-    { schema: { response: { 200: z.object({ items: z.array(taskViewSchema) }), ...errors } } },
-    async () => ({ items: (await store.tasks.list()).map(taskViewOf) }),
+    { schema: { response: { 200: z.object({ items: z.array(taskListItemSchema) }), ...errors } } },
+    // The stored task row holds the status its worker last wrote: one query answers the whole list
+    // (the console polls it instead of /status per task).
+    async () => ({
+      items: (await store.tasks.list()).map((t) => ({ ...taskViewOf(t), summary: summaryOf(t) })),
+    }),
   );
   r.post(
     '/api/v1/tasks',
@@ -337,6 +379,27 @@ export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): v
         run,
         alerts: (await store.tasks.alerts(t.id)).map(alertView),
       };
+    },
+  );
+  r.get(
+    '/api/v1/tasks/:id/alerts',
+    {
+      schema: {
+        params: idParams,
+        querystring: z.strictObject({
+          limit: z.coerce
+            .number({ error: 'must be a number' })
+            .int()
+            .min(1, { error: 'must be 1-1000' })
+            .max(1000, { error: 'must be 1-1000' })
+            .default(100),
+        }),
+        response: { 200: z.object({ items: z.array(alertViewSchema) }), ...errors },
+      },
+    },
+    async (req) => {
+      const t = await service.get(req.params.id);
+      return { items: (await store.tasks.alertHistory(t.id, req.query.limit)).map(alertView) };
     },
   );
   r.get(

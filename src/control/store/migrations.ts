@@ -169,9 +169,34 @@ ALTER TABLE ${STORE_SCHEMA}.data_source
   ADD COLUMN tls_key_ciphertext bytea, ADD COLUMN tls_key_iv bytea, ADD COLUMN tls_key_tag bytea;
 `;
 
+/**
+ * 0004: the alert history. `alert` holds one row per task and rule (its current state); each state
+ * an alert entered (firing or resolved, at `since`) is also kept here for the task page's history
+ * (`GET /api/v1/tasks/{id}/alerts`), the newest {@link ALERT_EVENTS_KEPT} per task and rule. The
+ * current rows are copied in as the first events.
+ */
+const M0004_ALERT_EVENTS = `
+CREATE TABLE ${STORE_SCHEMA}.alert_event (
+  task_id text NOT NULL REFERENCES ${STORE_SCHEMA}.task (id) ON DELETE CASCADE,
+  rule text NOT NULL,
+  state text NOT NULL CHECK (state IN ('firing', 'resolved')),
+  since timestamptz NOT NULL,
+  message text NOT NULL,
+  delivered_at timestamptz,
+  delivery_error text,
+  PRIMARY KEY (task_id, rule, since, state)
+);
+INSERT INTO ${STORE_SCHEMA}.alert_event (task_id, rule, state, since, message, delivered_at, delivery_error)
+  SELECT task_id, rule, state, since, message, delivered_at, delivery_error FROM ${STORE_SCHEMA}.alert;
+`;
+
+/** Alert history rows kept per task and rule (older ones are deleted as new ones come). */
+export const ALERT_EVENTS_KEPT = 100;
+
 /** Every migration, in order; versions are 1, 2, 3... without gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'data_sources', sql: M0001_DATA_SOURCES },
   { version: 2, name: 'tasks', sql: M0002_TASKS },
   { version: 3, name: 'kafka_data_sources', sql: M0003_KAFKA_DATA_SOURCES },
+  { version: 4, name: 'alert_events', sql: M0004_ALERT_EVENTS },
 ];

@@ -11,7 +11,7 @@ import { wrapPgError } from '../../pg/connection.ts';
 import type { TaskDefinitionInput } from '../task/task-definition-schema.ts';
 import type { TaskState } from '../task/task-state.ts';
 import type { LastError, RunStatus, TableProgress, TaskLogLine } from '../task/task-status.ts';
-import { STORE_SCHEMA } from './migrations.ts';
+import { ALERT_EVENTS_KEPT, STORE_SCHEMA } from './migrations.ts';
 
 const T = `${STORE_SCHEMA}.task`;
 
@@ -452,6 +452,19 @@ export class TaskStore {
     return r.rows.map(alertOf);
   }
 
+  /**
+   * The alert history of `id`: each state an alert entered (firing or resolved, at `since`), newest
+   * first, at most `limit` (the newest ALERT_EVENTS_KEPT per rule are kept).
+   */
+  async alertHistory(id: string, limit: number): Promise<StoredAlert[]> {
+    const r = await this.#query(
+      `SELECT * FROM ${STORE_SCHEMA}.alert_event WHERE task_id = $1 ORDER BY since DESC, rule LIMIT $2`,
+      [id, limit],
+      `read the alert history of task ${id}`,
+    );
+    return r.rows.map(alertOf);
+  }
+
   /** Every alert of every task (for /metrics). */
   async allAlerts(): Promise<StoredAlert[]> {
     const r = await this.#query(
@@ -462,16 +475,35 @@ export class TaskStore {
     return r.rows.map(alertOf);
   }
 
-  /** Stores the state of one alert of a task. */
+  /**
+   * Stores the state of one alert of a task, and the same in its history (a state entered at `since`
+   * is one history row, updated by its delivery); the history keeps the newest ALERT_EVENTS_KEPT
+   * rows of the rule.
+   */
   async setAlert(a: StoredAlert): Promise<void> {
+    // One statement: the current state and its history row are written together or not at all.
     await this.#query(
-      `INSERT INTO ${STORE_SCHEMA}.alert (task_id, rule, state, since, message, delivered_at, delivery_error, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-       ON CONFLICT (task_id, rule) DO UPDATE SET state = excluded.state, since = excluded.since,
-         message = excluded.message, delivered_at = excluded.delivered_at,
-         delivery_error = excluded.delivery_error, updated_at = now()`,
+      `WITH cur AS (
+         INSERT INTO ${STORE_SCHEMA}.alert (task_id, rule, state, since, message, delivered_at, delivery_error, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+         ON CONFLICT (task_id, rule) DO UPDATE SET state = excluded.state, since = excluded.since,
+           message = excluded.message, delivered_at = excluded.delivered_at,
+           delivery_error = excluded.delivery_error, updated_at = now()
+         RETURNING 1)
+       INSERT INTO ${STORE_SCHEMA}.alert_event (task_id, rule, state, since, message, delivered_at, delivery_error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (task_id, rule, since, state) DO UPDATE SET message = excluded.message,
+         delivered_at = excluded.delivered_at, delivery_error = excluded.delivery_error`,
       [a.taskId, a.rule, a.state, a.since, a.message, a.deliveredAt, a.deliveryError],
       `store alert ${a.rule} of task ${a.taskId}`,
+    );
+    await this.#query(
+      `DELETE FROM ${STORE_SCHEMA}.alert_event e
+        WHERE e.task_id = $1 AND e.rule = $2 AND e.since < (
+          SELECT since FROM ${STORE_SCHEMA}.alert_event
+           WHERE task_id = $1 AND rule = $2 ORDER BY since DESC OFFSET $3 - 1 LIMIT 1)`,
+      [a.taskId, a.rule, ALERT_EVENTS_KEPT],
+      `trim the alert history of task ${a.taskId}`,
     );
   }
 
