@@ -1,5 +1,6 @@
 /**
- * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4]` (default: all). Starts two embedded PostgreSQL 15
+ * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4 K1 K2 K3] [--scale N]` (default: the W ones; K1–K3,
+ * pgdts's Kafka destination beside Debezium, are run when named: kafka-workloads.ts). Starts two embedded PostgreSQL 15
  * servers (source and destination, data in a temporary directory removed at the end), runs the named
  * workloads one after the other and prints, for each, pgdts and its baseline measured in the same run,
  * with the ratio against the target. Ratios matter, not absolute times: the machine may be shared.
@@ -15,15 +16,32 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddedServer } from '../src/embedded/embedded-server.ts';
 import type { BenchContext } from './harness.ts';
 import { benchSizes, w1, w1m, w2, w3, w4 } from './workloads.ts';
+import { k1, k2, k3, kafkaBenchSizes, stopKafka } from './kafka-workloads.ts';
 
-const WORKLOADS = { W1: w1, 'W1-M': w1m, W2: w2, W3: w3, W4: w4 } as const;
+// `--scale N`: the K workloads' pgbench scale (K1; K2/K3 use min(N, 10)).
+const argv = process.argv.slice(2);
+const scaleAt = argv.indexOf('--scale');
+const scaleArg = scaleAt >= 0 ? Number(argv[scaleAt + 1]) : undefined;
+if (scaleAt >= 0) argv.splice(scaleAt, 2);
+const kSizes = kafkaBenchSizes(scaleArg);
+
+const WORKLOADS = {
+  W1: w1,
+  'W1-M': w1m,
+  W2: w2,
+  W3: w3,
+  W4: w4,
+  K1: (ctx: BenchContext) => k1(ctx, kSizes),
+  K2: (ctx: BenchContext) => k2(ctx, kSizes),
+  K3: (ctx: BenchContext) => k3(ctx, kSizes),
+} as const;
 type WorkloadName = keyof typeof WORKLOADS;
 
 function isWorkload(s: string): s is WorkloadName {
   return Object.hasOwn(WORKLOADS, s);
 }
 
-const args = process.argv.slice(2).map((a) => a.toUpperCase());
+const args = argv.map((a) => a.toUpperCase());
 const bad = args.filter((a) => !isWorkload(a));
 if (bad.length > 0) {
   process.stderr.write(`unknown workload(s) ${bad.join(', ')}; known: ${Object.keys(WORKLOADS).join(' ')}\n`);
@@ -42,7 +60,7 @@ let failed = false;
 // A Ctrl-C still stops the servers and removes the data.
 const interrupt = () => {
   log('interrupted: stopping the servers');
-  void Promise.allSettled([source?.stop(), destination?.stop()]).then(() => {
+  void Promise.allSettled([source?.stop(), destination?.stop(), stopKafka()]).then(() => {
     rmSync(root, { recursive: true, force: true });
     process.exit(130);
   });
@@ -92,7 +110,7 @@ try {
     }
   }
 } finally {
-  await Promise.allSettled([source?.stop(), destination?.stop()]);
+  await Promise.allSettled([source?.stop(), destination?.stop(), stopKafka()]);
   if (process.env.BENCH_KEEP === '1') log(`kept ${root}`);
   else rmSync(root, { recursive: true, force: true });
   log('done');

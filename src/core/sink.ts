@@ -408,6 +408,13 @@ export interface OpenApplierOptions {
    * it (when the source sent every column), a DELETE whose row is missing is counted.
    */
   readonly onConflict?: 'error' | 'overwrite';
+  /**
+   * The primary key of a destination table, as destination column names (`[]`: none), or
+   * undefined when the table is not selected. Read on each call (tables join while streaming).
+   * Sinks whose records are keyed by the primary key rather than the replica identity use it: the
+   * Kafka sink (Debezium keys events by the primary key, also under REPLICA IDENTITY FULL).
+   */
+  readonly primaryKeyOf?: (table: QualifiedName) => readonly string[] | undefined;
 }
 
 /** Sets sequence positions. */

@@ -155,6 +155,15 @@ async function session(
     const a = await o.sink.openApplier(o.task.name, {
       ...(singleRowUpTo === undefined ? {} : { singleRowUpTo }),
       onConflict: onConflictOf(o.task),
+      primaryKeyOf: (q) => {
+        const t = watcher.targets.find((x) => x.table.schema === q.schema && x.table.name === q.name);
+        if (t === undefined) return undefined;
+        const names = new Map(t.columns.map((c) => [c.source, c.target]));
+        return t.source.primaryKey.flatMap((c) => {
+          const n = names.get(c);
+          return n === undefined ? [] : [n];
+        });
+      },
     });
     applier = a;
     for (const w of a.warnings) o.onProgress({ kind: 'log', level: 'warn', message: w });

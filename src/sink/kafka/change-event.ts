@@ -86,6 +86,7 @@ interface TablePlan {
 const SOURCE_SCHEMA: ConnectSchema = {
   type: 'struct',
   name: 'io.debezium.connector.postgresql.Source',
+  version: 1,
   optional: false,
   field: 'source',
   fields: [
@@ -101,6 +102,7 @@ const SOURCE_SCHEMA: ConnectSchema = {
       parameters: {
         allowed: 'true,first,first_in_data_collection,last_in_data_collection,last,false,incremental',
       },
+      default: 'false',
       field: 'snapshot',
     },
     { type: 'string', optional: false, field: 'db' },
@@ -112,6 +114,9 @@ const SOURCE_SCHEMA: ConnectSchema = {
     { type: 'int64', optional: true, field: 'txId' },
     { type: 'int64', optional: true, field: 'lsn' },
     { type: 'int64', optional: true, field: 'xmin' },
+    // Replication origin of the change (Debezium 3.x); pgdts does not decode origins: always null.
+    { type: 'string', optional: true, field: 'origin' },
+    { type: 'int64', optional: true, field: 'origin_lsn' },
   ],
 };
 
@@ -143,7 +148,9 @@ function schemaJson(s: ConnectSchema): JsonValue {
   o.optional = s.optional;
   if (s.name !== undefined) o.name = s.name;
   if (s.version !== undefined) o.version = s.version;
+  if (s.doc !== undefined) o.doc = s.doc;
   if (s.parameters !== undefined) o.parameters = { ...s.parameters };
+  if (s.default !== undefined) o.default = s.default;
   if (s.field !== undefined) o.field = s.field;
   return o;
 }
@@ -211,7 +218,12 @@ export class ChangeEventEncoder {
       const d = keep === undefined || keep.has(i) ? t[i] : null;
       if (d === undefined || d === null) o[c.name] = null;
       else if (d === UNCHANGED_TOAST) o[c.name] = this.o.placeholder;
-      else o[c.name] = p.codecs[i]?.encode(d) ?? d;
+      else {
+        // A codec may write null for a value its type cannot carry (numeric NaN, timestamp
+        // infinity), as Debezium does: never fall back to the text then.
+        const codec = p.codecs[i];
+        o[c.name] = codec === undefined ? d : codec.encode(d);
+      }
     });
     return o;
   }
@@ -234,7 +246,7 @@ export class ChangeEventEncoder {
           ? null
           : d === UNCHANGED_TOAST
             ? this.o.placeholder
-            : (p.codecs[i]?.encode(d) ?? d);
+            : (p.codecs[i] ?? { encode: (x: string) => x }).encode(d);
     }
     return this.wrap(p.keySchema, o);
   }
@@ -310,6 +322,8 @@ export class ChangeEventEncoder {
       txId: s.txId,
       lsn: s.lsn,
       xmin: null,
+      origin: null,
+      origin_lsn: null,
     };
   }
 }

@@ -52,6 +52,11 @@ export interface KafkaChangeApplierParts {
   /** The idempotent producer of at-least-once events. */
   readonly producer: Producer;
   readonly startPosition: AppliedPosition | undefined;
+  /** See OpenApplierOptions.primaryKeyOf; undefined: keys are the replica identity columns. */
+  readonly primaryKeyOf?: (table: {
+    readonly schema: string;
+    readonly name: string;
+  }) => readonly string[] | undefined;
 }
 
 interface OpenTransaction {
@@ -80,6 +85,7 @@ export class KafkaChangeApplier implements ChangeApplier {
   /** Changes of the open transaction routed but not yet in `pending` (routing awaits topic creation). */
   private routing: Promise<void> = Promise.resolve();
   private routingError: unknown;
+  private readonly eventTables = new WeakMap<Relation, EventTable>();
 
   constructor(private readonly p: KafkaChangeApplierParts) {
     this.startPosition = p.startPosition;
@@ -112,7 +118,10 @@ export class KafkaChangeApplier implements ChangeApplier {
     };
   }
 
-  private block(t: OpenTransaction, table: Relation): TransactionBlock | undefined {
+  private block(
+    t: OpenTransaction,
+    table: { readonly schema: string; readonly name: string },
+  ): TransactionBlock | undefined {
     if (this.p.d.transactionTopic === null) return undefined;
     t.events++;
     const name = `${table.schema}.${table.name}`;
@@ -124,45 +133,45 @@ export class KafkaChangeApplier implements ChangeApplier {
   /** The records of one change. */
   private events(change: Change, t: OpenTransaction): { table: EventTable; records: EventRecord[] }[] {
     const e = this.p.encoder;
+    if (change.kind === 'truncate') {
+      return change.relations.map((r) => ({
+        table: r,
+        records: [e.truncate(r, this.source(change, t), this.block(t, r))],
+      }));
+    }
+    const rel = this.eventTable(change.relation);
     switch (change.kind) {
       case 'insert':
         return [
           {
-            table: change.relation,
+            table: rel,
             records: e.event(
-              change.relation,
+              rel,
               'c',
               undefined,
               change.newTuple,
               this.source(change, t),
-              this.block(t, change.relation),
+              this.block(t, rel),
             ),
           },
         ];
       case 'update': {
         const old = change.oldTuple;
-        if (old !== undefined && e.keyChanged(change.relation, old, change.newTuple)) {
+        if (old !== undefined && e.keyChanged(rel, old, change.newTuple)) {
           // Debezium: a key change is a delete of the old key (and its tombstone), then a create.
           return [
             {
-              table: change.relation,
+              table: rel,
               records: [
                 ...e.event(
-                  change.relation,
+                  rel,
                   'd',
                   { tuple: old, keyOnly: change.oldKind !== 'full' },
                   undefined,
                   this.source(change, t),
-                  this.block(t, change.relation),
+                  this.block(t, rel),
                 ),
-                ...e.event(
-                  change.relation,
-                  'c',
-                  undefined,
-                  change.newTuple,
-                  this.source(change, t),
-                  this.block(t, change.relation),
-                ),
+                ...e.event(rel, 'c', undefined, change.newTuple, this.source(change, t), this.block(t, rel)),
               ],
             },
           ];
@@ -171,38 +180,49 @@ export class KafkaChangeApplier implements ChangeApplier {
           old !== undefined && change.oldKind === 'full' ? { tuple: old, keyOnly: false } : undefined;
         return [
           {
-            table: change.relation,
-            records: e.event(
-              change.relation,
-              'u',
-              before,
-              change.newTuple,
-              this.source(change, t),
-              this.block(t, change.relation),
-            ),
+            table: rel,
+            records: e.event(rel, 'u', before, change.newTuple, this.source(change, t), this.block(t, rel)),
           },
         ];
       }
       case 'delete':
         return [
           {
-            table: change.relation,
+            table: rel,
             records: e.event(
-              change.relation,
+              rel,
               'd',
               { tuple: change.oldTuple, keyOnly: change.oldKind === 'key' },
               undefined,
               this.source(change, t),
-              this.block(t, change.relation),
+              this.block(t, rel),
             ),
           },
         ];
-      case 'truncate':
-        return change.relations.map((r) => ({
-          table: r,
-          records: [e.truncate(r, this.source(change, t), this.block(t, r))],
-        }));
     }
+  }
+
+  /**
+   * The event table of a relation: its columns with `isKey` on the primary key (Debezium keys
+   * events by the primary key; pgoutput flags the replica identity columns, every column under
+   * REPLICA IDENTITY FULL). Without a primary key, the replica identity index (USING INDEX) or no
+   * key. One object per relation object, so the encoder's per-table cache keeps working.
+   */
+  private eventTable(r: Relation): EventTable {
+    let t = this.eventTables.get(r);
+    if (t !== undefined) return t;
+    const pk = this.p.primaryKeyOf?.({ schema: r.schema, name: r.name });
+    if (pk === undefined || (pk.length === 0 && r.replicaIdentity === 'index')) t = r;
+    else {
+      const keys = new Set(pk);
+      t = {
+        schema: r.schema,
+        name: r.name,
+        columns: r.columns.map((c) => ({ ...c, isKey: keys.has(c.name) })),
+      };
+    }
+    this.eventTables.set(r, t);
+    return t;
   }
 
   add(change: Change): Promise<void> | undefined {

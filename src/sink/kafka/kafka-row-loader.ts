@@ -31,16 +31,20 @@ export interface KafkaRowLoaderParts {
   readonly producer: () => Producer;
 }
 
-/** The key columns of a copied table, as its change events' keys have them (replica identity). */
+/**
+ * The key columns of a copied table, as its change events' keys have them: the primary key (as
+ * Debezium, also under REPLICA IDENTITY FULL); without one, the replica identity index columns, or
+ * none.
+ */
 function keyColumnsOf(unit: CopyUnit): ReadonlySet<string> {
   const t = unit.table;
+  if (t.primaryKey.length > 0) return new Set(t.primaryKey);
   switch (t.replicaIdentity) {
     case 'default':
       return new Set(t.primaryKey);
     case 'index':
       return new Set(t.replicaIdentityIndexColumns);
     case 'full':
-      return new Set(t.columns);
     case 'nothing':
       return new Set();
   }

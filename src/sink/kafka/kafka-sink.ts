@@ -104,8 +104,8 @@ export class KafkaSink implements Sink {
 
   /** `o` has no effect: events describe changes, there is no destination row to conflict with. */
   async openApplier(taskName: string, o?: OpenApplierOptions): Promise<ChangeApplier> {
-    void o;
     return new KafkaChangeApplier({
+      ...(o?.primaryKeyOf === undefined ? {} : { primaryKeyOf: o.primaryKeyOf }),
       taskName,
       d: this.d,
       store: this.checkpoints,

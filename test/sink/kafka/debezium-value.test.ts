@@ -71,7 +71,7 @@ test('temporal types: Date, Time/MicroTime, Timestamp/MicroTimestamp, ZonedTimes
   assert.equal(enc(1114, -1, 'infinity'), null);
 });
 
-test('strings, json, uuid, bytea, bit(1), arrays; unknown types as text', () => {
+test('strings, json, uuid, bytea, bits, point, arrays; unknown types as text', () => {
   assert.equal(enc(25, -1, 'héllo'), 'héllo');
   assert.equal(columnCodec(3802, -1).type.name, 'io.debezium.data.Json');
   assert.equal(columnCodec(2950, -1).type.name, 'io.debezium.data.Uuid');
@@ -81,7 +81,19 @@ test('strings, json, uuid, bytea, bit(1), arrays; unknown types as text', () => 
   assert.deepEqual(enc(1007, -1, '{1,-2}'), [1, -2]);
   assert.deepEqual(enc(1009, -1, '{}'), []);
   assert.throws(() => parseArrayLiteral('{{1},{2}}'), /multi-dimensional/);
-  assert.equal(enc(600, -1, '(1,2)'), '(1,2)');
+  // Vectors from Debezium 3.6.1's own events (fixtures/debezium-schemas-false.json).
+  assert.deepEqual(enc(600, -1, '(1.5,-2)'), {
+    x: 1.5,
+    y: -2,
+    wkb: 'AQEAAAAAAAAAAAD4PwAAAAAAAADA',
+    srid: null,
+  });
+  assert.equal(enc(1560, 4, '1010'), 'Cg==');
+  assert.equal(enc(1560, 4, '0000'), '');
+  assert.equal(enc(1562, 8, '101'), 'BQ==');
+  assert.equal(enc(1560, 16, '0000000100000010'), 'AgE=', 'little-endian, as Java BitSet.toByteArray');
+  assert.deepEqual(columnCodec(1562, 8).type.parameters, { length: '8' });
+  assert.equal(enc(603, -1, '(1,1),(0,0)'), '(1,1),(0,0)');
 });
 
 const table: EventTable = {
@@ -148,6 +160,8 @@ test('schemas: true wraps key and value in {schema, payload} with Debezium’s n
     txId: 77,
     lsn: 1234,
     xmin: null,
+    origin: null,
+    origin_lsn: null,
   });
   assert.deepEqual(tomb, { key: rec?.key, value: undefined });
 });
