@@ -108,14 +108,18 @@ export function DataSourcesPage(props: { api: ApiClient }) {
         </Table>
       </Table.ScrollContainer>
       <Modal opened={adding} onClose={() => setAdding(false)} title={t('addDataSource')} size="xl">
-        <DataSourceForm
-          api={props.api}
-          onCancel={() => setAdding(false)}
-          onSaved={() => {
-            setAdding(false);
-            void reload();
-          }}
-        />
+        {/* Mounted only while open: the modal keeps its content through the closing transition, so a
+            form reopened within it would still hold what was typed before Cancel. */}
+        {adding && (
+          <DataSourceForm
+            api={props.api}
+            onCancel={() => setAdding(false)}
+            onSaved={() => {
+              setAdding(false);
+              void reload();
+            }}
+          />
+        )}
       </Modal>
       <Modal
         opened={editing !== null}
