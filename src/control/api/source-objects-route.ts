@@ -9,12 +9,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PgdtsError } from '../../core/errors.ts';
 import { connect } from '../../pg/connection.ts';
 import { connectionParamsOf } from '../data-source/connection-params-of.ts';
 import { dataSourceId } from '../data-source/data-source-schema.ts';
 import type { ControlStore } from '../store/control-store.ts';
 import { apiErrorSchema } from './api-error.ts';
+import { postgresqlDataSourceById } from './postgresql-data-source-by-id.ts';
 
 const sourceTableSchema = z.object({
   schema: z.string(),
@@ -53,22 +53,7 @@ export function registerSourceObjectsRoute(app: FastifyInstance, store: ControlS
       },
     },
     async (req) => {
-      const s = await store.getDataSource(req.params.id);
-      if (s === undefined) {
-        throw new PgdtsError('NOT_FOUND', `no data source ${req.params.id}`, {
-          hint: 'GET /api/v1/data-sources lists them',
-        });
-      }
-      const source = s.source;
-      if (source.type !== 'postgresql') {
-        throw new PgdtsError(
-          'CONFIG_INVALID',
-          `data source ${source.id} is ${source.type}: it offers no tables`,
-          {
-            hint: 'list the tables of a postgresql data source',
-          },
-        );
-      }
+      const source = await postgresqlDataSourceById(store, req.params.id, 'it offers no tables');
       const client = await connect(connectionParamsOf(source), { role: 'source' });
       try {
         const schemas = await client.query<{ nspname: string }>(
@@ -97,7 +82,7 @@ export function registerSourceObjectsRoute(app: FastifyInstance, store: ControlS
           [source.schema],
         );
         return {
-          dataSource: s.source.id,
+          dataSource: source.id,
           schemas: schemas.rows.map((r) => r.nspname),
           tables: tables.rows.map((r) => {
             const estimate = Number(r.reltuples);

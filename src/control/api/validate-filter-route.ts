@@ -10,12 +10,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
-import { PgdtsError } from '../../core/errors.ts';
 import { quoteQualified } from '../../core/identifier.ts';
 import { connect } from '../../pg/connection.ts';
 import { connectionParamsOf } from '../data-source/connection-params-of.ts';
 import { dataSourceId } from '../data-source/data-source-schema.ts';
 import type { ControlStore } from '../store/control-store.ts';
+import { postgresqlDataSourceById } from './postgresql-data-source-by-id.ts';
 import { API_ERRORS } from './api-error.ts';
 
 /** How long the server may take to plan the check, ms (a catalog lock held elsewhere waits no longer). */
@@ -116,20 +116,7 @@ export function registerValidateFilterRoute(app: FastifyInstance, store: Control
       },
     },
     async (req) => {
-      const s = await store.getDataSource(req.params.id);
-      if (s === undefined) {
-        throw new PgdtsError('NOT_FOUND', `no data source ${req.params.id}`, {
-          hint: 'GET /api/v1/data-sources lists them',
-        });
-      }
-      const source = s.source;
-      if (source.type !== 'postgresql') {
-        throw new PgdtsError(
-          'CONFIG_INVALID',
-          `data source ${source.id} is ${source.type}: it has no tables to filter`,
-          { hint: 'validate a row filter against a postgresql data source' },
-        );
-      }
+      const source = await postgresqlDataSourceById(store, req.params.id, 'it has no tables to filter');
       const client = await connect(connectionParamsOf(source), { role: 'source' });
       try {
         return await validateFilter(
