@@ -18,7 +18,7 @@
  *   topic while the load runs: latency = receive time − `source.ts_ms` (the source commit time in
  *   both formats), p50/p99 over every history event (one per pgbench transaction).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Admin, Consumer } from '@platformatic/kafka';
 import { startDebezium, type DebeziumWorker } from '../test/support/debezium-connect.ts';
@@ -278,7 +278,7 @@ export async function k1(ctx: BenchContext, sizes: KafkaBenchSizes): Promise<voi
     });
   };
   const ours = await one((db, tag) => pgdtsSide(ctx, b.bootstrap, db, tag, true));
-  const theirs = await one((db, tag) => debeziumSide(ctx, b.bootstrap, db, tag));
+  const theirs = await debeziumOrSkip(() => one((db, tag) => debeziumSide(ctx, b.bootstrap, db, tag)));
   printTable(
     `K1 snapshot of pgbench scale ${sizes.k1Scale} (${rows} rows) into Kafka`,
     ['method', 'seconds', 'rows/s', 'peak RSS MB', 'status'],
@@ -359,7 +359,7 @@ export async function k2(ctx: BenchContext, sizes: KafkaBenchSizes): Promise<voi
   // Only the first start waits for `streaming from` in the (appended) log: the restart is timed by
   // the records alone.
   const ours = await one((db, tag) => pgdtsSide(ctx, b.bootstrap, db, tag, false));
-  const theirs = await one((db, tag) => debeziumSide(ctx, b.bootstrap, db, tag));
+  const theirs = await debeziumOrSkip(() => one((db, tag) => debeziumSide(ctx, b.bootstrap, db, tag)));
   printTable(
     `K2 drain of a ${sizes.k2Seconds} s pgbench TPC-B backlog (scale ${sizes.kScale}) into Kafka`,
     ['method', 'events', 'seconds', 'events/s', 'peak RSS MB', 'status'],
@@ -403,7 +403,11 @@ async function historyLatencies(
     const now = Date.now();
     if (m.value === undefined || m.value.length === 0) return;
     const ts = (JSON.parse(m.value.toString()) as { source?: { ts_ms?: number } }).source?.ts_ms;
-    if (ts !== undefined && ts >= sinceMs) out.push(now - ts);
+    if (ts !== undefined && ts >= sinceMs) {
+      out.push(now - ts);
+      if (process.env.BENCH_K3_TRACE !== undefined)
+        appendFileSync(process.env.BENCH_K3_TRACE, `${ts} ${now - ts}\n`);
+    }
   });
   return {
     async stop() {
@@ -423,6 +427,19 @@ async function historyLatencies(
 function percentile(sorted: readonly number[], p: number): number | undefined {
   if (sorted.length === 0) return undefined;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Debezium's measurement, or a failed one saying it was skipped when `BENCH_K_SKIP_DEBEZIUM=1` (a
+ * quicker loop while working on pgdts' side; figures to compare need both sides of one run).
+ */
+async function debeziumOrSkip(run: () => Promise<Measurement>): Promise<Measurement> {
+  if (process.env.BENCH_K_SKIP_DEBEZIUM !== '1') return run();
+  return {
+    ok: false,
+    label: 'Debezium 3.6.1 (Connect standalone)',
+    error: 'skipped (BENCH_K_SKIP_DEBEZIUM=1)',
+  };
 }
 
 /** K3: commit-to-consumer latency at a fixed rate. */
@@ -486,7 +503,7 @@ export async function k3(ctx: BenchContext, sizes: KafkaBenchSizes): Promise<voi
     });
   };
   const ours = await one((db, tag) => pgdtsSide(ctx, b.bootstrap, db, tag, false));
-  const theirs = await one((db, tag) => debeziumSide(ctx, b.bootstrap, db, tag));
+  const theirs = await debeziumOrSkip(() => one((db, tag) => debeziumSide(ctx, b.bootstrap, db, tag)));
   const p99 = rateOf(ours, 'p99');
   printTable(
     `K3 commit-to-consumer latency at pgbench -R ${sizes.k3Rate} for ${sizes.k3Seconds} s (scale ${sizes.kScale})`,

@@ -5,7 +5,10 @@
  *
  * - `at-least-once`: events are sent by an idempotent producer with `acks=all` as the batch grows;
  *   the position record is written (in a transaction of the task's writer) only after the broker
- *   acknowledged every event before it. A crash between the two repeats the batch on restart.
+ *   acknowledged every event before it. A crash between the two repeats the batch on restart. The
+ *   position write runs beside the apply loop (one at a time, the newest position wins): a Kafka
+ *   transaction costs several round trips to the coordinator, and waiting for it after every batch
+ *   held every change behind it (K3 p99 1.8 s at 1,000 tx/s). Only written positions are durable.
  * - `exactly-once`: the batch's events and its position record are sent in one Kafka transaction
  *   (KIP-98, as Kafka Connect's exactly-once source support does, KIP-618); the events are held
  *   until the batch commits. A crash aborts the open transaction: read_committed consumers never see
@@ -81,6 +84,12 @@ export class KafkaChangeApplier implements ChangeApplier {
   private lastComplete: { endLsn: Lsn; commitTimeMs: number } | undefined;
   private committed: AppliedPosition | undefined;
   private pendingTxns = 0;
+  /** At-least-once: the newest position whose events the broker acknowledged, not written yet. */
+  private unwritten: AppliedPosition | undefined;
+  /** At-least-once: the position write in flight. */
+  private writing: Promise<void> | undefined;
+  /** At-least-once: why the last position write failed (thrown by the next call). */
+  private writeError: unknown;
   private lastCommitLsn: bigint | null = null;
   /** Changes of the open transaction routed but not yet in `pending` (routing awaits topic creation). */
   private routing: Promise<void> = Promise.resolve();
@@ -343,30 +352,76 @@ export class KafkaChangeApplier implements ChangeApplier {
       commitTimeMs: last.commitTimeMs,
       tally: this.tally,
     };
-    const record = this.p.store.positionRecord(this.p.taskName, position);
     if (this.p.d.deliveryGuarantee === 'exactly-once') {
       await this.routing;
       if (this.routingError !== undefined)
         throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
       const data = this.pending;
       this.pending = [];
-      await this.p.store.commitWith(this.p.taskName, data, [record]);
+      await this.p.store.commitWith(this.p.taskName, data, [
+        this.p.store.positionRecord(this.p.taskName, position),
+      ]);
+      this.committed = position;
     } else {
+      this.throwWriteError();
       await this.send();
-      await this.p.store.commitWith(this.p.taskName, [], [record]);
+      this.unwritten = position;
+      this.writePositions();
     }
-    this.committed = position;
     this.lastComplete = undefined;
     this.pendingTxns = 0;
     return { appliedLsn: position.lsn, commitTimeMs: position.commitTimeMs, tally: this.tally };
   }
 
+  /**
+   * At-least-once: writes the newest acknowledged position unless a write is in flight; the write
+   * that ends starts the next one. [K2] a position is here only once its events are acknowledged.
+   */
+  private writePositions(): void {
+    const position = this.unwritten;
+    if (this.writing !== undefined || position === undefined || this.writeError !== undefined) return;
+    this.unwritten = undefined;
+    this.writing = this.p.store
+      .commitWith(this.p.taskName, [], [this.p.store.positionRecord(this.p.taskName, position)])
+      .then(
+        () => {
+          this.committed = position;
+          this.writing = undefined;
+          this.writePositions();
+        },
+        (e: unknown) => {
+          this.writeError = e;
+          this.writing = undefined;
+        },
+      );
+  }
+
+  /** @throws {PgdtsError} the failure of the last position write (APPLY_FAILED, retryable). */
+  private throwWriteError(): void {
+    const e = this.writeError;
+    if (e === undefined) return;
+    throw e instanceof PgdtsError ? e : kafkaError('APPLY_FAILED', 'write the applied position', e);
+  }
+
   durablePosition(): Promise<DurablePosition> {
-    return Promise.resolve({ lsn: this.committed?.lsn, complete: this.pendingTxns === 0 });
+    try {
+      this.throwWriteError();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return Promise.resolve({
+      lsn: this.committed?.lsn,
+      complete: this.pendingTxns === 0 && this.unwritten === undefined && this.writing === undefined,
+    });
   }
 
   async rollback(): Promise<void> {
     await this.routing.catch(() => undefined);
+    // The written position is the one to replay from: a write in flight ends first; a position
+    // not written yet is dropped (at-least-once: its events are sent again).
+    await this.writing;
+    this.unwritten = undefined;
+    this.writeError = undefined;
     this.pending = [];
     this.queued = 0;
     this.routingError = undefined;
