@@ -403,16 +403,13 @@ export class KafkaChangeApplier implements ChangeApplier {
     throw e instanceof PgdtsError ? e : kafkaError('APPLY_FAILED', 'write the applied position', e);
   }
 
-  durablePosition(): Promise<DurablePosition> {
-    try {
-      this.throwWriteError();
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
-    return Promise.resolve({
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so a write failure rejects
+  async durablePosition(): Promise<DurablePosition> {
+    this.throwWriteError();
+    return {
       lsn: this.committed?.lsn,
       complete: this.pendingTxns === 0 && this.unwritten === undefined && this.writing === undefined,
-    });
+    };
   }
 
   async rollback(): Promise<void> {
