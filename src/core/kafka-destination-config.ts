@@ -29,7 +29,10 @@ export const DEBEZIUM_UNAVAILABLE_VALUE = '__debezium_unavailable_value';
  * - `client.id`: the client id the brokers log;
  * - `request.timeout.ms`: how long a request may wait for its answer, ms;
  * - `retries`, `retry.backoff.ms`: retries of a failed request and the delay between them;
- * - `transactional.id`: exactly-once only, the transactional id (default `pgdts-<task name>`).
+ * - `transactional.id`: exactly-once only, the transactional id (default `pgdts-<task name>`);
+ * - `transaction.timeout.ms`: how long a Kafka transaction may stay open, ms (default 900,000, the
+ *   broker's default `transaction.max.timeout.ms`; at least 1,000): under exactly-once a big source
+ *   transaction is sent in one Kafka transaction, which must not time out while it is sent.
  */
 export const CLIENT_PROPERTIES = [
   'linger.ms',
@@ -40,6 +43,7 @@ export const CLIENT_PROPERTIES = [
   'retries',
   'retry.backoff.ms',
   'transactional.id',
+  'transaction.timeout.ms',
 ] as const;
 
 const PROPERTY_PREFIX = 'properties.';
@@ -203,6 +207,8 @@ export interface KafkaClientProperties {
   readonly retries: number | undefined;
   readonly retryBackoffMs: number | undefined;
   readonly transactionalId: string | undefined;
+  /** `transaction.timeout.ms`, ms (exactly-once and the checkpoint writer). */
+  readonly transactionTimeoutMs: number | undefined;
 }
 
 function intProperty(d: KafkaDestinationConfig, prop: string, min: number): number | undefined {
@@ -241,6 +247,7 @@ export function kafkaClientProperties(d: KafkaDestinationConfig): KafkaClientPro
     retries: intProperty(d, 'retries', 0),
     retryBackoffMs: intProperty(d, 'retry.backoff.ms', 0),
     transactionalId: stringProperty(d, 'transactional.id'),
+    transactionTimeoutMs: intProperty(d, 'transaction.timeout.ms', 1_000),
   };
 }
 

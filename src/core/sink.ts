@@ -415,6 +415,12 @@ export interface OpenApplierOptions {
    * Kafka sink (Debezium keys events by the primary key, also under REPLICA IDENTITY FULL).
    */
   readonly primaryKeyOf?: (table: QualifiedName) => readonly string[] | undefined;
+  /**
+   * The destination tables selected when the applier opens. Sinks that make an object per table on
+   * first use (the Kafka sink's topics) make them before the applier is returned, so the first
+   * change of a table does not wait for it while later transactions queue behind.
+   */
+  readonly tables?: readonly QualifiedName[];
 }
 
 /** Sets sequence positions. */

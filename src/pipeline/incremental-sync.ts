@@ -155,6 +155,7 @@ async function session(
     const a = await o.sink.openApplier(o.task.name, {
       ...(singleRowUpTo === undefined ? {} : { singleRowUpTo }),
       onConflict: onConflictOf(o.task),
+      tables: watcher.targets.map((t) => t.table),
       primaryKeyOf: (q) => {
         const t = watcher.targets.find((x) => x.table.schema === q.schema && x.table.name === q.name);
         if (t === undefined) return undefined;

@@ -10,9 +10,14 @@
  *   transaction costs several round trips to the coordinator, and waiting for it after every batch
  *   held every change behind it (K3 p99 1.8 s at 1,000 tx/s). Only written positions are durable.
  * - `exactly-once`: the batch's events and its position record are sent in one Kafka transaction
- *   (KIP-98, as Kafka Connect's exactly-once source support does, KIP-618); the events are held
- *   until the batch commits. A crash aborts the open transaction: read_committed consumers never see
- *   its events, and the restart resumes from the position committed with the last batch.
+ *   (KIP-98, as Kafka Connect's exactly-once source support does, KIP-618). A batch's events are
+ *   held until it commits while they are few; past SEND_EVERY_RECORDS the batch's transaction is
+ *   opened and they are sent into it as they come, so one huge source transaction needs no more
+ *   memory than a small one (the transaction holds the task's writer until it ends, and
+ *   `properties.transaction.timeout.ms` bounds how long it may take). A crash aborts the open
+ *   transaction (the next run's InitProducerId fences it, or the coordinator's timeout does):
+ *   read_committed consumers never see its events, and the restart resumes from the position
+ *   committed with the last batch.
  */
 import type { MessageToProduce, Producer } from '@platformatic/kafka';
 import type { Change, Relation, TransactionCommit } from '../../core/change.ts';
@@ -39,7 +44,7 @@ import type {
 } from './change-event.ts';
 import type { EventRouter } from './event-router.ts';
 import { kafkaError, produceChunks } from './kafka-client.ts';
-import type { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
+import type { BatchTransaction, KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
 import { jsonText, type JsonValue } from './json-text.ts';
 
 /** At-least-once: events held before they are sent (one produce call). */
@@ -90,6 +95,8 @@ export class KafkaChangeApplier implements ChangeApplier {
   private writing: Promise<void> | undefined;
   /** At-least-once: why the last position write failed (thrown by the next call). */
   private writeError: unknown;
+  /** Exactly-once: the batch's Kafka transaction, open once its events outgrew SEND_EVERY_RECORDS. */
+  private open: BatchTransaction | undefined;
   private lastCommitLsn: bigint | null = null;
   /** Changes of the open transaction routed but not yet in `pending` (routing awaits topic creation). */
   private routing: Promise<void> = Promise.resolve();
@@ -256,9 +263,31 @@ export class KafkaChangeApplier implements ChangeApplier {
       this.routingError ??= e;
     });
     for (const ev of events) this.queued += ev.records.length;
-    if (this.p.d.deliveryGuarantee === 'at-least-once' && this.queued >= SEND_EVERY_RECORDS)
-      return this.send();
-    return undefined;
+    if (this.queued < SEND_EVERY_RECORDS) return undefined;
+    return this.p.d.deliveryGuarantee === 'at-least-once' ? this.send() : this.sendInTransaction();
+  }
+
+  /**
+   * Exactly-once: sends what is pending in the batch's Kafka transaction, opened on first use, so a
+   * big source transaction is not held in memory until its commit. read_committed consumers see
+   * nothing of it before the transaction commits with the applied position (commitBatch).
+   */
+  private async sendInTransaction(): Promise<void> {
+    await this.routing;
+    if (this.routingError !== undefined)
+      throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
+    const messages = this.pending;
+    this.pending = [];
+    this.queued = 0;
+    if (messages.length === 0) return;
+    this.open ??= await this.p.store.openTransaction(this.p.taskName);
+    try {
+      await this.open.send(messages);
+    } catch (e) {
+      // The transaction is aborted: everything since the committed position is replayed.
+      this.open = undefined;
+      throw e;
+    }
   }
 
   /** At-least-once: sends what is pending and waits for the broker's acknowledgement. */
@@ -358,9 +387,12 @@ export class KafkaChangeApplier implements ChangeApplier {
         throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
       const data = this.pending;
       this.pending = [];
-      await this.p.store.commitWith(this.p.taskName, data, [
-        this.p.store.positionRecord(this.p.taskName, position),
-      ]);
+      this.queued = 0;
+      const records = [this.p.store.positionRecord(this.p.taskName, position)];
+      const open = this.open;
+      this.open = undefined;
+      if (open !== undefined) await open.commit(data, records);
+      else await this.p.store.commitWith(this.p.taskName, data, records);
       this.committed = position;
     } else {
       this.throwWriteError();
@@ -417,6 +449,8 @@ export class KafkaChangeApplier implements ChangeApplier {
     // The written position is the one to replay from: a write in flight ends first; a position
     // not written yet is dropped (at-least-once: its events are sent again).
     await this.writing;
+    await this.open?.abort();
+    this.open = undefined;
     this.unwritten = undefined;
     this.writeError = undefined;
     this.pending = [];

@@ -39,6 +39,9 @@ import { kafkaClientProperties } from '../../core/kafka-destination-config.ts';
 import { kafkaError, produceChunks, type KafkaBaseOptions, type TopicCatalog } from './kafka-client.ts';
 import { readTopic } from './read-topic.ts';
 
+/** The client's transaction (not exported by name from the package). */
+type Transaction = Awaited<ReturnType<Producer['beginTransaction']>>;
+
 /**
  * Delay before retry `attempt` (1, 2, ...) of a transactional request, ms: 5, 10, 20, ... up to
  * 1,000. A transaction begun right after the previous commit is refused with
@@ -56,8 +59,14 @@ export const OFFSETS_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
   'min.compaction.lag.ms': '60000',
 };
 
-/** How long a transaction may stay open before the coordinator aborts it (transaction.timeout.ms), ms. */
-export const TRANSACTION_TIMEOUT_MS = 60_000;
+/**
+ * Default of `properties.transaction.timeout.ms`: how long a transaction may stay open before the
+ * coordinator aborts it, ms. 15 min, the broker's default `transaction.max.timeout.ms` (a higher
+ * value is refused with INVALID_TRANSACTION_TIMEOUT): under exactly-once one big source transaction
+ * streams into one Kafka transaction, which must not be aborted while it is still being sent. Java's
+ * producer defaults to 60 s. Connection-level request timeouts (30 s) are separate.
+ */
+export const TRANSACTION_TIMEOUT_MS = 900_000;
 
 interface TaskRecord {
   phase: TaskPhase;
@@ -101,6 +110,36 @@ export interface OffsetRecord {
   readonly value: unknown;
 }
 
+/** A transaction of a {@link TaskWriter} open across calls. */
+export interface WriterTransaction {
+  /**
+   * Sends `records` in the transaction (several produce requests when big).
+   * @throws {PgdtsError} APPLY_FAILED (retryable) or CONNECTION_FAILED; the transaction is aborted.
+   */
+  send(records: MessageToProduce[]): Promise<void>;
+  /** @throws {PgdtsError} as {@link send}. */
+  commit(): Promise<void>;
+  /** Aborts unless ended. Never throws. */
+  abort(): Promise<void>;
+}
+
+/** Exactly-once: a batch's transaction held open while a big source transaction streams in. */
+export interface BatchTransaction {
+  /**
+   * Sends change events in the transaction. After a failure the transaction is aborted and the
+   * writer free; call {@link abort} (a no-op then) and replay.
+   * @throws {PgdtsError} APPLY_FAILED (retryable) or CONNECTION_FAILED.
+   */
+  send(data: MessageToProduce[]): Promise<void>;
+  /**
+   * Sends the last events and `records` (the applied position) and commits.
+   * @throws {PgdtsError} as {@link send}.
+   */
+  commit(data: MessageToProduce[], records: readonly OffsetRecord[]): Promise<void>;
+  /** Aborts the transaction unless it ended. Never throws. */
+  abort(): Promise<void>;
+}
+
 /**
  * The task's transactional producer; every transaction goes through {@link TaskWriter.exclusive}.
  *
@@ -123,6 +162,8 @@ export class TaskWriter {
     private readonly transactionalId: string,
     /** The run id in the `lease` record as committed now (read_committed). */
     private readonly leaseHolder: () => Promise<string | undefined>,
+    /** transaction.timeout.ms, ms. */
+    private readonly transactionTimeoutMs = TRANSACTION_TIMEOUT_MS,
   ) {}
 
   /** The producer (created on first use). */
@@ -136,8 +177,9 @@ export class TaskWriter {
       // 0/0, asks to bump producer 0 epoch 0, which the coordinator refuses as fenced).
       producerId: -1n,
       producerEpoch: -1,
-      // The transaction timeout InitProducerId asks for is the client's request timeout.
-      timeout: TRANSACTION_TIMEOUT_MS,
+      // The transaction timeout InitProducerId asks for is the client's `timeout` (it is also the
+      // produce request's ack timeout, which acks=all waits for).
+      timeout: this.transactionTimeoutMs,
       retries: 20,
       retryDelay: transactionRetryDelay,
     });
@@ -159,24 +201,20 @@ export class TaskWriter {
    *   APPLY_FAILED (retryable) or CONNECTION_FAILED otherwise.
    */
   async transaction(records: MessageToProduce[], what: string, takeOver = false): Promise<void> {
-    let txn;
-    try {
-      txn = await this.producer.beginTransaction();
-      if (this.fresh && !takeOver && this.runId !== undefined) {
-        const holder = await this.leaseHolder();
-        if (holder !== this.runId) {
-          throw new PgdtsError(
-            'CHECKPOINT_CONFLICT',
-            `${what}: another run of the task holds its lease now (run ${holder ?? 'none'}, this is ${this.runId})`,
-          );
-        }
-      }
-      this.fresh = false;
-      // Several produce requests: one per batch would exceed the broker's message.max.bytes for a
-      // big source transaction.
-      for (const chunk of produceChunks(records)) await txn.send({ messages: chunk });
-      await txn.commit();
-    } catch (e) {
+    const t = await this.begin(what, takeOver);
+    await t.send(records);
+    await t.commit();
+  }
+
+  /**
+   * Begins a transaction left open across calls; call inside {@link exclusive} and end it (commit or
+   * abort) before the exclusive call returns. Any failure of the handle aborts the transaction and
+   * replaces the producer, as {@link transaction} does. `takeOver`: see {@link transaction}.
+   * @throws {PgdtsError} as {@link transaction}, from here and from the handle's methods.
+   */
+  async begin(what: string, takeOver = false): Promise<WriterTransaction> {
+    let txn: Transaction | undefined;
+    const fail = async (e: unknown): Promise<never> => {
       if (txn !== undefined && !txn.completed) await txn.abort().catch(() => undefined);
       // A producer that failed may be fenced or in an unknown state: the next transaction uses a
       // new one (which checks the lease before it commits).
@@ -191,7 +229,49 @@ export class TaskWriter {
         throw new PgdtsError('APPLY_FAILED', err.message, { cause: e, retryable: true });
       }
       throw err;
+    };
+    try {
+      txn = await this.producer.beginTransaction();
+      if (this.fresh && !takeOver && this.runId !== undefined) {
+        const holder = await this.leaseHolder();
+        if (holder !== this.runId) {
+          throw new PgdtsError(
+            'CHECKPOINT_CONFLICT',
+            `${what}: another run of the task holds its lease now (run ${holder ?? 'none'}, this is ${this.runId})`,
+          );
+        }
+      }
+      this.fresh = false;
+    } catch (e) {
+      return fail(e);
     }
+    const t = txn;
+    return {
+      send: async (records) => {
+        try {
+          // Several produce requests: one per batch would exceed the broker's message.max.bytes
+          // for a big source transaction.
+          for (const chunk of produceChunks(records)) await t.send({ messages: chunk });
+        } catch (e) {
+          return fail(e);
+        }
+      },
+      commit: async () => {
+        try {
+          await t.commit();
+        } catch (e) {
+          return fail(e);
+        }
+      },
+      abort: async () => {
+        if (t.completed) return;
+        try {
+          await t.abort();
+        } catch (e) {
+          await fail(e).catch(() => undefined);
+        }
+      },
+    };
   }
 
   /** Closes the producer. Never throws. */
@@ -232,16 +312,23 @@ export class KafkaCheckpointStore implements CheckpointStore {
         `one Kafka checkpoint store serves one task (${this.writerTask ?? ''}), not ${task}`,
       );
     }
-    this.writer ??= new TaskWriter(this.base, this.transactionalIdOf(task), async () => {
-      const records = await readTopic(this.base, this.topic);
-      const key = `${prefixOf(task)}lease`;
-      let holder: string | undefined;
-      for (const r of records) {
-        if (r.key?.toString() !== key) continue;
-        holder = r.value === null ? undefined : (JSON.parse(r.value.toString()) as { runId?: string }).runId;
-      }
-      return holder;
-    });
+    const timeoutMs = kafkaClientProperties(this.d).transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS;
+    this.writer ??= new TaskWriter(
+      this.base,
+      this.transactionalIdOf(task),
+      async () => {
+        const records = await readTopic(this.base, this.topic);
+        const key = `${prefixOf(task)}lease`;
+        let holder: string | undefined;
+        for (const r of records) {
+          if (r.key?.toString() !== key) continue;
+          holder =
+            r.value === null ? undefined : (JSON.parse(r.value.toString()) as { runId?: string }).runId;
+        }
+        return holder;
+      },
+      timeoutMs,
+    );
     this.writerTask = task;
     return this.writer;
   }
@@ -317,6 +404,67 @@ export class KafkaCheckpointStore implements CheckpointStore {
     await w.exclusive(async () => {
       await w.transaction([...data, ...this.messagesOf(records)], `commit a batch of task ${task}`);
       this.apply(records);
+    });
+  }
+
+  /**
+   * Exactly-once: begins a transaction of the task's writer that stays open until committed or
+   * aborted, for a batch whose events are too many to hold until its commit. Every other write of
+   * the task (status, lease) waits until it ends: call nothing else of this store that writes while
+   * it is open.
+   * @throws {PgdtsError} as {@link commitWith}.
+   */
+  async openTransaction(task: string): Promise<BatchTransaction> {
+    await this.ready();
+    const w = this.writerOf(task);
+    return new Promise<BatchTransaction>((resolve, reject) => {
+      void w.exclusive(async () => {
+        let t: WriterTransaction;
+        try {
+          t = await w.begin(`commit a batch of task ${task}`);
+        } catch (e) {
+          // begin() throws PgdtsErrors only.
+          reject(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        // The writer is held until the transaction ends, one way or the other.
+        await new Promise<void>((end) => {
+          let ended = false;
+          const finish = () => {
+            ended = true;
+            end();
+          };
+          resolve({
+            send: async (data) => {
+              if (ended) throw new PgdtsError('INTERNAL', 'send in an ended Kafka transaction');
+              try {
+                await t.send(data);
+              } catch (e) {
+                finish();
+                throw e;
+              }
+            },
+            commit: async (data, records) => {
+              if (ended) throw new PgdtsError('INTERNAL', 'commit of an ended Kafka transaction');
+              try {
+                await t.send([...data, ...this.messagesOf(records)]);
+                await t.commit();
+                this.apply(records);
+              } finally {
+                finish();
+              }
+            },
+            abort: async () => {
+              if (ended) return;
+              try {
+                await t.abort();
+              } finally {
+                finish();
+              }
+            },
+          });
+        });
+      });
     });
   }
 

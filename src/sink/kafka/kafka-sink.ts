@@ -102,8 +102,15 @@ export class KafkaSink implements Sink {
     }
   }
 
-  /** `o` has no effect: events describe changes, there is no destination row to conflict with. */
+  /**
+   * Opens the applier after creating the missing topics of `o.tables` and the transaction topic.
+   * `o.onConflict` and `o.singleRowUpTo` have no effect: events describe changes, there is no
+   * destination row to conflict with.
+   * @throws {PgdtsError} from topic creation or reading the applied position.
+   */
   async openApplier(taskName: string, o?: OpenApplierOptions): Promise<ChangeApplier> {
+    await this.router.prepare(o?.tables ?? []);
+    if (this.d.transactionTopic !== null) await this.router.ensureTopic(this.d.transactionTopic);
     return new KafkaChangeApplier({
       ...(o?.primaryKeyOf === undefined ? {} : { primaryKeyOf: o.primaryKeyOf }),
       taskName,
