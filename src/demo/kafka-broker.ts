@@ -51,6 +51,28 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * A secured broker's settings: SCRAM-SHA-512 users and a TLS server certificate, with Kafka's
+ * StandardAuthorizer (KIP-801) on. The PLAINTEXT listener stays (inter-broker, and the tests' own
+ * reading as the super user `User:ANONYMOUS`); the CONTROLLER listener is PLAINTEXT too.
+ */
+export interface KafkaSecurity {
+  /** SCRAM-SHA-512 credentials created at format time (`--add-scram`); passwords without `,`, `]` or `"`. */
+  readonly scramUsers: readonly { readonly name: string; readonly password: string }[];
+  /** Principals with every permission besides `User:ANONYMOUS`, e.g. `User:admin`. */
+  readonly superUsers: readonly string[];
+  /** PEM file of the SASL_SSL listener: its PKCS#8 private key (unencrypted) and certificate chain. */
+  readonly keystorePem: string;
+  /** PEM file of the authorities the broker trusts (no client certificates are asked for). */
+  readonly truststorePem: string;
+}
+
+/** The listeners of a secured broker, `127.0.0.1:<port>` each. */
+export interface KafkaSecuredListeners {
+  readonly saslPlaintext: string;
+  readonly saslSsl: string;
+}
+
 /** A running broker. */
 export class KafkaBroker {
   private constructor(
@@ -59,6 +81,8 @@ export class KafkaBroker {
     readonly bootstrap: string,
     /** The broker's log file (log4j2), for a failing test to look at. */
     readonly logFile: string,
+    /** With `security`: its SASL listeners. */
+    readonly secured: KafkaSecuredListeners | undefined,
   ) {}
 
   /**
@@ -68,8 +92,13 @@ export class KafkaBroker {
    *   within 60 s (its log tail included).
    * @param o.detached run the JVM in a session of its own, so that a terminal's Ctrl-C reaches only
    *   the caller, which stops the broker once done (the demo).
+   * @param o.security also a SASL_PLAINTEXT and a SASL_SSL listener (SCRAM-SHA-512) and the
+   *   StandardAuthorizer ({@link KafkaSecurity}).
    */
-  static async start(dataDir: string, o: { readonly detached?: boolean } = {}): Promise<KafkaBroker> {
+  static async start(
+    dataDir: string,
+    o: { readonly detached?: boolean; readonly security?: KafkaSecurity } = {},
+  ): Promise<KafkaBroker> {
     const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
     if (java.error !== undefined || java.status !== 0) {
       throw new Error(
@@ -83,8 +112,41 @@ export class KafkaBroker {
     }
     mkdirSync(dataDir, { recursive: true });
     const port = await freePort();
-    let controllerPort = await freePort();
-    while (controllerPort === port) controllerPort = await freePort();
+    const used = new Set([port]);
+    const another = async () => {
+      let p = await freePort();
+      while (used.has(p)) p = await freePort();
+      used.add(p);
+      return p;
+    };
+    const controllerPort = await another();
+    const sec = o.security;
+    const saslPort = sec !== undefined ? await another() : 0;
+    const sslPort = sec !== undefined ? await another() : 0;
+    const jaas = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    const listeners = [
+      `PLAINTEXT://127.0.0.1:${port}`,
+      ...(sec !== undefined
+        ? [`SASL_PLAINTEXT://127.0.0.1:${saslPort}`, `SASL_SSL://127.0.0.1:${sslPort}`]
+        : []),
+    ];
+    const security =
+      sec === undefined
+        ? ['listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT']
+        : [
+            'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
+            'sasl.enabled.mechanisms=SCRAM-SHA-512',
+            `listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=${jaas}`,
+            `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${jaas}`,
+            'ssl.keystore.type=PEM',
+            `ssl.keystore.location=${sec.keystorePem}`,
+            'ssl.truststore.type=PEM',
+            `ssl.truststore.location=${sec.truststorePem}`,
+            'ssl.client.auth=none',
+            'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+            `super.users=${['User:ANONYMOUS', ...sec.superUsers].join(';')}`,
+            'allow.everyone.if.no.acl.found=false',
+          ];
     const logDir = path.join(dataDir, 'logs');
     const props = path.join(dataDir, 'server.properties');
     const log4j = path.join(dataDir, 'log4j2.properties');
@@ -95,11 +157,11 @@ export class KafkaBroker {
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+        `listeners=${listeners.join(',')},CONTROLLER://127.0.0.1:${controllerPort}`,
+        `advertised.listeners=${listeners.join(',')}`,
         'controller.listener.names=CONTROLLER',
         'inter.broker.listener.name=PLAINTEXT',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        ...security,
         `log.dirs=${logDir}`,
         'num.partitions=1',
         'default.replication.factor=1',
@@ -149,6 +211,10 @@ export class KafkaBroker {
         '-c',
         props,
         '--ignore-formatted',
+        ...(sec?.scramUsers ?? []).flatMap((u) => [
+          '--add-scram',
+          `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`,
+        ]),
       ],
       { encoding: 'utf8' },
     );
@@ -168,14 +234,21 @@ export class KafkaBroker {
       if (child.exitCode !== null) {
         throw new Error(`the Kafka broker exited with code ${child.exitCode}: ${stderr} (log ${logFile})`);
       }
-      if (await canConnect(port)) break;
+      if ((await canConnect(port)) && (sec === undefined || (await canConnect(sslPort)))) break;
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
         throw new Error(`the Kafka broker did not start within 60 s: ${stderr} (log ${logFile})`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    return new KafkaBroker(child, `127.0.0.1:${port}`, logFile);
+    return new KafkaBroker(
+      child,
+      `127.0.0.1:${port}`,
+      logFile,
+      sec === undefined
+        ? undefined
+        : { saslPlaintext: `127.0.0.1:${saslPort}`, saslSsl: `127.0.0.1:${sslPort}` },
+    );
   }
 
   /** The JVM's process id. */

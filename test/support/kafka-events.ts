@@ -23,9 +23,9 @@ export interface ReadEvent {
   readonly value: unknown;
 }
 
-/** Topics of the broker whose name starts with `prefix`. */
-export async function topicsStartingWith(prefix: string): Promise<string[]> {
-  const admin = new Admin({ clientId: 'test', bootstrapBrokers: [kafkaBootstrap()] });
+/** Topics of the broker (default: the test run's; or the PLAINTEXT listener `bootstrap`) whose name starts with `prefix`. */
+export async function topicsStartingWith(prefix: string, bootstrap?: string): Promise<string[]> {
+  const admin = new Admin({ clientId: 'test', bootstrapBrokers: [bootstrap ?? kafkaBootstrap()] });
   try {
     return (await admin.listTopics()).filter((t) => t.startsWith(prefix)).sort();
   } finally {
@@ -36,13 +36,18 @@ export async function topicsStartingWith(prefix: string): Promise<string[]> {
 /** Every record of `topics` (see the module comment). */
 export async function readEvents(
   topics: readonly string[],
-  o: { readonly readCommitted: boolean; readonly idleMs?: number },
+  o: {
+    readonly readCommitted: boolean;
+    readonly idleMs?: number;
+    /** `host:port` of a PLAINTEXT listener; default: the test run's broker. */
+    readonly bootstrap?: string;
+  },
 ): Promise<ReadEvent[]> {
   if (topics.length === 0) return [];
   const consumer = new Consumer({
     clientId: 'test-reader',
     groupId: `test-reader-${randomBytes(4).toString('hex')}`,
-    bootstrapBrokers: [kafkaBootstrap()],
+    bootstrapBrokers: [o.bootstrap ?? kafkaBootstrap()],
   });
   const out: ReadEvent[] = [];
   try {

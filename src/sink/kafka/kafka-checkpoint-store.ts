@@ -18,7 +18,7 @@
  * a time writes it).
  */
 import { randomUUID } from 'node:crypto';
-import { Producer, type MessageToProduce } from '@platformatic/kafka';
+import type { MessageToProduce, Producer } from '@platformatic/kafka';
 import { PgdtsError } from '../../core/errors.ts';
 import { displayName, type QualifiedName } from '../../core/identifier.ts';
 import type { Lsn } from '../../core/lsn.ts';
@@ -36,7 +36,13 @@ import type {
 import type { SourceIdentity } from '../../core/source.ts';
 import type { KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
 import { kafkaClientProperties } from '../../core/kafka-destination-config.ts';
-import { kafkaError, produceChunks, type KafkaBaseOptions, type TopicCatalog } from './kafka-client.ts';
+import {
+  kafkaError,
+  produceChunks,
+  TransactionalProducer,
+  type KafkaBaseOptions,
+  type TopicCatalog,
+} from './kafka-client.ts';
 import { readTopic } from './read-topic.ts';
 
 /** The client's transaction (not exported by name from the package). */
@@ -168,7 +174,7 @@ export class TaskWriter {
 
   /** The producer (created on first use). */
   get producer(): Producer {
-    this.current ??= new Producer({
+    this.current ??= new TransactionalProducer({
       ...this.base,
       idempotent: true,
       acks: -1,

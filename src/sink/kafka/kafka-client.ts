@@ -4,7 +4,15 @@
  * into pgdts error codes with their retry classification.
  */
 import type { Admin } from '@platformatic/kafka';
-import { GenericError, type BaseOptions } from '@platformatic/kafka';
+import {
+  addPartitionsToTxnV3,
+  GenericError,
+  kGetApi,
+  Producer,
+  type API,
+  type BaseOptions,
+  type Callback,
+} from '@platformatic/kafka';
 import { PgdtsError, type ErrorCode } from '../../core/errors.ts';
 import { kafkaClientProperties, type KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
@@ -58,6 +66,27 @@ const REFUSED = [
   'RECORD_LIST_TOO_LARGE',
   'MESSAGE_TOO_LARGE',
 ];
+
+/**
+ * A transactional producer that adds partitions to its transactions with AddPartitionsToTxn v3.
+ * @platformatic/kafka 1.35 uses the broker's highest version, v5 on Kafka 4.x; from v4 on (KIP-890)
+ * that request is the brokers' own batched form, which Kafka allows only with ClusterAction on the
+ * cluster: a user holding the ACLs a client needs got CLUSTER_AUTHORIZATION_FAILED on its first
+ * transaction (seen on the secured test broker, test/sink/kafka/kafka-secured.test.ts). v3 has the
+ * same request and answer shapes in the client.
+ */
+export class TransactionalProducer extends Producer {
+  override [kGetApi]<RequestArguments extends Array<unknown>, ResponseType>(
+    name: string,
+    callback: Callback<API<RequestArguments, ResponseType>>,
+  ): void {
+    if (name === 'AddPartitionsToTxn') {
+      callback(null, addPartitionsToTxnV3.api as unknown as API<RequestArguments, ResponseType>);
+      return;
+    }
+    super[kGetApi](name, callback);
+  }
+}
 
 /**
  * The base client options of `d` on connection `c`: brokers, client id, timeouts, SASL and TLS.

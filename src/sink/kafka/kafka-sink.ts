@@ -12,6 +12,7 @@ import type { TableTarget } from '../../core/table-targets.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
 import { kafkaClientProperties, type KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
 import { ChangeEventEncoder } from './change-event.ts';
+import { aclCommand, aclResourceOption, checkKafkaAcls, describeGap } from './kafka-acls.ts';
 import { EventRouter } from './event-router.ts';
 import { KafkaChangeApplier } from './kafka-change-applier.ts';
 import { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
@@ -123,6 +124,30 @@ export class KafkaSink implements Sink {
     });
   }
 
+  /** Every topic the task writes or reads back: the routed topics of `targets`, offsetsTopic, transactionTopic. */
+  private topicsOf(targets: readonly TableTarget[]): { routed: string[]; all: string[] } {
+    const routed = [
+      ...new Set(
+        targets.map((t) =>
+          topicOf(this.d.topic, { db: this.o.sourceDb, schema: t.table.schema, table: t.table.name }),
+        ),
+      ),
+    ];
+    const all = [
+      ...new Set([
+        ...routed,
+        this.d.offsetsTopic,
+        ...(this.d.transactionTopic !== null ? [this.d.transactionTopic] : []),
+      ]),
+    ];
+    return { routed, all };
+  }
+
+  /** `User:<sasl username>`, or `User:ANONYMOUS` without SASL. */
+  private principal(): string {
+    return `User:${this.o.connection.sasl?.username ?? 'ANONYMOUS'}`;
+  }
+
   prechecks(): readonly Precheck[] {
     return [
       {
@@ -130,21 +155,9 @@ export class KafkaSink implements Sink {
         title: 'Destination Kafka topics',
         needs: ['destination', 'targets'],
         run: async (ctx) => {
-          const targets = ctx.targets ?? [];
-          const topics = [
-            ...new Set(
-              targets.map((t) =>
-                topicOf(this.d.topic, { db: this.o.sourceDb, schema: t.table.schema, table: t.table.name }),
-              ),
-            ),
-          ];
+          const { routed: topics, all } = this.topicsOf(ctx.targets ?? []);
           const missing: string[] = [];
-          for (const t of [
-            ...topics,
-            this.d.offsetsTopic,
-            ...(this.d.transactionTopic !== null ? [this.d.transactionTopic] : []),
-          ])
-            if ((await this.catalog.describe(t)) === undefined) missing.push(t);
+          for (const t of all) if ((await this.catalog.describe(t)) === undefined) missing.push(t);
           return missing.length === 0
             ? { status: 'pass', message: `all ${topics.length} topics and ${this.d.offsetsTopic} exist` }
             : {
@@ -154,38 +167,65 @@ export class KafkaSink implements Sink {
               };
         },
       },
+      {
+        id: 'kafka-acls',
+        title: 'Destination Kafka ACLs',
+        needs: ['destination', 'targets'],
+        run: async (ctx) => {
+          const { all } = this.topicsOf(ctx.targets ?? []);
+          const transactionalId = this.checkpoints.transactionalIdOf(ctx.task.name);
+          const r = await checkKafkaAcls(this.base, { topics: all, transactionalId });
+          const who = this.principal();
+          if (r.authorizer === 'none')
+            return {
+              status: 'pass',
+              message: `no authorizer is configured on the cluster (DescribeAcls: SECURITY_DISABLED): ${who} may do everything`,
+            };
+          if (r.authorizer === 'unsupported')
+            return {
+              status: 'warn',
+              message: `the broker does not offer ${(r.missingApis ?? []).join(', ')} (Kafka before 3.0?): ACLs of ${who} not checked`,
+              fix: 'grant what `pgdts grants TASK_FILE --side destination` prints, then ignore this warning',
+            };
+          if (r.authorizer === 'omitted')
+            return {
+              status: 'pass',
+              message: `the broker does not report authorized operations (KIP-430, Kafka < 2.3, or no authorizer configured): ACLs of ${who} not checked`,
+            };
+          if (r.gaps.length === 0)
+            return {
+              status: 'pass',
+              message: `${who} holds Describe, Write and Read on the ${all.length} topics (Create where missing), Describe and Write on transactional id ${transactionalId}, and idempotent writes`,
+            };
+          const bootstrap = this.o.connection.bootstrapServers[0] ?? '';
+          return {
+            status: 'fail',
+            message: `${who} lacks ${r.gaps.map(describeGap).join('; ')}`,
+            fix: r.gaps.map((g) => aclCommand(bootstrap, who, g.operations, aclResourceOption(g))).join('; '),
+          };
+        },
+      },
     ];
   }
 
   accessRecipe(task: TaskConfig, targets: readonly TableTarget[]): Promise<AccessRecipe> {
-    const topics = [
-      ...new Set(
-        targets.map((t) =>
-          topicOf(this.d.topic, { db: this.o.sourceDb, schema: t.table.schema, table: t.table.name }),
-        ),
-      ),
-    ];
-    const user = `User:${this.o.connection.sasl?.username ?? 'ANONYMOUS'}`;
+    const user = this.principal();
     const bootstrap = this.o.connection.bootstrapServers[0] ?? '';
-    const acl = (op: string, resource: string) =>
-      `kafka-acls.sh --bootstrap-server ${bootstrap} --add --allow-principal ${user} ${op} ${resource}`;
     return Promise.resolve({
       side: 'destination',
       target: this.description,
       runAs: 'a Kafka administrator',
       statements: [
-        ...[
-          ...topics,
-          this.d.offsetsTopic,
-          ...(this.d.transactionTopic !== null ? [this.d.transactionTopic] : []),
-        ].map((t) =>
-          acl('--operation Describe --operation Create --operation Write --operation Read', `--topic ${t}`),
+        ...this.topicsOf(targets).all.map((t) =>
+          aclCommand(bootstrap, user, ['Describe', 'Create', 'Write', 'Read'], `--topic ${t}`),
         ),
-        acl(
-          '--operation Describe --operation Write',
+        aclCommand(
+          bootstrap,
+          user,
+          ['Describe', 'Write'],
           `--transactional-id ${this.checkpoints.transactionalIdOf(task.name)}`,
         ),
-        acl('--operation IdempotentWrite', '--cluster'),
+        aclCommand(bootstrap, user, ['IdempotentWrite'], '--cluster'),
       ],
       notes: ['Read on the topics is for consumers and for reading the offsets topic back on start.'],
     });

@@ -107,6 +107,10 @@ test('full and incremental sync into Kafka: Debezium events per key match the so
     /PASS {2}Destination reachable and authenticated: connected to kafka .* \(Kafka cluster /,
   );
   assert.match(pre.stdout, /WARN {2}Destination Kafka topics: 4 topics will be created/);
+  assert.match(
+    pre.stdout,
+    /PASS {2}Destination Kafka ACLs: no authorizer is configured on the cluster \(DescribeAcls: SECURITY_DISABLED\)/,
+  );
   assert.deepEqual(
     pre.stdout.split('\n').filter((l) => l.startsWith('FAIL')),
     ['FAIL  Replica identity of selected tables: no primary key and no usable replica identity: public.logs'],
