@@ -6,12 +6,14 @@
  * workload changes the source. Every 5 s it prints how many events each topic holds; on Ctrl-C
  * (SIGINT, SIGTERM, SIGHUP) or after `DEMO_SECONDS` it stops the workload, waits until the slot
  * confirms the last change, reads the busiest topic back and prints its events per operation and
- * the last few events, then releases the task and stops both servers.
+ * the last few events, checks every keyed topic against its table ({@link checkTopics}), then
+ * releases the task and stops both servers.
  *
  * Under `.pgdts/demo/`: the source's data directory and password (shared with the PostgreSQL demo),
  * and `kafka/` (formatted anew each run). `DEMO_ROWS` defaults to 100,000 here.
- * Exit codes: 0 events flowed and the destination caught up, 1 stopped before incremental sync or
- * not caught up, 2 an error (the jars or Java missing included).
+ * Exit codes: 0 events flowed, the destination caught up and every keyed topic matches its table, 1
+ * stopped before incremental sync, not caught up or a topic differs, 2 an error (the jars or Java
+ * missing included).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -202,6 +204,62 @@ async function printEventsOf(bootstrap: string, topic: string, n: number): Promi
   }
 }
 
+/** What {@link checkTopics} found for one topic. */
+interface TopicCheck {
+  readonly topic: string;
+  /** Keys whose last event is not a delete (nor a tombstone). */
+  readonly liveKeys: number;
+  readonly sourceRows: number;
+}
+
+/**
+ * Reads every topic of the demo back and checks it as a consumer replaying it would: per key, the
+ * last event decides whether the row exists (a delete or a tombstone: it does not), so the live keys
+ * of a table's topic must be as many as the table's rows, and, for `shop.orders` (a bigint key, the
+ * same in JSON on both sides), the very same keys. Keyless topics (audit.page_views) are left out:
+ * their events cannot be matched to rows.
+ */
+async function checkTopics(
+  source: EmbeddedServer,
+  bootstrap: string,
+  topics: readonly string[],
+): Promise<{ checked: TopicCheck[]; differing: string[] }> {
+  const checked: TopicCheck[] = [];
+  const differing: string[] = [];
+  for (const topic of topics) {
+    const [, schema, table] = topic.split('.');
+    if (schema === undefined || table === undefined) continue;
+    const records = await readTopic({ clientId: 'pgdts-demo', bootstrapBrokers: [bootstrap] }, topic);
+    if (records.every((r) => r.key === null)) continue;
+    const live = new Set<string>();
+    for (const r of records) {
+      if (r.key === null) continue;
+      const key = r.key.toString('utf8');
+      const op =
+        r.value === null ? 'tombstone' : (JSON.parse(r.value.toString('utf8')) as { op?: string }).op;
+      if (op === 'd' || op === 'tombstone') live.delete(key);
+      else live.add(key);
+    }
+    const name = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`;
+    const [c] = await source.query<{ n: string }>(DB, `SELECT count(*)::text AS n FROM ${name}`);
+    const sourceRows = Number(c?.n ?? -1);
+    checked.push({ topic, liveKeys: live.size, sourceRows });
+    if (live.size !== sourceRows) {
+      differing.push(
+        `${topic}: ${count(live.size)} live keys, ${schema}.${table} has ${count(sourceRows)} rows`,
+      );
+    } else if (topic === `${TOPIC_PREFIX}.shop.orders`) {
+      const ids = await source.query<{ k: string }>(
+        DB,
+        `SELECT json_build_object('id', id)::text AS k FROM shop.orders`,
+      );
+      const missing = ids.filter((r) => !live.has(r.k.replaceAll(' ', ''))).length;
+      if (missing > 0) differing.push(`${topic}: ${count(missing)} order ids of the source have no live key`);
+    }
+  }
+  return { checked, differing };
+}
+
 type TaskOutcome = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
 
 /**
@@ -385,7 +443,16 @@ export async function runKafkaDemo(): Promise<number> {
     const busiest = [...counts].sort((x, y) => (y[1] > x[1] ? 1 : y[1] < x[1] ? -1 : 0))[0]?.[0];
     const events = [...counts].find(([t]) => t === `${TOPIC_PREFIX}.shop.orders`)?.[0] ?? busiest;
     if (events !== undefined) await printEventsOf(broker.bootstrap, events, 3);
-    return caughtUp ? 0 : 1;
+    if (!caughtUp) return 1;
+    const check = await checkTopics(source, broker.bootstrap, [...counts.keys()]);
+    if (check.differing.length > 0) {
+      say(`topics DIFFER from the source: ${check.differing.join('; ')}`);
+      return 1;
+    }
+    say(
+      `topics match the source: ${check.checked.length} keyed topics, the live keys of each (last event per key not a delete) are as many as its table's rows (${count(check.checked.reduce((a, t) => a + t.sourceRows, 0))} rows), demo.shop.orders key for key`,
+    );
+    return 0;
   } catch (e) {
     const text =
       e instanceof PgdtsError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);

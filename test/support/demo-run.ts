@@ -33,14 +33,15 @@ export interface DemoRun {
 /**
  * Starts the demo in `cwd` (its `.pgdts/demo/` goes there) with extra environment `env`. With
  * `processGroup`, the demo leads a process group of its own, as a terminal's foreground job does, so
- * that a test can signal the whole group the way Ctrl-C does (`process.kill(-pid, 'SIGINT')`).
+ * that a test can signal the whole group the way Ctrl-C does (`process.kill(-pid, 'SIGINT')`). `args`: the
+ * demo's arguments (`--kafka`).
  */
 export function startDemo(
   cwd: string,
   env: Record<string, string>,
-  options: { processGroup?: boolean } = {},
+  options: { processGroup?: boolean; args?: readonly string[] } = {},
 ): DemoRun {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...(options.args ?? [])], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,9 +93,13 @@ export function startDemo(
   };
 }
 
-/** Runs the demo to completion. */
-export function runDemo(cwd: string, env: Record<string, string>): Promise<DemoResult> {
-  return startDemo(cwd, env).done;
+/** Runs the demo to completion, with `args` (`--kafka` for the Kafka demo). */
+export function runDemo(
+  cwd: string,
+  env: Record<string, string>,
+  args: readonly string[] = [],
+): Promise<DemoResult> {
+  return startDemo(cwd, env, { args }).done;
 }
 
 /**
