@@ -1,7 +1,8 @@
 /**
  * Test entry point: starts the real PostgreSQL servers (13, 15, 17; wal_level=logical) once for the whole
  * run, hands their addresses to node's test runner through PGDTS_TEST_SERVERS, and stops them afterwards.
- * Usage: `node --import tsx test/run.ts [file-or-dir-filter ...]`. When a selected file is a Kafka
+ * Usage: `node --import tsx test/run.ts [file-or-dir-filter ...] [--skip=fragment ...]`: the files
+ * whose path contains a filter (all without one), less those whose path contains a `--skip` fragment. When a selected file is a Kafka
  * test, one Kafka broker is started too (test/support/kafka-broker.ts), its address handed over in
  * PGDTS_TEST_KAFKA.
  *
@@ -40,9 +41,12 @@ function testTimeoutMs(): number {
 }
 
 const timeoutMs = testTimeoutMs();
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const skips = args.filter((a) => a.startsWith('--skip=')).map((a) => a.slice('--skip='.length));
+const filters = args.filter((a) => !a.startsWith('--skip='));
 const files = findTests('test')
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => !skips.some((x) => f.includes(x)))
   .sort();
 const root = mkdtempSync(path.join(tmpdir(), 'pgdts-test-'));
 const servers: EmbeddedServer[] = [];

@@ -3,8 +3,9 @@
  * table's topic; `commitBatch` makes the batch's events and its applied position durable together,
  * as `destination.deliveryGuarantee` says (see kafka-sink.md for the states and invariants):
  *
- * - `at-least-once`: events are sent by an idempotent producer with `acks=all` as the batch grows;
- *   the position record is written (in a transaction of the task's writer) only after the broker
+ * - `at-least-once`: events are sent by an idempotent producer with `acks=all` as each source
+ *   transaction commits (one produce in flight, so per-key order holds; what arrives meanwhile goes
+ *   with the next), not at the end of the batch, which waited up to batchMaxMs; the position record is written (in a transaction of the task's writer) only after the broker
  *   acknowledged every event before it. A crash between the two repeats the batch on restart. The
  *   position write runs beside the apply loop (one at a time, the newest position wins): a Kafka
  *   transaction costs several round trips to the coordinator, and waiting for it after every batch
@@ -95,6 +96,12 @@ export class KafkaChangeApplier implements ChangeApplier {
   private writing: Promise<void> | undefined;
   /** At-least-once: why the last position write failed (thrown by the next call). */
   private writeError: unknown;
+  /** At-least-once: the sends, chained one after the other. */
+  private sending: Promise<void> = Promise.resolve();
+  /** At-least-once: the send waiting for the one in flight, if any. */
+  private sendQueued: Promise<void> | undefined;
+  /** At-least-once: why a send failed (thrown by commitBatch). */
+  private sendError: unknown;
   /** Exactly-once: the batch's Kafka transaction, open once its events outgrew SEND_EVERY_RECORDS. */
   private open: BatchTransaction | undefined;
   private lastCommitLsn: bigint | null = null;
@@ -264,7 +271,9 @@ export class KafkaChangeApplier implements ChangeApplier {
     });
     for (const ev of events) this.queued += ev.records.length;
     if (this.queued < SEND_EVERY_RECORDS) return undefined;
-    return this.p.d.deliveryGuarantee === 'at-least-once' ? this.send() : this.sendInTransaction();
+    if (this.p.d.deliveryGuarantee === 'exactly-once') return this.sendInTransaction();
+    this.throwSendError();
+    return this.sendSoon();
   }
 
   /**
@@ -288,6 +297,32 @@ export class KafkaChangeApplier implements ChangeApplier {
       this.open = undefined;
       throw e;
     }
+  }
+
+  /**
+   * At-least-once: a send of what is pending after the send in flight (one produce in flight at a
+   * time keeps the order of every key; what arrives meanwhile goes with the next one). Started at
+   * each source commit, so events leave within a produce round trip rather than at the batch's
+   * end (batchMaxMs). A failure is kept for commitBatch and the sends after it do nothing.
+   */
+  private sendSoon(): Promise<void> {
+    if (this.sendQueued !== undefined) return this.sendQueued;
+    const next = this.sending.then(() => {
+      this.sendQueued = undefined;
+      return this.sendError === undefined ? this.send() : undefined;
+    });
+    this.sendQueued = next;
+    this.sending = next.catch((e: unknown) => {
+      this.sendError ??= e;
+    });
+    return next;
+  }
+
+  /** @throws {PgdtsError} the failure of an earlier send (APPLY_FAILED, retryable). */
+  private throwSendError(): void {
+    const e = this.sendError;
+    if (e === undefined) return;
+    throw e instanceof PgdtsError ? e : kafkaError('APPLY_FAILED', 'send change events', e);
   }
 
   /** At-least-once: sends what is pending and waits for the broker's acknowledgement. */
@@ -320,6 +355,8 @@ export class KafkaChangeApplier implements ChangeApplier {
     this.lastComplete = { endLsn: commit.endLsn, commitTimeMs: commit.commitTimeMs };
     this.lastCommitLsn = commit.commitLsn;
     this.pendingTxns++;
+    // The failure, if any, is thrown by commitBatch (or the next add past SEND_EVERY_RECORDS).
+    if (this.p.d.deliveryGuarantee === 'at-least-once') this.sendSoon().catch(() => undefined);
   }
 
   /** A BEGIN or END record of Debezium's transaction metadata topic. */
@@ -396,7 +433,8 @@ export class KafkaChangeApplier implements ChangeApplier {
       this.committed = position;
     } else {
       this.throwWriteError();
-      await this.send();
+      await this.sendSoon().catch(() => undefined);
+      this.throwSendError();
       this.unwritten = position;
       this.writePositions();
     }
@@ -446,6 +484,9 @@ export class KafkaChangeApplier implements ChangeApplier {
 
   async rollback(): Promise<void> {
     await this.routing.catch(() => undefined);
+    await this.sending;
+    this.sendQueued = undefined;
+    this.sendError = undefined;
     // The written position is the one to replay from: a write in flight ends first; a position
     // not written yet is dropped (at-least-once: its events are sent again).
     await this.writing;
