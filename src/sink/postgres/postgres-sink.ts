@@ -63,7 +63,7 @@ import {
   writeSchemaReport,
   writeStatus,
 } from './bookkeeping.ts';
-import { copyIn, foreignKeyLinks, truncateTables } from './copy-in.ts';
+import { allTablesEmpty, copyIn, foreignKeyLinks, truncateTables } from './copy-in.ts';
 import { restartChunks } from './restart-chunks.ts';
 import { mayUseReplicaRole } from './replica-role.ts';
 import { DESTINATION_PRECHECKS } from './precheck/index.ts';
@@ -377,9 +377,12 @@ class PostgresRowLoader implements RowLoader {
         await c.query('BEGIN');
         if (!mode.keepExisting) {
           // One statement per chunk: foreign keys among its tables do not block the TRUNCATE. A
-          // destination table several source tables merge into is emptied once.
-          const targets = new Map(chunk.map((t) => [displayName(t.target), t.target]));
-          await truncateTables(c, [...targets.values()]);
+          // destination table several source tables merge into is emptied once. A chunk whose
+          // tables are all empty (a first copy into tables schema sync just created) is left as it
+          // is: T2 only needs no row left, and one table with rows empties the whole chunk, so
+          // tables linked by a foreign key are still truncated together.
+          const targets = [...new Map(chunk.map((t) => [displayName(t.target), t.target])).values()];
+          if (!(await allTablesEmpty(c, targets))) await truncateTables(c, targets);
         }
         await startTableSyncs(
           c,
