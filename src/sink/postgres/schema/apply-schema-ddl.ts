@@ -1,8 +1,11 @@
 /**
  * Executes planned DDL on the destination, idempotently: a statement whose object already exists is
- * skipped (reported as `exists`), so re-running a sync after a crash succeeds. Each statement runs on
- * its own in autocommit mode, so a failed statement leaves nothing behind and nothing before it is
- * undone. SQLSTATEs: PostgreSQL docs, Appendix A "PostgreSQL Error Codes".
+ * skipped (reported as `exists`), so re-running a sync after a crash succeeds. Plain statements go
+ * in batches of consecutive ones, each batch one multi-statement round trip and one transaction
+ * (thousands of tables would otherwise cost a round trip and a commit each); a batch that fails is
+ * rolled back whole and its statements run again one at a time in autocommit mode, so a failed
+ * statement leaves nothing behind and nothing before it is undone. SQLSTATEs: PostgreSQL docs,
+ * Appendix A "PostgreSQL Error Codes".
  */
 import type pg from 'pg';
 import { PgdtsError } from '../../../core/errors.ts';
