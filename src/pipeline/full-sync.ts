@@ -236,8 +236,12 @@ async function worker(
           reader ??= await o.snapshot.openReader();
           writer ??= await o.rows.openWriter();
           if (writer.loadBatch === undefined) canBatch = false;
-          if (batch.length > 1) await copyBatch(o, batch, reader, writer, progress, signal);
-          else await copyUnit(o, first, reader, writer, progress, signal);
+          // batch[0], not first: a retry of a batch loaded one unit at a time starts at the first
+          // unit not yet loaded.
+          const head = batch[0];
+          if (batch.length === 1 && head !== undefined)
+            await copyUnit(o, head, reader, writer, progress, signal);
+          else if (batch.length > 1) await copyBatch(o, batch, reader, writer, progress, signal);
         } catch (e) {
           await reset();
           if (e instanceof PgdtsError) throw e;
@@ -253,18 +257,24 @@ async function worker(
 /**
  * Copies `batch` (whole small tables) in one destination transaction with one progress write
  * (RowWriter.loadBatch): every table of it is copied and done, or none is. Progress is reported per
- * table once the batch committed. A writer without loadBatch copies the units one at a time.
+ * table once the batch committed. A writer without loadBatch copies the units one at a time,
+ * removing each from `batch` once loaded.
  */
 async function copyBatch(
   o: FullSyncOptions,
-  batch: readonly CopyUnit[],
+  batch: CopyUnit[],
   reader: SnapshotReader,
   writer: RowWriter,
   progress: Map<string, TableProgress>,
   signal: AbortSignal,
 ): Promise<void> {
   if (writer.loadBatch === undefined) {
-    for (const u of batch) await copyUnit(o, u, reader, writer, progress, signal);
+    // Each unit commits on its own here: a unit is dropped from the batch once loaded, so a retry
+    // of the batch goes on with the units not yet loaded and never loads one twice.
+    for (let u = batch[0]; u !== undefined; u = batch[0]) {
+      await copyUnit(o, u, reader, writer, progress, signal);
+      batch.shift();
+    }
     return;
   }
   let current: { destroy(e: Error): void } | undefined;
