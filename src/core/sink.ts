@@ -280,6 +280,26 @@ export interface RowWriter {
     onBytes: (bytesSoFar: number) => void,
     mode: LoadMode,
   ): Promise<{ rows: number; bytes: number; tableDone: boolean }>;
+  /**
+   * Loads several whole-table units in one transaction and records all their ranges in one progress
+   * write committed with their rows, so the batch is loaded exactly when it is recorded (task
+   * invariant T1): a crash leaves each of its tables either wholly copied and done, or not copied.
+   * Thousands of small tables then cost one transaction per batch rather than per table.
+   * `open` gives a unit's COPY data; it is called for one unit at a time, once the previous unit's
+   * data is loaded. `onBytes` is called as COPY data passes (the unit, bytes of it so far).
+   * Optional: a writer without it gets units one at a time through {@link load}.
+   * @returns per unit, in order: rows and COPY bytes loaded, and whether its table is now completely
+   *   copied.
+   * @throws {PgdtsError} COPY_FAILED (retryable on connection loss): no row of the batch is kept;
+   *   whatever `open` throws (e.g. CancelledError), after rolling the batch back.
+   */
+  loadBatch?(
+    taskName: string,
+    units: readonly CopyUnit[],
+    open: (unit: CopyUnit) => Promise<Readable>,
+    onBytes: (unit: CopyUnit, bytesSoFar: number) => void,
+    mode: LoadMode,
+  ): Promise<{ rows: number; bytes: number; tableDone: boolean }[]>;
   /** Closes the connection. Never throws. */
   close(): Promise<void>;
 }

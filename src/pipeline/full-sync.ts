@@ -4,6 +4,7 @@
  *
  * Invariants (see task-lifecycle.md):
  * - T1 a range's rows and its progress marker commit together (the sink's RowWriter does both);
+ *   small whole tables go in batches whose rows and markers all commit in one transaction;
  * - T2 a table not `done` is emptied and recopied when the snapshot it was started under is gone
  *   (a snapshot dies with its connection), so no row is ever copied twice, keyless tables included;
  * - T3 leaves of one partitioned table are (re)copied together, under one snapshot;
@@ -20,6 +21,22 @@ import type { TableTarget } from '../core/table-targets.ts';
 import { pacedCopy } from './paced-copy.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 import type { FullSyncThrottle } from './task-control.ts';
+
+/**
+ * Whole tables up to this size (bytes, the catalog's estimate) are copied in batches: one
+ * destination transaction and one progress write for several tables (RowWriter.loadBatch), since
+ * with thousands of small tables the per-table BEGIN, progress write and COMMIT cost more than the
+ * rows.
+ */
+export const BATCH_TABLE_MAX_BYTES = 1024 * 1024;
+/**
+ * Most tables in one batch. Bounds what a crash or a retry loses and copies again, and the locks
+ * one destination transaction holds (one ROW EXCLUSIVE per table, in a lock table shared by all
+ * sessions: PostgreSQL docs, "Lock Management").
+ */
+export const BATCH_MAX_TABLES = 50;
+/** Most estimated bytes in one batch. */
+export const BATCH_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Inputs of {@link runFullSync}. */
 export interface FullSyncOptions {
@@ -162,6 +179,33 @@ function interleave(units: readonly CopyUnit[]): CopyUnit[] {
   return out;
 }
 
+/** Whether a unit may share a batch with others: a whole small table. */
+function batchable(u: CopyUnit): boolean {
+  return u.range.kind === 'all' && u.table.sizeBytes <= BATCH_TABLE_MAX_BYTES;
+}
+
+/**
+ * The next units a worker copies in one transaction: the head of `queue`, and the batchable units
+ * following it while the batch stays within {@link BATCH_MAX_TABLES} and {@link BATCH_MAX_BYTES}
+ * (one unit when the head is not batchable or the writer cannot batch). No more than a fair share of
+ * what is left per worker, so the last batches spread over all of them.
+ */
+function nextBatch(queue: CopyUnit[], canBatch: boolean, jobs: number): CopyUnit[] {
+  const first = queue.shift();
+  if (first === undefined) return [];
+  if (!canBatch || !batchable(first)) return [first];
+  const most = Math.max(1, Math.min(BATCH_MAX_TABLES, Math.ceil((queue.length + 1) / jobs)));
+  const batch = [first];
+  let bytes = first.table.sizeBytes;
+  for (let u = queue[0]; u !== undefined && batch.length < most && batchable(u); u = queue[0]) {
+    if (bytes + u.table.sizeBytes > BATCH_MAX_BYTES) break;
+    bytes += u.table.sizeBytes;
+    batch.push(u);
+    queue.shift();
+  }
+  return batch;
+}
+
 async function worker(
   o: FullSyncOptions,
   queue: CopyUnit[],
@@ -177,23 +221,102 @@ async function worker(
     writer = undefined;
   };
   try {
-    for (let unit = queue.shift(); unit; unit = queue.shift()) {
-      const u = unit;
-      await withRetry(o.retry, signal, `copy ${displayName(u.table)} range ${u.rangeNo}`, async () => {
+    let canBatch = true;
+    for (;;) {
+      const batch = nextBatch(queue, canBatch, o.jobs);
+      const first = batch[0];
+      if (first === undefined) break;
+      const what =
+        batch.length === 1
+          ? `copy ${displayName(first.table)} range ${first.rangeNo}`
+          : `copy of ${batch.length} tables from ${displayName(first.table)}`;
+      await withRetry(o.retry, signal, what, async () => {
         if (signal.aborted) throw new CancelledError();
         try {
           reader ??= await o.snapshot.openReader();
           writer ??= await o.rows.openWriter();
-          await copyUnit(o, u, reader, writer, progress, signal);
+          if (writer.loadBatch === undefined) canBatch = false;
+          // batch[0], not first: a retry of a batch loaded one unit at a time starts at the first
+          // unit not yet loaded.
+          const head = batch[0];
+          if (batch.length === 1 && head !== undefined)
+            await copyUnit(o, head, reader, writer, progress, signal);
+          else if (batch.length > 1) await copyBatch(o, batch, reader, writer, progress, signal);
         } catch (e) {
           await reset();
           if (e instanceof PgdtsError) throw e;
-          throw new PgdtsError('INTERNAL', `copy of ${displayName(u.table)}: ${String(e)}`, { cause: e });
+          throw new PgdtsError('INTERNAL', `${what}: ${String(e)}`, { cause: e });
         }
       });
     }
   } finally {
     await reset();
+  }
+}
+
+/**
+ * Copies `batch` (whole small tables) in one destination transaction with one progress write
+ * (RowWriter.loadBatch): every table of it is copied and done, or none is. Progress is reported per
+ * table once the batch committed. A writer without loadBatch copies the units one at a time,
+ * removing each from `batch` once loaded.
+ */
+async function copyBatch(
+  o: FullSyncOptions,
+  batch: CopyUnit[],
+  reader: SnapshotReader,
+  writer: RowWriter,
+  progress: Map<string, TableProgress>,
+  signal: AbortSignal,
+): Promise<void> {
+  if (writer.loadBatch === undefined) {
+    // Each unit commits on its own here: a unit is dropped from the batch once loaded, so a retry
+    // of the batch goes on with the units not yet loaded and never loads one twice.
+    for (let u = batch[0]; u !== undefined; u = batch[0]) {
+      await copyUnit(o, u, reader, writer, progress, signal);
+      batch.shift();
+    }
+    return;
+  }
+  let current: { destroy(e: Error): void } | undefined;
+  const onAbort = () => current?.destroy(new CancelledError());
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const results = await writer.loadBatch(
+      o.taskName,
+      batch,
+      async (u) => {
+        // full.throttle: each COPY is a statement; its rows and bytes pass through the pacer.
+        const q = o.throttle?.queries.take(1, signal);
+        if (q !== undefined) await q;
+        if (signal.aborted) throw new CancelledError();
+        const raw = reader.copy(u);
+        current = raw;
+        return o.throttle !== undefined ? pacedCopy(raw, u.format, o.throttle.flow, signal) : raw;
+      },
+      () => undefined,
+      o.mode,
+    );
+    for (const [i, u] of batch.entries()) {
+      const r = results[i];
+      if (r === undefined) continue;
+      const name = displayName(u.table);
+      const p = progress.get(name) ?? { rangesDone: 0, rangesTotal: 1, rows: 0, bytes: 0 };
+      p.rangesDone++;
+      p.rows += r.rows;
+      p.bytes += r.bytes;
+      o.onProgress({
+        kind: 'table',
+        table: name,
+        rangesDone: p.rangesDone,
+        rangesTotal: p.rangesTotal,
+        rows: p.rows,
+        bytes: p.bytes,
+        estimatedRows: u.table.estimatedRows,
+        done: r.tableDone,
+      });
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 

@@ -129,9 +129,11 @@ test(
       `CREATE SCHEMA eu; CREATE SCHEMA us;
        CREATE TABLE eu.orders (id int PRIMARY KEY, v text);
        CREATE TABLE us.orders (id int PRIMARY KEY, v text);
-       INSERT INTO eu.orders SELECT g, 'eu' || g FROM generate_series(1, 6000) g;
-       INSERT INTO us.orders SELECT g, 'us' || g FROM generate_series(100001, 106000) g;`,
+       INSERT INTO eu.orders SELECT g, 'eu' || g || repeat('.', 250) FROM generate_series(1, 6000) g;
+       INSERT INTO us.orders SELECT g, 'us' || g || repeat('.', 250) FROM generate_series(100001, 106000) g;`,
     );
+    // Above BATCH_TABLE_MAX_BYTES (about 1.7 MB each): smaller tables would be copied in one batch,
+    // both committed at once, and the kill could not fall between them.
     await sql(d, dst, 'CREATE SCHEMA "all"; CREATE TABLE "all".orders (id int PRIMARY KEY, v text);');
     const union = 'SELECT id, v FROM eu.orders UNION ALL SELECT id, v FROM us.orders';
     const name = 'merge-15-13';

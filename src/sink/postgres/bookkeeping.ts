@@ -277,39 +277,62 @@ export async function startTableSyncs(
 }
 
 /**
- * Records a copied range and commits the open transaction, in one round trip (the copy of thousands
- * of small tables makes one per range and table): the range's marker, the table's row and byte
- * counts, and `done` once every range of the table is recorded, then COMMIT — so the marker commits
- * with the range's rows (task invariant T1). Values are inlined as literals: a multi-statement query
- * cannot take parameters (PostgreSQL docs, "Message Flow", Simple Query).
- * @returns whether the table is now `done`.
+ * Records copied ranges (of one or several tables) and commits the open transaction, in one round
+ * trip whatever their count: the ranges' markers, each table's row and byte counts, and `done` for
+ * each table whose ranges are now all recorded, then COMMIT — so the markers commit with the ranges'
+ * rows (task invariant T1), and a batch of small tables costs one progress write. Values are inlined
+ * as literals: a multi-statement query cannot take parameters (PostgreSQL docs, "Message Flow",
+ * Simple Query).
+ * @returns the tables now `done`, as `schema\0name` keys.
+ * @throws {PgdtsError} INTERNAL when a count is not a safe integer; the driver's error when a
+ *   statement fails (the caller rolls back and wraps it).
  */
-export async function finishRangeAndCommit(
+export async function finishRangesAndCommit(
   client: pg.Client,
   task: string,
-  t: { schema: string; name: string; rangeNo: number; rows: number; bytes: number },
-): Promise<boolean> {
+  ranges: readonly { schema: string; name: string; rangeNo: number; rows: number; bytes: number }[],
+): Promise<Set<string>> {
   const int = (n: number) => {
     if (!Number.isSafeInteger(n)) throw new PgdtsError('INTERNAL', `not an integer count: ${n}`);
     return String(n);
   };
-  const [task_, schema, name] = [task, t.schema, t.name].map(quoteLiteral);
-  // The INSERT of the CTE is not visible to the UPDATE's count (one snapshot): + 1 counts it.
+  if (ranges.length === 0) {
+    await client.query('COMMIT');
+    return new Set();
+  }
+  const values = ranges
+    .map(
+      (r) =>
+        `(${quoteLiteral(r.schema)}::text, ${quoteLiteral(r.name)}::text, ${int(r.rangeNo)}::int, ${int(r.rows)}::int8, ${int(r.bytes)}::int8)`,
+    )
+    .join(',\n            ');
+  const task_ = quoteLiteral(task);
+  // The INSERT of the CTE is not visible to the UPDATE's count (one snapshot): + per.n counts it.
   const results = (await client.query(
-    `WITH marker AS (
+    `WITH r (schema_name, table_name, range_no, rows, bytes) AS (
+       VALUES ${values}),
+     marker AS (
        INSERT INTO pgdts.range_sync (task_name, schema_name, table_name, range_no, rows, bytes)
-       VALUES (${task_}, ${schema}, ${name}, ${int(t.rangeNo)}, ${int(t.rows)}, ${int(t.bytes)})
-       RETURNING 1)
-     UPDATE pgdts.table_sync s SET rows = s.rows + ${int(t.rows)}, bytes = s.bytes + ${int(t.bytes)},
-            state = CASE WHEN (SELECT count(*) FROM pgdts.range_sync r
-                                WHERE r.task_name = s.task_name AND r.schema_name = s.schema_name
-                                  AND r.table_name = s.table_name) + 1 >= s.ranges_total
+       SELECT ${task_}, schema_name, table_name, range_no, rows, bytes FROM r
+       RETURNING 1),
+     per AS (
+       SELECT schema_name, table_name, count(*) AS n, sum(rows)::int8 AS rows, sum(bytes)::int8 AS bytes
+         FROM r GROUP BY schema_name, table_name)
+     UPDATE pgdts.table_sync s SET rows = s.rows + per.rows, bytes = s.bytes + per.bytes,
+            state = CASE WHEN (SELECT count(*) FROM pgdts.range_sync x
+                                WHERE x.task_name = s.task_name AND x.schema_name = s.schema_name
+                                  AND x.table_name = s.table_name) + per.n >= s.ranges_total
                          THEN 'done' ELSE 'copying' END
-      WHERE s.task_name = ${task_} AND s.schema_name = ${schema} AND s.table_name = ${name}
-      RETURNING state;
+       FROM per
+      WHERE s.task_name = ${task_} AND s.schema_name = per.schema_name AND s.table_name = per.table_name
+      RETURNING s.schema_name, s.table_name, s.state;
      COMMIT`,
-  )) as unknown as pg.QueryResult<{ state: string }>[];
-  return results[0]?.rows[0]?.state === 'done';
+  )) as unknown as pg.QueryResult<{ schema_name: string; table_name: string; state: string }>[];
+  return new Set(
+    (results[0]?.rows ?? [])
+      .filter((x) => x.state === 'done')
+      .map((x) => `${x.schema_name}\0${x.table_name}`),
+  );
 }
 
 /** Upserts the task's status row. */

@@ -30,6 +30,29 @@ export async function truncateTables(client: pg.Client, tables: readonly Qualifi
 }
 
 /**
+ * Whether every table of `tables` is empty, as the open transaction sees it, in one statement
+ * whatever their count. Emptying thousands of empty tables costs seconds (TRUNCATE gives each a new
+ * file), reading them nothing. Runs under a savepoint with `row_security = off`, so a policy hiding
+ * rows from the destination user cannot make a table look empty: any error (that one, no SELECT
+ * privilege) answers false and leaves the transaction usable (the caller then empties the tables).
+ * Takes ACCESS SHARE locks on the tables, fewer than the TRUNCATE it may save.
+ */
+export async function allTablesEmpty(client: pg.Client, tables: readonly QualifiedName[]): Promise<boolean> {
+  if (tables.length === 0) return true;
+  await client.query('SAVEPOINT pgdts_empty_check; SET LOCAL row_security = off');
+  try {
+    const r = await client.query<{ rows: boolean }>(
+      `SELECT ${tables.map((t) => `EXISTS (SELECT FROM ONLY ${quoteQualified(t)})`).join(' OR ')} AS rows`,
+    );
+    await client.query('RELEASE SAVEPOINT pgdts_empty_check');
+    return r.rows[0]?.rows === false;
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT pgdts_empty_check');
+    return false;
+  }
+}
+
+/**
  * Pairs of `tables` linked by a foreign key on the destination (referencing, referenced), in one
  * query whatever the table count; tables that do not exist are ignored.
  */

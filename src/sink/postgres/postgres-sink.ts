@@ -50,7 +50,7 @@ import {
   createTask,
   deleteTaskBookkeeping,
   ensureBookkeeping,
-  finishRangeAndCommit,
+  finishRangesAndCommit,
   readSchemaReport,
   readTableSync,
   readTask,
@@ -63,7 +63,7 @@ import {
   writeSchemaReport,
   writeStatus,
 } from './bookkeeping.ts';
-import { copyIn, foreignKeyLinks, truncateTables } from './copy-in.ts';
+import { allTablesEmpty, copyIn, foreignKeyLinks, truncateTables } from './copy-in.ts';
 import { restartChunks } from './restart-chunks.ts';
 import { mayUseReplicaRole } from './replica-role.ts';
 import { DESTINATION_PRECHECKS } from './precheck/index.ts';
@@ -377,9 +377,12 @@ class PostgresRowLoader implements RowLoader {
         await c.query('BEGIN');
         if (!mode.keepExisting) {
           // One statement per chunk: foreign keys among its tables do not block the TRUNCATE. A
-          // destination table several source tables merge into is emptied once.
-          const targets = new Map(chunk.map((t) => [displayName(t.target), t.target]));
-          await truncateTables(c, [...targets.values()]);
+          // destination table several source tables merge into is emptied once. A chunk whose
+          // tables are all empty (a first copy into tables schema sync just created) is left as it
+          // is: T2 only needs no row left, and one table with rows empties the whole chunk, so
+          // tables linked by a foreign key are still truncated together.
+          const targets = [...new Map(chunk.map((t) => [displayName(t.target), t.target])).values()];
+          if (!(await allTablesEmpty(c, targets))) await truncateTables(c, targets);
         }
         await startTableSyncs(
           c,
@@ -443,56 +446,109 @@ class PostgresRowWriter implements RowWriter {
     onBytes: (bytesSoFar: number) => void,
     mode: LoadMode,
   ): Promise<{ rows: number; bytes: number; tableDone: boolean }> {
+    const [r] = await this.loadBatch(
+      taskName,
+      [unit],
+      () => Promise.resolve(data),
+      (_u, b) => onBytes(b),
+      mode,
+    );
+    if (r === undefined) throw new PgdtsError('INTERNAL', `copy of ${displayName(unit.table)}: no result`);
+    return r;
+  }
+
+  async loadBatch(
+    taskName: string,
+    units: readonly CopyUnit[],
+    open: (unit: CopyUnit) => Promise<Readable>,
+    onBytes: (unit: CopyUnit, bytesSoFar: number) => void,
+    mode: LoadMode,
+  ): Promise<{ rows: number; bytes: number; tableDone: boolean }[]> {
     const dst = this.client;
-    const table: QualifiedName = unit.table;
-    const columns = unit.columns.map((c) => c.target);
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        onBytes(bytes);
-        cb(null, chunk);
-      },
-    });
+    let current: CopyUnit | undefined;
     try {
-      // Losing an un-flushed commit on a destination crash loses its range marker with it, so the
+      // Losing an un-flushed commit on a destination crash loses its range markers with it, so the
       // copy may skip waiting for the WAL flush (PostgreSQL docs, "Asynchronous Commit").
       await dst.query(
         // row_security = off: a policy that would apply to the copy fails it loudly.
         `BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL row_security = off${this.replicaRole ? '; SET LOCAL session_replication_role = replica' : ''}`,
       );
-      let rows: number;
-      if (mode.keepExisting) {
-        // Rows whose key the destination has already are kept: COPY into a staging table shaped like
-        // the target, then insert what does not conflict.
-        await dst.query(
-          `CREATE TEMP TABLE IF NOT EXISTS pgdts_stage (LIKE ${quoteQualified(unit.target)}) ON COMMIT DROP`,
-        );
-        const sink = copyIn(dst, { schema: 'pg_temp', name: 'pgdts_stage' }, columns, unit.format);
-        await pipeline(data, counter, sink);
-        const list = columns.map(quoteIdent).join(', ');
-        const r = await dst.query(
-          `INSERT INTO ${quoteQualified(unit.target)} (${list}) SELECT ${list} FROM pg_temp.pgdts_stage ON CONFLICT DO NOTHING`,
-        );
-        rows = r.rowCount ?? 0;
-      } else {
-        const sink = copyIn(dst, unit.target, columns, unit.format);
-        await pipeline(data, counter, sink);
-        rows = sink.rowCount ?? 0;
+      const loaded: { unit: CopyUnit; rows: number; bytes: number }[] = [];
+      for (const [i, unit] of units.entries()) {
+        current = unit;
+        const { rows, bytes } = await this.copyOne(unit, await open(unit), i, onBytes, mode);
+        loaded.push({ unit, rows, bytes });
       }
-      const tableDone = await finishRangeAndCommit(dst, taskName, {
-        schema: table.schema,
-        name: table.name,
-        rangeNo: unit.rangeNo,
+      current = undefined;
+      // One progress write for the whole batch, committed with its rows (T1).
+      const done = await finishRangesAndCommit(
+        dst,
+        taskName,
+        loaded.map(({ unit, rows, bytes }) => ({
+          schema: unit.table.schema,
+          name: unit.table.name,
+          rangeNo: unit.rangeNo,
+          rows,
+          bytes,
+        })),
+      );
+      return loaded.map(({ unit, rows, bytes }) => ({
         rows,
         bytes,
-      });
-      return { rows, bytes, tableDone };
+        tableDone: done.has(`${unit.table.schema}\0${unit.table.name}`),
+      }));
     } catch (e) {
       await dst.query('ROLLBACK').catch(() => undefined);
       if (e instanceof PgdtsError) throw e;
-      throw wrapPgError('COPY_FAILED', `copy of ${displayName(table)}`, e);
+      const what =
+        current !== undefined
+          ? `copy of ${displayName(current.table)}`
+          : `copy of ${units.map((u) => displayName(u.table)).join(', ')}`;
+      throw wrapPgError('COPY_FAILED', what, e);
     }
+  }
+
+  /**
+   * COPYs one unit's data into its target inside the open transaction.
+   * @param index the unit's place in its batch: names its staging table, so the units of one batch
+   *   (different targets) never share one.
+   * @returns rows loaded and COPY bytes passed.
+   */
+  private async copyOne(
+    unit: CopyUnit,
+    data: Readable,
+    index: number,
+    onBytes: (unit: CopyUnit, bytesSoFar: number) => void,
+    mode: LoadMode,
+  ): Promise<{ rows: number; bytes: number }> {
+    const dst = this.client;
+    const columns = unit.columns.map((c) => c.target);
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        onBytes(unit, bytes);
+        cb(null, chunk);
+      },
+    });
+    if (mode.keepExisting) {
+      // Rows whose key the destination has already are kept: COPY into a staging table shaped like
+      // the target, then insert what does not conflict.
+      const stage = `pgdts_stage${index === 0 ? '' : `_${index}`}`;
+      await dst.query(
+        `CREATE TEMP TABLE IF NOT EXISTS ${stage} (LIKE ${quoteQualified(unit.target)}) ON COMMIT DROP`,
+      );
+      const sink = copyIn(dst, { schema: 'pg_temp', name: stage }, columns, unit.format);
+      await pipeline(data, counter, sink);
+      const list = columns.map(quoteIdent).join(', ');
+      const r = await dst.query(
+        `INSERT INTO ${quoteQualified(unit.target)} (${list}) SELECT ${list} FROM pg_temp.${stage} ON CONFLICT DO NOTHING`,
+      );
+      return { rows: r.rowCount ?? 0, bytes };
+    }
+    const sink = copyIn(dst, unit.target, columns, unit.format);
+    await pipeline(data, counter, sink);
+    return { rows: sink.rowCount ?? 0, bytes };
   }
 
   close(): Promise<void> {

@@ -1,8 +1,11 @@
 /**
  * Executes planned DDL on the destination, idempotently: a statement whose object already exists is
- * skipped (reported as `exists`), so re-running a sync after a crash succeeds. Each statement runs on
- * its own in autocommit mode, so a failed statement leaves nothing behind and nothing before it is
- * undone. SQLSTATEs: PostgreSQL docs, Appendix A "PostgreSQL Error Codes".
+ * skipped (reported as `exists`), so re-running a sync after a crash succeeds. Plain statements go
+ * in batches of consecutive ones, each batch one multi-statement round trip and one transaction
+ * (thousands of tables would otherwise cost a round trip and a commit each); a batch that fails is
+ * rolled back whole and its statements run again one at a time in autocommit mode, so a failed
+ * statement leaves nothing behind and nothing before it is undone. SQLSTATEs: PostgreSQL docs,
+ * Appendix A "PostgreSQL Error Codes".
  */
 import type pg from 'pg';
 import { PgdtsError } from '../../../core/errors.ts';
@@ -207,6 +210,127 @@ async function runOne(
 }
 
 /**
+ * Most statements sent in one multi-statement round trip. A batch runs as one transaction holding
+ * each of its objects' locks until it ends (in a lock table shared by all sessions: PostgreSQL
+ * docs, "Lock Management"), and a failed batch is run again one statement at a time.
+ */
+export const DDL_BATCH_MAX_STATEMENTS = 50;
+/** Most SQL characters in one batch. */
+const DDL_BATCH_MAX_CHARS = 256 * 1024;
+
+// Kinds whose statements may share a transaction with others: plain CREATE / ALTER statements that
+// report an existing object with a duplicate_* SQLSTATE (or, for those that do not, are only
+// batched without a skipIf), none of which refuses to run inside a transaction block.
+const BATCHABLE_KINDS = new Set<DdlStatement['kind']>([
+  'table',
+  'alter-table',
+  'sequence',
+  'owned-by',
+  'view',
+  'comment',
+  'primary-key',
+  'constraint',
+  'index',
+  'attach-index',
+  'foreign-key',
+  'trigger',
+  'statistics',
+]);
+
+/**
+ * Whether a statement may go in a batch: a plain statement of a batchable kind, without any check
+ * the runner makes before it (extension, roles, skipIf, native code), whose outcome is then only
+ * "applied" or an error.
+ */
+function batchable(s: DdlStatement): boolean {
+  return (
+    BATCHABLE_KINDS.has(s.kind) &&
+    s.extension === undefined &&
+    s.skipIf === undefined &&
+    (s.requiresRoles ?? []).length === 0 &&
+    s.native === undefined &&
+    s.superuserOnly !== true &&
+    (s.needsNative ?? []).length === 0
+  );
+}
+
+/**
+ * Runs `batch` (batchable statements, see {@link batchable}) in one round trip: a multi-statement
+ * query, which PostgreSQL runs as one transaction (PostgreSQL docs, "Multiple Statements in a
+ * Simple Query"), so it either applies every statement or none. Thousands of tables then cost a
+ * round trip and a commit per batch rather than per statement. When it fails (an object exists
+ * already on a re-run, a deadlock between parallel batches, any error), nothing of it stays and its
+ * statements run again one at a time, each with the outcome and error it would have had alone.
+ * @returns one event per statement, in order.
+ * @throws {PgdtsError} SCHEMA_SYNC_FAILED as {@link applySchemaDdl}.
+ */
+async function runBatch(
+  client: pg.Client,
+  batch: readonly DdlStatement[],
+  known: KnownRoles,
+  refusedNative: RefusedNative,
+  onEvent: (e: DdlEvent) => void,
+): Promise<void> {
+  const [only] = batch;
+  if (batch.length === 1 && only !== undefined) {
+    onEvent(await runOne(client, only, known, refusedNative));
+    return;
+  }
+  const started = Date.now();
+  // A newline before each separator: a statement ending in a -- comment keeps its semicolon.
+  const ok = await client.query(batch.map((s) => s.sql).join('\n;\n')).then(
+    () => true,
+    () => false,
+  );
+  if (ok) {
+    const elapsedMs = (Date.now() - started) / batch.length;
+    for (const s of batch) {
+      onEvent({
+        statement: s,
+        kind: s.kind,
+        object: s.object,
+        outcome: 'applied',
+        elapsedMs,
+        message: `${s.object}: ${s.kind} applied`,
+      });
+    }
+    return;
+  }
+  for (const s of batch) onEvent(await runOne(client, s, known, refusedNative));
+}
+
+/**
+ * Cuts `statements` (in order) into runs for {@link runBatch}: consecutive batchable statements up to
+ * {@link DDL_BATCH_MAX_STATEMENTS} and {@link DDL_BATCH_MAX_CHARS}, any other statement alone.
+ */
+function batchesOf(statements: readonly DdlStatement[]): DdlStatement[][] {
+  const out: DdlStatement[][] = [];
+  let cur: DdlStatement[] = [];
+  let chars = 0;
+  for (const s of statements) {
+    if (!batchable(s)) {
+      if (cur.length > 0) out.push(cur);
+      out.push([s]);
+      cur = [];
+      chars = 0;
+      continue;
+    }
+    if (
+      cur.length >= DDL_BATCH_MAX_STATEMENTS ||
+      (cur.length > 0 && chars + s.sql.length > DDL_BATCH_MAX_CHARS)
+    ) {
+      out.push(cur);
+      cur = [];
+      chars = 0;
+    }
+    cur.push(s);
+    chars += s.sql.length;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
  * Runs statements in order on one connection (use for `preData`, or `postData` without parallelism).
  * Prepares the session with {@link prepareDdlSession} first and restores its settings afterwards.
  * @returns one event per statement.
@@ -222,10 +346,11 @@ export async function applySchemaDdl(
   const known: KnownRoles = new Set();
   const refusedNative: RefusedNative = new Map();
   try {
-    for (const s of statements) {
-      const e = await runOne(client, s, known, refusedNative);
-      events.push(e);
-      options.onStatement?.(e);
+    for (const batch of batchesOf(statements)) {
+      await runBatch(client, batch, known, refusedNative, (e) => {
+        events.push(e);
+        options.onStatement?.(e);
+      });
     }
   } finally {
     await restore().catch(() => undefined);
@@ -254,13 +379,46 @@ export async function applySchemaDdlParallel(
   const events: DdlEvent[] = [];
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
-  const ready = (): DdlStatement | undefined =>
-    statements.find((s) => !started.has(s.id) && s.dependsOn.every((d) => done.has(d) || !known.has(d)));
+  // Every statement before `firstOpen` has started: the search for ready ones starts there, so
+  // thousands of statements are not scanned from the top for each one.
+  let firstOpen = 0;
+  const isReady = (s: DdlStatement) =>
+    !started.has(s.id) && s.dependsOn.every((d) => done.has(d) || !known.has(d));
+  /**
+   * The next statements a connection runs in one round trip: the first ready statement and, when it
+   * is batchable, the ready batchable statements after it, up to a fair share of what is left per
+   * connection (so the last ones still spread over all connections).
+   */
+  const nextBatch = (): DdlStatement[] => {
+    while (firstOpen < statements.length && started.has(statements[firstOpen]?.id ?? '')) firstOpen++;
+    const batch: DdlStatement[] = [];
+    const left = statements.length - started.size;
+    const most = Math.max(1, Math.min(DDL_BATCH_MAX_STATEMENTS, Math.ceil(left / clients.length)));
+    let chars = 0;
+    for (let i = firstOpen; i < statements.length && batch.length < most; i++) {
+      const s = statements[i];
+      if (s === undefined || !isReady(s)) continue;
+      if (batch.length === 0) {
+        batch.push(s);
+        chars = s.sql.length;
+        if (!batchable(s)) break;
+        continue;
+      }
+      if (!batchable(s)) continue;
+      if (chars + s.sql.length > DDL_BATCH_MAX_CHARS) break;
+      batch.push(s);
+      chars += s.sql.length;
+    }
+    for (const s of batch) started.add(s.id);
+    return batch;
+  };
   const worker = async (client: pg.Client): Promise<void> => {
+    const knownRoles: KnownRoles = new Set();
+    const refusedNative: RefusedNative = new Map();
     for (;;) {
       if (failure !== undefined) return;
-      const s = ready();
-      if (!s) {
+      const batch = nextBatch();
+      if (batch.length === 0) {
         if (started.size === statements.length) return;
         if (started.size === done.size) {
           failure ??= new PgdtsError('INTERNAL', 'DDL statements depend on each other in a cycle');
@@ -279,15 +437,15 @@ export async function applySchemaDdlParallel(
         });
         continue;
       }
-      started.add(s.id);
       try {
-        const e = await runOne(client, s);
-        events.push(e);
-        options.onStatement?.(e);
+        await runBatch(client, batch, knownRoles, refusedNative, (e) => {
+          events.push(e);
+          options.onStatement?.(e);
+        });
       } catch (e) {
         failure ??= e instanceof Error ? e : new PgdtsError('INTERNAL', String(e));
       } finally {
-        done.add(s.id);
+        for (const s of batch) done.add(s.id);
         const w = wake;
         wake = undefined;
         w?.();
