@@ -456,12 +456,13 @@ export async function k3(ctx: BenchContext, sizes: KafkaBenchSizes): Promise<voi
       const h = await streamingSide(ctx, b.bootstrap, s, db);
       const rss = new RssSampler(h.pid);
       try {
-        // The history topic exists once one history row went through.
+        // The history topic exists once one history row went through (counted before the insert:
+        // pgdts creates the topics up front and may deliver the row before a count after it).
+        const before = await recordCount(b.bootstrap, s.prefix);
         await ctx.source.query(
           db,
           'INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 0, now())',
         );
-        const before = await recordCount(b.bootstrap, s.prefix);
         await waitCount(b.bootstrap, s.prefix, before + 1, h.alive);
         const since = Date.now() + 1;
         const load: { transactions: number | undefined } = { transactions: undefined };
