@@ -14,7 +14,7 @@
  */
 import { CancelledError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
-import type { ProgressListener } from '../core/progress.ts';
+import type { ProgressEvent, ProgressListener } from '../core/progress.ts';
 import type { LoadMode, RowLoader, RowWriter, CheckpointStore } from '../core/sink.ts';
 import type { CopyUnit, Snapshot, SnapshotReader } from '../core/source.ts';
 import type { TableTarget } from '../core/table-targets.ts';
@@ -66,6 +66,26 @@ interface TableProgress {
   rangesTotal: number;
   rows: number;
   bytes: number;
+}
+
+/** The `table` progress event of `p`; `inFlight`: bytes copied but not yet committed. */
+function tableEvent(
+  table: string,
+  p: TableProgress,
+  estimatedRows: number,
+  done: boolean,
+  inFlight: number,
+): ProgressEvent {
+  return {
+    kind: 'table',
+    table,
+    rangesDone: p.rangesDone,
+    rangesTotal: p.rangesTotal,
+    rows: p.rows,
+    bytes: p.bytes + inFlight,
+    estimatedRows,
+    done,
+  };
 }
 
 /**
@@ -304,16 +324,7 @@ async function copyBatch(
       p.rangesDone++;
       p.rows += r.rows;
       p.bytes += r.bytes;
-      o.onProgress({
-        kind: 'table',
-        table: name,
-        rangesDone: p.rangesDone,
-        rangesTotal: p.rangesTotal,
-        rows: p.rows,
-        bytes: p.bytes,
-        estimatedRows: u.table.estimatedRows,
-        done: r.tableDone,
-      });
+      o.onProgress(tableEvent(name, p, u.table.estimatedRows, r.tableDone, 0));
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
@@ -333,16 +344,7 @@ async function copyUnit(
   let lastReport = 0;
   /** `inFlight`: bytes of this range not yet committed (counted in p.bytes after the commit). */
   const report = (done: boolean, inFlight: number) =>
-    o.onProgress({
-      kind: 'table',
-      table: name,
-      rangesDone: p.rangesDone,
-      rangesTotal: p.rangesTotal,
-      rows: p.rows,
-      bytes: p.bytes + inFlight,
-      estimatedRows: u.table.estimatedRows,
-      done,
-    });
+    o.onProgress(tableEvent(name, p, u.table.estimatedRows, done, inFlight));
   // full.throttle: the COPY is a statement; its rows and bytes pass through the pacer.
   const q = o.throttle?.queries.take(1, signal);
   if (q !== undefined) await q;

@@ -272,7 +272,7 @@ export class KafkaChangeApplier implements ChangeApplier {
     for (const ev of events) this.queued += ev.records.length;
     if (this.queued < SEND_EVERY_RECORDS) return undefined;
     if (this.p.d.deliveryGuarantee === 'exactly-once') return this.sendInTransaction();
-    this.throwSendError();
+    rethrow(this.sendError, 'send change events');
     return this.sendSoon();
   }
 
@@ -282,12 +282,7 @@ export class KafkaChangeApplier implements ChangeApplier {
    * nothing of it before the transaction commits with the applied position (commitBatch).
    */
   private async sendInTransaction(): Promise<void> {
-    await this.routing;
-    if (this.routingError !== undefined)
-      throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
-    const messages = this.pending;
-    this.pending = [];
-    this.queued = 0;
+    const messages = await this.takePending();
     if (messages.length === 0) return;
     this.open ??= await this.p.store.openTransaction(this.p.taskName);
     try {
@@ -318,21 +313,23 @@ export class KafkaChangeApplier implements ChangeApplier {
     return next;
   }
 
-  /** @throws {PgdtsError} the failure of an earlier send (APPLY_FAILED, retryable). */
-  private throwSendError(): void {
-    const e = this.sendError;
-    if (e === undefined) return;
-    throw e instanceof PgdtsError ? e : kafkaError('APPLY_FAILED', 'send change events', e);
-  }
-
-  /** At-least-once: sends what is pending and waits for the broker's acknowledgement. */
-  private async send(): Promise<void> {
+  /**
+   * The routed records of every change added so far, taken out of `pending`.
+   * @throws {PgdtsError} APPLY_FAILED when routing failed (topic creation).
+   */
+  private async takePending(): Promise<MessageToProduce[]> {
     await this.routing;
     if (this.routingError !== undefined)
       throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
     const messages = this.pending;
     this.pending = [];
     this.queued = 0;
+    return messages;
+  }
+
+  /** At-least-once: sends what is pending and waits for the broker's acknowledgement. */
+  private async send(): Promise<void> {
+    const messages = await this.takePending();
     if (messages.length === 0) return;
     try {
       for (const chunk of produceChunks(messages)) await this.p.producer.send({ messages: chunk, acks: -1 });
@@ -419,12 +416,7 @@ export class KafkaChangeApplier implements ChangeApplier {
       tally: this.tally,
     };
     if (this.p.d.deliveryGuarantee === 'exactly-once') {
-      await this.routing;
-      if (this.routingError !== undefined)
-        throw kafkaError('APPLY_FAILED', 'route change events', this.routingError);
-      const data = this.pending;
-      this.pending = [];
-      this.queued = 0;
+      const data = await this.takePending();
       const records = [this.p.store.positionRecord(this.p.taskName, position)];
       const open = this.open;
       this.open = undefined;
@@ -432,9 +424,9 @@ export class KafkaChangeApplier implements ChangeApplier {
       else await this.p.store.commitWith(this.p.taskName, data, records);
       this.committed = position;
     } else {
-      this.throwWriteError();
+      rethrow(this.writeError, 'write the applied position');
       await this.sendSoon().catch(() => undefined);
-      this.throwSendError();
+      rethrow(this.sendError, 'send change events');
       this.unwritten = position;
       this.writePositions();
     }
@@ -466,16 +458,9 @@ export class KafkaChangeApplier implements ChangeApplier {
       );
   }
 
-  /** @throws {PgdtsError} the failure of the last position write (APPLY_FAILED, retryable). */
-  private throwWriteError(): void {
-    const e = this.writeError;
-    if (e === undefined) return;
-    throw e instanceof PgdtsError ? e : kafkaError('APPLY_FAILED', 'write the applied position', e);
-  }
-
   // eslint-disable-next-line @typescript-eslint/require-await -- async so a write failure rejects
   async durablePosition(): Promise<DurablePosition> {
-    this.throwWriteError();
+    rethrow(this.writeError, 'write the applied position');
     return {
       lsn: this.committed?.lsn,
       complete: this.pendingTxns === 0 && this.unwritten === undefined && this.writing === undefined,
@@ -507,6 +492,15 @@ export class KafkaChangeApplier implements ChangeApplier {
   async close(): Promise<void> {
     await this.rollback();
   }
+}
+
+/**
+ * Throws `e` (a failure kept from a send or a position write beside the apply loop), if any.
+ * @throws {PgdtsError} `e` itself, or APPLY_FAILED doing `what` with `e` as cause.
+ */
+function rethrow(e: unknown, what: string): void {
+  if (e === undefined) return;
+  throw e instanceof PgdtsError ? e : kafkaError('APPLY_FAILED', what, e);
 }
 
 function tableOf(c: Change): string {
