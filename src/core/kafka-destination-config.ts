@@ -57,6 +57,12 @@ export const hostPort = z
     return port >= 1 && port <= 65535;
   }, 'the port must be 1-65535');
 
+/** Splits a {@link hostPort} `host:port` (a bracketed IPv6 host loses its brackets). */
+export function splitHostPort(server: string): { host: string; port: number } {
+  const at = server.lastIndexOf(':');
+  return { host: server.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(server.slice(at + 1)) };
+}
+
 /** A Kafka topic name (Kafka `Topic.validate`: 1-249 of `[a-zA-Z0-9._-]`). */
 const topicName = z
   .string()

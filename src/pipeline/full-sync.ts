@@ -12,6 +12,7 @@
  * - T10 the first failure that cannot be retried stops every worker at once: ranges in flight are
  *   rolled back, nothing more is started.
  */
+import type { Readable } from 'node:stream';
 import { CancelledError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
 import type { ProgressEvent, ProgressListener } from '../core/progress.ts';
@@ -305,13 +306,9 @@ async function copyBatch(
       o.taskName,
       batch,
       async (u) => {
-        // full.throttle: each COPY is a statement; its rows and bytes pass through the pacer.
-        const q = o.throttle?.queries.take(1, signal);
-        if (q !== undefined) await q;
-        if (signal.aborted) throw new CancelledError();
-        const raw = reader.copy(u);
+        const { raw, data } = await openCopy(o, u, reader, signal);
         current = raw;
-        return o.throttle !== undefined ? pacedCopy(raw, u.format, o.throttle.flow, signal) : raw;
+        return data;
       },
       () => undefined,
       o.mode,
@@ -331,6 +328,24 @@ async function copyBatch(
   }
 }
 
+/**
+ * Starts the source COPY of `u`: `raw` the source stream (destroy it to cancel), `data` what to load
+ * (`raw` paced by full.throttle: the COPY is a statement, its rows and bytes pass through the pacer).
+ * @throws {CancelledError} when `signal` aborted while waiting for the throttle.
+ */
+async function openCopy(
+  o: FullSyncOptions,
+  u: CopyUnit,
+  reader: SnapshotReader,
+  signal: AbortSignal,
+): Promise<{ raw: Readable; data: Readable }> {
+  const q = o.throttle?.queries.take(1, signal);
+  if (q !== undefined) await q;
+  if (signal.aborted) throw new CancelledError();
+  const raw = reader.copy(u);
+  return { raw, data: o.throttle !== undefined ? pacedCopy(raw, u.format, o.throttle.flow, signal) : raw };
+}
+
 async function copyUnit(
   o: FullSyncOptions,
   u: CopyUnit,
@@ -345,12 +360,7 @@ async function copyUnit(
   /** `inFlight`: bytes of this range not yet committed (counted in p.bytes after the commit). */
   const report = (done: boolean, inFlight: number) =>
     o.onProgress(tableEvent(name, p, u.table.estimatedRows, done, inFlight));
-  // full.throttle: the COPY is a statement; its rows and bytes pass through the pacer.
-  const q = o.throttle?.queries.take(1, signal);
-  if (q !== undefined) await q;
-  if (signal.aborted) throw new CancelledError();
-  const raw = reader.copy(u);
-  const data = o.throttle !== undefined ? pacedCopy(raw, u.format, o.throttle.flow, signal) : raw;
+  const { raw, data } = await openCopy(o, u, reader, signal);
   const onAbort = () => raw.destroy(new CancelledError());
   signal.addEventListener('abort', onAbort, { once: true });
   try {

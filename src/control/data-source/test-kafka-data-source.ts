@@ -16,7 +16,7 @@ import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { PrecheckStatus } from '../../core/precheck.ts';
 import { kafkaBaseOptions, kafkaError } from '../../sink/kafka/kafka-client.ts';
-import { kafkaDestinationSchema } from '../../core/kafka-destination-config.ts';
+import { kafkaDestinationSchema, splitHostPort } from '../../core/kafka-destination-config.ts';
 import type { KafkaDataSource } from './data-source-schema.ts';
 import { kafkaConnectionOfSource } from './kafka-connection-of-source.ts';
 import type { DataSourceCheck, DataSourceTestReport, TestRole } from './test-data-source.ts';
@@ -164,16 +164,10 @@ async function metadataChecks(d: KafkaDataSource): Promise<DataSourceCheck[]> {
   return out;
 }
 
-/** Splits `host:port` (a bracketed IPv6 host loses its brackets). */
-function hostAndPort(server: string): { host: string; port: number } {
-  const at = server.lastIndexOf(':');
-  return { host: server.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(server.slice(at + 1)) };
-}
-
 /** undefined when a TCP connection to `server` opens within the timeout, else the reason. */
 function tcpProbe(server: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = tcpConnect(hostAndPort(server));
+    const s = tcpConnect(splitHostPort(server));
     s.setTimeout(CONNECT_TIMEOUT_MS, () => {
       s.destroy();
       resolve(`no answer within ${CONNECT_TIMEOUT_MS} ms`);
@@ -188,7 +182,7 @@ function tcpProbe(server: string): Promise<string | undefined> {
 
 /** undefined when a TLS handshake with `server` succeeds with `d`'s TLS settings, else the reason. */
 function tlsProbe(server: string, d: KafkaDataSource): Promise<string | undefined> {
-  const { host, port } = hostAndPort(server);
+  const { host, port } = splitHostPort(server);
   const t = d.tls;
   return new Promise((resolve) => {
     const s = tlsConnect({

@@ -3,7 +3,6 @@
  * the partition of `destination.partitionPolicy` (see topic-router.ts).
  */
 import type { MessageToProduce } from '@platformatic/kafka';
-import type { QualifiedName } from '../../core/identifier.ts';
 import type { KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
 import type { EventRecord, EventTable } from './change-event.ts';
 import type { TopicCatalog } from './kafka-client.ts';
@@ -35,25 +34,6 @@ export class EventRouter {
     const t = { topic, names, partitions: await this.catalog.ensure(topic) };
     this.topics.set(table, t);
     return t;
-  }
-
-  /**
-   * Creates the topics of `tables` that are missing, a few at a time (a topic's creation waits for
-   * its leader: ~100 ms to 1 s each).
-   * @throws {PgdtsError} from topic creation (DESTINATION_UNSUPPORTED, CONNECTION_FAILED...).
-   */
-  async prepare(tables: readonly QualifiedName[]): Promise<void> {
-    const topics = [
-      ...new Set(tables.map((t) => topicOf(this.d.topic, { db: this.db, schema: t.schema, table: t.name }))),
-    ];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < topics.length) {
-        const topic = topics[next++];
-        if (topic !== undefined) await this.catalog.ensure(topic);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, topics.length) }, worker));
   }
 
   /** Creates `topic` when missing (the transaction metadata topic). */

@@ -44,6 +44,7 @@ import {
   metadataV12,
   metadataV9,
 } from '@platformatic/kafka';
+import { splitHostPort } from '../../core/kafka-destination-config.ts';
 import { kafkaError, type KafkaBaseOptions } from './kafka-client.ts';
 
 /** Kafka protocol error codes ("Error Codes" in the protocol guide) this check tells apart. */
@@ -149,9 +150,7 @@ async function answer<T>(request: () => Promise<T>): Promise<{ value: T | undefi
 async function connectFirst(base: KafkaBaseOptions): Promise<Connection> {
   const failures: unknown[] = [];
   for (const server of base.bootstrapBrokers as readonly string[]) {
-    const i = server.lastIndexOf(':');
-    const host = server.slice(0, i);
-    const port = Number(server.slice(i + 1));
+    const { host, port } = splitHostPort(server);
     const c = new Connection(base.clientId, {
       ...(base.connectTimeout !== undefined ? { connectTimeout: base.connectTimeout } : {}),
       ...(base.requestTimeout !== undefined ? { requestTimeout: base.requestTimeout } : {}),

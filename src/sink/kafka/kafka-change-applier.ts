@@ -5,8 +5,9 @@
  *
  * - `at-least-once`: events are sent by an idempotent producer with `acks=all` as each source
  *   transaction commits (one produce in flight, so per-key order holds; what arrives meanwhile goes
- *   with the next), not at the end of the batch, which waited up to batchMaxMs; the position record is written (in a transaction of the task's writer) only after the broker
- *   acknowledged every event before it. A crash between the two repeats the batch on restart. The
+ *   with the next), not at the end of the batch, which waited up to batchMaxMs; the position record
+ *   is written (in a transaction of the task's writer) only after the broker acknowledged every
+ *   event before it. A crash between the two repeats the batch on restart. The
  *   position write runs beside the apply loop (one at a time, the newest position wins): a Kafka
  *   transaction costs several round trips to the coordinator, and waiting for it after every batch
  *   held every change behind it (K3 p99 1.8 s at 1,000 tx/s). Only written positions are durable.
@@ -499,8 +500,7 @@ export class KafkaChangeApplier implements ChangeApplier {
  * @throws {PgdtsError} `e` itself, or APPLY_FAILED doing `what` with `e` as cause.
  */
 function rethrow(e: unknown, what: string): void {
-  if (e === undefined) return;
-  throw e instanceof PgdtsError ? e : kafkaError('APPLY_FAILED', what, e);
+  if (e !== undefined) throw kafkaError('APPLY_FAILED', what, e);
 }
 
 function tableOf(c: Change): string {

@@ -8,6 +8,7 @@
 import { Admin, Producer } from '@platformatic/kafka';
 import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import type { ChangeApplier, OpenApplierOptions, RowLoader, Sink } from '../../core/sink.ts';
+import type { QualifiedName } from '../../core/identifier.ts';
 import type { TableTarget } from '../../core/table-targets.ts';
 import type { TaskConfig } from '../../core/task-config.ts';
 import { kafkaClientProperties, type KafkaDestinationConfig } from '../../core/kafka-destination-config.ts';
@@ -110,8 +111,9 @@ export class KafkaSink implements Sink {
    * @throws {PgdtsError} from topic creation or reading the applied position.
    */
   async openApplier(taskName: string, o?: OpenApplierOptions): Promise<ChangeApplier> {
-    await this.router.prepare(o?.tables ?? []);
-    if (this.d.transactionTopic !== null) await this.router.ensureTopic(this.d.transactionTopic);
+    // The offsets topic is the checkpoint store's (compacted, created with its configs).
+    const { all } = this.topicsOf(o?.tables ?? []);
+    await this.catalog.ensureAll(all.filter((t) => t !== this.d.offsetsTopic));
     return new KafkaChangeApplier({
       ...(o?.primaryKeyOf === undefined ? {} : { primaryKeyOf: o.primaryKeyOf }),
       taskName,
@@ -124,13 +126,14 @@ export class KafkaSink implements Sink {
     });
   }
 
-  /** Every topic the task writes or reads back: the routed topics of `targets`, offsetsTopic, transactionTopic. */
-  private topicsOf(targets: readonly TableTarget[]): { routed: string[]; all: string[] } {
+  /**
+   * Every topic the task writes or reads back: `routed`, the topics of the destination `tables`;
+   * `all`, those, offsetsTopic and transactionTopic.
+   */
+  private topicsOf(tables: readonly QualifiedName[]): { routed: string[]; all: string[] } {
     const routed = [
       ...new Set(
-        targets.map((t) =>
-          topicOf(this.d.topic, { db: this.o.sourceDb, schema: t.table.schema, table: t.table.name }),
-        ),
+        tables.map((t) => topicOf(this.d.topic, { db: this.o.sourceDb, schema: t.schema, table: t.name })),
       ),
     ];
     const all = [
@@ -155,7 +158,7 @@ export class KafkaSink implements Sink {
         title: 'Destination Kafka topics',
         needs: ['destination', 'targets'],
         run: async (ctx) => {
-          const { routed: topics, all } = this.topicsOf(ctx.targets ?? []);
+          const { routed: topics, all } = this.topicsOf((ctx.targets ?? []).map((t) => t.table));
           const missing: string[] = [];
           for (const t of all) if ((await this.catalog.describe(t)) === undefined) missing.push(t);
           return missing.length === 0
@@ -172,7 +175,7 @@ export class KafkaSink implements Sink {
         title: 'Destination Kafka ACLs',
         needs: ['destination', 'targets'],
         run: async (ctx) => {
-          const { all } = this.topicsOf(ctx.targets ?? []);
+          const { all } = this.topicsOf((ctx.targets ?? []).map((t) => t.table));
           const transactionalId = this.checkpoints.transactionalIdOf(ctx.task.name);
           const r = await checkKafkaAcls(this.base, { topics: all, transactionalId });
           const who = this.principal();
@@ -216,7 +219,7 @@ export class KafkaSink implements Sink {
       target: this.description,
       runAs: 'a Kafka administrator',
       statements: [
-        ...this.topicsOf(targets).all.map((t) =>
+        ...this.topicsOf(targets.map((t) => t.table)).all.map((t) =>
           aclCommand(bootstrap, user, ['Describe', 'Create', 'Write', 'Read'], `--topic ${t}`),
         ),
         aclCommand(
