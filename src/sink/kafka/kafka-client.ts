@@ -185,8 +185,9 @@ function detail(e: unknown): string {
 
 /**
  * A client error as a PgdtsError: fencing is CHECKPOINT_CONFLICT (another run took the task, not
- * retryable); an ACL or configuration refusal DESTINATION_UNSUPPORTED (not retryable); a network
- * failure CONNECTION_FAILED (retryable, connection window); anything else `code`, retryable when the
+ * retryable); an ACL or configuration refusal DESTINATION_UNSUPPORTED (not retryable); a refused
+ * SASL login CONNECTION_FAILED (not retryable); a network failure CONNECTION_FAILED (retryable,
+ * connection window); anything else `code`, retryable when the
  * client says the operation can be retried.
  */
 export function kafkaError(code: ErrorCode, what: string, e: unknown): PgdtsError {
@@ -213,6 +214,15 @@ export function kafkaError(code: ErrorCode, what: string, e: unknown): PgdtsErro
     });
   }
   const generic = e instanceof Error && GenericError.isGenericError(e) ? e : undefined;
+  // A refused login arrives wrapped in the client's "cannot connect to any broker" network error:
+  // looked for first, since retrying the same credentials for the connection window only fails the
+  // same way (a wrong password would otherwise keep a task retrying for hours).
+  if (codes(e).includes('PLT_KFK_AUTHENTICATION') || ids.includes('SASL_AUTHENTICATION_FAILED'))
+    return new PgdtsError('CONNECTION_FAILED', message, {
+      cause: e,
+      retryable: false,
+      hint: 'check destination.sasl (mechanism, username) and the password in its passwordEnv variable',
+    });
   const network =
     generic?.code === 'PLT_KFK_NETWORK' ||
     generic?.code === 'PLT_KFK_TIMEOUT' ||
@@ -223,8 +233,6 @@ export function kafkaError(code: ErrorCode, what: string, e: unknown): PgdtsErro
       retryable: true,
       retryWindow: 'connection',
     });
-  if (generic?.code === 'PLT_KFK_AUTHENTICATION')
-    return new PgdtsError('CONNECTION_FAILED', message, { cause: e });
   const canRetry = (generic as { canRetry?: unknown } | undefined)?.canRetry;
   return new PgdtsError(code, message, { cause: e, retryable: canRetry !== false });
 }

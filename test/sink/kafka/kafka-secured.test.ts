@@ -5,7 +5,7 @@
  * sync and the topic holds the source's rows; (b) the `kafka-acls` precheck names the ACLs a user
  * lacks, and its fix commands, run by the admin with Kafka's own AclCommand, make it pass (and a
  * full sync then runs under exactly-once); (c) a wrong password fails the precheck naming host:port,
- * without printing any password.
+ * and stops `pgdts run` at once instead of retrying, without printing any password.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -229,5 +229,16 @@ test('a wrong SCRAM password: the precheck names the listener and the failed aut
   assert.ok(dest.line.startsWith('FAIL'), dest.line);
   assert.ok(dest.line.includes(k.saslSsl), dest.line);
   assert.match(dest.line, /SASL authentication failed/);
-  noPasswordIn(pre.stdout + pre.stderr);
+  // `pgdts run` with the same password stops at once with the same cause: a refused login is not
+  // retried for the connection window (it would only fail the same way for minutes).
+  const started = Date.now();
+  const cli = startCli(['run', task.file], { KAFKA_PW: WRONG_PASSWORD });
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), 60_000);
+  const run = await cli.done;
+  clearTimeout(timer);
+  assert.notEqual(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout + run.stderr, /SASL authentication failed/);
+  assert.doesNotMatch(run.stdout + run.stderr, /retrying in/);
+  assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms`);
+  noPasswordIn(pre.stdout + pre.stderr + run.stdout + run.stderr);
 });
