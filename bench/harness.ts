@@ -285,6 +285,18 @@ export function startPgdts(ctx: BenchContext, taskFile: string, extraArgs: reado
   });
 }
 
+/** Starts `bin/pgdts <args>` (another command than run: precheck, verify, release) like {@link startPgdts}. */
+export function startPgdtsCommand(ctx: BenchContext, args: readonly string[], logFile: string): Running {
+  return start(path.join(ctx.repoDir, 'bin', 'pgdts'), args, {
+    cwd: ctx.repoDir,
+    env: {
+      ...process.env,
+      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
+    },
+    logFile,
+  });
+}
+
 /** Describes why a subprocess that should still be running has exited, or undefined while it runs. */
 export function exitReason(what: string, p: Running): string | undefined {
   const c = p.child;

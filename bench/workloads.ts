@@ -3,7 +3,7 @@
  * servers, one after the other, and prints a table with the ratio against the target. Sizes and
  * durations come from {@link BenchSizes} (`BENCH_QUICK=1` shrinks them for a smoke run).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
   TOOLS,
@@ -23,6 +23,7 @@ import {
   shqConn,
   startNativeReplication,
   startPgdts,
+  startPgdtsCommand,
   tableStats,
   waitFor,
   waitSlotReaches,
@@ -343,7 +344,67 @@ export async function w1m(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
         `pgdts peak RSS = ${mb(rss)} MB  (target < 300 MB: ${verdict(rss === undefined ? undefined : rss < RSS_TARGET)})`,
       ],
     );
+    if (pgdts.ok) await manyTablesCommands(ctx, n, src, `w1m_pgdts_${n}`);
   }
+}
+
+/**
+ * The other work that grows with the table count, on W1-M's source and the copy pgdts made of it,
+ * each timed from spawn to exit (node start-up included, ~1 s through tsx): `pgdts verify` of the
+ * [schema, full] task (count + hash of every table); for a task streaming the same tables
+ * (`[incremental]`): `pgdts precheck`, `pgdts run` until it logs `streaming from` (publication and
+ * slot creation, DDL capture, relation set-up), `pgdts release` (slot, publication, bookkeeping).
+ * Prints seconds and ms per table, to compare across table counts: linear growth keeps ms per table
+ * flat.
+ */
+async function manyTablesCommands(ctx: BenchContext, n: number, src: string, dst: string): Promise<void> {
+  const tables = n + W1M_PARTITIONS;
+  const full = path.join(ctx.workDir, `bench_w1m_${n}.yaml`);
+  const inc = writeTaskFile(ctx, `bench_w1m_inc_${n}`, src, dst, ['incremental']);
+  const rows: string[][] = [];
+  const timed = async (label: string, args: readonly string[], okCodes: readonly number[] = [0]) => {
+    ctx.log(`W1-M ${n}: pgdts ${args[0] ?? ''}`);
+    const r = await startPgdtsCommand(ctx, args, `${inc}.${args[0] ?? 'cmd'}.log`).done;
+    const ok = r.code !== null && okCodes.includes(r.code);
+    rows.push([
+      label,
+      ok ? fmt(r.seconds, 2) : '-',
+      ok ? fmt((r.seconds * 1000) / tables, 2) : '-',
+      ok ? 'ok' : failure(`pgdts ${args[0] ?? ''}`, r),
+    ]);
+  };
+  await timed('pgdts verify ([schema, full] task)', ['verify', full]);
+  await timed('pgdts precheck ([incremental] task)', ['precheck', inc]);
+  ctx.log(`W1-M ${n}: pgdts run [incremental] until streaming`);
+  const t0 = performance.now();
+  const p = startPgdts(ctx, inc);
+  try {
+    const log = `${inc}.log`;
+    await waitFor(
+      'pgdts streaming',
+      () => Promise.resolve(existsSync(log) && readFileSync(log, 'utf8').includes('streaming from')),
+      600_000,
+      () => exitReason('pgdts', p),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    rows.push([
+      'pgdts run [incremental]: spawn to streaming',
+      fmt(seconds, 2),
+      fmt((seconds * 1000) / tables, 2),
+      'ok',
+    ]);
+  } catch (e) {
+    rows.push(['pgdts run [incremental]: spawn to streaming', '-', '-', `FAILED: ${(e as Error).message}`]);
+  } finally {
+    await p.stop('SIGTERM');
+  }
+  await timed('pgdts release ([incremental] task)', ['release', inc]);
+  printTable(
+    `W1-M ${n}: other commands over ${tables} tables`,
+    ['command', 'seconds', 'ms per table', 'status'],
+    rows,
+    ['node start-up included in each; flat ms per table across table counts = linear growth'],
+  );
 }
 
 // --- streaming helpers --------------------------------------------------------------------------------
