@@ -161,13 +161,28 @@ export class KafkaSink implements Sink {
           const { routed: topics, all } = this.topicsOf((ctx.targets ?? []).map((t) => t.table));
           const missing: string[] = [];
           for (const t of all) if ((await this.catalog.describe(t)) === undefined) missing.push(t);
-          return missing.length === 0
-            ? { status: 'pass', message: `all ${topics.length} topics and ${this.d.offsetsTopic} exist` }
-            : {
-                status: 'warn',
-                message: `${missing.length} topics will be created (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}) with ${this.d.newTopicPartitions} partitions`,
-                fix: 'nothing to do if the destination user may create topics; otherwise create them first',
-              };
+          if (missing.length === 0)
+            return {
+              status: 'pass',
+              message: `all ${topics.length} topics and ${this.d.offsetsTopic} exist`,
+            };
+          // The offsets topic is created compacted with one partition, whatever newTopicPartitions says.
+          const data = missing.filter((t) => t !== this.d.offsetsTopic);
+          const parts = [
+            ...(data.length > 0
+              ? [
+                  `${data.length} topic(s) will be created with ${this.d.newTopicPartitions} partition(s) (${data.slice(0, 5).join(', ')}${data.length > 5 ? ', ...' : ''})`,
+                ]
+              : []),
+            ...(data.length < missing.length
+              ? [`the offsets topic ${this.d.offsetsTopic} will be created compacted, with 1 partition`]
+              : []),
+          ];
+          return {
+            status: 'warn',
+            message: parts.join('; '),
+            fix: 'nothing to do if the destination user may create topics; otherwise create them first',
+          };
         },
       },
       {

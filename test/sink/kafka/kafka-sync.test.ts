@@ -106,7 +106,11 @@ test('full and incremental sync into Kafka: Debezium events per key match the so
     pre.stdout,
     /PASS {2}Destination reachable and authenticated: connected to kafka .* \(Kafka cluster /,
   );
-  assert.match(pre.stdout, /WARN {2}Destination Kafka topics: 4 topics will be created/);
+  // The offsets topic may exist already (other tests' tasks share it): counted apart when missing.
+  assert.match(
+    pre.stdout,
+    /WARN {2}Destination Kafka topics: \d+ topic\(s\) will be created with 3 partition\(s\) \(/,
+  );
   assert.match(
     pre.stdout,
     /PASS {2}Destination Kafka ACLs: no authorizer is configured on the cluster \(DescribeAcls: SECURITY_DISABLED\)/,
