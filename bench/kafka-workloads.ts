@@ -378,13 +378,17 @@ export async function k2(ctx: BenchContext, sizes: KafkaBenchSizes): Promise<voi
   );
 }
 
-/** Latencies (ms) of the history events committed at or after `sinceMs`, read while they arrive. */
+/**
+ * Latencies (ms) of the history events committed at or after `sinceMs`, read while they arrive.
+ * `ready` resolves once the consumer received its first record (the probe row, committed before
+ * `sinceMs`): it has joined its group and fetches, so its start-up is not counted as latency.
+ */
 async function historyLatencies(
   bootstrap: string,
   topic: string,
   sinceMs: number,
   expected: () => number | undefined,
-): Promise<{ stop: () => Promise<number[]> }> {
+): Promise<{ ready: Promise<void>; stop: () => Promise<number[]> }> {
   const c = new Consumer({
     clientId: 'bench-latency',
     groupId: `bench-latency-${topic}`,
@@ -399,8 +403,11 @@ async function historyLatencies(
     heartbeatInterval: 500,
   });
   const out: number[] = [];
+  let received: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (received = r));
   stream.on('data', (m: { value: Buffer | undefined; timestamp: bigint }) => {
     const now = Date.now();
+    received();
     if (m.value === undefined || m.value.length === 0) return;
     const ts = (JSON.parse(m.value.toString()) as { source?: { ts_ms?: number } }).source?.ts_ms;
     if (ts !== undefined && ts >= sinceMs) {
@@ -412,6 +419,7 @@ async function historyLatencies(
     }
   });
   return {
+    ready,
     async stop() {
       const deadline = Date.now() + 120_000;
       while (Date.now() < deadline && out.length < (expected() ?? 0)) await sleep(200);
@@ -474,7 +482,12 @@ export async function k3(ctx: BenchContext, sizes: KafkaBenchSizes): Promise<voi
           since,
           () => load.transactions,
         );
-        await sleep(1_000);
+        await Promise.race([
+          reader.ready,
+          sleep(30_000).then(() => {
+            throw new Error('the latency consumer received nothing in 30 s');
+          }),
+        ]);
         const r = await pgbenchRun(ctx.source, db, [
           '-c',
           '4',
