@@ -83,12 +83,13 @@ interface CpuProfile {
 
 function categoryOfUrl(url: string): CpuCategory | undefined {
   if (url === '') return undefined;
-  if (url.includes('/src/source/')) return 'decode';
-  if (url.includes('/src/sink/postgres/apply/')) return 'apply-sql';
+  // src/ through tsx, dist/ when built (bin/pgdts.js runs dist/ when it is newer than src/).
+  if (/\/(?:src|dist)\/source\//.test(url)) return 'decode';
+  if (/\/(?:src|dist)\/sink\/postgres\/apply\//.test(url)) return 'apply-sql';
   if (url.includes('/node_modules/pg') || url.includes('/node_modules/pg-protocol/')) return 'pg-driver';
   if (url.includes('/node_modules/tsx/') || url.includes('/node_modules/esbuild/')) return 'loader';
   if (url.includes('/node_modules/')) return 'packages';
-  if (url.includes('/src/')) return 'pipeline';
+  if (/\/(?:src|dist)\//.test(url)) return 'pipeline';
   return 'node-internal';
 }
 
