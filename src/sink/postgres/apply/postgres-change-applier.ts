@@ -84,8 +84,8 @@ export interface ChangeApplierOptions {
   readonly onConflict?: 'error' | 'overwrite';
   /**
    * Multi-row statements carry their values as text array parameters and are prepared once per
-   * connection (see apply-sql.ts). Default true; false sends SQL text with literals (the bench's
-   * comparison).
+   * connection [P10] (see apply-sql.ts). Default true; false sends SQL text with literals, as before
+   * P10 (one simple query per flush).
    */
   readonly parameters?: boolean;
 }
