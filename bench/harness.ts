@@ -272,13 +272,20 @@ export function writeTaskFile(
 
 /**
  * Starts `bin/pgdts run TASK_FILE` (the launcher users run, with its V8 flags) on the node running the
- * bench (first on PATH); its output goes to `<task file>.log`.
+ * bench (first on PATH); its output goes to `<task file>.log`. `env` is added to the bench's environment
+ * (e.g. PGDTS_NODE_OPTIONS for a CPU profile).
  */
-export function startPgdts(ctx: BenchContext, taskFile: string, extraArgs: readonly string[] = []): Running {
+export function startPgdts(
+  ctx: BenchContext,
+  taskFile: string,
+  extraArgs: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Running {
   return start(path.join(ctx.repoDir, 'bin', 'pgdts'), ['run', ...extraArgs, taskFile], {
     cwd: ctx.repoDir,
     env: {
       ...process.env,
+      ...env,
       PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
     },
     logFile: `${taskFile}.log`,

@@ -1,5 +1,5 @@
 /**
- * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4 K1 K2 K3] [--scale N]` (default: the W ones; K1–K3,
+ * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4 K1 K2 K3] [--scale N] [--profile]` (default: the W ones; K1–K3,
  * pgdts's Kafka destination beside Debezium, are run when named: kafka-workloads.ts). Starts two embedded PostgreSQL 15
  * servers (source and destination, data in a temporary directory removed at the end), runs the named
  * workloads one after the other and prints, for each, pgdts and its baseline measured in the same run,
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedServer } from '../src/embedded/embedded-server.ts';
 import type { BenchContext } from './harness.ts';
-import { benchSizes, w1, w1m, w2, w3, w4 } from './workloads.ts';
+import { benchSizes, w1, w1m, w2, w3, w4, type BenchSizes } from './workloads.ts';
 import { k1, k2, k3, kafkaBenchSizes, stopKafka } from './kafka-workloads.ts';
 
 // `--scale N`: the K workloads' pgbench scale (K1; K2/K3 use min(N, 10)).
@@ -23,12 +23,16 @@ const argv = process.argv.slice(2);
 const scaleAt = argv.indexOf('--scale');
 const scaleArg = scaleAt >= 0 ? Number(argv[scaleAt + 1]) : undefined;
 if (scaleAt >= 0) argv.splice(scaleAt, 2);
+// `--profile`: W2 also prints CPU ms per 1,000 row changes (pgdts under node --cpu-prof, servers' /proc).
+const profileAt = argv.indexOf('--profile');
+const profile = profileAt >= 0;
+if (profile) argv.splice(profileAt, 1);
 const kSizes = kafkaBenchSizes(scaleArg);
 
 const WORKLOADS = {
   W1: w1,
   'W1-M': w1m,
-  W2: w2,
+  W2: (ctx: BenchContext, sizes: BenchSizes) => w2(ctx, sizes, { profile }),
   W3: w3,
   W4: w4,
   K1: (ctx: BenchContext) => k1(ctx, kSizes),

@@ -3,7 +3,8 @@
  * servers, one after the other, and prints a table with the ratio against the target. Sizes and
  * durations come from {@link BenchSizes} (`BENCH_QUICK=1` shrinks them for a smoke run).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import {
   TOOLS,
@@ -32,6 +33,15 @@ import {
   type BenchContext,
 } from './harness.ts';
 import { mustRun, runShell, type Running } from './proc.ts';
+import {
+  backendPids,
+  CPU_CATEGORIES,
+  cpuMsOf,
+  processCpuMs,
+  summarizeCpuProfiles,
+  walsenderPid,
+  type CpuCategory,
+} from './cpu-profile.ts';
 import { fmt, mb, measure, printTable, status, verdict, type Measurement } from './report.ts';
 
 /** Sizes and durations of the workloads. */
@@ -515,6 +525,98 @@ interface CatchUp {
   readonly check: string;
 }
 
+/** CPU time of one consumer's catch-up, ms, read at the end of it (`--profile`). */
+interface CatchUpCpu {
+  readonly label: string;
+  readonly rowChanges: number;
+  readonly wallMs: number;
+  /** Spawn to streaming (the `streaming from` log line), ms; undefined for native replication. */
+  readonly startupMs: number | undefined;
+  /** The pgdts process (user + sys), undefined for native replication (it runs in the servers). */
+  readonly consumerMs: number | undefined;
+  /** Self time by category from `node --cpu-prof` (pgdts only). */
+  readonly categories: Record<CpuCategory, number> | undefined;
+  /** Destination backends of the consumer's database (pgdts connections, or the apply worker). */
+  readonly destinationMs: number;
+  readonly walsenderMs: number;
+  readonly loadAverage: string;
+}
+
+/** pgbench TPC-B: 3 UPDATEs and 1 INSERT per transaction. */
+const TPCB_CHANGES_PER_TX = 4;
+
+/** CPU of the destination backends of `dstDb` and the walsender of `slot`, read now. */
+async function serverCpu(
+  ctx: BenchContext,
+  dstDb: string,
+  slot: string,
+): Promise<{ destinationMs: number; walsenderMs: number }> {
+  const dst = await backendPids(ctx.destination, dstDb);
+  const ws = await walsenderPid(ctx.source, slot);
+  return { destinationMs: cpuMsOf(dst), walsenderMs: ws === undefined ? 0 : cpuMsOf([ws]) };
+}
+
+function printProfile(rows: readonly CatchUpCpu[]): void {
+  const per = (ms: number | undefined, r: CatchUpCpu) =>
+    ms === undefined ? '-' : fmt((ms * 1000) / r.rowChanges, 1);
+  printTable(
+    'W2 profile: ms per 1,000 row changes (CPU = user + sys from /proc; categories: self time of node --cpu-prof)',
+    [
+      'method',
+      'row changes',
+      'wall',
+      'start-up s',
+      'wall after start-up',
+      'consumer CPU',
+      ...CPU_CATEGORIES,
+      'destination backends CPU',
+      'walsender CPU',
+      'load avg 1/5/15',
+    ],
+    rows.map((r) => [
+      r.label,
+      String(r.rowChanges),
+      per(r.wallMs, r),
+      r.startupMs === undefined ? '-' : fmt(r.startupMs / 1000, 2),
+      per(r.wallMs - (r.startupMs ?? 0), r),
+      per(r.consumerMs, r),
+      ...CPU_CATEGORIES.map((c) => per(r.categories?.[c], r)),
+      per(r.destinationMs, r),
+      per(r.walsenderMs, r),
+      r.loadAverage,
+    ]),
+    [
+      'consumer CPU includes the node start-up and the profiler; categories sum to wall time of the main thread (idle included)',
+    ],
+  );
+}
+
+/** Categories of the profiles in `dir`; BENCH_PROFILE_TOP=N also logs the N top functions by self time. */
+function profileCategories(ctx: BenchContext, dir: string): Record<CpuCategory, number> {
+  const r = summarizeCpuProfiles(dir, Number(process.env.BENCH_PROFILE_TOP ?? 0));
+  for (const line of r.top) ctx.log(`profile: ${line}`);
+  return r.categories;
+}
+
+/**
+ * ms from `spawnedAt` (epoch ms) to the last `streaming from` line of a pgdts log (its timestamps are
+ * `[ISO time]`), or undefined when there is none.
+ */
+function startupMs(logFile: string, spawnedAt: number): number | undefined {
+  const lines = readFileSync(logFile, 'utf8').split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = /^\[([^\]]+)\].*\] streaming from /.exec(lines[i] ?? '');
+    if (m?.[1] !== undefined) return Date.parse(m[1]) - spawnedAt;
+  }
+  return undefined;
+}
+
+function loadAverageText(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
 /**
  * W2, backlog catch-up. pgdts: stream until caught up, SIGTERM, `pgbench -n -c 4 -j 2 -T w2Seconds`,
  * then start pgdts again and time from its spawn until the slot's confirmed_flush_lsn ≥ the end LSN of
@@ -522,8 +624,15 @@ interface CatchUp {
  * subscription (copy_data) that is DISABLEd during the writes; timed from ENABLE. Backlog WAL bytes =
  * end LSN − insert LSN before pgbench. Each on its own copy of the template, one after the other.
  */
-export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
+export async function w2(
+  ctx: BenchContext,
+  sizes: BenchSizes,
+  opts: { readonly profile?: boolean } = {},
+): Promise<void> {
   const tpl = await template(ctx, sizes);
+  const cpu: CatchUpCpu[] = [];
+  const profileDir = path.join(ctx.workDir, `w2-cpuprof-${Date.now()}`);
+  if (opts.profile === true) mkdirSync(profileDir, { recursive: true });
   const bench = ['-c', '4', '-j', '2', '-T', String(sizes.w2Seconds)];
 
   const pgdts = await measure('pgdts (restart on backlog)', async () => {
@@ -538,8 +647,16 @@ export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
     const bytes = await walBytes(ctx.source, from, end);
     ctx.log('W2: pgdts catch-up');
     const task = path.join(ctx.workDir, 'bench_w2.yaml');
-    const p2 = startPgdts(ctx, task);
+    const p2 = startPgdts(
+      ctx,
+      task,
+      [],
+      opts.profile === true
+        ? { PGDTS_NODE_OPTIONS: `--max-semi-space-size=16 --cpu-prof --cpu-prof-dir=${profileDir}` }
+        : {},
+    );
     const t0 = performance.now();
+    const spawnedAt = Date.now();
     try {
       await waitSlotReaches(ctx.source, s.slot, end, {
         alive: () => exitReason(`pgdts (log ${task}.log)`, p2),
@@ -551,8 +668,23 @@ export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
     }
     const seconds = (performance.now() - t0) / 1000;
     const peak = p2.rss.peakBytes();
+    const consumerMs = opts.profile === true ? processCpuMs(p2.child.pid ?? 0) : undefined;
+    const servers = opts.profile === true ? await serverCpu(ctx, s.dstDb, s.slot) : undefined;
+    const load = loadAverageText();
     await p2.stop('SIGTERM');
     await dropSlot(ctx, s.slot);
+    if (servers !== undefined)
+      cpu.push({
+        label: 'pgdts',
+        rowChanges: pb.transactions * TPCB_CHANGES_PER_TX,
+        wallMs: seconds * 1000,
+        startupMs: startupMs(`${task}.log`, spawnedAt),
+        consumerMs,
+        // The profile is written when the process exits.
+        categories: profileCategories(ctx, profileDir),
+        ...servers,
+        loadAverage: load,
+      });
     const r: CatchUp = {
       seconds,
       walBytes: bytes,
@@ -591,6 +723,17 @@ export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
       await ctx.destination.query(s.dstDb, `ALTER SUBSCRIPTION ${sub} ENABLE`);
       await waitSlotReaches(ctx.source, sub, end);
       const seconds = (performance.now() - t0) / 1000;
+      if (opts.profile === true)
+        cpu.push({
+          label: 'native',
+          rowChanges: pb.transactions * TPCB_CHANGES_PER_TX,
+          wallMs: seconds * 1000,
+          startupMs: undefined,
+          consumerMs: undefined,
+          categories: undefined,
+          ...(await serverCpu(ctx, s.dstDb, sub)),
+          loadAverage: loadAverageText(),
+        });
       const r: CatchUp = {
         seconds,
         walBytes: bytes,
@@ -633,6 +776,7 @@ export async function w2(ctx: BenchContext, sizes: BenchSizes): Promise<void> {
       `throughput ratio pgdts / native (WAL MB/s) = ${fmt(ratio, 2)}  (target >= 1.5: ${verdict(ratio === undefined ? undefined : ratio >= 1.5)})`,
     ],
   );
+  if (cpu.length > 0) printProfile(cpu);
 }
 
 function catchUpMeasurement(label: string, r: CatchUp, note: string): Measurement {

@@ -9,6 +9,15 @@
  * keys one `DELETE ... WHERE (k) IN (VALUES ...)`; consecutive same-shape updates by distinct,
  * unchanged keys one `UPDATE ... FROM (VALUES ...)`. Anything else keeps one statement per change, in
  * source order.
+ *
+ * With `parameters` those multi-row statements instead carry their values as one text array per
+ * column (`unnest($1::text[], ...)`, each cast to the column type; PostgreSQL docs, "Array
+ * Functions"): the statement text then
+ * depends only on the table and the shape, so the applier prepares it once per connection (extended
+ * protocol, named statement) and reuses it across flushes. The destination no longer parses and
+ * plans a VALUES list of literals per flush, and no value is quoted into SQL. The cast from text
+ * calls the column type's input function on the same text a literal would have carried, so values
+ * arrive unchanged.
  */
 import {
   UNCHANGED_TOAST,
@@ -50,6 +59,13 @@ export interface RowExpectation {
 /** One statement of a flush, and for UPDATE/DELETE the rows it must touch. */
 export interface ApplyStatement {
   readonly sql: string;
+  /**
+   * Values of `$1`, `$2`, ... in text format (PostgreSQL array literals, see
+   * {@link textArrayLiteral}): the statement is sent with the extended protocol, and its text is the
+   * same for every flush of the same table and shape (a prepared statement may be reused). Absent:
+   * a plain statement, sent in one simple query with its neighbours.
+   */
+  readonly params?: readonly string[];
   readonly expect?: RowExpectation;
 }
 
@@ -67,7 +83,32 @@ export interface BuildApplySqlOptions {
    * written; without one, changes are applied as usual.
    */
   readonly overwrite?: boolean;
+  /**
+   * Multi-row INSERT, UPDATE and DELETE statements carry their values as text array parameters
+   * (`unnest($1::text[], ...)`, each value cast to its column type) instead of literals. Default
+   * false.
+   */
+  readonly parameters?: boolean;
 }
+
+/**
+ * A PostgreSQL array literal (`{"a","b",NULL}`) of text values: every element double-quoted with
+ * `"` and `\` backslash-escaped, NULL unquoted (PostgreSQL docs, "Array Value Input"), so any text,
+ * including `NULL`, braces, commas and whitespace, reads back as itself.
+ */
+export function textArrayLiteral(values: readonly (string | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else out += `"${ARRAY_SPECIAL.test(v) ? v.replace(ARRAY_ESCAPE, '\\$&') : v}"`;
+  }
+  return `${out}}`;
+}
+
+const ARRAY_SPECIAL = /["\\]/;
+const ARRAY_ESCAPE = /["\\]/g;
 
 /** Looks up a loaded destination table; throws when it was not loaded (a bug). */
 export type TableLookup = (q: QualifiedName) => DestinationTable | undefined;
@@ -170,7 +211,27 @@ class SqlBuilder {
     private readonly lookup: TableLookup,
     private readonly singleRowUpTo: Lsn | undefined,
     readonly overwrite: boolean,
+    private readonly parameters: boolean,
   ) {}
+
+  /** May a multi-row statement carry its values as array parameters? */
+  private arrayable(): boolean {
+    return this.parameters;
+  }
+
+  /**
+   * `unnest($1::text[], $2::text[], ...) AS v(name, ...)`, parameters numbered from 1. Text arrays,
+   * cast per column by {@link typed}: an array of the column type itself would flatten a nested
+   * array (an `int[]` column) and expand a composite into its fields.
+   */
+  private static unnest(names: readonly string[]): string {
+    return `unnest(${names.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS v(${names.join(', ')})`;
+  }
+
+  /** `v.name::type`: the text goes through the column type's input function, as a literal would. */
+  private static typed(name: string, col: PlannedColumn): string {
+    return `v.${name}::${col.dest.castType}`;
+  }
 
   /** May this change join a multi-row statement? */
   batchable(c: Change): boolean {
@@ -271,17 +332,26 @@ class SqlBuilder {
         this.statements.push({ sql: `INSERT INTO ${plan.sqlName} DEFAULT VALUES` });
       return;
     }
-    const rows = run.map((c) => {
-      const vals = plan.writable.map((col) => {
-        const v = c.newTuple[col.index];
-        if (v === undefined || v === UNCHANGED_TOAST) {
-          throw applyError(c.relation, `INSERT without a value for column "${col.dest.name}"`);
-        }
-        return literal(v, col.dest);
-      });
-      return `(${vals.join(', ')})`;
-    });
     const overriding = plan.writable.some((c) => c.dest.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
+    const valueOf = (c: InsertChange, col: PlannedColumn): string | null => {
+      const v = c.newTuple[col.index];
+      if (v === undefined || v === UNCHANGED_TOAST) {
+        throw applyError(c.relation, `INSERT without a value for column "${col.dest.name}"`);
+      }
+      return v;
+    };
+    if (this.arrayable()) {
+      const params = plan.writable.map((col) => textArrayLiteral(run.map((c) => valueOf(c, col))));
+      const names = plan.writable.map((_, i) => `c${i}`);
+      this.statements.push({
+        sql: `INSERT INTO ${plan.sqlName} (${plan.writable.map((c) => quoteIdent(c.dest.name)).join(', ')})${overriding} SELECT ${plan.writable.map((c, i) => SqlBuilder.typed(names[i] ?? '', c)).join(', ')} FROM ${SqlBuilder.unnest(names)}${upsertClause(plan)}`,
+        params,
+      });
+      return;
+    }
+    const rows = run.map(
+      (c) => `(${plan.writable.map((col) => literal(valueOf(c, col), col.dest)).join(', ')})`,
+    );
     this.statements.push({
       sql: `INSERT INTO ${plan.sqlName} (${plan.writable.map((c) => quoteIdent(c.dest.name)).join(', ')})${overriding} VALUES ${rows.join(', ')}${upsertClause(plan)}`,
     });
@@ -326,6 +396,16 @@ class SqlBuilder {
         });
       return;
     }
+    const keyCols = first.id.matches.map((m) => m.col);
+    if (this.arrayable()) {
+      const names = keyCols.map((_, i) => `k${i}`);
+      this.statements.push({
+        sql: `DELETE FROM ${plan.sqlName} AS d USING ${SqlBuilder.unnest(names)} WHERE ${keyCols.map((c, i) => `d.${quoteIdent(c.dest.name)} = ${SqlBuilder.typed(names[i] ?? '', c)}`).join(' AND ')}`,
+        params: keyCols.map((_, i) => textArrayLiteral(run.map(({ id }) => id.matches[i]?.value ?? null))),
+        expect: this.expect('delete', first.change.relation, run),
+      });
+      return;
+    }
     const cols = first.id.matches.map((m) => `d.${quoteIdent(m.col.dest.name)}`).join(', ');
     const rows = run.map(({ id }) => `(${id.matches.map((m) => literal(m.value, m.col.dest)).join(', ')})`);
     this.statements.push({
@@ -352,6 +432,24 @@ class SqlBuilder {
     if (first.set.length === 0) return;
     const keyNames = first.id.matches.map((_, i) => `k${i}`);
     const setNames = first.set.map((_, i) => `s${i}`);
+    const cols = [...first.id.matches.map((m) => m.col), ...first.set.map((m) => m.col)];
+    if (this.arrayable()) {
+      const set = first.set.map(
+        (s, i) => `${quoteIdent(s.col.dest.name)} = ${SqlBuilder.typed(setNames[i] ?? '', s.col)}`,
+      );
+      const where = first.id.matches.map(
+        (m, i) => `d.${quoteIdent(m.col.dest.name)} = ${SqlBuilder.typed(keyNames[i] ?? '', m.col)}`,
+      );
+      const nk = first.id.matches.length;
+      this.statements.push({
+        sql: `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} FROM ${SqlBuilder.unnest([...keyNames, ...setNames])} WHERE ${where.join(' AND ')}`,
+        params: cols.map((_, i) =>
+          textArrayLiteral(run.map((u) => (i < nk ? u.id.matches[i]?.value : u.set[i - nk]?.value) ?? null)),
+        ),
+        expect: this.expect('update', first.change.relation, run),
+      });
+      return;
+    }
     const rows = run.map(
       (u) =>
         `(${[...u.id.matches.map((m) => literal(m.value, m.col.dest)), ...u.set.map((s) => literal(s.value, s.col.dest))].join(', ')})`,
@@ -422,7 +520,7 @@ export function buildApplySql(
   lookup: TableLookup,
   o: BuildApplySqlOptions = {},
 ): ApplyStatement[] {
-  const b = new SqlBuilder(lookup, o.singleRowUpTo, o.overwrite === true);
+  const b = new SqlBuilder(lookup, o.singleRowUpTo, o.overwrite === true, o.parameters === true);
   let run: Run | undefined;
   const flush = (): void => {
     if (!run) return;

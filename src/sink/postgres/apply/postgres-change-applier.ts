@@ -1,6 +1,6 @@
 /**
  * Applies decoded changes of incremental sync to a PostgreSQL destination, exactly once. The states
- * and invariants are in apply.md next to this file; tests cite them as [P1]…[P9].
+ * and invariants are in apply.md next to this file; tests cite them as [P1]…[P10].
  *
  * One destination transaction spans many small source transactions (or part of a huge one): changes
  * are buffered and flushed into the OPEN destination transaction when the buffer reaches `flushRows`
@@ -27,6 +27,7 @@
  * locks the task's position row, so two appliers of one task serialise and the second skips what the
  * first applied.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Change, Relation, TransactionCommit } from '../../../core/change.ts';
 import { ApplyConflictError, PgdtsError } from '../../../core/errors.ts';
@@ -81,6 +82,12 @@ export interface ChangeApplierOptions {
   readonly replicaRole?: boolean;
   /** What a missing or existing row does (see OpenApplierOptions.onConflict). Default `error`. */
   readonly onConflict?: 'error' | 'overwrite';
+  /**
+   * Multi-row statements carry their values as text array parameters and are prepared once per
+   * connection [P10] (see apply-sql.ts). Default true; false sends SQL text with literals, as before
+   * P10 (one simple query per flush).
+   */
+  readonly parameters?: boolean;
 }
 
 /** Skips counted in one source transaction, kept until its batch commits. */
@@ -101,6 +108,12 @@ interface UndurableCommit {
 }
 
 const DEFAULT_FLUSH_ROWS = 1000;
+/**
+ * At most this many named prepared statements per connection (one per table and statement shape;
+ * a handful per table in practice). Beyond it statements go unnamed: parsed each time, never
+ * accumulating in the destination session.
+ */
+const MAX_PREPARED = 500;
 const DEFAULT_FLUSH_BYTES = 4 * 1024 * 1024;
 /** Do not ask the destination for its flush position more often than this, ms. */
 const FLUSH_POLL_MS = 20;
@@ -143,6 +156,9 @@ export class PostgresChangeApplier implements ChangeApplier {
   private readonly flushBytes: number;
   private readonly singleRowUpTo: Lsn | undefined;
   private readonly overwrite: boolean;
+  private readonly parameters: boolean;
+  /** Statement text → name of its prepared statement on this connection [P10]. */
+  private readonly prepared = new Map<string, string>();
   /** Skips of the open source transaction. */
   private txnSkipped: Record<Operation, number> | undefined;
   /** Skips of the complete source transactions of the batch. */
@@ -176,6 +192,7 @@ export class PostgresChangeApplier implements ChangeApplier {
     this.flushBytes = Math.max(1, options.flushBytes ?? DEFAULT_FLUSH_BYTES);
     this.singleRowUpTo = options.singleRowUpTo;
     this.overwrite = options.onConflict === 'overwrite';
+    this.parameters = options.parameters ?? true;
     this.commitIsDurable = options.commitIsDurable;
     this.startPosition = startPosition;
     this.replicaRole = options.replicaRole ?? true;
@@ -610,6 +627,7 @@ export class PostgresChangeApplier implements ChangeApplier {
       return buildApplySql(ordered, (q) => this.tables.get(q), {
         ...(this.singleRowUpTo === undefined ? {} : { singleRowUpTo: this.singleRowUpTo }),
         overwrite: this.overwrite,
+        parameters: this.parameters,
       });
     } catch (e) {
       throw this.fail(applyFailed('cannot prepare changes', e));
@@ -644,12 +662,51 @@ export class PostgresChangeApplier implements ChangeApplier {
     return t.uniqueKeys.length > 0 && t.uniqueKeys.every((u) => [...u].sort().join('\u0000') === key);
   }
 
-  /** Runs statements as one multi-statement query and checks UPDATE/DELETE row counts [P3]. */
+  /** Name of the prepared statement for `sql` (pg prepares it on first use), or undefined past the cap. */
+  private statementName(sql: string): string | undefined {
+    let name = this.prepared.get(sql);
+    if (name === undefined && this.prepared.size < MAX_PREPARED) {
+      // Named after the text: another applier on the same connection (a test, a reopened task)
+      // reuses the statement instead of colliding with a name pg already knows for other text.
+      name = `pgdts_${createHash('sha1').update(sql).digest('hex').slice(0, 32)}`;
+      this.prepared.set(sql, name);
+    }
+    return name;
+  }
+
+  /**
+   * Runs statements in order and checks UPDATE/DELETE row counts [P3]: each run of plain statements
+   * as one multi-statement simple query, each parameterized one as a (named, prepared) extended
+   * query [P4]. A query is sent only after the previous one succeeded, so nothing, a COMMIT least of all,
+   * follows a failed statement: a COMMIT of an aborted transaction would report success as ROLLBACK.
+   */
   private async run(statements: readonly ApplyStatement[]): Promise<pg.QueryResult[]> {
     if (statements.length === 0) return [];
-    let results: pg.QueryResult[];
+    const results: pg.QueryResult[] = [];
     try {
-      results = resultsOf(await this.client.query(statements.map((s) => s.sql).join(';\n')));
+      let plain: string[] = [];
+      const sendPlain = async () => {
+        if (plain.length === 0) return;
+        const text = plain.join(';\n');
+        plain = [];
+        results.push(...resultsOf(await this.client.query(text)));
+      };
+      for (const s of statements) {
+        if (s.params === undefined) {
+          plain.push(s.sql);
+          continue;
+        }
+        await sendPlain();
+        const name = this.statementName(s.sql);
+        results.push(
+          await this.client.query({
+            ...(name === undefined ? {} : { name }),
+            text: s.sql,
+            values: [...s.params],
+          }),
+        );
+      }
+      await sendPlain();
     } catch (e) {
       const err = e as { table?: string; schema?: string };
       const where =
