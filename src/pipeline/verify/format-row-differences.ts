@@ -1,0 +1,100 @@
+/** Renderings of `--mode rows` differences: lines for a person, CSV rows for `--report FILE.csv`. */
+import { displayName } from '../../core/identifier.ts';
+import { abbreviateValue, differenceLabel, type RowDifference } from '../../core/row-difference.ts';
+import type { RowValues } from '../../core/table-hash.ts';
+import type { TableRowDifferences, VerifyReport } from './verify-report.ts';
+
+function keyText(rows: TableRowDifferences, d: RowDifference): string {
+  if (d.key === undefined) return '';
+  return ` (${rows.shape.key.join(', ')})=(${d.key.join(', ')})`;
+}
+
+function valuesText(rows: TableRowDifferences, values: RowValues): string {
+  return rows.shape.columns.map((c, i) => `${c}=${abbreviateValue(values[i] ?? null)}`).join(' ');
+}
+
+/**
+ * One line per difference, indented, for the human report: `missing in destination (id)=(5):
+ * n="1.0" t=NULL`, `different (id)=(7): n: "1.0" -> "1.00"`, keyless rows with their copies. Long
+ * values are abbreviated with their size (abbreviateValue).
+ */
+export function formatRowDifferences(rows: TableRowDifferences): string[] {
+  if (rows.notListedReason !== undefined) return [`      ${rows.notListedReason}`];
+  const lines = rows.differences.map((d) => {
+    const head = `      ${differenceLabel(d.kind)}${keyText(rows, d)}`;
+    switch (d.kind) {
+      case 'missing':
+      case 'extra': {
+        const copies =
+          d.key === undefined
+            ? ` x${Math.abs(d.copies.source - d.copies.destination)} (source ${d.copies.source}, destination ${d.copies.destination})`
+            : '';
+        return `${head}${copies}: ${valuesText(rows, d.kind === 'missing' ? d.source : d.destination)}`;
+      }
+      case 'different':
+        return `${head}: ${d.columns
+          .map(
+            (i) =>
+              `${rows.shape.columns[i] ?? `#${i}`}: ${abbreviateValue(d.source[i] ?? null)} -> ${abbreviateValue(d.destination[i] ?? null)}`,
+          )
+          .join('; ')}`;
+      default: {
+        const never: never = d;
+        throw new TypeError(`unknown difference ${JSON.stringify(never)}`);
+      }
+    }
+  });
+  if (rows.truncated)
+    lines.push(`      ... more differences not listed (--max-differences ${rows.differences.length})`);
+  return lines;
+}
+
+function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+}
+
+function valuesObject(columns: readonly string[], values: RowValues | undefined): string {
+  if (values === undefined) return '';
+  return JSON.stringify(Object.fromEntries(columns.map((c, i) => [c, values[i] ?? null])));
+}
+
+/** Header of {@link rowDifferencesCsv}. */
+export const CSV_HEADER = [
+  'table',
+  'kind',
+  'key',
+  'columns',
+  'source',
+  'destination',
+  'source_copies',
+  'destination_copies',
+] as const;
+
+/**
+ * Every listed differing row of a `rows` mode report as CSV (RFC 4180, header first): the destination
+ * table, the kind (`missing in destination`...), the key as a JSON array (empty when keyless), the
+ * differing columns (`;`-separated, `different` only), both sides' rows as JSON objects of full,
+ * unabbreviated values (empty for the side without the row), and the copies on each side.
+ */
+export function rowDifferencesCsv(report: VerifyReport): string {
+  const lines = [CSV_HEADER.join(',')];
+  for (const t of report.tables) {
+    const rows = t.rows;
+    if (rows === undefined) continue;
+    const cols = rows.shape.columns;
+    for (const d of rows.differences) {
+      const fields = [
+        displayName(rows.shape.table),
+        differenceLabel(d.kind),
+        d.key === undefined ? '' : JSON.stringify(d.key),
+        d.kind === 'different' ? d.columns.map((i) => cols[i] ?? '').join(';') : '',
+        valuesObject(cols, d.kind === 'extra' ? undefined : d.source),
+        valuesObject(cols, d.kind === 'missing' ? undefined : d.destination),
+        String(d.kind === 'different' ? 1 : d.copies.source),
+        String(d.kind === 'different' ? 1 : d.copies.destination),
+      ];
+      lines.push(fields.map(csvField).join(','));
+    }
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
