@@ -105,13 +105,15 @@ export function addVerifyCommand(program: Command): void {
       const o = parseOptions(raw);
       const task = loadTaskFile(file);
       const json = raw.json === true;
+      // A person at a terminal gets aligned tables; a pipe gets one line per row (grep-able).
+      const text = { rowsAs: process.stdout.isTTY ? ('table' as const) : ('lines' as const) };
       const exit = await withConnectors(task, async (c) => {
         const report = await verifyTask(task, c, o.verify);
         if (raw.report !== undefined) writeFileSync(raw.report, rowDifferencesCsv(report));
         switch (o.repair) {
           case undefined:
             process.stdout.write(
-              json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report)}\n`,
+              json ? `${JSON.stringify(report, null, 2)}\n` : `${formatVerifyReport(report, text)}\n`,
             );
             return report.identical ? 0 : 1;
           case 'dry-run': {
@@ -125,7 +127,7 @@ export function addVerifyCommand(program: Command): void {
           }
           case 'apply': {
             const plan = planRepairs(report);
-            if (!json) process.stdout.write(`${formatVerifyReport(report)}\n`);
+            if (!json) process.stdout.write(`${formatVerifyReport(report, text)}\n`);
             const r = await applyRepairs(task, c, plan, o.verify);
             if (json) {
               process.stdout.write(
@@ -144,7 +146,7 @@ export function addVerifyCommand(program: Command): void {
                   }
                 }
               }
-              process.stdout.write(`after repair: ${formatVerifyReport(r.reverify)}\n`);
+              process.stdout.write(`after repair: ${formatVerifyReport(r.reverify, text)}\n`);
             }
             // Tables whose rows were not listed (errors, merges) were not repaired: they still differ.
             const repaired = new Set(plan.map((t) => displayName(t.table)));

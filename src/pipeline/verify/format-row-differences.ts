@@ -49,6 +49,57 @@ export function formatRowDifferences(rows: TableRowDifferences): string[] {
   return lines;
 }
 
+/** Column headers of {@link formatRowDifferenceTable}. */
+const TABLE_HEADER = ['KIND', 'KEY', 'COLUMN', 'SOURCE', 'DESTINATION'] as const;
+
+/**
+ * The differences of one table as an aligned table for a terminal: KIND, KEY, COLUMN, SOURCE,
+ * DESTINATION; a `different` row takes one line per differing column, a missing or extra row one line
+ * with its values on its side (keyless rows: the copies on each side). Values abbreviated as in
+ * {@link formatRowDifferences}; each line indented by 6 spaces.
+ */
+export function formatRowDifferenceTable(rows: TableRowDifferences): string[] {
+  if (rows.notListedReason !== undefined) return [`      ${rows.notListedReason}`];
+  const cells: string[][] = [];
+  for (const d of rows.differences) {
+    const key = d.key === undefined ? '' : `(${d.key.join(', ')})`;
+    switch (d.kind) {
+      case 'missing':
+      case 'extra': {
+        const values = valuesText(rows, d.kind === 'missing' ? d.source : d.destination);
+        const copies = d.key === undefined ? ` (copies ${d.copies.source} / ${d.copies.destination})` : '';
+        cells.push(
+          d.kind === 'missing'
+            ? [differenceLabel(d.kind), key, '', `${values}${copies}`, '']
+            : [differenceLabel(d.kind), key, '', '', `${values}${copies}`],
+        );
+        break;
+      }
+      case 'different':
+        d.columns.forEach((i, n) => {
+          cells.push([
+            n === 0 ? differenceLabel(d.kind) : '',
+            n === 0 ? key : '',
+            rows.shape.columns[i] ?? `#${i}`,
+            abbreviateValue(d.source[i] ?? null),
+            abbreviateValue(d.destination[i] ?? null),
+          ]);
+        });
+        break;
+      default: {
+        const never: never = d;
+        throw new TypeError(`unknown difference ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  const all = [[...TABLE_HEADER], ...cells];
+  const widths = TABLE_HEADER.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
+  const lines = all.map((r) => `      ${r.map((v, c) => v.padEnd(widths[c] ?? 0)).join('  ')}`.trimEnd());
+  if (rows.truncated)
+    lines.push(`      ... more differences not listed (--max-differences ${rows.differences.length})`);
+  return lines;
+}
+
 function csvField(v: string): string {
   return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
 }

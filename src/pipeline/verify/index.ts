@@ -7,7 +7,11 @@ export {
   type VerifyOptions,
 } from './verify-task.ts';
 export { applyRepairs, planRepairs, type RepairPlan, type RepairResult } from './repair-task.ts';
-export { formatRowDifferences, rowDifferencesCsv } from './format-row-differences.ts';
+export {
+  formatRowDifferences,
+  formatRowDifferenceTable,
+  rowDifferencesCsv,
+} from './format-row-differences.ts';
 export { formatVerifyReport } from './format-verify-report.ts';
 export { VERIFY_MODES } from './verify-report.ts';
 export type { VerifyReport, TableVerifyResult, DifferingChunk, VerifyMode } from './verify-report.ts';

@@ -121,6 +121,17 @@ test('[V1] [V2] rows mode lists each planted difference with its kind and column
   assert.match(text, /big: "L{60}"… \(70000 chars\) -> "L{60}"… \(70000 chars\)/);
   assert.match(text, /missing in destination \(id\)=\(17\): id="17" n="4.25" t="row 17"/);
 
+  // On a terminal: an aligned table, one line per differing column.
+  const tty = formatVerifyReport(r, { rowsAs: 'table' });
+  assert.match(tty, /^ {6}KIND +KEY +COLUMN +SOURCE +DESTINATION$/m);
+  assert.match(tty, /^ {6}different +\(5\) +t +NULL +""$/m);
+  assert.match(tty, /^ {6}missing in destination +\(17\) +id="17" n="4\.25"/m);
+  assert.match(tty, /^ {6}extra in destination {20,}v="new" x=NULL \(copies 0 \/ 1\)$/m);
+  const itemLines = tty.split('\n').slice(tty.split('\n').findIndex((l) => l.startsWith('DIFF  app.items')));
+  const header = itemLines.find((l) => l.includes('COLUMN'));
+  const at = itemLines.find((l) => l.trimStart().startsWith('different') && l.includes('(300)'));
+  assert.equal(at?.indexOf('at '), header?.indexOf('COLUMN'), 'columns aligned');
+
   // Keyless: compared as multisets, each distinct row with its copies.
   const bag = diffs(r, 'app.bag');
   const bagText = bag.map((x) =>
