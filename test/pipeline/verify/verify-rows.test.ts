@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pg from 'pg';
 import { withConnectors } from '../../../src/connectors/open-connectors.ts';
 import { formatRepairScript } from '../../../src/core/repair-sql.ts';
 import type { RowDifference } from '../../../src/core/row-difference.ts';
@@ -188,4 +189,51 @@ test('[V1] [V2] rows mode lists each planted difference with its kind and column
   const final = await verify(t, { mode: 'rows', chunkRows: 300 });
   assert.ok(final.identical, formatVerifyReport(final));
   assert.equal((await verify(t)).identical, true);
+});
+
+test('[V3] a repair racing a live update waits for it and then leaves the newer row alone', async () => {
+  const s = testServer(17);
+  const sdb = await freshDatabase(s, 'vr_race_src');
+  const ddb = await freshDatabase(s, 'vr_race_dst');
+  for (const db of [sdb, ddb]) {
+    await sql(
+      s,
+      db,
+      "CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY, v text); INSERT INTO app.t SELECT i, 'v' || i FROM generate_series(1, 50) i",
+    );
+  }
+  await sql(s, ddb, "UPDATE app.t SET v = 'stale' WHERE id IN (10, 20)");
+  const t = task(s, sdb, s, ddb);
+  const r = await verify(t, { mode: 'rows' });
+  assert.equal(diffs(r, 'app.t').length, 2);
+  // A live writer updates row 10 in a transaction that is still open when the repair starts.
+  const writer = new pg.Client({
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    password: s.password,
+    database: ddb,
+  });
+  await writer.connect();
+  try {
+    await writer.query("BEGIN; UPDATE app.t SET v = 'live' WHERE id = 10");
+    const repairing = withConnectors(t, (c) => applyRepairs(t, c, planRepairs(r)));
+    // The repair's guard waits on the writer's row lock; then the writer commits.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await writer.query('COMMIT');
+    const res = await repairing;
+    assert.equal(res.applied, 1);
+    assert.equal(res.skipped, 1);
+  } finally {
+    await writer.end();
+  }
+  const rows = await sql<{ id: number; v: string }>(
+    s,
+    ddb,
+    'SELECT id, v FROM app.t WHERE id IN (10, 20) ORDER BY id',
+  );
+  assert.deepEqual(
+    rows.map((x) => x.v),
+    ['live', 'v20'],
+  );
 });
