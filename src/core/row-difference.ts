@@ -132,3 +132,25 @@ export function abbreviateValue(v: string | null, max = ABBREVIATE_AFTER): strin
   if (v.length <= max) return JSON.stringify(v);
   return `${JSON.stringify(v.slice(0, max))}… (${v.length} chars)`;
 }
+
+/**
+ * Both values of a differing column for a report. Short values as {@link abbreviateValue}; when a
+ * long value differs only after its first `max / 2` characters (a large TOASTed text changed near
+ * its end), both show the window around the first difference instead of their equal starts:
+ * `…"LLLM" (70000 chars, differs from char 69999)` (chars counted from 1).
+ */
+export function abbreviatePair(
+  a: string | null,
+  b: string | null,
+  max = ABBREVIATE_AFTER,
+): readonly [string, string] {
+  const plain = [abbreviateValue(a, max), abbreviateValue(b, max)] as const;
+  if (a === null || b === null || (a.length <= max && b.length <= max)) return plain;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (i < max / 2) return plain;
+  const start = i - Math.floor(max / 2);
+  const window = (v: string) =>
+    `…${JSON.stringify(v.slice(start, start + max))}${start + max < v.length ? '…' : ''} (${v.length} chars, differs from char ${i + 1})`;
+  return [window(a), window(b)];
+}

@@ -1,6 +1,11 @@
 /** Renderings of `--mode rows` differences: lines for a person, CSV rows for `--report FILE.csv`. */
 import { displayName } from '../../core/identifier.ts';
-import { abbreviateValue, differenceLabel, type RowDifference } from '../../core/row-difference.ts';
+import {
+  abbreviatePair,
+  abbreviateValue,
+  differenceLabel,
+  type RowDifference,
+} from '../../core/row-difference.ts';
 import type { RowValues } from '../../core/table-hash.ts';
 import type { TableRowDifferences, VerifyReport } from './verify-report.ts';
 
@@ -33,10 +38,10 @@ export function formatRowDifferences(rows: TableRowDifferences): string[] {
       }
       case 'different':
         return `${head}: ${d.columns
-          .map(
-            (i) =>
-              `${rows.shape.columns[i] ?? `#${i}`}: ${abbreviateValue(d.source[i] ?? null)} -> ${abbreviateValue(d.destination[i] ?? null)}`,
-          )
+          .map((i) => {
+            const [a, b] = abbreviatePair(d.source[i] ?? null, d.destination[i] ?? null);
+            return `${rows.shape.columns[i] ?? `#${i}`}: ${a} -> ${b}`;
+          })
           .join('; ')}`;
       default: {
         const never: never = d;
@@ -77,12 +82,13 @@ export function formatRowDifferenceTable(rows: TableRowDifferences): string[] {
       }
       case 'different':
         d.columns.forEach((i, n) => {
+          const [a, b] = abbreviatePair(d.source[i] ?? null, d.destination[i] ?? null);
           cells.push([
             n === 0 ? differenceLabel(d.kind) : '',
             n === 0 ? key : '',
             rows.shape.columns[i] ?? `#${i}`,
-            abbreviateValue(d.source[i] ?? null),
-            abbreviateValue(d.destination[i] ?? null),
+            a,
+            b,
           ]);
         });
         break;

@@ -10,6 +10,11 @@
  * (another ICU/glibc version) would shift rows between chunks and show as a difference. Keyless tables
  * are hashed whole, as a multiset (one sequential scan, no sort). A destination without the key's
  * index (before post-data DDL) makes every chunk a sequential scan there.
+ *
+ * Modes (`VerifyOptions.mode`): `count` compares row counts per chunk, `hash` (default) counts and
+ * content hashes, `rows` narrows every differing chunk to its differing rows (narrow-differences.ts,
+ * verify.md [V1] [V2]). Every statement is paced by the task's `verify.rowsPerSecond` and
+ * `verify.megabytesPerSecond` [V4].
  */
 import { PgdtsError } from '../../core/errors.ts';
 import { displayName } from '../../core/identifier.ts';

@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withConnectors } from '../../../src/connectors/open-connectors.ts';
 import { guardHolds, repairStatement, type RepairTable } from '../../../src/core/repair-sql.ts';
-import { abbreviateValue, diffCountedRows, diffKeyedRows } from '../../../src/core/row-difference.ts';
+import {
+  abbreviatePair,
+  abbreviateValue,
+  diffCountedRows,
+  diffKeyedRows,
+} from '../../../src/core/row-difference.ts';
 import { parseTaskConfig } from '../../../src/core/task-config.ts';
 import { subtractDigest } from '../../../src/pipeline/verify/narrow-differences.ts';
 import { verifyTask } from '../../../src/pipeline/verify/verify-task.ts';
@@ -70,6 +75,11 @@ test('abbreviated values keep their start and show their size', () => {
   assert.equal(abbreviateValue(null), 'NULL');
   assert.equal(abbreviateValue("it's"), '"it\'s"');
   assert.equal(abbreviateValue('x'.repeat(100), 10), '"xxxxxxxxxx"… (100 chars)');
+  assert.deepEqual(abbreviatePair('ab', 'ac', 10), ['"ab"', '"ac"']);
+  assert.deepEqual(
+    abbreviatePair(`${'x'.repeat(50)}A${'y'.repeat(49)}`, `${'x'.repeat(50)}B${'y'.repeat(49)}`, 10),
+    ['…"xxxxxAyyyy"… (100 chars, differs from char 51)', '…"xxxxxByyyy"… (100 chars, differs from char 51)'],
+  );
 });
 
 const T: RepairTable = {

@@ -118,8 +118,11 @@ test('[V1] [V2] rows mode lists each planted difference with its kind and column
   assert.ok(n40.kind === 'different' && n40.source[1] === '10.0' && n40.destination[1] === '10.00');
   assert.match(text, /different \(id\)=\(5\): t: NULL -> ""/);
   assert.match(text, /different \(id\)=\(300\): at: "2024-03-01 15:00:00\+00" -> "2024-03-01 17:00:00\+00"/);
-  // A 70 000-character value is abbreviated with its size.
-  assert.match(text, /big: "L{60}"… \(70000 chars\) -> "L{60}"… \(70000 chars\)/);
+  // A 70 000-character value is abbreviated with its size, around its first difference.
+  assert.match(
+    text,
+    /big: …"L{31}" \(70000 chars, differs from char 70000\) -> …"L{30}M" \(70000 chars, differs from char 70000\)/,
+  );
   assert.match(text, /missing in destination \(id\)=\(17\): id="17" n="4.25" t="row 17"/);
 
   // On a terminal: an aligned table, one line per differing column.
