@@ -101,6 +101,17 @@ export function addVerifyCommand(program: Command): void {
     .description(
       'compare every selected table in source and destination (through mappings, filters and excluded columns); exit 1 if any differ',
     )
+    .addHelpText(
+      'after',
+      `
+Limits: each side is read at its own moment, so on a live source in-flight changes show as
+differences (verify once incremental sync has caught up). Values compare as text under fixed
+settings: 1.0 and 1.00 differ, '' and NULL differ, timestamptz values differ only as instants.
+Keyless tables are compared as multisets, hashed in one statement per side; rows of tables merged
+from several sources (mergeInto) are not listed. --repair=apply needs the right to set
+session_replication_role (superuser, or GRANT SET ON PARAMETER on PostgreSQL 15+). Pace reads with
+verify.rowsPerSecond and verify.megabytesPerSecond in the task file. See README "Verification".`,
+    )
     .action(async (file: string, raw: RawVerifyOptions) => {
       const o = parseOptions(raw);
       const task = loadTaskFile(file);
