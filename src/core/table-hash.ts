@@ -109,6 +109,12 @@ export interface TableHasher {
    */
   readRows(t: HashTarget, r: KeyRange, limit: number): Promise<KeyedRow[]>;
   /**
+   * Reads the rows with the given keys (each key as text, key column order; at most 500 keys), in no
+   * particular order; keys without a row (or whose row fails the row filter) are absent.
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  readKeys(t: HashTarget, keys: readonly (readonly string[])[]): Promise<KeyedRow[]>;
+  /**
    * Hashes a keyless table's rows in buckets named by the first {@link BUCKET_HEX_DIGITS} hex digits
    * of each row text's md5, in one statement: bucket name → digest (empty buckets absent).
    * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.

@@ -218,6 +218,43 @@ export async function readRows(
 }
 
 /**
+ * Reads the rows with the given keys (and passing the row filter): key and values as text.
+ * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+ */
+export async function readKeys(
+  client: pg.Client,
+  t: HashTarget,
+  keys: readonly (readonly string[])[],
+): Promise<KeyedRow[]> {
+  if (keys.length === 0) return [];
+  const params: string[] = [];
+  // Untyped parameters take the key columns' types, as in range bounds.
+  const list = keys
+    .map((k) => {
+      const ps = t.key.map((_, i) => {
+        params.push(k[i] ?? '');
+        return `$${params.length}`;
+      });
+      return `(${ps.join(', ')})`;
+    })
+    .join(', ');
+  const where = [`(${keyList(t)}) IN (${list})`, ...(t.where === undefined ? [] : [`(${t.where})`])];
+  const cols = [...t.key, ...t.columns].map((c) => `${quoteIdent(c)}::text`).join(', ');
+  try {
+    const q = await client.query<(string | null)[]>({
+      text: `SELECT ${cols} FROM ONLY ${quoteQualified(t.table)} WHERE ${where.join(' AND ')}`,
+      values: params,
+      queryMode: 'extended',
+      rowMode: 'array',
+    } as pg.QueryConfig);
+    const k = t.key.length;
+    return q.rows.map((row) => ({ key: row.slice(0, k).map((v) => v ?? ''), values: row.slice(k) }));
+  } catch (e) {
+    throw wrapPgError('VERIFY_MISMATCH', `cannot read rows of ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/**
  * Hashes a table's rows in buckets of the first {@link BUCKET_HEX_DIGITS} hex digits of their md5.
  * One statement (a whole-table scan).
  * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
@@ -316,6 +353,10 @@ export class PgTableHasher implements TableHasher {
 
   readRows(t: HashTarget, r: KeyRange, limit: number): Promise<KeyedRow[]> {
     return readRows(this.client, t, r, limit);
+  }
+
+  readKeys(t: HashTarget, keys: readonly (readonly string[])[]): Promise<KeyedRow[]> {
+    return readKeys(this.client, t, keys);
   }
 
   hashBuckets(t: HashTarget): Promise<Map<string, RowsDigest>> {

@@ -2,8 +2,8 @@
  * `pgdts verify --mode rows --repair=dry-run|apply`: turns the differing rows of a verify report into
  * repair statements (src/core/repair-sql.ts) and applies them on the destination under the safety
  * rule of verify.md [V3]: each statement runs only while the destination row is still the one that
- * was verified, read under FOR UPDATE in the repair's transaction; then the repaired tables are
- * verified again.
+ * was verified, read under FOR UPDATE in the repair's transaction; then the repaired rows are
+ * verified again (read by key on both sides; keyless tables as a whole).
  */
 import { PgdtsError } from '../../core/errors.ts';
 import { displayName, type QualifiedName } from '../../core/identifier.ts';
@@ -61,7 +61,7 @@ export interface RepairResult {
     readonly table: QualifiedName;
     readonly outcomes: readonly { readonly statement: RepairStatement; readonly outcome: RepairOutcome }[];
   }[];
-  /** `rows` mode verification of the repaired tables, after the repair. */
+  /** `rows` mode verification after the repair: of the repaired rows (keyed tables), of whole keyless tables. */
   readonly reverify: VerifyReport;
 }
 
@@ -70,7 +70,8 @@ export const REPAIR_BATCH = 500;
 
 /**
  * Applies `plan` on the destination (transactions of {@link REPAIR_BATCH} statements, each table on
- * its own), then verifies the repaired tables again in `rows` mode with `verifyOptions`.
+ * its own), then verifies the repaired rows again in `rows` mode with `verifyOptions` (keyed tables
+ * by key, keyless tables whole).
  * @throws {PgdtsError} CONFIG_INVALID when the destination cannot apply repairs, APPLY_FAILED when a
  *   repair transaction fails as a whole (e.g. no privilege to set session_replication_role).
  */
@@ -121,10 +122,19 @@ export async function applyRepairs(
   } finally {
     await repairer.close();
   }
+  // Keyed tables: the repaired rows (and the unrepairable ones) read again by key; keyless: whole.
+  const onlyKeys = new Map<string, (readonly string[])[]>();
+  for (const t of plan) {
+    const keys = [...t.statements.map((s) => s.difference), ...t.unrepairable].flatMap((d) =>
+      d.key === undefined ? [] : [d.key],
+    );
+    if (keys.length > 0) onlyKeys.set(displayName(t.table), keys);
+  }
   const reverify = await verifyTask(task, c, {
     ...verifyOptions,
     mode: 'rows',
     onlyTables: plan.map((t) => displayName(t.table)),
+    onlyKeys,
   });
   return { applied, skipped, failed, tables, reverify };
 }

@@ -180,6 +180,9 @@ test('[V1] [V2] rows mode lists each planted difference with its kind and column
   assert.equal(res.skipped, 1);
   assert.equal(res.failed, 0);
   assert.equal(res.applied, 10);
+  // Re-verified by key: only the 8 repaired rows were read (7 exist on the source), not the table.
+  assert.equal(table(res.reverify, 'app.items').sourceRows, 7);
+  assert.equal(table(res.reverify, 'app.items').chunks, 0);
   const after = diffs(res.reverify, 'app.items');
   assert.equal(after.length, 1);
   assert.equal(byKey(after, '6').kind, 'different');
