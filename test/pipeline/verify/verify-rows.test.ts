@@ -243,3 +243,50 @@ test('[V3] a repair racing a live update waits for it and then leaves the newer 
     ['live', 'v20'],
   );
 });
+
+test('[V1] [V3] composite keys and leaf partitions narrow and repair; a destination in another time zone shows no false difference', async () => {
+  const s = testServer(13);
+  const d = testServer(17);
+  const sdb = await freshDatabase(s, 'vr_comp_src');
+  const ddb = await freshDatabase(d, 'vr_comp_dst');
+  await sql(d, 'postgres', `ALTER DATABASE ${ddb} SET timezone = 'Asia/Kolkata'`);
+  const ddl = `CREATE SCHEMA app;
+    CREATE TABLE app.c (region text, seq int, at timestamptz, PRIMARY KEY (region, seq));
+    CREATE TABLE app.m (id int, day date NOT NULL, v float8, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+    CREATE TABLE app.m_1 PARTITION OF app.m FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
+    CREATE TABLE app.m_2 PARTITION OF app.m FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');`;
+  const data = `INSERT INTO app.c SELECT r, i, '2024-05-05 05:05:05.123456+00'::timestamptz + i * interval '1 s'
+      FROM unnest(ARRAY['eu', 'us', 'Z z', 'é']) r, generate_series(1, 200) i;
+    INSERT INTO app.m SELECT i, '2024-01-01'::date + i % 360, i / 3.0 FROM generate_series(1, 700) i;`;
+  for (const [srv, db] of [
+    [s, sdb],
+    [d, ddb],
+  ] as const) {
+    await sql(srv, db, ddl);
+    await sql(srv, db, data);
+  }
+  const t = task(s, sdb, d, ddb);
+  assert.ok((await verify(t, { mode: 'rows', chunkRows: 100 })).identical);
+  await sql(
+    d,
+    ddb,
+    `DELETE FROM app.c WHERE region = 'Z z' AND seq = 150; UPDATE app.c SET at = at + interval '1 microsecond' WHERE region = 'é' AND seq = 3;
+     UPDATE app.m SET v = v + 1e-12 WHERE id = 444; INSERT INTO app.m VALUES (701, '2024-08-08', 1)`,
+  );
+  const r = await verify(t, { mode: 'rows', chunkRows: 100, leafRows: 4 });
+  assert.deepEqual(
+    diffs(r, 'app.c')
+      .map((x) => `${x.kind} ${x.key?.join('/')}`)
+      .sort(),
+    ['different é/3', 'missing Z z/150'],
+  );
+  const m = [...diffs(r, 'app.m_1'), ...diffs(r, 'app.m_2')].map((x) => [x.kind, x.key?.[0]]);
+  assert.deepEqual(m.sort(), [
+    ['different', '444'],
+    ['extra', '701'],
+  ]);
+  const res = await withConnectors(t, (c) => applyRepairs(t, c, planRepairs(r)));
+  assert.equal(res.applied, 4);
+  assert.ok(res.reverify.identical, formatVerifyReport(res.reverify));
+  assert.ok((await verify(t, { mode: 'rows', chunkRows: 100 })).identical);
+});
