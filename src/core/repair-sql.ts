@@ -58,11 +58,15 @@ function valuesWhere(t: RepairTable, values: RowValues): string {
     .join(' AND ');
 }
 
+/**
+ * INSERT of `copies` copies of a row. OVERRIDING SYSTEM VALUE: a `GENERATED ALWAYS AS IDENTITY` key
+ * must take the source's value (the clause is a no-op on tables without one).
+ */
 function insertValues(t: RepairTable, values: RowValues, copies: number): string {
   const gen = new Set(t.generated);
   const cols = t.columns.flatMap((c, i) => (gen.has(c) ? [] : [[c, values[i] ?? null] as const]));
   const row = `(${cols.map(([, v]) => literal(v)).join(', ')})`;
-  return `INSERT INTO ${quoteQualified(t.table)} (${cols.map(([c]) => quoteIdent(c)).join(', ')}) VALUES ${Array.from({ length: copies }, () => row).join(', ')}`;
+  return `INSERT INTO ${quoteQualified(t.table)} (${cols.map(([c]) => quoteIdent(c)).join(', ')}) OVERRIDING SYSTEM VALUE VALUES ${Array.from({ length: copies }, () => row).join(', ')}`;
 }
 
 /**

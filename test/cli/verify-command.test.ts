@@ -104,7 +104,7 @@ test('[V1] [V3] verify --mode rows on a mapped, filtered table: report, --json, 
   );
   assert.match(
     dry.stdout,
-    /^INSERT INTO "shop"\."orders_copy" \("id", "total", "note"\) VALUES \('333', '333', 'n333'\);$/m,
+    /^INSERT INTO "shop"\."orders_copy" \("id", "total", "note"\) OVERRIDING SYSTEM VALUE VALUES \('333', '333', 'n333'\);$/m,
   );
   assert.match(dry.stdout, /^DELETE FROM "shop"\."orders_copy" WHERE "id" = '50';$/m);
   // The dry-run changed nothing.

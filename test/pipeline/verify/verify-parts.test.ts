@@ -108,7 +108,10 @@ test('[V3] repair statements by key with quoted literals; a difference only in g
     source: ['8', null, '16'],
     copies: { source: 1, destination: 0 },
   });
-  assert.equal(ins?.sql, `INSERT INTO "Sales"."O'rders" ("id", "note") VALUES ('8', NULL)`);
+  assert.equal(
+    ins?.sql,
+    `INSERT INTO "Sales"."O'rders" ("id", "note") OVERRIDING SYSTEM VALUE VALUES ('8', NULL)`,
+  );
   assert.equal(
     repairStatement(T, {
       kind: 'different',

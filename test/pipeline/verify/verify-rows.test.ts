@@ -161,7 +161,7 @@ test('[V1] [V2] rows mode lists each planted difference with its kind and column
   assert.match(script, /^BEGIN;\nSET LOCAL session_replication_role = replica;/m);
   assert.match(
     script,
-    /^INSERT INTO "app"\."items" \("id", "n", "t", "at", "big"\) VALUES \('17', '4.25', 'row 17', '2024-03-01 10:17:00\+00', NULL\);$/m,
+    /^INSERT INTO "app"\."items" \("id", "n", "t", "at", "big"\) OVERRIDING SYSTEM VALUE VALUES \('17', '4.25', 'row 17', '2024-03-01 10:17:00\+00', NULL\);$/m,
   );
   assert.match(script, /^DELETE FROM "app"\."items" WHERE "id" = '1001';$/m);
   assert.match(script, /^UPDATE "app"\."items" SET "t" = NULL WHERE "id" = '5';$/m);
@@ -170,7 +170,10 @@ test('[V1] [V2] rows mode lists each planted difference with its kind and column
     script,
     /^DELETE FROM "app"\."bag" WHERE ctid IN \(SELECT ctid FROM "app"\."bag" WHERE "v"::text = 'v7' AND "x"::text = '7' LIMIT 2\);$/m,
   );
-  assert.match(script, /^INSERT INTO "app"\."bag" \("v", "x"\) VALUES \('dup', '1'\);$/m);
+  assert.match(
+    script,
+    /^INSERT INTO "app"\."bag" \("v", "x"\) OVERRIDING SYSTEM VALUE VALUES \('dup', '1'\);$/m,
+  );
   assert.doesNotMatch(script, /twice/); // generated: computed by the destination
   assert.equal((await verify(t, { mode: 'rows' })).identical, false);
 
@@ -252,12 +255,14 @@ test('[V1] [V3] composite keys and leaf partitions narrow and repair; a destinat
   await sql(d, 'postgres', `ALTER DATABASE ${ddb} SET timezone = 'Asia/Kolkata'`);
   const ddl = `CREATE SCHEMA app;
     CREATE TABLE app.c (region text, seq int, at timestamptz, PRIMARY KEY (region, seq));
+    CREATE TABLE app.ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
     CREATE TABLE app.m (id int, day date NOT NULL, v float8, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
     CREATE TABLE app.m_1 PARTITION OF app.m FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
     CREATE TABLE app.m_2 PARTITION OF app.m FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');`;
   const data = `INSERT INTO app.c SELECT r, i, '2024-05-05 05:05:05.123456+00'::timestamptz + i * interval '1 s'
       FROM unnest(ARRAY['eu', 'us', 'Z z', 'é']) r, generate_series(1, 200) i;
-    INSERT INTO app.m SELECT i, '2024-01-01'::date + i % 360, i / 3.0 FROM generate_series(1, 700) i;`;
+    INSERT INTO app.m SELECT i, '2024-01-01'::date + i % 360, i / 3.0 FROM generate_series(1, 700) i;
+    INSERT INTO app.ident (v) SELECT 'i' || i FROM generate_series(1, 20) i;`;
   for (const [srv, db] of [
     [s, sdb],
     [d, ddb],
@@ -271,7 +276,8 @@ test('[V1] [V3] composite keys and leaf partitions narrow and repair; a destinat
     d,
     ddb,
     `DELETE FROM app.c WHERE region = 'Z z' AND seq = 150; UPDATE app.c SET at = at + interval '1 microsecond' WHERE region = 'é' AND seq = 3;
-     UPDATE app.m SET v = v + 1e-12 WHERE id = 444; INSERT INTO app.m VALUES (701, '2024-08-08', 1)`,
+     UPDATE app.m SET v = v + 1e-12 WHERE id = 444; INSERT INTO app.m VALUES (701, '2024-08-08', 1);
+     DELETE FROM app.ident WHERE id = 7`,
   );
   const r = await verify(t, { mode: 'rows', chunkRows: 100, leafRows: 4 });
   assert.deepEqual(
@@ -285,8 +291,14 @@ test('[V1] [V3] composite keys and leaf partitions narrow and repair; a destinat
     ['different', '444'],
     ['extra', '701'],
   ]);
+  // An identity key (GENERATED ALWAYS) is inserted with the source's value.
+  assert.deepEqual(
+    diffs(r, 'app.ident').map((x) => [x.kind, x.key]),
+    [['missing', ['7']]],
+  );
   const res = await withConnectors(t, (c) => applyRepairs(t, c, planRepairs(r)));
-  assert.equal(res.applied, 4);
+  assert.equal(res.failed, 0, JSON.stringify(res.tables));
+  assert.equal(res.applied, 5);
   assert.ok(res.reverify.identical, formatVerifyReport(res.reverify));
   assert.ok((await verify(t, { mode: 'rows', chunkRows: 100 })).identical);
 });
