@@ -11,7 +11,6 @@ import { formatPrecheckReport, runPrechecks } from '../pipeline/precheck/index.t
 import { releaseTask } from '../pipeline/release-task.ts';
 import { TaskControl } from '../pipeline/task-control.ts';
 import { runTask } from '../pipeline/task-runner.ts';
-import { formatVerifyReport, verifyTask } from '../pipeline/verify/index.ts';
 import { loadTaskFile } from './load-task-file.ts';
 import { packageVersion } from './package-version.ts';
 import { reloadTaskFile } from './reload-task-file.ts';
@@ -19,6 +18,7 @@ import { createLogger, LOG_FORMATS, LOG_LEVELS, parseLogOptions } from '../log/l
 import { ProgressDisplay } from './progress-renderer.ts';
 import { TaskOutput } from './task-output.ts';
 import { addControlCommands } from './control-commands.ts';
+import { addVerifyCommand } from './verify-command.ts';
 
 function fail(e: unknown): never {
   if (e instanceof PgdtsError) {
@@ -128,16 +128,7 @@ program
     process.exit(results.some((r) => r.status === 'fail') ? 1 : 0);
   });
 
-program
-  .command('verify')
-  .argument('<task-file>', 'task file (YAML)')
-  .description('compare row counts and ordered content hashes of every selected table; exit 1 if any differ')
-  .action(async (file: string) => {
-    const task = loadTaskFile(file);
-    const report = await withConnectors(task, (c) => verifyTask(task, c));
-    process.stdout.write(`${formatVerifyReport(report)}\n`);
-    process.exit(report.identical ? 0 : 1);
-  });
+addVerifyCommand(program);
 
 program
   .command('grants')

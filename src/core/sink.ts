@@ -25,6 +25,7 @@ import type { SequenceValue } from './selected-table.ts';
 import type { TableTarget } from './table-targets.ts';
 import type { Operation, TaskConfig } from './task-config.ts';
 import type { CopyFormat, CopyUnit, SourceIdentity } from './source.ts';
+import type { RowRepairer } from './row-repairer.ts';
 import type { TableHasher } from './table-hash.ts';
 
 /**
@@ -469,6 +470,11 @@ export interface Sink {
   openApplier(taskName: string, o?: OpenApplierOptions): Promise<ChangeApplier>;
   /** Opens a session hashing table contents (verify); undefined when not supported. */
   readonly openHasher: (() => Promise<TableHasher>) | undefined;
+  /**
+   * Opens a session applying verify's row repairs; undefined when not supported.
+   * @throws {PgdtsError} CONNECTION_FAILED.
+   */
+  readonly openRepairer: (() => Promise<RowRepairer>) | undefined;
   /** The checks of the destination side, in report order. */
   prechecks(): readonly Precheck[];
   /**

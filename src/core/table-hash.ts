@@ -4,6 +4,20 @@
  */
 import type { QualifiedName } from './identifier.ts';
 
+/**
+ * Session settings under which values print the same on every server (UTC, ISO dates, shortest exact
+ * floats, hex bytea, the C monetary format): set by the hash sessions, the repair sessions and the
+ * repair scripts, so values read, compared and written back mean the same thing. `[name, SQL value]`.
+ */
+export const HASH_SESSION_SETTINGS: readonly (readonly [string, string])[] = [
+  ['TimeZone', "'UTC'"],
+  ['DateStyle', "'ISO, YMD'"],
+  ['IntervalStyle', "'postgres'"],
+  ['extra_float_digits', '3'],
+  ['bytea_output', "'hex'"],
+  ['lc_monetary', "'C'"],
+];
+
 /** What to hash in one table. */
 export interface HashTarget {
   readonly table: QualifiedName;
@@ -29,9 +43,35 @@ export interface KeyRange {
 /** Hash of a set of rows: equal digests mean equal multisets of row texts (up to md5 collisions). */
 export interface RowsDigest {
   readonly rows: number;
-  /** `<rows>:<sum of high md5 halves>:<sum of low md5 halves>` */
+  /** `<rows>:<sum of high md5 halves>:<sum of low md5 halves>` (just `<rows>` from `countRows`). */
   readonly digest: string;
+  /** Bytes of row text read to compute it (0 from `countRows`): what `verify.megabytesPerSecond` paces. */
+  readonly bytes: number;
 }
+
+/**
+ * The column values of one row as text (each type's output function under the hash session's
+ * settings), in the order of `HashTarget.columns`; null for SQL NULL.
+ */
+export type RowValues = readonly (string | null)[];
+
+/** One row of a keyed table read for comparison: its key (as text, key order) and its values. */
+export interface KeyedRow {
+  readonly key: readonly string[];
+  readonly values: RowValues;
+}
+
+/** One distinct row of a keyless table and how many times it occurs. */
+export interface CountedRow {
+  readonly values: RowValues;
+  readonly count: number;
+}
+
+/**
+ * Number of leading hex digits of a row's md5 that name its bucket in {@link TableHasher.hashBuckets}:
+ * 2 = 256 buckets, so a keyless table's differing rows are read from about 1/256 of it.
+ */
+export const BUCKET_HEX_DIGITS = 2;
 
 /** One session hashing table contents on one server. */
 export interface TableHasher {
@@ -51,6 +91,40 @@ export interface TableHasher {
    * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error (missing table or column).
    */
   hashRows(t: HashTarget, r?: KeyRange): Promise<RowsDigest>;
+  /**
+   * Counts the rows of `t` in range `r` (the whole table when undefined or keyless): `digest` is the
+   * count alone, so it compares counts only.
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  countRows(t: HashTarget, r?: KeyRange): Promise<RowsDigest>;
+  /**
+   * The key of the row `offset` rows (0-based) into range `r` in key order, or undefined when the
+   * range holds fewer rows: the split point of a range when narrowing a difference.
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  keyAt(t: HashTarget, r: KeyRange, offset: number): Promise<string[] | undefined>;
+  /**
+   * Reads at most `limit` rows of range `r` in key order (keyed tables only).
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  readRows(t: HashTarget, r: KeyRange, limit: number): Promise<KeyedRow[]>;
+  /**
+   * Reads the rows with the given keys (each key as text, key column order; at most 500 keys), in no
+   * particular order; keys without a row (or whose row fails the row filter) are absent.
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  readKeys(t: HashTarget, keys: readonly (readonly string[])[]): Promise<KeyedRow[]>;
+  /**
+   * Hashes a keyless table's rows in buckets named by the first {@link BUCKET_HEX_DIGITS} hex digits
+   * of each row text's md5, in one statement: bucket name → digest (empty buckets absent).
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  hashBuckets(t: HashTarget): Promise<Map<string, RowsDigest>>;
+  /**
+   * The distinct rows of the given buckets (see {@link hashBuckets}) with their multiplicities.
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  readBucketRows(t: HashTarget, buckets: readonly string[]): Promise<CountedRow[]>;
   /** Closes the session. Never throws. */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import { checkHeartbeat, heartbeatSchema } from './heartbeat-config.ts';
 import { checkKafkaDestination, kafkaDestinationSchema } from './kafka-destination-config.ts';
 import { parseIdentifierPath, type QualifiedName } from './identifier.ts';
 import { checkStartPosition, existingSlotSchema, startTimeSchema } from './start-position.ts';
-import { fullThrottleSchema, incrementalThrottleSchema } from './throttle-config.ts';
+import { fullThrottleSchema, incrementalThrottleSchema, verifySchema } from './throttle-config.ts';
 
 /** libpq's sslmode values (PostgreSQL docs, "SSL Support", table "SSL Mode Descriptions"), weakest first. */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -243,6 +243,8 @@ export const taskBodyShape = {
   incremental: incrementalSchema.default(incrementalSchema.parse({})),
   retry: retrySchema.default(retrySchema.parse({})),
   schema: schemaOptionsSchema.default(schemaOptionsSchema.parse({})),
+  /** Pace of `pgdts verify` (src/core/throttle-config.ts). */
+  verify: verifySchema.default({}),
 };
 
 /** zod schema of a task file. */

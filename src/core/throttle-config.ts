@@ -34,6 +34,21 @@ export const incrementalThrottleSchema = z.strictObject({
   megabytesPerSecond: rate('MB per second').optional(),
 });
 
+/**
+ * zod schema of `verify`: the pace of `pgdts verify`, so that comparing a live production table
+ * leaves room for its applications. Rows and bytes are those read on each side (hashed, counted or
+ * fetched), summed over both sides.
+ */
+export const verifySchema = z.strictObject({
+  /** Rows read per second, both sides together. */
+  rowsPerSecond: rate('rows per second').optional(),
+  /** Row text read (hashed or fetched) per second, MB (MiB), both sides together. */
+  megabytesPerSecond: rate('MB per second').optional(),
+});
+
+/** `verify`: every limit optional (absent: no limit). */
+export type VerifyConfig = z.infer<typeof verifySchema>;
+
 /** `full.throttle`: every limit optional (absent: no limit). */
 export type FullThrottleConfig = z.infer<typeof fullThrottleSchema>;
 

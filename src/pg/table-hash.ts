@@ -13,7 +13,16 @@
  */
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../core/identifier.ts';
-import type { HashTarget, KeyRange, RowsDigest, TableHasher } from '../core/table-hash.ts';
+import {
+  BUCKET_HEX_DIGITS,
+  HASH_SESSION_SETTINGS,
+  type CountedRow,
+  type HashTarget,
+  type KeyedRow,
+  type KeyRange,
+  type RowsDigest,
+  type TableHasher,
+} from '../core/table-hash.ts';
 import { connect, type ConnectionParams, wrapPgError } from './connection.ts';
 
 /**
@@ -22,9 +31,7 @@ import { connect, type ConnectionParams, wrapPgError } from './connection.ts';
  * and extra_float_digits; this adds bytea_output and lc_monetary (the `money` type's format).
  */
 export async function prepareHashSession(client: pg.Client): Promise<void> {
-  await client.query(
-    "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'; SET lc_monetary = 'C'",
-  );
+  await client.query(HASH_SESSION_SETTINGS.map(([k, v]) => `SET ${k} = ${v}`).join('; '));
 }
 
 function keyList(t: HashTarget): string {
@@ -80,32 +87,223 @@ export async function nextChunkEnd(
   }
 }
 
+/** The row filter alone as a WHERE clause (keyless tables, whole-table reads). */
+function filterWhere(t: HashTarget): { sql: string; params: string[] } {
+  return { sql: t.where === undefined ? '' : `WHERE (${t.where})`, params: [] };
+}
+
+/** `ROW(c1, ...)::text`, and the md5 of it (of its UTF-8 bytes when `t.utf8`), as SQL. */
+function rowText(t: HashTarget): { text: string; md5: (text: string) => string } {
+  return {
+    text: `ROW(${t.columns.map(quoteIdent).join(', ')})::text`,
+    md5: (x) => (t.utf8 === true ? `md5(convert_to(${x}, 'UTF8'))` : `md5(${x})`),
+  };
+}
+
+/** SQL aggregating md5 hex strings `h` and row texts `r` of a subquery into a digest row. */
+const DIGEST_COLUMNS = `count(*)::text AS n,
+  coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text AS a,
+  coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text AS b,
+  coalesce(sum(octet_length(r)), 0)::text AS bytes`;
+
+interface DigestRow {
+  n: string;
+  a: string;
+  b: string;
+  bytes: string;
+}
+
+function digestOf(row: DigestRow | undefined): RowsDigest {
+  const n = row?.n ?? '0';
+  return {
+    rows: Number(n),
+    digest: `${n}:${row?.a ?? '0'}:${row?.b ?? '0'}`,
+    bytes: Number(row?.bytes ?? 0),
+  };
+}
+
 /**
  * Hashes the rows of `t` in key range `r` (the whole table when `r` is undefined or the table has no
  * key). One statement, one snapshot.
  * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error (missing table or column).
  */
 export async function hashRows(client: pg.Client, t: HashTarget, r?: KeyRange): Promise<RowsDigest> {
-  const w =
-    r !== undefined && t.key.length > 0
-      ? rangeWhere(t, r)
-      : { sql: t.where === undefined ? '' : `WHERE (${t.where})`, params: [] };
-  const text = `ROW(${t.columns.map(quoteIdent).join(', ')})::text`;
-  const md5 = t.utf8 === true ? `md5(convert_to(${text}, 'UTF8'))` : `md5(${text})`;
+  const w = r !== undefined && t.key.length > 0 ? rangeWhere(t, r) : filterWhere(t);
+  const row = rowText(t);
   try {
-    const q = await client.query<{ n: string; a: string; b: string }>({
-      text: `SELECT count(*)::text AS n,
-              coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text AS a,
-              coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text AS b
-         FROM (SELECT ${md5} AS h FROM ONLY ${quoteQualified(t.table)} ${w.sql}) AS rows`,
+    const q = await client.query<DigestRow>({
+      text: `SELECT ${DIGEST_COLUMNS}
+         FROM (SELECT ${row.md5('r')} AS h, r
+                 FROM (SELECT ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql}) AS texts) AS rows`,
+      values: w.params,
+      queryMode: 'extended',
+    } as pg.QueryConfig);
+    return digestOf(q.rows[0]);
+  } catch (e) {
+    throw wrapPgError('VERIFY_MISMATCH', `cannot hash ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/**
+ * Counts the rows of `t` in key range `r` (whole table when undefined or keyless); the digest is the
+ * count, `bytes` 0.
+ * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error (missing table).
+ */
+export async function countRows(client: pg.Client, t: HashTarget, r?: KeyRange): Promise<RowsDigest> {
+  const w = r !== undefined && t.key.length > 0 ? rangeWhere(t, r) : filterWhere(t);
+  try {
+    const q = await client.query<{ n: string }>({
+      text: `SELECT count(*)::text AS n FROM ONLY ${quoteQualified(t.table)} ${w.sql}`,
+      values: w.params,
+      queryMode: 'extended',
+    } as pg.QueryConfig);
+    const n = q.rows[0]?.n ?? '0';
+    return { rows: Number(n), digest: n, bytes: 0 };
+  } catch (e) {
+    throw wrapPgError('VERIFY_MISMATCH', `cannot count the rows of ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/**
+ * The key of the row `offset` rows into range `r` in key order, or undefined when fewer rows.
+ * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+ */
+export async function keyAt(
+  client: pg.Client,
+  t: HashTarget,
+  r: KeyRange,
+  offset: number,
+): Promise<string[] | undefined> {
+  const w = rangeWhere(t, r);
+  const cols = t.key.map((k, i) => `${quoteIdent(k)}::text AS k${i}`).join(', ');
+  try {
+    const q = await client.query<Record<string, string>>({
+      text: `SELECT ${cols} FROM ONLY ${quoteQualified(t.table)} ${w.sql}
+        ORDER BY ${keyList(t)} OFFSET ${Math.max(0, Math.floor(offset))} LIMIT 1`,
       values: w.params,
       queryMode: 'extended',
     } as pg.QueryConfig);
     const row = q.rows[0];
-    const n = row?.n ?? '0';
-    return { rows: Number(n), digest: `${n}:${row?.a ?? '0'}:${row?.b ?? '0'}` };
+    return row === undefined ? undefined : t.key.map((_, i) => row[`k${i}`] ?? '');
+  } catch (e) {
+    throw wrapPgError('VERIFY_MISMATCH', `cannot read the key of ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/**
+ * Reads at most `limit` rows of range `r` in key order: key and column values as text.
+ * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+ */
+export async function readRows(
+  client: pg.Client,
+  t: HashTarget,
+  r: KeyRange,
+  limit: number,
+): Promise<KeyedRow[]> {
+  const w = rangeWhere(t, r);
+  const cols = [...t.key, ...t.columns].map((c) => `${quoteIdent(c)}::text`).join(', ');
+  try {
+    const q = await client.query<(string | null)[]>({
+      text: `SELECT ${cols} FROM ONLY ${quoteQualified(t.table)} ${w.sql}
+        ORDER BY ${keyList(t)} LIMIT ${Math.max(1, Math.floor(limit))}`,
+      values: w.params,
+      queryMode: 'extended',
+      rowMode: 'array',
+    } as pg.QueryConfig);
+    const k = t.key.length;
+    return q.rows.map((row) => ({ key: row.slice(0, k).map((v) => v ?? ''), values: row.slice(k) }));
+  } catch (e) {
+    throw wrapPgError('VERIFY_MISMATCH', `cannot read rows of ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/**
+ * Reads the rows with the given keys (and passing the row filter): key and values as text.
+ * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+ */
+export async function readKeys(
+  client: pg.Client,
+  t: HashTarget,
+  keys: readonly (readonly string[])[],
+): Promise<KeyedRow[]> {
+  if (keys.length === 0) return [];
+  const params: string[] = [];
+  // Untyped parameters take the key columns' types, as in range bounds.
+  const list = keys
+    .map((k) => {
+      const ps = t.key.map((_, i) => {
+        params.push(k[i] ?? '');
+        return `$${params.length}`;
+      });
+      return `(${ps.join(', ')})`;
+    })
+    .join(', ');
+  const where = [`(${keyList(t)}) IN (${list})`, ...(t.where === undefined ? [] : [`(${t.where})`])];
+  const cols = [...t.key, ...t.columns].map((c) => `${quoteIdent(c)}::text`).join(', ');
+  try {
+    const q = await client.query<(string | null)[]>({
+      text: `SELECT ${cols} FROM ONLY ${quoteQualified(t.table)} WHERE ${where.join(' AND ')}`,
+      values: params,
+      queryMode: 'extended',
+      rowMode: 'array',
+    } as pg.QueryConfig);
+    const k = t.key.length;
+    return q.rows.map((row) => ({ key: row.slice(0, k).map((v) => v ?? ''), values: row.slice(k) }));
+  } catch (e) {
+    throw wrapPgError('VERIFY_MISMATCH', `cannot read rows of ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/**
+ * Hashes a table's rows in buckets of the first {@link BUCKET_HEX_DIGITS} hex digits of their md5.
+ * One statement (a whole-table scan).
+ * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+ */
+export async function hashBuckets(client: pg.Client, t: HashTarget): Promise<Map<string, RowsDigest>> {
+  const w = filterWhere(t);
+  const row = rowText(t);
+  try {
+    const q = await client.query<DigestRow & { bucket: string }>({
+      text: `SELECT substr(h, 1, ${BUCKET_HEX_DIGITS}) AS bucket, ${DIGEST_COLUMNS}
+         FROM (SELECT ${row.md5('r')} AS h, r
+                 FROM (SELECT ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql}) AS texts) AS rows
+        GROUP BY 1`,
+      queryMode: 'extended',
+    } as pg.QueryConfig);
+    return new Map(q.rows.map((r) => [r.bucket, digestOf(r)]));
   } catch (e) {
     throw wrapPgError('VERIFY_MISMATCH', `cannot hash ${quoteQualified(t.table)}`, e);
+  }
+}
+
+/**
+ * The distinct rows of the given md5 buckets with their multiplicities; rows are grouped by their
+ * columns' text, so types without an equality operator (json, point) group too.
+ * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+ */
+export async function readBucketRows(
+  client: pg.Client,
+  t: HashTarget,
+  buckets: readonly string[],
+): Promise<CountedRow[]> {
+  const w = filterWhere(t);
+  const row = rowText(t);
+  const cols = t.columns.map((c, i) => `${quoteIdent(c)}::text AS c${i}`).join(', ');
+  const groups = t.columns.map((_, i) => `c${i}`).join(', ');
+  try {
+    const q = await client.query<(string | null)[]>({
+      text: `SELECT ${groups}, count(*)::text
+         FROM (SELECT ${cols}, ${row.md5(row.text)} AS h FROM ONLY ${quoteQualified(t.table)} ${w.sql}) AS rows
+        WHERE substr(h, 1, ${BUCKET_HEX_DIGITS}) = ANY($1::text[])
+        GROUP BY ${groups}`,
+      values: [buckets],
+      queryMode: 'extended',
+      rowMode: 'array',
+    } as pg.QueryConfig);
+    const n = t.columns.length;
+    return q.rows.map((r) => ({ values: r.slice(0, n), count: Number(r[n]) }));
+  } catch (e) {
+    throw wrapPgError('VERIFY_MISMATCH', `cannot read rows of ${quoteQualified(t.table)}`, e);
   }
 }
 
@@ -143,6 +341,30 @@ export class PgTableHasher implements TableHasher {
 
   hashRows(t: HashTarget, r?: KeyRange): Promise<RowsDigest> {
     return hashRows(this.client, t, r);
+  }
+
+  countRows(t: HashTarget, r?: KeyRange): Promise<RowsDigest> {
+    return countRows(this.client, t, r);
+  }
+
+  keyAt(t: HashTarget, r: KeyRange, offset: number): Promise<string[] | undefined> {
+    return keyAt(this.client, t, r, offset);
+  }
+
+  readRows(t: HashTarget, r: KeyRange, limit: number): Promise<KeyedRow[]> {
+    return readRows(this.client, t, r, limit);
+  }
+
+  readKeys(t: HashTarget, keys: readonly (readonly string[])[]): Promise<KeyedRow[]> {
+    return readKeys(this.client, t, keys);
+  }
+
+  hashBuckets(t: HashTarget): Promise<Map<string, RowsDigest>> {
+    return hashBuckets(this.client, t);
+  }
+
+  readBucketRows(t: HashTarget, buckets: readonly string[]): Promise<CountedRow[]> {
+    return readBucketRows(this.client, t, buckets);
   }
 
   close(): Promise<void> {

@@ -1,5 +1,6 @@
 /** Text rendering of a verify report. */
 import { displayName } from '../../core/identifier.ts';
+import { formatRowDifferences, formatRowDifferenceTable } from './format-row-differences.ts';
 import type { TableVerifyResult, VerifyReport } from './verify-report.ts';
 
 function range(r: TableVerifyResult): string {
@@ -14,9 +15,14 @@ function range(r: TableVerifyResult): string {
 /**
  * Lists the differing tables, one line each (`DIFF schema.table: source N rows, destination M rows;
  * first difference in chunk ...` or `ERROR schema.table: ...`), then a summary line
- * (`identical: N tables, R rows` or `DIFFERENT: k of N tables differ`).
+ * (`identical: N tables, R rows` or `DIFFERENT: k of N tables differ`). In `rows` mode each differing
+ * table is followed by its differing rows (format-row-differences.ts), one line each or, with
+ * `rowsAs: 'table'` (a terminal), as an aligned table.
  */
-export function formatVerifyReport(report: VerifyReport): string {
+export function formatVerifyReport(
+  report: VerifyReport,
+  o: { readonly rowsAs?: 'lines' | 'table' } = {},
+): string {
   const lines: string[] = [];
   const label = (r: TableVerifyResult) =>
     r.sources !== undefined
@@ -38,6 +44,9 @@ export function formatVerifyReport(report: VerifyReport): string {
     lines.push(
       `DIFF  ${label(r)}: source ${r.sourceRows} rows, destination ${r.destinationRows} rows${same}${range(r)}`,
     );
+    if (r.rows !== undefined) {
+      lines.push(...(o.rowsAs === 'table' ? formatRowDifferenceTable(r.rows) : formatRowDifferences(r.rows)));
+    }
   }
   const skipped = report.tables.filter((r) => r.method === 'not-compared').length;
   const n = report.tables.length - skipped;

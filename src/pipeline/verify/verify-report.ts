@@ -1,6 +1,29 @@
 /** Result shapes of `pgdts verify`. */
 import type { QualifiedName } from '../../core/identifier.ts';
+import type { RepairTable } from '../../core/repair-sql.ts';
+import type { RowDifference } from '../../core/row-difference.ts';
 import type { KeyRange } from '../../core/table-hash.ts';
+
+/**
+ * What `pgdts verify` compares: `count` row counts, `hash` row counts and content hashes per key
+ * chunk (the default), `rows` as `hash`, then narrows each differing chunk to its differing rows.
+ */
+export type VerifyMode = 'count' | 'hash' | 'rows';
+
+/** The modes, in CLI help order. */
+export const VERIFY_MODES: readonly VerifyMode[] = ['count', 'hash', 'rows'];
+
+/** The differing rows of one table (`--mode rows`). */
+export interface TableRowDifferences {
+  /** The destination table, columns and key the differences' values and keys are in (mapped names). */
+  readonly shape: RepairTable;
+  /** In key order (keyless tables: by md5 bucket), at most `maxDifferences`. */
+  readonly differences: readonly RowDifference[];
+  /** More differences exist than were listed (`maxDifferences` reached). */
+  readonly truncated: boolean;
+  /** Why the rows could not be listed (a merge of several sources), when so. */
+  readonly notListedReason?: string;
+}
 
 /** The first key range whose rows differ between source and destination. */
 export interface DifferingChunk extends KeyRange {
@@ -34,6 +57,8 @@ export interface TableVerifyResult {
   readonly chunks: number;
   /** Set when `match` is false and the difference was narrowed to a key range. */
   readonly firstDifferingChunk?: DifferingChunk;
+  /** `--mode rows`, when `match` is false and the table could be read: the differing rows. */
+  readonly rows?: TableRowDifferences;
   /** Set when the table could not be compared (e.g. missing on the destination); `match` is false. */
   readonly error?: string;
   /** Time spent on this table, ms. */
@@ -42,6 +67,7 @@ export interface TableVerifyResult {
 
 /** Result of {@link verifyTask}. */
 export interface VerifyReport {
+  readonly mode: VerifyMode;
   readonly tables: readonly TableVerifyResult[];
   /** Every compared table matched. */
   readonly identical: boolean;

@@ -38,6 +38,7 @@ export class KafkaSink implements Sink {
   readonly schema = undefined;
   readonly sequences = undefined;
   readonly openHasher = undefined;
+  readonly openRepairer = undefined;
   readonly rows: RowLoader;
   private readonly base: KafkaBaseOptions;
   private readonly admin: Admin;

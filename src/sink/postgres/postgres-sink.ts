@@ -39,10 +39,12 @@ import type {
 } from '../../core/sink.ts';
 import type { CopyUnit, SourceIdentity } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
+import type { RowRepairer } from '../../core/row-repairer.ts';
 import { connect, describeEndpoint, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import { bindPrechecks } from '../../pg/precheck-side.ts';
 import { readServerInfo } from '../../pg/server-info.ts';
 import { SessionClient } from '../../pg/session-client.ts';
+import { PgRowRepairer } from '../../pg/pg-row-repairer.ts';
 import { PgTableHasher } from '../../pg/table-hash.ts';
 import { readAppliedPosition } from './apply/applied-position.ts';
 import { PostgresChangeApplier } from './apply/postgres-change-applier.ts';
@@ -84,6 +86,7 @@ export class PostgresSink implements Sink {
   readonly rows: RowLoader;
   readonly sequences: SequenceWriter;
   readonly openHasher: () => Promise<TableHasher>;
+  readonly openRepairer: () => Promise<RowRepairer>;
   private readonly params: ConnectionParams;
   private readonly main: SessionClient;
   private info: ServerInfo | undefined;
@@ -105,6 +108,7 @@ export class PostgresSink implements Sink {
       },
     };
     this.openHasher = () => PgTableHasher.open(params, 'destination');
+    this.openRepairer = () => PgRowRepairer.open(params);
   }
 
   async serverInfo(): Promise<ServerInfo> {

@@ -244,6 +244,15 @@ test('a 250k-row table is compared in 3 chunks of at most 100k rows', async () =
   assert.equal(table(r, 'app.big').firstDifferingChunk?.index, 1);
   assert.deepEqual(table(r, 'app.big').firstDifferingChunk?.after, ['100000']);
   assert.deepEqual(table(r, 'app.big').firstDifferingChunk?.upTo, ['200000']);
+  // Rows mode narrows the 100k-row chunk to the one row by hashing halves (verify.md [V1]).
+  const narrowStarted = Date.now();
+  r = await verify(task(s, sdb, d, ddb), { chunkRows: 100_000, mode: 'rows' });
+  const found = table(r, 'app.big').rows?.differences ?? [];
+  assert.deepEqual(
+    found.map((x) => [x.kind, x.key, x.kind === 'different' ? x.columns : []]),
+    [['different', ['150001'], [2]]],
+  );
+  console.log(`verify --mode rows of 250k rows with 1 difference: ${Date.now() - narrowStarted} ms`);
   // Default chunk size: 100k rows as well.
   r = await verify(task(s, sdb, d, ddb));
   assert.equal(table(r, 'app.big').chunks, 3);
