@@ -21,7 +21,7 @@
  *   read_committed consumers never see its events, and the restart resumes from the position
  *   committed with the last batch.
  */
-import type { MessageToProduce, Producer } from '@platformatic/kafka';
+import type { MessageToProduce } from '@platformatic/kafka';
 import type { Change, Relation, TransactionCommit } from '../../core/change.ts';
 import { PgdtsError } from '../../core/errors.ts';
 import type { Lsn } from '../../core/lsn.ts';
@@ -45,7 +45,8 @@ import type {
   TransactionBlock,
 } from './change-event.ts';
 import type { EventRouter } from './event-router.ts';
-import { kafkaError, produceChunks } from './kafka-client.ts';
+import type { IdempotentSender } from './idempotent-sender.ts';
+import { kafkaError } from './kafka-client.ts';
 import type { BatchTransaction, KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
 import { jsonText, type JsonValue } from './json-text.ts';
 
@@ -59,8 +60,8 @@ export interface KafkaChangeApplierParts {
   readonly store: KafkaCheckpointStore;
   readonly encoder: ChangeEventEncoder;
   readonly router: EventRouter;
-  /** The idempotent producer of at-least-once events. */
-  readonly producer: Producer;
+  /** The idempotent producer of at-least-once events (shared with full sync's read events). */
+  readonly sender: IdempotentSender;
   readonly startPosition: AppliedPosition | undefined;
   /** See OpenApplierOptions.primaryKeyOf; undefined: keys are the replica identity columns. */
   readonly primaryKeyOf?: (table: {
@@ -333,7 +334,7 @@ export class KafkaChangeApplier implements ChangeApplier {
     const messages = await this.takePending();
     if (messages.length === 0) return;
     try {
-      for (const chunk of produceChunks(messages)) await this.p.producer.send({ messages: chunk, acks: -1 });
+      await this.p.sender.send(messages);
     } catch (e) {
       throw kafkaError('APPLY_FAILED', `send ${messages.length} change events`, e);
     }

@@ -164,6 +164,14 @@ export function isFenced(e: unknown): boolean {
   return apiIds(e).some((id) => FENCED.includes(id));
 }
 
+/** Protocol errors of an idempotent producer whose sequence numbers are no longer the broker's (KIP-98). */
+const SEQUENCE = ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'DUPLICATE_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID'];
+
+/** Whether `e` says the producer's sequence numbers went out of step with the broker's. */
+export function isSequenceError(e: unknown): boolean {
+  return apiIds(e).some((id) => SEQUENCE.includes(id));
+}
+
 /** Whether `e` is a CreateTopics answer that the topic exists already. */
 export function isTopicExists(e: unknown): boolean {
   return apiIds(e).includes('TOPIC_ALREADY_EXISTS');

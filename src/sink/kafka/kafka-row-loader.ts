@@ -7,7 +7,7 @@
  * (kafka-sink.md).
  */
 import type { Readable } from 'node:stream';
-import type { MessageToProduce, Producer } from '@platformatic/kafka';
+import type { MessageToProduce } from '@platformatic/kafka';
 import { PgdtsError } from '../../core/errors.ts';
 import type { QualifiedName } from '../../core/identifier.ts';
 import type { Lsn } from '../../core/lsn.ts';
@@ -16,7 +16,8 @@ import type { LoadMode, RowLoader, RowWriter, TableRestart } from '../../core/si
 import type { ChangeEventEncoder, EventTable } from './change-event.ts';
 import { CopyTextRows } from './copy-text-rows.ts';
 import type { EventRouter } from './event-router.ts';
-import { kafkaError, produceChunks } from './kafka-client.ts';
+import type { IdempotentSender } from './idempotent-sender.ts';
+import { kafkaError } from './kafka-client.ts';
 import type { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
 
 /** Rows sent per produce call. */
@@ -28,7 +29,7 @@ export interface KafkaRowLoaderParts {
   readonly encoder: ChangeEventEncoder;
   readonly router: EventRouter;
   /** The idempotent producer (shared with the change applier's at-least-once events). */
-  readonly producer: () => Producer;
+  readonly sender: IdempotentSender;
 }
 
 /**
@@ -122,8 +123,7 @@ export class KafkaRowLoader implements RowLoader {
       batch = [];
       if (messages.length === 0) return;
       try {
-        for (const chunk of produceChunks(messages))
-          await this.p.producer().send({ messages: chunk, acks: -1 });
+        await this.p.sender.send(messages);
       } catch (e) {
         throw kafkaError(
           'COPY_FAILED',

@@ -17,6 +17,7 @@ import { aclCommand, aclResourceOption, checkKafkaAcls, describeGap } from './ka
 import { EventRouter } from './event-router.ts';
 import { KafkaChangeApplier } from './kafka-change-applier.ts';
 import { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
+import { IdempotentSender } from './idempotent-sender.ts';
 import { kafkaBaseOptions, kafkaError, TopicCatalog, type KafkaBaseOptions } from './kafka-client.ts';
 import type { KafkaConnection } from './kafka-connection.ts';
 import { KafkaRowLoader } from './kafka-row-loader.ts';
@@ -45,7 +46,8 @@ export class KafkaSink implements Sink {
   private readonly catalog: TopicCatalog;
   private readonly encoder: ChangeEventEncoder;
   private readonly router: EventRouter;
-  private producer: Producer | undefined;
+  /** The idempotent producer of events sent outside transactions, a request at a time. */
+  private readonly sender: IdempotentSender;
 
   /** `d`'s bootstrapServers, sasl and tls are not used: `o.connection` says them. */
   constructor(
@@ -65,29 +67,27 @@ export class KafkaSink implements Sink {
       tombstones: d.tombstones,
     });
     this.router = new EventRouter(d, this.catalog, o.sourceDb);
+    this.sender = new IdempotentSender(() => this.openDataProducer());
     this.rows = new KafkaRowLoader({
       store: this.checkpoints,
       encoder: this.encoder,
       router: this.router,
-      producer: () => this.dataProducer(),
+      sender: this.sender,
     });
   }
 
-  /** The idempotent producer of events sent outside transactions (`acks=all`). */
-  private dataProducer(): Producer {
-    if (this.producer === undefined) {
-      const p = kafkaClientProperties(this.d);
-      const compression = p.compression ?? this.d.compression;
-      this.producer = new Producer({
-        ...this.base,
-        idempotent: true,
-        acks: -1,
-        producerId: -1n,
-        producerEpoch: -1,
-        ...(compression !== 'none' ? { compression } : {}),
-      });
-    }
-    return this.producer;
+  /** A new idempotent producer of events sent outside transactions (`acks=all`). */
+  private openDataProducer(): Producer {
+    const p = kafkaClientProperties(this.d);
+    const compression = p.compression ?? this.d.compression;
+    return new Producer({
+      ...this.base,
+      idempotent: true,
+      acks: -1,
+      producerId: -1n,
+      producerEpoch: -1,
+      ...(compression !== 'none' ? { compression } : {}),
+    });
   }
 
   async serverInfo(): Promise<ServerInfo> {
@@ -122,7 +122,7 @@ export class KafkaSink implements Sink {
       store: this.checkpoints,
       encoder: this.encoder,
       router: this.router,
-      producer: this.dataProducer(),
+      sender: this.sender,
       startPosition: await this.checkpoints.readAppliedPosition(taskName),
     });
   }
@@ -253,9 +253,8 @@ export class KafkaSink implements Sink {
   async close(): Promise<void> {
     await Promise.all([
       this.checkpoints.close(),
-      this.producer?.close().catch(() => undefined),
+      this.sender.close(),
       this.admin.close().catch(() => undefined),
     ]);
-    this.producer = undefined;
   }
 }

@@ -239,3 +239,38 @@ test('full and incremental sync into Kafka: Debezium events per key match the so
   const rel = await runCli(['release', task.file]);
   assert.equal(rel.code, 0, rel.stdout + rel.stderr);
 });
+
+test('full sync copies ranges of one table in parallel into a one-partition topic: every row once, no sequence error', async () => {
+  // Four ranges of ~1 MB copied by four jobs send read events through the one idempotent producer
+  // at once. @platformatic/kafka gives requests in flight for one partition the same base sequence
+  // (src/sink/kafka/idempotent-sender.ts), so without one request at a time the broker refused them
+  // with OUT_OF_ORDER_SEQUENCE_NUMBER until retry.otherMinutes ran out (seen in bench K1, scale 20).
+  const s = testServer(15);
+  const db = await freshDatabase(s, 'kafka_ranges');
+  await sql(
+    s,
+    db,
+    `CREATE TABLE public.wide (id int PRIMARY KEY, pad text);
+     INSERT INTO public.wide SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 20000) g;
+     ANALYZE public.wide;`,
+  );
+  const task = writeKafkaTaskFile({
+    name: 'kafka_ranges',
+    server: s,
+    db,
+    syncTypes: ['full'],
+    objects: [{ schema: 'public' }],
+    destination: { newTopicPartitions: 1 },
+    extra: {
+      full: { jobs: 4, splitTablesLargerThanBytes: 1024 * 1024, rangeSizeBytes: 1024 * 1024 },
+      retry: { initialDelayMs: 200, maxDelayMs: 2_000, otherMinutes: 1 },
+    },
+  });
+  const run = await runCli(['run', task.file]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout + run.stderr, /table public\.wide copied: 20000 rows, .*\([2-9] ranges\)/);
+  assert.doesNotMatch(run.stdout + run.stderr, /sequence number/);
+  const events = await readEvents([`${task.topicPrefix}.public.wide`], { readCommitted: false });
+  assert.equal(events.length, 20_000, 'one read event per row (no retry wrote a range twice)');
+  assert.equal(finalRows(events, true).size, 20_000);
+});
