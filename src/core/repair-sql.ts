@@ -77,6 +77,12 @@ function insertValues(t: RepairTable, values: RowValues, copies: number): string
 export function repairStatement(t: RepairTable, d: RowDifference): RepairStatement | undefined {
   const name = quoteQualified(t.table);
   const cols = t.columns.map((c) => `${quoteIdent(c)}::text`).join(', ');
+  /** [V3] the row with `key`, locked, must still hold `expected` (undefined: be absent). */
+  const rowGuard = (key: readonly string[], expected: RowValues | undefined): RepairGuard => ({
+    kind: 'row',
+    sql: `SELECT ${cols} FROM ${name} WHERE ${keyWhere(t, key)} FOR UPDATE`,
+    expected,
+  });
   const keyed = d.key !== undefined;
   if (keyed !== t.key.length > 0) throw new TypeError(`difference and table ${name} disagree on the key`);
   switch (d.kind) {
@@ -85,11 +91,7 @@ export function repairStatement(t: RepairTable, d: RowDifference): RepairStateme
         return {
           sql: insertValues(t, d.source, 1),
           rows: 1,
-          guard: {
-            kind: 'row',
-            sql: `SELECT ${cols} FROM ${name} WHERE ${keyWhere(t, d.key)} FOR UPDATE`,
-            expected: undefined,
-          },
+          guard: rowGuard(d.key, undefined),
           difference: d,
         };
       }
@@ -106,11 +108,7 @@ export function repairStatement(t: RepairTable, d: RowDifference): RepairStateme
         return {
           sql: `DELETE FROM ${name} WHERE ${keyWhere(t, d.key)}`,
           rows: 1,
-          guard: {
-            kind: 'row',
-            sql: `SELECT ${cols} FROM ${name} WHERE ${keyWhere(t, d.key)} FOR UPDATE`,
-            expected: d.destination,
-          },
+          guard: rowGuard(d.key, d.destination),
           difference: d,
         };
       }
@@ -133,11 +131,7 @@ export function repairStatement(t: RepairTable, d: RowDifference): RepairStateme
       return {
         sql: `UPDATE ${name} SET ${sets.join(', ')} WHERE ${keyWhere(t, d.key)}`,
         rows: 1,
-        guard: {
-          kind: 'row',
-          sql: `SELECT ${cols} FROM ${name} WHERE ${keyWhere(t, d.key)} FOR UPDATE`,
-          expected: d.destination,
-        },
+        guard: rowGuard(d.key, d.destination),
         difference: d,
       };
     }
