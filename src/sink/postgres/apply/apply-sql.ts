@@ -214,11 +214,6 @@ class SqlBuilder {
     private readonly parameters: boolean,
   ) {}
 
-  /** May a multi-row statement carry its values as array parameters? */
-  private arrayable(): boolean {
-    return this.parameters;
-  }
-
   /**
    * `unnest($1::text[], $2::text[], ...) AS v(name, ...)`, parameters numbered from 1. Text arrays,
    * cast per column by {@link typed}: an array of the column type itself would flatten a nested
@@ -340,7 +335,7 @@ class SqlBuilder {
       }
       return v;
     };
-    if (this.arrayable()) {
+    if (this.parameters) {
       const params = plan.writable.map((col) => textArrayLiteral(run.map((c) => valueOf(c, col))));
       const names = plan.writable.map((_, i) => `c${i}`);
       this.statements.push({
@@ -397,7 +392,7 @@ class SqlBuilder {
       return;
     }
     const keyCols = first.id.matches.map((m) => m.col);
-    if (this.arrayable()) {
+    if (this.parameters) {
       const names = keyCols.map((_, i) => `k${i}`);
       this.statements.push({
         sql: `DELETE FROM ${plan.sqlName} AS d USING ${SqlBuilder.unnest(names)} WHERE ${keyCols.map((c, i) => `d.${quoteIdent(c.dest.name)} = ${SqlBuilder.typed(names[i] ?? '', c)}`).join(' AND ')}`,
@@ -432,20 +427,19 @@ class SqlBuilder {
     if (first.set.length === 0) return;
     const keyNames = first.id.matches.map((_, i) => `k${i}`);
     const setNames = first.set.map((_, i) => `s${i}`);
-    const cols = [...first.id.matches.map((m) => m.col), ...first.set.map((m) => m.col)];
-    if (this.arrayable()) {
+    if (this.parameters) {
       const set = first.set.map(
         (s, i) => `${quoteIdent(s.col.dest.name)} = ${SqlBuilder.typed(setNames[i] ?? '', s.col)}`,
       );
       const where = first.id.matches.map(
         (m, i) => `d.${quoteIdent(m.col.dest.name)} = ${SqlBuilder.typed(keyNames[i] ?? '', m.col)}`,
       );
-      const nk = first.id.matches.length;
       this.statements.push({
         sql: `UPDATE ${plan.sqlName} AS d SET ${set.join(', ')} FROM ${SqlBuilder.unnest([...keyNames, ...setNames])} WHERE ${where.join(' AND ')}`,
-        params: cols.map((_, i) =>
-          textArrayLiteral(run.map((u) => (i < nk ? u.id.matches[i]?.value : u.set[i - nk]?.value) ?? null)),
-        ),
+        params: [
+          ...keyNames.map((_, i) => textArrayLiteral(run.map((u) => u.id.matches[i]?.value ?? null))),
+          ...setNames.map((_, i) => textArrayLiteral(run.map((u) => u.set[i]?.value ?? null))),
+        ],
         expect: this.expect('update', first.change.relation, run),
       });
       return;
