@@ -172,6 +172,8 @@ function destinationModel(
 /**
  * Creates schemas, types, sequences, tables, keys, views, routines and comments, under the names
  * `targets` and the task's mapping give them; reports objects the mapping leaves out as warnings.
+ * @returns the mapped destination model it created (read with the task's owners and privileges
+ *   options), which {@link applyPostDataSchema} may take instead of reading the source again.
  * @throws {PgdtsError} CONFIG_INVALID when the mapping cannot carry an object over safely (nothing
  *   is created then); SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
@@ -181,21 +183,30 @@ export async function applyPreDataSchema(
   task: TaskConfig,
   targets: readonly TableTarget[],
   onProgress: ProgressListener,
-): Promise<void> {
+): Promise<SchemaModel> {
   const r = reporter('pre-data', onProgress);
-  const model = destinationModel(await source.readSchema(task.objects), task, targets, {
-    warn: true,
-    onProgress,
-    refuse: r.refuse,
-  });
+  const model = destinationModel(
+    await source.readSchema(task.objects, readSchemaOptions(task)),
+    task,
+    targets,
+    {
+      warn: true,
+      onProgress,
+      refuse: r.refuse,
+    },
+  );
   await schemaWriter(sink).applyPreData(model, r.onStatement);
   await r.finish(sink.checkpoints, task.name, 'schema (pre-data)');
+  return model;
 }
 
 /**
  * Creates secondary indexes, foreign keys and triggers and refreshes materialized views, then (with
  * `schema.owners` / `schema.privileges`) sets owners and applies grants, after the data load, on `task.full.indexJobs` connections in parallel, under the mapped names (the warnings
  * of the mapping were given with the pre-data).
+ * @param preData the model {@link applyPreDataSchema} returned in this run, to create the
+ *   post-data objects as they were read then (pg_dump reads both sections once, too) instead of
+ *   reading the source again; absent: read now (a resumed run, or a streaming task: see runPhases).
  * @throws {PgdtsError} CONFIG_INVALID when the mapping cannot carry an object over safely;
  *   SCHEMA_SYNC_FAILED naming the object whose DDL failed.
  */
@@ -205,17 +216,15 @@ export async function applyPostDataSchema(
   task: TaskConfig,
   targets: readonly TableTarget[],
   onProgress: ProgressListener,
+  preData?: SchemaModel,
 ): Promise<void> {
   const r = reporter('post-data', onProgress);
-  const model = destinationModel(
-    await source.readSchema(task.objects, readSchemaOptions(task)),
-    task,
-    targets,
-    {
+  const model =
+    preData ??
+    destinationModel(await source.readSchema(task.objects, readSchemaOptions(task)), task, targets, {
       warn: false,
       onProgress,
-    },
-  );
+    });
   await schemaWriter(sink).applyPostData(model, task.full.indexJobs, r.onStatement);
   await r.finish(sink.checkpoints, task.name, 'schema (post-data)');
 }

@@ -10,6 +10,7 @@ import { CancelledError, ConfigError, PgdtsError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
 import type { Lsn } from '../core/lsn.ts';
 import type { ProgressListener } from '../core/progress.ts';
+import type { SchemaModel } from '../core/schema-model.ts';
 import type { Sink, TaskLease, TaskPhase } from '../core/sink.ts';
 import type { SlotSnapshot, Snapshot, Source } from '../core/source.ts';
 import type { RetryWindow } from '../core/sqlstate.ts';
@@ -175,10 +176,17 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
   }
   const tables = targets.map((t) => t.source);
 
+  // The pre-data model, kept for the post-data of a task that does not stream. A streaming task reads
+  // the source again after the copy: an index created between the first read and the DDL capture's
+  // installation (before the slot) would otherwise be lost, since the capture never saw it.
+  let preData: SchemaModel | undefined;
   if (!reached(phase, 'schema')) {
     if (schema && c.sink.schema !== undefined) {
       c.onProgress({ kind: 'phase', phase: 'schema' });
-      await c.step('schema sync', () => applyPreDataSchema(c.source, c.sink, task, targets, c.onProgress));
+      const model = await c.step('schema sync', () =>
+        applyPreDataSchema(c.source, c.sink, task, targets, c.onProgress),
+      );
+      if (!incremental) preData = model;
     }
     await cp.setPhase(task.name, 'schema');
     phase = 'schema';
@@ -239,8 +247,9 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
     if (schema && c.sink.schema !== undefined) {
       c.onProgress({ kind: 'phase', phase: 'indexes' });
       await c.step('schema sync (post-data)', () =>
-        applyPostDataSchema(c.source, c.sink, task, targets, c.onProgress),
+        applyPostDataSchema(c.source, c.sink, task, targets, c.onProgress, preData),
       );
+      preData = undefined;
     }
     if (full) {
       c.onProgress({ kind: 'phase', phase: 'sequences' });

@@ -242,7 +242,10 @@ test('a 1M-row transaction survives kill -9 mid-apply and is applied with bounde
   const pid = r.child.pid ?? 0;
   // The launcher exec'd node with its young-generation cap: without it, Node 24 alone takes ~100 MB
   // more for the same live data (see bin/pgdts).
-  assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /--max-semi-space-size=16\0/);
+  assert.match(
+    readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
+    /--max-semi-space-size=16\0--heap-growing-percent=50\0/,
+  );
   let peakKb = 0;
   const sampler = setInterval(() => {
     try {

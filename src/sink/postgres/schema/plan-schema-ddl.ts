@@ -972,12 +972,19 @@ function orderNodes(nodes: readonly Node[]): DdlStatement[] {
   const before = (a: number, b: number): boolean =>
     nodes[a]!.rank < nodes[b]!.rank || (nodes[a]!.rank === nodes[b]!.rank && a < b);
   const heap: number[] = [];
+  // Not a destructuring swap: that allocates an array per step until the optimiser removes it
+  // (~20 MB at 10,000 tables, in the heap profile of W1-M).
+  const swap = (a: number, b: number): void => {
+    const t = heap[a]!;
+    heap[a] = heap[b]!;
+    heap[b] = t;
+  };
   const push = (i: number): void => {
     heap.push(i);
     for (let k = heap.length - 1; k > 0;) {
       const p = (k - 1) >> 1;
       if (!before(heap[k]!, heap[p]!)) break;
-      [heap[k], heap[p]] = [heap[p]!, heap[k]!];
+      swap(k, p);
       k = p;
     }
   };
@@ -993,7 +1000,7 @@ function orderNodes(nodes: readonly Node[]): DdlStatement[] {
         if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
         if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
         if (m === k) break;
-        [heap[k], heap[m]] = [heap[m]!, heap[k]!];
+        swap(k, m);
         k = m;
       }
     }
