@@ -125,7 +125,9 @@ settings: 1.0 and 1.00 differ, '' and NULL differ, timestamptz values differ onl
 Keyless tables are compared as multisets, hashed in one statement per side; rows of tables merged
 from several sources (mergeInto) are not listed. --repair=apply needs the right to set
 session_replication_role (superuser, or GRANT SET ON PARAMETER on PostgreSQL 15+). Pace reads with
-verify.rowsPerSecond and verify.megabytesPerSecond in the task file. See README "Verification".`,
+verify.rowsPerSecond and verify.megabytesPerSecond in the task file. --schema compares columns,
+constraints, foreign keys and indexes of the selected tables only (not views, routines, types,
+triggers, comments, grants), on a PostgreSQL destination. See README "Verification".`,
     )
     .action(async (file: string, raw: RawVerifyOptions) => {
       const o = parseOptions(raw);
