@@ -1,11 +1,12 @@
 /**
- * `pgdts verify TASK_FILE [--mode count|hash|rows] [--json] [--report FILE.csv] [--repair=dry-run|apply]`:
+ * `pgdts verify TASK_FILE [--mode count|hash|rows] [--json] [--report FILE.csv] [--repair=dry-run|apply]`
+ * or `pgdts verify TASK_FILE --schema [--json]` (definitions only, verify.md [V5]):
  * option parsing and output of the verify command (the work is in src/pipeline/verify). Exit codes:
  * 0 identical (after `--repair=apply`: identical once repaired), 1 differences, 2 a task or usage error.
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { withConnectors } from '../connectors/open-connectors.ts';
+import { openDestinationSchemaReader, openSource, withConnectors } from '../connectors/open-connectors.ts';
 import { ConfigError } from '../core/errors.ts';
 import { displayName } from '../core/identifier.ts';
 import { formatRepairScript } from '../core/repair-sql.ts';
@@ -13,10 +14,12 @@ import {
   applyRepairs,
   DEFAULT_CHUNK_ROWS,
   DEFAULT_MAX_DIFFERENCES,
+  formatSchemaVerifyReport,
   formatVerifyReport,
   planRepairs,
   rowDifferencesCsv,
   VERIFY_MODES,
+  verifySchema,
   verifyTask,
   type VerifyMode,
   type VerifyOptions,
@@ -29,6 +32,7 @@ const REPAIRS = ['dry-run', 'apply'] as const;
 /** Options of the verify command, as commander hands them over. */
 interface RawVerifyOptions {
   readonly mode: string;
+  readonly schema?: boolean;
   readonly json?: boolean;
   readonly report?: string;
   readonly repair?: string;
@@ -45,7 +49,8 @@ function positive(key: string, v: string): number {
 /**
  * Validates the options.
  * @throws {ConfigError} naming the option: an unknown mode or repair, `--report`/`--repair` without
- *   `--mode rows`, a chunk size or limit that is not a positive integer.
+ *   `--mode rows`, a chunk size or limit that is not a positive integer, `--schema` with `--repair`
+ *   or `--report` (it compares definitions, no rows).
  */
 function parseOptions(o: RawVerifyOptions): {
   mode: VerifyMode;
@@ -55,6 +60,12 @@ function parseOptions(o: RawVerifyOptions): {
   const mode = VERIFY_MODES.find((m) => m === o.mode);
   if (mode === undefined)
     throw new ConfigError('--mode', `must be ${VERIFY_MODES.join(', ')}, got "${o.mode}"`);
+  if (o.schema === true && (o.repair !== undefined || o.report !== undefined)) {
+    throw new ConfigError(
+      '--schema',
+      `compares definitions only and cannot be used with ${o.repair !== undefined ? '--repair' : '--report'} (run them without --schema)`,
+    );
+  }
   const repair = o.repair === undefined ? undefined : REPAIRS.find((r) => r === o.repair);
   if (o.repair !== undefined && repair === undefined) {
     throw new ConfigError('--repair', `must be dry-run or apply, got "${o.repair}"`);
@@ -86,6 +97,10 @@ export function addVerifyCommand(program: Command): void {
       'count: row counts; hash: counts and content hashes per key chunk; rows: as hash, then narrow each differing chunk to its differing rows (missing in destination, extra in destination, different with the columns and both values)',
       'hash',
     )
+    .option(
+      '--schema',
+      "compare the selected tables' definitions (columns, constraints, foreign keys, indexes) after mapping instead of their rows; --mode is then ignored; not with --repair or --report",
+    )
     .option('--json', 'print the report as JSON (for scripts) instead of text')
     .option('--report <file.csv>', 'with --mode rows: write every differing row to this CSV file')
     .option(
@@ -110,7 +125,9 @@ settings: 1.0 and 1.00 differ, '' and NULL differ, timestamptz values differ onl
 Keyless tables are compared as multisets, hashed in one statement per side; rows of tables merged
 from several sources (mergeInto) are not listed. --repair=apply needs the right to set
 session_replication_role (superuser, or GRANT SET ON PARAMETER on PostgreSQL 15+). Pace reads with
-verify.rowsPerSecond and verify.megabytesPerSecond in the task file. See README "Verification".`,
+verify.rowsPerSecond and verify.megabytesPerSecond in the task file. --schema compares columns,
+constraints, foreign keys and indexes of the selected tables only (not views, routines, types,
+triggers, comments, grants), on a PostgreSQL destination. See README "Verification".`,
     )
     .action(async (file: string, raw: RawVerifyOptions) => {
       const o = parseOptions(raw);
@@ -118,6 +135,19 @@ verify.rowsPerSecond and verify.megabytesPerSecond in the task file. See README 
       const json = raw.json === true;
       // A person at a terminal gets aligned tables; a pipe gets one line per row (grep-able).
       const text = { rowsAs: process.stdout.isTTY ? ('table' as const) : ('lines' as const) };
+      if (raw.schema === true) {
+        const source = openSource(task);
+        const destination = openDestinationSchemaReader(task);
+        let identical: boolean;
+        try {
+          const r = await verifySchema(task, { source, destination });
+          process.stdout.write(json ? `${JSON.stringify(r, null, 2)}\n` : `${formatSchemaVerifyReport(r)}\n`);
+          identical = r.identical;
+        } finally {
+          await Promise.all([source.close(), destination.close()]);
+        }
+        process.exit(identical ? 0 : 1);
+      }
       const exit = await withConnectors(task, async (c) => {
         const report = await verifyTask(task, c, o.verify);
         if (raw.report !== undefined) writeFileSync(raw.report, rowDifferencesCsv(report));

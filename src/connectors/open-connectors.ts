@@ -120,3 +120,30 @@ export async function withConnectors<T>(
     await Promise.all([source.close(), sink?.close()]);
   }
 }
+
+/**
+ * A catalog reader on a PostgreSQL destination (`pgdts verify --schema`, verify.md [V5]): a source
+ * connector on the destination's endpoint, for `readSchema` only (it never creates a slot or a
+ * publication, which only streaming does). Connects lazily; close it after use.
+ * @throws {PgdtsError} DESTINATION_UNSUPPORTED for a Kafka destination (no catalog to compare);
+ *   CONFIG_INVALID when the endpoint cannot be resolved.
+ */
+export function openDestinationSchemaReader(task: TaskConfig): Pick<Source, 'readSchema' | 'close'> {
+  const d = task.destination;
+  if (d.type !== 'postgresql') {
+    throw new PgdtsError(
+      'DESTINATION_UNSUPPORTED',
+      `verify --schema needs a PostgreSQL destination, not ${d.type}`,
+    );
+  }
+  return new PostgresSource(resolveEndpoint(d, process.env, 'destination'), {
+    taskName: task.name,
+    slotName: slotNameOf(task),
+    publicationName: publicationNameOf(task),
+    spillDir: defaultSpillDir(task.name),
+    spillMaxBytes: task.incremental.spillMaxBytes,
+    existingSlot: true,
+    heartbeat: undefined,
+    ddlSchemas: [],
+  });
+}

@@ -112,7 +112,7 @@ export function summarize(rows: readonly SchemaReportRow[]): string {
  * (`SchemaModel.refused`, empty today), as a warning (with `warn`).
  * @throws {PgdtsError} CONFIG_INVALID naming every object that cannot be mapped and why.
  */
-function destinationModel(
+export function destinationModel(
   source: SchemaModel,
   task: TaskConfig,
   targets: readonly TableTarget[],

@@ -15,3 +15,4 @@ export {
 export { formatVerifyReport } from './format-verify-report.ts';
 export { VERIFY_MODES } from './verify-report.ts';
 export type { VerifyReport, TableVerifyResult, DifferingChunk, VerifyMode } from './verify-report.ts';
+export { verifySchema, formatSchemaVerifyReport, type SchemaVerifyReport } from './verify-schema.ts';
