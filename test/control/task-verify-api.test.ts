@@ -113,6 +113,14 @@ test('[V5] a verify job through the API: passed, then failed with the deleted ro
     assert.equal(unknown.status, 404, unknown.text);
     const bad = await serve.call('POST', `${base}/verify`, { body: { mode: 'fast' } });
     assert.equal(bad.status, 400, bad.text);
+    const doc = (await serve.call('GET', '/openapi.json')).body as { paths: Record<string, unknown> };
+    for (const p of [
+      '/api/v1/tasks/{id}/verify',
+      '/api/v1/tasks/{id}/verifications',
+      '/api/v1/tasks/{id}/verifications/{verificationId}',
+    ]) {
+      assert.ok(doc.paths[p], `OpenAPI has ${p}`);
+    }
   } finally {
     await serve.stop();
   }
