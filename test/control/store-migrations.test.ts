@@ -58,6 +58,7 @@ test('migrations are applied once and recorded in pgdts_control.schema_migration
       'task',
       'task_log',
       'task_table',
+      'verification',
       'worker',
     ],
   );

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { ControlStore } from '../store/control-store.ts';
 import type { StoredAlert, StoredTask } from '../store/task-store.ts';
 import { taskDefinitionSchema, taskId } from '../task/task-definition-schema.ts';
+import type { StoredVerification } from '../store/verification-store.ts';
 import { TaskService, type PrecheckOutcomeView } from '../task/task-service.ts';
 import { TASK_STATES } from '../task/task-state.ts';
 import { lastErrorSchema, RUN_PHASES, runStatusSchema } from '../task/task-status.ts';
@@ -165,6 +166,71 @@ const logLineSchema = z.object({
 
 const idParams = z.strictObject({ id: taskId });
 
+const verifyModeSchema = z.enum(['count', 'hash', 'rows']);
+
+/** One table of a verification ([V6]); row counts in rows, `durationMs` in milliseconds. */
+const tableVerificationSchema = z.object({
+  table: z.string().meta({ description: 'destination schema.table' }),
+  sourceRows: z.number().int(),
+  destinationRows: z.number().int(),
+  differences: z.number().int().meta({
+    description:
+      'rows mode: differing rows found; count and hash: at least the row count difference, 1 when only content differs',
+  }),
+  differingRows: z
+    .array(z.unknown())
+    .optional()
+    .meta({ description: 'rows mode: the differing rows (at most 100)' }),
+  durationMs: z.number(),
+  status: z.enum(['passed', 'failed', 'error']),
+  error: z.string().optional(),
+});
+
+/** A verification job of a task ([V6]). */
+export const verificationSchema = z
+  .object({
+    id: z.string(),
+    taskId: z.string(),
+    mode: verifyModeSchema,
+    tables: z.array(z.string()).nullable(),
+    status: z.enum(['queued', 'running', 'passed', 'failed', 'error']),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    error: z.string().nullable(),
+    results: z.array(tableVerificationSchema).nullable(),
+  })
+  .meta({ id: 'Verification' });
+
+/** `POST .../verify` body. */
+const verifyBodySchema = z
+  .strictObject({
+    mode: verifyModeSchema.optional(),
+    tables: z
+      .array(z.string().regex(/^[^.\s]+\.[^.\s]+$/, { error: 'must be a destination schema.table' }))
+      .min(1)
+      .optional(),
+  })
+  .meta({ id: 'VerifyRequest' });
+
+function verificationViewOf(v: StoredVerification): z.output<typeof verificationSchema> {
+  const d = (x: Date | null): string | null => x?.toISOString() ?? null;
+  return {
+    ...v,
+    tables: v.tables === null ? null : [...v.tables],
+    createdAt: v.createdAt.toISOString(),
+    startedAt: d(v.startedAt),
+    finishedAt: d(v.finishedAt),
+    results:
+      v.results === null
+        ? null
+        : v.results.map(({ differingRows, ...r }) => ({
+            ...r,
+            ...(differingRows === undefined ? {} : { differingRows: [...differingRows] }),
+          })),
+  };
+}
+
 /** `GET .../precheck`, `POST .../precheck`. */
 export type PrecheckReport = z.output<typeof precheckReportSchema>;
 /** `GET .../status`. */
@@ -300,6 +366,39 @@ export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): v
     '/api/v1/tasks/:id/precheck',
     { schema: { params: idParams, response: { 200: precheckReportSchema, ...errors } } },
     async (req) => precheckViewOf(await service.precheck(req.params.id)),
+  );
+  r.post(
+    '/api/v1/tasks/:id/verify',
+    {
+      schema: {
+        params: idParams,
+        body: verifyBodySchema.optional(),
+        response: { 202: verificationSchema, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body ?? {};
+      const job = await service.verify(req.params.id, body.mode ?? 'hash', body.tables);
+      return reply.code(202).send(verificationViewOf(job));
+    },
+  );
+  r.get(
+    '/api/v1/tasks/:id/verifications',
+    { schema: { params: idParams, response: { 200: z.array(verificationSchema), ...errors } } },
+    async (req) => (await service.verifications(req.params.id)).map(verificationViewOf),
+  );
+  r.get(
+    '/api/v1/tasks/:id/verifications/:verificationId',
+    {
+      schema: {
+        params: z.strictObject({
+          id: taskId,
+          verificationId: z.uuid({ error: 'must be a verification id' }),
+        }),
+        response: { 200: verificationSchema, ...errors },
+      },
+    },
+    async (req) => verificationViewOf(await service.verification(req.params.id, req.params.verificationId)),
   );
   r.get(
     '/api/v1/tasks/:id/precheck',

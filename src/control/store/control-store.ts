@@ -12,6 +12,7 @@ import type { DataSource, KafkaDataSource, PostgresqlDataSource } from '../data-
 import type { Sealed, SecretBox } from '../secrets/secret-box.ts';
 import { migrateStore, type MigrationOutcome } from './migrate-store.ts';
 import { STORE_SCHEMA } from './migrations.ts';
+import { VerificationStore } from './verification-store.ts';
 import { TaskStore } from './task-store.ts';
 
 /** A data source as stored, with its timestamps. */
@@ -74,6 +75,8 @@ export class ControlStore {
   readonly migration: MigrationOutcome;
   /** The task queries. */
   readonly tasks: TaskStore;
+  /** The verification job queries ([V6]). */
+  readonly verifications: VerificationStore;
   /** The store's URL (with its password: never log it; describeUrl shows it). */
   readonly url: string;
 
@@ -82,6 +85,7 @@ export class ControlStore {
     this.#box = box;
     this.migration = migration;
     this.tasks = new TaskStore(pool);
+    this.verifications = new VerificationStore(pool);
     this.url = url;
   }
 

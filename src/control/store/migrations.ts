@@ -190,6 +190,26 @@ INSERT INTO ${STORE_SCHEMA}.alert_event (task_id, rule, state, since, message, d
   SELECT task_id, rule, state, since, message, delivered_at, delivery_error FROM ${STORE_SCHEMA}.alert;
 `;
 
+/**
+ * 0005: verification jobs of a task ([V6]): one row per `POST /api/v1/tasks/{id}/verify`, its
+ * per-table results (the verify report's tables, without passwords: they hold none) once finished.
+ */
+const M0005_VERIFICATIONS = `
+CREATE TABLE ${STORE_SCHEMA}.verification (
+  id text PRIMARY KEY,
+  task_id text NOT NULL REFERENCES ${STORE_SCHEMA}.task (id) ON DELETE CASCADE,
+  mode text NOT NULL CHECK (mode IN ('count', 'hash', 'rows')),
+  tables jsonb,
+  status text NOT NULL CHECK (status IN ('queued', 'running', 'passed', 'failed', 'error')),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  started_at timestamptz,
+  finished_at timestamptz,
+  error text,
+  results jsonb
+);
+CREATE INDEX verification_task_created ON ${STORE_SCHEMA}.verification (task_id, created_at DESC);
+`;
+
 /** Alert history rows kept per task and rule (older ones are deleted as new ones come). */
 export const ALERT_EVENTS_KEPT = 100;
 
@@ -199,4 +219,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'tasks', sql: M0002_TASKS },
   { version: 3, name: 'kafka_data_sources', sql: M0003_KAFKA_DATA_SOURCES },
   { version: 4, name: 'alert_events', sql: M0004_ALERT_EVENTS },
+  { version: 5, name: 'verifications', sql: M0005_VERIFICATIONS },
 ];

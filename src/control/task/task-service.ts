@@ -13,6 +13,8 @@ import { invalidInput } from '../api/api-error.ts';
 import { openSinkOf, openSourceOf } from '../data-source/open-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import type { StoredPrecheckItem, StoredTask } from '../store/task-store.ts';
+import type { StoredVerification, StoredVerifyMode } from '../store/verification-store.ts';
+import { runVerification } from './run-verification.ts';
 import { DEFAULT_LEASE_TIMEOUT_MS } from '../control-defaults.ts';
 import { TaskLockSession } from '../worker/task-lock-session.ts';
 import {
@@ -295,6 +297,48 @@ export class TaskService {
       throw asInvalidInput(e);
     }
     return { def };
+  }
+
+  /**
+   * Starts a verification job of task `id` ([V6]) in this process and returns it `queued`; it runs
+   * in the background (`GET .../verifications/{id}` follows it).
+   * @param tables destination `schema.table` names to compare; undefined: all the task's tables.
+   * @throws {PgdtsError} NOT_FOUND, CONFLICT (a job of this task is queued or running),
+   *   CONFIG_INVALID (a data source is gone).
+   */
+  async verify(id: string, mode: StoredVerifyMode, tables?: readonly string[]): Promise<StoredVerification> {
+    const t = await this.get(id);
+    const open = (await this.store.verifications.list(id)).find(
+      (v) => v.status === 'queued' || v.status === 'running',
+    );
+    if (open !== undefined) {
+      throw new PgdtsError('CONFLICT', `task ${id} has verification ${open.id} ${open.status}`, {
+        hint: `wait for it: GET /api/v1/tasks/${id}/verifications/${open.id}`,
+      });
+    }
+    const { src, dst } = await this.#dataSources(t);
+    const task = engineTaskOf(id, t.definition, src.source, dst.source);
+    const job = await this.store.verifications.create(id, mode, tables ?? null);
+    void runVerification(this.store, job, task, src, dst);
+    return job;
+  }
+
+  /** The verification jobs of task `id`, newest first. @throws {PgdtsError} NOT_FOUND */
+  async verifications(id: string): Promise<StoredVerification[]> {
+    await this.get(id);
+    return this.store.verifications.list(id);
+  }
+
+  /** Verification `vid` of task `id`. @throws {PgdtsError} NOT_FOUND (task or job) */
+  async verification(id: string, vid: string): Promise<StoredVerification> {
+    await this.get(id);
+    const v = await this.store.verifications.get(id, vid);
+    if (v === undefined) {
+      throw new PgdtsError('NOT_FOUND', `task ${id} has no verification ${vid}`, {
+        hint: `GET /api/v1/tasks/${id}/verifications lists them`,
+      });
+    }
+    return v;
   }
 
   async #dataSources(t: StoredTask): Promise<{ src: StoredDataSource; dst: StoredDataSource }> {
