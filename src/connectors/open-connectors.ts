@@ -136,14 +136,5 @@ export function openDestinationSchemaReader(task: TaskConfig): Pick<Source, 'rea
       `verify --schema needs a PostgreSQL destination, not ${d.type}`,
     );
   }
-  return new PostgresSource(resolveEndpoint(d, process.env, 'destination'), {
-    taskName: task.name,
-    slotName: slotNameOf(task),
-    publicationName: publicationNameOf(task),
-    spillDir: defaultSpillDir(task.name),
-    spillMaxBytes: task.incremental.spillMaxBytes,
-    existingSlot: true,
-    heartbeat: undefined,
-    ddlSchemas: [],
-  });
+  return openSourceAt(task, resolveEndpoint(d, process.env, 'destination'));
 }

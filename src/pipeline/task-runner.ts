@@ -249,7 +249,6 @@ async function runPhases(task: TaskConfig, c: Ctx): Promise<void> {
       await c.step('schema sync (post-data)', () =>
         applyPostDataSchema(c.source, c.sink, task, targets, c.onProgress, preData),
       );
-      preData = undefined;
     }
     if (full) {
       c.onProgress({ kind: 'phase', phase: 'sequences' });

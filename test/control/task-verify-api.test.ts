@@ -90,6 +90,16 @@ test('[V6] a verify job through the API: passed, then failed with the deleted ro
       ],
     );
 
+    // [V6] One job of a task at a time, decided by the store: of two requests at once, one is 409.
+    const both = await Promise.all(
+      [0, 1].map(() => serve.call('POST', `${base}/verify`, { body: { mode: 'count' } })),
+    );
+    assert.deepEqual(both.map((r) => r.status).sort(), [202, 409], both.map((r) => r.text).join('\n'));
+    const started = both.find((r) => r.status === 202);
+    assert.ok(started !== undefined);
+    const counted = await finished(serve, base, started.body as Job);
+    assert.equal(counted.status, 'passed');
+
     await sql(server, dstDb, `DELETE FROM public.a WHERE id = 77`);
     const second = await serve.call('POST', `${base}/verify`, {
       body: { mode: 'rows', tables: ['public.a'] },
@@ -105,7 +115,7 @@ test('[V6] a verify job through the API: passed, then failed with the deleted ro
     const list = (await serve.call('GET', `${base}/verifications`)).body as Job[];
     assert.deepEqual(
       list.map((j) => j.id),
-      [failed.id, passed.id],
+      [failed.id, counted.id, passed.id],
     );
     assert.ok(!JSON.stringify(list).includes(server.password), 'no password in the output');
 

@@ -208,6 +208,9 @@ CREATE TABLE ${STORE_SCHEMA}.verification (
   results jsonb
 );
 CREATE INDEX verification_task_created ON ${STORE_SCHEMA}.verification (task_id, created_at DESC);
+-- One job of a task queued or running at a time, also between two serve processes.
+CREATE UNIQUE INDEX verification_one_open ON ${STORE_SCHEMA}.verification (task_id)
+  WHERE status IN ('queued', 'running');
 `;
 
 /** Alert history rows kept per task and rule (older ones are deleted as new ones come). */

@@ -58,18 +58,42 @@ export class VerificationStore {
     this.#pool = pool;
   }
 
-  /** Creates a `queued` job. @throws {PgdtsError} STORE_FAILED */
+  /**
+   * Creates a `queued` job.
+   * @throws {PgdtsError} CONFLICT when a job of `taskId` is queued or running (the store's partial
+   *   unique index decides, so two requests at once cannot both start one); STORE_FAILED.
+   */
   async create(
     taskId: string,
     mode: StoredVerifyMode,
     tables: readonly string[] | null,
   ): Promise<StoredVerification> {
-    const r = await this.#query(
-      `INSERT INTO ${V} (id, task_id, mode, tables, status) VALUES ($1, $2, $3, $4, 'queued') RETURNING *`,
-      [randomUUID(), taskId, mode, tables === null ? null : JSON.stringify(tables)],
-      `create a verification of task ${taskId}`,
-    );
-    return verificationOf(r.rows[0] as Row);
+    try {
+      const r = await this.#pool.query<Row>(
+        `INSERT INTO ${V} (id, task_id, mode, tables, status) VALUES ($1, $2, $3, $4, 'queued') RETURNING *`,
+        [randomUUID(), taskId, mode, tables === null ? null : JSON.stringify(tables)],
+      );
+      return verificationOf(r.rows[0] as Row);
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== '23505') {
+        throw wrapPgError('STORE_FAILED', `cannot create a verification of task ${taskId}`, e);
+      }
+      const open = await this.#pool
+        .query<{ id: string; status: string }>(
+          `SELECT id, status FROM ${V} WHERE task_id = $1 AND status IN ('queued', 'running')`,
+          [taskId],
+        )
+        .catch(() => undefined);
+      const o = open?.rows[0];
+      throw new PgdtsError(
+        'CONFLICT',
+        `task ${taskId} has a verification queued or running${o === undefined ? '' : ` (${o.id}, ${o.status})`}`,
+        {
+          cause: e,
+          hint: `wait for it: GET /api/v1/tasks/${taskId}/verifications${o === undefined ? '' : `/${o.id}`}`,
+        },
+      );
+    }
   }
 
   /** Marks job `id` running. @throws {PgdtsError} STORE_FAILED */

@@ -308,14 +308,6 @@ export class TaskService {
    */
   async verify(id: string, mode: StoredVerifyMode, tables?: readonly string[]): Promise<StoredVerification> {
     const t = await this.get(id);
-    const open = (await this.store.verifications.list(id)).find(
-      (v) => v.status === 'queued' || v.status === 'running',
-    );
-    if (open !== undefined) {
-      throw new PgdtsError('CONFLICT', `task ${id} has verification ${open.id} ${open.status}`, {
-        hint: `wait for it: GET /api/v1/tasks/${id}/verifications/${open.id}`,
-      });
-    }
     const { src, dst } = await this.#dataSources(t);
     const task = engineTaskOf(id, t.definition, src.source, dst.source);
     const job = await this.store.verifications.create(id, mode, tables ?? null);
