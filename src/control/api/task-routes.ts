@@ -12,6 +12,7 @@ import type { ControlStore } from '../store/control-store.ts';
 import type { StoredAlert, StoredTask } from '../store/task-store.ts';
 import { taskDefinitionSchema, taskId } from '../task/task-definition-schema.ts';
 import type { StoredVerification } from '../store/verification-store.ts';
+import { VERIFY_MODES } from '../../pipeline/verify/index.ts';
 import { TaskService, type PrecheckOutcomeView } from '../task/task-service.ts';
 import { TASK_STATES } from '../task/task-state.ts';
 import { lastErrorSchema, RUN_PHASES, runStatusSchema } from '../task/task-status.ts';
@@ -166,7 +167,7 @@ const logLineSchema = z.object({
 
 const idParams = z.strictObject({ id: taskId });
 
-const verifyModeSchema = z.enum(['count', 'hash', 'rows']);
+const verifyModeSchema = z.enum(VERIFY_MODES);
 
 /** One table of a verification ([V6]); row counts in rows, `durationMs` in milliseconds. */
 const tableVerificationSchema = z.object({

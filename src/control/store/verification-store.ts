@@ -6,13 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { PgdtsError } from '../../core/errors.ts';
+import type { VerifyMode } from '../../pipeline/verify/index.ts';
 import { wrapPgError } from '../../pg/connection.ts';
 import { STORE_SCHEMA } from './migrations.ts';
 
 const V = `${STORE_SCHEMA}.verification`;
 
-/** What a verification job compares. */
-export type StoredVerifyMode = 'count' | 'hash' | 'rows';
+/** What a verification job compares (the verify modes). */
+export type StoredVerifyMode = VerifyMode;
 
 /** Where a verification job is. */
 export type VerificationStatus = 'queued' | 'running' | 'passed' | 'failed' | 'error';

@@ -8,10 +8,10 @@ import type { KeyRange } from '../../core/table-hash.ts';
  * What `pgdts verify` compares: `count` row counts, `hash` row counts and content hashes per key
  * chunk (the default), `rows` as `hash`, then narrows each differing chunk to its differing rows.
  */
-export type VerifyMode = 'count' | 'hash' | 'rows';
+export type VerifyMode = (typeof VERIFY_MODES)[number];
 
-/** The modes, in CLI help order. */
-export const VERIFY_MODES: readonly VerifyMode[] = ['count', 'hash', 'rows'];
+/** The modes, in CLI help order (also the API's `mode` values). */
+export const VERIFY_MODES = ['count', 'hash', 'rows'] as const;
 
 /** The differing rows of one table (`--mode rows`). */
 export interface TableRowDifferences {
