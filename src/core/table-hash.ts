@@ -3,6 +3,7 @@
  * the same algorithm (see `pg/table-hash.ts` for PostgreSQL's), and `pgdts verify` compares digests.
  */
 import type { QualifiedName } from './identifier.ts';
+import type { Lsn } from './lsn.ts';
 
 /**
  * Session settings under which values print the same on every server (UTC, ISO dates, shortest exact
@@ -27,6 +28,12 @@ export interface HashTarget {
   readonly key: readonly string[];
   /** Hash the UTF-8 bytes of the row text instead of the server-encoding bytes (servers differ in encoding). */
   readonly utf8?: boolean;
+  /**
+   * Hash row texts with md5 (the same on every server) instead of PostgreSQL's
+   * `hashtextextended` (2.4x faster, but its result depends on the server's byte order): set when
+   * the two servers' {@link TableHasher.hashProbe} differ, and always with `utf8`.
+   */
+  readonly portableHash?: boolean;
   /** Only rows matching this SQL condition (a row filter, checked beforehand by the source). */
   readonly where?: string;
 }
@@ -40,10 +47,14 @@ export interface KeyRange {
   readonly upTo: readonly string[] | undefined;
 }
 
-/** Hash of a set of rows: equal digests mean equal multisets of row texts (up to md5 collisions). */
+/** Hash of a set of rows: equal digests mean equal multisets of row texts (up to hash collisions). */
 export interface RowsDigest {
   readonly rows: number;
-  /** `<rows>:<sum of high md5 halves>:<sum of low md5 halves>` (just `<rows>` from `countRows`). */
+  /**
+   * `<rows>:<sum of the first 64-bit row hashes>:<sum of the second>` (just `<rows>` from
+   * `countRows`): hashtextextended with seeds 0 and 1, or the two halves of the md5 with
+   * `portableHash`.
+   */
   readonly digest: string;
   /** Bytes of row text read to compute it (0 from `countRows`): what `verify.megabytesPerSecond` paces. */
   readonly bytes: number;
@@ -59,6 +70,28 @@ export type RowValues = readonly (string | null)[];
 export interface KeyedRow {
   readonly key: readonly string[];
   readonly values: RowValues;
+  /**
+   * The row version (PostgreSQL: the `xmin` of the tuple, the transaction that wrote it), when read
+   * with `withVersion`: two reads of a key in two snapshots return the same version exactly when no
+   * transaction seen by the later snapshot only wrote the row in between (verify.md [V8]).
+   */
+  readonly version?: string;
+}
+
+/**
+ * Where incremental sync of a task stands, as recorded in the destination's bookkeeping.
+ * `position`: the greatest of the applied position (end LSN of the last applied source transaction,
+ * written in the same transaction as its changes) and the acknowledged (flushed) position of the
+ * status row: every change of the task below it is in the destination.
+ */
+export interface TaskPosition {
+  /** The task's checkpoint phase (`streaming` while incremental sync runs). */
+  readonly phase: string;
+  readonly position: Lsn | undefined;
+  /** Age of the status row (written every `incremental.statusIntervalMs` by a running task), ms. */
+  readonly statusAgeMs: number | undefined;
+  /** A run of the task holds its lease on the destination now (it is running). */
+  readonly running: boolean;
 }
 
 /** One distinct row of a keyless table and how many times it occurs. */
@@ -77,6 +110,11 @@ export const BUCKET_HEX_DIGITS = 2;
 export interface TableHasher {
   /** The server's encoding (`UTF8`...): when the two sides differ, hash UTF-8 bytes. */
   encoding(): Promise<string>;
+  /**
+   * The server's fast row hash of a fixed text: two servers whose probes agree hash row texts alike
+   * (same function, same byte order), else verification uses {@link HashTarget.portableHash}.
+   */
+  hashProbe(): Promise<string>;
   /**
    * The key of the `chunkRows`-th row after `after` in key order, or undefined when fewer remain.
    * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error (e.g. the table is missing).
@@ -104,6 +142,19 @@ export interface TableHasher {
    */
   keyAt(t: HashTarget, r: KeyRange, offset: number): Promise<string[] | undefined>;
   /**
+   * The keys of every `step`-th row of range `r` in key order (the `step`-th, `2·step`-th, ...), at
+   * most `limit`, ascending: where a differing range is split when narrowing (verify.md [V1]).
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  splitKeys(t: HashTarget, r: KeyRange, step: number, limit: number): Promise<string[][]>;
+  /**
+   * The digests of the parts of range `r` cut at `bounds` (ascending keys), in one statement: part
+   * `i` holds the keys in `(bounds[i-1], bounds[i]]`, the first and last part open to the ends of
+   * `r`; `bounds.length + 1` digests (an empty part: 0 rows).
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  hashParts(t: HashTarget, r: KeyRange, bounds: readonly (readonly string[])[]): Promise<RowsDigest[]>;
+  /**
    * Reads at most `limit` rows of range `r` in key order (keyed tables only).
    * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
    */
@@ -113,7 +164,30 @@ export interface TableHasher {
    * particular order; keys without a row (or whose row fails the row filter) are absent.
    * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
    */
-  readKeys(t: HashTarget, keys: readonly (readonly string[])[]): Promise<KeyedRow[]>;
+  readKeys(
+    t: HashTarget,
+    keys: readonly (readonly string[])[],
+    o?: { readonly withVersion?: boolean },
+  ): Promise<KeyedRow[]>;
+  /**
+   * Starts a read-only REPEATABLE READ transaction on this session, so that every statement until
+   * {@link endSnapshot} reads one snapshot (PostgreSQL docs 13.2.2: the snapshot is taken by the
+   * transaction's first statement). Returns the position the snapshot stands at:
+   * - source: the WAL insert LSN read by that first statement, after the snapshot was taken, so every
+   *   transaction the snapshot sees has its commit record below it;
+   * - destination (opened for a task): the task's {@link TaskPosition.position} read in the
+   *   snapshot, so the snapshot holds exactly the task's changes up to it; undefined when none.
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  beginSnapshot(): Promise<Lsn | undefined>;
+  /** Ends the transaction of {@link beginSnapshot}. @throws {PgdtsError} VERIFY_MISMATCH. */
+  endSnapshot(): Promise<void>;
+  /**
+   * Destination opened for a task: where its incremental sync stands (read outside any snapshot);
+   * undefined on a source session or when the destination holds no bookkeeping of the task.
+   * @throws {PgdtsError} VERIFY_MISMATCH wrapping the server error.
+   */
+  taskPosition(): Promise<TaskPosition | undefined>;
   /**
    * Hashes a keyless table's rows in buckets named by the first {@link BUCKET_HEX_DIGITS} hex digits
    * of each row text's md5, in one statement: bucket name → digest (empty buckets absent).

@@ -1,11 +1,10 @@
 /**
  * `--mode rows`: from a key range whose digests differ to the differing rows (verify.md [V1]). The
- * range is split in two at the middle key of the side holding more rows; both sides hash the left
- * half (one statement each), and the right half's digest is the parent's minus the left's (the digest
- * is a sum, so it subtracts exactly: one statement per range per side, not two). Halves that still
- * differ are split again until at most `leafRows` rows are left on each side, then those rows are read
- * from both sides and compared column by column. A range empty on one side is read from the other
- * in pages at once (a missing range needs no narrowing).
+ * range is cut into up to {@link FANOUT} parts at every `step`-th key of the side holding more rows
+ * (one statement), and both sides hash all the parts in one statement each. Parts that still differ
+ * are cut again until at most `leafRows` rows are left on each side, then those rows are read from
+ * both sides and compared column by column. A range empty on one side is read from the other in
+ * pages at once (a missing range needs no narrowing).
  */
 import { diffCountedRows, diffKeyedRows, type RowDifference } from '../../core/row-difference.ts';
 import type { HashTarget, KeyedRow, KeyRange, RowsDigest, TableHasher } from '../../core/table-hash.ts';
@@ -37,17 +36,11 @@ export interface DifferenceSink {
 /** Rows read at once from a range that only one side has. */
 const PAGE_ROWS = 1000;
 
-/** Parent digest minus a part of it: the digest of the rest. */
-export function subtractDigest(whole: RowsDigest, part: RowsDigest): RowsDigest {
-  const [, a = '0', b = '0'] = whole.digest.split(':');
-  const [, x = '0', y = '0'] = part.digest.split(':');
-  const rows = whole.rows - part.rows;
-  return {
-    rows,
-    digest: `${rows}:${BigInt(a) - BigInt(x)}:${BigInt(b) - BigInt(y)}`,
-    bytes: whole.bytes - part.bytes,
-  };
-}
+/**
+ * Most parts a differing range is cut into per level: a 100 000-row chunk reaches leaves of at most
+ * 64 rows in two levels (a binary split needed eleven, one statement pair each).
+ */
+export const FANOUT = 256;
 
 function rowBytes(rows: readonly KeyedRow[]): number {
   let n = 0;
@@ -118,9 +111,12 @@ export async function narrowRange(
   }
   const [bigger, t, n] =
     a.rows >= b.rows ? [s.source, s.sourceTarget, a.rows] : [s.destination, s.destinationTarget, b.rows];
-  // Offset (n-1)/2 leaves at least one of the bigger side's rows on each side of the split (n >= 2).
-  const mid = await bigger.keyAt(t, r, Math.floor((n - 1) / 2));
-  if (mid === undefined) {
+  // Cut into up to FANOUT parts of the bigger side's rows (each at least leafRows, so the next level
+  // is mostly leaves); both sides hash every part in one statement each.
+  const parts = Math.max(2, Math.min(FANOUT, Math.ceil(n / o.leafRows)));
+  const step = Math.ceil(n / parts);
+  const bounds = await bigger.splitKeys(t, r, step, parts - 1);
+  if (bounds.length === 0) {
     // The range changed under us (a live source): compare what it holds now.
     const [src, dst] = await Promise.all([
       readRange(s.source, s.sourceTarget, r, room + n, o),
@@ -129,15 +125,28 @@ export async function narrowRange(
     add(sink, diffKeyedRows(src, dst), o.maxDifferences);
     return;
   }
-  const left: KeyRange = { after: r.after, upTo: mid };
-  const right: KeyRange = { after: mid, upTo: r.upTo };
-  const [la, lb] = await Promise.all([
-    s.source.hashRows(s.sourceTarget, left),
-    s.destination.hashRows(s.destinationTarget, left),
+  const [da, db] = await Promise.all([
+    s.source.hashParts(s.sourceTarget, r, bounds),
+    s.destination.hashParts(s.destinationTarget, r, bounds),
   ]);
-  await o.pace(la.rows + lb.rows, la.bytes + lb.bytes);
-  await narrowRange(s, left, la, lb, o, sink);
-  await narrowRange(s, right, subtractDigest(a, la), subtractDigest(b, lb), o, sink);
+  let rows = 0;
+  let bytes = 0;
+  for (const d of [...da, ...db]) {
+    rows += d.rows;
+    bytes += d.bytes;
+  }
+  await o.pace(rows, bytes);
+  for (let i = 0; i <= bounds.length; i++) {
+    const pa = da[i];
+    const pb = db[i];
+    if (pa === undefined || pb === undefined || pa.digest === pb.digest) continue;
+    const part: KeyRange = {
+      after: i === 0 ? r.after : bounds[i - 1],
+      upTo: i === bounds.length ? r.upTo : bounds[i],
+    };
+    await narrowRange(s, part, pa, pb, o, sink);
+    if (sink.truncated) return;
+  }
 }
 
 /**

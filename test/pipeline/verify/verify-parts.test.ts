@@ -1,6 +1,6 @@
 /**
  * The pure parts of rows mode and repair (src/pipeline/verify/verify.md): row comparison [V1] [V2],
- * digest subtraction [V1], repair statements and their guards [V3], the `verify` task keys [V4];
+ * cutting a range into parts [V1], repair statements and their guards [V3], the `verify` task keys [V4];
  * and the pace of a real verification under `verify.rowsPerSecond` [V4].
  */
 import assert from 'node:assert/strict';
@@ -14,7 +14,6 @@ import {
   diffKeyedRows,
 } from '../../../src/core/row-difference.ts';
 import { parseTaskConfig } from '../../../src/core/task-config.ts';
-import { subtractDigest } from '../../../src/pipeline/verify/narrow-differences.ts';
 import { verifyTask } from '../../../src/pipeline/verify/verify-task.ts';
 import { freshDatabase, sql, testServer, urlOf } from '../../support/servers.ts';
 
@@ -62,12 +61,55 @@ test('[V2] keyless rows compare as multisets: each distinct row with both copy c
   );
 });
 
-test('[V1] the right half digest is the parent minus the left half', () => {
-  const whole = { rows: 3, digest: '3:-5:7', bytes: 30 };
-  assert.deepEqual(subtractDigest(whole, { rows: 1, digest: '1:-9223372036854775808:2', bytes: 10 }), {
-    rows: 2,
-    digest: '2:9223372036854775803:5',
-    bytes: 20,
+test('[V1] a range cut at every step-th key: each part hashes as its sub-range does, composite keys too', async () => {
+  const s = testServer(13);
+  const db = await freshDatabase(s, 'vp_parts');
+  await sql(
+    s,
+    db,
+    `CREATE SCHEMA app; CREATE TABLE app.t (a int, b text, v text, PRIMARY KEY (a, b));
+     INSERT INTO app.t SELECT g / 3, 'k' || (g % 3), 'v' || g FROM generate_series(1, 1000) g;`,
+  );
+  const task = parseTaskConfig({
+    name: 'parts',
+    source: { type: 'postgresql', url: urlOf(s, db) },
+    destination: { type: 'postgresql', url: urlOf(s, db) },
+    syncTypes: ['full'],
+    objects: [{ schema: 'app' }],
+  });
+  await withConnectors(task, async (c) => {
+    const h = await c.source.openHasher();
+    try {
+      for (const portableHash of [false, true]) {
+        const t = {
+          table: { schema: 'app', name: 't' },
+          columns: ['a', 'b', 'v'],
+          key: ['a', 'b'],
+          portableHash,
+        };
+        const range = { after: ['10', 'k1'], upTo: ['300', 'k0'] };
+        const whole = await h.hashRows(t, range);
+        const bounds = await h.splitKeys(t, range, 100, 10);
+        // Rows 11 'k2' .. 300 'k0' in key order, every 100th: 8 bounds.
+        assert.equal(bounds.length, Math.min(10, Math.floor(whole.rows / 100)));
+        assert.deepEqual(bounds[0], (await h.keyAt(t, range, 99)) ?? []);
+        const parts = await h.hashParts(t, range, [...bounds, ['999', 'z']]);
+        assert.equal(parts.length, bounds.length + 2);
+        assert.equal(parts.at(-1)?.rows, 0, 'a part beyond the rows is empty');
+        let rows = 0;
+        for (let i = 0; i <= bounds.length; i++) {
+          const sub = {
+            after: i === 0 ? range.after : bounds[i - 1],
+            upTo: i === bounds.length ? range.upTo : bounds[i],
+          };
+          assert.deepEqual(parts[i], await h.hashRows(t, sub), `part ${i}`);
+          rows += parts[i]?.rows ?? 0;
+        }
+        assert.equal(rows, whole.rows);
+      }
+    } finally {
+      await h.close();
+    }
   });
 });
 
@@ -168,7 +210,7 @@ test('[V3] a guard holds only while the destination row is the verified one', ()
   assert.equal(guardHolds(del.guard, [['4']]), false);
 });
 
-test('[V4] verify.rowsPerSecond and verify.megabytesPerSecond are validated like the other throttles', () => {
+test('[V4] [V9] verify.rowsPerSecond, megabytesPerSecond, continuous and sampleRate are validated', () => {
   const base = {
     name: 'v',
     source: { type: 'postgresql', url: 'postgresql://u@h/db' },
@@ -176,13 +218,32 @@ test('[V4] verify.rowsPerSecond and verify.megabytesPerSecond are validated like
     syncTypes: ['full'],
     objects: [{ schema: 'app' }],
   };
-  assert.deepEqual(parseTaskConfig(base).verify, {});
+  assert.deepEqual(parseTaskConfig(base).verify, { continuous: false, sampleRate: 0.01 });
   assert.deepEqual(
     parseTaskConfig({ ...base, verify: { rowsPerSecond: 10, megabytesPerSecond: 0.5 } }).verify,
     {
       rowsPerSecond: 10,
       megabytesPerSecond: 0.5,
+      continuous: false,
+      sampleRate: 0.01,
     },
+  );
+  // [V9] the sampling keys
+  assert.equal(
+    parseTaskConfig({ ...base, verify: { continuous: true, sampleRate: 1 } }).verify.sampleRate,
+    1,
+  );
+  assert.throws(
+    () => parseTaskConfig({ ...base, verify: { sampleRate: 0 } }),
+    /verify\.sampleRate: must be more than 0/,
+  );
+  assert.throws(
+    () => parseTaskConfig({ ...base, verify: { sampleRate: 1.5 } }),
+    /verify\.sampleRate: must be at most 1/,
+  );
+  assert.throws(
+    () => parseTaskConfig({ ...base, verify: { continuous: 'yes' } }),
+    /verify\.continuous: must be true or false/,
   );
   assert.throws(
     () => parseTaskConfig({ ...base, verify: { rowsPerSecond: 0 } }),
