@@ -292,8 +292,16 @@ export function startPgdts(
   });
 }
 
-/** Starts `bin/pgdts <args>` (another command than run: precheck, verify, release) like {@link startPgdts}. */
-export function startPgdtsCommand(ctx: BenchContext, args: readonly string[], logFile: string): Running {
+/**
+ * Starts `bin/pgdts <args>` (another command than run: precheck, verify, release) like {@link startPgdts};
+ * with `stdoutFile`, stdout goes there whole (e.g. a `--json` report) and only stderr to `logFile`.
+ */
+export function startPgdtsCommand(
+  ctx: BenchContext,
+  args: readonly string[],
+  logFile: string,
+  stdoutFile?: string,
+): Running {
   return start(path.join(ctx.repoDir, 'bin', 'pgdts'), args, {
     cwd: ctx.repoDir,
     env: {
@@ -301,6 +309,7 @@ export function startPgdtsCommand(ctx: BenchContext, args: readonly string[], lo
       PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
     },
     logFile,
+    ...(stdoutFile !== undefined ? { stdoutFile } : {}),
   });
 }
 

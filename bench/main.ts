@@ -1,6 +1,7 @@
 /**
- * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4 K1 K2 K3] [--scale N] [--profile]` (default: the W ones; K1–K3,
- * pgdts's Kafka destination beside Debezium, are run when named: kafka-workloads.ts). Starts two embedded PostgreSQL 15
+ * Benchmark harness: `npm run bench [W1 W1-M W2 W3 W4 K1 K2 K3 V1] [--scale N] [--profile]` (default: the W ones; K1–K3,
+ * pgdts's Kafka destination beside Debezium, are run when named: kafka-workloads.ts; so is V1, `pgdts verify --mode
+ * rows` beside a psql | sort | comm comparison: verify-workloads.ts). Starts two embedded PostgreSQL 15
  * servers (source and destination, data in a temporary directory removed at the end), runs the named
  * workloads one after the other and prints, for each, pgdts and its baseline measured in the same run,
  * with the ratio against the target. Ratios matter, not absolute times: the machine may be shared.
@@ -17,6 +18,7 @@ import { EmbeddedServer } from '../src/embedded/embedded-server.ts';
 import type { BenchContext } from './harness.ts';
 import { benchSizes, w1, w1m, w2, w3, w4, type BenchSizes } from './workloads.ts';
 import { k1, k2, k3, kafkaBenchSizes, stopKafka } from './kafka-workloads.ts';
+import { v1, verifyBenchSizes } from './verify-workloads.ts';
 
 // `--scale N`: the K workloads' pgbench scale (K1; K2/K3 use min(N, 10)).
 const argv = process.argv.slice(2);
@@ -38,6 +40,7 @@ const WORKLOADS = {
   K1: (ctx: BenchContext) => k1(ctx, kSizes),
   K2: (ctx: BenchContext) => k2(ctx, kSizes),
   K3: (ctx: BenchContext) => k3(ctx, kSizes),
+  V1: (ctx: BenchContext) => v1(ctx, verifyBenchSizes()),
 } as const;
 type WorkloadName = keyof typeof WORKLOADS;
 

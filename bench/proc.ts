@@ -129,6 +129,8 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** File receiving stdout and stderr. */
   readonly logFile?: string;
+  /** File receiving stdout instead of `logFile` (for output read back whole, e.g. a JSON report). */
+  readonly stdoutFile?: string;
   readonly cwd?: string;
 }
 
@@ -142,10 +144,11 @@ export function start(command: string, args: readonly string[], opts: StartOptio
   });
   const rss = new RssSampler(child.pid ?? 0);
   const log = opts.logFile !== undefined ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+  const out = opts.stdoutFile !== undefined ? createWriteStream(opts.stdoutFile) : log;
   let tail = '';
   let outTail = '';
   child.stdout?.on('data', (b: Buffer) => {
-    log?.write(b);
+    out?.write(b);
     outTail = (outTail + b.toString()).slice(-4000);
   });
   child.stderr?.on('data', (b: Buffer) => {
@@ -154,16 +157,26 @@ export function start(command: string, args: readonly string[], opts: StartOptio
   });
   const done = new Promise<ProcResult>((resolve) => {
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      const seconds = (performance.now() - t0) / 1000;
       rss.stop();
       log?.end();
-      resolve({
+      const result = (): ProcResult => ({
         code,
         signal,
-        seconds: (performance.now() - t0) / 1000,
+        seconds,
         peakRssBytes: rss.peakBytes(),
         stderrTail: tail.trim(),
         stdoutTail: outTail,
       });
+      if (out === log || out === undefined) {
+        resolve(result());
+        return;
+      }
+      // 'exit' can come before the last stdout data: the file is whole once the pipe closed and the
+      // file stream flushed.
+      const flush = () => out.end(() => resolve(result()));
+      if (child.stdout === null || child.stdout.closed) flush();
+      else child.stdout.once('close', flush);
     };
     child.once('error', (e) => {
       tail += `\n${e.message}`;
