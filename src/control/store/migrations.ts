@@ -213,6 +213,36 @@ CREATE UNIQUE INDEX verification_one_open ON ${STORE_SCHEMA}.verification (task_
   WHERE status IN ('queued', 'running');
 `;
 
+/**
+ * 0006: cancelling and resuming verification jobs ([V12]). A job may end `cancelled`; a cancel of a
+ * running job is asked for in `cancel_requested_at` (its serve process sees it at its next
+ * heartbeat); `runner` names the serve process running it and `heartbeat_at` is renewed by it about
+ * every second, so a job whose runner stopped is taken over once its heartbeat is older than the lease
+ * timeout; `progress` holds the finished tables and the partly compared table (JSON of
+ * src/pipeline/verify/verify-progress.ts) a taken-over job resumes from; `chunk_rows` the rows per
+ * compared key chunk asked for (null: the verify default).
+ */
+const M0006_VERIFICATION_RESUME = `
+ALTER TABLE ${STORE_SCHEMA}.verification DROP CONSTRAINT verification_status_check;
+ALTER TABLE ${STORE_SCHEMA}.verification
+  ADD CONSTRAINT verification_status_check
+    CHECK (status IN ('queued', 'running', 'passed', 'failed', 'error', 'cancelled')),
+  ADD COLUMN cancel_requested_at timestamptz,
+  ADD COLUMN runner text,
+  ADD COLUMN heartbeat_at timestamptz,
+  ADD COLUMN progress jsonb,
+  ADD COLUMN chunk_rows integer CHECK (chunk_rows > 0);
+`;
+
+/**
+ * 0007: what made a verification job ([V7], [V9]): a request (`POST .../verify`), the task's schedule,
+ * or continuous sampling (a check of sampled rows that found differences, stored already finished).
+ */
+const M0007_VERIFICATION_TRIGGER = `
+ALTER TABLE ${STORE_SCHEMA}.verification
+  ADD COLUMN trigger text NOT NULL DEFAULT 'request' CHECK (trigger IN ('request', 'schedule', 'sample'));
+`;
+
 /** Alert history rows kept per task and rule (older ones are deleted as new ones come). */
 export const ALERT_EVENTS_KEPT = 100;
 
@@ -223,4 +253,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'kafka_data_sources', sql: M0003_KAFKA_DATA_SOURCES },
   { version: 4, name: 'alert_events', sql: M0004_ALERT_EVENTS },
   { version: 5, name: 'verifications', sql: M0005_VERIFICATIONS },
+  { version: 6, name: 'verification_resume', sql: M0006_VERIFICATION_RESUME },
+  { version: 7, name: 'verification_trigger', sql: M0007_VERIFICATION_TRIGGER },
 ];
