@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/control/api/api-server.ts';
 import { ApiToken } from '../../src/control/api/api-token.ts';
 import type { ControlStore } from '../../src/control/store/control-store.ts';
+import type { StoredTableVerification } from '../../src/control/store/verification-store.ts';
 import { TASK_STATES } from '../../src/control/task/task-state.ts';
 import { RUN_PHASES } from '../../src/control/task/task-status.ts';
 import { createTask, startTask, storeWithDataSources, writeStatus } from '../support/control-task.ts';
@@ -210,4 +211,75 @@ test('a deleted task disappears from the next scrape; a renamed one shows under 
   assert.ok(!after1.some((s) => s.labels.task === gone.id), 'series of the deleted task remain');
   const names = new Set(after1.filter((s) => s.labels.task === kept.id).map((s) => s.labels.name));
   assert.deepEqual([...names], ['new-name']);
+});
+
+test('[V7] verification series: of the newest finished job per task only, per table and side', async () => {
+  const t = await createTask(store, { name: 'verified' });
+  const none = await createTask(store, { name: 'never verified' });
+  const finish = async (
+    status: 'passed' | 'failed' | 'error',
+    mode: 'count' | 'hash' | 'rows',
+    results: StoredTableVerification[] | null,
+  ) => {
+    const job = await store.verifications.create(t.id, mode, null);
+    await store.verifications.start(job.id, 'test-runner');
+    await store.verifications.finish(job.id, 'test-runner', status, results, null);
+    return (await store.verifications.get(t.id, job.id))?.finishedAt;
+  };
+  const table = (name: string, src: number, dst: number, differences: number, durationMs: number) => ({
+    table: name,
+    sourceRows: src,
+    destinationRows: dst,
+    differences,
+    durationMs,
+    status: differences === 0 ? ('passed' as const) : ('failed' as const),
+  });
+  await finish('passed', 'hash', [table('public.old', 5, 5, 0, 100)]);
+  const finishedAt = await finish('failed', 'rows', [
+    table('public.a', 2000, 1999, 1, 1500),
+    table('public.b', 500, 500, 0, 250),
+  ]);
+  // A newer job still running is not finished: the figures stay those of the last finished one.
+  await store.verifications.create(t.id, 'count', null);
+
+  const r = await scrape();
+  assert.equal(r.status, 200);
+  const { samples, types } = parse(r.text);
+  const v = (name: string, extra: Record<string, string> = {}) => valueOf(samples, name, t.id, extra);
+  assert.equal(v('pgdts_verification_rows', { table: 'public.a', side: 'source' }), 2000);
+  assert.equal(v('pgdts_verification_rows', { table: 'public.a', side: 'destination' }), 1999);
+  assert.equal(v('pgdts_verification_rows', { table: 'public.b', side: 'destination' }), 500);
+  assert.equal(v('pgdts_verification_differences', { table: 'public.a' }), 1);
+  assert.equal(v('pgdts_verification_differences', { table: 'public.b' }), 0);
+  assert.equal(v('pgdts_verification_duration_seconds', { table: 'public.a' }), 1.5);
+  assert.equal(v('pgdts_verification_duration_seconds', { table: 'public.b' }), 0.25);
+  assert.equal(
+    v('pgdts_verification_last_finished_timestamp_seconds', { status: 'failed', mode: 'rows' }),
+    (finishedAt?.getTime() ?? 0) / 1000,
+  );
+  const mine = samples.filter((s) => s.labels.task === t.id && s.name.startsWith('pgdts_verification_'));
+  assert.ok(!mine.some((s) => s.labels.table === 'public.old'), 'an older job is not exposed');
+  assert.equal(mine.filter((s) => s.name === 'pgdts_verification_last_finished_timestamp_seconds').length, 1);
+  for (const s of mine) assert.equal(s.labels.name, 'verified');
+  assert.ok(!samples.some((s) => s.labels.task === none.id && s.name.startsWith('pgdts_verification_')));
+  for (const g of [
+    'pgdts_verification_rows',
+    'pgdts_verification_differences',
+    'pgdts_verification_duration_seconds',
+    'pgdts_verification_last_finished_timestamp_seconds',
+  ]) {
+    assert.equal(types.get(g), 'gauge', g);
+  }
+
+  // The open job ends with an error before comparing anything: only its status and time remain.
+  const open = (await store.verifications.list(t.id))[0];
+  assert.ok(open !== undefined && open.status === 'queued');
+  await store.verifications.start(open.id, 'test-runner');
+  await store.verifications.finish(open.id, 'test-runner', 'error', null, 'a data source is unreachable');
+  const after2 = parse((await scrape()).text).samples;
+  const later = after2.filter((s) => s.labels.task === t.id && s.name.startsWith('pgdts_verification_'));
+  assert.deepEqual(
+    later.map((s) => [s.name, s.labels.status, s.labels.mode]),
+    [['pgdts_verification_last_finished_timestamp_seconds', 'error', 'count']],
+  );
 });

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { TaskAlerts, type AlertPayload } from '../../src/control/alerts/task-alerts.ts';
 import type { ControlStore } from '../../src/control/store/control-store.ts';
 import type { StoredAlert } from '../../src/control/store/task-store.ts';
+import type { StoredTableVerification } from '../../src/control/store/verification-store.ts';
 import {
   createTask,
   mustGet,
@@ -104,7 +105,7 @@ const logged: { level: string; message: string }[] = [];
 let clockMinutes = 0;
 
 function alertsUnderTest(): TaskAlerts {
-  return new TaskAlerts(store.tasks, {
+  return new TaskAlerts(store, {
     now: () => new Date(Date.now() + clockMinutes * 60_000),
     retryDelaysMs: [50, 100, 150],
     timeoutMs: 300,
@@ -430,7 +431,7 @@ test('[A5] evaluate never throws: a store failure is logged', async () => {
   });
   await other.close();
   const lines: string[] = [];
-  const alerts = new TaskAlerts(other.tasks, { log: (level, m) => lines.push(`${level} ${m}`) });
+  const alerts = new TaskAlerts(other, { log: (level, m) => lines.push(`${level} ${m}`) });
   await alerts.evaluate(t);
   await alerts.flush();
   assert.equal(lines.length, 1);
@@ -438,12 +439,195 @@ test('[A5] evaluate never throws: a store failure is logged', async () => {
 });
 
 test('bad options are refused with CONFIG_INVALID naming the option', () => {
-  assert.throws(() => new TaskAlerts(store.tasks, { timeoutMs: 0 }), {
+  assert.throws(() => new TaskAlerts(store, { timeoutMs: 0 }), {
     code: 'CONFIG_INVALID',
     message: /^timeoutMs: must be a positive number of ms$/,
   });
-  assert.throws(() => new TaskAlerts(store.tasks, { retryDelaysMs: [100, -1] }), {
+  assert.throws(() => new TaskAlerts(store, { retryDelaysMs: [100, -1] }), {
     code: 'CONFIG_INVALID',
     message: /^retryDelaysMs: /,
   });
+});
+
+/** Stores a finished verification job of `taskId` as the job runner does ([V6]). */
+async function finishedJob(
+  taskId: string,
+  status: 'passed' | 'failed' | 'error',
+  results: StoredTableVerification[] | null,
+  mode: 'count' | 'hash' | 'rows' = 'hash',
+): Promise<string> {
+  const job = await store.verifications.create(taskId, mode, null);
+  await store.verifications.start(job.id, 'test-runner');
+  await store.verifications.finish(
+    job.id,
+    'test-runner',
+    status,
+    results,
+    status === 'error' && results === null ? 'boom' : null,
+  );
+  return job.id;
+}
+
+function tableResult(
+  table: string,
+  differences: number,
+  extra: Partial<StoredTableVerification> = {},
+): StoredTableVerification {
+  return {
+    table,
+    sourceRows: 100,
+    destinationRows: 100 - differences,
+    differences,
+    durationMs: 12,
+    status: differences === 0 ? 'passed' : 'failed',
+    ...extra,
+  };
+}
+
+test('[A1][A2][A8][V7] verification-failed fires on a failed or error job, resolves when a newer one passes', async () => {
+  const t = await createTask(store, {
+    name: 'verified',
+    alerts: { webhooks: [`${receiver.url}/ok`], rules: [{ type: 'verification-failed' }] },
+  });
+  await startTask(store, t.id);
+  const alerts = alertsUnderTest();
+  // No finished job: nothing to say.
+  await alerts.evaluate(await mustGet(store, t.id));
+  await alerts.flush();
+  assert.equal(receiver.of(t.id).length, 0);
+  // A job still open says nothing either.
+  const open = await store.verifications.create(t.id, 'count', null);
+  await alerts.evaluate(await mustGet(store, t.id));
+  await alerts.flush();
+  assert.equal(receiver.of(t.id).length, 0);
+  await store.verifications.start(open.id, 'test-runner');
+  await store.verifications.finish(open.id, 'test-runner', 'passed', [tableResult('public.a', 0)], null);
+  await alerts.evaluate(await mustGet(store, t.id));
+  await alerts.flush();
+  assert.equal(receiver.of(t.id).length, 0, 'a passed job while not firing sends nothing');
+
+  const failedId = await finishedJob(
+    t.id,
+    'failed',
+    [
+      tableResult('public.a', 0),
+      tableResult('public.b', 3, {
+        differingRows: [{ kind: 'different', key: { id: 7 }, values: 'row-value-not-for-alerts' }],
+      }),
+      tableResult('sales.c', 1),
+    ],
+    'rows',
+  );
+  await alerts.evaluate(await mustGet(store, t.id));
+  await alerts.evaluate(await mustGet(store, t.id));
+  await alerts.flush();
+  assert.equal(receiver.of(t.id).length, 1, 'fired once [A2]');
+  const fired = receiver.of(t.id)[0];
+  assert.equal(fired?.body.state, 'firing');
+  assert.deepEqual(fired.body.rule, { type: 'verification-failed' });
+  assert.equal(
+    fired.body.message,
+    `verification ${failedId} (rows) found differences: public.b 3 differences, sales.c 1 difference`,
+  );
+  const job = await store.verifications.get(t.id, failedId);
+  assert.equal(fired.body.since, job?.finishedAt?.toISOString(), 'since the job finished');
+  assert.deepEqual(fired.body.verification, {
+    id: failedId,
+    mode: 'rows',
+    status: 'failed',
+    finishedAt: job?.finishedAt?.toISOString(),
+    tables: [
+      { table: 'public.b', differences: 3, status: 'failed' },
+      { table: 'sales.c', differences: 1, status: 'failed' },
+    ],
+  });
+  // [A8] No row value of the job in the payload.
+  assert.ok(!fired.raw.includes('row-value-not-for-alerts'), fired.raw);
+
+  // A newer failing job, then one that could not run: still firing, nothing sent again.
+  await finishedJob(t.id, 'failed', [tableResult('public.b', 2)]);
+  await alerts.evaluate(await mustGet(store, t.id));
+  await finishedJob(t.id, 'error', null);
+  // Another worker takes the task over: it reads the firing alert back [A2].
+  const second = alertsUnderTest();
+  await second.evaluate(await mustGet(store, t.id));
+  await alerts.flush();
+  await second.flush();
+  assert.equal(receiver.of(t.id).length, 1);
+
+  const passedId = await finishedJob(t.id, 'passed', [
+    tableResult('public.a', 0),
+    tableResult('public.b', 0),
+  ]);
+  await second.evaluate(await mustGet(store, t.id));
+  await second.flush();
+  const resolved = receiver.of(t.id)[1];
+  assert.equal(resolved?.body.state, 'resolved');
+  assert.equal(resolved.body.message, `verification ${passedId} (hash) passed`);
+  assert.deepEqual(resolved.body.verification?.tables, []);
+  assert.equal(resolved.body.verification?.status, 'passed');
+
+  // A job that could not run at all fires again, naming no error text (it may quote a value).
+  const errorId = await finishedJob(t.id, 'error', null, 'count');
+  await second.evaluate(await mustGet(store, t.id));
+  await second.flush();
+  const again = receiver.of(t.id)[2];
+  assert.equal(again?.body.state, 'firing');
+  assert.equal(again.body.message, `verification ${errorId} (count) could not run (its error is in the job)`);
+  // One table that could not be compared is listed as such.
+  const partId = await finishedJob(t.id, 'error', [
+    tableResult('public.a', 0),
+    tableResult('public.b', 0, { status: 'error', error: 'value "x" out of range' }),
+  ]);
+  await finishedJob(t.id, 'passed', []);
+  await second.evaluate(await mustGet(store, t.id));
+  await second.flush();
+  assert.equal(receiver.of(t.id).length, 4);
+  assert.equal(receiver.of(t.id)[3]?.body.state, 'resolved');
+  assert.ok(partId.length > 0);
+  // [A1] One alert row for the rule.
+  assert.deepEqual(
+    (await store.tasks.alerts(t.id)).map((a) => [a.rule, a.state]),
+    [['verification-failed', 'resolved']],
+  );
+});
+
+test('[V7] a table that could not be compared is named; evaluate(task, only) decides only those rules', async () => {
+  const t = await createTask(store, {
+    name: 'verified partly',
+    alerts: {
+      webhooks: [`${receiver.url}/ok`],
+      rules: [{ type: 'verification-failed' }, { type: 'latency', thresholdSeconds: 1 }],
+    },
+  });
+  await startTask(store, t.id);
+  const task = await writeStatus(store, t.id, { phase: 'incremental', lagMs: 5000 });
+  const id = await finishedJob(t.id, 'error', [
+    tableResult('public.a', 0),
+    tableResult('public.b', 0, { status: 'error', error: 'value "x" out of range' }),
+  ]);
+  const alerts = alertsUnderTest();
+  // What the process that finished the job does: this rule only (the latency one is the worker's).
+  await alerts.evaluate(task, ['verification-failed']);
+  await alerts.flush();
+  assert.deepEqual(
+    receiver.of(t.id).map((r) => [r.body.rule.type, r.body.state]),
+    [['verification-failed', 'firing']],
+  );
+  const body = receiver.of(t.id)[0]?.body;
+  assert.equal(
+    body?.message,
+    `verification ${id} (hash) could not compare every table: public.b not compared (error)`,
+  );
+  assert.ok(!receiver.of(t.id)[0]?.raw.includes('out of range'), 'no error text');
+  assert.deepEqual(body.verification?.tables, [{ table: 'public.b', differences: 0, status: 'error' }]);
+  await alerts.evaluate(task);
+  await alerts.flush();
+  assert.deepEqual(
+    receiver.of(t.id).map((r) => [r.body.rule.type, r.body.state]),
+    [
+      ['verification-failed', 'firing'],
+      ['latency', 'firing'],
+    ],
+  );
 });

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../../core/errors.ts';
 import type { StoredAlert, StoredTask, TaskStore } from '../store/task-store.ts';
+import type { StoredVerification, VerificationStore } from '../store/verification-store.ts';
 import { alertsSchema, type AlertRule, type AlertsConfig } from '../task/task-definition-schema.ts';
 import type { TaskState } from '../task/task-state.ts';
 
@@ -30,6 +31,27 @@ export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000
 /** Default {@link TaskAlertsOptions.timeoutMs}. */
 export const DEFAULT_TIMEOUT_MS = 5000;
 
+/** Tables listed in a verification-failed payload and message (the job holds them all). */
+export const VERIFICATION_TABLES_LISTED = 20;
+
+/**
+ * What a verification-failed payload says of the job it fired or resolved on: no row value, no
+ * error text (a comparison's error may quote a value: the job has it, GET .../verifications/{id}).
+ */
+export interface VerificationAlertDetails {
+  readonly id: string;
+  readonly mode: StoredVerification['mode'];
+  readonly status: 'passed' | 'failed' | 'error';
+  /** ISO 8601. */
+  readonly finishedAt: string;
+  /** The tables that differ or could not be compared (at most VERIFICATION_TABLES_LISTED). */
+  readonly tables: readonly {
+    readonly table: string;
+    readonly differences: number;
+    readonly status: 'failed' | 'error';
+  }[];
+}
+
 /** The JSON body POSTed to a webhook (alerts.md, "Delivery"). */
 export interface AlertPayload {
   readonly version: 1;
@@ -42,14 +64,21 @@ export interface AlertPayload {
   readonly message: string;
   /** ISO 8601: when the payload was built. */
   readonly time: string;
+  /** verification-failed only: the job (left out when a stored transition is delivered again, A9). */
+  readonly verification?: VerificationAlertDetails;
 }
 
 /** What a rule says about a task now. */
 type Verdict =
   /** The condition holds (for its whole window): the alert must be firing. */
-  | { readonly kind: 'fire'; readonly since: Date; readonly message: string }
+  | {
+      readonly kind: 'fire';
+      readonly since: Date;
+      readonly message: string;
+      readonly details?: VerificationAlertDetails;
+    }
   /** The condition does not hold: a firing alert resolves. */
-  | { readonly kind: 'clear'; readonly message: string }
+  | { readonly kind: 'clear'; readonly message: string; readonly details?: VerificationAlertDetails }
   /** Nothing to decide on (pending window, stale status): the alert stays as it is. */
   | { readonly kind: 'keep' };
 
@@ -58,6 +87,8 @@ interface AlertSnapshot {
   readonly state: StoredAlert['state'];
   readonly since: Date;
   readonly message: string;
+  /** Not stored: sent with the transition decided in this process only. */
+  readonly details?: VerificationAlertDetails;
 }
 
 /** The deliveries queued for one task and rule (A3). */
@@ -84,6 +115,7 @@ interface Job {
  */
 export class TaskAlerts {
   readonly #tasks: TaskStore;
+  readonly #verifications: VerificationStore;
   readonly #now: () => Date;
   readonly #fetch: typeof fetch;
   readonly #delays: readonly number[];
@@ -101,12 +133,16 @@ export class TaskAlerts {
   readonly #invalid = new Set<string>();
 
   /**
-   * @param tasks the store's task queries (ControlStore.tasks).
+   * @param store the store's task and verification queries (a ControlStore).
    * @throws {ConfigError} when a retry delay is negative or not finite, or `timeoutMs` is not a
    *   positive number.
    */
-  constructor(tasks: TaskStore, options: TaskAlertsOptions = {}) {
-    this.#tasks = tasks;
+  constructor(
+    store: { readonly tasks: TaskStore; readonly verifications: VerificationStore },
+    options: TaskAlertsOptions = {},
+  ) {
+    this.#tasks = store.tasks;
+    this.#verifications = store.verifications;
     this.#now = options.now ?? (() => new Date());
     this.#fetch = options.fetchImpl ?? fetch;
     this.#delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
@@ -125,13 +161,15 @@ export class TaskAlerts {
   }
 
   /**
-   * Evaluates every alert rule of `task` (as just read from the store) and queues the deliveries of
-   * the transitions. Reads the task's stored alerts once. Never throws: a failure is logged and the
-   * next evaluation tries again (A5). Evaluations of one task run one after the other.
+   * Evaluates every alert rule of `task` (as just read from the store), or only those of the types
+   * in `only`, and queues the deliveries of the transitions. Reads the task's stored alerts once
+   * (and its newest finished verification job when it has a verification-failed rule). Never
+   * throws: a failure is logged and the next evaluation tries again (A5). Evaluations of one task
+   * run one after the other.
    */
-  evaluate(task: StoredTask): Promise<void> {
+  evaluate(task: StoredTask, only?: readonly AlertRule['type'][]): Promise<void> {
     const previous = this.#evaluating.get(task.id) ?? Promise.resolve();
-    const mine = previous.then(() => this.#evaluate(task));
+    const mine = previous.then(() => this.#evaluate(task, only));
     const settled = mine.catch((e: unknown) => {
       this.#log('error', `alerts of task ${task.id}: ${describe(e)}`);
     });
@@ -149,10 +187,22 @@ export class TaskAlerts {
     }
   }
 
-  async #evaluate(task: StoredTask): Promise<void> {
-    const config = this.#configOf(task);
+  async #evaluate(task: StoredTask, only: readonly string[] | undefined): Promise<void> {
+    const all = this.#configOf(task);
+    const config = {
+      ...all,
+      rules: only === undefined ? all.rules : all.rules.filter((r) => only.includes(r.type)),
+    };
     const endedBefore = new Map(this.#ended);
-    const stored = new Map((await this.#tasks.alerts(task.id)).map((a) => [a.rule, a]));
+    const [alerts, newest] = await Promise.all([
+      this.#tasks.alerts(task.id),
+      config.rules.some((r) => r.type === 'verification-failed')
+        ? this.#verifications.newestFinished([task.id]).then((m) => m.get(task.id) ?? null)
+        : Promise.resolve(null),
+    ]);
+    const stored = new Map(
+      alerts.filter((a) => only === undefined || only.includes(a.rule)).map((a) => [a.rule, a]),
+    );
     const now = this.#now();
     // A6: the status counts only if written since the task entered its current state.
     const fresh =
@@ -162,7 +212,7 @@ export class TaskAlerts {
     const ruleTypes = new Set<string>();
     for (const rule of config.rules) {
       ruleTypes.add(rule.type);
-      const verdict = this.#verdict(task, rule, now, fresh);
+      const verdict = this.#verdict(task, rule, now, fresh, newest);
       this.#apply(task, rule, verdict, stored.get(rule.type), endedBefore, config.webhooks, now);
     }
     // A10: an alert still firing for a rule the definition no longer has resolves.
@@ -202,6 +252,9 @@ export class TaskAlerts {
       case 'keep':
         break;
     }
+    if (next !== undefined && verdict.kind !== 'keep' && verdict.details !== undefined) {
+      next = { ...next, details: verdict.details };
+    }
     if (next !== undefined) {
       this.#enqueue(key, { task, rule, snapshot: next, webhooks, storeFirst: true });
     } else if (
@@ -217,9 +270,17 @@ export class TaskAlerts {
     }
   }
 
-  /** What `rule` says of `task` at `now`. */
-  #verdict(task: StoredTask, rule: AlertRule, now: Date, fresh: boolean): Verdict {
+  /** What `rule` says of `task` at `now` (`newest`: its newest finished verification job, if read). */
+  #verdict(
+    task: StoredTask,
+    rule: AlertRule,
+    now: Date,
+    fresh: boolean,
+    newest: StoredVerification | null,
+  ): Verdict {
     switch (rule.type) {
+      case 'verification-failed':
+        return verificationVerdict(newest);
       case 'task-failed':
         return taskFailedVerdict(task, rule.retryingMinutes, now, fresh);
       case 'latency': {
@@ -301,6 +362,7 @@ export class TaskAlerts {
       since: snapshot.since.toISOString(),
       message: snapshot.message,
       time: this.#now().toISOString(),
+      ...(snapshot.details !== undefined ? { verification: snapshot.details } : {}),
     };
     const body = JSON.stringify(payload);
     const failures =
@@ -356,6 +418,71 @@ export class TaskAlerts {
     }
     return `webhook ${index + 1} (${hostOf(url)}): ${last} after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
   }
+}
+
+/**
+ * The verification-failed rule (alerts.md): fires while the task's newest finished verification
+ * job is `failed` (differences found) or `error`, since it finished; clears once the newest passed.
+ */
+function verificationVerdict(job: StoredVerification | null): Verdict {
+  if (job === null) return { kind: 'clear', message: 'no verification has finished' };
+  const status = job.status;
+  switch (status) {
+    case 'queued':
+    case 'running':
+    case 'cancelled':
+      // newestFinished returns finished jobs only (a cancelled one is no outcome); an open one says nothing yet.
+      return { kind: 'keep' };
+    case 'passed':
+      return {
+        kind: 'clear',
+        message: `verification ${job.id} (${job.mode}) passed`,
+        details: verificationDetails(job, status),
+      };
+    case 'failed':
+    case 'error': {
+      const details = verificationDetails(job, status);
+      const all = (job.results ?? []).filter((r) => r.status !== 'passed');
+      const listed = details.tables
+        .map((t) =>
+          t.status === 'error'
+            ? `${t.table} not compared (error)`
+            : `${t.table} ${t.differences} difference${t.differences === 1 ? '' : 's'}`,
+        )
+        .join(', ');
+      const more =
+        all.length > details.tables.length ? ` and ${all.length - details.tables.length} more tables` : '';
+      const what =
+        status === 'failed'
+          ? `found differences: ${listed}${more}`
+          : all.length > 0
+            ? `could not compare every table: ${listed}${more}`
+            : 'could not run (its error is in the job)';
+      return {
+        kind: 'fire',
+        since: job.finishedAt ?? job.createdAt,
+        message: `verification ${job.id} (${job.mode}) ${what}`,
+        details,
+      };
+    }
+  }
+}
+
+function verificationDetails(
+  job: StoredVerification,
+  status: 'passed' | 'failed' | 'error',
+): VerificationAlertDetails {
+  return {
+    id: job.id,
+    mode: job.mode,
+    status,
+    finishedAt: (job.finishedAt ?? job.createdAt).toISOString(),
+    tables: (job.results ?? [])
+      .flatMap((r) =>
+        r.status === 'passed' ? [] : [{ table: r.table, differences: r.differences, status: r.status }],
+      )
+      .slice(0, VERIFICATION_TABLES_LISTED),
+  };
 }
 
 /** The task-failed rule (alerts.md): failed, or retrying for `retryingMinutes`. */

@@ -1,7 +1,7 @@
 /**
  * `GET /metrics`: the control plane's Prometheus metrics (text exposition format 0.0.4, prom-client
  * 15), per task as the store holds it, plus prom-client's default process metrics. Each scrape reads
- * the store once (every task and every alert) and replaces all task series, so a deleted task's
+ * the store once (every task and every alert, then the newest finished verification of each task) and replaces all task series, so a deleted task's
  * series go with it and a renamed task is exposed under its new name only. The route needs the
  * bearer token like every route but `/healthz` (the API's onRequest hook). Names and units:
  * control-plane.md, "Metrics".
@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ControlStore } from '../store/control-store.ts';
 import type { StoredAlert, StoredTask } from '../store/task-store.ts';
+import type { StoredVerification } from '../store/verification-store.ts';
 import { alertsSchema } from '../task/task-definition-schema.ts';
 import { TASK_STATES } from '../task/task-state.ts';
 import { RUN_PHASES } from '../task/task-status.ts';
@@ -32,6 +33,10 @@ interface TaskMetrics {
   readonly retriesTotal: Counter<'task' | 'name'>;
   readonly alertFiring: Gauge<'task' | 'name' | 'rule'>;
   readonly statusAgeSeconds: Gauge<'task' | 'name'>;
+  readonly verificationRows: Gauge<'task' | 'name' | 'table' | 'side'>;
+  readonly verificationDifferences: Gauge<'task' | 'name' | 'table'>;
+  readonly verificationDurationSeconds: Gauge<'task' | 'name' | 'table'>;
+  readonly verificationLastFinished: Gauge<'task' | 'name' | 'status' | 'mode'>;
 }
 
 function taskMetrics(registry: Registry): TaskMetrics {
@@ -78,6 +83,27 @@ function taskMetrics(registry: Registry): TaskMetrics {
       'pgdts_task_status_age_seconds',
       'Seconds since the worker running the task last wrote its status (grows when a worker is stuck)',
     ),
+    // [V7] Of the task's newest finished verification job only (one per task, bounded).
+    verificationRows: gauge(
+      'pgdts_verification_rows',
+      'Rows the newest finished verification of the task compared in the table, per side',
+      ['table', 'side'],
+    ),
+    verificationDifferences: gauge(
+      'pgdts_verification_differences',
+      'Differences the newest finished verification found in the table (rows mode: differing rows; count and hash: a lower bound)',
+      ['table'],
+    ),
+    verificationDurationSeconds: gauge(
+      'pgdts_verification_duration_seconds',
+      'Seconds the newest finished verification took to compare the table',
+      ['table'],
+    ),
+    verificationLastFinished: gauge(
+      'pgdts_verification_last_finished_timestamp_seconds',
+      'Unix time the newest finished verification of the task ended, with its status (passed, failed, error) and mode',
+      ['status', 'mode'],
+    ),
   };
 }
 
@@ -93,7 +119,10 @@ function taskMetrics(registry: Registry): TaskMetrics {
  *   unknown (no status, or null in it: before incremental sync);
  * - `pgdts_task_errors_total`, `pgdts_task_retries_total` (counters);
  * - `pgdts_task_alert_firing{rule}` per rule of the definition or stored alert (1 firing);
- * - `pgdts_task_status_age_seconds`: now minus the last status write.
+ * - `pgdts_task_status_age_seconds`: now minus the last status write;
+ * - of the task's newest finished verification job ([V7]): `pgdts_verification_rows{table, side}`,
+ *   `pgdts_verification_differences{table}`, `pgdts_verification_duration_seconds{table}`,
+ *   `pgdts_verification_last_finished_timestamp_seconds{status, mode}`.
  *
  * A scrape whose store read fails answers 503 with the API's error shape `{code: STORE_FAILED,...}`
  * (the API's error handler), never a partial page.
@@ -120,7 +149,8 @@ function addMetricsRoute(app: FastifyInstance, store: ControlStore): void {
   let last: Promise<unknown> = Promise.resolve();
   const scrape = async (): Promise<string> => {
     const [tasks, alerts] = await Promise.all([store.tasks.list(), store.tasks.allAlerts()]);
-    setTaskMetrics(m, tasks, alerts, new Date());
+    const verifications = await store.verifications.newestFinished(tasks.map((t) => t.id));
+    setTaskMetrics(m, tasks, alerts, verifications, new Date());
     return registry.metrics();
   };
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
@@ -139,6 +169,7 @@ function setTaskMetrics(
   m: TaskMetrics,
   tasks: readonly StoredTask[],
   alerts: readonly StoredAlert[],
+  verifications: ReadonlyMap<string, StoredVerification>,
   now: Date,
 ): void {
   for (const metric of Object.values(m) as (Gauge | Counter)[]) metric.reset();
@@ -156,6 +187,8 @@ function setTaskMetrics(
     if (rules.success) for (const r of rules.data.rules) firing.set(r.type, false);
     for (const a of alertsOf.get(t.id) ?? []) firing.set(a.rule, a.state === 'firing');
     for (const [rule, on] of firing) m.alertFiring.set({ ...l, rule }, on ? 1 : 0);
+    const v = verifications.get(t.id);
+    if (v !== undefined) setVerificationMetrics(m, l, v);
     if (t.statusAt !== null) {
       m.statusAgeSeconds.set(l, Math.max(0, (now.getTime() - t.statusAt.getTime()) / 1000));
     }
@@ -172,5 +205,19 @@ function setTaskMetrics(
     if (s.lagBytes !== null) m.lagBytes.set(l, s.lagBytes);
     if (s.lagMs !== null) m.lagSeconds.set(l, s.lagMs / 1000);
     if (s.retainedWalBytes !== null) m.retainedWalBytes.set(l, s.retainedWalBytes);
+  }
+}
+
+/** The series of a task's newest finished verification job `v` ([V7]). */
+function setVerificationMetrics(m: TaskMetrics, l: TaskLabels, v: StoredVerification): void {
+  // newestFinished reads finished jobs only; an open one has no figures yet.
+  if (v.finishedAt === null || v.status === 'queued' || v.status === 'running') return;
+  m.verificationLastFinished.set({ ...l, status: v.status, mode: v.mode }, v.finishedAt.getTime() / 1000);
+  for (const r of v.results ?? []) {
+    const t = { ...l, table: r.table };
+    m.verificationRows.set({ ...t, side: 'source' }, r.sourceRows);
+    m.verificationRows.set({ ...t, side: 'destination' }, r.destinationRows);
+    m.verificationDifferences.set(t, r.differences);
+    m.verificationDurationSeconds.set(t, r.durationMs / 1000);
   }
 }
