@@ -16,6 +16,7 @@ import type {
   TaskStatus,
   TaskTables,
   TaskView,
+  Verification,
 } from '../../src/control/api/task-routes.ts';
 import type { TaskDefinitionInput } from '../../src/control/task/task-definition-schema.ts';
 
@@ -32,7 +33,11 @@ export type {
   TaskTables,
   TaskView,
   ValidateFilterResult,
+  Verification,
 };
+
+/** What a verification compares ([V6]): row counts, content hashes by key chunk, or the rows. */
+export type VerifyMode = Verification['mode'];
 
 /** One `details.issues` entry of a CONFIG_INVALID answer. */
 export interface FieldIssue {
@@ -198,6 +203,21 @@ export class ApiClient {
   /** `GET /api/v1/tasks/{id}/tables`. */
   tables(id: string): Promise<TaskTables> {
     return this.call('GET', `/api/v1/tasks/${id}/tables`);
+  }
+  /**
+   * `POST /api/v1/tasks/{id}/verify`: starts a verification job (202, `queued`); an ApiError of
+   * status 409 while a job of the task is queued or running.
+   */
+  verify(id: string, body: { mode: VerifyMode; tables?: string[] }): Promise<Verification> {
+    return this.call('POST', `/api/v1/tasks/${id}/verify`, body);
+  }
+  /** `GET /api/v1/tasks/{id}/verifications`: the jobs, newest first. */
+  verifications(id: string): Promise<Verification[]> {
+    return this.call('GET', `/api/v1/tasks/${id}/verifications`);
+  }
+  /** `GET /api/v1/tasks/{id}/verifications/{vid}`. */
+  verification(id: string, vid: string): Promise<Verification> {
+    return this.call('GET', `/api/v1/tasks/${id}/verifications/${encodeURIComponent(vid)}`);
   }
   /** `GET /api/v1/tasks/{id}/logs?after=`. */
   logs(id: string, after: number): Promise<TaskLogs> {

@@ -1,4 +1,4 @@
-/** A coloured badge for a check status (pass / warn / fail) or a task state. */
+/** A coloured badge for a check status (pass / warn / fail), a task state or a verification status. */
 import { Badge } from '@mantine/core';
 
 const COLORS: Record<string, string> = {
@@ -14,6 +14,10 @@ const COLORS: Record<string, string> = {
   completed: 'teal',
   released: 'gray',
   created: 'gray',
+  // Verification jobs ([V6]); any other status (a newer server's) shows gray.
+  queued: 'gray',
+  passed: 'green',
+  error: 'red',
 };
 
 /** `value` as a badge, coloured by {@link COLORS}. */

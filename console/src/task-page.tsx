@@ -3,7 +3,8 @@
  * per-table progress bars, live charts of lag (ms and bytes), throughput (rows/s, bytes/s) and the
  * WAL the slot retains on the source, from its /status polled every second, recent log lines
  * (/logs?after=), alerts now and their history (/alerts), Pause / Resume / Release with confirmation, a throttle change applied
- * while it runs (PATCH), and its precheck while it has not started.
+ * while it runs (PATCH), its precheck while it has not started, and its verifications
+ * (verification-panel.tsx).
  */
 import {
   Alert,
@@ -37,6 +38,7 @@ import { formatBytes, formatMs, formatNumber } from './format.ts';
 import { PrecheckPanel } from './precheck-panel.tsx';
 import { StatusBadge } from './status-badge.tsx';
 import { TimeChart, type ChartSeries } from './time-chart.tsx';
+import { VerificationPanel } from './verification-panel.tsx';
 
 /** Points kept per chart series (10 minutes at one a second). */
 const MAX_POINTS = 600;
@@ -404,6 +406,7 @@ export function TaskPage(props: { api: ApiClient; id: string }) {
           </Table>
         )}
       </Card>
+      <VerificationPanel api={api} taskId={id} />
       <Card withBorder>
         <Title order={5} mb="xs">
           {t('logs')}

@@ -6,8 +6,12 @@
  * task through the wizard with a renamed table and a row filter; precheck, ignore the
  * replica-identity warning, precheck again, start; watch per-table progress reach 100 % and the lag
  * chart get points; change the throttle while it runs; pause and resume; release. The destination
- * then holds the renamed table with exactly the source rows the filter keeps. Screenshots of each
- * page go to docs/console/ (README "Web console").
+ * then holds the renamed table with exactly the source rows the filter keeps. Then ([V10]) a
+ * verification from the task page: a rows verification of a destination with planted differences
+ * (a row deleted, one added, two changed, one of them a long value) shows status failed, the
+ * table's differences and each differing row with its kind and values; a second start while it runs
+ * is refused with a clear message; after the destination is fixed, a new one shows passed.
+ * Screenshots of each page go to docs/console/ (README "Web console").
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,9 +20,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { waitForCatchUp } from '../support/catch-up.ts';
-import { startServe, type Serve } from '../support/control-serve.ts';
+import { addDataSources, createPrecheckedTask, startServe, type Serve } from '../support/control-serve.ts';
 import { until } from '../support/own-server.ts';
 import { freshDatabase, sql, testServer, urlOf, type TestServer } from '../support/servers.ts';
 
@@ -556,5 +561,175 @@ test(
     await page.getByRole('heading', { name: 'Data sources' }).waitFor();
     await shot('narrow');
     await page.setViewportSize({ width: 1280, height: 800 });
+  },
+);
+
+test(
+  '[V10] console verification: rows mode shows the planted differences, a second start is refused, then passed',
+  { timeout: 240_000 },
+  async () => {
+    const vSrc = await freshDatabase(source, 'console_vfy_src');
+    const vDst = await freshDatabase(destination, 'console_vfy_dst');
+    // Row 20 holds a 5,000-character note: the console abbreviates it with its size.
+    await sql(
+      source,
+      vSrc,
+      `CREATE SCHEMA shop;
+       CREATE TABLE shop.items (id int PRIMARY KEY, name text, note text);
+       INSERT INTO shop.items SELECT g, 'n' || g, CASE WHEN g = 20 THEN repeat('L', 5000) ELSE 'x' END
+         FROM generate_series(1, 300) g;`,
+    );
+    await addDataSources(serve, [
+      ['vsrc', source, vSrc],
+      ['vdst', destination, vDst],
+    ]);
+    const taskId = await createPrecheckedTask(serve, {
+      name: 'verified items',
+      source: { dataSource: 'vsrc' },
+      destination: { dataSource: 'vdst' },
+      syncTypes: ['schema', 'full'],
+      objects: [{ schema: 'shop' }],
+    });
+    assert.equal((await serve.call('POST', `/api/v1/tasks/${taskId}/start`)).status, 200);
+    await until(
+      'the task completed',
+      async () =>
+        ((await serve.call('GET', `/api/v1/tasks/${taskId}`)).body as { state: string }).state ===
+        'completed',
+      120_000,
+      () => serve.run.output(),
+    );
+    // Planted in the destination: row 7 deleted, row 100000 added, row 12's name and the end of
+    // row 20's long note changed.
+    await sql(
+      destination,
+      vDst,
+      `DELETE FROM shop.items WHERE id = 7;
+       INSERT INTO shop.items VALUES (100000, 'intruder', 'x');
+       UPDATE shop.items SET name = 'changed' WHERE id = 12;
+       UPDATE shop.items SET note = repeat('L', 4999) || 'M' WHERE id = 20;`,
+    );
+
+    // The task page, logged in (the token in the tab's sessionStorage, as the login page keeps it).
+    await page.goto(serve.url);
+    await page.evaluate(`sessionStorage.setItem("pgdts.token", ${JSON.stringify(TOKEN)})`);
+    await page.goto(`${serve.url}/tasks/${taskId}`);
+    await page.getByRole('heading', { name: 'Verification', exact: true }).waitFor();
+    await page.getByText('None yet').first().waitFor();
+
+    // The destination table locked by another session: the job waits in running, so a second start
+    // meets it ([V6] one job per task) and the view must refresh by itself when it ends.
+    const locker = new pg.Client({
+      host: destination.host,
+      port: destination.port,
+      user: destination.user,
+      password: destination.password,
+      database: vDst,
+    });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE shop.items IN ACCESS EXCLUSIVE MODE');
+      await choose(/^Verification mode/, /^rows: the differing rows/);
+      await page.getByRole('button', { name: 'Start verification' }).click();
+      const details = page.getByTestId('verification-details');
+      await details.locator('[data-status="running"]').first().waitFor();
+      const jobs = page.locator('tr[data-verification]');
+      assert.equal(await jobs.count(), 1);
+      await page.getByRole('button', { name: 'Start verification' }).click();
+      const conflict = page.getByTestId('verification-conflict');
+      await conflict.getByText('A verification of this task is already running').waitFor();
+      assert.match(await conflict.innerText(), /has a verification queued or running/);
+      assert.equal(await jobs.count(), 1, 'the refused start made no job');
+      await shot('task-verification-running');
+      await locker.query('COMMIT');
+    } finally {
+      await locker.end();
+    }
+
+    // No reload: the view follows the job to its end.
+    const details = page.getByTestId('verification-details');
+    await page
+      .locator('[data-testid="verification-details"][data-status="failed"]')
+      .waitFor({ timeout: 60_000 });
+    // The refusal is gone with the job that caused it.
+    await page.getByTestId('verification-conflict').waitFor({ state: 'detached' });
+    const result = details.locator('tr[data-verify-table="shop.items"]');
+    assert.equal(await result.getAttribute('data-differences'), '4');
+    assert.deepEqual((await result.locator('td').allTextContents()).map((x) => x.trim()).slice(0, 5), [
+      'shop.items',
+      'failed',
+      '300',
+      '300',
+      '4',
+    ]);
+    const first = page.locator('tr[data-verification]').first();
+    await first.locator('[data-status="failed"]').waitFor();
+    assert.equal((await first.getByTestId('differing-tables').innerText()).trim(), 'shop.items (4)');
+    assert.equal((await first.locator('td').nth(1).innerText()).trim(), 'rows');
+    assert.equal((await first.getByTestId('trigger').innerText()).trim(), 'request');
+
+    // Each differing row with its kind, key and values ([V1]); the long value abbreviated with its
+    // size around its first difference.
+    const rows = page.getByRole('table', { name: 'Differing rows of shop.items' });
+    const cells = async (selector: string) =>
+      (await rows.locator(selector).locator('td').allTextContents()).map((x) => x.trim());
+    assert.deepEqual(await cells('tr[data-kind="missing"][data-key="id=7"]'), [
+      'missing in destination',
+      'id=7',
+      '',
+      'id="7"\nname="n7"\nnote="x"',
+      '',
+    ]);
+    assert.deepEqual(await cells('tr[data-kind="extra"][data-key="id=100000"]'), [
+      'extra in destination',
+      'id=100000',
+      '',
+      '',
+      'id="100000"\nname="intruder"\nnote="x"',
+    ]);
+    assert.deepEqual(await cells('tr[data-kind="different"][data-key="id=12"]'), [
+      'different',
+      'id=12',
+      'name',
+      '"n12"',
+      '"changed"',
+    ]);
+    const long = await cells('tr[data-kind="different"][data-key="id=20"]');
+    assert.deepEqual(long.slice(0, 3), ['different', 'id=20', 'note']);
+    assert.match(long[3] ?? '', /^…"L+" \(5000 chars, differs from char 5000\)$/);
+    assert.match(long[4] ?? '', /^…"L+M" \(5000 chars, differs from char 5000\)$/);
+    assert.equal(await rows.locator('tr[data-kind]').count(), 4);
+    await shot('task-verification');
+
+    // The destination fixed: a new verification (newest first in the list) passes.
+    await sql(
+      destination,
+      vDst,
+      `INSERT INTO shop.items VALUES (7, 'n7', 'x');
+       DELETE FROM shop.items WHERE id = 100000;
+       UPDATE shop.items SET name = 'n12' WHERE id = 12;
+       UPDATE shop.items SET note = repeat('L', 5000) WHERE id = 20;`,
+    );
+    await page.getByRole('button', { name: 'Start verification' }).click();
+    await page
+      .locator('[data-testid="verification-details"][data-status="passed"]')
+      .waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('tr[data-verification]').count(), 2);
+    await page.locator('tr[data-verification]').first().locator('[data-status="passed"]').waitFor();
+    await page.locator('tr[data-verification]').nth(1).locator('[data-status="failed"]').waitFor();
+    assert.equal(
+      await details.locator('tr[data-verify-table="shop.items"]').getAttribute('data-differences'),
+      '0',
+    );
+    assert.equal(await page.getByRole('table', { name: 'Differing rows of shop.items' }).count(), 0);
+    // The older job opens again with its differing rows.
+    const older = page.locator('tr[data-verification]').nth(1);
+    const olderId = (await older.getAttribute('data-verification')) ?? '';
+    await older.getByRole('button', { name: `Open ${olderId}` }).click();
+    await page
+      .locator(`[data-testid="verification-details"][data-verification="${olderId}"][data-status="failed"]`)
+      .waitFor();
+    await rows.locator('tr[data-kind="missing"][data-key="id=7"]').waitFor();
   },
 );
