@@ -13,7 +13,9 @@ import { quoteLiteral } from '../../core/identifier.ts';
 import { formatLsn, parseLsn, type Lsn } from '../../core/lsn.ts';
 import type { SchemaReportRow, StatusRow, TableSyncRow, TaskCheckpoint, TaskPhase } from '../../core/sink.ts';
 import type { SourceIdentity } from '../../core/source.ts';
+import type { TaskPosition } from '../../core/table-hash.ts';
 import { wrapPgError } from '../../pg/connection.ts';
+import { leaseLockCondition } from './task-lease.ts';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE pgdts.task (
@@ -77,6 +79,16 @@ const MIGRATIONS: readonly string[] = [
      reason text,
      updated_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (task_name, phase, kind, object))`,
+  // Progress of `pgdts verify`, for --resume (verify.md [V7]); no foreign key: a destination filled
+  // by other means can be verified too.
+  `CREATE TABLE pgdts.verify_progress (
+     task_name text PRIMARY KEY,
+     run_id text NOT NULL,
+     options jsonb NOT NULL,
+     tables jsonb NOT NULL DEFAULT '[]',
+     partial jsonb,
+     started_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now())`,
 ];
 
 /**
@@ -378,6 +390,10 @@ export async function deleteTaskBookkeeping(client: pg.Client, task: string): Pr
     "SELECT to_regclass('pgdts.applied_position') IS NOT NULL AS ok",
   );
   if (ap.rows[0]?.ok) await client.query('DELETE FROM pgdts.applied_position WHERE task_name = $1', [task]);
+  const vp = await client.query<{ ok: boolean }>(
+    "SELECT to_regclass('pgdts.verify_progress') IS NOT NULL AS ok",
+  );
+  if (vp.rows[0]?.ok) await client.query('DELETE FROM pgdts.verify_progress WHERE task_name = $1', [task]);
 }
 
 /**
@@ -417,4 +433,49 @@ export async function readSchemaReport(client: pg.Client, task: string): Promise
     [task],
   );
   return r.rows.map((x) => ({ ...x, reason: x.reason ?? undefined }));
+}
+
+/**
+ * Where incremental sync of `task` stands in this destination (verify.md [V8]): whether a run holds
+ * its lease (task-lease.ts), the task's phase,
+ * the greatest of its applied position (`pgdts.applied_position`, written with the changes) and its
+ * acknowledged position (`pgdts.status.flushed_lsn`, only ever at or below what is durable here),
+ * and the age of its status row in ms. Undefined when the destination holds no row of the task.
+ * Run inside a snapshot, the position describes exactly what that snapshot holds.
+ * @throws the server's error (the caller wraps it).
+ */
+export async function readTaskPosition(client: pg.Client, task: string): Promise<TaskPosition | undefined> {
+  const r = await client.query<{ t: boolean; a: boolean; s: boolean }>(
+    `SELECT to_regclass('pgdts.task') IS NOT NULL AS t, to_regclass('pgdts.applied_position') IS NOT NULL AS a,
+            to_regclass('pgdts.status') IS NOT NULL AS s`,
+  );
+  const has = r.rows[0];
+  if (has?.t !== true) return undefined;
+  const applied = has.a
+    ? '(SELECT applied_lsn FROM pgdts.applied_position a WHERE a.task_name = t.name)'
+    : 'NULL::pg_lsn';
+  const status = has.s ? 'LEFT JOIN pgdts.status s ON s.task_name = t.name' : '';
+  const flushed = has.s ? 's.flushed_lsn' : 'NULL::pg_lsn';
+  const age = has.s
+    ? '(extract(epoch FROM clock_timestamp() - s.updated_at) * 1000)::bigint'
+    : 'NULL::bigint';
+  const q = await client.query<{
+    phase: string;
+    position: string | null;
+    age: string | null;
+    running: boolean;
+  }>(
+    `SELECT t.phase, greatest(${applied}, ${flushed})::text AS position, ${age}::text AS age,
+            EXISTS (SELECT 1 FROM pg_locks l WHERE ${leaseLockCondition('$1')}) AS running
+       FROM pgdts.task t ${status} WHERE t.name = $1`,
+    [task],
+  );
+  const row = q.rows[0];
+  if (row === undefined) return undefined;
+  return {
+    phase: row.phase,
+    position: row.position === null ? undefined : parseLsn(row.position),
+    statusAgeMs: row.age === null ? undefined : Number(row.age),
+    running: row.running,
+  };
 }

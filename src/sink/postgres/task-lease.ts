@@ -12,6 +12,15 @@ import type { TaskLease } from '../../core/sink.ts';
 import { connect, isUsable, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 
 const LOCK = "hashtext('pgdts.task'), hashtext($1)";
+
+/**
+ * SQL condition on `pg_locks l`: the row is the lease of the task named by parameter `param`, granted
+ * (two-key advisory locks are `objsubid = 2`; pg_locks is readable by every role).
+ */
+export function leaseLockCondition(param: string): string {
+  return `l.locktype = 'advisory' AND l.granted AND l.classid = hashtext('pgdts.task')::oid
+              AND l.objid = hashtext(${param})::oid AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+}
 /** How long to wait for a lease held by another session: a killed run's session ends in moments. */
 const WAIT_MS = 5_000;
 
@@ -53,8 +62,7 @@ export class PostgresTaskLease implements TaskLease {
         const h = await client.query<{ pid: number; app: string | null }>(
           `SELECT l.pid, a.application_name AS app FROM pg_locks l
              LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'advisory' AND l.granted AND l.classid = hashtext('pgdts.task')::oid
-              AND l.objid = hashtext($1)::oid AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+            WHERE ${leaseLockCondition('$1')}`,
           [this.taskName],
         );
         holder = h.rows[0];
