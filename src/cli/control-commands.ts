@@ -15,6 +15,7 @@ import {
   DEFAULT_LEASE_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_POLL_MS,
+  DEFAULT_VERIFY_TICK_MS,
 } from '../control/control-defaults.ts';
 import { addTaskCommands } from './task-commands.ts';
 import { client, printJson, table, type ClientOptions } from './api-command-helpers.ts';
@@ -80,18 +81,24 @@ function fromFile(option: string, file: string | undefined): string | undefined 
   }
 }
 
+/**
+ * An integer number of ms option from `min` to `max`.
+ * @throws {ConfigError} naming the option.
+ */
+function intOption(option: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(option, `must be an integer number of ms from ${min} to ${max}, got "${v}"`);
+  }
+  return n;
+}
+
 /** `--poll-ms` and `--lease-timeout`, checked. @throws {ConfigError} naming the option. */
 function workerTimes(o: { pollMs: string; leaseTimeout: string }): {
   pollMs: number;
   leaseTimeoutMs: number;
 } {
-  const ms = (option: string, v: string, min: number, max: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new ConfigError(option, `must be an integer number of ms from ${min} to ${max}, got "${v}"`);
-    }
-    return n;
-  };
+  const ms = intOption;
   return {
     pollMs: ms('--poll-ms', o.pollMs, 100, 60_000),
     leaseTimeoutMs: ms('--lease-timeout', o.leaseTimeout, 3_000, 3_600_000),
@@ -128,11 +135,20 @@ export function addControlCommands(program: Command, version: string): void {
     )
     .option('--data-dir <dir>', 'embedded store and secret key file', DEFAULT_DATA_DIR)
     .option('--no-worker', 'serve the API only: tasks run on `pgdts worker` processes')
-    .option('--poll-ms <ms>', 'how often the worker looks at the store, ms', String(DEFAULT_POLL_MS))
+    .option(
+      '--poll-ms <ms>',
+      'how often the worker (and the verification jobs) look at the store, ms',
+      String(DEFAULT_POLL_MS),
+    )
     .option(
       '--lease-timeout <ms>',
-      "within how long a lost worker's tasks are taken over, ms",
+      "within how long a lost worker's tasks, and a stopped serve's running verification jobs, are taken over, ms",
       String(DEFAULT_LEASE_TIMEOUT_MS),
+    )
+    .option(
+      '--verify-tick-ms <ms>',
+      'how often due verification schedules (verify.schedule) are looked for, ms',
+      String(DEFAULT_VERIFY_TICK_MS),
     )
     .action(
       async (o: {
@@ -142,6 +158,7 @@ export function addControlCommands(program: Command, version: string): void {
         worker: boolean;
         pollMs: string;
         leaseTimeout: string;
+        verifyTickMs: string;
       }) => {
         const out = (line: string) => process.stderr.write(`pgdts serve: ${line}\n`);
         // Loaded here, not at the top: the API server and the worker are heavy to import (see
@@ -156,6 +173,7 @@ export function addControlCommands(program: Command, version: string): void {
           out,
           worker: o.worker,
           ...workerTimes(o),
+          verifyTickMs: intOption('--verify-tick-ms', o.verifyTickMs, 100, 3_600_000),
         });
         stopOnSignals(out, () => running.stop());
       },

@@ -1,7 +1,8 @@
 /**
  * The `pgdts` command line: run, precheck, verify, grants, release, and the control plane's serve and
- * source (control-commands.ts). Exit codes: 0 success (and clean stop on
- * SIGINT/SIGTERM), 1 a check or verification failed, 2 a task or usage error.
+ * source (control-commands.ts). Exit codes: 0 success (and clean stop of `run` on
+ * SIGINT/SIGTERM), 1 a check or verification failed, 2 a task or usage error, 130 a `verify` stopped
+ * by SIGINT/SIGTERM (no result; `--resume` goes on, verify-command.ts).
  */
 import { Command } from 'commander';
 import { openSink, openSource, withConnectors } from '../connectors/open-connectors.ts';

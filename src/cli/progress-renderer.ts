@@ -62,6 +62,7 @@ export class ProgressDisplay {
         this.status = statusText(e);
         return;
       case 'log':
+      case 'sample':
         return;
     }
   }

@@ -16,6 +16,9 @@ import { loadSecretKey, SecretBox } from './secrets/secret-box.ts';
 import { ControlStore, describeUrl } from './store/control-store.ts';
 import { TaskAlerts } from './alerts/task-alerts.ts';
 import { TaskWorker } from './worker/task-worker.ts';
+import { VerificationScheduler } from './task/verification-scheduler.ts';
+import { VerificationRunner } from './task/verification-runner.ts';
+import type { AfterVerification } from './task/run-verification.ts';
 
 /** Database of the embedded store. */
 const EMBEDDED_DATABASE = 'pgdts';
@@ -37,6 +40,8 @@ export interface ServeOptions {
   /** The worker's poll interval and lease timeout, ms (defaults in task-worker.ts). */
   readonly pollMs?: number;
   readonly leaseTimeoutMs?: number;
+  /** How often due verification schedules are looked for, ms (default DEFAULT_VERIFY_TICK_MS). */
+  readonly verifyTickMs?: number;
 }
 
 /** A running serve process. */
@@ -82,9 +87,16 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   let store: ControlStore | undefined;
   let app: FastifyInstance | undefined;
   let worker: TaskWorker | undefined;
+  let scheduler: VerificationScheduler | undefined;
+  let alerts: TaskAlerts | undefined;
+  let verifications: VerificationRunner | undefined;
   const stop = async () => {
     // The worker first: its tasks stop cleanly and stay running for another worker (S11).
     await worker?.stop();
+    await scheduler?.stop();
+    // Verification jobs running here are given up for the next serve process [V12].
+    await verifications?.stop();
+    await alerts?.flush();
     await app?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
@@ -120,9 +132,27 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
         );
         break;
     }
-    app = await buildApi({ store, token, version: o.version });
+    const log = logOf(o.out);
+    // One instance for the worker and the verification jobs of this process: their evaluations
+    // of a task then share its delivery queues (alerts.md A2, A3).
+    alerts = new TaskAlerts(store, { log });
+    verifications = new VerificationRunner(store, {
+      ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+      ...(o.leaseTimeoutMs !== undefined ? { leaseTimeoutMs: o.leaseTimeoutMs } : {}),
+      after: verificationAlertsOf(store, alerts),
+      log,
+    });
+    app = await buildApi({ store, token, version: o.version, verifications });
     const address = await app.listen({ host: listen.host, port: listen.port });
-    if (o.worker !== false) worker = await startWorker(store, o);
+    if (o.worker !== false) worker = await startWorker(store, o, alerts);
+    scheduler = new VerificationScheduler({
+      store,
+      runner: verifications,
+      log,
+      ...(o.verifyTickMs !== undefined ? { tickMs: o.verifyTickMs } : {}),
+    }).start();
+    // [V12] Jobs of serve processes that stopped are taken over and resumed (with or without a worker).
+    verifications.watch();
     // Last: "listening" says the process is ready, worker included (tests and scripts wait for it).
     o.out(`listening on ${address}`);
     return { url: address, stop };
@@ -170,15 +200,33 @@ export async function startWorkerProcess(o: WorkerProcessOptions): Promise<{ sto
   }
 }
 
+/** Operator lines: `warn: ...`, `error: ...`, info without a prefix. */
+function logOf(out: (line: string) => void): (level: string, message: string) => void {
+  return (level, message) => out(`${level === 'info' ? '' : `${level}: `}${message}`);
+}
+
+/**
+ * What a finished verification job triggers: the task's `verification-failed` alert rule is
+ * evaluated at once when no worker runs the task (a running task's worker evaluates every rule on
+ * each poll, so it is left to it: one evaluator at a time, alerts.md A2).
+ */
+function verificationAlertsOf(store: ControlStore, alerts: TaskAlerts): AfterVerification {
+  return async (taskId) => {
+    const t = await store.tasks.get(taskId);
+    if (t !== undefined && t.state !== 'running') await alerts.evaluate(t, ['verification-failed']);
+  };
+}
+
 async function startWorker(
   store: ControlStore,
   o: { readonly out: (line: string) => void; readonly pollMs?: number; readonly leaseTimeoutMs?: number },
+  alerts?: TaskAlerts,
 ): Promise<TaskWorker> {
-  const log = (level: string, message: string) => o.out(`${level === 'info' ? '' : `${level}: `}${message}`);
+  const log = logOf(o.out);
   return TaskWorker.start({
     store,
     log,
-    alerts: new TaskAlerts(store.tasks, { log }),
+    alerts: alerts ?? new TaskAlerts(store, { log }),
     ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
     ...(o.leaseTimeoutMs !== undefined ? { leaseTimeoutMs: o.leaseTimeoutMs } : {}),
   });

@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   },
   PRECHECK_FAILED: { summary: 'one or more prechecks failed', retry: 'never' },
   VERIFY_MISMATCH: { summary: 'source and destination differ', retry: 'by-cause' },
+  CATCH_UP_TIMEOUT: {
+    summary: 'incremental sync did not apply up to a live verification snapshot in time',
+    retry: 'by-cause',
+  },
   SCHEMA_CHANGE_UNSUPPORTED: {
     summary: 'a source schema change the change stream cannot follow: make it on the destination by hand',
     retry: 'never',

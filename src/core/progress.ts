@@ -2,6 +2,7 @@
  * Progress events of a running task. The pipeline emits them; the CLI renders them (bar on a TTY,
  * plain lines otherwise) and the status writer persists them.
  */
+import type { RowDifference } from './row-difference.ts';
 import type { ApplyTally } from './sink.ts';
 import type { RetryWindow } from './sqlstate.ts';
 
@@ -49,6 +50,27 @@ export type ProgressEvent =
       readonly tally: ApplyTally;
       /** Lag of the last heartbeat, ms: from its commit on the source to its arrival; absent without one. */
       readonly heartbeatLagMs?: number;
+    }
+  | {
+      /** Continuous verification checked a sample of one table's changed rows (verify.md [V9]). */
+      readonly kind: 'sample';
+      /** The destination table. */
+      readonly table: string;
+      /** Rows compared at a consistent point in this check. */
+      readonly checked: number;
+      /** Rows that changed on the source in every re-check round (not compared). */
+      readonly unsettled: number;
+      /** Confirmed differences in this check. */
+      readonly differing: number;
+      /** The first of them (values in the order of `columns`). */
+      readonly differences: readonly RowDifference[];
+      /** The destination columns and key columns the differences' values and keys are in. */
+      readonly columns: readonly string[];
+      readonly keyColumns: readonly string[];
+      /** Since the task started: rows compared, differences confirmed, samples dropped (checks behind). */
+      readonly totalChecked: number;
+      readonly totalDiffering: number;
+      readonly dropped: number;
     };
 
 /** Receives progress events; must not throw. */

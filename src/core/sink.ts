@@ -27,6 +27,7 @@ import type { Operation, TaskConfig } from './task-config.ts';
 import type { CopyFormat, CopyUnit, SourceIdentity } from './source.ts';
 import type { RowRepairer } from './row-repairer.ts';
 import type { TableHasher } from './table-hash.ts';
+import type { VerifyProgressBook } from './verify-progress-book.ts';
 
 /**
  * Phases of a task, in order (see src/pipeline/task-lifecycle.md).
@@ -450,6 +451,15 @@ export interface SequenceWriter {
   setSequences(values: readonly SequenceValue[]): Promise<QualifiedName[]>;
 }
 
+/** Options of {@link Sink.openHasher}. */
+export interface OpenHasherOptions {
+  /**
+   * The task whose incremental sync writes the compared tables: the session's snapshots then report
+   * the task's position ({@link TableHasher.beginSnapshot}, {@link TableHasher.taskPosition}).
+   */
+  readonly taskName?: string;
+}
+
 /** A sink connector. Methods connect lazily and reconnect after a lost connection. */
 export interface Sink {
   /** How the destination appears in messages, never with a password. */
@@ -469,12 +479,14 @@ export interface Sink {
    */
   openApplier(taskName: string, o?: OpenApplierOptions): Promise<ChangeApplier>;
   /** Opens a session hashing table contents (verify); undefined when not supported. */
-  readonly openHasher: (() => Promise<TableHasher>) | undefined;
+  readonly openHasher: ((o?: OpenHasherOptions) => Promise<TableHasher>) | undefined;
   /**
    * Opens a session applying verify's row repairs; undefined when not supported.
    * @throws {PgdtsError} CONNECTION_FAILED.
    */
   readonly openRepairer: (() => Promise<RowRepairer>) | undefined;
+  /** Where a verification's progress is saved for `pgdts verify --resume`; undefined when nowhere. */
+  readonly verifyProgress: VerifyProgressBook | undefined;
   /** The checks of the destination side, in report order. */
   prechecks(): readonly Precheck[];
   /**

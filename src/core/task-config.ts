@@ -244,7 +244,7 @@ export const taskBodyShape = {
   retry: retrySchema.default(retrySchema.parse({})),
   schema: schemaOptionsSchema.default(schemaOptionsSchema.parse({})),
   /** Pace of `pgdts verify` (src/core/throttle-config.ts). */
-  verify: verifySchema.default({}),
+  verify: verifySchema.prefault({}),
 };
 
 /** zod schema of a task file. */

@@ -35,6 +35,36 @@ export const incrementalThrottleSchema = z.strictObject({
 });
 
 /**
+ * What a verification compares: `count` row counts, `hash` row counts and content hashes per key
+ * chunk (the default), `rows` as `hash`, then narrows each differing chunk to its differing rows.
+ * In CLI help order; also the API's `mode` values and the store's.
+ */
+export const VERIFY_MODES = ['count', 'hash', 'rows'] as const;
+
+/** One of {@link VERIFY_MODES}. */
+export type VerifyMode = (typeof VERIFY_MODES)[number];
+
+/**
+ * zod schema of `verify.schedule` (verify.md [V7]): `pgdts serve` queues a verification job of the
+ * task when none was created in the last `everyMinutes` minutes. `tables` are destination
+ * `schema.table` names (default: every table of the task). `pgdts verify TASK_FILE` ignores it.
+ */
+export const verifyScheduleSchema = z.strictObject({
+  everyMinutes: z
+    .int({ error: 'must be a whole number of minutes' })
+    .min(1, { error: 'must be at least 1 minute' })
+    .max(525_600, { error: 'must be at most 525600 minutes (a year)' }),
+  mode: z.enum(VERIFY_MODES, { error: `must be ${VERIFY_MODES.join(', ')}` }).default('hash'),
+  tables: z
+    .array(z.string().regex(/^[^.\s]+\.[^.\s]+$/, { error: 'must be a destination schema.table' }))
+    .min(1, { error: 'must list at least one table (leave it out for all)' })
+    .optional(),
+});
+
+/** A validated `verify.schedule` (defaults applied). */
+export type VerifySchedule = z.output<typeof verifyScheduleSchema>;
+
+/**
  * zod schema of `verify`: the pace of `pgdts verify`, so that comparing a live production table
  * leaves room for its applications. Rows and bytes are those read on each side (hashed, counted or
  * fetched), summed over both sides.
@@ -44,6 +74,19 @@ export const verifySchema = z.strictObject({
   rowsPerSecond: rate('rows per second').optional(),
   /** Row text read (hashed or fetched) per second, MB (MiB), both sides together. */
   megabytesPerSecond: rate('MB per second').optional(),
+  /**
+   * Continuous verification (verify.md [V9]): while incremental sync runs, a sample of the rows each
+   * destination transaction wrote is re-read from both sides at a consistent point.
+   */
+  continuous: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Share of the changed rows sampled by `continuous`, in (0, 1]; default 0.01 (1 %). */
+  sampleRate: z
+    .number({ error: 'must be a number in (0, 1]' })
+    .gt(0, 'must be more than 0')
+    .max(1, 'must be at most 1 (every changed row)')
+    .default(0.01),
+  /** Control plane only: a verification job queued every `everyMinutes` (verify.md [V7]). */
+  schedule: verifyScheduleSchema.optional(),
 });
 
 /** `verify`: every limit optional (absent: no limit). */

@@ -355,6 +355,7 @@ async function runDemo(
         onStatus?.();
         return;
       case 'log':
+      case 'sample':
         return;
     }
   };

@@ -45,6 +45,11 @@ function tallyText(t: ApplyTally): string {
  */
 export class EventLines {
   private readonly finished = new Set<string>();
+  /** When the last line of matching samples was written (ms); they get one a minute. */
+  private lastSampleLine = -Infinity;
+
+  /** @param now the clock (ms), for the pace of sample lines. */
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** The line of `e`, or undefined when it has none (a table still copying). */
   line(e: ProgressEvent): EventLine | undefined {
@@ -69,6 +74,35 @@ export class EventLines {
       case 'status': {
         const { kind: _kind, ...fields } = e;
         return { level: 'info', message: `status ${statusText(e)}`, fields };
+      }
+      case 'sample': {
+        const fields = {
+          table: e.table,
+          checked: e.checked,
+          differing: e.differing,
+          unsettled: e.unsettled,
+          totalChecked: e.totalChecked,
+          totalDiffering: e.totalDiffering,
+          dropped: e.dropped,
+        };
+        if (e.differing > 0) {
+          const first = e.differences
+            .slice(0, 3)
+            .map((d) => `${d.kind} (${(d.key ?? []).join(', ')})`)
+            .join(', ');
+          return {
+            level: 'warn',
+            message: `verification sample: ${e.differing} of ${e.checked} sampled rows of ${e.table} differ from the source: ${first}${e.differing > 3 ? ', ...' : ''}`,
+            fields,
+          };
+        }
+        if (this.now() - this.lastSampleLine < 60_000) return undefined;
+        this.lastSampleLine = this.now();
+        return {
+          level: 'info',
+          message: `verification samples: ${e.totalChecked} changed rows re-read from both sides, ${e.totalDiffering} differ${e.dropped > 0 ? `, ${e.dropped} samples dropped (checks behind)` : ''}`,
+          fields,
+        };
       }
     }
   }

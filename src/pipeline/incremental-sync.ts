@@ -31,6 +31,7 @@ import { relationChangeFollower, SchemaChangeError } from './relation-changes.ts
 import { SnapshotFilter } from './snapshot-filter.ts';
 import type { FlowLimiter } from './throttle.ts';
 import type { FullSyncThrottle } from './task-control.ts';
+import { ChangeSampler } from './verify/change-sampler.ts';
 
 /** Inputs of {@link runIncrementalSync}. */
 export interface IncrementalSyncOptions {
@@ -138,6 +139,7 @@ async function session(
   let stream: ChangeStream | undefined;
   let background: Promise<void> | undefined;
   let backgroundError: Error | undefined;
+  let sampler: ChangeSampler | undefined;
   try {
     await o.lease.check();
     // [T11] Tables created in the selection since, or whose join a crash interrupted, join before
@@ -168,6 +170,17 @@ async function session(
     });
     applier = a;
     for (const w of a.warnings) o.onProgress({ kind: 'log', level: 'warn', message: w });
+    // verify.continuous [V9]: a destination that cannot be verified (Kafka) is not sampled.
+    if (o.task.verify.continuous && o.sink.openHasher !== undefined) {
+      sampler = new ChangeSampler({
+        task: o.task,
+        source: o.source,
+        sink: o.sink,
+        rate: o.task.verify.sampleRate,
+        onProgress: o.onProgress,
+      });
+      sampler.setTargets(watcher.targets);
+    }
     const applied = a.startPosition;
     const startLsn = applied ? maxLsn(applied.lsn, o.slotLsn) : o.slotLsn;
     const st = await o.source.changes.openStream({
@@ -232,6 +245,7 @@ async function session(
       batch = emptyBatch();
       progress();
       await acknowledge();
+      sampler?.afterCommit();
     };
 
     /** Status, sequences and the lease, off the apply path (one at a time). */
@@ -316,6 +330,7 @@ async function session(
       const filtered = await o.source.changes.publicationRowFilters();
       for (const t of joined.targets)
         mapper.addTarget(t, filtered.has(`${t.source.schema}.${t.source.name}`));
+      sampler?.setTargets(watcher.targets);
       for (const t of joined.tables) {
         if (t.snapshotLsn !== undefined) filter.addTable(t.table, t.snapshotLsn);
         o.onProgress({ kind: 'log', level: 'info', message: joinedMessage(t) });
@@ -377,6 +392,7 @@ async function session(
               }
               const p = a.add(m.change);
               if (p !== undefined) await p;
+              sampler?.offer(c);
               batch.rows++;
               break;
             }
@@ -435,6 +451,7 @@ async function session(
     });
   } finally {
     await background?.catch(() => undefined);
+    await sampler?.close();
     await stream?.close();
     await applier?.close();
   }

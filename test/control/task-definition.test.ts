@@ -168,3 +168,38 @@ test('a kafka data source: a destination whose engine task takes the definition 
   assert.equal(e3.path, 'source.dataSource');
   assert.match(e3.message, /Kafka is a destination only/);
 });
+
+test('[V7] verify.schedule: accepted with its defaults, a live key, refused naming the field', () => {
+  const parsed = parseTaskDefinition({ ...def, verify: { schedule: { everyMinutes: 30 } } });
+  assert.deepEqual(parsed.verify.schedule, { everyMinutes: 30, mode: 'hash' });
+  const full = parseTaskDefinition({
+    ...def,
+    verify: { rowsPerSecond: 1000, schedule: { everyMinutes: 1, mode: 'rows', tables: ['sales.orders'] } },
+  });
+  assert.deepEqual(full.verify.schedule, { everyMinutes: 1, mode: 'rows', tables: ['sales.orders'] });
+  // The engine task (the task file shape) takes it too; pgdts verify ignores it.
+  const engine = engineTaskOf(
+    newTaskId(),
+    { ...def, verify: { schedule: { everyMinutes: 5 } } },
+    ds('src'),
+    ds('dst'),
+  );
+  assert.deepEqual(engine.verify.schedule, { everyMinutes: 5, mode: 'hash' });
+  // A running task takes a new schedule without a restart.
+  assert.deepEqual(nonLiveChanges(def, { ...def, verify: { schedule: { everyMinutes: 5 } } }), []);
+  const cases: [unknown, string, RegExp][] = [
+    [{ everyMinutes: 0 }, 'verify.schedule.everyMinutes', /at least 1 minute/],
+    [{ everyMinutes: 1.5 }, 'verify.schedule.everyMinutes', /whole number of minutes/],
+    [{ everyMinutes: '5' }, 'verify.schedule.everyMinutes', /whole number of minutes/],
+    [{}, 'verify.schedule.everyMinutes', /./],
+    [{ everyMinutes: 5, mode: 'fast' }, 'verify.schedule.mode', /must be count, hash, rows/],
+    [{ everyMinutes: 5, tables: ['orders'] }, 'verify.schedule.tables[0]', /destination schema\.table/],
+    [{ everyMinutes: 5, tables: [] }, 'verify.schedule.tables', /at least one table/],
+    [{ everyMinutes: 5, every: 3 }, 'verify.schedule', /every/],
+  ];
+  for (const [schedule, field, rule] of cases) {
+    const e = configRefusal(() => parseTaskDefinition({ ...def, verify: { schedule } }));
+    assert.ok(e.message.startsWith(field), `${JSON.stringify(schedule)}: ${e.message}`);
+    assert.match(e.message, rule, e.message);
+  }
+});

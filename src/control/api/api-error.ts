@@ -69,6 +69,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case 'CHECKPOINT_CONFLICT':
     case 'PRECHECK_FAILED':
     case 'VERIFY_MISMATCH':
+    case 'CATCH_UP_TIMEOUT':
     case 'SCHEMA_CHANGE_UNSUPPORTED':
     case 'CANCELLED':
     case 'INTERNAL':

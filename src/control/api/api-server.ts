@@ -34,6 +34,7 @@ import { isApiPath, registerConsole } from './console-static.ts';
 import { registerMetricsRoute } from './metrics-route.ts';
 import { registerSourceObjectsRoute } from './source-objects-route.ts';
 import { registerTaskRoutes } from './task-routes.ts';
+import type { VerificationRunner } from '../task/verification-runner.ts';
 import { registerValidateFilterRoute } from './validate-filter-route.ts';
 
 /** What the API needs. */
@@ -42,6 +43,8 @@ export interface ApiDeps {
   readonly token: ApiToken;
   /** The pgdts version, shown in the OpenAPI document. */
   readonly version: string;
+  /** Runs the verification jobs the API creates; default one running them in this process. */
+  readonly verifications?: VerificationRunner;
 }
 
 /** Largest request body, bytes: a data source with three PEM texts fits many times. */
@@ -223,7 +226,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return { ...report, checks: [...report.checks] };
     },
   );
-  registerTaskRoutes(app, deps.store);
+  registerTaskRoutes(app, deps.store, deps.verifications);
   registerSourceObjectsRoute(app, deps.store);
   registerValidateFilterRoute(app, deps.store);
   await registerConsole(app);

@@ -11,9 +11,15 @@ import { z } from 'zod';
 import type { ControlStore } from '../store/control-store.ts';
 import type { StoredAlert, StoredTask } from '../store/task-store.ts';
 import { taskDefinitionSchema, taskId } from '../task/task-definition-schema.ts';
-import type { StoredVerification } from '../store/verification-store.ts';
+import {
+  VERIFICATION_STATUSES,
+  VERIFICATION_TRIGGERS,
+  type StoredVerification,
+} from '../store/verification-store.ts';
+import type { VerificationRunner } from '../task/verification-runner.ts';
 import { VERIFY_MODES } from '../../pipeline/verify/index.ts';
 import { TaskService, type PrecheckOutcomeView } from '../task/task-service.ts';
+import { scheduleEligibility, scheduleOf } from '../task/verification-scheduler.ts';
 import { TASK_STATES } from '../task/task-state.ts';
 import { lastErrorSchema, RUN_PHASES, runStatusSchema } from '../task/task-status.ts';
 import { API_ERRORS } from './api-error.ts';
@@ -21,6 +27,8 @@ import { API_ERRORS } from './api-error.ts';
 const errors = API_ERRORS;
 
 const iso = () => z.string().meta({ description: 'ISO 8601, UTC' });
+
+const verifyModeSchema = z.enum(VERIFY_MODES);
 
 /** A task as the API answers it. */
 export const taskViewSchema = z
@@ -39,6 +47,18 @@ export const taskViewSchema = z
       current: z.boolean(),
     }),
     ignoredItems: z.array(z.string()),
+    /** `verify.schedule` with its defaults ([V7]), null without one. */
+    verifySchedule: z
+      .object({
+        everyMinutes: z.int(),
+        mode: verifyModeSchema,
+        tables: z.array(z.string()).nullable().meta({ description: 'destination tables; null: all' }),
+        /** Whether the task's state lets the schedule queue jobs now. */
+        active: z.boolean(),
+        /** Why not, when not active. */
+        inactiveReason: z.string().nullable(),
+      })
+      .nullable(),
     startedAt: iso().nullable(),
     workerId: z.string().nullable(),
     lastError: lastErrorSchema.nullable(),
@@ -167,7 +187,38 @@ const logLineSchema = z.object({
 
 const idParams = z.strictObject({ id: taskId });
 
-const verifyModeSchema = z.enum(VERIFY_MODES);
+const rowValuesSchema = z.array(z.string().nullable()).meta({
+  description: "column values as text (NULL as null), in the order of the table result's columns",
+});
+const rowKeySchema = z.array(z.string().nullable()).meta({
+  description: "the row's key as text, in the order of keyColumns (absent for a keyless table)",
+});
+const copiesSchema = z
+  .object({ source: z.number().int(), destination: z.number().int() })
+  .meta({ description: 'copies of the row on each side (keyless tables compare as multisets)' });
+
+/** One differing row of a `rows` verification ([V1], [V2]): the verify report's RowDifference. */
+const differingRowSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('missing'),
+    key: rowKeySchema.optional(),
+    source: rowValuesSchema,
+    copies: copiesSchema,
+  }),
+  z.object({
+    kind: z.literal('extra'),
+    key: rowKeySchema.optional(),
+    destination: rowValuesSchema,
+    copies: copiesSchema,
+  }),
+  z.object({
+    kind: z.literal('different'),
+    key: rowKeySchema,
+    source: rowValuesSchema,
+    destination: rowValuesSchema,
+    columns: z.array(z.number().int()).meta({ description: 'indexes of the differing columns' }),
+  }),
+]);
 
 /** One table of a verification ([V6]); row counts in rows, `durationMs` in milliseconds. */
 const tableVerificationSchema = z.object({
@@ -179,9 +230,19 @@ const tableVerificationSchema = z.object({
       'rows mode: differing rows found; count and hash: at least the row count difference, 1 when only content differs',
   }),
   differingRows: z
-    .array(z.unknown())
+    .array(differingRowSchema)
     .optional()
     .meta({ description: 'rows mode: the differing rows (at most 100)' }),
+  columns: z.array(z.string()).optional().meta({
+    description: "with differingRows: the compared destination columns, in the order of a row's values",
+  }),
+  keyColumns: z.array(z.string()).optional().meta({
+    description: "with differingRows: the key columns (empty when keyless), in the order of a row's key",
+  }),
+  truncated: z
+    .boolean()
+    .optional()
+    .meta({ description: 'with differingRows: more rows differ than were listed' }),
   durationMs: z.number(),
   status: z.enum(['passed', 'failed', 'error']),
   error: z.string().optional(),
@@ -194,12 +255,21 @@ export const verificationSchema = z
     taskId: z.string(),
     mode: verifyModeSchema,
     tables: z.array(z.string()).nullable(),
-    status: z.enum(['queued', 'running', 'passed', 'failed', 'error']),
+    chunkRows: z.int().nullable().meta({ description: 'rows per compared key chunk; null: the default' }),
+    trigger: z.enum(VERIFICATION_TRIGGERS).meta({
+      description:
+        'request (POST .../verify), schedule (verify.schedule) or sample (continuous verification: sampled changed rows that differed)',
+    }),
+    status: z.enum(VERIFICATION_STATUSES),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
     error: z.string().nullable(),
-    results: z.array(tableVerificationSchema).nullable(),
+    results: z.array(tableVerificationSchema).nullable().meta({
+      description:
+        'per table: while running, the tables finished so far; when cancelled, those finished before',
+    }),
+    cancelRequestedAt: z.string().nullable().meta({ description: 'when a cancel was asked for' }),
   })
   .meta({ id: 'Verification' });
 
@@ -211,29 +281,50 @@ const verifyBodySchema = z
       .array(z.string().regex(/^[^.\s]+\.[^.\s]+$/, { error: 'must be a destination schema.table' }))
       .min(1)
       .optional(),
+    chunkRows: z
+      .int()
+      .min(1)
+      .max(10_000_000)
+      .optional()
+      .meta({ description: 'rows per compared key chunk (default 100 000); progress is saved after each' }),
   })
   .meta({ id: 'VerifyRequest' });
 
 function verificationViewOf(v: StoredVerification): z.output<typeof verificationSchema> {
   const d = (x: Date | null): string | null => x?.toISOString() ?? null;
   return {
-    ...v,
+    id: v.id,
+    taskId: v.taskId,
+    mode: v.mode,
+    status: v.status,
+    error: v.error,
     tables: v.tables === null ? null : [...v.tables],
+    chunkRows: v.chunkRows,
+    trigger: v.trigger,
     createdAt: v.createdAt.toISOString(),
     startedAt: d(v.startedAt),
     finishedAt: d(v.finishedAt),
+    cancelRequestedAt: d(v.cancelRequestedAt),
     results:
       v.results === null
         ? null
-        : v.results.map(({ differingRows, ...r }) => ({
+        : v.results.map(({ differingRows, columns, keyColumns, ...r }) => ({
             ...r,
-            ...(differingRows === undefined ? {} : { differingRows: [...differingRows] }),
+            // Stored as the verify report's RowDifference objects (run-verification.ts); the
+            // response schema checks them on the way out.
+            ...(differingRows === undefined
+              ? {}
+              : { differingRows: [...differingRows] as z.output<typeof differingRowSchema>[] }),
+            ...(columns === undefined ? {} : { columns: [...columns] }),
+            ...(keyColumns === undefined ? {} : { keyColumns: [...keyColumns] }),
           })),
   };
 }
 
 /** `GET .../precheck`, `POST .../precheck`. */
 export type PrecheckReport = z.output<typeof precheckReportSchema>;
+/** `GET .../verifications/{vid}`, an item of `GET .../verifications`, `POST .../verify` ([V6]). */
+export type Verification = z.output<typeof verificationSchema>;
 /** `GET .../status`. */
 export type TaskStatus = z.output<typeof taskStatusSchema>;
 /** `GET .../alerts`: each state an alert entered, newest first. */
@@ -266,12 +357,26 @@ export function taskViewOf(t: StoredTask): TaskView {
       current: t.precheckRevision === t.revision && t.precheckFinishedAt !== null,
     },
     ignoredItems: [...t.ignoredItems],
+    verifySchedule: verifyScheduleViewOf(t),
     startedAt: d(t.startedAt),
     workerId: t.workerId,
     lastError: t.lastError,
     stateChangedAt: t.stateChangedAt.toISOString(),
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
+  };
+}
+
+function verifyScheduleViewOf(t: StoredTask): TaskView['verifySchedule'] {
+  const schedule = scheduleOf(t);
+  if (schedule === undefined) return null;
+  const e = scheduleEligibility(t);
+  return {
+    everyMinutes: schedule.everyMinutes,
+    mode: schedule.mode,
+    tables: schedule.tables === undefined ? null : [...schedule.tables],
+    active: e.eligible,
+    inactiveReason: e.eligible ? null : e.reason,
   };
 }
 
@@ -308,9 +413,13 @@ function alertView(a: StoredAlert): z.output<typeof alertViewSchema> {
 }
 
 /** Registers the task routes on `app`. */
-export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): void {
+export function registerTaskRoutes(
+  app: FastifyInstance,
+  store: ControlStore,
+  verifications?: VerificationRunner,
+): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const service = new TaskService(store);
+  const service = new TaskService(store, verifications);
 
   r.get(
     '/api/v1/tasks',
@@ -348,7 +457,7 @@ export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): v
         params: idParams,
         body: z.record(z.string(), z.unknown()).meta({
           description:
-            'a JSON merge patch (RFC 7396) of the TaskDefinition: null removes a key; name, alerts, full.throttle and incremental.throttle change while the task runs, any other key needs it stopped and moves it back to created',
+            'a JSON merge patch (RFC 7396) of the TaskDefinition: null removes a key; name, alerts, full.throttle, incremental.throttle and verify change while the task runs, any other key needs it stopped and moves it back to created',
         }),
         response: { 200: taskViewSchema, ...errors },
       },
@@ -379,7 +488,7 @@ export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): v
     },
     async (req, reply) => {
       const body = req.body ?? {};
-      const job = await service.verify(req.params.id, body.mode ?? 'hash', body.tables);
+      const job = await service.verify(req.params.id, body.mode ?? 'hash', body.tables, body.chunkRows);
       return reply.code(202).send(verificationViewOf(job));
     },
   );
@@ -400,6 +509,24 @@ export function registerTaskRoutes(app: FastifyInstance, store: ControlStore): v
       },
     },
     async (req) => verificationViewOf(await service.verification(req.params.id, req.params.verificationId)),
+  );
+  r.post(
+    '/api/v1/tasks/:id/verifications/:verificationId/cancel',
+    {
+      schema: {
+        description:
+          'cancel a verification [V12]: a queued one is cancelled at once (200); a running one gets the cancel recorded (202) and ends cancelled within about a second, keeping the results of its finished tables; 409 when it has ended',
+        params: z.strictObject({
+          id: taskId,
+          verificationId: z.uuid({ error: 'must be a verification id' }),
+        }),
+        response: { 200: verificationSchema, 202: verificationSchema, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const v = await service.cancelVerification(req.params.id, req.params.verificationId);
+      return reply.code(v.status === 'cancelled' ? 200 : 202).send(verificationViewOf(v));
+    },
   );
   r.get(
     '/api/v1/tasks/:id/precheck',

@@ -32,8 +32,11 @@ export const taskId = z
   .regex(TASK_ID, { error: 'must be a task id (t and 12 lower-case letters or digits)' })
   .meta({ description: 'generated task id', example: 't3k9x0c2m4q8z' });
 
-/** Alert rule types (the DTS seed's "synchronization fails or the latency exceeds the threshold"). */
-export const ALERT_RULE_TYPES = ['task-failed', 'latency'] as const;
+/**
+ * Alert rule types (the DTS seed's "synchronization fails or the latency exceeds the threshold",
+ * and a verification job that found differences or could not run).
+ */
+export const ALERT_RULE_TYPES = ['task-failed', 'latency', 'verification-failed'] as const;
 
 /** One alert rule of a task. */
 export const alertRuleSchema = z.discriminatedUnion(
@@ -62,8 +65,15 @@ export const alertRuleSchema = z.discriminatedUnion(
         .max(1440, { error: 'must be at most 1440 minutes' })
         .default(0),
     }),
+    z.strictObject({
+      /**
+       * Fires while the newest finished verification job of the task is `failed` (differences
+       * found) or `error`; resolves when a newer job passes (alerts.md).
+       */
+      type: z.literal('verification-failed'),
+    }),
   ],
-  { error: `must have type ${ALERT_RULE_TYPES.join(' or ')}` },
+  { error: `must have type ${ALERT_RULE_TYPES.join(', ')}` },
 );
 
 /** A validated alert rule. */
@@ -167,9 +177,10 @@ export function parseTaskDefinition(doc: unknown): TaskDefinition {
 
 /**
  * The keys a running task takes changes of (the seeds' "modify while running": throttling and alert
- * rules), plus its name. A change of any other key needs the task stopped and prechecked again.
+ * rules), plus its name, and `verify` (the pace and schedule of verification jobs, which the run
+ * does not read). A change of any other key needs the task stopped and prechecked again.
  */
-export const LIVE_KEYS = ['name', 'alerts', 'full.throttle', 'incremental.throttle'] as const;
+export const LIVE_KEYS = ['name', 'alerts', 'full.throttle', 'incremental.throttle', 'verify'] as const;
 
 /**
  * The keys (dotted, `incremental.batchMaxRows`) that differ between two definitions and that a running

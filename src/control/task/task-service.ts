@@ -14,7 +14,7 @@ import { openSinkOf, openSourceOf } from '../data-source/open-data-source.ts';
 import type { ControlStore, StoredDataSource } from '../store/control-store.ts';
 import type { StoredPrecheckItem, StoredTask } from '../store/task-store.ts';
 import type { StoredVerification, StoredVerifyMode } from '../store/verification-store.ts';
-import { runVerification } from './run-verification.ts';
+import { VerificationRunner } from './verification-runner.ts';
 import { DEFAULT_LEASE_TIMEOUT_MS } from '../control-defaults.ts';
 import { TaskLockSession } from '../worker/task-lock-session.ts';
 import {
@@ -48,7 +48,14 @@ export interface PrecheckOutcomeView {
 
 /** The task operations of one store. */
 export class TaskService {
-  constructor(private readonly store: ControlStore) {}
+  /**
+   * @param runner runs this process's verification jobs (serve's, which also takes stale ones
+   *   over); default one that only runs the jobs created here.
+   */
+  constructor(
+    private readonly store: ControlStore,
+    private readonly runner: VerificationRunner = new VerificationRunner(store),
+  ) {}
 
   /**
    * Validates and stores a new task in state `created`.
@@ -303,16 +310,40 @@ export class TaskService {
    * Starts a verification job of task `id` ([V6]) in this process and returns it `queued`; it runs
    * in the background (`GET .../verifications/{id}` follows it).
    * @param tables destination `schema.table` names to compare; undefined: all the task's tables.
+   * @param chunkRows rows per compared key chunk; undefined: the verify default (100 000).
    * @throws {PgdtsError} NOT_FOUND, CONFLICT (a job of this task is queued or running),
    *   CONFIG_INVALID (a data source is gone).
    */
-  async verify(id: string, mode: StoredVerifyMode, tables?: readonly string[]): Promise<StoredVerification> {
+  async verify(
+    id: string,
+    mode: StoredVerifyMode,
+    tables?: readonly string[],
+    chunkRows?: number,
+  ): Promise<StoredVerification> {
     const t = await this.get(id);
     const { src, dst } = await this.#dataSources(t);
     const task = engineTaskOf(id, t.definition, src.source, dst.source);
-    const job = await this.store.verifications.create(id, mode, tables ?? null);
-    void runVerification(this.store, job, task, src, dst);
+    const job = await this.store.verifications.create(id, mode, tables ?? null, chunkRows ?? null);
+    void this.runner.startJob(job, task, src, dst);
     return job;
+  }
+
+  /**
+   * Cancels verification `vid` of task `id` [V12]: a queued job is `cancelled` at once (200), a
+   * running one gets the cancel recorded (202) and ends `cancelled` within about a second, at its
+   * runner's next heartbeat, keeping the results of the tables it finished.
+   * @throws {PgdtsError} NOT_FOUND (task or job), CONFLICT (the job has ended).
+   */
+  async cancelVerification(id: string, vid: string): Promise<StoredVerification> {
+    const v = await this.verification(id, vid);
+    const c = await this.store.verifications.cancel(id, vid);
+    if (c === undefined) {
+      const now = (await this.store.verifications.get(id, vid)) ?? v;
+      throw new PgdtsError('CONFLICT', `verification ${vid} has ended (${now.status})`, {
+        hint: `GET /api/v1/tasks/${id}/verifications/${vid} shows its results`,
+      });
+    }
+    return c;
   }
 
   /** The verification jobs of task `id`, newest first. @throws {PgdtsError} NOT_FOUND */

@@ -50,6 +50,20 @@ export const runStatusSchema = z
     retryingSince: z.string().nullable(),
     /** The last retried error. */
     lastRetry: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(),
+    /**
+     * Continuous verification (`verify.continuous`, verify.md [V9]) since the run started: changed
+     * rows re-read from both sides, those that differed, samples dropped while checks were behind,
+     * and when a difference was last found (ISO 8601). Null when it is off or has checked nothing.
+     */
+    sampling: z
+      .object({
+        checkedRows: z.number(),
+        differingRows: z.number(),
+        droppedSamples: z.number(),
+        lastDifferenceAt: z.string().nullable(),
+      })
+      .nullable()
+      .default(null),
   })
   .meta({ id: 'TaskRunStatus' });
 
@@ -69,6 +83,7 @@ export function initialRunStatus(): RunStatus {
     heartbeatLagMs: null,
     retryingSince: null,
     lastRetry: null,
+    sampling: null,
   };
 }
 

@@ -24,6 +24,9 @@ export interface Observations {
 /** How often a status line goes to the task's log, ms. */
 const STATUS_LINE_EVERY_MS = 60_000;
 
+/** Sample checks with differences kept for the next sample verification job ([V9]). */
+const MAX_SAMPLE_CHECKS = 100;
+
 /** Most log lines buffered between two writes; beyond, the oldest are dropped (and counted). */
 const MAX_BUFFERED_LINES = 5_000;
 
@@ -38,13 +41,23 @@ export class RunObserver {
   /** The `phase` field of log lines: `start` until the first phase event (as pgdts run). */
   #logPhase = 'start';
   #lastStatusLine = -Infinity;
-  readonly #lines = new EventLines();
+  readonly #lines: EventLines;
+  /** Sample checks that found differences since the last take (the worker stores them as verifications). */
+  #sampleDifferences: Extract<ProgressEvent, { kind: 'sample' }>[] = [];
   /** Full sync rate window: rows and bytes at the previous take. */
   #window = { at: Date.now(), rows: 0, bytes: 0 };
 
   /** @param now the clock (ms), for rates and log times. */
   constructor(private readonly now: () => number = Date.now) {
     this.#window.at = now();
+    this.#lines = new EventLines(now);
+  }
+
+  /** The sample checks that found differences since the last call ([V9]). */
+  takeSampleDifferences(): Extract<ProgressEvent, { kind: 'sample' }>[] {
+    const out = this.#sampleDifferences;
+    this.#sampleDifferences = [];
+    return out;
   }
 
   /** Takes one event (never throws). */
@@ -92,6 +105,25 @@ export class RunObserver {
           },
         };
         this.#progressed();
+        return;
+      case 'sample':
+        this.#status = {
+          ...this.#status,
+          sampling: {
+            checkedRows: e.totalChecked,
+            differingRows: e.totalDiffering,
+            droppedSamples: e.dropped,
+            lastDifferenceAt:
+              e.differing > 0
+                ? new Date(this.now()).toISOString()
+                : (this.#status.sampling?.lastDifferenceAt ?? null),
+          },
+        };
+        if (e.differing > 0) {
+          // Kept until the worker stores them (at most one job a minute): the last 100 checks.
+          this.#sampleDifferences.push(e);
+          if (this.#sampleDifferences.length > MAX_SAMPLE_CHECKS) this.#sampleDifferences.shift();
+        }
         return;
       case 'log':
         if (e.retry !== undefined) {

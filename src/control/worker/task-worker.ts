@@ -16,6 +16,10 @@ import { runTask } from '../../pipeline/task-runner.ts';
 import { openSinkOf, openSourceOf } from '../data-source/open-data-source.ts';
 import type { ControlStore } from '../store/control-store.ts';
 import type { StoredTask } from '../store/task-store.ts';
+import type { StoredTableVerification } from '../store/verification-store.ts';
+import { VERIFY_ROWS_KEPT } from '../task/run-verification.ts';
+import type { ProgressEvent } from '../../core/progress.ts';
+import type { RowDifference } from '../../core/row-difference.ts';
 import { engineTaskOf } from '../task/task-definition-schema.ts';
 import type { LastError, TaskLogLine } from '../task/task-status.ts';
 import { RunObserver } from './run-observer.ts';
@@ -56,7 +60,12 @@ interface Runner {
   done: Promise<void>;
   /** Why it was stopped, for the log. */
   stopReason: string | undefined;
+  /** When this run last stored a sample verification job, ms ([V9]: at most one a minute). */
+  lastSampleJobAt?: number;
 }
+
+/** Least time between two sample verification jobs of one run, ms (a broken destination would otherwise add one a second). */
+export const SAMPLE_JOB_EVERY_MS = 60_000;
 
 /** A running worker. */
 export class TaskWorker {
@@ -295,6 +304,21 @@ export class TaskWorker {
       r.observer.restore(o);
       throw e;
     }
+    // [V9] Sampled rows that differed become a failed verification: the API, /metrics and the
+    // verification-failed alert rule (evaluated just below) see it like any other job.
+    const due = Date.now() - (r.lastSampleJobAt ?? -Infinity) >= SAMPLE_JOB_EVERY_MS;
+    const samples = due ? r.observer.takeSampleDifferences() : [];
+    if (samples.length > 0) {
+      r.lastSampleJobAt = Date.now();
+      await this.#o.store.verifications
+        .recordSample(r.task.id, sampleResultsOf(samples))
+        .catch((e: unknown) =>
+          this.#o.log(
+            'warn',
+            `task ${r.task.id}: cannot store a verification sample: ${(e as Error).message}`,
+          ),
+        );
+    }
     if (this.#o.alerts !== undefined && !r.controller.signal.aborted) {
       const t = await this.#o.store.tasks.get(r.task.id);
       if (t !== undefined) await this.#o.alerts.evaluate(t);
@@ -332,4 +356,33 @@ export class TaskWorker {
     for (const r of runners) this.#stopRunner(r, reason);
     await Promise.all(runners.map((r) => r.done));
   }
+}
+
+/**
+ * The stored per-table results of sample checks that found differences ([V9]): per destination
+ * table, the rows checked and the differing rows (at most {@link VERIFY_ROWS_KEPT} kept).
+ */
+export function sampleResultsOf(
+  samples: readonly Extract<ProgressEvent, { kind: 'sample' }>[],
+): StoredTableVerification[] {
+  const byTable = new Map<string, StoredTableVerification>();
+  for (const e of samples) {
+    const had = byTable.get(e.table);
+    const rows = [...((had?.differingRows as RowDifference[] | undefined) ?? []), ...e.differences];
+    const differences = (had?.differences ?? 0) + e.differing;
+    const checked = (had?.sourceRows ?? 0) + e.checked;
+    byTable.set(e.table, {
+      table: e.table,
+      sourceRows: checked,
+      destinationRows: checked,
+      differences,
+      differingRows: rows.slice(0, VERIFY_ROWS_KEPT),
+      columns: e.columns,
+      keyColumns: e.keyColumns,
+      truncated: differences > Math.min(rows.length, VERIFY_ROWS_KEPT),
+      durationMs: 0,
+      status: 'failed',
+    });
+  }
+  return [...byTable.values()];
 }

@@ -17,7 +17,8 @@ function range(r: TableVerifyResult): string {
  * first difference in chunk ...` or `ERROR schema.table: ...`), then a summary line
  * (`identical: N tables, R rows` or `DIFFERENT: k of N tables differ`). In `rows` mode each differing
  * table is followed by its differing rows (format-row-differences.ts), one line each or, with
- * `rowsAs: 'table'` (a terminal), as an aligned table.
+ * `rowsAs: 'table'` (a terminal), as an aligned table. A live verification [V8] adds the rows that
+ * kept changing (`UNSETTLED schema.table: ...`) and a line with the number of re-checked candidates.
  */
 export function formatVerifyReport(
   report: VerifyReport,
@@ -31,6 +32,13 @@ export function formatVerifyReport(
         ? displayName(r.table)
         : `${displayName(r.table)} -> ${displayName(r.destinationTable)}`;
   for (const r of report.tables) {
+    if (r.live !== undefined && r.live.unsettled > 0) {
+      const keys = r.live.unsettledKeys.map((k) => `(${k.join(', ')})`).join(', ');
+      const more = r.live.unsettled > r.live.unsettledKeys.length ? ', ...' : '';
+      lines.push(
+        `UNSETTLED ${label(r)}: ${r.live.unsettled} row(s) changed on the source during every re-check, not compared: ${keys}${more}`,
+      );
+    }
     if (r.method === 'not-compared') {
       lines.push(`SKIP  ${label(r)}: not compared, ${r.notComparedReason ?? ''}`);
       continue;
@@ -53,6 +61,12 @@ export function formatVerifyReport(
   const notCompared = skipped > 0 ? `, ${skipped} not compared` : '';
   const rows = report.tables.reduce((s, r) => s + r.sourceRows, 0);
   const secs = (report.elapsedMs / 1000).toFixed(1);
+  if (report.consistency === 'live') {
+    const rechecked = report.tables.reduce((n, r) => n + (r.live?.rechecked ?? 0), 0);
+    lines.push(
+      `live: the task was streaming; ${rechecked} candidate difference(s) re-checked at consistent points`,
+    );
+  }
   lines.push(
     report.identical
       ? `identical: ${n} table(s), ${rows} row(s) compared in ${secs} s${notCompared}`

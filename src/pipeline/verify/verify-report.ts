@@ -4,14 +4,10 @@ import type { RepairTable } from '../../core/repair-sql.ts';
 import type { RowDifference } from '../../core/row-difference.ts';
 import type { KeyRange } from '../../core/table-hash.ts';
 
-/**
- * What `pgdts verify` compares: `count` row counts, `hash` row counts and content hashes per key
- * chunk (the default), `rows` as `hash`, then narrows each differing chunk to its differing rows.
- */
-export type VerifyMode = (typeof VERIFY_MODES)[number];
+/** The verify modes: one list, in core so that the task file's `verify.schedule.mode` uses it too. */
+import type { VerifyMode } from '../../core/throttle-config.ts';
 
-/** The modes, in CLI help order (also the API's `mode` values). */
-export const VERIFY_MODES = ['count', 'hash', 'rows'] as const;
+export { VERIFY_MODES, type VerifyMode } from '../../core/throttle-config.ts';
 
 /** The differing rows of one table (`--mode rows`). */
 export interface TableRowDifferences {
@@ -59,15 +55,32 @@ export interface TableVerifyResult {
   readonly firstDifferingChunk?: DifferingChunk;
   /** `--mode rows`, when `match` is false and the table could be read: the differing rows. */
   readonly rows?: TableRowDifferences;
+  /** Live verification [V8]: what was re-checked at consistent points. */
+  readonly live?: TableLiveRecheck;
   /** Set when the table could not be compared (e.g. missing on the destination); `match` is false. */
   readonly error?: string;
   /** Time spent on this table, ms. */
   readonly elapsedMs: number;
 }
 
+/** What a live verification re-checked in one table (verify.md [V8]). */
+export interface TableLiveRecheck {
+  /** Candidate rows (keyless or merged tables: whole-table comparisons) re-checked. */
+  readonly rechecked: number;
+  /** Rows whose source row changed in every re-check round: neither reported nor known equal. */
+  readonly unsettled: number;
+  /** The first 100 unsettled keys (key column order, as text). */
+  readonly unsettledKeys: readonly (readonly string[])[];
+}
+
 /** Result of {@link verifyTask}. */
 export interface VerifyReport {
   readonly mode: VerifyMode;
+  /**
+   * `live`: the task was streaming and every difference was re-checked at a consistent point [V8];
+   * `offline`: both sides compared as they were.
+   */
+  readonly consistency: 'live' | 'offline';
   readonly tables: readonly TableVerifyResult[];
   /** Every compared table matched. */
   readonly identical: boolean;

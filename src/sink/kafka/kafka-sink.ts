@@ -39,6 +39,7 @@ export class KafkaSink implements Sink {
   readonly schema = undefined;
   readonly sequences = undefined;
   readonly openHasher = undefined;
+  readonly verifyProgress = undefined;
   readonly openRepairer = undefined;
   readonly rows: RowLoader;
   private readonly base: KafkaBaseOptions;

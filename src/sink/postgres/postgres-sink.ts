@@ -39,6 +39,7 @@ import type {
 } from '../../core/sink.ts';
 import type { CopyUnit, SourceIdentity } from '../../core/source.ts';
 import type { TableHasher } from '../../core/table-hash.ts';
+import type { OpenHasherOptions } from '../../core/sink.ts';
 import type { RowRepairer } from '../../core/row-repairer.ts';
 import { connect, describeEndpoint, wrapPgError, type ConnectionParams } from '../../pg/connection.ts';
 import { bindPrechecks } from '../../pg/precheck-side.ts';
@@ -56,6 +57,7 @@ import {
   readSchemaReport,
   readTableSync,
   readTask,
+  readTaskPosition,
   setPublicationCreated,
   setSourceIdentity,
   setTaskError,
@@ -77,6 +79,7 @@ import {
 } from './schema/index.ts';
 import { setSequences } from './sequences.ts';
 import { PostgresTaskLease } from './task-lease.ts';
+import { PostgresVerifyProgressBook } from './postgres-verify-progress-book.ts';
 
 /** The PostgreSQL {@link Sink}. */
 export class PostgresSink implements Sink {
@@ -85,8 +88,9 @@ export class PostgresSink implements Sink {
   readonly schema: SchemaWriter;
   readonly rows: RowLoader;
   readonly sequences: SequenceWriter;
-  readonly openHasher: () => Promise<TableHasher>;
+  readonly openHasher: (o?: OpenHasherOptions) => Promise<TableHasher>;
   readonly openRepairer: () => Promise<RowRepairer>;
+  readonly verifyProgress: PostgresVerifyProgressBook;
   private readonly params: ConnectionParams;
   private readonly main: SessionClient;
   private info: ServerInfo | undefined;
@@ -107,8 +111,15 @@ export class PostgresSink implements Sink {
         }
       },
     };
-    this.openHasher = () => PgTableHasher.open(params, 'destination');
+    this.openHasher = (o) => {
+      const task = o?.taskName;
+      return PgTableHasher.open(params, 'destination', {
+        snapshot: async (c) => (task === undefined ? undefined : (await readTaskPosition(c, task))?.position),
+        ...(task === undefined ? {} : { task: (c: pg.Client) => readTaskPosition(c, task) }),
+      });
+    };
     this.openRepairer = () => PgRowRepairer.open(params);
+    this.verifyProgress = new PostgresVerifyProgressBook(this.main);
   }
 
   async serverInfo(): Promise<ServerInfo> {

@@ -4,6 +4,7 @@
  * folder. One "main" session serves catalog queries and is reopened after it was lost; snapshots,
  * copy readers, streams and hashers have connections of their own.
  */
+import type pg from 'pg';
 import type { AccessRecipe, Precheck, ServerInfo } from '../../core/precheck.ts';
 import { PgdtsError } from '../../core/errors.ts';
 import { parseLsn, type Lsn } from '../../core/lsn.ts';
@@ -179,7 +180,7 @@ export class PostgresSource implements Source {
   }
 
   openHasher(): Promise<TableHasher> {
-    return PgTableHasher.open(this.params, 'source');
+    return PgTableHasher.open(this.params, 'source', { snapshot: snapshotWalPosition });
   }
 
   async checkRowFilter(table: QualifiedName, where: string, path: string): Promise<readonly string[]> {
@@ -442,4 +443,17 @@ class PostgresChangeCapture implements ChangeCapture {
       throw wrapPgError('REPLICATION_FAILED', `cannot drop slot ${this.slotName} or its publication`, e);
     }
   }
+}
+
+/**
+ * The first statement of a verify snapshot on the source: the WAL insert position, read after the
+ * snapshot was taken, so every transaction the snapshot sees wrote its commit record below it
+ * (a transaction's commit record is inserted before it becomes visible: PostgreSQL's
+ * RecordTransactionCommit precedes ProcArrayEndTransaction). On a standby: the replay position.
+ */
+async function snapshotWalPosition(client: pg.Client): Promise<Lsn> {
+  const r = await client.query<{ lsn: string }>(
+    `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text AS lsn`,
+  );
+  return parseLsn(r.rows[0]?.lsn ?? '0/0');
 }
