@@ -99,6 +99,14 @@ function filterWhere(t: HashTarget): { sql: string; params: string[] } {
   return { sql: t.where === undefined ? '' : `WHERE (${t.where})`, params: [] };
 }
 
+/**
+ * `OFFSET 0` after a subquery whose outputs are used more than once: without it the planner pulls the
+ * subquery up and computes its output expression at each reference, so a row's text was built three
+ * times (two hashes and its length) and its md5 twice. With it the row text is built once: 2M pgbench
+ * rows hashed in 1.05-1.18 s against 1.6-2.07 s (PostgreSQL 15, one backend).
+ */
+const ONCE = 'OFFSET 0';
+
 /** `ROW(c1, ...)::text`, and the md5 of it (of its UTF-8 bytes when `t.utf8`), as SQL. */
 function rowText(t: HashTarget): { text: string; md5: (text: string) => string } {
   return {
@@ -148,12 +156,12 @@ function digestOf(row: DigestRow | undefined): RowsDigest {
 export async function hashRows(client: pg.Client, t: HashTarget, r?: KeyRange): Promise<RowsDigest> {
   const w = r !== undefined && t.key.length > 0 ? rangeWhere(t, r) : filterWhere(t);
   const row = rowText(t);
-  const texts = `SELECT ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql}`;
+  const texts = `SELECT ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql} ${ONCE}`;
   try {
     const q = await client.query<DigestRow>({
       text:
         t.portableHash === true || t.utf8 === true
-          ? `SELECT ${DIGEST_COLUMNS} FROM (SELECT ${row.md5('r')} AS h, r FROM (${texts}) AS texts) AS rows`
+          ? `SELECT ${DIGEST_COLUMNS} FROM (SELECT ${row.md5('r')} AS h, r FROM (${texts}) AS texts ${ONCE}) AS rows`
           : `SELECT ${FAST_DIGEST_COLUMNS} FROM (${texts}) AS texts`,
       values: w.params,
       queryMode: 'extended',
@@ -245,12 +253,12 @@ export async function hashParts(
     return `CASE WHEN ${keys} <= (${(bound[m] ?? []).join(', ')}) THEN ${tree(lo, m)} ELSE ${tree(m + 1, hi)} END`;
   };
   const row = rowText(t);
-  const texts = `SELECT ${tree(0, bounds.length)} AS part, ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql}`;
+  const texts = `SELECT ${tree(0, bounds.length)} AS part, ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql} ${ONCE}`;
   try {
     const q = await client.query<DigestRow & { part: number }>({
       text:
         t.portableHash === true || t.utf8 === true
-          ? `SELECT part, ${DIGEST_COLUMNS} FROM (SELECT ${row.md5('r')} AS h, r, part FROM (${texts}) AS texts) AS rows GROUP BY part`
+          ? `SELECT part, ${DIGEST_COLUMNS} FROM (SELECT ${row.md5('r')} AS h, r, part FROM (${texts}) AS texts ${ONCE}) AS rows GROUP BY part`
           : `SELECT part, ${FAST_DIGEST_COLUMNS} FROM (${texts}) AS texts GROUP BY part`,
       values: params,
       queryMode: 'extended',
@@ -371,7 +379,7 @@ export async function hashBuckets(client: pg.Client, t: HashTarget): Promise<Map
     const q = await client.query<DigestRow & { bucket: string }>({
       text: `SELECT substr(h, 1, ${BUCKET_HEX_DIGITS}) AS bucket, ${DIGEST_COLUMNS}
          FROM (SELECT ${row.md5('r')} AS h, r
-                 FROM (SELECT ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql}) AS texts) AS rows
+                 FROM (SELECT ${row.text} AS r FROM ONLY ${quoteQualified(t.table)} ${w.sql} ${ONCE}) AS texts ${ONCE}) AS rows
         GROUP BY 1`,
       queryMode: 'extended',
     } as pg.QueryConfig);
