@@ -5,7 +5,7 @@
 //   compiled JavaScript. Its mtimes mean nothing (npm pack normalises them), and it has neither tsx
 //   nor TypeScript.
 // - A clone runs dist/ (`npm run build`, which `npm test` and `npm pack` run) when it is at least as
-//   new as every file under src/, else the TypeScript sources through tsx (a devDependency), so an
+//   new as every .ts file under src/, else the TypeScript sources through tsx (a devDependency), so an
 //   edited checkout never runs stale code and a fresh clone needs no manual build step.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -22,11 +22,14 @@ function die(message) {
   process.exit(2);
 }
 
+// The newest mtime of the TypeScript sources under dir: only .ts files are compiled into dist/, so an
+// edited spec (.md beside the code) does not send the clone through tsx (slower start, ~40 MB more RSS).
 function newest(dir) {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    if (e.isDirectory()) t = Math.max(t, newest(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
   }
   return t;
 }
