@@ -2,7 +2,7 @@
  * `--mode rows`: from a key range whose digests differ to the differing rows (verify.md [V1]). The
  * range is cut into up to {@link FANOUT} parts at every `step`-th key of the side holding more rows
  * (one statement), and both sides hash all the parts in one statement each. Parts that still differ
- * are cut again until at most `leafRows` rows are left on each side, then those rows are read from
+ * are cut again until at most `leafRows` rows (and {@link LEAF_BYTES}) are left on each side, then those rows are read from
  * both sides and compared column by column. A range empty on one side is read from the other in
  * pages at once (a missing range needs no narrowing).
  */
@@ -37,10 +37,26 @@ export interface DifferenceSink {
 const PAGE_ROWS = 1000;
 
 /**
- * Most parts a differing range is cut into per level: a 100 000-row chunk reaches leaves of at most
- * 64 rows in two levels (a binary split needed eleven, one statement pair each).
+ * Most parts a differing range is cut into per level: a 100 000-row chunk's parts are leaves of at
+ * most 512 rows at once (a binary split needed eleven levels, one statement pair each).
  */
 export const FANOUT = 256;
+
+/**
+ * Most bytes of row text (either side) a leaf may hold: a range of wide rows (large text, TOAST
+ * values) is cut further even when its row count fits `leafRows`, so a leaf read stays a few MB.
+ */
+export const LEAF_BYTES = 4 * 1024 * 1024;
+
+/** A range of at most this many rows is a leaf whatever its size (one wide row cannot be cut). */
+const MIN_SPLIT_ROWS = 8;
+
+/** Whether a differing range is read and compared row by row rather than cut into parts. */
+function isLeaf(a: RowsDigest, b: RowsDigest, leafRows: number): boolean {
+  const rows = Math.max(a.rows, b.rows);
+  if (a.rows === 0 || b.rows === 0 || rows <= MIN_SPLIT_ROWS) return true;
+  return rows <= leafRows && Math.max(a.bytes, b.bytes) <= LEAF_BYTES;
+}
 
 function rowBytes(rows: readonly KeyedRow[]): number {
   let n = 0;
@@ -99,7 +115,7 @@ export async function narrowRange(
     sink.truncated = true;
     return;
   }
-  if (a.rows === 0 || b.rows === 0 || Math.max(a.rows, b.rows) <= o.leafRows) {
+  if (isLeaf(a, b, o.leafRows)) {
     // At most `room` rows of a one-sided range matter; a leaf has at most leafRows a side.
     const max = a.rows === 0 || b.rows === 0 ? room + 1 : Math.max(a.rows, b.rows) + 1;
     const [src, dst] = await Promise.all([
@@ -111,9 +127,10 @@ export async function narrowRange(
   }
   const [bigger, t, n] =
     a.rows >= b.rows ? [s.source, s.sourceTarget, a.rows] : [s.destination, s.destinationTarget, b.rows];
-  // Cut into up to FANOUT parts of the bigger side's rows (each at least leafRows, so the next level
-  // is mostly leaves); both sides hash every part in one statement each.
-  const parts = Math.max(2, Math.min(FANOUT, Math.ceil(n / o.leafRows)));
+  // Cut into up to FANOUT parts of the bigger side's rows, each of about leafRows rows and LEAF_BYTES
+  // (so the next level is mostly leaves); both sides hash every part in one statement each.
+  const wide = Math.ceil(Math.max(a.bytes, b.bytes) / LEAF_BYTES);
+  const parts = Math.max(2, Math.min(FANOUT, Math.max(Math.ceil(n / o.leafRows), wide)));
   const step = Math.ceil(n / parts);
   const bounds = await bigger.splitKeys(t, r, step, parts - 1);
   if (bounds.length === 0) {

@@ -14,7 +14,10 @@ import {
   diffKeyedRows,
 } from '../../../src/core/row-difference.ts';
 import { parseTaskConfig } from '../../../src/core/task-config.ts';
-import { verifyTask } from '../../../src/pipeline/verify/verify-task.ts';
+import type { HashTarget, KeyRange, TableHasher } from '../../../src/core/table-hash.ts';
+import type { RowDifference } from '../../../src/core/row-difference.ts';
+import { LEAF_BYTES, narrowRange } from '../../../src/pipeline/verify/narrow-differences.ts';
+import { DEFAULT_LEAF_ROWS, verifyTask } from '../../../src/pipeline/verify/verify-task.ts';
 import { freshDatabase, sql, testServer, urlOf } from '../../support/servers.ts';
 
 test('[V1] keyed rows: missing, extra, different with the differing columns; NULL is not the empty string', () => {
@@ -284,4 +287,64 @@ test('[V4] verify.rowsPerSecond paces a real verification', async () => {
   assert.ok(slow >= 1500, `paced verify took ${slow} ms`);
   const fast = await timed({});
   assert.ok(fast < slow, `unpaced ${fast} ms, paced ${slow} ms`);
+});
+
+test('[V1] [V11] a differing range of wide rows is cut by bytes: no leaf read holds more than LEAF_BYTES a side', async () => {
+  const s = testServer(15);
+  const src = await freshDatabase(s, 'vp_wide_src');
+  const dst = await freshDatabase(s, 'vp_wide_dst');
+  // 60 rows of ~300 kB each (18 MB a side): fewer rows than leafRows, far more bytes than a leaf.
+  const ddl = `CREATE SCHEMA app; CREATE TABLE app.w (id int PRIMARY KEY, v text);
+     INSERT INTO app.w SELECT g, repeat(md5(g::text), 9400) FROM generate_series(1, 60) g;`;
+  await sql(s, src, ddl);
+  await sql(s, dst, `${ddl} UPDATE app.w SET v = v || 'x' WHERE id = 23;`);
+  const task = parseTaskConfig({
+    name: 'wide',
+    source: { type: 'postgresql', url: urlOf(s, src) },
+    destination: { type: 'postgresql', url: urlOf(s, dst) },
+    syncTypes: ['full'],
+    objects: [{ schema: 'app' }],
+  });
+  await withConnectors(task, async (c) => {
+    const openDestination = c.sink.openHasher;
+    assert.ok(openDestination);
+    const [a, b] = [await c.source.openHasher(), await openDestination()];
+    const largestRead: number[] = [];
+    const spy = (h: TableHasher): TableHasher =>
+      Object.assign(Object.create(h) as TableHasher, {
+        readRows: async (t: HashTarget, r: KeyRange, limit: number) => {
+          const rows = await h.readRows(t, r, limit);
+          let bytes = 0;
+          for (const row of rows) for (const v of row.values) bytes += v?.length ?? 0;
+          largestRead.push(bytes);
+          return rows;
+        },
+      });
+    try {
+      const t = { table: { schema: 'app', name: 'w' }, columns: ['id', 'v'], key: ['id'] };
+      const range = { after: undefined, upTo: undefined };
+      const [da, db] = [await a.hashRows(t, range), await b.hashRows(t, range)];
+      assert.ok(da.bytes > 3 * LEAF_BYTES, `${da.bytes} bytes a side`);
+      const sink = { differences: [] as RowDifference[], truncated: false };
+      await narrowRange(
+        { source: spy(a), destination: spy(b), sourceTarget: t, destinationTarget: t },
+        range,
+        da,
+        db,
+        { leafRows: DEFAULT_LEAF_ROWS, maxDifferences: 100, pace: async () => {} },
+        sink,
+      );
+      assert.deepEqual(
+        sink.differences.map((d) => [d.kind, d.key]),
+        [['different', ['23']]],
+      );
+      assert.ok(largestRead.length > 0);
+      assert.ok(
+        Math.max(...largestRead) <= LEAF_BYTES,
+        `largest leaf read ${Math.max(...largestRead)} bytes`,
+      );
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
