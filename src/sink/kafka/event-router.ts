@@ -40,6 +40,11 @@ export class EventRouter {
     return t;
   }
 
+  /** The topic of `table` if {@link topicOf} found it already. */
+  known(table: EventTable): RoutedTopic | undefined {
+    return this.topics.get(table);
+  }
+
   /** Creates `topic` when missing (the transaction metadata topic). */
   async ensureTopic(topic: string): Promise<void> {
     await this.catalog.ensure(topic);
