@@ -105,6 +105,8 @@ export class KafkaChangeApplier implements ChangeApplier {
   private unwritten: AppliedPosition | undefined;
   /** At-least-once: the position write in flight, or the wait before the next one. */
   private writing: Promise<void> | undefined;
+  /** At-least-once: batches committed whose sends the broker has not acknowledged yet. */
+  private acking = 0;
   /** At-least-once: when the last position write started (Date.now()). */
   private lastWriteAt = 0;
   /** At-least-once: why the last position write failed (thrown by the next call). */
@@ -455,10 +457,23 @@ export class KafkaChangeApplier implements ChangeApplier {
       this.committed = position;
     } else {
       rethrow(this.writeError, 'write the applied position');
-      await this.sendSoon().catch(() => undefined);
       rethrow(this.sendError, 'send change events');
-      this.unwritten = position;
-      this.writePositions();
+      // [K2] The position goes to the writer once the broker acknowledged the send that carries
+      // the batch's last events (sends are chained, so acknowledgements come in batch order). The
+      // apply loop does not wait for it: the next changes are read and encoded while the broker
+      // acknowledges these, instead of after (a backlog, as when a load starts, drained at the
+      // pace of one produce round trip plus its decoding, one after the other).
+      this.acking++;
+      this.sendSoon().then(
+        () => {
+          this.acking--;
+          this.unwritten = position;
+          this.writePositions();
+        },
+        () => {
+          this.acking--;
+        },
+      );
     }
     this.lastComplete = undefined;
     this.pendingTxns = 0;
@@ -502,9 +517,15 @@ export class KafkaChangeApplier implements ChangeApplier {
   // eslint-disable-next-line @typescript-eslint/require-await -- async so a write failure rejects
   async durablePosition(): Promise<DurablePosition> {
     rethrow(this.writeError, 'write the applied position');
+    // A failed send is never complete: its batch's position must not be passed by a watermark.
+    rethrow(this.sendError, 'send change events');
     return {
       lsn: this.committed?.lsn,
-      complete: this.pendingTxns === 0 && this.unwritten === undefined && this.writing === undefined,
+      complete:
+        this.pendingTxns === 0 &&
+        this.acking === 0 &&
+        this.unwritten === undefined &&
+        this.writing === undefined,
     };
   }
 
@@ -513,6 +534,7 @@ export class KafkaChangeApplier implements ChangeApplier {
     await this.sending;
     this.sendQueued = undefined;
     this.sendError = undefined;
+    this.acking = 0;
     // The written position is the one to replay from: a write in flight ends first; a position
     // not written yet is dropped (at-least-once: its events are sent again), before the wait for
     // the write, so that a paced write waiting for its turn writes nothing.
