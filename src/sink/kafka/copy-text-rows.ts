@@ -49,18 +49,30 @@ export function unescapeCopyText(field: string): string {
 export class CopyTextRows {
   private rest: Buffer = Buffer.alloc(0);
 
-  /** The rows that end in `chunk` (with what earlier chunks left unfinished). */
+  /**
+   * The rows that end in `chunk` (with what earlier chunks left unfinished). The whole rows of a
+   * chunk are decoded as one string and split there: a newline byte never occurs inside a UTF-8
+   * sequence, so this is the text of each line decoded alone, without a decode per line and without
+   * copying every chunk behind the previous one's unfinished row.
+   */
   push(chunk: Buffer): Datum[][] {
-    const data = this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]);
     const rows: Datum[][] = [];
     let start = 0;
-    for (let nl = data.indexOf(0x0a, start); nl >= 0; nl = data.indexOf(0x0a, start)) {
-      const line = data.toString('utf8', start, nl);
+    if (this.rest.length > 0) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) {
+        this.rest = Buffer.concat([this.rest, chunk]);
+        return rows;
+      }
+      addRow(Buffer.concat([this.rest, chunk.subarray(0, nl)]).toString('utf8'), rows);
       start = nl + 1;
-      if (line === '\\.') continue;
-      rows.push(line.split('\t').map((f) => (f === '\\N' ? null : unescapeCopyText(f))));
     }
-    this.rest = data.subarray(start);
+    const last = chunk.lastIndexOf(0x0a);
+    if (last >= start) {
+      for (const line of chunk.toString('utf8', start, last).split('\n')) addRow(line, rows);
+      start = last + 1;
+    }
+    this.rest = chunk.subarray(start);
     return rows;
   }
 
@@ -68,4 +80,16 @@ export class CopyTextRows {
   get unfinished(): boolean {
     return this.rest.length > 0;
   }
+}
+
+/** Adds the row of one line (none for the end marker `\.`). */
+function addRow(line: string, rows: Datum[][]): void {
+  if (line === '\\.') return;
+  const fields: Datum[] = line.split('\t');
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as string;
+    if (f === '\\N') fields[i] = null;
+    else if (f.includes('\\')) fields[i] = unescapeCopyText(f);
+  }
+  rows.push(fields);
 }

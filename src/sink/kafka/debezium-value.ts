@@ -13,7 +13,7 @@
  * ranges and domains over text; enums lack the `allowed` parameter; Debezium drops columns of types
  * it does not support (box, ...), pgdts keeps them as text.
  */
-import type { JsonValue } from './json-text.ts';
+import { jsonText, type JsonValue } from './json-text.ts';
 
 /** A Kafka Connect schema (JsonConverter `schemas.enable=true` form), without `field`/`optional`. */
 export interface ConnectType {
@@ -40,7 +40,50 @@ export interface ColumnCodec {
    * @throws {RangeError} when the text is not of the type (a bug or an unexpected DateStyle).
    */
   encode(text: string): JsonValue;
+  /**
+   * `jsonText(encode(text))`, what the encoder writes (the per-row path: text and logical strings
+   * skip the intermediate value).
+   * @throws {RangeError} as {@link encode}.
+   */
+  json(text: string): string;
 }
+
+/** A codec as {@link columnCodec}'s cases make it: `json` only where it is faster than the default. */
+type CodecBase = Pick<ColumnCodec, 'type' | 'encode'> & { readonly json?: (text: string) => string };
+
+/** `c` with its `json`: the given one, or the JSON text of `encode`. */
+function withJson(c: CodecBase): ColumnCodec {
+  if (c.json !== undefined) return c as ColumnCodec;
+  const encode = c.encode;
+  return { type: c.type, encode, json: (t) => jsonText(encode(t)) };
+}
+
+/** The JSON text of a string value: JSON.stringify, as jsonText writes a string. */
+const stringJson = (t: string): string => JSON.stringify(t);
+
+/**
+ * Whether `t` is an integer as PostgreSQL's int output functions write it (`0`, or an optional `-`
+ * and digits without a leading zero), of at most `maxDigits` digits: then the JSON number is the text
+ * itself (what Number/BigInt then String would give back).
+ */
+function canonicalInt(t: string, maxDigits: number): boolean {
+  const start = t.charCodeAt(0) === 0x2d ? 1 : 0;
+  const n = t.length - start;
+  if (n < 1 || n > maxDigits) return false;
+  const first = t.charCodeAt(start);
+  if (first === 0x30) return n === 1 && start === 0;
+  if (first < 0x31 || first > 0x39) return false;
+  for (let i = start + 1; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** int2/int4 JSON: jsonText(Number(t)); 15 digits are exact in a double. */
+const intJson = (t: string): string => (canonicalInt(t, 15) ? t : jsonText(Number(t)));
+/** int8/oid JSON: jsonText(BigInt(t)) (which throws a SyntaxError for a non-integer text). */
+const bigintJson = (t: string): string => (canonicalInt(t, 1000) ? t : jsonText(BigInt(t)));
 
 /** Built-in type OIDs (pg_type.dat). */
 const OID = {
@@ -101,10 +144,10 @@ const MS_PER_DAY = 86_400_000;
 /** Debezium's average month for MicroDuration: 365.25 / 12 days. */
 const DAYS_PER_MONTH = 365.25 / 12;
 
-const str: ColumnCodec = { type: { type: 'string' }, encode: (t) => t };
+const str: ColumnCodec = { type: { type: 'string' }, encode: (t) => t, json: stringJson };
 
 function logicalString(name: string): ColumnCodec {
-  return { type: { type: 'string', name, version: 1 }, encode: (t) => t };
+  return { type: { type: 'string', name, version: 1 }, encode: (t) => t, json: stringJson };
 }
 
 /** Two's complement big-endian bytes of `n`, shortest form (Java BigInteger.toByteArray). */
@@ -141,7 +184,7 @@ function unscaled(text: string, scale: number): bigint {
   return neg ? -v : v;
 }
 
-function decimalCodec(precision: number | undefined, scale: number): ColumnCodec {
+function decimalCodec(precision: number | undefined, scale: number): CodecBase {
   return {
     type: {
       type: 'bytes',
@@ -157,7 +200,7 @@ function decimalCodec(precision: number | undefined, scale: number): ColumnCodec
 }
 
 /** numeric without a declared scale: Debezium's VariableScaleDecimal struct `{scale, value}`. */
-const variableDecimal: ColumnCodec = {
+const variableDecimal: CodecBase = {
   type: {
     type: 'struct',
     name: 'io.debezium.data.VariableScaleDecimal',
@@ -260,7 +303,7 @@ function intervalMicros(t: string): number {
  * well-known binary of the point (little-endian: byte order 1, type 1, x, y as float64), `srid`
  * null. Text input `(x,y)`.
  */
-const pointCodec: ColumnCodec = {
+const pointCodec: CodecBase = {
   type: {
     type: 'struct',
     name: 'io.debezium.data.geometry.Point',
@@ -292,7 +335,7 @@ const pointCodec: ColumnCodec = {
  * integer (the last bit is bit 0), little-endian bytes without trailing zero bytes (Java
  * `BitSet.toByteArray`, so all-zero bits are empty bytes). Parameter `length`: the declared length.
  */
-function bitsCodec(typeModifier: number): ColumnCodec {
+function bitsCodec(typeModifier: number): CodecBase {
   return {
     type: {
       type: 'bytes',
@@ -368,16 +411,20 @@ function precisionOf(typeModifier: number): number {
  * where this module knows the type, PostgreSQL text otherwise.
  */
 export function columnCodec(typeOid: number, typeModifier: number): ColumnCodec {
+  return withJson(codecOf(typeOid, typeModifier));
+}
+
+function codecOf(typeOid: number, typeModifier: number): CodecBase {
   switch (typeOid) {
     case OID.bool:
       return { type: { type: 'boolean' }, encode: (t) => t === 't' };
     case OID.int2:
-      return { type: { type: 'int16' }, encode: (t) => Number(t) };
+      return { type: { type: 'int16' }, encode: (t) => Number(t), json: intJson };
     case OID.int4:
-      return { type: { type: 'int32' }, encode: (t) => Number(t) };
+      return { type: { type: 'int32' }, encode: (t) => Number(t), json: intJson };
     case OID.int8:
     case OID.oid:
-      return { type: { type: 'int64' }, encode: (t) => BigInt(t) };
+      return { type: { type: 'int64' }, encode: (t) => BigInt(t), json: bigintJson };
     case OID.float4:
       return { type: { type: 'float' }, encode: float };
     case OID.float8:

@@ -44,7 +44,7 @@ import type {
   EventTable,
   TransactionBlock,
 } from './change-event.ts';
-import type { EventRouter } from './event-router.ts';
+import type { EventRouter, RoutedTopic } from './event-router.ts';
 import type { IdempotentSender } from './idempotent-sender.ts';
 import { kafkaError } from './kafka-client.ts';
 import type { BatchTransaction, KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
@@ -52,6 +52,15 @@ import { jsonText, type JsonValue } from './json-text.ts';
 
 /** At-least-once: events held before they are sent (one produce call). */
 const SEND_EVERY_RECORDS = 2_000;
+
+/**
+ * At-least-once: the least time between the starts of two position writes, ms. Each write is a
+ * Kafka transaction of the task writer (AddPartitionsToTxn, Produce, EndTxn and its markers, and
+ * retries while the previous one completes): back to back they were 20-70 per second at 1,000 source
+ * transactions per second, a large share of the broker's and pgdts's CPU on a small machine. A crash
+ * repeats at most this much more (the position only ever trails the acknowledged events).
+ */
+const POSITION_WRITE_INTERVAL_MS = 200;
 
 /** Collaborators of {@link KafkaChangeApplier}. */
 export interface KafkaChangeApplierParts {
@@ -94,8 +103,12 @@ export class KafkaChangeApplier implements ChangeApplier {
   private pendingTxns = 0;
   /** At-least-once: the newest position whose events the broker acknowledged, not written yet. */
   private unwritten: AppliedPosition | undefined;
-  /** At-least-once: the position write in flight. */
+  /** At-least-once: the position write in flight, or the wait before the next one. */
   private writing: Promise<void> | undefined;
+  /** At-least-once: batches committed whose sends the broker has not acknowledged yet. */
+  private acking = 0;
+  /** At-least-once: when the last position write started (Date.now()). */
+  private lastWriteAt = 0;
   /** At-least-once: why the last position write failed (thrown by the next call). */
   private writeError: unknown;
   /** At-least-once: the sends, chained one after the other. */
@@ -109,6 +122,8 @@ export class KafkaChangeApplier implements ChangeApplier {
   private lastCommitLsn: bigint | null = null;
   /** Changes of the open transaction routed but not yet in `pending` (routing awaits topic creation). */
   private routing: Promise<void> = Promise.resolve();
+  /** Whether `routing` has settled: a change of a table whose topic is known then goes to `pending` at once. */
+  private routed = true;
   private routingError: unknown;
   private readonly eventTables = new WeakMap<Relation, EventTable>();
 
@@ -265,17 +280,32 @@ export class KafkaChangeApplier implements ChangeApplier {
         },
       );
     }
-    this.routing = this.routing.then(async () => {
-      for (const ev of events) this.pending.push(...(await this.p.router.route(ev.table, ev.records)));
-    });
-    this.routing = this.routing.catch((e: unknown) => {
-      this.routingError ??= e;
-    });
+    // The common case without a promise per change: nothing queued before it and every topic known.
+    const topics = this.routed ? events.map((ev) => this.p.router.known(ev.table)) : undefined;
+    if (topics !== undefined && topics.every((t) => t !== undefined)) {
+      events.forEach((ev, i) => this.p.router.append(topics[i] as RoutedTopic, ev.records, this.pending));
+    } else {
+      this.route(async () => {
+        for (const ev of events) this.pending.push(...(await this.p.router.route(ev.table, ev.records)));
+      });
+    }
     for (const ev of events) this.queued += ev.records.length;
     if (this.queued < SEND_EVERY_RECORDS) return undefined;
     if (this.p.d.deliveryGuarantee === 'exactly-once') return this.sendInTransaction();
     rethrow(this.sendError, 'send change events');
     return this.sendSoon();
+  }
+
+  /** Runs `step` after the routing queued before it (its failure kept for takePending). */
+  private route(step: () => Promise<void>): void {
+    const link = this.routing.then(step).catch((e: unknown) => {
+      this.routingError ??= e;
+    });
+    this.routing = link;
+    this.routed = false;
+    void link.then(() => {
+      if (this.routing === link) this.routed = true;
+    });
   }
 
   /**
@@ -386,7 +416,7 @@ export class KafkaChangeApplier implements ChangeApplier {
     };
     const key = Buffer.from(jsonText(wrap(keySchema, { id })));
     const message = { topic, partition: 0, key, value: Buffer.from(jsonText(wrap(null, value))) };
-    this.routing = this.routing.then(async () => {
+    this.route(async () => {
       await this.p.router.ensureTopic(topic);
       this.pending.push(message);
     });
@@ -427,10 +457,23 @@ export class KafkaChangeApplier implements ChangeApplier {
       this.committed = position;
     } else {
       rethrow(this.writeError, 'write the applied position');
-      await this.sendSoon().catch(() => undefined);
       rethrow(this.sendError, 'send change events');
-      this.unwritten = position;
-      this.writePositions();
+      // [K2] The position goes to the writer once the broker acknowledged the send that carries
+      // the batch's last events (sends are chained, so acknowledgements come in batch order). The
+      // apply loop does not wait for it: the next changes are read and encoded while the broker
+      // acknowledges these, instead of after (a backlog, as when a load starts, drained at the
+      // pace of one produce round trip plus its decoding, one after the other).
+      this.acking++;
+      this.sendSoon().then(
+        () => {
+          this.acking--;
+          this.unwritten = position;
+          this.writePositions();
+        },
+        () => {
+          this.acking--;
+        },
+      );
     }
     this.lastComplete = undefined;
     this.pendingTxns = 0;
@@ -438,13 +481,24 @@ export class KafkaChangeApplier implements ChangeApplier {
   }
 
   /**
-   * At-least-once: writes the newest acknowledged position unless a write is in flight; the write
-   * that ends starts the next one. [K2] a position is here only once its events are acknowledged.
+   * At-least-once: writes the newest acknowledged position unless a write is in flight, at most one
+   * write per {@link POSITION_WRITE_INTERVAL_MS}; the write that ends starts the next one. [K2] a
+   * position is here only once its events are acknowledged.
    */
   private writePositions(): void {
+    if (this.writing !== undefined || this.unwritten === undefined || this.writeError !== undefined) return;
+    const wait = this.lastWriteAt + POSITION_WRITE_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      // The newest position handed over meanwhile is the one written when the wait ends.
+      this.writing = sleep(wait).then(() => {
+        this.writing = undefined;
+        this.writePositions();
+      });
+      return;
+    }
     const position = this.unwritten;
-    if (this.writing !== undefined || position === undefined || this.writeError !== undefined) return;
     this.unwritten = undefined;
+    this.lastWriteAt = Date.now();
     this.writing = this.p.store
       .commitWith(this.p.taskName, [], [this.p.store.positionRecord(this.p.taskName, position)])
       .then(
@@ -463,9 +517,15 @@ export class KafkaChangeApplier implements ChangeApplier {
   // eslint-disable-next-line @typescript-eslint/require-await -- async so a write failure rejects
   async durablePosition(): Promise<DurablePosition> {
     rethrow(this.writeError, 'write the applied position');
+    // A failed send is never complete: its batch's position must not be passed by a watermark.
+    rethrow(this.sendError, 'send change events');
     return {
       lsn: this.committed?.lsn,
-      complete: this.pendingTxns === 0 && this.unwritten === undefined && this.writing === undefined,
+      complete:
+        this.pendingTxns === 0 &&
+        this.acking === 0 &&
+        this.unwritten === undefined &&
+        this.writing === undefined,
     };
   }
 
@@ -474,8 +534,11 @@ export class KafkaChangeApplier implements ChangeApplier {
     await this.sending;
     this.sendQueued = undefined;
     this.sendError = undefined;
+    this.acking = 0;
     // The written position is the one to replay from: a write in flight ends first; a position
-    // not written yet is dropped (at-least-once: its events are sent again).
+    // not written yet is dropped (at-least-once: its events are sent again), before the wait for
+    // the write, so that a paced write waiting for its turn writes nothing.
+    this.unwritten = undefined;
     await this.writing;
     await this.open?.abort();
     this.open = undefined;
@@ -485,6 +548,7 @@ export class KafkaChangeApplier implements ChangeApplier {
     this.queued = 0;
     this.routingError = undefined;
     this.routing = Promise.resolve();
+    this.routed = true;
     this.txn = undefined;
     this.lastComplete = undefined;
     this.pendingTxns = 0;
@@ -502,6 +566,10 @@ export class KafkaChangeApplier implements ChangeApplier {
  */
 function rethrow(e: unknown, what: string): void {
   if (e !== undefined) throw kafkaError('APPLY_FAILED', what, e);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function tableOf(c: Change): string {

@@ -13,9 +13,9 @@ import type { QualifiedName } from '../../core/identifier.ts';
 import type { Lsn } from '../../core/lsn.ts';
 import type { CopyFormat, CopyUnit } from '../../core/source.ts';
 import type { LoadMode, RowLoader, RowWriter, TableRestart } from '../../core/sink.ts';
-import type { ChangeEventEncoder, EventTable } from './change-event.ts';
+import type { ChangeEventEncoder, EventSource, EventTable } from './change-event.ts';
 import { CopyTextRows } from './copy-text-rows.ts';
-import type { EventRouter } from './event-router.ts';
+import type { EventRouter, RoutedTopic } from './event-router.ts';
 import type { IdempotentSender } from './idempotent-sender.ts';
 import { kafkaError } from './kafka-client.ts';
 import type { KafkaCheckpointStore } from './kafka-checkpoint-store.ts';
@@ -118,33 +118,46 @@ export class KafkaRowLoader implements RowLoader {
     let rows = 0;
     let bytes = 0;
     let batch: MessageToProduce[] = [];
+    /** The send of the previous batch, not awaited yet (its rejection is also kept by `.catch`). */
+    let inFlight: Promise<void> | undefined;
+    /**
+     * Hands the batch to the sender and waits for the one before it: the rows of the next batch
+     * are read and encoded while the broker acknowledges this one (waiting for each batch's
+     * acknowledgement before reading on left the process idle a third of the time). At most two
+     * batches are held (one sent, one queued behind it in the sender) besides the one being filled.
+     */
     const send = async () => {
       const messages = batch;
       batch = [];
-      if (messages.length === 0) return;
-      try {
-        await this.p.sender.send(messages);
-      } catch (e) {
-        throw kafkaError(
-          'COPY_FAILED',
-          `send ${messages.length} read events of ${table.schema}.${table.name}`,
-          e,
-        );
+      const previous = inFlight;
+      inFlight = undefined;
+      if (messages.length > 0) {
+        const p = this.p.sender.send(messages).catch((e: unknown) => {
+          throw kafkaError(
+            'COPY_FAILED',
+            `send ${messages.length} read events of ${table.schema}.${table.name}`,
+            e,
+          );
+        });
+        // Handled here so that it is never an unhandled rejection when an earlier send failed
+        // first and the loop ended; awaiting `inFlight` still throws it.
+        p.catch(() => undefined);
+        inFlight = p;
       }
+      await previous;
     };
+    // One source block for every row of the unit: the encoder writes its text once.
+    const source: EventSource = { snapshot: 'true', tsMs: readAt, txId: null, lsn, lastCommitLsn: null };
+    // The topic is found (and created when missing) at the first row, so an empty table makes
+    // none, and the per-row path has no await after that.
+    let topic: RoutedTopic | undefined;
     for await (const chunk of data as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       onBytes(bytes);
       for (const tuple of parser.push(chunk)) {
         let records;
         try {
-          records = this.p.encoder.event(table, 'r', undefined, tuple, {
-            snapshot: 'true',
-            tsMs: readAt,
-            txId: null,
-            lsn,
-            lastCommitLsn: null,
-          });
+          records = this.p.encoder.event(table, 'r', undefined, tuple, source);
         } catch (e) {
           throw new PgdtsError(
             'COPY_FAILED',
@@ -152,7 +165,8 @@ export class KafkaRowLoader implements RowLoader {
             { cause: e },
           );
         }
-        batch.push(...(await this.p.router.route(table, records)));
+        if (topic === undefined) topic = await this.p.router.topicOf(table);
+        this.p.router.append(topic, records, batch);
         rows++;
         if (batch.length >= SEND_EVERY_ROWS) await send();
       }
@@ -167,6 +181,7 @@ export class KafkaRowLoader implements RowLoader {
       );
     }
     await send();
+    await inFlight;
     const store = this.p.store;
     const writer = store.writerOf(taskName);
     const tableDone = await writer.exclusive(async () => {

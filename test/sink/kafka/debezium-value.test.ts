@@ -196,3 +196,38 @@ test('COPY text rows: tabs, \\N, escapes, rows split across chunks (multi-byte c
   ]);
   assert.equal(p.unfinished, false);
 });
+
+test('COPY text rows: the same rows wherever the chunks are cut (inside rows, at newlines, rows over three chunks)', () => {
+  const data = Buffer.from(
+    [
+      '1\tab\\tc\t\\N',
+      '',
+      '2\tnaïve €\t\\\\N',
+      '3\t' + 'x'.repeat(40) + '\t\\x41\\101',
+      '4\t\t',
+      '\\.',
+      '',
+    ].join('\n'),
+  );
+  const whole = new CopyTextRows().push(data);
+  assert.equal(whole.length, 5);
+  assert.deepEqual(whole[1], ['']);
+  assert.deepEqual(whole[3], ['3', 'x'.repeat(40), 'AA']);
+  assert.deepEqual(whole[4], ['4', '', '']);
+  for (let a = 0; a <= data.length; a++) {
+    for (const b of [a, a + 1, a + 7, a + 30]) {
+      const p = new CopyTextRows();
+      const cut = Math.min(b, data.length);
+      const rows = [
+        ...p.push(data.subarray(0, a)),
+        ...p.push(data.subarray(a, cut)),
+        ...p.push(data.subarray(cut)),
+      ];
+      assert.deepEqual(rows, whole, `cut at ${a} and ${cut}`);
+      assert.equal(p.unfinished, false);
+    }
+  }
+  const p = new CopyTextRows();
+  p.push(Buffer.from('1\tunfinished'));
+  assert.equal(p.unfinished, true);
+});
